@@ -1,0 +1,428 @@
+//! Error types, one per operation.
+//!
+//! A full or empty ring is an ordinary result ([`PushError::Full`],
+//! [`PopError::Empty`]); a value read from shared memory that breaks an
+//! invariant is a [`CorruptError`]; nothing here panics.
+
+use std::fmt;
+use std::io;
+
+use crate::layout::{Kind, LayoutError};
+
+/// A value read from shared memory broke an invariant of the protocol: the
+/// peer is buggy, malicious, or the region is not what it claims to be. The
+/// operation did nothing; the handle stays usable but the ring should be
+/// considered lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CorruptError {
+    /// What was wrong, e.g. `"tail is more than capacity ahead of head"`.
+    pub what: &'static str,
+    /// The offending value.
+    pub value: u64,
+}
+
+impl fmt::Display for CorruptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ring is corrupt: {} (value {}); a peer wrote an impossible value, recreate the ring",
+            self.what, self.value
+        )
+    }
+}
+
+impl std::error::Error for CorruptError {}
+
+/// Why a ring could not be created.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CreateError {
+    /// The shared-memory name is not usable.
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Something of that name already exists (rings are created exclusively).
+    AlreadyExists {
+        /// The name or path.
+        name: String,
+    },
+    /// The parameters cannot be laid out.
+    Layout(LayoutError),
+    /// The filesystem could not reserve the ring's bytes.
+    NoSpace {
+        /// Bytes asked for.
+        need: u64,
+    },
+    /// Caller-provided memory is shorter than the ring needs.
+    RegionTooSmall {
+        /// Bytes needed.
+        need: u64,
+        /// Bytes given.
+        have: u64,
+    },
+    /// Caller-provided memory is not aligned to 128 bytes.
+    Misaligned {
+        /// The address given.
+        address: usize,
+    },
+    /// A system call failed.
+    Io {
+        /// Which step failed.
+        context: &'static str,
+        /// The error the system gave.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CreateError::InvalidName { name, reason } => {
+                write!(f, "invalid ring name {name:?}: {reason}")
+            }
+            CreateError::AlreadyExists { name } => write!(
+                f,
+                "{name} already exists; open it, or remove it first (`ringway rm {name}`)"
+            ),
+            CreateError::Layout(e) => write!(f, "cannot lay out the ring: {e}"),
+            CreateError::NoSpace { need } => write!(
+                f,
+                "no space for the ring's {need} bytes (for /dev/shm, check its size with `df -h /dev/shm`)"
+            ),
+            CreateError::RegionTooSmall { need, have } => {
+                write!(f, "memory is {have} bytes; the ring needs {need}")
+            }
+            CreateError::Misaligned { address } => {
+                write!(f, "memory at {address:#x} is not aligned to 128 bytes")
+            }
+            CreateError::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for CreateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CreateError::Io { source, .. } => Some(source),
+            CreateError::Layout(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<LayoutError> for CreateError {
+    fn from(e: LayoutError) -> Self {
+        CreateError::Layout(e)
+    }
+}
+
+/// Why an existing ring could not be opened. Every check of the header has its
+/// own variant.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The shared-memory name is not usable.
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No ring of that name or path.
+    NotFound {
+        /// The name or path.
+        name: String,
+    },
+    /// The name refers to something other than a regular file (a directory,
+    /// a symlink, a device).
+    NotRegularFile {
+        /// The name or path.
+        name: String,
+    },
+    /// The ring belongs to another user, and the options did not allow that.
+    WrongOwner {
+        /// Owner of the ring.
+        owner: u32,
+        /// This process's effective uid.
+        expected: u32,
+    },
+    /// The region is shorter than the ring needs.
+    TooSmall {
+        /// Bytes needed.
+        need: u64,
+        /// Bytes present.
+        have: u64,
+    },
+    /// The first word is not `RINGWAY\0`: not a ringway ring.
+    BadMagic {
+        /// The word found.
+        found: u64,
+    },
+    /// Created by a library speaking another ABI version.
+    AbiMismatch {
+        /// ABI of the creator.
+        found: u32,
+        /// ABI of this library.
+        expected: u32,
+    },
+    /// Same ABI number, different layout (a build with other field offsets).
+    LayoutMismatch {
+        /// Layout hash in the header.
+        found: u64,
+        /// Layout hash of this library.
+        expected: u64,
+    },
+    /// The creator has not finished initialising (or died while doing so).
+    NotReady {
+        /// State word found.
+        state: u32,
+    },
+    /// The kind word names no known ring kind.
+    UnknownKind {
+        /// The kind word found.
+        found: u32,
+    },
+    /// The ring is of another kind than the caller asked for.
+    WrongKind {
+        /// Kind of the ring.
+        found: Kind,
+        /// Kind asked for.
+        expected: Kind,
+    },
+    /// The geometry fields are impossible or inconsistent.
+    BadGeometry {
+        /// Which field.
+        field: &'static str,
+        /// Value found.
+        found: u64,
+        /// Value it must have, where one value is right.
+        expected: Option<u64>,
+    },
+    /// Feature flags this library does not know.
+    UnknownFlags {
+        /// The flags found.
+        flags: u32,
+    },
+    /// The ring carries messages of another type.
+    TypeMismatch {
+        /// (size, alignment, name hash) recorded in the ring.
+        found: (u32, u32, u64),
+        /// (size, alignment, name hash) of the requested type.
+        expected: (u32, u32, u64),
+    },
+    /// A system call failed.
+    Io {
+        /// Which step failed.
+        context: &'static str,
+        /// The error the system gave.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::InvalidName { name, reason } => write!(f, "invalid ring name {name:?}: {reason}"),
+            OpenError::NotFound { name } => write!(f, "no ring named {name}; create it first"),
+            OpenError::NotRegularFile { name } => write!(f, "{name} is not a regular file; refusing to map it"),
+            OpenError::WrongOwner { owner, expected } => write!(
+                f,
+                "ring is owned by uid {owner}, not by this process's uid {expected}; allow other owners explicitly if that is intended"
+            ),
+            OpenError::TooSmall { need, have } => write!(
+                f,
+                "region is {have} bytes but the ring needs {need}; it was truncated or is not a ring"
+            ),
+            OpenError::BadMagic { found } => write!(f, "not a ringway ring (first word {found:#018x})"),
+            OpenError::AbiMismatch { found, expected } => write!(
+                f,
+                "ring was created with ABI {found}; this library speaks ABI {expected}: use a matching ringway version"
+            ),
+            OpenError::LayoutMismatch { found, expected } => write!(
+                f,
+                "ring layout hash {found:#018x} differs from this library's {expected:#018x}: the creator was built with another layout"
+            ),
+            OpenError::NotReady { state } => write!(
+                f,
+                "ring is not initialised (state {state:#x}): its creator is still setting it up or died doing so; retry, or remove it"
+            ),
+            OpenError::UnknownKind { found } => write!(f, "ring kind {found} is unknown to this library"),
+            OpenError::WrongKind { found, expected } => write!(f, "ring is {found}, not {expected}"),
+            OpenError::BadGeometry { field, found, expected: Some(e) } => {
+                write!(f, "ring header is inconsistent: {field} is {found}, must be {e}")
+            }
+            OpenError::BadGeometry { field, found, expected: None } => {
+                write!(f, "ring header is invalid: {field} {found} is out of range")
+            }
+            OpenError::UnknownFlags { flags } => write!(f, "ring uses feature flags {flags:#x} unknown to this library"),
+            OpenError::TypeMismatch { found, expected } => write!(
+                f,
+                "ring carries messages of size {}, align {}, name hash {:#x}; the requested type has size {}, align {}, name hash {:#x}",
+                found.0, found.1, found.2, expected.0, expected.1, expected.2
+            ),
+            OpenError::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The two roles of an SPSC ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The side that pushes.
+    Producer,
+    /// The side that pops.
+    Consumer,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        })
+    }
+}
+
+/// Why a producer or consumer handle could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandleError {
+    /// The role is held by another handle.
+    RoleTaken {
+        /// Which role.
+        role: Role,
+        /// Pid of the holder, as recorded in the ring.
+        pid: u32,
+    },
+    /// The ring is of another kind than the handle.
+    WrongKind {
+        /// Kind of the ring.
+        found: Kind,
+        /// Kind the handle needs.
+        expected: Kind,
+    },
+    /// The message type does not fit the ring's slots.
+    TypeMismatch {
+        /// (size, alignment) of the slots.
+        slot: (u32, u32),
+        /// (size, alignment) of the requested type.
+        requested: (u32, u32),
+    },
+    /// Every entry of the MPMC producer table is in use.
+    TooManyProducers,
+    /// The cursors in the header are inconsistent.
+    Corrupt(CorruptError),
+}
+
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandleError::RoleTaken { role, pid } => write!(
+                f,
+                "the {role} role is already held by pid {pid}; an SPSC ring has one {role} (if that process died, reclaim the role)"
+            ),
+            HandleError::WrongKind { found, expected } => {
+                write!(f, "ring is {found}; this handle needs {expected}")
+            }
+            HandleError::TypeMismatch { slot, requested } => write!(
+                f,
+                "slots are {} bytes aligned to {}, the message type is {} bytes aligned to {}",
+                slot.0, slot.1, requested.0, requested.1
+            ),
+            HandleError::TooManyProducers => f.write_str("the ring's producer table is full"),
+            HandleError::Corrupt(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
+
+impl From<CorruptError> for HandleError {
+    fn from(e: CorruptError) -> Self {
+        HandleError::Corrupt(e)
+    }
+}
+
+/// Why a push did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushError<T> {
+    /// No free slot; the message is handed back.
+    Full(T),
+    /// A bytes message was not exactly one slot long.
+    Size {
+        /// The ring's slot size.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// The ring's cursors are inconsistent.
+    Corrupt(CorruptError),
+}
+
+impl<T> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Full(_) => f.write_str("ring is full"),
+            PushError::Size { expected, found } => {
+                write!(f, "message is {found} bytes; slots are {expected} bytes")
+            }
+            PushError::Corrupt(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for PushError<T> {}
+
+impl<T> From<CorruptError> for PushError<T> {
+    fn from(e: CorruptError) -> Self {
+        PushError::Corrupt(e)
+    }
+}
+
+/// Why a pop did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PopError {
+    /// No message is ready.
+    Empty,
+    /// A bytes buffer was not exactly one slot long.
+    Size {
+        /// The ring's slot size.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// The ring's cursors are inconsistent.
+    Corrupt(CorruptError),
+}
+
+impl fmt::Display for PopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PopError::Empty => f.write_str("ring is empty"),
+            PopError::Size { expected, found } => {
+                write!(f, "buffer is {found} bytes; slots are {expected} bytes")
+            }
+            PopError::Corrupt(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PopError {}
+
+impl From<CorruptError> for PopError {
+    fn from(e: CorruptError) -> Self {
+        PopError::Corrupt(e)
+    }
+}

@@ -1,0 +1,567 @@
+//! The mapped layout: a 2 KiB header at offset 0, then the slots.
+//!
+//! ```text
+//! offset  line  contents                                      written by
+//! ------  ----  --------------------------------------------  ----------------------
+//!      0     0  Identity (magic, ABI, layout hash, kind,      creator, once, before
+//!               geometry, type fingerprint, creator pid and     `state` = READY
+//!               start time), state word, role owners
+//!    128     1  tail: producer cursor (u64, monotonic)        producer(s)
+//!    256     2  head: consumer cursor (u64, monotonic)        consumer(s)
+//!    384     3  data_event, space_event (futex words)         both sides
+//!    512   4-11 producer table: 32 x 32 B (MPMC crash info)   each MPMC producer
+//!   1536  12-15 reserved, zero
+//!   2048        slot 0, slot 1, ... slot capacity-1           (aligned to max(128, slot_align))
+//! ```
+//!
+//! The producer and consumer cursors sit on their own 128-byte lines (two 64-byte
+//! lines, so the adjacent-line prefetcher does not pair them), and the futex words
+//! on a third, so that a side that only polls its peer's cursor never shares a
+//! line with the words the other side writes on every message.
+//!
+//! Cursors count messages since creation and never wrap in practice (2^64
+//! messages); a slot index is always `cursor & (capacity - 1)`.
+//!
+//! Everything in [`Identity`] is written once by the creator before it stores
+//! `READY` into `state` with Release; an opener loads `state` with Acquire, then
+//! copies the identity once and validates the copy (see `attach.rs`). Nothing
+//! reads the shared identity again afterwards.
+//!
+//! The layout is ABI: its sizes and offsets are pinned by the const asserts at
+//! the end of this file, and [`LAYOUT_HASH`] is a hash of those offsets so that a
+//! peer built with a different layout is refused even if it kept the ABI number.
+
+use core::cell::UnsafeCell;
+use core::mem::{align_of, offset_of, size_of};
+
+use crate::loom::{AtomicU32, AtomicU64};
+use ringway_sync::Event;
+
+/// `b"RINGWAY\0"` read as a little-endian `u64`: the first word of every ring.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
+
+/// Version of the mapped layout and protocol. A ring created with another
+/// version is refused with [`OpenError::AbiMismatch`](crate::OpenError::AbiMismatch).
+pub const ABI_VERSION: u32 = 1;
+
+/// Size of the header; the slots start at the first multiple of
+/// `max(128, slot_align)` at or after it.
+pub const HEADER_SIZE: usize = 2048;
+
+/// The line size the layout pads to (two 64-byte lines: the spatial
+/// prefetcher on x86 pulls lines in pairs).
+pub const LINE: usize = 128;
+
+/// Number of entries in the MPMC producer table.
+pub const PRODUCER_TABLE_LEN: usize = 32;
+
+/// Largest slot alignment a ring accepts.
+pub const MAX_SLOT_ALIGN: u32 = 4096;
+
+/// Largest slot size a ring accepts (16 MiB).
+pub const MAX_SLOT_SIZE: u32 = 1 << 24;
+
+/// Largest capacity a ring accepts (2^32 slots).
+pub const MAX_CAPACITY: u64 = 1 << 32;
+
+/// Value of the state word once the creator has written every immutable field.
+pub const STATE_READY: u32 = u32::from_le_bytes(*b"REDY");
+
+/// Which protocol runs over the slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Kind {
+    /// One producer, one consumer: two cursors, no per-slot state.
+    Spsc = 1,
+    /// Any number of producers and consumers: a sequence stamp per slot.
+    Mpmc = 2,
+}
+
+impl Kind {
+    /// The kind stored as `raw`, if it is one.
+    pub fn from_raw(raw: u32) -> Option<Kind> {
+        match raw {
+            1 => Some(Kind::Spsc),
+            2 => Some(Kind::Mpmc),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name (`"spsc"`, `"mpmc"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Spsc => "spsc",
+            Kind::Mpmc => "mpmc",
+        }
+    }
+}
+
+impl core::fmt::Display for Kind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The immutable part of the header, written once by the creator.
+///
+/// Plain integers: an opener copies it out with one volatile read and validates
+/// the copy, so a peer that scribbles on it later cannot change what this
+/// process believes the geometry is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Identity {
+    /// [`MAGIC`].
+    pub magic: u64,
+    /// [`ABI_VERSION`] of the creator.
+    pub abi_version: u32,
+    /// [`Kind`] as `u32`.
+    pub kind: u32,
+    /// [`LAYOUT_HASH`] of the creator.
+    pub layout_hash: u64,
+    /// Number of slots, a power of two.
+    pub capacity: u64,
+    /// Bytes of payload per slot.
+    pub slot_size: u32,
+    /// Alignment of each slot's payload.
+    pub slot_align: u32,
+    /// Distance between slots (payload plus the MPMC stamp, rounded up).
+    pub slot_stride: u32,
+    /// Size of the message type of a typed ring, 0 for a bytes ring.
+    pub type_size: u32,
+    /// Alignment of the message type of a typed ring, 0 for a bytes ring.
+    pub type_align: u32,
+    /// Feature flags; none are defined in ABI 1, so it must be 0.
+    pub flags: u32,
+    /// Hash of the message type's name, 0 when the creator gave none.
+    pub type_name_hash: u64,
+    /// Offset of slot 0 from the start of the region.
+    pub slots_offset: u64,
+    /// Bytes the ring needs: `slots_offset + capacity * slot_stride`.
+    pub total_len: u64,
+    /// Process id of the creator.
+    pub creator_pid: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Start time of the creator process (clock ticks since boot), so that a
+    /// recycled pid is not mistaken for the creator.
+    pub creator_start_time: u64,
+}
+
+/// One entry of the MPMC producer table: who holds a producer handle and which
+/// claim it has in flight, for the crash reaper.
+#[derive(Debug)]
+#[repr(C)]
+pub struct ProducerEntry {
+    /// Process id of the holder, 0 when the entry is free.
+    pub pid: AtomicU32,
+    /// Reserved, zero.
+    pub reserved: AtomicU32,
+    /// Start time of the holder process (clock ticks since boot).
+    pub start_time: AtomicU64,
+    /// First position of the claim in flight.
+    pub claim_pos: AtomicU64,
+    /// Number of slots claimed and not yet committed, 0 when none.
+    pub claim_len: AtomicU64,
+}
+
+/// The mapped header. See the module docs for the picture.
+///
+/// Every byte of it is either an atomic or inside an `UnsafeCell` (the
+/// identity, the padding): a peer may write any byte at any time, and a
+/// `&Header` must not promise otherwise.
+#[repr(C, align(128))]
+pub struct Header {
+    /// Immutable after `state` is READY; read once, by copy, on attach.
+    pub(crate) identity: UnsafeCell<Identity>,
+    /// 0 while the creator initialises, [`STATE_READY`] after.
+    pub(crate) state: AtomicU32,
+    /// Pid of the process holding the SPSC producer role, 0 when free.
+    pub(crate) producer_owner: AtomicU32,
+    /// Pid of the process holding the SPSC consumer role, 0 when free.
+    pub(crate) consumer_owner: AtomicU32,
+    _pad0: UnsafeCell<[u8; LINE - size_of::<Identity>() - 3 * 4]>,
+
+    /// Producer cursor: positions below it are written (SPSC) or claimed (MPMC).
+    pub(crate) tail: AtomicU64,
+    _pad1: UnsafeCell<[u8; LINE - 8]>,
+
+    /// Consumer cursor: positions below it are read and free (SPSC) or claimed (MPMC).
+    pub(crate) head: AtomicU64,
+    _pad2: UnsafeCell<[u8; LINE - 8]>,
+
+    /// Consumers wait here for data; producers notify after publishing.
+    pub(crate) data_event: Event,
+    /// Producers wait here for space; consumers notify after releasing.
+    pub(crate) space_event: Event,
+    _pad3: UnsafeCell<[u8; LINE - 2 * EVENT_SIZE]>,
+
+    /// MPMC producer registrations.
+    pub(crate) producers: [ProducerEntry; PRODUCER_TABLE_LEN],
+
+    _reserved:
+        UnsafeCell<[u8; HEADER_SIZE - 4 * LINE - PRODUCER_TABLE_LEN * size_of::<ProducerEntry>()]>,
+}
+
+#[cfg(not(loom))]
+const EVENT_SIZE: usize = size_of::<Event>();
+// Under loom `Event` carries the model's futex emulation and its size is not
+// the mapped one; the padding only has to be some valid length there.
+#[cfg(loom)]
+const EVENT_SIZE: usize = 8;
+
+// SAFETY: every field that is written after creation is an atomic; `identity`
+// is written only by the creator before READY is published and is read only by
+// copy (a racing scribbler can make the copy garbage, which validation refuses,
+// but cannot create a reference to mutated memory).
+unsafe impl Sync for Header {}
+
+impl core::fmt::Debug for Header {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use crate::loom::Ordering::Relaxed;
+        // Relaxed: a diagnostic print, ordered with nothing.
+        f.debug_struct("Header")
+            .field("state", &self.state.load(Relaxed))
+            .field("tail", &self.tail.load(Relaxed))
+            .field("head", &self.head.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Header {
+    /// Pointer to the identity, for the creator's one write and the opener's one copy.
+    pub(crate) fn identity_ptr(&self) -> *mut Identity {
+        self.identity.get()
+    }
+
+    /// A header with every word zero, on the heap: what a fresh mapping holds.
+    /// Used where the protocol runs over ordinary memory (loom models).
+    #[cfg(loom)]
+    pub(crate) fn zeroed_boxed() -> Box<Header> {
+        Box::new(Header {
+            identity: UnsafeCell::new(Identity::default()),
+            state: AtomicU32::new(0),
+            producer_owner: AtomicU32::new(0),
+            consumer_owner: AtomicU32::new(0),
+            _pad0: UnsafeCell::new([0; LINE - size_of::<Identity>() - 3 * 4]),
+            tail: AtomicU64::new(0),
+            _pad1: UnsafeCell::new([0; LINE - 8]),
+            head: AtomicU64::new(0),
+            _pad2: UnsafeCell::new([0; LINE - 8]),
+            data_event: Event::new(),
+            space_event: Event::new(),
+            _pad3: UnsafeCell::new([0; LINE - 2 * EVENT_SIZE]),
+            producers: core::array::from_fn(|_| ProducerEntry {
+                pid: AtomicU32::new(0),
+                reserved: AtomicU32::new(0),
+                start_time: AtomicU64::new(0),
+                claim_pos: AtomicU64::new(0),
+                claim_len: AtomicU64::new(0),
+            }),
+            _reserved: UnsafeCell::new(
+                [0; HEADER_SIZE - 4 * LINE - PRODUCER_TABLE_LEN * size_of::<ProducerEntry>()],
+            ),
+        })
+    }
+}
+
+/// 64-bit FNV-1a, usable in const context.
+pub const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
+    let bytes = value.to_le_bytes();
+    let mut i = 0;
+    while i < 8 {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// Hash of every offset and size in the header, so that two builds that
+/// disagree on the layout refuse each other even at the same ABI number.
+#[cfg(not(loom))]
+pub const LAYOUT_HASH: u64 = {
+    let fields: [u64; 32] = [
+        ABI_VERSION as u64,
+        HEADER_SIZE as u64,
+        LINE as u64,
+        size_of::<Identity>() as u64,
+        offset_of!(Identity, magic) as u64,
+        offset_of!(Identity, abi_version) as u64,
+        offset_of!(Identity, kind) as u64,
+        offset_of!(Identity, layout_hash) as u64,
+        offset_of!(Identity, capacity) as u64,
+        offset_of!(Identity, slot_size) as u64,
+        offset_of!(Identity, slot_align) as u64,
+        offset_of!(Identity, slot_stride) as u64,
+        offset_of!(Identity, type_size) as u64,
+        offset_of!(Identity, type_align) as u64,
+        offset_of!(Identity, flags) as u64,
+        offset_of!(Identity, type_name_hash) as u64,
+        offset_of!(Identity, slots_offset) as u64,
+        offset_of!(Identity, total_len) as u64,
+        offset_of!(Identity, creator_pid) as u64,
+        offset_of!(Identity, creator_start_time) as u64,
+        offset_of!(Header, state) as u64,
+        offset_of!(Header, producer_owner) as u64,
+        offset_of!(Header, consumer_owner) as u64,
+        offset_of!(Header, tail) as u64,
+        offset_of!(Header, head) as u64,
+        offset_of!(Header, data_event) as u64,
+        offset_of!(Header, space_event) as u64,
+        size_of::<Event>() as u64,
+        offset_of!(Header, producers) as u64,
+        size_of::<ProducerEntry>() as u64,
+        PRODUCER_TABLE_LEN as u64,
+        MPMC_STAMP_SIZE as u64,
+    ];
+    let mut hash = fnv1a(b"ringway layout");
+    let mut i = 0;
+    while i < fields.len() {
+        hash = fnv1a_u64(hash, fields[i]);
+        i += 1;
+    }
+    hash
+};
+
+/// Under loom the header is not the mapped one; any fixed value will do.
+#[cfg(loom)]
+pub const LAYOUT_HASH: u64 = 0x6c6f_6f6d_6c6f_6f6d;
+
+/// Bytes in front of each MPMC slot's payload that hold its sequence stamp.
+pub const MPMC_STAMP_SIZE: usize = 8;
+
+#[cfg(not(loom))]
+const _: () = {
+    assert!(size_of::<Identity>() == 96);
+    assert!(size_of::<Header>() == HEADER_SIZE);
+    assert!(align_of::<Header>() == LINE);
+    assert!(size_of::<ProducerEntry>() == 32);
+    assert!(size_of::<Event>() == 8);
+    assert!(align_of::<Event>() <= 8);
+    assert!(offset_of!(Header, identity) == 0);
+    assert!(offset_of!(Header, state) == 96);
+    assert!(offset_of!(Header, producer_owner) == 100);
+    assert!(offset_of!(Header, consumer_owner) == 104);
+    assert!(offset_of!(Header, tail) == LINE);
+    assert!(offset_of!(Header, head) == 2 * LINE);
+    assert!(offset_of!(Header, data_event) == 3 * LINE);
+    assert!(offset_of!(Header, space_event) == 3 * LINE + 8);
+    assert!(offset_of!(Header, producers) == 4 * LINE);
+    assert!(offset_of!(Identity, magic) == 0);
+    assert!(offset_of!(Identity, capacity) == 24);
+    assert!(offset_of!(Identity, total_len) == 72);
+    assert!(offset_of!(Identity, creator_start_time) == 88);
+};
+
+/// Where everything is, derived from the four numbers a creator chooses.
+///
+/// The same function computes it for the creator and, from the copied
+/// identity, for every opener: an opener accepts a header only if the
+/// recorded stride, slot offset and total length equal what it computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Ring protocol.
+    pub kind: Kind,
+    /// Number of slots (a power of two).
+    pub capacity: u64,
+    /// Payload bytes per slot.
+    pub slot_size: u32,
+    /// Alignment of each payload.
+    pub slot_align: u32,
+    /// Offset of the payload inside a slot (the MPMC stamp comes first).
+    pub payload_offset: u32,
+    /// Distance between slots.
+    pub stride: u32,
+    /// Offset of slot 0 in the region.
+    pub slots_offset: u64,
+    /// Total bytes the ring needs.
+    pub total_len: u64,
+}
+
+/// Why a set of ring parameters cannot be laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutError {
+    /// The capacity is not a power of two in `2..=2^32`.
+    Capacity(u64),
+    /// The slot size is 0 or above [`MAX_SLOT_SIZE`].
+    SlotSize(u32),
+    /// The alignment is not a power of two in `1..=4096`.
+    SlotAlign(u32),
+    /// An SPSC slot size must be a multiple of its alignment (as every Rust
+    /// type's size is), so that slots are contiguous.
+    Unaligned {
+        /// Slot size asked for.
+        size: u32,
+        /// Alignment asked for.
+        align: u32,
+    },
+    /// The ring would not fit in the address space.
+    TooLarge,
+}
+
+impl core::fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LayoutError::Capacity(c) => write!(
+                f,
+                "capacity {c} is not a power of two between 2 and {MAX_CAPACITY}"
+            ),
+            LayoutError::SlotSize(s) => write!(
+                f,
+                "slot size {s} is not between 1 and {MAX_SLOT_SIZE} bytes"
+            ),
+            LayoutError::SlotAlign(a) => write!(
+                f,
+                "slot alignment {a} is not a power of two between 1 and {MAX_SLOT_ALIGN}"
+            ),
+            LayoutError::Unaligned { size, align } => write!(
+                f,
+                "slot size {size} is not a multiple of the slot alignment {align}"
+            ),
+            LayoutError::TooLarge => f.write_str("the ring would not fit in the address space"),
+        }
+    }
+}
+
+impl std::error::Error for LayoutError {}
+
+fn round_up(value: u64, align: u64) -> Option<u64> {
+    debug_assert!(align.is_power_of_two());
+    Some(value.checked_add(align - 1)? & !(align - 1))
+}
+
+impl Geometry {
+    /// Lays out a ring, or says which parameter is out of range.
+    ///
+    /// # Errors
+    /// A [`LayoutError`] naming the first parameter that cannot be used.
+    pub fn new(
+        kind: Kind,
+        capacity: u64,
+        slot_size: u32,
+        slot_align: u32,
+    ) -> Result<Geometry, LayoutError> {
+        if !capacity.is_power_of_two() || !(2..=MAX_CAPACITY).contains(&capacity) {
+            return Err(LayoutError::Capacity(capacity));
+        }
+        if slot_size == 0 || slot_size > MAX_SLOT_SIZE {
+            return Err(LayoutError::SlotSize(slot_size));
+        }
+        if !slot_align.is_power_of_two() || slot_align > MAX_SLOT_ALIGN {
+            return Err(LayoutError::SlotAlign(slot_align));
+        }
+        let align = u64::from(slot_align);
+        let (payload_offset, stride) = match kind {
+            Kind::Spsc => {
+                if u64::from(slot_size) % align != 0 {
+                    return Err(LayoutError::Unaligned {
+                        size: slot_size,
+                        align: slot_align,
+                    });
+                }
+                (0, u64::from(slot_size))
+            }
+            Kind::Mpmc => {
+                let slot_align = align.max(MPMC_STAMP_SIZE as u64);
+                let payload =
+                    round_up(MPMC_STAMP_SIZE as u64, slot_align).ok_or(LayoutError::TooLarge)?;
+                let stride = round_up(payload + u64::from(slot_size), slot_align)
+                    .ok_or(LayoutError::TooLarge)?;
+                (payload, stride)
+            }
+        };
+        let stride32 = u32::try_from(stride).map_err(|_| LayoutError::TooLarge)?;
+        let slots_offset =
+            round_up(HEADER_SIZE as u64, align.max(LINE as u64)).ok_or(LayoutError::TooLarge)?;
+        let total_len = capacity
+            .checked_mul(stride)
+            .and_then(|slots| slots.checked_add(slots_offset))
+            .filter(|&len| len <= isize::MAX as u64 && usize::try_from(len).is_ok())
+            .ok_or(LayoutError::TooLarge)?;
+        Ok(Geometry {
+            kind,
+            capacity,
+            slot_size,
+            slot_align,
+            payload_offset: payload_offset as u32,
+            stride: stride32,
+            slots_offset,
+            total_len,
+        })
+    }
+
+    /// `capacity - 1`: the mask that turns a cursor into a slot index.
+    pub fn mask(&self) -> u64 {
+        self.capacity - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spsc_geometry_is_contiguous() {
+        let g = Geometry::new(Kind::Spsc, 1024, 64, 8).unwrap();
+        assert_eq!(g.stride, 64);
+        assert_eq!(g.payload_offset, 0);
+        assert_eq!(g.slots_offset, HEADER_SIZE as u64);
+        assert_eq!(g.total_len, HEADER_SIZE as u64 + 1024 * 64);
+    }
+
+    #[test]
+    fn mpmc_geometry_puts_a_stamp_before_each_payload() {
+        let g = Geometry::new(Kind::Mpmc, 8, 8, 8).unwrap();
+        assert_eq!((g.payload_offset, g.stride), (8, 16));
+        let g = Geometry::new(Kind::Mpmc, 8, 5, 1).unwrap();
+        assert_eq!((g.payload_offset, g.stride), (8, 16));
+        let g = Geometry::new(Kind::Mpmc, 8, 64, 64).unwrap();
+        assert_eq!((g.payload_offset, g.stride), (64, 128));
+    }
+
+    #[test]
+    fn large_alignment_moves_the_slots() {
+        let g = Geometry::new(Kind::Spsc, 4, 4096, 4096).unwrap();
+        assert_eq!(g.slots_offset, 4096);
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        assert_eq!(
+            Geometry::new(Kind::Spsc, 3, 8, 8),
+            Err(LayoutError::Capacity(3))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Spsc, 1, 8, 8),
+            Err(LayoutError::Capacity(1))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Spsc, 4, 0, 1),
+            Err(LayoutError::SlotSize(0))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Spsc, 4, 8, 3),
+            Err(LayoutError::SlotAlign(3))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Spsc, 4, 12, 8),
+            Err(LayoutError::Unaligned { size: 12, align: 8 })
+        );
+    }
+
+    #[test]
+    fn magic_spells_ringway() {
+        assert_eq!(&MAGIC.to_le_bytes(), b"RINGWAY\0");
+    }
+}

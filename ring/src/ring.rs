@@ -1,0 +1,658 @@
+//! [`Ring`]: a validated ring in a region, and the builders that create or
+//! open one.
+//!
+//! A `Ring` is cheap to clone (an `Arc`); the producer and consumer handles of
+//! [`spsc`](crate::spsc) each hold one, so the mapping lives as long as any of
+//! them. All allocation happens here, at create or open time; pushing and
+//! popping never allocate.
+
+use std::fmt;
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use bytemuck::Pod;
+
+use crate::attach::{self, Expect, TypeFingerprint};
+use crate::error::{CreateError, HandleError, OpenError, Role};
+use crate::layout::{
+    fnv1a, Geometry, Header, Identity, Kind, ABI_VERSION, HEADER_SIZE, LAYOUT_HASH, LINE, MAGIC,
+    STATE_READY,
+};
+use crate::loom::{Ordering, SlotAccess};
+use crate::process;
+use crate::region::{self, Region, DEFAULT_MODE};
+
+/// The fingerprint that typed rings record for `T`: its size, alignment and
+/// the hash of `core::any::type_name::<T>()` (which is not guaranteed stable
+/// across compiler versions: give rings shared between builds an explicit
+/// [`type_name`](RingBuilder::type_name)).
+pub fn fingerprint<T: Pod>() -> TypeFingerprint {
+    TypeFingerprint {
+        size: size_u32::<T>(),
+        align: align_u32::<T>(),
+        name_hash: fnv1a(core::any::type_name::<T>().as_bytes()),
+    }
+}
+
+fn size_u32<T>() -> u32 {
+    u32::try_from(core::mem::size_of::<T>()).unwrap_or(u32::MAX)
+}
+
+fn align_u32<T>() -> u32 {
+    u32::try_from(core::mem::align_of::<T>()).unwrap_or(u32::MAX)
+}
+
+/// State shared by every handle of one ring.
+pub(crate) struct Shared {
+    header: NonNull<Header>,
+    slots: NonNull<u8>,
+    geometry: Geometry,
+    identity: Identity,
+    pub(crate) access: SlotAccess,
+    region: Region,
+    #[cfg(loom)]
+    _loom_header: Box<Header>,
+}
+
+// SAFETY: `header` and `slots` point into `region`, which `Shared` owns and
+// which is Send + Sync; the memory is only accessed through the ring protocols
+// (atomics for control words, cursor ownership for slots).
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// The mapped header.
+    #[inline]
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: `header` points to a whole, aligned header inside `region`
+        // (checked at create/open), which lives as long as `self`. Every byte
+        // of `Header` is atomic or in an `UnsafeCell`, so a peer writing it
+        // does not invalidate the reference.
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Start of the slot at cursor position `pos`, and its index.
+    ///
+    /// The index is `pos & (capacity - 1)`, so the pointer is inside the
+    /// region whatever value `pos` has.
+    #[inline]
+    pub(crate) fn slot(&self, pos: u64) -> (*mut u8, usize) {
+        let idx = (pos & self.geometry.mask()) as usize;
+        // SAFETY: idx < capacity, and capacity * stride bytes follow `slots`
+        // inside the region (total_len <= region length, checked on attach).
+        let ptr = unsafe { self.slots.as_ptr().add(idx * self.geometry.stride as usize) };
+        (ptr, idx)
+    }
+}
+
+/// A ring in a region, validated. Clone it to share it between threads; take
+/// its producer and consumer handles from [`spsc`](crate::spsc) (or `mpmc`).
+#[derive(Clone)]
+pub struct Ring {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("name", &self.name())
+            .field("geometry", &self.shared.geometry)
+            .finish()
+    }
+}
+
+/// Cursors and owners read from a ring at one moment, for inspection tools.
+/// Peer-written values: informational only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Producer cursor.
+    pub tail: u64,
+    /// Consumer cursor.
+    pub head: u64,
+    /// `tail - head` clamped to `0..=capacity`.
+    pub len: u64,
+    /// Pid holding the SPSC producer role, 0 when free.
+    pub producer_owner: u32,
+    /// Pid holding the SPSC consumer role, 0 when free.
+    pub consumer_owner: u32,
+    /// Consumers registered as sleeping for data.
+    pub data_waiters: u32,
+    /// Producers registered as sleeping for space.
+    pub space_waiters: u32,
+    /// Registered MPMC producers: (pid, start time, claim position, claim length).
+    pub producers: Vec<(u32, u64, u64, u64)>,
+}
+
+impl Ring {
+    /// Opens the named shm ring with default options (any kind, bytes or any type).
+    ///
+    /// # Errors
+    /// See [`OpenOptions::open_shm`].
+    #[cfg(not(loom))]
+    pub fn open_shm(name: &str) -> Result<Ring, OpenError> {
+        OpenOptions::new().open_shm(name)
+    }
+
+    /// Opens the file-backed ring at `path` with default options.
+    ///
+    /// # Errors
+    /// See [`OpenOptions::open_file`].
+    #[cfg(not(loom))]
+    pub fn open_file(path: impl AsRef<Path>) -> Result<Ring, OpenError> {
+        OpenOptions::new().open_file(path)
+    }
+
+    /// Removes the shm name of a ring (see [`region::remove_shm`]).
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad name, `NotFound` when there is none.
+    pub fn remove_shm(name: &str) -> std::io::Result<()> {
+        region::remove_shm(name)
+    }
+
+    /// The validated geometry.
+    pub fn geometry(&self) -> &Geometry {
+        &self.shared.geometry
+    }
+
+    /// The identity copied and validated on attach.
+    pub fn identity(&self) -> &Identity {
+        &self.shared.identity
+    }
+
+    /// SPSC or MPMC.
+    pub fn kind(&self) -> Kind {
+        self.shared.geometry.kind
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> u64 {
+        self.shared.geometry.capacity
+    }
+
+    /// Payload bytes per slot.
+    pub fn slot_size(&self) -> usize {
+        self.shared.geometry.slot_size as usize
+    }
+
+    /// The shm name or file path, if the ring has one.
+    pub fn name(&self) -> Option<&str> {
+        self.shared.region.name()
+    }
+
+    /// Reads the cursors, owners and waiters once.
+    pub fn snapshot(&self) -> Snapshot {
+        let h = self.shared.header();
+        // Relaxed throughout: an informational snapshot, ordered with nothing.
+        let tail = h.tail.load(Ordering::Relaxed);
+        let head = h.head.load(Ordering::Relaxed);
+        let len = tail.saturating_sub(head).min(self.capacity());
+        let producers = h
+            .producers
+            .iter()
+            .filter_map(|p| {
+                let pid = p.pid.load(Ordering::Relaxed);
+                (pid != 0).then(|| {
+                    (
+                        pid,
+                        p.start_time.load(Ordering::Relaxed),
+                        p.claim_pos.load(Ordering::Relaxed),
+                        p.claim_len.load(Ordering::Relaxed),
+                    )
+                })
+            })
+            .collect();
+        Snapshot {
+            tail,
+            head,
+            len,
+            producer_owner: h.producer_owner.load(Ordering::Relaxed),
+            consumer_owner: h.consumer_owner.load(Ordering::Relaxed),
+            data_waiters: h.data_event.waiters(),
+            space_waiters: h.space_event.waiters(),
+            producers,
+        }
+    }
+
+    /// Frees an SPSC role whose holder process no longer exists (it crashed
+    /// without dropping its handle). Returns whether the role was freed.
+    ///
+    /// # Errors
+    /// [`HandleError::RoleTaken`] when the holder is alive.
+    pub fn reclaim_role(&self, role: Role) -> Result<bool, HandleError> {
+        let word = self.role_word(role);
+        // Acquire: pairs with the Release of the holder's claim, so that a
+        // live holder is seen.
+        let pid = word.load(Ordering::Acquire);
+        if pid == 0 {
+            return Ok(false);
+        }
+        if process::is_alive(pid, None) {
+            return Err(HandleError::RoleTaken { role, pid });
+        }
+        // Relaxed on both outcomes: the claim that follows (Acquire) orders
+        // the next holder after the dead one's last cursor store.
+        Ok(word
+            .compare_exchange(pid, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok())
+    }
+
+    pub(crate) fn role_word(&self, role: Role) -> &crate::loom::AtomicU32 {
+        let h = self.shared.header();
+        match role {
+            Role::Producer => &h.producer_owner,
+            Role::Consumer => &h.consumer_owner,
+        }
+    }
+
+    #[cfg(not(loom))]
+    /// Sets up a ring over a fresh region: writes the identity, then
+    /// publishes READY.
+    fn init(
+        region: Region,
+        geometry: Geometry,
+        message: Option<TypeFingerprint>,
+        zero_header: bool,
+    ) -> Ring {
+        let header = region.as_ptr().cast::<Header>();
+        if zero_header {
+            // SAFETY: the region is at least total_len >= HEADER_SIZE bytes
+            // (checked by the caller) and nobody else uses it yet.
+            unsafe { core::ptr::write_bytes(region.as_ptr(), 0, HEADER_SIZE) };
+        }
+        let message = message.unwrap_or(TypeFingerprint {
+            size: 0,
+            align: 0,
+            name_hash: 0,
+        });
+        let identity = Identity {
+            magic: MAGIC,
+            abi_version: ABI_VERSION,
+            kind: geometry.kind as u32,
+            layout_hash: LAYOUT_HASH,
+            capacity: geometry.capacity,
+            slot_size: geometry.slot_size,
+            slot_align: geometry.slot_align,
+            slot_stride: geometry.stride,
+            type_size: message.size,
+            type_align: message.align,
+            flags: 0,
+            type_name_hash: message.name_hash,
+            slots_offset: geometry.slots_offset,
+            total_len: geometry.total_len,
+            creator_pid: process::current_pid(),
+            reserved: 0,
+            creator_start_time: process::current_start_time(),
+        };
+        // SAFETY: `header` is the aligned start of a region of at least
+        // HEADER_SIZE bytes that no peer uses before READY is published.
+        unsafe { core::ptr::write_volatile((*header).identity_ptr(), identity) };
+        // SAFETY: as above; `state` is an atomic.
+        let state = unsafe { &(*header).state };
+        // Release: publishes the identity; pairs with the Acquire load of
+        // `state` in `attach::validate`.
+        state.store(STATE_READY, Ordering::Release);
+        Ring::from_parts(region, identity, geometry)
+    }
+
+    #[cfg(not(loom))]
+    fn from_parts(region: Region, identity: Identity, geometry: Geometry) -> Ring {
+        let base = region.as_ptr();
+        // SAFETY: slots_offset < total_len <= region length.
+        let slots = unsafe { base.add(geometry.slots_offset as usize) };
+        Ring {
+            shared: Arc::new(Shared {
+                // SAFETY: base is non-null (a region's pointer).
+                header: unsafe { NonNull::new_unchecked(base.cast::<Header>()) },
+                // SAFETY: derived from a non-null base by an in-bounds offset.
+                slots: unsafe { NonNull::new_unchecked(slots) },
+                geometry,
+                identity,
+                access: SlotAccess::new(geometry.capacity as usize),
+                region,
+            }),
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn attach(region: Region, expect: &Expect) -> Result<Ring, OpenError> {
+        if region.as_ptr() as usize % LINE != 0 {
+            return Err(OpenError::BadGeometry {
+                field: "region address",
+                found: region.as_ptr() as u64,
+                expected: None,
+            });
+        }
+        // SAFETY: the region is mapped, 128-aligned and `len` bytes long.
+        let (identity, geometry) =
+            unsafe { attach::validate(region.as_ptr().cast(), region.len() as u64, expect) }?;
+        Ok(Ring::from_parts(region, identity, geometry))
+    }
+
+    /// Takes an SPSC role: CAS the owner word from 0 to our pid.
+    pub(crate) fn claim_role(&self, role: Role) -> Result<(), HandleError> {
+        if self.kind() != Kind::Spsc {
+            return Err(HandleError::WrongKind {
+                found: self.kind(),
+                expected: Kind::Spsc,
+            });
+        }
+        let me = process::current_pid();
+        // AcqRel on success: Acquire pairs with the previous holder's Release
+        // in `release_role`, so its last cursor store is visible to us; the
+        // Release half orders nothing we rely on but keeps the CAS symmetric.
+        // Acquire on failure: we read the holder's pid for the error.
+        self.role_word(role)
+            .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(|pid| HandleError::RoleTaken { role, pid })
+    }
+
+    /// Gives an SPSC role back (on handle drop), if we still hold it.
+    pub(crate) fn release_role(&self, role: Role) {
+        let me = process::current_pid();
+        // Release: orders our last cursor store before the next holder's
+        // Acquire claim. Relaxed on failure: someone reclaimed it; nothing to do.
+        let _ = self
+            .role_word(role)
+            .compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed);
+    }
+}
+
+/// Parameters of a new ring.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ringway::{RingBuilder, Kind};
+/// let ring = RingBuilder::new(Kind::Spsc).capacity(4096).message::<u64>().create_shm("/ticks")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RingBuilder {
+    kind: Kind,
+    capacity: u64,
+    slot_size: u32,
+    slot_align: u32,
+    message: Option<TypeFingerprint>,
+    mode: u32,
+    unlink_on_drop: bool,
+}
+
+impl RingBuilder {
+    /// A ring of `kind` with 1024 slots of 64 bytes aligned to 8.
+    pub fn new(kind: Kind) -> RingBuilder {
+        RingBuilder {
+            kind,
+            capacity: 1024,
+            slot_size: 64,
+            slot_align: 8,
+            message: None,
+            mode: DEFAULT_MODE,
+            unlink_on_drop: false,
+        }
+    }
+
+    /// Number of slots: a power of two from 2 to 2^32.
+    pub fn capacity(mut self, slots: u64) -> Self {
+        self.capacity = slots;
+        self
+    }
+
+    /// Payload bytes per slot (a bytes ring).
+    pub fn slot_size(mut self, bytes: u32) -> Self {
+        self.slot_size = bytes;
+        self.message = None;
+        self
+    }
+
+    /// Alignment of each slot's payload (a power of two up to 4096).
+    pub fn slot_align(mut self, align: u32) -> Self {
+        self.slot_align = align;
+        self
+    }
+
+    /// A typed ring of `T`: slot size and alignment are `T`'s, and the ring
+    /// records `T`'s [`fingerprint`] so that openers expecting another type
+    /// are refused.
+    pub fn message<T: Pod>(mut self) -> Self {
+        let fp = fingerprint::<T>();
+        self.slot_size = fp.size;
+        self.slot_align = fp.align;
+        self.message = Some(fp);
+        self
+    }
+
+    /// Records `name` instead of the Rust type name in the fingerprint (for
+    /// rings shared with other builds or languages). Call after [`message`](Self::message).
+    pub fn type_name(mut self, name: &str) -> Self {
+        if let Some(fp) = &mut self.message {
+            fp.name_hash = fnv1a(name.as_bytes());
+        }
+        self
+    }
+
+    /// Permission bits of a created shm object or file (default 0600).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Whether dropping the last handle of the created ring removes its name or
+    /// file (default false: remove explicitly with [`Ring::remove_shm`]).
+    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
+        self.unlink_on_drop = yes;
+        self
+    }
+
+    /// The geometry these parameters give.
+    ///
+    /// # Errors
+    /// The first parameter that cannot be laid out.
+    pub fn geometry(&self) -> Result<Geometry, crate::layout::LayoutError> {
+        Geometry::new(self.kind, self.capacity, self.slot_size, self.slot_align)
+    }
+
+    /// Creates the ring in a new shm object `name` (`/something`); fails if
+    /// the name exists.
+    ///
+    /// # Errors
+    /// [`CreateError`]: a bad name, an existing object, bad parameters, no
+    /// space in `/dev/shm`, or a failed system call.
+    #[cfg(not(loom))]
+    pub fn create_shm(&self, name: &str) -> Result<Ring, CreateError> {
+        let geometry = self.geometry()?;
+        let mut region = region::create_shm(name, geometry.total_len, self.mode)?;
+        if self.unlink_on_drop {
+            region.unlink_on_drop();
+        }
+        Ok(Ring::init(region, geometry, self.message, false))
+    }
+
+    /// Creates the ring in a new file at `path` (never following a symlink).
+    ///
+    /// # Errors
+    /// As [`create_shm`](Self::create_shm).
+    #[cfg(not(loom))]
+    pub fn create_file(&self, path: impl AsRef<Path>) -> Result<Ring, CreateError> {
+        let geometry = self.geometry()?;
+        let mut region = region::create_file(path.as_ref(), geometry.total_len, self.mode)?;
+        if self.unlink_on_drop {
+            region.unlink_on_drop();
+        }
+        Ok(Ring::init(region, geometry, self.message, false))
+    }
+
+    /// Creates the ring in an anonymous shared mapping, for threads and for
+    /// children `fork`ed after this call.
+    ///
+    /// # Errors
+    /// Bad parameters, no memory, or a failed system call.
+    #[cfg(not(loom))]
+    pub fn create_anonymous(&self) -> Result<Ring, CreateError> {
+        let geometry = self.geometry()?;
+        let region = region::create_anonymous(geometry.total_len)?;
+        Ok(Ring::init(region, geometry, self.message, false))
+    }
+
+    /// Creates the ring in memory the caller provides, overwriting its header.
+    ///
+    /// # Errors
+    /// Bad parameters, memory shorter than [`geometry`](Self::geometry)'s
+    /// `total_len`, or not aligned to 128.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of `len` bytes for as long as
+    /// the ring or any handle of it lives, and every other user of that memory
+    /// must follow the ring protocol.
+    #[cfg(not(loom))]
+    pub unsafe fn create_in(&self, ptr: NonNull<u8>, len: usize) -> Result<Ring, CreateError> {
+        let geometry = self.geometry()?;
+        if (len as u64) < geometry.total_len {
+            return Err(CreateError::RegionTooSmall {
+                need: geometry.total_len,
+                have: len as u64,
+            });
+        }
+        if ptr.as_ptr() as usize % LINE != 0 {
+            return Err(CreateError::Misaligned {
+                address: ptr.as_ptr() as usize,
+            });
+        }
+        // SAFETY: the caller's promise.
+        let region = unsafe { Region::from_raw_parts(ptr, len) };
+        Ok(Ring::init(region, geometry, self.message, true))
+    }
+
+    /// Creates the ring on the heap for a loom model: loom atomics cannot live
+    /// in a mapping, so the header is a boxed `Header` with loom atomics.
+    ///
+    /// # Panics
+    /// When the parameters cannot be laid out.
+    #[cfg(loom)]
+    pub fn create_heap(&self) -> Ring {
+        let geometry = self.geometry().expect("loom model parameters");
+        let region = Region::heap(geometry.total_len as usize);
+        let header = Header::zeroed_boxed();
+        let identity = Identity {
+            magic: MAGIC,
+            abi_version: ABI_VERSION,
+            kind: geometry.kind as u32,
+            layout_hash: LAYOUT_HASH,
+            capacity: geometry.capacity,
+            slot_size: geometry.slot_size,
+            slot_align: geometry.slot_align,
+            slot_stride: geometry.stride,
+            slots_offset: geometry.slots_offset,
+            total_len: geometry.total_len,
+            ..Identity::default()
+        };
+        let base = region.as_ptr();
+        Ring {
+            shared: Arc::new(Shared {
+                header: NonNull::from(&*header),
+                // SAFETY: slots_offset < total_len = region length.
+                slots: unsafe { NonNull::new_unchecked(base.add(geometry.slots_offset as usize)) },
+                geometry,
+                identity,
+                access: SlotAccess::new(geometry.capacity as usize),
+                region,
+                _loom_header: header,
+            }),
+        }
+    }
+}
+
+/// How to open an existing ring: what to expect of it.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    expect: Expect,
+    allow_other_owner: bool,
+}
+
+impl OpenOptions {
+    /// Any kind, any message type, owned by this user.
+    pub fn new() -> OpenOptions {
+        OpenOptions::default()
+    }
+
+    /// Refuse a ring of another kind with [`OpenError::WrongKind`].
+    pub fn kind(mut self, kind: Kind) -> Self {
+        self.expect.kind = Some(kind);
+        self
+    }
+
+    /// Refuse a ring whose slots do not fit `T`, or whose recorded type name
+    /// differs, with [`OpenError::TypeMismatch`].
+    pub fn message<T: Pod>(mut self) -> Self {
+        self.expect.message = Some(fingerprint::<T>());
+        self
+    }
+
+    /// Expect the type name given to [`RingBuilder::type_name`]. Call after
+    /// [`message`](Self::message).
+    pub fn type_name(mut self, name: &str) -> Self {
+        if let Some(fp) = &mut self.expect.message {
+            fp.name_hash = fnv1a(name.as_bytes());
+        }
+        self
+    }
+
+    /// Accept a ring owned by another user (default: refuse with
+    /// [`OpenError::WrongOwner`]).
+    pub fn allow_other_owner(mut self, yes: bool) -> Self {
+        self.allow_other_owner = yes;
+        self
+    }
+
+    /// Opens the shm ring `name`.
+    ///
+    /// # Errors
+    /// [`OpenError`]: a bad or missing name, an object that is not a regular
+    /// file or not ours, or a header that fails validation.
+    #[cfg(not(loom))]
+    pub fn open_shm(&self, name: &str) -> Result<Ring, OpenError> {
+        let region = region::open_shm(name, self.allow_other_owner)?;
+        Ring::attach(region, &self.expect)
+    }
+
+    /// Opens the file-backed ring at `path` (never following a symlink).
+    ///
+    /// # Errors
+    /// As [`open_shm`](Self::open_shm).
+    #[cfg(not(loom))]
+    pub fn open_file(&self, path: impl AsRef<Path>) -> Result<Ring, OpenError> {
+        let region = region::open_file(path.as_ref(), self.allow_other_owner)?;
+        Ring::attach(region, &self.expect)
+    }
+
+    /// Opens a ring in memory the caller provides (created by
+    /// [`RingBuilder::create_in`] or by a peer).
+    ///
+    /// # Errors
+    /// A header that fails validation.
+    ///
+    /// # Safety
+    /// As [`RingBuilder::create_in`].
+    #[cfg(not(loom))]
+    pub unsafe fn open_in(&self, ptr: NonNull<u8>, len: usize) -> Result<Ring, OpenError> {
+        // SAFETY: the caller's promise.
+        let region = unsafe { Region::from_raw_parts(ptr, len) };
+        Ring::attach(region, &self.expect)
+    }
+}
+
+/// Checks that `T` fits the ring's slots exactly (size equal, alignment no
+/// stricter than the slots').
+pub(crate) fn check_message<T: Pod>(ring: &Ring) -> Result<(), HandleError> {
+    let g = ring.geometry();
+    let want = (size_u32::<T>(), align_u32::<T>());
+    if want.0 != g.slot_size || want.1 > g.slot_align || core::mem::size_of::<T>() == 0 {
+        return Err(HandleError::TypeMismatch {
+            slot: (g.slot_size, g.slot_align),
+            requested: want,
+        });
+    }
+    Ok(())
+}

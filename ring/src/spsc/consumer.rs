@@ -1,0 +1,302 @@
+//! The consuming side of an SPSC ring.
+
+use core::marker::PhantomData;
+
+use bytemuck::Pod;
+
+use super::chunk::ReadChunk;
+use crate::error::{CorruptError, HandleError, PopError, Role};
+use crate::loom::Ordering;
+use crate::ring::{check_message, Ring};
+
+/// The consumer's private state: its cursor and a cached copy of the producer's.
+#[derive(Debug)]
+pub(crate) struct ConsumerCore {
+    ring: Ring,
+    /// Our cursor. Only we write the shared `head`, so it equals this value
+    /// between operations.
+    head: u64,
+    /// Last `tail` read from the ring. Invariant: `head <= cached_tail <= head + capacity`.
+    cached_tail: u64,
+    capacity: u64,
+}
+
+impl ConsumerCore {
+    pub(crate) fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
+        ring.claim_role(Role::Consumer)?;
+        let h = ring.shared.header();
+        // Acquire: pairs with the previous consumer's Release store of head.
+        let head = h.head.load(Ordering::Acquire);
+        // Acquire: pairs with the producer's Release store of tail.
+        let tail = h.tail.load(Ordering::Acquire);
+        let capacity = ring.capacity();
+        if head > tail || tail - head > capacity {
+            ring.release_role(Role::Consumer);
+            return Err(CorruptError {
+                what: "tail is not within capacity ahead of head",
+                value: tail,
+            }
+            .into());
+        }
+        Ok(ConsumerCore {
+            ring: ring.clone(),
+            head,
+            cached_tail: tail,
+            capacity,
+        })
+    }
+
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Ready slots, re-reading `tail` only if the cached value shows fewer than `want`.
+    #[inline]
+    pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
+        debug_assert!(self.cached_tail - self.head <= self.capacity);
+        let ready = self.cached_tail - self.head;
+        if ready >= want {
+            return Ok(ready);
+        }
+        self.refresh()
+    }
+
+    /// Re-reads the producer's cursor and checks it.
+    pub(crate) fn refresh(&mut self) -> Result<u64, CorruptError> {
+        // Acquire: pairs with the Release store of tail in
+        // `ProducerCore::publish`: the slot bytes below tail are visible.
+        let tail = self.ring.shared.header().tail.load(Ordering::Acquire);
+        if tail < self.cached_tail {
+            return Err(CorruptError {
+                what: "tail moved backwards",
+                value: tail,
+            });
+        }
+        if tail - self.head > self.capacity {
+            return Err(CorruptError {
+                what: "tail is more than capacity ahead of head",
+                value: tail,
+            });
+        }
+        self.cached_tail = tail;
+        Ok(tail - self.head)
+    }
+
+    /// Up to `want` ready slots from `head`, as two spans (before and after the wrap).
+    pub(crate) fn peek_spans(
+        &mut self,
+        want: u64,
+    ) -> Result<(*mut u8, usize, *mut u8, usize), CorruptError> {
+        let n = self.ready(want)?.min(want);
+        let shared = &self.ring.shared;
+        let (first_ptr, idx) = shared.slot(self.head);
+        let first = n.min(self.capacity - idx as u64);
+        let (second_ptr, _) = shared.slot(0);
+        for i in 0..n {
+            shared.access.read(shared.slot(self.head + i).1);
+        }
+        Ok((first_ptr, first as usize, second_ptr, (n - first) as usize))
+    }
+
+    /// Hands `n` read slots back to the producer and wakes it if it sleeps.
+    #[inline]
+    pub(crate) fn release(&mut self, n: u64) {
+        debug_assert!(self.head + n <= self.cached_tail);
+        self.head += n;
+        let h = self.ring.shared.header();
+        // Release: our reads of the slots below head happen before the
+        // producer's overwrite; pairs with the Acquire load of head in
+        // `ProducerCore::refresh`.
+        h.head.store(self.head, Ordering::Release);
+        h.space_event.notify();
+    }
+
+    /// The slot at `head`, if one is ready.
+    #[inline]
+    fn front(&mut self) -> Result<*mut u8, PopError> {
+        match self.ready(1) {
+            Ok(0) => Err(PopError::Empty),
+            Ok(_) => {
+                let shared = &self.ring.shared;
+                let (ptr, idx) = shared.slot(self.head);
+                shared.access.read(idx);
+                Ok(ptr)
+            }
+            Err(e) => Err(PopError::Corrupt(e)),
+        }
+    }
+}
+
+impl Drop for ConsumerCore {
+    fn drop(&mut self) {
+        self.ring.release_role(Role::Consumer);
+    }
+}
+
+/// The consumer of a typed SPSC ring of `T`. `Send`, not `Sync`.
+#[derive(Debug)]
+pub struct Consumer<T> {
+    core: ConsumerCore,
+    _message: PhantomData<fn(T) -> T>,
+}
+
+impl<T: Pod> Consumer<T> {
+    /// Takes the consumer role of `ring`. It continues from the ring's `head`:
+    /// a consumer that reopens a file-backed ring resumes where the last one
+    /// stopped.
+    ///
+    /// # Errors
+    /// As [`Producer::attach`](super::Producer::attach).
+    pub fn attach(ring: &Ring) -> Result<Consumer<T>, HandleError> {
+        check_message::<T>(ring)?;
+        Ok(Consumer {
+            core: ConsumerCore::attach(ring)?,
+            _message: PhantomData,
+        })
+    }
+
+    /// Pops one message.
+    ///
+    /// # Errors
+    /// [`PopError::Empty`] when nothing is ready; `Corrupt` when the
+    /// producer's cursor is impossible.
+    #[inline]
+    pub fn try_pop(&mut self) -> Result<T, PopError> {
+        let ptr = self.core.front()?;
+        // SAFETY: `ptr` is the slot at head (masked, inside the region),
+        // aligned for T (checked in `attach`); it is ready (head < tail, tail
+        // loaded with Acquire), so the producer does not write it until we
+        // release it. T is Pod: any bytes are a valid T.
+        let value = unsafe { ptr.cast::<T>().read() };
+        self.core.release(1);
+        Ok(value)
+    }
+
+    /// The next message, in place, without consuming it.
+    ///
+    /// # Errors
+    /// As [`try_pop`](Self::try_pop).
+    #[inline]
+    pub fn peek(&mut self) -> Result<&T, PopError> {
+        let ptr = self.core.front()?;
+        // SAFETY: as in `try_pop`; the reference borrows `self`, so the slot
+        // cannot be released while it lives.
+        Ok(unsafe { &*ptr.cast::<T>() })
+    }
+
+    /// Pops up to `out.len()` messages into `out` with one cursor update.
+    /// Returns how many were popped.
+    ///
+    /// # Errors
+    /// `Corrupt` when the producer's cursor is impossible.
+    pub fn pop_into(&mut self, out: &mut [T]) -> Result<usize, CorruptError> {
+        let chunk = self.read_chunk(out.len())?;
+        let (a, b) = chunk.as_slices();
+        out[..a.len()].copy_from_slice(a);
+        out[a.len()..a.len() + b.len()].copy_from_slice(b);
+        let n = chunk.len();
+        chunk.release_all();
+        Ok(n)
+    }
+
+    /// Up to `n` ready messages in place; [`ReadChunk::release`] frees them.
+    ///
+    /// # Errors
+    /// `Corrupt` when the producer's cursor is impossible.
+    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, CorruptError> {
+        ReadChunk::new(&mut self.core, n, 1)
+    }
+
+    /// Ready messages now (re-reads the producer's cursor).
+    ///
+    /// # Errors
+    /// `Corrupt` when the producer's cursor is impossible.
+    pub fn ready_slots(&mut self) -> Result<usize, CorruptError> {
+        self.core.refresh().map(|n| n as usize)
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        self.core.ring()
+    }
+}
+
+/// The consumer of an SPSC ring of fixed-size byte slots. `Send`, not `Sync`.
+#[derive(Debug)]
+pub struct BytesConsumer {
+    core: ConsumerCore,
+    slot_size: usize,
+}
+
+impl BytesConsumer {
+    /// Takes the consumer role of `ring`.
+    ///
+    /// # Errors
+    /// As [`Consumer::attach`], without the type check.
+    pub fn attach(ring: &Ring) -> Result<BytesConsumer, HandleError> {
+        Ok(BytesConsumer {
+            core: ConsumerCore::attach(ring)?,
+            slot_size: ring.slot_size(),
+        })
+    }
+
+    /// Bytes per message.
+    pub fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// Pops one message into `out`, which must be exactly
+    /// [`slot_size`](Self::slot_size) bytes.
+    ///
+    /// # Errors
+    /// `Empty`, `Size` for a buffer of another length, `Corrupt`.
+    #[inline]
+    pub fn try_pop(&mut self, out: &mut [u8]) -> Result<(), PopError> {
+        if out.len() != self.slot_size {
+            return Err(PopError::Size {
+                expected: self.slot_size,
+                found: out.len(),
+            });
+        }
+        let ptr = self.core.front()?;
+        // SAFETY: `ptr` is the ready slot at head with slot_size bytes inside
+        // the region; the producer does not write it until we release it;
+        // `out` is our own memory.
+        unsafe { core::ptr::copy_nonoverlapping(ptr, out.as_mut_ptr(), self.slot_size) };
+        self.core.release(1);
+        Ok(())
+    }
+
+    /// The next message in place, without consuming it.
+    ///
+    /// # Errors
+    /// `Empty` or `Corrupt`.
+    pub fn peek(&mut self) -> Result<&[u8], PopError> {
+        let ptr = self.core.front()?;
+        // SAFETY: as in `try_pop`; the slice borrows `self`, so the slot
+        // cannot be released while it lives.
+        Ok(unsafe { core::slice::from_raw_parts(ptr, self.slot_size) })
+    }
+
+    /// Up to `n` ready messages in place, as bytes (`slot_size` per message).
+    ///
+    /// # Errors
+    /// `Corrupt` when the producer's cursor is impossible.
+    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, u8>, CorruptError> {
+        let per_slot = self.slot_size;
+        ReadChunk::new(&mut self.core, n, per_slot)
+    }
+
+    /// Ready messages now (re-reads the producer's cursor).
+    ///
+    /// # Errors
+    /// `Corrupt` when the producer's cursor is impossible.
+    pub fn ready_slots(&mut self) -> Result<usize, CorruptError> {
+        self.core.refresh().map(|n| n as usize)
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        self.core.ring()
+    }
+}

@@ -1,0 +1,38 @@
+//! The single-producer, single-consumer ring.
+//!
+//! ```text
+//!                 head (consumer)                 tail (producer)
+//!                   v                               v
+//!   slots:  [ free | ready ready ready ready ready | free free ]   index = cursor & (capacity - 1)
+//!                    <-------- tail - head ------->
+//! ```
+//!
+//! The producer writes slots at `tail` and then advances `tail`; the consumer
+//! reads slots at `head` and then advances `head`. `tail - head` is the fill
+//! level, never more than the capacity. Each side keeps its own cursor in a
+//! private field (it is the only writer) and a cached copy of the peer's; it
+//! re-reads the peer's shared cursor only when the cache says full (producer)
+//! or empty (consumer), so a side that is not waiting touches only its own
+//! line and the slots.
+//!
+//! | atomic | written by | read by | ordering | pairs with |
+//! |---|---|---|---|---|
+//! | `tail` | producer, after writing slots (`ProducerCore::publish`) | consumer refill (`ConsumerCore::refresh`) | Release / Acquire | the slot bytes: the consumer reads what was written below `tail` |
+//! | `head` | consumer, after reading slots (`ConsumerCore::release`) | producer refill (`ProducerCore::refresh`) | Release / Acquire | the consumer's slot reads happen before the producer overwrites them |
+//! | `producer_owner`, `consumer_owner` | the handle, CAS 0 -> pid on attach, pid -> 0 on drop | the next handle | AcqRel CAS / Release | a new holder sees the old holder's last cursor store |
+//! | `data_event`, `space_event` | see `ringway_sync::Event` | | fence(SeqCst) | the blocking calls |
+//!
+//! A peer's cursor is untrusted: it is read once per refill, the distance to
+//! our own cursor is checked against the capacity, and a cursor that moved
+//! backwards or too far is a [`CorruptError`](crate::CorruptError). Every slot
+//! index is masked, so no value of a shared cursor can cause an access outside
+//! the slots; at worst a corrupt peer makes us read garbage bytes, which typed
+//! rings accept because their message types are valid for any bit pattern.
+
+mod chunk;
+mod consumer;
+mod producer;
+
+pub use chunk::{ReadChunk, WriteChunk};
+pub use consumer::{BytesConsumer, Consumer};
+pub use producer::{BytesProducer, Producer};

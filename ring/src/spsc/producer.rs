@@ -1,0 +1,291 @@
+//! The producing side of an SPSC ring.
+
+use core::marker::PhantomData;
+
+use bytemuck::Pod;
+
+use super::chunk::WriteChunk;
+use crate::error::{CorruptError, HandleError, PushError, Role};
+use crate::loom::Ordering;
+use crate::ring::{check_message, Ring};
+
+/// The producer's private state: its cursor and a cached copy of the consumer's.
+#[derive(Debug)]
+pub(crate) struct ProducerCore {
+    ring: Ring,
+    /// Our cursor. Only we write the shared `tail`, so it equals this value
+    /// between operations.
+    tail: u64,
+    /// Last `head` read from the ring. Invariant: `cached_head <= tail <= cached_head + capacity`.
+    cached_head: u64,
+    capacity: u64,
+}
+
+impl ProducerCore {
+    pub(crate) fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
+        ring.claim_role(Role::Producer)?;
+        let h = ring.shared.header();
+        // Acquire: pairs with the previous producer's Release store of tail,
+        // so we continue exactly where it stopped.
+        let tail = h.tail.load(Ordering::Acquire);
+        // Acquire: pairs with the consumer's Release store of head.
+        let head = h.head.load(Ordering::Acquire);
+        let capacity = ring.capacity();
+        if head > tail || tail - head > capacity {
+            ring.release_role(Role::Producer);
+            return Err(CorruptError {
+                what: "tail is not within capacity ahead of head",
+                value: tail,
+            }
+            .into());
+        }
+        Ok(ProducerCore {
+            ring: ring.clone(),
+            tail,
+            cached_head: head,
+            capacity,
+        })
+    }
+
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
+    #[inline]
+    pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
+        debug_assert!(self.tail - self.cached_head <= self.capacity);
+        let free = self.capacity - (self.tail - self.cached_head);
+        if free >= want {
+            return Ok(free);
+        }
+        self.refresh()
+    }
+
+    /// Re-reads the consumer's cursor and checks it.
+    pub(crate) fn refresh(&mut self) -> Result<u64, CorruptError> {
+        // Acquire: pairs with the Release store of head in
+        // `ConsumerCore::release`: the consumer's reads of the slots below
+        // head happen before we overwrite them.
+        let head = self.ring.shared.header().head.load(Ordering::Acquire);
+        if head < self.cached_head {
+            return Err(CorruptError {
+                what: "head moved backwards",
+                value: head,
+            });
+        }
+        if head > self.tail {
+            return Err(CorruptError {
+                what: "head is ahead of tail",
+                value: head,
+            });
+        }
+        // head <= tail and head >= cached_head >= tail - capacity.
+        self.cached_head = head;
+        Ok(self.capacity - (self.tail - head))
+    }
+
+    /// Up to `want` free slots from `tail`: pointers to the first slot of the
+    /// two spans (before and after the wrap) and their lengths in slots.
+    pub(crate) fn reserve(
+        &mut self,
+        want: u64,
+    ) -> Result<(*mut u8, usize, *mut u8, usize), CorruptError> {
+        let n = self.free(want)?.min(want);
+        let shared = &self.ring.shared;
+        let (first_ptr, idx) = shared.slot(self.tail);
+        let first = n.min(self.capacity - idx as u64);
+        let (second_ptr, _) = shared.slot(0);
+        for i in 0..n {
+            shared.access.write(shared.slot(self.tail + i).1);
+        }
+        Ok((first_ptr, first as usize, second_ptr, (n - first) as usize))
+    }
+
+    /// Makes `n` written slots visible to the consumer and wakes it if it sleeps.
+    #[inline]
+    pub(crate) fn publish(&mut self, n: u64) {
+        debug_assert!(self.tail + n - self.cached_head <= self.capacity);
+        self.tail += n;
+        let h = self.ring.shared.header();
+        // Release: publishes the slot bytes written before; pairs with the
+        // Acquire load of tail in `ConsumerCore::refresh`.
+        h.tail.store(self.tail, Ordering::Release);
+        h.data_event.notify();
+    }
+}
+
+impl Drop for ProducerCore {
+    fn drop(&mut self) {
+        self.ring.release_role(Role::Producer);
+    }
+}
+
+/// The producer of a typed SPSC ring of `T`.
+///
+/// `T` is [`Pod`]: valid for any bit pattern, so a corrupt or malicious peer
+/// can make us read garbage values but never undefined behaviour.
+/// `Send`, not `Sync`: one thread pushes at a time.
+#[derive(Debug)]
+pub struct Producer<T> {
+    core: ProducerCore,
+    _message: PhantomData<fn(T) -> T>,
+}
+
+impl<T: Pod> Producer<T> {
+    /// Takes the producer role of `ring`.
+    ///
+    /// # Errors
+    /// [`HandleError::WrongKind`] for an MPMC ring, `TypeMismatch` when `T`
+    /// does not fit the slots, `RoleTaken` when another producer holds the role,
+    /// `Corrupt` when the cursors are inconsistent.
+    pub fn attach(ring: &Ring) -> Result<Producer<T>, HandleError> {
+        check_message::<T>(ring)?;
+        Ok(Producer {
+            core: ProducerCore::attach(ring)?,
+            _message: PhantomData,
+        })
+    }
+
+    /// Pushes one message.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] hands the message back; `Corrupt` when the
+    /// consumer's cursor is impossible.
+    #[inline]
+    pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
+        match self.core.free(1) {
+            Ok(0) => return Err(PushError::Full(value)),
+            Ok(_) => {}
+            Err(e) => return Err(PushError::Corrupt(e)),
+        }
+        let shared = &self.core.ring.shared;
+        let (ptr, idx) = shared.slot(self.core.tail);
+        shared.access.write(idx);
+        // SAFETY: `ptr` is slot `idx` (masked), inside the region; it is
+        // aligned for T (slots are aligned to slot_align >= align_of::<T>(),
+        // stride == size_of::<T>(), checked in `attach`); the slot is free
+        // (tail - head < capacity), so the consumer does not read it until
+        // `publish`.
+        unsafe { ptr.cast::<T>().write(value) };
+        self.core.publish(1);
+        Ok(())
+    }
+
+    /// Pushes as many of `values` as fit, in order, with one cursor update.
+    /// Returns how many were pushed (0 when full).
+    ///
+    /// # Errors
+    /// `Corrupt` when the consumer's cursor is impossible.
+    pub fn push_slice(&mut self, values: &[T]) -> Result<usize, CorruptError> {
+        let mut chunk = self.write_chunk(values.len())?;
+        let (a, b) = chunk.as_mut_slices();
+        let (first, rest) = values.split_at(a.len());
+        a.copy_from_slice(first);
+        b.copy_from_slice(&rest[..b.len()]);
+        let n = chunk.len();
+        chunk.commit_all();
+        Ok(n)
+    }
+
+    /// Up to `n` free slots to write in place; [`WriteChunk::commit`]
+    /// publishes them. The chunk may be shorter than `n` (or empty) when the
+    /// ring has less room.
+    ///
+    /// # Errors
+    /// `Corrupt` when the consumer's cursor is impossible.
+    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, T>, CorruptError> {
+        WriteChunk::new(&mut self.core, n, 1)
+    }
+
+    /// Free slots now (re-reads the consumer's cursor).
+    ///
+    /// # Errors
+    /// `Corrupt` when the consumer's cursor is impossible.
+    pub fn free_slots(&mut self) -> Result<usize, CorruptError> {
+        self.core.refresh().map(|n| n as usize)
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        self.core.ring()
+    }
+}
+
+/// The producer of an SPSC ring of fixed-size byte slots (for C and other
+/// non-Rust peers). `Send`, not `Sync`.
+#[derive(Debug)]
+pub struct BytesProducer {
+    core: ProducerCore,
+    slot_size: usize,
+}
+
+impl BytesProducer {
+    /// Takes the producer role of `ring`.
+    ///
+    /// # Errors
+    /// As [`Producer::attach`], without the type check.
+    pub fn attach(ring: &Ring) -> Result<BytesProducer, HandleError> {
+        Ok(BytesProducer {
+            core: ProducerCore::attach(ring)?,
+            slot_size: ring.slot_size(),
+        })
+    }
+
+    /// Bytes per message.
+    pub fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// Pushes one message of exactly [`slot_size`](Self::slot_size) bytes.
+    ///
+    /// # Errors
+    /// `Full` when there is no free slot, `Size` for a message of another
+    /// length, `Corrupt` when the consumer's cursor is impossible.
+    #[inline]
+    pub fn try_push(&mut self, message: &[u8]) -> Result<(), PushError<()>> {
+        if message.len() != self.slot_size {
+            return Err(PushError::Size {
+                expected: self.slot_size,
+                found: message.len(),
+            });
+        }
+        match self.core.free(1) {
+            Ok(0) => return Err(PushError::Full(())),
+            Ok(_) => {}
+            Err(e) => return Err(PushError::Corrupt(e)),
+        }
+        let shared = &self.core.ring.shared;
+        let (ptr, idx) = shared.slot(self.core.tail);
+        shared.access.write(idx);
+        // SAFETY: `ptr` is slot `idx` (masked), with slot_size bytes inside the
+        // region; the slot is free until `publish`; `message` is our own memory
+        // and cannot overlap the mapping's slot we own.
+        unsafe { core::ptr::copy_nonoverlapping(message.as_ptr(), ptr, self.slot_size) };
+        self.core.publish(1);
+        Ok(())
+    }
+
+    /// Up to `n` free slots to write in place, as bytes (`slot_size` bytes per
+    /// slot, contiguous).
+    ///
+    /// # Errors
+    /// `Corrupt` when the consumer's cursor is impossible.
+    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, u8>, CorruptError> {
+        let per_slot = self.slot_size;
+        WriteChunk::new(&mut self.core, n, per_slot)
+    }
+
+    /// Free slots now (re-reads the consumer's cursor).
+    ///
+    /// # Errors
+    /// `Corrupt` when the consumer's cursor is impossible.
+    pub fn free_slots(&mut self) -> Result<usize, CorruptError> {
+        self.core.refresh().map(|n| n as usize)
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        self.core.ring()
+    }
+}
