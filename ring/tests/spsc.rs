@@ -1,0 +1,235 @@
+//! SPSC behaviour within one process: FIFO order, full and empty, wraps,
+//! chunks, roles, and bytes rings.
+
+use ringway::spsc::{BytesConsumer, BytesProducer, Consumer, Producer};
+use ringway::{HandleError, Kind, PopError, PushError, Ring, RingBuilder, Role};
+
+fn ring_u64(capacity: u64) -> Ring {
+    RingBuilder::new(Kind::Spsc)
+        .capacity(capacity)
+        .message::<u64>()
+        .create_anonymous()
+        .unwrap()
+}
+
+#[test]
+fn full_and_empty_are_results_not_panics() {
+    let ring = ring_u64(4);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    for i in 0..4 {
+        tx.try_push(i).unwrap();
+    }
+    assert_eq!(tx.try_push(99), Err(PushError::Full(99)));
+    assert_eq!(ring.snapshot().len, 4);
+    for i in 0..4 {
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+}
+
+#[test]
+fn order_is_kept_across_many_wraps() {
+    let ring = ring_u64(8);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+    let mut next_in = 0u64;
+    let mut next_out = 0u64;
+    while next_out < 1000 {
+        for _ in 0..5 {
+            if tx.try_push(next_in).is_ok() {
+                next_in += 1;
+            }
+        }
+        for _ in 0..3 {
+            if let Ok(v) = rx.try_pop() {
+                assert_eq!(v, next_out);
+                next_out += 1;
+            }
+        }
+    }
+    assert_eq!(ring.snapshot().head, next_out);
+    assert!(next_out >= 1000);
+}
+
+#[test]
+fn chunks_split_at_the_wrap_and_commit_partially() {
+    let ring = ring_u64(8);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+    // Move the cursors to 6 so that a chunk of 5 wraps after 2 slots.
+    assert_eq!(tx.push_slice(&[0, 1, 2, 3, 4, 5]).unwrap(), 6);
+    let mut out = [0u64; 6];
+    assert_eq!(rx.pop_into(&mut out).unwrap(), 6);
+    assert_eq!(out, [0, 1, 2, 3, 4, 5]);
+
+    let mut chunk = tx.write_chunk(5).unwrap();
+    assert_eq!(chunk.len(), 5);
+    let (a, b) = chunk.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (2, 3));
+    a.copy_from_slice(&[10, 11]);
+    b.copy_from_slice(&[12, 13, 14]);
+    chunk.commit(4); // the fifth stays unpublished
+
+    let chunk = rx.read_chunk(10).unwrap();
+    assert_eq!(chunk.len(), 4);
+    let (a, b) = chunk.as_slices();
+    assert_eq!(a, &[10, 11]);
+    assert_eq!(b, &[12, 13]);
+    chunk.release(1);
+    assert_eq!(rx.peek(), Ok(&11));
+    assert_eq!(rx.try_pop(), Ok(11));
+    // A dropped chunk releases nothing.
+    drop(rx.read_chunk(1).unwrap());
+    assert_eq!(rx.try_pop(), Ok(12));
+}
+
+#[test]
+fn a_chunk_is_bounded_by_the_free_space() {
+    let ring = ring_u64(4);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let _rx = Consumer::<u64>::attach(&ring).unwrap();
+    tx.try_push(1).unwrap();
+    assert_eq!(tx.write_chunk(100).unwrap().len(), 3);
+    assert_eq!(tx.push_slice(&[2, 3, 4, 5, 6]).unwrap(), 3);
+    assert!(tx.write_chunk(1).unwrap().is_empty());
+    assert_eq!(tx.free_slots().unwrap(), 0);
+}
+
+#[test]
+fn each_role_is_taken_once_and_freed_on_drop() {
+    let ring = ring_u64(4);
+    let tx = Producer::<u64>::attach(&ring).unwrap();
+    let me = std::process::id();
+    assert_eq!(
+        Producer::<u64>::attach(&ring).unwrap_err(),
+        HandleError::RoleTaken {
+            role: Role::Producer,
+            pid: me
+        }
+    );
+    assert!(matches!(
+        BytesProducer::attach(&ring),
+        Err(HandleError::RoleTaken { .. })
+    ));
+    let rx = Consumer::<u64>::attach(&ring).unwrap();
+    assert!(matches!(
+        Consumer::<u64>::attach(&ring),
+        Err(HandleError::RoleTaken {
+            role: Role::Consumer,
+            ..
+        })
+    ));
+    assert_eq!(ring.snapshot().producer_owner, me);
+    drop(tx);
+    drop(rx);
+    assert_eq!(ring.snapshot().producer_owner, 0);
+    Producer::<u64>::attach(&ring).unwrap();
+    Consumer::<u64>::attach(&ring).unwrap();
+}
+
+#[test]
+fn a_live_role_holder_is_not_reclaimed() {
+    let ring = ring_u64(4);
+    let _tx = Producer::<u64>::attach(&ring).unwrap();
+    assert!(matches!(
+        ring.reclaim_role(Role::Producer),
+        Err(HandleError::RoleTaken { .. })
+    ));
+    assert_eq!(ring.reclaim_role(Role::Consumer), Ok(false));
+}
+
+#[test]
+fn a_type_that_does_not_fit_the_slots_is_refused() {
+    let ring = ring_u64(4);
+    assert!(matches!(
+        Producer::<u32>::attach(&ring),
+        Err(HandleError::TypeMismatch { .. })
+    ));
+    assert!(matches!(
+        Consumer::<[u8; 16]>::attach(&ring),
+        Err(HandleError::TypeMismatch { .. })
+    ));
+    // Same size, weaker alignment: fine.
+    Consumer::<[u8; 8]>::attach(&ring).unwrap();
+}
+
+#[test]
+fn bytes_rings_move_fixed_size_messages() {
+    let ring = RingBuilder::new(Kind::Spsc)
+        .capacity(4)
+        .slot_size(24)
+        .slot_align(1)
+        .create_anonymous()
+        .unwrap();
+    let mut tx = BytesProducer::attach(&ring).unwrap();
+    let mut rx = BytesConsumer::attach(&ring).unwrap();
+    assert_eq!(
+        tx.try_push(b"short"),
+        Err(PushError::Size {
+            expected: 24,
+            found: 5
+        })
+    );
+    let msg = *b"twenty-four bytes long!!";
+    tx.try_push(&msg).unwrap();
+    assert_eq!(rx.peek().unwrap(), &msg);
+    let mut out = [0u8; 24];
+    let mut small = [0u8; 8];
+    assert_eq!(
+        rx.try_pop(&mut small),
+        Err(PopError::Size {
+            expected: 24,
+            found: 8
+        })
+    );
+    rx.try_pop(&mut out).unwrap();
+    assert_eq!(out, msg);
+
+    let mut chunk = tx.write_chunk(2).unwrap();
+    let (a, b) = chunk.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (48, 0));
+    a.fill(7);
+    chunk.commit_all();
+    let chunk = rx.read_chunk(2).unwrap();
+    assert_eq!(chunk.as_slices().0, &[7u8; 48][..]);
+    chunk.release_all();
+}
+
+#[test]
+fn handles_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Producer<u64>>();
+    assert_send::<Consumer<u64>>();
+    assert_send::<BytesProducer>();
+    assert_send::<BytesConsumer>();
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Ring>();
+
+    let ring = ring_u64(64);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+    const N: u64 = 200_000;
+    let t = std::thread::spawn(move || {
+        let mut i = 0;
+        while i < N {
+            let mut chunk = tx.write_chunk(16).unwrap();
+            let n = chunk.len();
+            let (a, b) = chunk.as_mut_slices();
+            for (k, slot) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+                *slot = i + k as u64;
+            }
+            chunk.commit_all();
+            i += n as u64;
+        }
+    });
+    let mut expected = 0;
+    while expected < N {
+        if let Ok(v) = rx.try_pop() {
+            assert_eq!(v, expected);
+            expected += 1;
+        }
+    }
+    t.join().unwrap();
+}
