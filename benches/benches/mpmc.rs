@@ -1,0 +1,3 @@
+//! Placeholder so the workspace builds; the mpmc benchmark is being written.
+
+fn main() {}
