@@ -292,7 +292,9 @@ impl Event {
             let epoch = self.seq.load(Ordering::Acquire);
             // SeqCst fence: the waiter's half of the store-buffering pair; pairs
             // with the fence in `notify`. Orders the registration (and the epoch
-            // load) before the re-check of the condition.
+            // load) before the re-check of the condition. (`ringway_mutation`
+            // removes it to prove loom notices.)
+            #[cfg(not(ringway_mutation = "park_without_fence"))]
             fence(Ordering::SeqCst);
             if let Some(r) = ready() {
                 return Ok(r);
