@@ -81,7 +81,7 @@ fn chunks_split_at_the_wrap_and_commit_partially() {
     assert_eq!(rx.peek(), Ok(&11));
     assert_eq!(rx.try_pop(), Ok(11));
     // A dropped chunk releases nothing.
-    drop(rx.read_chunk(1).unwrap());
+    let _ = rx.read_chunk(1).unwrap();
     assert_eq!(rx.try_pop(), Ok(12));
 }
 
@@ -232,4 +232,94 @@ fn handles_move_between_threads() {
         }
     }
     t.join().unwrap();
+}
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Push,
+        PushSlice(usize),
+        WriteChunk(usize, usize),
+        Pop,
+        PopInto(usize),
+        ReadChunk(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            Just(Op::Push),
+            (0usize..40).prop_map(Op::PushSlice),
+            (0usize..40, 0usize..40).prop_map(|(n, k)| Op::WriteChunk(n, k)),
+            Just(Op::Pop),
+            (0usize..40).prop_map(Op::PopInto),
+            (0usize..40, 0usize..40).prop_map(|(n, k)| Op::ReadChunk(n, k)),
+        ]
+    }
+
+    proptest! {
+        /// Any interleaving of single, batch and chunk operations behaves
+        /// like a bounded FIFO queue, across any number of wraps.
+        #[test]
+        fn the_ring_is_a_bounded_fifo(cap_log in 1u32..6, ops in proptest::collection::vec(op(), 1..200)) {
+            let cap = 1u64 << cap_log;
+            let ring = ring_u64(cap);
+            let mut tx = Producer::<u64>::attach(&ring).unwrap();
+            let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+            let mut model = VecDeque::new();
+            let mut next = 0u64;
+            for op in ops {
+                let free = cap as usize - model.len();
+                match op {
+                    Op::Push => match tx.try_push(next) {
+                        Ok(()) => { prop_assert!(free > 0); model.push_back(next); next += 1; }
+                        Err(PushError::Full(v)) => { prop_assert_eq!(free, 0); prop_assert_eq!(v, next); }
+                        Err(e) => prop_assert!(false, "{e:?}"),
+                    },
+                    Op::PushSlice(n) => {
+                        let vals: Vec<u64> = (next..next + n as u64).collect();
+                        let pushed = tx.push_slice(&vals).unwrap();
+                        prop_assert_eq!(pushed, n.min(free));
+                        model.extend(&vals[..pushed]);
+                        next += pushed as u64;
+                    }
+                    Op::WriteChunk(n, k) => {
+                        let mut chunk = tx.write_chunk(n).unwrap();
+                        prop_assert_eq!(chunk.len(), n.min(free));
+                        let k = k.min(chunk.len());
+                        let (a, b) = chunk.as_mut_slices();
+                        for (i, slot) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+                            *slot = next + i as u64;
+                        }
+                        chunk.commit(k);
+                        model.extend(next..next + k as u64);
+                        next += k as u64;
+                    }
+                    Op::Pop => prop_assert_eq!(rx.try_pop().ok(), model.pop_front()),
+                    Op::PopInto(n) => {
+                        let mut out = vec![0u64; n];
+                        let got = rx.pop_into(&mut out).unwrap();
+                        prop_assert_eq!(got, n.min(model.len()));
+                        let want: Vec<u64> = model.drain(..got).collect();
+                        prop_assert_eq!(&out[..got], &want[..]);
+                    }
+                    Op::ReadChunk(n, k) => {
+                        let chunk = rx.read_chunk(n).unwrap();
+                        prop_assert_eq!(chunk.len(), n.min(model.len()));
+                        let (a, b) = chunk.as_slices();
+                        let seen: Vec<u64> = a.iter().chain(b).copied().collect();
+                        let want: Vec<u64> = model.iter().take(seen.len()).copied().collect();
+                        prop_assert_eq!(seen, want);
+                        let k = k.min(chunk.len());
+                        chunk.release(k);
+                        model.drain(..k);
+                    }
+                }
+                prop_assert_eq!(ring.snapshot().len, model.len() as u64);
+            }
+        }
+    }
 }
