@@ -69,3 +69,8 @@ pub use bytemuck;
 pub use error::{CorruptError, CreateError, HandleError, OpenError, PopError, PushError, Role};
 pub use layout::{Geometry, Identity, Kind, LayoutError};
 pub use ring::{fingerprint, OpenOptions, Ring, RingBuilder, Snapshot};
+
+/// The README's examples compile (and so stay true).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
