@@ -426,3 +426,75 @@ impl From<CorruptError> for PopError {
         PopError::Corrupt(e)
     }
 }
+
+/// Why a blocking push with a deadline did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushTimeoutError<T> {
+    /// No slot came free before the deadline; the message is handed back.
+    Timeout(T),
+    /// A bytes message was not exactly one slot long.
+    Size {
+        /// The ring's slot size.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// The ring's cursors are inconsistent.
+    Corrupt(CorruptError),
+}
+
+impl<T> fmt::Display for PushTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushTimeoutError::Timeout(_) => f.write_str("timed out waiting for a free slot"),
+            PushTimeoutError::Size { expected, found } => {
+                write!(f, "message is {found} bytes; slots are {expected} bytes")
+            }
+            PushTimeoutError::Corrupt(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for PushTimeoutError<T> {}
+
+impl<T> From<CorruptError> for PushTimeoutError<T> {
+    fn from(e: CorruptError) -> Self {
+        PushTimeoutError::Corrupt(e)
+    }
+}
+
+/// Why a blocking pop (or wait) with a deadline did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PopTimeoutError {
+    /// Nothing (or not enough) became ready before the deadline.
+    Timeout,
+    /// A bytes buffer was not exactly one slot long.
+    Size {
+        /// The ring's slot size.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// The ring's cursors are inconsistent.
+    Corrupt(CorruptError),
+}
+
+impl fmt::Display for PopTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PopTimeoutError::Timeout => f.write_str("timed out waiting for a message"),
+            PopTimeoutError::Size { expected, found } => {
+                write!(f, "buffer is {found} bytes; slots are {expected} bytes")
+            }
+            PopTimeoutError::Corrupt(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PopTimeoutError {}
+
+impl From<CorruptError> for PopTimeoutError {
+    fn from(e: CorruptError) -> Self {
+        PopTimeoutError::Corrupt(e)
+    }
+}

@@ -69,7 +69,11 @@ pub mod spsc;
 
 pub use attach::TypeFingerprint;
 pub use bytemuck;
-pub use error::{CorruptError, CreateError, HandleError, OpenError, PopError, PushError, Role};
+pub use error::{
+    CorruptError, CreateError, HandleError, OpenError, PopError, PopTimeoutError, PushError,
+    PushTimeoutError, Role,
+};
+pub use ringway_sync::{WaitStrategy, DEFAULT_SPINS};
 pub use layout::{Geometry, Identity, Kind, LayoutError};
 pub use ring::{fingerprint, OpenOptions, Ring, RingBuilder, Snapshot};
 

@@ -1,11 +1,14 @@
 //! The consuming side of an SPSC ring.
 
 use core::marker::PhantomData;
+use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
+use ringway_sync::WaitStrategy;
 
 use super::chunk::ReadChunk;
-use crate::error::{CorruptError, HandleError, PopError, Role};
+use super::Waited;
+use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Role};
 use crate::loom::Ordering;
 use crate::ring::{check_message, Ring};
 
@@ -19,6 +22,35 @@ pub(crate) struct ConsumerCore {
     /// Last `tail` read from the ring. Invariant: `head <= cached_tail <= head + capacity`.
     cached_tail: u64,
     capacity: u64,
+    /// How the blocking calls wait for messages.
+    strategy: WaitStrategy,
+}
+
+/// Re-reads the producer's cursor, checks it against ours and the cached one,
+/// and returns the ready slots.
+fn read_tail(
+    ring: &Ring,
+    head: u64,
+    cached_tail: &mut u64,
+    capacity: u64,
+) -> Result<u64, CorruptError> {
+    // Acquire: pairs with the Release store of tail in
+    // `ProducerCore::publish`: the slot bytes below tail are visible.
+    let tail = ring.shared.header().tail.load(Ordering::Acquire);
+    if tail < *cached_tail {
+        return Err(CorruptError {
+            what: "tail moved backwards",
+            value: tail,
+        });
+    }
+    if tail - head > capacity {
+        return Err(CorruptError {
+            what: "tail is more than capacity ahead of head",
+            value: tail,
+        });
+    }
+    *cached_tail = tail;
+    Ok(tail - head)
 }
 
 impl ConsumerCore {
@@ -43,6 +75,7 @@ impl ConsumerCore {
             head,
             cached_tail: tail,
             capacity,
+            strategy: WaitStrategy::default(),
         })
     }
 
@@ -63,23 +96,39 @@ impl ConsumerCore {
 
     /// Re-reads the producer's cursor and checks it.
     pub(crate) fn refresh(&mut self) -> Result<u64, CorruptError> {
-        // Acquire: pairs with the Release store of tail in
-        // `ProducerCore::publish`: the slot bytes below tail are visible.
-        let tail = self.ring.shared.header().tail.load(Ordering::Acquire);
-        if tail < self.cached_tail {
-            return Err(CorruptError {
-                what: "tail moved backwards",
-                value: tail,
-            });
+        read_tail(&self.ring, self.head, &mut self.cached_tail, self.capacity)
+    }
+
+    /// Waits until at least `want` messages (at most the capacity) are ready,
+    /// or the deadline passes, sleeping on the ring's data event as the wait
+    /// strategy says. Returns the ready messages.
+    pub(crate) fn wait_ready(
+        &mut self,
+        want: u64,
+        deadline: Option<Instant>,
+    ) -> Result<u64, Waited> {
+        let want = want.clamp(1, self.capacity);
+        let ready = self.ready(want).map_err(Waited::Corrupt)?;
+        if ready >= want {
+            return Ok(ready);
         }
-        if tail - self.head > self.capacity {
-            return Err(CorruptError {
-                what: "tail is more than capacity ahead of head",
-                value: tail,
-            });
-        }
-        self.cached_tail = tail;
-        Ok(tail - self.head)
+        let (ring, head, capacity) = (&self.ring, self.head, self.capacity);
+        let cached_tail = &mut self.cached_tail;
+        ring.shared
+            .header()
+            .data_event
+            .wait(self.strategy, deadline, || {
+                match read_tail(ring, head, cached_tail, capacity) {
+                    Ok(n) if n < want => None,
+                    other => Some(other),
+                }
+            })
+            .map_err(|_| Waited::Timeout)?
+            .map_err(Waited::Corrupt)
+    }
+
+    pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
     }
 
     /// Up to `want` ready slots from `head`, as two spans (before and after the wrap).
@@ -215,6 +264,66 @@ impl<T: Pod> Consumer<T> {
         self.core.refresh().map(|n| n as usize)
     }
 
+    /// Pops one message, waiting for one as long as it takes.
+    ///
+    /// # Errors
+    /// `Corrupt` when the producer's cursor is impossible.
+    pub fn pop_blocking(&mut self) -> Result<T, CorruptError> {
+        match self.pop_deadline_inner(None) {
+            Ok(v) => Ok(v),
+            Err(PopTimeoutError::Corrupt(e)) => Err(e),
+            Err(_) => unreachable!("no deadline, no timeout"),
+        }
+    }
+
+    /// Pops one message, waiting at most `timeout` for one.
+    ///
+    /// # Errors
+    /// [`PopTimeoutError::Timeout`]; `Corrupt`.
+    pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopTimeoutError> {
+        self.pop_deadline_inner(Instant::now().checked_add(timeout))
+    }
+
+    /// Pops one message, waiting until `deadline` at the latest.
+    ///
+    /// # Errors
+    /// As [`pop_timeout`](Self::pop_timeout).
+    pub fn pop_deadline(&mut self, deadline: Instant) -> Result<T, PopTimeoutError> {
+        self.pop_deadline_inner(Some(deadline))
+    }
+
+    fn pop_deadline_inner(&mut self, deadline: Option<Instant>) -> Result<T, PopTimeoutError> {
+        self.core
+            .wait_ready(1, deadline)
+            .map_err(Waited::into_pop)?;
+        self.try_pop().map_err(|e| match e {
+            PopError::Corrupt(e) => PopTimeoutError::Corrupt(e),
+            _ => unreachable!("a message is ready and only this handle takes messages"),
+        })
+    }
+
+    /// Waits until at least `n` messages (at most the capacity) are ready,
+    /// for a [`read_chunk`](Self::read_chunk). `None` waits forever. Returns
+    /// the ready messages.
+    ///
+    /// # Errors
+    /// `Timeout` when the deadline passes first; `Corrupt`.
+    pub fn wait_for_ready(
+        &mut self,
+        n: usize,
+        deadline: Option<Instant>,
+    ) -> Result<usize, PopTimeoutError> {
+        self.core
+            .wait_ready(n as u64, deadline)
+            .map(|n| n as usize)
+            .map_err(Waited::into_pop)
+    }
+
+    /// How the blocking calls wait (default: spin, then sleep on the futex).
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.core.set_wait_strategy(strategy);
+    }
+
     /// The ring.
     pub fn ring(&self) -> &Ring {
         self.core.ring()
@@ -293,6 +402,71 @@ impl BytesConsumer {
     /// `Corrupt` when the producer's cursor is impossible.
     pub fn ready_slots(&mut self) -> Result<usize, CorruptError> {
         self.core.refresh().map(|n| n as usize)
+    }
+
+    /// Pops one message into `out`, waiting until `deadline` (`None`: as long
+    /// as it takes) for one.
+    ///
+    /// # Errors
+    /// `Timeout`, `Size` for a buffer of another length, `Corrupt`.
+    pub fn pop_deadline(
+        &mut self,
+        out: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), PopTimeoutError> {
+        if out.len() != self.slot_size {
+            return Err(PopTimeoutError::Size {
+                expected: self.slot_size,
+                found: out.len(),
+            });
+        }
+        self.core
+            .wait_ready(1, deadline)
+            .map_err(Waited::into_pop)?;
+        self.try_pop(out).map_err(|e| match e {
+            PopError::Corrupt(e) => PopTimeoutError::Corrupt(e),
+            _ => unreachable!("a message is ready, the size is right"),
+        })
+    }
+
+    /// Pops one message into `out`, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`pop_deadline`](Self::pop_deadline).
+    pub fn pop_timeout(
+        &mut self,
+        out: &mut [u8],
+        timeout: Duration,
+    ) -> Result<(), PopTimeoutError> {
+        self.pop_deadline(out, Instant::now().checked_add(timeout))
+    }
+
+    /// Pops one message into `out`, waiting as long as it takes.
+    ///
+    /// # Errors
+    /// `Size` or `Corrupt` (never `Timeout`).
+    pub fn pop_blocking(&mut self, out: &mut [u8]) -> Result<(), PopTimeoutError> {
+        self.pop_deadline(out, None)
+    }
+
+    /// Waits until at least `n` messages (at most the capacity) are ready.
+    ///
+    /// # Errors
+    /// `Timeout` when the deadline passes first; `Corrupt`.
+    pub fn wait_for_ready(
+        &mut self,
+        n: usize,
+        deadline: Option<Instant>,
+    ) -> Result<usize, PopTimeoutError> {
+        self.core
+            .wait_ready(n as u64, deadline)
+            .map(|n| n as usize)
+            .map_err(Waited::into_pop)
+    }
+
+    /// How the blocking calls wait (default: spin, then sleep on the futex).
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.core.set_wait_strategy(strategy);
     }
 
     /// The ring.

@@ -1,11 +1,14 @@
 //! The producing side of an SPSC ring.
 
 use core::marker::PhantomData;
+use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
+use ringway_sync::WaitStrategy;
 
 use super::chunk::WriteChunk;
-use crate::error::{CorruptError, HandleError, PushError, Role};
+use super::Waited;
+use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Role};
 use crate::loom::Ordering;
 use crate::ring::{check_message, Ring};
 
@@ -19,6 +22,37 @@ pub(crate) struct ProducerCore {
     /// Last `head` read from the ring. Invariant: `cached_head <= tail <= cached_head + capacity`.
     cached_head: u64,
     capacity: u64,
+    /// How the blocking calls wait for space.
+    strategy: WaitStrategy,
+}
+
+/// Re-reads the consumer's cursor, checks it against ours and the cached one,
+/// and returns the free slots.
+fn read_head(
+    ring: &Ring,
+    tail: u64,
+    cached_head: &mut u64,
+    capacity: u64,
+) -> Result<u64, CorruptError> {
+    // Acquire: pairs with the Release store of head in
+    // `ConsumerCore::release`: the consumer's reads of the slots below
+    // head happen before we overwrite them.
+    let head = ring.shared.header().head.load(Ordering::Acquire);
+    if head < *cached_head {
+        return Err(CorruptError {
+            what: "head moved backwards",
+            value: head,
+        });
+    }
+    if head > tail {
+        return Err(CorruptError {
+            what: "head is ahead of tail",
+            value: head,
+        });
+    }
+    // head <= tail and head >= cached_head >= tail - capacity.
+    *cached_head = head;
+    Ok(capacity - (tail - head))
 }
 
 impl ProducerCore {
@@ -44,6 +78,7 @@ impl ProducerCore {
             tail,
             cached_head: head,
             capacity,
+            strategy: WaitStrategy::default(),
         })
     }
 
@@ -64,25 +99,39 @@ impl ProducerCore {
 
     /// Re-reads the consumer's cursor and checks it.
     pub(crate) fn refresh(&mut self) -> Result<u64, CorruptError> {
-        // Acquire: pairs with the Release store of head in
-        // `ConsumerCore::release`: the consumer's reads of the slots below
-        // head happen before we overwrite them.
-        let head = self.ring.shared.header().head.load(Ordering::Acquire);
-        if head < self.cached_head {
-            return Err(CorruptError {
-                what: "head moved backwards",
-                value: head,
-            });
+        read_head(&self.ring, self.tail, &mut self.cached_head, self.capacity)
+    }
+
+    /// Waits until at least `want` slots (at most the capacity) are free, or
+    /// the deadline passes, sleeping on the ring's space event as the wait
+    /// strategy says. Returns the free slots.
+    pub(crate) fn wait_free(
+        &mut self,
+        want: u64,
+        deadline: Option<Instant>,
+    ) -> Result<u64, Waited> {
+        let want = want.clamp(1, self.capacity);
+        let free = self.free(want).map_err(Waited::Corrupt)?;
+        if free >= want {
+            return Ok(free);
         }
-        if head > self.tail {
-            return Err(CorruptError {
-                what: "head is ahead of tail",
-                value: head,
-            });
-        }
-        // head <= tail and head >= cached_head >= tail - capacity.
-        self.cached_head = head;
-        Ok(self.capacity - (self.tail - head))
+        let (ring, tail, capacity) = (&self.ring, self.tail, self.capacity);
+        let cached_head = &mut self.cached_head;
+        ring.shared
+            .header()
+            .space_event
+            .wait(self.strategy, deadline, || {
+                match read_head(ring, tail, cached_head, capacity) {
+                    Ok(n) if n < want => None,
+                    other => Some(other),
+                }
+            })
+            .map_err(|_| Waited::Timeout)?
+            .map_err(Waited::Corrupt)
+    }
+
+    pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
     }
 
     /// Up to `want` free slots from `tail`: pointers to the first slot of the
@@ -206,6 +255,77 @@ impl<T: Pod> Producer<T> {
         self.core.refresh().map(|n| n as usize)
     }
 
+    /// Pushes one message, waiting for a free slot as long as it takes.
+    ///
+    /// # Errors
+    /// `Corrupt` when the consumer's cursor is impossible.
+    pub fn push_blocking(&mut self, value: T) -> Result<(), CorruptError> {
+        match self.push_deadline_inner(value, None) {
+            Ok(()) => Ok(()),
+            Err(PushTimeoutError::Corrupt(e)) => Err(e),
+            Err(_) => unreachable!("no deadline, no timeout"),
+        }
+    }
+
+    /// Pushes one message, waiting at most `timeout` for a free slot.
+    ///
+    /// # Errors
+    /// [`PushTimeoutError::Timeout`] hands the message back; `Corrupt`.
+    pub fn push_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
+        self.push_deadline_inner(value, Instant::now().checked_add(timeout))
+    }
+
+    /// Pushes one message, waiting until `deadline` at the latest.
+    ///
+    /// # Errors
+    /// As [`push_timeout`](Self::push_timeout).
+    pub fn push_deadline(
+        &mut self,
+        value: T,
+        deadline: Instant,
+    ) -> Result<(), PushTimeoutError<T>> {
+        self.push_deadline_inner(value, Some(deadline))
+    }
+
+    fn push_deadline_inner(
+        &mut self,
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), PushTimeoutError<T>> {
+        match self.core.wait_free(1, deadline) {
+            Ok(_) => {}
+            Err(Waited::Timeout) => return Err(PushTimeoutError::Timeout(value)),
+            Err(Waited::Corrupt(e)) => return Err(PushTimeoutError::Corrupt(e)),
+        }
+        match self.try_push(value) {
+            Ok(()) => Ok(()),
+            Err(PushError::Corrupt(e)) => Err(PushTimeoutError::Corrupt(e)),
+            Err(_) => unreachable!("a slot is free and only this handle fills slots"),
+        }
+    }
+
+    /// Waits until at least `n` slots (at most the capacity) are free, for a
+    /// [`write_chunk`](Self::write_chunk) of that size. `None` waits forever.
+    /// Returns the free slots.
+    ///
+    /// # Errors
+    /// `Timeout` when the deadline passes first; `Corrupt`.
+    pub fn wait_for_free(
+        &mut self,
+        n: usize,
+        deadline: Option<Instant>,
+    ) -> Result<usize, PushTimeoutError<()>> {
+        self.core
+            .wait_free(n as u64, deadline)
+            .map(|n| n as usize)
+            .map_err(Waited::into_push)
+    }
+
+    /// How the blocking calls wait (default: spin, then sleep on the futex).
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.core.set_wait_strategy(strategy);
+    }
+
     /// The ring.
     pub fn ring(&self) -> &Ring {
         self.core.ring()
@@ -282,6 +402,71 @@ impl BytesProducer {
     /// `Corrupt` when the consumer's cursor is impossible.
     pub fn free_slots(&mut self) -> Result<usize, CorruptError> {
         self.core.refresh().map(|n| n as usize)
+    }
+
+    /// Pushes one message, waiting until `deadline` (`None`: as long as it
+    /// takes) for a free slot.
+    ///
+    /// # Errors
+    /// `Timeout`, `Size` for a message of another length, `Corrupt`.
+    pub fn push_deadline(
+        &mut self,
+        message: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), PushTimeoutError<()>> {
+        if message.len() != self.slot_size {
+            return Err(PushTimeoutError::Size {
+                expected: self.slot_size,
+                found: message.len(),
+            });
+        }
+        self.core
+            .wait_free(1, deadline)
+            .map_err(Waited::into_push)?;
+        self.try_push(message).map_err(|e| match e {
+            PushError::Corrupt(e) => PushTimeoutError::Corrupt(e),
+            _ => unreachable!("a slot is free, the size is right"),
+        })
+    }
+
+    /// Pushes one message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`push_deadline`](Self::push_deadline).
+    pub fn push_timeout(
+        &mut self,
+        message: &[u8],
+        timeout: Duration,
+    ) -> Result<(), PushTimeoutError<()>> {
+        self.push_deadline(message, Instant::now().checked_add(timeout))
+    }
+
+    /// Pushes one message, waiting as long as it takes.
+    ///
+    /// # Errors
+    /// `Size` or `Corrupt` (never `Timeout`).
+    pub fn push_blocking(&mut self, message: &[u8]) -> Result<(), PushTimeoutError<()>> {
+        self.push_deadline(message, None)
+    }
+
+    /// Waits until at least `n` slots (at most the capacity) are free.
+    ///
+    /// # Errors
+    /// `Timeout` when the deadline passes first; `Corrupt`.
+    pub fn wait_for_free(
+        &mut self,
+        n: usize,
+        deadline: Option<Instant>,
+    ) -> Result<usize, PushTimeoutError<()>> {
+        self.core
+            .wait_free(n as u64, deadline)
+            .map(|n| n as usize)
+            .map_err(Waited::into_push)
+    }
+
+    /// How the blocking calls wait (default: spin, then sleep on the futex).
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.core.set_wait_strategy(strategy);
     }
 
     /// The ring.
