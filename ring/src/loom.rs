@@ -15,6 +15,12 @@ pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+#[cfg(loom)]
+pub(crate) use loom::hint::spin_loop;
+
+#[cfg(not(loom))]
+pub(crate) use core::hint::spin_loop;
+
 /// Witness of accesses to slot bytes (a no-op outside loom).
 #[cfg(not(loom))]
 #[derive(Debug, Default)]
@@ -36,10 +42,15 @@ impl SlotAccess {
 }
 
 /// Witness of accesses to slot bytes: one loom cell per slot.
+///
+/// It also holds the MPMC slot stamps: loom atomics cannot live in the
+/// mapping, so under loom each slot's stamp is a loom atomic here instead of
+/// the 8 bytes in front of its payload.
 #[cfg(loom)]
 #[derive(Debug)]
 pub(crate) struct SlotAccess {
     cells: Box<[loom::cell::UnsafeCell<()>]>,
+    stamps: Box<[AtomicU64]>,
 }
 
 #[cfg(loom)]
@@ -49,7 +60,13 @@ impl SlotAccess {
             cells: (0..slots)
                 .map(|_| loom::cell::UnsafeCell::new(()))
                 .collect(),
+            stamps: (0..slots).map(|_| AtomicU64::new(0)).collect(),
         }
+    }
+
+    /// The MPMC stamp of slot `idx` (already masked).
+    pub(crate) fn stamp(&self, idx: usize) -> &AtomicU64 {
+        &self.stamps[idx]
     }
 
     /// Records a read of slot `idx` (already masked).
@@ -62,3 +79,21 @@ impl SlotAccess {
         self.cells[idx].with_mut(|_| ());
     }
 }
+
+/// An ordering that the mutation proof may weaken.
+///
+/// `ordering!(Release, "spsc_publish_relaxed")` is `Ordering::Release`, or
+/// `Ordering::Relaxed` in a build with
+/// `--cfg ringway_mutation="spsc_publish_relaxed"`; `scripts/loom-mutations.sh`
+/// builds the loom models once per mutation and checks that each one fails.
+/// Outside such a build it is a constant, free.
+macro_rules! ordering {
+    ($ordering:ident, $mutation:literal) => {
+        if cfg!(ringway_mutation = $mutation) {
+            $crate::loom::Ordering::Relaxed
+        } else {
+            $crate::loom::Ordering::$ordering
+        }
+    };
+}
+pub(crate) use ordering;

@@ -9,7 +9,7 @@ use ringway_sync::WaitStrategy;
 use super::chunk::ReadChunk;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Role};
-use crate::loom::Ordering;
+use crate::loom::{ordering, Ordering};
 use crate::ring::{check_message, Ring};
 
 /// The consumer's private state: its cursor and a cached copy of the producer's.
@@ -36,7 +36,11 @@ fn read_tail(
 ) -> Result<u64, CorruptError> {
     // Acquire: pairs with the Release store of tail in
     // `ProducerCore::publish`: the slot bytes below tail are visible.
-    let tail = ring.shared.header().tail.load(Ordering::Acquire);
+    let tail = ring
+        .shared
+        .header()
+        .tail
+        .load(ordering!(Acquire, "spsc_read_tail_relaxed"));
     if tail < *cached_tail {
         return Err(CorruptError {
             what: "tail moved backwards",
@@ -156,7 +160,8 @@ impl ConsumerCore {
         // Release: our reads of the slots below head happen before the
         // producer's overwrite; pairs with the Acquire load of head in
         // `ProducerCore::refresh`.
-        h.head.store(self.head, Ordering::Release);
+        h.head
+            .store(self.head, ordering!(Release, "spsc_release_relaxed"));
         h.space_event.notify();
     }
 

@@ -9,7 +9,7 @@ use ringway_sync::WaitStrategy;
 use super::chunk::WriteChunk;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Role};
-use crate::loom::Ordering;
+use crate::loom::{ordering, Ordering};
 use crate::ring::{check_message, Ring};
 
 /// The producer's private state: its cursor and a cached copy of the consumer's.
@@ -37,7 +37,11 @@ fn read_head(
     // Acquire: pairs with the Release store of head in
     // `ConsumerCore::release`: the consumer's reads of the slots below
     // head happen before we overwrite them.
-    let head = ring.shared.header().head.load(Ordering::Acquire);
+    let head = ring
+        .shared
+        .header()
+        .head
+        .load(ordering!(Acquire, "spsc_read_head_relaxed"));
     if head < *cached_head {
         return Err(CorruptError {
             what: "head moved backwards",
@@ -159,7 +163,8 @@ impl ProducerCore {
         let h = self.ring.shared.header();
         // Release: publishes the slot bytes written before; pairs with the
         // Acquire load of tail in `ConsumerCore::refresh`.
-        h.tail.store(self.tail, Ordering::Release);
+        h.tail
+            .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
         h.data_event.notify();
     }
 }

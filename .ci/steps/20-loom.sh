@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# loom models of every protocol, over the real code, preemption bound 2,
+# release mode (the models run the ring and sync crates under --cfg loom).
+set -euo pipefail
+export RUSTFLAGS="--cfg loom"
+export LOOM_MAX_PREEMPTIONS=2
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom"
+start=$(date +%s)
+cargo test --release -p ringway-loom-tests -p ringway-sync --tests
+echo "loom models (bound $LOOM_MAX_PREEMPTIONS) took $(( $(date +%s) - start )) s"
