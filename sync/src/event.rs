@@ -64,10 +64,13 @@ use crate::sys::Outcome;
 
 /// Spins of [`WaitStrategy::SpinThenPark`] in [`WaitStrategy::default`].
 ///
-/// Each spin is one `ready()` check plus one spin-loop hint. Measured on the
-/// development machine (`examples/ping_pong.rs`), about 2,000 spins last a few
-/// microseconds, a fraction of the ~25 µs that parking and being woken costs.
-pub const DEFAULT_SPINS: u32 = 2_000;
+/// Each spin is one `ready()` check plus one spin-loop hint (`PAUSE` on x86, whose
+/// cost varies by CPU from a few to ~140 cycles). On the development machine
+/// (`examples/ping_pong.rs`) a spin costs ~28 ns, so 256 spins are ~7 µs: a
+/// quarter of the ~25-35 µs that parking and being woken by another core costs
+/// there. In a two-thread ping-pong, 256 spins parked on ~0-3% of waits, 100 on
+/// ~10%, 30 on ~70-80%.
+pub const DEFAULT_SPINS: u32 = 256;
 
 /// How many spins pass between two looks at the clock in the spinning strategies
 /// (`Instant::now` costs about as much as a few dozen spins).
@@ -76,7 +79,7 @@ const SPINS_PER_CLOCK_CHECK: u32 = 64;
 /// A wait/notify point in shared memory: an eventcount over a futex word.
 ///
 /// It lives in the ring's mapped header, which is ABI: `#[repr(C)]`, 8 bytes,
-/// 4-byte aligned (pinned below outside `cfg(loom)`), and **all-zero bytes are a
+/// 4-byte aligned (pinned by `const` asserts), and **all-zero bytes are a
 /// valid, empty `Event`**, so a zero-filled mapping needs no initialisation. Any
 /// number of threads in any number of processes may wait on and notify the same
 /// `Event`.
@@ -116,11 +119,11 @@ pub enum WaitStrategy {
     BusySpin,
     /// Call `ready()`, then yield the CPU to the OS scheduler, in a loop. Never
     /// registers and never needs a `notify`; each yield is a `sched_yield` syscall
-    /// (not counted in [`crate::stats`]). Checks the deadline after every yield.
+    /// (not counted in [`stats()`](crate::stats())). Checks the deadline after every yield.
     Yield,
     /// Spin `spins` times as [`BusySpin`](Self::BusySpin) does, then park as
     /// [`Park`](Self::Park) does. The default, with
-    /// [`DEFAULT_SPINS`](crate::DEFAULT_SPINS): a wait that ends within a few
+    /// [`DEFAULT_SPINS`]: a wait that ends within a few
     /// microseconds never sleeps, a longer one does not burn a core.
     SpinThenPark {
         /// How many `ready()` checks to spin through before parking.

@@ -9,7 +9,7 @@
 //!
 //! - **No syscall on the fast path.** `notify` with nobody parked is a fence, a
 //!   load and a branch; a wait whose condition holds, or comes true while it spins,
-//!   makes no syscall either. [`stats`] counts the syscalls that do happen, so tests
+//!   makes no syscall either. [`stats()`] counts the syscalls that do happen, so tests
 //!   and benchmarks can check this.
 //! - **No lost wakeups**, by the eventcount protocol documented on [`Event`], checked with
 //!   loom (`tests/loom_event.rs`).

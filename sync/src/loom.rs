@@ -28,7 +28,7 @@ pub(crate) use std::thread::yield_now;
 pub(crate) use std::thread::sleep;
 
 /// Atomics that loom must *not* model: the process-global syscall counters in
-/// [`crate::stats`]. They are statistics, never part of a synchronisation protocol
+/// `stats.rs`. They are statistics, never part of a synchronisation protocol
 /// (every access is `Relaxed`), and a loom atomic cannot live in a `static`.
 pub(crate) mod untracked {
     pub(crate) use core::sync::atomic::{AtomicU64, Ordering};

@@ -23,7 +23,8 @@ const ULF_WAKE_ALL: u32 = 0x0000_0100;
 /// `ULF_NO_ERRNO`: return `-errno` instead of setting `errno`.
 const ULF_NO_ERRNO: u32 = 0x0100_0000;
 
-/// See [`crate::futex`]'s twin.
+/// How long to pause after an error `__ulock_wait` should never return, so that
+/// the caller's re-check loop degrades into polling instead of a hot spin.
 const ERROR_PAUSE: Duration = Duration::from_millis(1);
 
 extern "C" {

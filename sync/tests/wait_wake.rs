@@ -195,6 +195,15 @@ fn a_panicking_condition_deregisters_the_waiter() {
 }
 
 #[test]
+fn auto_traits() {
+    fn send_sync<T: Send + Sync + Unpin>() {}
+    send_sync::<Event>();
+    send_sync::<WaitStrategy>();
+    send_sync::<Timeout>();
+    send_sync::<ringway_sync::Stats>();
+}
+
+#[test]
 fn timeout_is_an_error_type() {
     let err: Box<dyn std::error::Error + Send + Sync> = Box::new(Timeout);
     assert_eq!(err.to_string(), "timed out waiting for an event");
