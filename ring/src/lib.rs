@@ -62,6 +62,7 @@ mod attach;
 mod error;
 pub mod layout;
 mod loom;
+pub mod mpmc;
 pub mod process;
 pub mod region;
 mod ring;
@@ -73,9 +74,9 @@ pub use error::{
     CorruptError, CreateError, HandleError, OpenError, PopError, PopTimeoutError, PushError,
     PushTimeoutError, Role,
 };
-pub use ringway_sync::{WaitStrategy, DEFAULT_SPINS};
 pub use layout::{Geometry, Identity, Kind, LayoutError};
 pub use ring::{fingerprint, OpenOptions, Ring, RingBuilder, Snapshot};
+pub use ringway_sync::{WaitStrategy, DEFAULT_SPINS};
 
 /// The README's examples compile (and so stay true).
 #[cfg(doctest)]

@@ -261,6 +261,17 @@ impl Ring {
             // SAFETY: the region is at least total_len >= HEADER_SIZE bytes
             // (checked by the caller) and nobody else uses it yet.
             unsafe { core::ptr::write_bytes(region.as_ptr(), 0, HEADER_SIZE) };
+            if geometry.kind == Kind::Mpmc {
+                // MPMC stamps must start at 0 (free for lap 0, see
+                // `mpmc`); fresh shm, files and anonymous maps are zero already.
+                for idx in 0..geometry.capacity {
+                    let at = geometry.slots_offset + idx * u64::from(geometry.stride);
+                    // SAFETY: at + 8 <= total_len <= region length; 8-aligned
+                    // (slots_offset and the MPMC stride are); nobody else uses
+                    // the region yet.
+                    unsafe { region.as_ptr().add(at as usize).cast::<u64>().write(0) };
+                }
+            }
         }
         let message = message.unwrap_or(TypeFingerprint {
             size: 0,

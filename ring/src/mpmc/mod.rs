@@ -1,0 +1,203 @@
+//! The multi-producer, multi-consumer ring: Vyukov's bounded queue (the
+//! algorithm of crossbeam's `ArrayQueue`) over the mapped slots, with batch
+//! claims.
+//!
+//! ```text
+//!                   head (consumers' claim cursor)       tail (producers' claim cursor)
+//!                     v                                    v
+//!  positions:  ... | R  R  W  R  S  R  W  R  R  R  R  R | F  F  F  F | ...
+//!  slot:       [stamp|payload] [stamp|payload] ...      index = position & (capacity - 1)
+//!
+//!  F free for this lap    W claimed by a producer, being written (stamp still F)
+//!  R ready                S skipped (claimed, published without a message)
+//! ```
+//!
+//! Each slot carries an 8-byte **stamp** in front of its payload; the stamp,
+//! not the cursors, says who may touch the slot. `tail` and `head` only hand
+//! out positions: a producer claims positions by moving `tail` forward with
+//! one CAS, writes the slots, and publishes each one by storing its stamp; a
+//! consumer claims ready positions by moving `head` forward with one CAS,
+//! reads the slots, and frees each one by storing its stamp for the next lap.
+//! A producer stalled between claim and publish does not stop other
+//! producers from claiming the positions after it (they have their own
+//! slots); consumers wait at its position until it publishes.
+//!
+//! # Stamp encoding
+//!
+//! `stamp = lap << 2 | state`, with `lap = position >> log2(capacity)` (62
+//! bits) and `state` one of `FREE` = 0, `READY` = 1, `SKIP` = 2:
+//!
+//! | stamp of the slot of position `p` (lap `L`) | meaning |
+//! |---|---|
+//! | `L << 2 \| FREE` | free: a producer may claim `p` |
+//! | `L << 2 \| READY` | holds the message of `p`: a consumer may claim `p` |
+//! | `L << 2 \| SKIP` | `p` was published without a message: a consumer claims and frees it, showing nothing |
+//! | `(L + 1) << 2 \| FREE` | `p` was consumed; free for `p + capacity` |
+//!
+//! All-zero memory is lap 0 `FREE` in every slot, so a zero-filled mapping
+//! is an empty ring and needs no initialisation (for memory the caller
+//! provides, `Ring::init` zeroes the stamps). Every stamp value read from
+//! shared memory is classified against the position it is read for
+//! (`stamp::Stamps::for_producer`, `for_consumer`): claimable, wait (full or
+//! empty), stale cursor, or impossible.
+//!
+//! # Batches
+//!
+//! `write_chunk(k)` (and `push_slice`) reads the stamps of `t..t + k`, keeps
+//! the prefix that is free for its lap, and claims it with one CAS of `tail`
+//! from `t` to `t + n`; `read_chunk(k)` (and `pop_into`) does the same with
+//! ready stamps and `head`. Correctness: a slot's stamp says free for
+//! position `p` from the moment `p - capacity` was consumed until `p` is
+//! published, and only the producer whose CAS moves `tail` across `p` writes
+//! it. `tail` only moves forward (every write is a CAS from the value read),
+//! so exactly one CAS ever covers `p`; and a CAS from `t` succeeds only while
+//! `tail == t`, when no position from `t` on has been claimed, so the stamps
+//! read as free before the CAS are still free after it. The same holds for
+//! consumers, `head` and ready stamps. A stale scan only makes the CAS fail.
+//!
+//! # Protocol
+//!
+//! | atomic | written by | read by | ordering | partner |
+//! |---|---|---|---|---|
+//! | slot stamp → `READY`/`SKIP` | producer, after writing the payload (`ProducerCore::publish`) | consumer scan (`ConsumerCore::claim`) | Release / Acquire | the payload bytes: the consumer reads what the producer wrote |
+//! | slot stamp → next lap `FREE` | consumer, after reading the payload (`ConsumerCore::release`) | producer scan (`ProducerCore::claim`) | Release / Acquire | the consumer's reads happen before the next producer's writes |
+//! | `tail` | producers: CAS `t → t + n` | producers | AcqRel CAS, Acquire loads | the producer that claimed `t - capacity`: its free stamp is visible, so an older stamp is corruption, not staleness |
+//! | `head` | consumers: CAS `h → h + n` | consumers | AcqRel CAS, Acquire loads | as `tail`, with ready stamps |
+//! | `producers[i].pid` | producer handle: CAS 0 → pid on attach, pid → 0 on drop | the next holder, the reaper | Acquire CAS / Release CAS | the previous holder's stores to the entry |
+//! | `producers[i].{start_time, claim_pos, claim_len}` | the holder | the crash reaper (later), inspection | Relaxed | none: read after the holder's death (see `registry.rs`) |
+//! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
+//!
+//! Producers never read `head` and consumers never read `tail`: each side
+//! reads only its own cursor and the stamps.
+//!
+//! # Ordering guarantees
+//!
+//! Positions are a total order of all messages: the order of the claims on
+//! `tail`. Then:
+//! - **Per producer FIFO.** One handle claims increasing positions (a
+//!   handle holds at most one claim at a time), so its messages occupy
+//!   increasing positions in the order it pushed (and, within a chunk, in
+//!   slot order).
+//! - **Per consumer, increasing positions.** One handle claims increasing
+//!   positions, so a consumer receives any producer's messages in that
+//!   producer's order, and messages of different producers in claim order:
+//!   if producer A's claim came before producer B's (for example A's push
+//!   returned before B's began), a consumer that receives both gets A's
+//!   first.
+//! - **Across consumers, nothing more.** Two consumers may take consecutive
+//!   messages of one producer and process them in either order; the claims
+//!   on `head` are ordered, the work after them is not.
+//! - Each message is delivered to exactly one consumer; skipped positions
+//!   to none.
+//!
+//! # Uncommitted chunks
+//!
+//! A claimed position must get a new stamp or the other side stalls at it.
+//! A write chunk dropped without commit (or committed partially) publishes
+//! its unwritten slots as `SKIP`. A read chunk frees all its slots when it
+//! is released or dropped: its messages were taken by the claim. See
+//! [`WriteChunk`] and [`ReadChunk`].
+//!
+//! # Shared memory is untrusted
+//!
+//! Every index is `position & (capacity - 1)`, whatever a cursor holds, and
+//! positions are added with wrapping arithmetic, so no cursor value causes
+//! an out-of-bounds access or a panic. Stamps are never used to compute an
+//! address: a stamp only decides claim, wait, retry, or
+//! [`CorruptError`](crate::CorruptError) (a state of 3, a lap older than any
+//! honest peer leaves, or a stamp ahead of a cursor that does not move).
+//! Typed rings carry only `Pod` types, valid for any bytes. `try_*` calls
+//! retry a bounded number of times ([`MAX_ATTEMPTS`] lost races or stale
+//! reads), then report `Full`/`Empty`: a peer that keeps moving a cursor
+//! cannot make them spin forever.
+//!
+//! # Producer table
+//!
+//! Each producer handle holds an entry of the header's producer table (pid,
+//! process start time, the claim in flight) for a crash reaper to come;
+//! `attach` fails with [`HandleError::TooManyProducers`](crate::HandleError)
+//! when all 32 are taken. Consumers are not registered.
+
+mod chunk;
+mod consumer;
+mod producer;
+mod registry;
+mod stamp;
+
+use std::time::{Duration, Instant};
+
+pub use chunk::{BytesReadChunk, BytesWriteChunk, ReadChunk, WriteChunk};
+pub use consumer::{BytesConsumer, Consumer};
+pub use producer::{BytesProducer, Producer};
+
+use crate::error::{CorruptError, HandleError};
+use crate::layout::Kind;
+use crate::loom::AtomicU64;
+use crate::ring::{Ring, Shared};
+
+/// How many lost CAS races or stale cursor reads a `try_*` call tolerates
+/// before it reports `Full` or `Empty`.
+pub const MAX_ATTEMPTS: u32 = 128;
+
+/// Why a claim got nothing.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// Full (producer) or empty (consumer) at the cursor, or too contended.
+    Unavailable,
+    /// A stamp no honest peer writes.
+    Corrupt(CorruptError),
+}
+
+/// Why a blocking claim gave up.
+#[derive(Debug)]
+pub(crate) enum Blocked {
+    Timeout,
+    Corrupt(CorruptError),
+}
+
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Refuses an SPSC ring.
+pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
+    match ring.kind() {
+        Kind::Mpmc => Ok(()),
+        found => Err(HandleError::WrongKind {
+            found,
+            expected: Kind::Mpmc,
+        }),
+    }
+}
+
+/// The stamp and payload of one slot.
+pub(crate) struct Slot<'a> {
+    pub(crate) stamp: &'a AtomicU64,
+    pub(crate) payload: *mut u8,
+    pub(crate) idx: usize,
+}
+
+impl<'a> Slot<'a> {
+    /// The slot of position `pos` (any value: the index is masked).
+    #[inline]
+    pub(crate) fn of(shared: &'a Shared, payload_offset: usize, pos: u64) -> Slot<'a> {
+        let (start, idx) = shared.slot(pos);
+        #[cfg(not(loom))]
+        // SAFETY: `start` is the start of slot `idx < capacity`, inside the
+        // region, which lives as long as `shared`. It is 8-aligned: slots
+        // start at a multiple of 128 and an MPMC stride is a multiple of 8.
+        // The first 8 bytes of an MPMC slot are its stamp, only ever
+        // accessed atomically (AtomicU64 has the size and alignment of u64).
+        let stamp = unsafe { &*start.cast::<AtomicU64>() };
+        #[cfg(loom)]
+        let stamp = shared.access.stamp(idx);
+        // SAFETY: payload_offset + slot_size <= stride (Geometry::new for
+        // Kind::Mpmc), so the payload is inside the slot.
+        let payload = unsafe { start.add(payload_offset) };
+        Slot {
+            stamp,
+            payload,
+            idx,
+        }
+    }
+}
