@@ -1,6 +1,155 @@
-//! The `ringway` command. So far it only prints the ABI it speaks; the
-//! subcommands (bench, create, info, ls, rm, cat) come with the CLI work.
+//! The `ringway` command: measure ringway against the classic IPC mechanisms
+//! (`bench`, the main job), and operate rings (`create`, `info`, `ls`, `rm`,
+//! `cat`).
+//!
+//! Every failure is one line on stderr, `ringway: ...`, and exit code 1
+//! (2 for bad arguments, from clap).
 
-fn main() {
-    println!("ringway ABI {}", ringway::layout::ABI_VERSION);
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod admin;
+mod bench;
+mod cat;
+mod locator;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Lock-free shared-memory rings: benchmark them, create them, look inside,
+/// pipe bytes through them.
+#[derive(Debug, Parser)]
+#[command(name = "ringway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Ring kind on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum KindArg {
+    /// One producer, one consumer.
+    Spsc,
+    /// Many producers, many consumers.
+    Mpmc,
+}
+
+impl From<KindArg> for ringway::Kind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Spsc => ringway::Kind::Spsc,
+            KindArg::Mpmc => ringway::Kind::Mpmc,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure ringway across two processes pinned to two cores, against pipe,
+    /// FIFO, UNIX sockets, POSIX message queues, eventfd and a raw cache line.
+    Bench(bench::BenchArgs),
+    /// Create a ring (a shared-memory name like /jobs, or --file PATH).
+    Create {
+        /// Shared-memory name (`/jobs`, or `jobs` for `/jobs`); omit with --file.
+        name: Option<String>,
+        /// Ring kind.
+        #[arg(long, value_enum, default_value = "spsc")]
+        kind: KindArg,
+        /// Number of slots (a power of two).
+        #[arg(long, default_value_t = 1024)]
+        capacity: u64,
+        /// Bytes per slot.
+        #[arg(long, default_value_t = 4096)]
+        slot_size: u32,
+        /// Create a file-backed ring at this path instead of a shm name.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Show a ring's header, cursors, fill level, roles and waiters.
+    Info {
+        /// Shared-memory name (`/jobs`) or file path (`./jobs.ring`).
+        name: String,
+    },
+    /// List the ringway rings in /dev/shm with their state.
+    Ls,
+    /// Remove a ring (refuses anything that is not a ringway ring).
+    Rm {
+        /// Shared-memory name or file path.
+        name: String,
+    },
+    /// Pipe bytes through an SPSC ring: `cat NAME --write < in`, `cat NAME --read > out`.
+    Cat {
+        /// Shared-memory name or file path of an existing SPSC ring.
+        name: String,
+        /// Copy stdin into the ring, then mark the end of the stream.
+        #[arg(long, conflicts_with = "read", required_unless_present = "read")]
+        write: bool,
+        /// Copy the ring to stdout until the end-of-stream mark.
+        #[arg(long)]
+        read: bool,
+    },
+    /// The bench's peer process (started by `bench`, not by hand).
+    #[command(name = "__peer", hide = true)]
+    Peer {
+        /// The row to run, as `bench` encodes it.
+        spec: String,
+    },
+}
+
+/// A failure: the message printed after `ringway: `.
+#[derive(Debug)]
+pub(crate) struct Failure(pub(crate) String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+/// `Err(Failure)` from a format string.
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err($crate::Failure(format!($($arg)*)))
+    };
+}
+pub(crate) use fail;
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Bench(args) => bench::run(&args),
+        Command::Create {
+            name,
+            kind,
+            capacity,
+            slot_size,
+            file,
+        } => admin::create(name.as_deref(), kind.into(), capacity, slot_size, file),
+        Command::Info { name } => admin::info(&name),
+        Command::Ls => admin::ls(),
+        Command::Rm { name } => admin::rm(&name),
+        Command::Cat { name, write, read } => {
+            debug_assert!(write != read);
+            if write {
+                cat::write(&name)
+            } else {
+                cat::read(&name)
+            }
+        }
+        Command::Peer { spec } => bench::peer::run(&spec),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg)) => {
+            // One line, whatever the message held.
+            let line = msg.replace('\n', "; ");
+            eprintln!("ringway: {line}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,227 @@
+//! `create`, `info`, `ls`, `rm`: operate rings by name.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::PathBuf;
+
+use ringway::layout::MAGIC;
+use ringway::{Kind, OpenError, OpenOptions, Ring, RingBuilder};
+
+use crate::locator::Locator;
+use crate::{fail, Failure};
+
+/// `ringway create`.
+pub(crate) fn create(
+    name: Option<&str>,
+    kind: Kind,
+    capacity: u64,
+    slot_size: u32,
+    file: Option<PathBuf>,
+) -> Result<(), Failure> {
+    let locator = match (name, file) {
+        (Some(_), Some(_)) => fail!("give a shm NAME or --file PATH, not both"),
+        (None, None) => fail!("give a shm NAME (like /jobs) or --file PATH"),
+        (Some(name), None) => Locator::parse(name)?,
+        (None, Some(path)) => Locator::File(path),
+    };
+    // Slots aligned to the largest power of two (up to 64) dividing the size,
+    // so typed peers of any alignment up to that can attach.
+    let align = 1u32 << slot_size.trailing_zeros().min(6);
+    let builder = RingBuilder::new(kind)
+        .capacity(capacity)
+        .slot_size(slot_size)
+        .slot_align(align)
+        .unlink_on_drop(false);
+    let ring = match &locator {
+        Locator::Shm(name) => builder.create_shm(name)?,
+        Locator::File(path) => builder.create_file(path)?,
+    };
+    println!(
+        "created {} ({}, {} slots of {} bytes, {} bytes mapped)",
+        locator.display(),
+        ring.kind(),
+        ring.capacity(),
+        ring.slot_size(),
+        ring.geometry().total_len
+    );
+    Ok(())
+}
+
+fn alive(pid: u32) -> &'static str {
+    if ringway::process::is_alive(pid, None) {
+        "alive"
+    } else {
+        "gone"
+    }
+}
+
+fn role(pid: u32) -> String {
+    if pid == 0 {
+        "free".to_owned()
+    } else {
+        format!("pid {pid} ({})", alive(pid))
+    }
+}
+
+/// The `info` report of an open ring.
+pub(crate) fn describe(ring: &Ring, name: &str) -> String {
+    let id = ring.identity();
+    let g = ring.geometry();
+    let s = ring.snapshot();
+    let mut out = String::new();
+    let fill = s.len as f64 * 100.0 / g.capacity as f64;
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "ring            {name}");
+    let _ = writeln!(out, "kind            {}", g.kind);
+    let _ = writeln!(out, "abi version     {}", id.abi_version);
+    let _ = writeln!(out, "layout hash     {:#018x}", id.layout_hash);
+    let _ = writeln!(out, "capacity        {} slots", g.capacity);
+    let _ = writeln!(
+        out,
+        "slot            {} bytes, align {}, stride {}",
+        g.slot_size, g.slot_align, g.stride
+    );
+    if id.type_size == 0 {
+        let _ = writeln!(out, "message type    bytes (untyped)");
+    } else {
+        let _ = writeln!(
+            out,
+            "message type    {} bytes, align {}, name hash {:#x}",
+            id.type_size, id.type_align, id.type_name_hash
+        );
+    }
+    let _ = writeln!(
+        out,
+        "mapped          {} bytes (slots at offset {})",
+        g.total_len, g.slots_offset
+    );
+    let _ = writeln!(out, "creator         {}", role(id.creator_pid));
+    let _ = writeln!(out, "tail (written)  {}", s.tail);
+    let _ = writeln!(out, "head (read)     {}", s.head);
+    let _ = writeln!(
+        out,
+        "fill            {} of {} ({fill:.1}%)",
+        s.len, g.capacity
+    );
+    if g.kind == Kind::Spsc {
+        let _ = writeln!(out, "producer        {}", role(s.producer_owner));
+        let _ = writeln!(out, "consumer        {}", role(s.consumer_owner));
+    }
+    let _ = writeln!(out, "registered producers {}", s.producers.len());
+    for (pid, start, pos, len) in &s.producers {
+        let _ = writeln!(
+            out,
+            "  pid {pid} ({}), start {start}, claim {pos}+{len}",
+            alive(*pid)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "waiters         {} for data, {} for space",
+        s.data_waiters, s.space_waiters
+    );
+    out
+}
+
+/// `ringway info`.
+pub(crate) fn info(name: &str) -> Result<(), Failure> {
+    let locator = Locator::parse(name)?;
+    let ring = locator.open(&OpenOptions::new())?;
+    print!("{}", describe(&ring, &locator.display()));
+    Ok(())
+}
+
+/// Whether the object starts with the ring magic (read without mapping it).
+fn has_magic(path: &std::path::Path) -> bool {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut word = [0u8; 8];
+    f.read_exact(&mut word).is_ok() && u64::from_le_bytes(word) == MAGIC
+}
+
+/// `ringway ls`: every object in /dev/shm that starts with the ring magic.
+pub(crate) fn ls() -> Result<(), Failure> {
+    let dir = std::path::Path::new("/dev/shm");
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => fail!("cannot list /dev/shm: {e}"),
+    };
+    let mut rows = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() || !has_magic(&entry.path()) {
+            continue;
+        }
+        let name = format!("/{}", entry.file_name().to_string_lossy());
+        let state = match OpenOptions::new().allow_other_owner(true).open_shm(&name) {
+            Ok(ring) => {
+                let g = ring.geometry();
+                let s = ring.snapshot();
+                let roles = match g.kind {
+                    Kind::Spsc => format!(
+                        "producer {}, consumer {}",
+                        role(s.producer_owner),
+                        role(s.consumer_owner)
+                    ),
+                    Kind::Mpmc => format!("{} producers registered", s.producers.len()),
+                };
+                format!(
+                    "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",
+                    g.kind.name(),
+                    g.capacity,
+                    g.slot_size,
+                    s.len,
+                    g.capacity
+                )
+            }
+            Err(e) => format!("unusable: {e}"),
+        };
+        rows.push((name, state));
+    }
+    rows.sort();
+    if rows.is_empty() {
+        println!("no ringway rings in /dev/shm");
+    }
+    for (name, state) in rows {
+        println!("{name:<32} {state}");
+    }
+    Ok(())
+}
+
+/// `ringway rm`: removes a ring, and only a ring.
+pub(crate) fn rm(name: &str) -> Result<(), Failure> {
+    let locator = Locator::parse(name)?;
+    match locator.open(&OpenOptions::new().allow_other_owner(true)) {
+        Ok(_) => {}
+        Err(f) => {
+            // Open again to look at the typed error: a half-initialised or
+            // foreign-version ring may go, something that is not a ring may not.
+            let typed = match &locator {
+                Locator::Shm(n) => OpenOptions::new().allow_other_owner(true).open_shm(n),
+                Locator::File(p) => OpenOptions::new().allow_other_owner(true).open_file(p),
+            };
+            match typed {
+                Err(OpenError::NotReady { .. })
+                | Err(OpenError::AbiMismatch { .. })
+                | Err(OpenError::LayoutMismatch { .. })
+                | Err(OpenError::BadGeometry { .. })
+                | Err(OpenError::UnknownKind { .. })
+                | Err(OpenError::UnknownFlags { .. }) => {}
+                Err(OpenError::BadMagic { .. }) | Err(OpenError::TooSmall { .. }) => {
+                    fail!(
+                        "{} is not a ringway ring; not removing it",
+                        locator.display()
+                    )
+                }
+                _ => return Err(f),
+            }
+        }
+    }
+    match &locator {
+        Locator::Shm(n) => Ring::remove_shm(n)?,
+        Locator::File(p) => std::fs::remove_file(p)?,
+    }
+    println!("removed {}", locator.display());
+    Ok(())
+}

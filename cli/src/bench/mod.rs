@@ -1,0 +1,679 @@
+//! `ringway bench`: the main job. Two processes, pinned to two cores, measure
+//! ringway and the classic IPC mechanisms on the same workloads, one row at
+//! a time, each row preceded by a short cache-line placement probe.
+//!
+//! Per row: the bench creates the mechanism (unique names carrying its pid),
+//! starts the peer (this binary, `__peer`, pinned to the other core, killed
+//! by the kernel if the bench dies), runs the probe (which also proves the
+//! peer has opened everything), removes every name at once, runs the
+//! workload checking each message's sequence number, and reaps the peer,
+//! whose exit status says whether its own checks passed.
+
+mod chan;
+mod lines;
+pub(crate) mod peer;
+mod report;
+mod spec;
+mod work;
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ringway::spsc::{BytesConsumer, Consumer, Producer};
+use ringway::{Kind, Ring, RingBuilder};
+
+use self::chan::Endpoint;
+use self::lines::Lines;
+use self::report::{Latency, Outcome, Row};
+use self::spec::{Mech, Spec, Work};
+use crate::sys::{self, Mq};
+use crate::{fail, Failure};
+
+/// `ringway bench` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Write every result (with latency quantiles) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Draw the round-trip latency distributions as an SVG to FILE.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+    /// A few milliseconds per row: checks that everything runs, measures nothing.
+    #[arg(long)]
+    quick: bool,
+    /// Milliseconds measured per row (default 300 for round trips, 250 for throughput).
+    #[arg(long, value_name = "MS")]
+    millis: Option<u64>,
+    /// Only these mechanisms (comma-separated: ringway, cache-line, pipe, fifo,
+    /// unix-stream, unix-dgram, mq, eventfd); ringway is always included.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+/// A deadline for loops that wait on the peer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Watch {
+    deadline: Instant,
+}
+
+impl Watch {
+    pub(crate) fn new(limit: Duration) -> Watch {
+        Watch {
+            deadline: Instant::now() + limit,
+        }
+    }
+
+    /// Fails once the deadline has passed.
+    pub(crate) fn check(&self, what: &str) -> Result<(), Failure> {
+        if Instant::now() > self.deadline {
+            fail!("the peer stopped answering ({what})");
+        }
+        Ok(())
+    }
+}
+
+/// Names created for one row; all removed on drop (and earlier, once the
+/// peer has opened them).
+#[derive(Debug, Default)]
+struct Names {
+    shm: Vec<String>,
+    fifos: Vec<PathBuf>,
+    mqs: Vec<String>,
+}
+
+impl Names {
+    fn remove_all(&mut self) {
+        for n in self.shm.drain(..) {
+            let _ = Ring::remove_shm(&n);
+        }
+        for p in self.fifos.drain(..) {
+            let _ = std::fs::remove_file(p);
+        }
+        for q in self.mqs.drain(..) {
+            Mq::unlink(&q);
+        }
+    }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        self.remove_all();
+    }
+}
+
+/// The peer process; killed and reaped on drop unless waited for.
+#[derive(Debug)]
+struct PeerGuard(Option<Child>);
+
+impl PeerGuard {
+    fn wait(mut self) -> Result<(), Failure> {
+        let Some(mut child) = self.0.take() else {
+            return Ok(());
+        };
+        let status = child.wait()?;
+        if !status.success() {
+            fail!("the peer process failed ({status}); see its message above");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PeerGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The bench's handles for one row.
+#[derive(Debug)]
+enum Side {
+    RingRtt(Producer<u64>, Consumer<u64>),
+    RingU64(Consumer<u64>),
+    RingBytes(BytesConsumer),
+    Line,
+    KernelRtt(Endpoint, Endpoint),
+    KernelStream(Endpoint),
+    /// FIFOs are opened after the peer starts: (ping or data path, pong path).
+    Fifo(PathBuf, Option<PathBuf>),
+}
+
+/// Row durations.
+#[derive(Clone, Copy, Debug)]
+struct Timing {
+    rtt: Duration,
+    tput: Duration,
+    probe: Duration,
+}
+
+fn mech_token(m: Mech) -> &'static str {
+    match m {
+        Mech::Ring => "ringway",
+        Mech::CacheLine => "cache-line",
+        Mech::Pipe => "pipe",
+        Mech::Fifo => "fifo",
+        Mech::UnixStream => "unix-stream",
+        Mech::UnixDgram => "unix-dgram",
+        Mech::Mqueue => "mq",
+        Mech::Eventfd => "eventfd",
+    }
+}
+
+/// Batch size for a message size: about 4-256 KiB per call.
+fn batch_for(size: usize) -> usize {
+    match size {
+        0..=64 => 64,
+        65..=4096 => 16,
+        _ => 4,
+    }
+}
+
+/// Ring capacity for a stream of `size`-byte messages: 32 KiB to 1 MiB of slots.
+fn ring_capacity(size: usize) -> u64 {
+    match size {
+        0..=64 => 4096,
+        65..=4096 => 256,
+        _ => 16,
+    }
+}
+
+/// Every row, in table order; a row is skipped (with the reason) where the
+/// mechanism cannot run the workload.
+fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
+    let mut rows = Vec::new();
+    for work in [Work::RttSpin, Work::RttBlock] {
+        for &m in mechs {
+            if m == Mech::CacheLine && work == Work::RttBlock {
+                continue;
+            }
+            rows.push((work, m));
+        }
+    }
+    for size in [8, 64, 4096, 65536] {
+        for batch in [1, batch_for(size)] {
+            for &m in mechs {
+                if matches!(m, Mech::CacheLine | Mech::Eventfd) {
+                    continue;
+                }
+                rows.push((Work::Tput { size, batch }, m));
+            }
+        }
+    }
+    rows
+}
+
+/// Why `mech` cannot run `work` here, if it cannot.
+fn skip_reason(work: Work, mech: Mech, mq_max: usize) -> Option<String> {
+    match (work, mech) {
+        (Work::RttBlock, Mech::Ring) => {
+            Some("ringway's blocking calls have not landed yet (measured once they do)".into())
+        }
+        (Work::Tput { size, .. }, Mech::Mqueue) if size > mq_max => Some(format!(
+            "messages over /proc/sys/fs/mqueue/msgsize_max ({mq_max} B)"
+        )),
+        (Work::Tput { batch, .. }, Mech::Mqueue) if batch > 1 => {
+            Some("no batch call (one message per mq_send)".into())
+        }
+        _ => None,
+    }
+}
+
+/// Pins the bench and its peers to two CPUs when it may.
+fn placement() -> (Option<usize>, Option<usize>, String) {
+    let cpus = sys::allowed_cpus();
+    if cpus.len() >= 2 && sys::pin_to(cpus[0]).is_ok() {
+        let note = format!("bench on CPU {}, peer on CPU {}", cpus[0], cpus[1]);
+        (Some(cpus[0]), Some(cpus[1]), note)
+    } else {
+        (
+            None,
+            None,
+            format!(
+                "{} CPU(s) allowed: not pinned, numbers mean little",
+                cpus.len()
+            ),
+        )
+    }
+}
+
+fn utc_now() -> String {
+    // SAFETY: time(NULL) only returns the clock; gmtime_r writes our `tm`.
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::gmtime_r(&t, &mut tm);
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min
+        )
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// `ringway bench`.
+pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
+    let mut mechs = Mech::ALL.to_vec();
+    if !args.only.is_empty() {
+        for o in &args.only {
+            if !Mech::ALL.iter().any(|&m| mech_token(m) == o) {
+                fail!("unknown mechanism {o:?} in --only (ringway, cache-line, pipe, fifo, unix-stream, unix-dgram, mq, eventfd)");
+            }
+        }
+        mechs.retain(|&m| m == Mech::Ring || args.only.iter().any(|o| o == mech_token(m)));
+    }
+    let timing = if args.quick {
+        Timing {
+            rtt: Duration::from_millis(5),
+            tput: Duration::from_millis(5),
+            probe: Duration::from_millis(2),
+        }
+    } else {
+        let ms = |d| Duration::from_millis(args.millis.unwrap_or(d));
+        Timing {
+            rtt: ms(300),
+            tput: ms(250),
+            probe: Duration::from_millis(50),
+        }
+    };
+    let (my_cpu, peer_cpu, place) = placement();
+    let _ = my_cpu;
+    let started = Instant::now();
+    let date = utc_now();
+    let load_before = loadavg();
+    let header = format!(
+        "ringway bench, {date}: two processes ({place}); load average {load_before}\n\
+         each row: a {} ms cache-line probe (its median round trip is the `probe` column), \
+         then {} ms of round trips or {} ms of streaming; every message's sequence number checked.\n\
+         `vs ringway`: the row's cost (p50 round trip, or time per message) over ringway's in the same group.",
+        timing.probe.as_millis(),
+        timing.rtt.as_millis(),
+        timing.tput.as_millis()
+    );
+    println!("{header}");
+    let mq_max = sys::mq_msgsize_max();
+    let plan = plan(&mechs);
+    let progress = sys::stderr_is_tty();
+    // One sample buffer for every row, touched once up front so that no page
+    // fault lands inside a measured round trip.
+    let cap = (timing.rtt.as_nanos() / 40).clamp(1 << 12, 1 << 23) as usize;
+    let mut samples: Vec<u32> = vec![0; cap];
+    let mut rows = Vec::with_capacity(plan.len());
+    let mut printed = 0;
+    for (i, &(work, mech)) in plan.iter().enumerate() {
+        if progress {
+            eprint!(
+                "\r\x1b[K[{:>2}/{}] {:<60}",
+                i + 1,
+                plan.len(),
+                format!("{}: {}", mech.name(), report::group_title(work))
+            );
+        }
+        let row = match skip_reason(work, mech, mq_max) {
+            Some(why) => Row {
+                work,
+                mech,
+                probe_ns: None,
+                outcome: Outcome::Skipped(why),
+            },
+            None => {
+                samples.clear();
+                let (probe_ns, outcome) = run_row(i, work, mech, timing, peer_cpu, &mut samples)
+                    .map_err(|Failure(m)| {
+                        Failure(format!(
+                            "{} / {}: {m}",
+                            mech.name(),
+                            report::group_title(work)
+                        ))
+                    })?;
+                Row {
+                    work,
+                    mech,
+                    probe_ns: Some(probe_ns),
+                    outcome,
+                }
+            }
+        };
+        rows.push(row);
+        // Print each group as soon as it is complete.
+        let next_work = plan.get(i + 1).map(|p| p.0);
+        if next_work != Some(work) {
+            if progress {
+                eprint!("\r\x1b[K");
+            }
+            print!("{}", report::table(&rows[printed..]));
+            printed = rows.len();
+        }
+    }
+    let took = started.elapsed();
+    let load_after = loadavg();
+    println!(
+        "\n{} rows in {:.1} s; load average after: {load_after}. \
+         Two vCPUs drift (the probe column shows where each row ran): compare rows with similar probes, and rerun when in doubt.",
+        rows.len(),
+        took.as_secs_f64()
+    );
+    let subtitle = format!("{date}; {place}; load {load_before}");
+    if let Some(path) = &args.json {
+        let meta = serde_json::json!({
+            "date": date, "placement": place, "load_before": load_before, "load_after": load_after,
+            "seconds": took.as_secs_f64(), "quick": args.quick,
+            "rtt_ms": timing.rtt.as_millis() as u64, "tput_ms": timing.tput.as_millis() as u64,
+            "probe_ms": timing.probe.as_millis() as u64, "mq_msgsize_max": mq_max,
+        });
+        let doc = report::json(&rows, meta);
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .map_err(|e| Failure(format!("writing {}: {e}", path.display())))?;
+        println!("results written to {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        std::fs::write(path, report::svg(&rows, &subtitle))
+            .map_err(|e| Failure(format!("writing {}: {e}", path.display())))?;
+        println!("latency plot written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn fifo_path(base: &str, suffix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{}-{suffix}", base.trim_start_matches('/')))
+}
+
+/// Runs one row: returns the probe median (ns) and the outcome.
+fn run_row(
+    index: usize,
+    work: Work,
+    mech: Mech,
+    timing: Timing,
+    peer_cpu: Option<usize>,
+    samples: &mut Vec<u32>,
+) -> Result<(f64, Outcome), Failure> {
+    let base = format!("/ringway-bench-{}-{index}", std::process::id());
+    let mut names = Names::default();
+    let probe_name = format!("{base}-probe");
+    let lines = Lines::open(&probe_name, true)?;
+    names.shm.push(probe_name.clone());
+    let polling = work == Work::RttSpin;
+    let mut peer_fds: Vec<OwnedFd> = Vec::new();
+    let mut spec_names = Vec::new();
+    let rtt = matches!(work, Work::RttSpin | Work::RttBlock);
+    let side = match (mech, work) {
+        (Mech::Ring, Work::RttSpin) => {
+            let ping = ring_u64(&base, "ping", 64, &mut names)?;
+            let pong = ring_u64(&base, "pong", 64, &mut names)?;
+            spec_names = names.shm[1..].to_vec();
+            Side::RingRtt(Producer::attach(&ping)?, Consumer::attach(&pong)?)
+        }
+        (Mech::Ring, Work::Tput { size: 8, .. }) => {
+            let ring = ring_u64(&base, "data", ring_capacity(8), &mut names)?;
+            spec_names = names.shm[1..].to_vec();
+            Side::RingU64(Consumer::attach(&ring)?)
+        }
+        (Mech::Ring, Work::Tput { size, .. }) => {
+            let name = format!("{base}-data");
+            let ring = RingBuilder::new(Kind::Spsc)
+                .capacity(ring_capacity(size))
+                .slot_size(size as u32)
+                .slot_align(64)
+                .create_shm(&name)?;
+            names.shm.push(name.clone());
+            spec_names = vec![name];
+            Side::RingBytes(BytesConsumer::attach(&ring)?)
+        }
+        (Mech::Ring, Work::RttBlock) => fail!("not available"),
+        (Mech::CacheLine, _) => Side::Line,
+        (Mech::Pipe, _) if rtt => {
+            let (ping_r, ping_w) = sys::pipe()?;
+            let (pong_r, pong_w) = sys::pipe()?;
+            peer_fds = vec![ping_r, pong_w];
+            Side::KernelRtt(Endpoint::Stream(ping_w), Endpoint::Stream(pong_r))
+        }
+        (Mech::Pipe, _) => {
+            let (r, w) = sys::pipe()?;
+            peer_fds = vec![w];
+            Side::KernelStream(Endpoint::Stream(r))
+        }
+        (Mech::UnixStream | Mech::UnixDgram, _) => {
+            let ty = if mech == Mech::UnixStream {
+                libc::SOCK_STREAM
+            } else {
+                libc::SOCK_DGRAM
+            };
+            let (mine, theirs) = sys::socketpair(ty)?;
+            if ty == libc::SOCK_DGRAM {
+                // Room for a batch of the largest datagrams in flight.
+                let sz: libc::c_int = 4 << 20;
+                for fd in [&mine, &theirs] {
+                    for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
+                        // SAFETY: setsockopt reads an int of the size given.
+                        unsafe {
+                            libc::setsockopt(
+                                fd.as_raw_fd(),
+                                libc::SOL_SOCKET,
+                                opt,
+                                (&sz as *const libc::c_int).cast(),
+                                4,
+                            )
+                        };
+                    }
+                }
+            }
+            peer_fds = vec![theirs];
+            let ep = |fd| {
+                if ty == libc::SOCK_STREAM {
+                    Endpoint::Stream(fd)
+                } else {
+                    Endpoint::Dgram(fd)
+                }
+            };
+            if rtt {
+                Side::KernelRtt(ep(mine.try_clone()?), ep(mine))
+            } else {
+                Side::KernelStream(ep(mine))
+            }
+        }
+        (Mech::Fifo, _) => {
+            let a = fifo_path(&base, "a");
+            sys::mkfifo(&a)?;
+            names.fifos.push(a.clone());
+            spec_names.push(a.display().to_string());
+            let b = if rtt {
+                let b = fifo_path(&base, "b");
+                sys::mkfifo(&b)?;
+                names.fifos.push(b.clone());
+                spec_names.push(b.display().to_string());
+                Some(b)
+            } else {
+                None
+            };
+            Side::Fifo(a, b)
+        }
+        (Mech::Mqueue, _) => {
+            let size = match work {
+                Work::Tput { size, .. } => size,
+                _ => 8,
+            };
+            let ping = format!("{base}-a");
+            let q1 = Mq::open(&ping, Some((10, size as i64)), polling)?;
+            names.mqs.push(ping.clone());
+            spec_names.push(ping);
+            if rtt {
+                let pong = format!("{base}-b");
+                let q2 = Mq::open(&pong, Some((10, size as i64)), polling)?;
+                names.mqs.push(pong.clone());
+                spec_names.push(pong);
+                Side::KernelRtt(Endpoint::Mq(q1), Endpoint::Mq(q2))
+            } else {
+                Side::KernelStream(Endpoint::Mq(q1))
+            }
+        }
+        (Mech::Eventfd, _) => {
+            let ping = sys::eventfd()?;
+            let pong = sys::eventfd()?;
+            // The peer inherits the same two eventfds.
+            peer_fds = vec![ping.try_clone()?, pong.try_clone()?];
+            Side::KernelRtt(Endpoint::Event(ping), Endpoint::Event(pong))
+        }
+    };
+    let spec = Spec {
+        mech,
+        work,
+        millis: match work {
+            Work::Tput { .. } => timing.tput.as_millis() as u64,
+            _ => timing.rtt.as_millis() as u64,
+        },
+        probe_millis: timing.probe.as_millis() as u64,
+        probe: probe_name,
+        names: spec_names,
+        fds: peer_fds.iter().map(|f| f.as_raw_fd()).collect(),
+        cpu: peer_cpu,
+    };
+    let peer = spawn_peer(&spec)?;
+    drop(peer_fds); // the peer has its copies; a dead peer now means EOF here
+    let watch = Watch::new(Duration::from_secs(10) + timing.rtt.max(timing.tput) * 2);
+    // Last resort for blocking calls whose peer vanished (mq, eventfd).
+    sys::watchdog(30 + 2 * (timing.rtt.max(timing.tput).as_secs() as u32));
+    let side = match side {
+        Side::Fifo(a, b) => {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            match b {
+                Some(b) => {
+                    let rx = sys::open_fifo(&b, false, deadline)?;
+                    let tx = sys::open_fifo(&a, true, deadline)?;
+                    Side::KernelRtt(Endpoint::Stream(tx), Endpoint::Stream(rx))
+                }
+                None => Side::KernelStream(Endpoint::Stream(sys::open_fifo(&a, false, deadline)?)),
+            }
+        }
+        s => s,
+    };
+    match &side {
+        Side::KernelRtt(a, b) => {
+            a.set_polling(polling)?;
+            b.set_polling(polling)?;
+        }
+        Side::KernelStream(a) => a.set_polling(false)?,
+        _ => {}
+    }
+    // The probe: where the two processes sit right now. It also proves that
+    // the peer has opened everything, so every name can go.
+    let mut probe = Vec::with_capacity(1 << 20);
+    lines.pinger(0, Duration::ZERO, timing.probe, &mut probe, &watch)?;
+    names.remove_all();
+    let probe_ns = Latency::from_samples(&mut probe).map_or(0.0, |l| l.p50);
+    let warm = timing.rtt / 10;
+    let outcome = match side {
+        Side::Line => {
+            lines.pinger(1, warm, timing.rtt, samples, &watch)?;
+            latency(samples)?
+        }
+        Side::RingRtt(mut tx, mut rx) => {
+            work::ring_ping(
+                &mut tx,
+                &mut rx,
+                work::Clock::new(warm, timing.rtt, samples),
+                &watch,
+            )?;
+            latency(samples)?
+        }
+        Side::KernelRtt(tx, rx) => {
+            work::rtt_ping(
+                &tx,
+                &rx,
+                work::Clock::new(warm, timing.rtt, samples),
+                &watch,
+            )?;
+            latency(samples)?
+        }
+        Side::RingU64(mut rx) => {
+            let Work::Tput { batch, .. } = work else {
+                fail!("bad row")
+            };
+            stream(work::ring_recv_u64(&mut rx, batch, &watch)?, 8)
+        }
+        Side::RingBytes(mut rx) => {
+            let Work::Tput { size, batch } = work else {
+                fail!("bad row")
+            };
+            stream(work::ring_recv_bytes(&mut rx, batch, &watch)?, size)
+        }
+        Side::KernelStream(rx) => {
+            let Work::Tput { size, batch } = work else {
+                fail!("bad row")
+            };
+            stream(work::stream_recv(&rx, size, batch, &watch)?, size)
+        }
+        Side::Fifo(..) => fail!("FIFO not opened"),
+    };
+    peer.wait()?;
+    sys::watchdog(0);
+    Ok((probe_ns, outcome))
+}
+
+fn latency(samples: &mut [u32]) -> Result<Outcome, Failure> {
+    match Latency::from_samples(samples) {
+        Some(l) => Ok(Outcome::Latency(l)),
+        None => fail!("no round trip completed"),
+    }
+}
+
+fn stream(s: work::Stream, size: usize) -> Outcome {
+    Outcome::Throughput {
+        messages: s.messages,
+        seconds: s.elapsed.as_secs_f64(),
+        size,
+    }
+}
+
+fn ring_u64(base: &str, suffix: &str, capacity: u64, names: &mut Names) -> Result<Ring, Failure> {
+    let name = format!("{base}-{suffix}");
+    let ring = RingBuilder::new(Kind::Spsc)
+        .capacity(capacity)
+        .message::<u64>()
+        .create_shm(&name)?;
+    names.shm.push(name);
+    Ok(ring)
+}
+
+fn spawn_peer(spec: &Spec) -> Result<PeerGuard, Failure> {
+    let exe = std::env::current_exe()?;
+    let fds = spec.fds.clone();
+    let mut cmd = Command::new(exe);
+    cmd.arg("__peer")
+        .arg(spec.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls fcntl (async-signal-safe) to let the listed descriptors, which
+    // this process owns, survive the exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(PeerGuard(Some(cmd.spawn()?)))
+}
+
+/// Whether `path` is a FIFO path the bench made (peer-side sanity check).
+pub(crate) fn is_bench_path(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("ringway-bench-"))
+}

@@ -1,0 +1,185 @@
+//! `cat`: a named-pipe replacement over an SPSC bytes ring.
+//!
+//! Framing, inside each fixed-size slot:
+//!
+//! ```text
+//! offset 0  u32 LE  payload length, or EOS (u32::MAX): the end of the stream
+//! offset 4  u32     zero
+//! offset 8  payload (length bytes; the rest of the slot is ignored)
+//! ```
+//!
+//! Binary safe: the length says where each slot's bytes end, and the end of
+//! stream is a slot of its own, so an empty input is one EOS slot. The reader
+//! checks every length against the slot size (a corrupt writer gives an error,
+//! never an out-of-bounds slice).
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+use std::time::Duration;
+
+use ringway::spsc::{BytesConsumer, BytesProducer};
+use ringway::{Kind, OpenOptions};
+
+use crate::locator::Locator;
+use crate::{fail, Failure};
+
+/// Length word of the end-of-stream slot.
+const EOS: u32 = u32::MAX;
+/// Bytes of framing at the start of each slot.
+const FRAME: usize = 8;
+
+/// Waits without burning a core for long: spins, then yields, then sleeps
+/// with a growing nap up to 1 ms.
+#[derive(Debug, Default)]
+struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    fn wait(&mut self) {
+        self.step = self.step.saturating_add(1);
+        match self.step {
+            0..=200 => std::hint::spin_loop(),
+            201..=300 => std::thread::yield_now(),
+            n => {
+                let micros = (20u64 << ((n - 300) / 20).min(6)).min(1000);
+                std::thread::sleep(Duration::from_micros(micros));
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.step = 0;
+    }
+}
+
+fn open(name: &str) -> Result<ringway::Ring, Failure> {
+    let locator = Locator::parse(name)?;
+    let ring = locator.open(&OpenOptions::new().kind(Kind::Spsc))?;
+    if ring.slot_size() < FRAME + 8 {
+        fail!(
+            "{}: slots are {} bytes; cat needs at least {} (8 of framing)",
+            locator.display(),
+            ring.slot_size(),
+            FRAME + 8
+        );
+    }
+    Ok(ring)
+}
+
+/// Unbuffered stdin / stdout as files: `io::Stdout` flushes at every newline,
+/// which costs a syscall per line of binary data.
+fn raw_fd(fd: i32) -> ManuallyDrop<File> {
+    // SAFETY: fds 0 and 1 are open for the life of the process (an unopened
+    // one makes reads/writes fail with EBADF, which we report); ManuallyDrop
+    // keeps us from closing them.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
+}
+
+/// `ringway cat NAME --write`: stdin into the ring, then EOS.
+pub(crate) fn write(name: &str) -> Result<(), Failure> {
+    let ring = open(name)?;
+    let mut tx = BytesProducer::attach(&ring)?;
+    let slot = tx.slot_size();
+    let payload = slot - FRAME;
+    let mut input = raw_fd(0);
+    let mut buf = vec![0u8; (payload * 64).clamp(1 << 16, 1 << 20)];
+    let mut backoff = Backoff::default();
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => fail!("reading stdin: {e}"),
+        };
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            let want = data.len().div_ceil(payload);
+            let free = loop {
+                let free = tx.free_slots()?;
+                if free > 0 {
+                    break free;
+                }
+                backoff.wait();
+            };
+            backoff.reset();
+            let mut chunk = tx.write_chunk(want.min(free))?;
+            let (a, b) = chunk.as_mut_slices();
+            let mut filled = 0;
+            for s in a.chunks_exact_mut(slot).chain(b.chunks_exact_mut(slot)) {
+                let take = data.len().min(payload);
+                s[..4].copy_from_slice(&(take as u32).to_le_bytes());
+                s[4..FRAME].fill(0);
+                s[FRAME..FRAME + take].copy_from_slice(&data[..take]);
+                data = &data[take..];
+                filled += 1;
+            }
+            chunk.commit(filled);
+        }
+    }
+    loop {
+        let mut eos = [0u8; FRAME];
+        eos[..4].copy_from_slice(&EOS.to_le_bytes());
+        let mut chunk = tx.write_chunk(1)?;
+        if !chunk.is_empty() {
+            chunk.as_mut_slices().0[..FRAME].copy_from_slice(&eos);
+            chunk.commit_all();
+            return Ok(());
+        }
+        backoff.wait();
+    }
+}
+
+/// `ringway cat NAME --read`: the ring to stdout until EOS.
+pub(crate) fn read(name: &str) -> Result<(), Failure> {
+    let ring = open(name)?;
+    let mut rx = BytesConsumer::attach(&ring)?;
+    let slot = rx.slot_size();
+    let payload = slot - FRAME;
+    let stdout = raw_fd(1);
+    let mut out = io::BufWriter::with_capacity(1 << 20, &*stdout);
+    let mut backoff = Backoff::default();
+    loop {
+        let ready = loop {
+            let ready = rx.ready_slots()?;
+            if ready > 0 {
+                break ready;
+            }
+            // Nothing to read for a while: hand what we have to the reader
+            // downstream before sleeping.
+            if backoff.step == 200 {
+                out.flush()?;
+            }
+            backoff.wait();
+        };
+        backoff.reset();
+        let chunk = rx.read_chunk(ready.min(1024))?;
+        let (a, b) = chunk.as_slices();
+        let mut used = 0;
+        let mut eos = false;
+        for s in a.chunks_exact(slot).chain(b.chunks_exact(slot)) {
+            used += 1;
+            let len = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+            if len == EOS {
+                eos = true;
+                break;
+            }
+            if len as usize > payload {
+                fail!("corrupt frame: length {len} in a slot of {slot} bytes");
+            }
+            if let Err(e) = out.write_all(&s[FRAME..FRAME + len as usize]) {
+                fail!("writing stdout: {e}");
+            }
+        }
+        chunk.release(used);
+        if eos {
+            break;
+        }
+    }
+    if let Err(e) = out.flush() {
+        fail!("writing stdout: {e}");
+    }
+    Ok(())
+}
