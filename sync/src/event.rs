@@ -68,8 +68,10 @@ use crate::sys::Outcome;
 /// cost varies by CPU from a few to ~140 cycles). On the development machine
 /// (`examples/ping_pong.rs`) a spin costs ~28 ns, so 256 spins are ~7 µs: a
 /// quarter of the ~25-35 µs that parking and being woken by another core costs
-/// there. In a two-thread ping-pong, 256 spins parked on ~0-3% of waits, 100 on
-/// ~10%, 30 on ~70-80%.
+/// there. In a two-thread ping-pong with both cores otherwise idle, 256 spins
+/// parked on ~0-3% of waits (round trip ~0.3-2.5 µs), 100 on ~10%, 30 on most,
+/// and `Park` cost ~35-70 µs per round trip. When other work keeps the cores busy,
+/// spinning wins less and a park costs less (~7 µs), so no budget is best there.
 pub const DEFAULT_SPINS: u32 = 256;
 
 /// How many spins pass between two looks at the clock in the spinning strategies
