@@ -1,15 +1,74 @@
 //! The C ABI of ringway (`libringway.so`, `libringway.a`), declared by
-//! `c-include/ringway.h`.
+//! `c-include/ringway.h`, which is generated from this crate by cbindgen
+//! (`tests/header.rs` fails when the committed header is stale).
 //!
-//! So far it exports only the version queries; the ring calls (create, open,
-//! push, pop, chunks) come with the C ABI work, shaped like rustls-ffi:
-//! `ringway_` prefix, opaque handles, result codes, panics caught at the
-//! boundary.
+//! Shape (after rustls-ffi and wasmtime's C API):
+//! - every symbol is `ringway_*`, every macro `RINGWAY_*`;
+//! - rings, producers and consumers are opaque handles made by `_create` or
+//!   `_open` and freed by `_free` (`_free(NULL)` is a no-op);
+//! - fallible calls return a [`ringway_result`] (`RINGWAY_OK` = 0), write
+//!   their outputs (last argument) only on success, and leave a message for
+//!   [`ringway_last_error_message`];
+//! - every export runs through one boundary ([`boundary`]) that checks
+//!   pointers for NULL and catches panics, so nothing unwinds into C and the
+//!   host never aborts;
+//! - only plain `#[repr(C)]` structs cross by value, their sizes asserted here
+//!   and in the header (`_Static_assert`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-/// ABI version of the mapped layout this library speaks.
+mod boundary;
+mod chunk;
+mod consumer;
+mod producer;
+mod result;
+mod ring;
+mod version;
+
+use std::ffi::c_char;
+
+pub use chunk::ringway_chunk;
+pub use consumer::{
+    ringway_consumer, ringway_consumer_create, ringway_consumer_free, ringway_consumer_read,
+    ringway_consumer_release, ringway_consumer_try_pop,
+};
+pub use producer::{
+    ringway_producer, ringway_producer_commit, ringway_producer_create, ringway_producer_free,
+    ringway_producer_reserve, ringway_producer_try_push,
+};
+pub use result::{ringway_result, ringway_result_str};
+pub use ring::{
+    ringway_info, ringway_kind, ringway_params, ringway_ring, ringway_ring_create_anonymous,
+    ringway_ring_create_file, ringway_ring_create_shm, ringway_ring_free, ringway_ring_info,
+    ringway_ring_open_file, ringway_ring_open_shm, ringway_ring_remove_file,
+    ringway_ring_remove_shm, RINGWAY_CREATE_UNLINK_ON_DROP, RINGWAY_KIND_ANY, RINGWAY_KIND_MPMC,
+    RINGWAY_KIND_SPSC,
+};
+pub use version::{
+    ringway_abi_version, ringway_layout_version, ringway_version, RINGWAY_ABI_VERSION,
+    RINGWAY_LAYOUT_VERSION, RINGWAY_VERSION_MAJOR, RINGWAY_VERSION_MINOR, RINGWAY_VERSION_PATCH,
+};
+
+/// Copies the calling thread's last error message (`"function: reason"`)
+/// into `buf`, truncated to `len - 1` bytes and always NUL-terminated when
+/// `len > 0`, and returns the message's full length without the NUL, like
+/// `snprintf` (so a return value `>= len` means it was truncated). With
+/// `len == 0` nothing is written and `buf` may be NULL.
+///
+/// The message is that of the last call on this thread that failed; a
+/// successful call leaves it unchanged. It is empty before any failure.
+///
+/// # Safety
+/// `buf` is writable for `len` bytes (or NULL when `len` is 0).
 #[no_mangle]
-pub extern "C" fn ringway_abi_version() -> u32 {
-    ringway::layout::ABI_VERSION
+pub unsafe extern "C" fn ringway_last_error_message(buf: *mut c_char, len: usize) -> usize {
+    boundary::boundary("ringway_last_error_message", || {
+        if buf.is_null() || len == 0 {
+            return boundary::copy_last_error(None);
+        }
+        // SAFETY: `buf` is non-null and writable for `len` bytes (the
+        // caller's promise).
+        let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
+        boundary::copy_last_error(Some(out))
+    })
 }

@@ -1,0 +1,262 @@
+//! `ringway_producer`: the pushing side of a ring, for either kind.
+//!
+//! A producer handle may move between threads but is used by one thread at a
+//! time.
+//!
+//! Zero-copy writes: `ringway_producer_reserve` lends C a run of slots and
+//! `ringway_producer_commit` publishes them. In Rust a `WriteChunk` borrows its
+//! handle mutably, which C cannot express, so the handle stores the chunk
+//! itself: the Rust handle lives in its own heap allocation owned through a
+//! raw pointer, and the pending chunk borrows it for `'static`. While a chunk
+//! is pending every other call on the handle is refused with
+//! `RINGWAY_ERR_STATE` (so the borrow is never aliased), and the handle drops
+//! the chunk before the Rust handle it borrows.
+
+use core::ptr::NonNull;
+
+use ringway_core::{spsc, Kind};
+
+use crate::boundary::{arg_bytes, arg_mut, arg_out, arg_ref, boundary, call, Error};
+use crate::chunk::ringway_chunk;
+use crate::result::ringway_result;
+use crate::ring::ringway_ring;
+
+/// The Rust handle behind a `ringway_producer`.
+#[derive(Debug)]
+enum Side {
+    Spsc(spsc::BytesProducer),
+}
+
+/// A reservation lent to C, borrowing the `Side`.
+#[derive(Debug)]
+enum Pending {
+    Spsc(spsc::WriteChunk<'static, u8>),
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        match self {
+            Pending::Spsc(c) => c.len(),
+        }
+    }
+}
+
+/// The producer of a ring (opaque). SPSC rings have one; MPMC rings any number.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct ringway_producer {
+    /// Owned (from `Box::leak`); freed in `Drop` after `pending`.
+    side: NonNull<Side>,
+    /// The chunk lent to C, which mutably borrows `*side`.
+    pending: Option<Pending>,
+}
+
+impl Drop for ringway_producer {
+    fn drop(&mut self) {
+        // The chunk borrows `*side`: end it first (this commits nothing).
+        self.pending = None;
+        // SAFETY: `side` came from `Box::leak` and is freed only here; no
+        // chunk borrows it any more.
+        drop(unsafe { Box::from_raw(self.side.as_ptr()) });
+    }
+}
+
+impl ringway_producer {
+    /// The Rust handle, unless a chunk is pending.
+    fn side(&mut self) -> Result<&mut Side, Error> {
+        if let Some(p) = &self.pending {
+            return Err(pending_error(p.len()));
+        }
+        // SAFETY: `side` is owned by `self` and live; no chunk borrows it
+        // (checked above), and the returned borrow is tied to `&mut self`.
+        Ok(unsafe { self.side.as_mut() })
+    }
+
+    fn try_push(&mut self, message: &[u8]) -> Result<(), Error> {
+        match self.side()? {
+            Side::Spsc(p) => p.try_push(message).map_err(Error::from),
+        }
+    }
+
+    fn reserve(&mut self, n: usize) -> Result<ringway_chunk, Error> {
+        if n == 0 {
+            return Err(Error::invalid("cannot reserve 0 slots"));
+        }
+        self.side()?;
+        // SAFETY: no chunk borrows `*side` (checked by `side()` above), and the
+        // 'static borrow made here lives only inside `self.pending`, which is
+        // dropped before `*side` is freed and blocks every other use of
+        // `*side` while it exists.
+        let side: &'static mut Side = unsafe { &mut *self.side.as_ptr() };
+        let mut pending = match side {
+            Side::Spsc(p) => Pending::Spsc(p.write_chunk(n)?),
+        };
+        let chunk = match &mut pending {
+            Pending::Spsc(c) => {
+                let slots = c.len();
+                let (a, b) = c.as_mut_slices();
+                ringway_chunk::new((a.as_mut_ptr(), a.len()), (b.as_mut_ptr(), b.len()), slots)
+            }
+        };
+        if chunk.slots == 0 {
+            return Err(Error::fixed(
+                ringway_result::RINGWAY_ERR_FULL,
+                "ring is full",
+            ));
+        }
+        self.pending = Some(pending);
+        Ok(chunk)
+    }
+
+    fn commit(&mut self, slots: usize) -> Result<(), Error> {
+        let pending = self.pending.take().ok_or(Error::fixed(
+            ringway_result::RINGWAY_ERR_STATE,
+            "no chunk is reserved; call ringway_producer_reserve first",
+        ))?;
+        let len = pending.len();
+        if slots > len {
+            self.pending = Some(pending);
+            return Err(Error::invalid(format!(
+                "cannot commit {slots} slots of a chunk of {len}"
+            )));
+        }
+        match pending {
+            Pending::Spsc(c) => c.commit(slots),
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn pending_error(slots: usize) -> Error {
+    Error::new(
+        ringway_result::RINGWAY_ERR_STATE,
+        format!("a chunk of {slots} slots is outstanding; commit or release it first"),
+    )
+}
+
+/// Takes a producer handle of `ring`: the producer role of an SPSC ring
+/// (one at a time), or a new producer of an MPMC ring.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`, `_ROLE_TAKEN` (SPSC: another producer holds the role),
+/// `_TOO_MANY_PRODUCERS` (MPMC), `_CORRUPT`, `_UNSUPPORTED`.
+///
+/// # Safety
+/// `ring` is a live ring handle; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_create(
+    ring: *const ringway_ring,
+    out: *mut *mut ringway_producer,
+) -> ringway_result {
+    call("ringway_producer_create", || {
+        // SAFETY: the caller's promise on `ring`.
+        let ring = &unsafe { arg_ref(ring, "ring") }?.ring;
+        let out = arg_out(out, "out")?;
+        let side = match ring.kind() {
+            Kind::Spsc => Side::Spsc(spsc::BytesProducer::attach(ring)?),
+            Kind::Mpmc => {
+                return Err(Error::fixed(
+                    ringway_result::RINGWAY_ERR_UNSUPPORTED,
+                    "MPMC producers are not available in this build",
+                ))
+            }
+        };
+        let handle = ringway_producer {
+            side: NonNull::from(Box::leak(Box::new(side))),
+            pending: None,
+        };
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(Box::into_raw(Box::new(handle))) };
+        Ok(())
+    })
+}
+
+/// Frees a producer handle, giving its role back. A reserved chunk that was
+/// not committed is dropped (nothing of it is published). `NULL` is a no-op.
+///
+/// # Safety
+/// `producer` is NULL or a producer handle not yet freed; it is not used
+/// afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_free(producer: *mut ringway_producer) {
+    boundary("ringway_producer_free", || {
+        if !producer.is_null() {
+            // SAFETY: a handle from `ringway_producer_create`, freed once.
+            drop(unsafe { Box::from_raw(producer) });
+        }
+    })
+}
+
+/// Pushes one message of exactly the ring's slot size, without waiting.
+///
+/// # Errors
+/// `RINGWAY_ERR_FULL` (no free slot: retry later), `_SIZE`, `_NULL`,
+/// `_STATE` (a chunk is reserved), `_CORRUPT`.
+///
+/// # Safety
+/// `producer` is a live producer handle not used by another thread during
+/// the call; `message` is readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_try_push(
+    producer: *mut ringway_producer,
+    message: *const core::ffi::c_void,
+    len: usize,
+) -> ringway_result {
+    call("ringway_producer_try_push", || {
+        // SAFETY: the caller's promise on `producer`.
+        let producer = unsafe { arg_mut(producer, "producer") }?;
+        // SAFETY: the caller's promise on `message`.
+        let message = unsafe { arg_bytes(message, len, "message") }?;
+        producer.try_push(message)
+    })
+}
+
+/// Reserves up to `max_slots` free slots to write in place and describes
+/// them in `*out` (possibly fewer than asked, at least one). Nothing is
+/// visible to consumers until `ringway_producer_commit`.
+///
+/// # Errors
+/// `RINGWAY_ERR_FULL` (no free slot), `_INVALID_ARGUMENT` (`max_slots` is
+/// 0), `_STATE` (a chunk is already reserved), `_NULL`, `_CORRUPT`.
+///
+/// # Safety
+/// `producer` is a live producer handle not used by another thread during
+/// the call; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_reserve(
+    producer: *mut ringway_producer,
+    max_slots: usize,
+    out: *mut ringway_chunk,
+) -> ringway_result {
+    call("ringway_producer_reserve", || {
+        // SAFETY: the caller's promise on `producer`.
+        let producer = unsafe { arg_mut(producer, "producer") }?;
+        let out = arg_out(out, "out")?;
+        let chunk = producer.reserve(max_slots)?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(chunk) };
+        Ok(())
+    })
+}
+
+/// Publishes the first `slots` slots of the reserved chunk, in order, and
+/// ends the reservation (the rest of the chunk is given back unwritten;
+/// `slots` may be 0).
+///
+/// # Errors
+/// `RINGWAY_ERR_STATE` (nothing reserved), `_INVALID_ARGUMENT` (more slots
+/// than reserved; the chunk stays reserved), `_NULL`.
+///
+/// # Safety
+/// `producer` is a live producer handle not used by another thread during
+/// the call.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_commit(
+    producer: *mut ringway_producer,
+    slots: usize,
+) -> ringway_result {
+    call("ringway_producer_commit", || {
+        // SAFETY: the caller's promise on `producer`.
+        unsafe { arg_mut(producer, "producer") }?.commit(slots)
+    })
+}

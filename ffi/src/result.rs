@@ -1,0 +1,285 @@
+//! `ringway_result`: the one result code every fallible call returns, and
+//! the mapping from the core crate's error types to it.
+//!
+//! Numbers are part of the ABI: a code is never renumbered or reused; new
+//! codes are added at the end.
+
+use std::borrow::Cow;
+use std::ffi::c_char;
+use std::io;
+
+use ringway_core::{CorruptError, CreateError, HandleError, OpenError, PopError, PushError};
+
+use crate::boundary::{boundary, Error};
+
+/// The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
+/// error, described by `ringway_result_str` and, for the calling thread, by
+/// `ringway_last_error_message`. Values are never renumbered or reused.
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ringway_result {
+    /// Success.
+    RINGWAY_OK = 0,
+    /// A required pointer argument was NULL.
+    RINGWAY_ERR_NULL = 1,
+    /// An argument has an impossible value (a bad kind, flags, capacity, slot
+    /// size or alignment, a count larger than the chunk).
+    RINGWAY_ERR_INVALID_ARGUMENT = 2,
+    /// A shared-memory name is malformed (it must be `/name`, no other `/`,
+    /// at most 255 bytes, UTF-8).
+    RINGWAY_ERR_INVALID_NAME = 3,
+    /// No ring of that name or path.
+    RINGWAY_ERR_NOT_FOUND = 4,
+    /// Something of that name or path already exists.
+    RINGWAY_ERR_EXISTS = 5,
+    /// The ring is full (not an error condition: retry later).
+    RINGWAY_ERR_FULL = 6,
+    /// The ring is empty (not an error condition: retry later).
+    RINGWAY_ERR_EMPTY = 7,
+    /// A timed call ran out of time.
+    RINGWAY_ERR_TIMEOUT = 8,
+    /// A message or buffer is not exactly one slot long.
+    RINGWAY_ERR_SIZE = 9,
+    /// A peer wrote an impossible cursor: the ring should be recreated.
+    RINGWAY_ERR_CORRUPT = 10,
+    /// The region does not start with the ringway magic: not a ring.
+    RINGWAY_ERR_BAD_MAGIC = 11,
+    /// The ring was created by a library speaking another layout ABI.
+    RINGWAY_ERR_ABI_MISMATCH = 12,
+    /// Same ABI number, different field layout.
+    RINGWAY_ERR_LAYOUT_MISMATCH = 13,
+    /// The creator has not finished initialising the ring (or died doing so).
+    RINGWAY_ERR_NOT_READY = 14,
+    /// The header's kind, geometry or flags are invalid.
+    RINGWAY_ERR_BAD_HEADER = 15,
+    /// The ring is of another kind than asked for.
+    RINGWAY_ERR_WRONG_KIND = 16,
+    /// The ring records another message type.
+    RINGWAY_ERR_TYPE_MISMATCH = 17,
+    /// The SPSC producer or consumer role is held by another handle.
+    RINGWAY_ERR_ROLE_TAKEN = 18,
+    /// Every entry of the MPMC producer table is in use.
+    RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
+    /// The region is shorter than the ring needs.
+    RINGWAY_ERR_TOO_SMALL = 20,
+    /// The name refers to something other than a regular file.
+    RINGWAY_ERR_NOT_REGULAR_FILE = 21,
+    /// The ring belongs to another user.
+    RINGWAY_ERR_WRONG_OWNER = 22,
+    /// No space for the ring's bytes (check `/dev/shm`).
+    RINGWAY_ERR_NO_SPACE = 23,
+    /// A system call failed; the message says which and why.
+    RINGWAY_ERR_IO = 24,
+    /// A call out of order: a push or pop while a chunk is outstanding, a
+    /// commit or release without one.
+    RINGWAY_ERR_STATE = 25,
+    /// The call is not supported by this ring or platform.
+    RINGWAY_ERR_UNSUPPORTED = 26,
+    /// A panic inside the library was caught; free the handle involved.
+    RINGWAY_ERR_PANIC = 27,
+    /// An error this version of the C API has no code for; see the message.
+    RINGWAY_ERR_OTHER = 28,
+}
+
+use ringway_result::*;
+
+/// Every code, in numeric order (for tests and `ringway_result_str`).
+pub(crate) const ALL: [ringway_result; 29] = [
+    RINGWAY_OK,
+    RINGWAY_ERR_NULL,
+    RINGWAY_ERR_INVALID_ARGUMENT,
+    RINGWAY_ERR_INVALID_NAME,
+    RINGWAY_ERR_NOT_FOUND,
+    RINGWAY_ERR_EXISTS,
+    RINGWAY_ERR_FULL,
+    RINGWAY_ERR_EMPTY,
+    RINGWAY_ERR_TIMEOUT,
+    RINGWAY_ERR_SIZE,
+    RINGWAY_ERR_CORRUPT,
+    RINGWAY_ERR_BAD_MAGIC,
+    RINGWAY_ERR_ABI_MISMATCH,
+    RINGWAY_ERR_LAYOUT_MISMATCH,
+    RINGWAY_ERR_NOT_READY,
+    RINGWAY_ERR_BAD_HEADER,
+    RINGWAY_ERR_WRONG_KIND,
+    RINGWAY_ERR_TYPE_MISMATCH,
+    RINGWAY_ERR_ROLE_TAKEN,
+    RINGWAY_ERR_TOO_MANY_PRODUCERS,
+    RINGWAY_ERR_TOO_SMALL,
+    RINGWAY_ERR_NOT_REGULAR_FILE,
+    RINGWAY_ERR_WRONG_OWNER,
+    RINGWAY_ERR_NO_SPACE,
+    RINGWAY_ERR_IO,
+    RINGWAY_ERR_STATE,
+    RINGWAY_ERR_UNSUPPORTED,
+    RINGWAY_ERR_PANIC,
+    RINGWAY_ERR_OTHER,
+];
+
+impl ringway_result {
+    /// A short description, NUL-terminated for C.
+    pub(crate) fn describe(self) -> &'static core::ffi::CStr {
+        match self {
+            RINGWAY_OK => c"success",
+            RINGWAY_ERR_NULL => c"a required pointer argument is NULL",
+            RINGWAY_ERR_INVALID_ARGUMENT => c"an argument has an invalid value",
+            RINGWAY_ERR_INVALID_NAME => c"invalid shared-memory name",
+            RINGWAY_ERR_NOT_FOUND => c"no such ring",
+            RINGWAY_ERR_EXISTS => c"a ring of that name already exists",
+            RINGWAY_ERR_FULL => c"ring is full",
+            RINGWAY_ERR_EMPTY => c"ring is empty",
+            RINGWAY_ERR_TIMEOUT => c"timed out",
+            RINGWAY_ERR_SIZE => c"message or buffer is not one slot long",
+            RINGWAY_ERR_CORRUPT => c"ring is corrupt",
+            RINGWAY_ERR_BAD_MAGIC => c"not a ringway ring (bad magic)",
+            RINGWAY_ERR_ABI_MISMATCH => c"ring was created with another ABI version",
+            RINGWAY_ERR_LAYOUT_MISMATCH => c"ring was created with another layout",
+            RINGWAY_ERR_NOT_READY => c"ring is not initialised",
+            RINGWAY_ERR_BAD_HEADER => c"ring header is invalid",
+            RINGWAY_ERR_WRONG_KIND => c"ring is of another kind",
+            RINGWAY_ERR_TYPE_MISMATCH => c"ring carries another message type",
+            RINGWAY_ERR_ROLE_TAKEN => c"role is held by another handle",
+            RINGWAY_ERR_TOO_MANY_PRODUCERS => c"producer table is full",
+            RINGWAY_ERR_TOO_SMALL => c"region is too small for the ring",
+            RINGWAY_ERR_NOT_REGULAR_FILE => c"not a regular file",
+            RINGWAY_ERR_WRONG_OWNER => c"ring is owned by another user",
+            RINGWAY_ERR_NO_SPACE => c"no space for the ring",
+            RINGWAY_ERR_IO => c"system call failed",
+            RINGWAY_ERR_STATE => c"call out of order (chunk outstanding or missing)",
+            RINGWAY_ERR_UNSUPPORTED => c"not supported",
+            RINGWAY_ERR_PANIC => c"panic caught inside ringway",
+            RINGWAY_ERR_OTHER => c"other error",
+        }
+    }
+}
+
+/// A static description of `result` (any value: unknown codes get
+/// "unknown result code"). The string is never freed.
+#[no_mangle]
+pub extern "C" fn ringway_result_str(result: u32) -> *const c_char {
+    boundary("ringway_result_str", || match ALL.get(result as usize) {
+        Some(r) => r.describe().as_ptr(),
+        None => c"unknown result code".as_ptr(),
+    })
+}
+
+impl From<CreateError> for Error {
+    fn from(e: CreateError) -> Error {
+        let code = match &e {
+            CreateError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
+            CreateError::AlreadyExists { .. } => RINGWAY_ERR_EXISTS,
+            CreateError::Layout(_) | CreateError::Misaligned { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
+            CreateError::NoSpace { .. } => RINGWAY_ERR_NO_SPACE,
+            CreateError::RegionTooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
+            CreateError::Io { .. } => RINGWAY_ERR_IO,
+            _ => RINGWAY_ERR_OTHER,
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+impl From<OpenError> for Error {
+    fn from(e: OpenError) -> Error {
+        let code = match &e {
+            OpenError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
+            OpenError::NotFound { .. } => RINGWAY_ERR_NOT_FOUND,
+            OpenError::NotRegularFile { .. } => RINGWAY_ERR_NOT_REGULAR_FILE,
+            OpenError::WrongOwner { .. } => RINGWAY_ERR_WRONG_OWNER,
+            OpenError::TooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
+            OpenError::BadMagic { .. } => RINGWAY_ERR_BAD_MAGIC,
+            OpenError::AbiMismatch { .. } => RINGWAY_ERR_ABI_MISMATCH,
+            OpenError::LayoutMismatch { .. } => RINGWAY_ERR_LAYOUT_MISMATCH,
+            OpenError::NotReady { .. } => RINGWAY_ERR_NOT_READY,
+            OpenError::UnknownKind { .. }
+            | OpenError::BadGeometry { .. }
+            | OpenError::UnknownFlags { .. } => RINGWAY_ERR_BAD_HEADER,
+            OpenError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
+            OpenError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
+            OpenError::Io { .. } => RINGWAY_ERR_IO,
+            _ => RINGWAY_ERR_OTHER,
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+impl From<HandleError> for Error {
+    fn from(e: HandleError) -> Error {
+        let code = match &e {
+            HandleError::RoleTaken { .. } => RINGWAY_ERR_ROLE_TAKEN,
+            HandleError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
+            HandleError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
+            HandleError::TooManyProducers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
+            HandleError::Corrupt(_) => RINGWAY_ERR_CORRUPT,
+            _ => RINGWAY_ERR_OTHER,
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+impl From<CorruptError> for Error {
+    fn from(e: CorruptError) -> Error {
+        Error::new(RINGWAY_ERR_CORRUPT, e.to_string())
+    }
+}
+
+impl<T> From<PushError<T>> for Error {
+    fn from(e: PushError<T>) -> Error {
+        match e {
+            // Static: a producer spinning on a full ring must not allocate.
+            PushError::Full(_) => Error::fixed(RINGWAY_ERR_FULL, "ring is full"),
+            PushError::Size { expected, found } => Error::new(
+                RINGWAY_ERR_SIZE,
+                format!("message is {found} bytes; slots are {expected} bytes"),
+            ),
+            PushError::Corrupt(c) => c.into(),
+        }
+    }
+}
+
+impl From<PopError> for Error {
+    fn from(e: PopError) -> Error {
+        match e {
+            // Static: a consumer spinning on an empty ring must not allocate.
+            PopError::Empty => Error::fixed(RINGWAY_ERR_EMPTY, "ring is empty"),
+            PopError::Size { expected, found } => Error::new(
+                RINGWAY_ERR_SIZE,
+                format!("buffer is {found} bytes; slots are {expected} bytes"),
+            ),
+            PopError::Corrupt(c) => c.into(),
+        }
+    }
+}
+
+/// Maps an error of a remove call (`shm_unlink`, `unlink`) for `name`.
+pub(crate) fn remove_error(name: &str, e: io::Error) -> Error {
+    let (code, message): (ringway_result, Cow<'static, str>) = match e.kind() {
+        io::ErrorKind::InvalidInput => (
+            RINGWAY_ERR_INVALID_NAME,
+            format!("invalid ring name {name:?}: {e}").into(),
+        ),
+        io::ErrorKind::NotFound => (
+            RINGWAY_ERR_NOT_FOUND,
+            format!("no ring named {name}").into(),
+        ),
+        _ => (RINGWAY_ERR_IO, format!("cannot remove {name}: {e}").into()),
+    };
+    Error::new(code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_dense_and_descriptions_distinct() {
+        for (i, r) in ALL.iter().enumerate() {
+            assert_eq!(*r as u32 as usize, i);
+            assert!(!r.describe().is_empty());
+        }
+        let mut seen: Vec<_> = ALL.iter().map(|r| r.describe()).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), ALL.len());
+    }
+}

@@ -1,0 +1,364 @@
+//! `ringway_ring`: creating, opening, inspecting and removing rings.
+//!
+//! A `ringway_ring` is a mapped, validated ring. Calls taking a
+//! `const ringway_ring *` may run on several threads at once. Producer and
+//! consumer handles keep the mapping alive, so a ring may be freed before its
+//! handles.
+
+use std::ffi::{c_char, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use ringway_core::{Kind, OpenOptions, Ring, RingBuilder};
+
+use crate::boundary::{arg_cstr, arg_out, arg_ref, arg_str, boundary, call, Error};
+use crate::result::{remove_error, ringway_result};
+
+/// A ring kind: `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC` (and
+/// `RINGWAY_KIND_ANY` when opening).
+#[allow(non_camel_case_types)]
+pub type ringway_kind = u32;
+
+/// When opening: accept a ring of either kind.
+pub const RINGWAY_KIND_ANY: ringway_kind = 0;
+/// One producer, one consumer.
+pub const RINGWAY_KIND_SPSC: ringway_kind = 1;
+/// Any number of producers and consumers.
+pub const RINGWAY_KIND_MPMC: ringway_kind = 2;
+
+/// `ringway_params.flags`: remove the ring's name (shm) or file when the
+/// ring and its last handle are freed in the creating process.
+pub const RINGWAY_CREATE_UNLINK_ON_DROP: u32 = 1;
+
+const _: () = assert!(RINGWAY_KIND_SPSC == Kind::Spsc as u32);
+const _: () = assert!(RINGWAY_KIND_MPMC == Kind::Mpmc as u32);
+
+/// Parameters of a new ring. Zero means "default" for every field but
+/// `kind`, `capacity` and `slot_size`, so a C99 designated initializer that
+/// names those three is complete.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ringway_params {
+    /// `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC`.
+    pub kind: ringway_kind,
+    /// Payload bytes per slot (1 to 2^24); every message is exactly this long.
+    pub slot_size: u32,
+    /// Number of slots: a power of two from 2 to 2^32.
+    pub capacity: u64,
+    /// Alignment of each slot, a power of two up to 4096 that divides
+    /// `slot_size` for SPSC; 0 picks the largest power of two up to 8 that
+    /// divides `slot_size`.
+    pub slot_align: u32,
+    /// Permission bits of a shm object or file; 0 means 0600.
+    pub mode: u32,
+    /// `RINGWAY_CREATE_*` flags.
+    pub flags: u32,
+    /// Must be 0.
+    pub reserved: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<ringway_params>() == 32);
+const _: () = assert!(core::mem::align_of::<ringway_params>() == 8);
+const _: () = assert!(core::mem::offset_of!(ringway_params, capacity) == 8);
+const _: () = assert!(core::mem::offset_of!(ringway_params, reserved) == 28);
+
+/// A ring's geometry and fill level at one moment.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ringway_info {
+    /// `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC`.
+    pub kind: ringway_kind,
+    /// Payload bytes per slot.
+    pub slot_size: u32,
+    /// Number of slots.
+    pub capacity: u64,
+    /// Messages in the ring when it was read (0 to `capacity`); informational,
+    /// peers move it at any time.
+    pub len: u64,
+    /// Alignment of each slot.
+    pub slot_align: u32,
+    /// Always 0.
+    pub reserved: u32,
+    /// Bytes of the mapped region.
+    pub map_len: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<ringway_info>() == 40);
+const _: () = assert!(core::mem::align_of::<ringway_info>() == 8);
+const _: () = assert!(core::mem::offset_of!(ringway_info, map_len) == 32);
+
+/// A mapped, validated ring (opaque).
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct ringway_ring {
+    pub(crate) ring: Ring,
+}
+
+fn kind_of(raw: ringway_kind) -> Result<Kind, Error> {
+    Kind::from_raw(raw).ok_or_else(|| {
+        Error::invalid(format!(
+            "kind {raw} is neither RINGWAY_KIND_SPSC (1) nor RINGWAY_KIND_MPMC (2)"
+        ))
+    })
+}
+
+fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
+    if params.reserved != 0 {
+        return Err(Error::invalid("ringway_params.reserved must be 0"));
+    }
+    let unknown = params.flags & !RINGWAY_CREATE_UNLINK_ON_DROP;
+    if unknown != 0 {
+        return Err(Error::invalid(format!("unknown flags {unknown:#x}")));
+    }
+    let align = match params.slot_align {
+        0 => 1 << params.slot_size.trailing_zeros().min(3),
+        a => a,
+    };
+    let mode = match params.mode {
+        0 => 0o600,
+        m => m,
+    };
+    Ok(RingBuilder::new(kind_of(params.kind)?)
+        .capacity(params.capacity)
+        .slot_size(params.slot_size)
+        .slot_align(align)
+        .mode(mode)
+        .unlink_on_drop(params.flags & RINGWAY_CREATE_UNLINK_ON_DROP != 0))
+}
+
+fn open_options(kind: ringway_kind) -> Result<OpenOptions, Error> {
+    let options = OpenOptions::new();
+    Ok(match kind {
+        RINGWAY_KIND_ANY => options,
+        k => options.kind(kind_of(k)?),
+    })
+}
+
+/// Writes a new ring handle to `out`.
+///
+/// # Safety
+/// `out` is valid for writes of a pointer.
+unsafe fn emit(ring: Ring, out: *mut *mut ringway_ring) {
+    let handle = Box::into_raw(Box::new(ringway_ring { ring }));
+    // SAFETY: `out` was checked non-null; the caller promises it is writable.
+    unsafe { out.write(handle) };
+}
+
+fn path_of(path: &std::ffi::CStr) -> &Path {
+    Path::new(OsStr::from_bytes(path.to_bytes()))
+}
+
+/// Creates a ring in a new POSIX shared-memory object `name` (`"/name"`),
+/// failing if the name exists.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_EXISTS`, `_INVALID_ARGUMENT` (bad
+/// parameters), `_NO_SPACE`, `_IO`.
+///
+/// # Safety
+/// `name` is a NUL-terminated string; `params` points to a `ringway_params`;
+/// `out` is writable. Each may be NULL (an error).
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_create_shm(
+    name: *const c_char,
+    params: *const ringway_params,
+    out: *mut *mut ringway_ring,
+) -> ringway_result {
+    call("ringway_ring_create_shm", || {
+        // SAFETY: the caller's promise on `name`.
+        let name = unsafe { arg_str(name, "name", ringway_result::RINGWAY_ERR_INVALID_NAME) }?;
+        // SAFETY: the caller's promise on `params`.
+        let params = unsafe { arg_ref(params, "params") }?;
+        let out = arg_out(out, "out")?;
+        let ring = builder(params)?.create_shm(name)?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { emit(ring, out) };
+        Ok(())
+    })
+}
+
+/// Creates a ring in a new file at `path` (never following a symlink),
+/// failing if the path exists.
+///
+/// # Errors
+/// As `ringway_ring_create_shm`.
+///
+/// # Safety
+/// As `ringway_ring_create_shm`.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_create_file(
+    path: *const c_char,
+    params: *const ringway_params,
+    out: *mut *mut ringway_ring,
+) -> ringway_result {
+    call("ringway_ring_create_file", || {
+        // SAFETY: the caller's promise on `path`.
+        let path = unsafe { arg_cstr(path, "path") }?;
+        // SAFETY: the caller's promise on `params`.
+        let params = unsafe { arg_ref(params, "params") }?;
+        let out = arg_out(out, "out")?;
+        let ring = builder(params)?.create_file(path_of(path))?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { emit(ring, out) };
+        Ok(())
+    })
+}
+
+/// Creates a ring in an anonymous shared mapping, for threads of this process
+/// and for children `fork`ed afterwards. `params.mode` and `params.flags`
+/// are ignored.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT`, `_IO`.
+///
+/// # Safety
+/// `params` points to a `ringway_params`; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_create_anonymous(
+    params: *const ringway_params,
+    out: *mut *mut ringway_ring,
+) -> ringway_result {
+    call("ringway_ring_create_anonymous", || {
+        // SAFETY: the caller's promise on `params`.
+        let params = unsafe { arg_ref(params, "params") }?;
+        let out = arg_out(out, "out")?;
+        let ring = builder(params)?.create_anonymous()?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { emit(ring, out) };
+        Ok(())
+    })
+}
+
+/// Opens the shm ring `name`, validating its header. `kind` is
+/// `RINGWAY_KIND_ANY` or the kind the ring must have.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_NOT_FOUND`, `_WRONG_KIND`,
+/// `_NOT_REGULAR_FILE`, `_WRONG_OWNER`, `_TOO_SMALL`, `_BAD_MAGIC`,
+/// `_ABI_MISMATCH`, `_LAYOUT_MISMATCH`, `_NOT_READY`, `_BAD_HEADER`, `_IO`.
+///
+/// # Safety
+/// `name` is a NUL-terminated string; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_open_shm(
+    name: *const c_char,
+    kind: ringway_kind,
+    out: *mut *mut ringway_ring,
+) -> ringway_result {
+    call("ringway_ring_open_shm", || {
+        // SAFETY: the caller's promise on `name`.
+        let name = unsafe { arg_str(name, "name", ringway_result::RINGWAY_ERR_INVALID_NAME) }?;
+        let out = arg_out(out, "out")?;
+        let ring = open_options(kind)?.open_shm(name)?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { emit(ring, out) };
+        Ok(())
+    })
+}
+
+/// Opens the file-backed ring at `path` (never following a symlink).
+///
+/// # Errors
+/// As `ringway_ring_open_shm`.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_open_file(
+    path: *const c_char,
+    kind: ringway_kind,
+    out: *mut *mut ringway_ring,
+) -> ringway_result {
+    call("ringway_ring_open_file", || {
+        // SAFETY: the caller's promise on `path`.
+        let path = unsafe { arg_cstr(path, "path") }?;
+        let out = arg_out(out, "out")?;
+        let ring = open_options(kind)?.open_file(path_of(path))?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { emit(ring, out) };
+        Ok(())
+    })
+}
+
+/// Removes the shm name `name`. Processes that have the ring open keep
+/// using it; new opens fail with `RINGWAY_ERR_NOT_FOUND`.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_NOT_FOUND`, `_IO`.
+///
+/// # Safety
+/// `name` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_remove_shm(name: *const c_char) -> ringway_result {
+    call("ringway_ring_remove_shm", || {
+        // SAFETY: the caller's promise on `name`.
+        let name = unsafe { arg_str(name, "name", ringway_result::RINGWAY_ERR_INVALID_NAME) }?;
+        Ring::remove_shm(name).map_err(|e| remove_error(name, e))
+    })
+}
+
+/// Removes the file of a file-backed ring (`unlink`); as for shm, processes
+/// that have it open keep using it.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`, `_NOT_FOUND`, `_IO`.
+///
+/// # Safety
+/// `path` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_remove_file(path: *const c_char) -> ringway_result {
+    call("ringway_ring_remove_file", || {
+        // SAFETY: the caller's promise on `path`.
+        let path = path_of(unsafe { arg_cstr(path, "path") }?);
+        std::fs::remove_file(path).map_err(|e| remove_error(&path.display().to_string(), e))
+    })
+}
+
+/// Reads the ring's kind, geometry and fill level into `*out`.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`.
+///
+/// # Safety
+/// `ring` is a live ring handle; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_info(
+    ring: *const ringway_ring,
+    out: *mut ringway_info,
+) -> ringway_result {
+    call("ringway_ring_info", || {
+        // SAFETY: the caller's promise on `ring`.
+        let ring = &unsafe { arg_ref(ring, "ring") }?.ring;
+        let out = arg_out(out, "out")?;
+        let g = ring.geometry();
+        let info = ringway_info {
+            kind: g.kind as u32,
+            slot_size: g.slot_size,
+            capacity: g.capacity,
+            len: ring.snapshot().len,
+            slot_align: g.slot_align,
+            reserved: 0,
+            map_len: g.total_len,
+        };
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(info) };
+        Ok(())
+    })
+}
+
+/// Frees a ring handle (unmapping the ring once its producer and consumer
+/// handles are freed too). `NULL` is a no-op.
+///
+/// # Safety
+/// `ring` is NULL or a ring handle not yet freed; it is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_free(ring: *mut ringway_ring) {
+    boundary("ringway_ring_free", || {
+        if !ring.is_null() {
+            // SAFETY: a handle from `emit` (Box::into_raw), freed once.
+            drop(unsafe { Box::from_raw(ring) });
+        }
+    })
+}
