@@ -17,10 +17,10 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ringway::spsc::{BytesConsumer, BytesProducer};
-use ringway::{Kind, OpenOptions};
+use ringway::{Kind, OpenOptions, PopTimeoutError};
 
 use crate::locator::Locator;
 use crate::{fail, Failure};
@@ -29,31 +29,6 @@ use crate::{fail, Failure};
 const EOS: u32 = u32::MAX;
 /// Bytes of framing at the start of each slot.
 const FRAME: usize = 8;
-
-/// Waits without burning a core for long: spins, then yields, then sleeps
-/// with a growing nap up to 1 ms.
-#[derive(Debug, Default)]
-struct Backoff {
-    step: u32,
-}
-
-impl Backoff {
-    fn wait(&mut self) {
-        self.step = self.step.saturating_add(1);
-        match self.step {
-            0..=200 => std::hint::spin_loop(),
-            201..=300 => std::thread::yield_now(),
-            n => {
-                let micros = (20u64 << ((n - 300) / 20).min(6)).min(1000);
-                std::thread::sleep(Duration::from_micros(micros));
-            }
-        }
-    }
-
-    fn reset(&mut self) {
-        self.step = 0;
-    }
-}
 
 fn open(name: &str) -> Result<ringway::Ring, Failure> {
     let locator = Locator::parse(name)?;
@@ -86,7 +61,6 @@ pub(crate) fn write(name: &str) -> Result<(), Failure> {
     let payload = slot - FRAME;
     let mut input = raw_fd(0);
     let mut buf = vec![0u8; (payload * 64).clamp(1 << 16, 1 << 20)];
-    let mut backoff = Backoff::default();
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => break,
@@ -97,14 +71,12 @@ pub(crate) fn write(name: &str) -> Result<(), Failure> {
         let mut data = &buf[..n];
         while !data.is_empty() {
             let want = data.len().div_ceil(payload);
-            let free = loop {
-                let free = tx.free_slots()?;
-                if free > 0 {
-                    break free;
-                }
-                backoff.wait();
+            // Spins briefly, then sleeps on the ring's futex until the
+            // reader frees a slot.
+            let free = match tx.wait_for_free(1, None) {
+                Ok(n) => n,
+                Err(e) => fail!("waiting for room in the ring: {e}"),
             };
-            backoff.reset();
             let mut chunk = tx.write_chunk(want.min(free))?;
             let (a, b) = chunk.as_mut_slices();
             let mut filled = 0;
@@ -119,17 +91,12 @@ pub(crate) fn write(name: &str) -> Result<(), Failure> {
             chunk.commit(filled);
         }
     }
-    loop {
-        let mut eos = [0u8; FRAME];
-        eos[..4].copy_from_slice(&EOS.to_le_bytes());
-        let mut chunk = tx.write_chunk(1)?;
-        if !chunk.is_empty() {
-            chunk.as_mut_slices().0[..FRAME].copy_from_slice(&eos);
-            chunk.commit_all();
-            return Ok(());
-        }
-        backoff.wait();
+    let mut eos = vec![0u8; slot];
+    eos[..4].copy_from_slice(&EOS.to_le_bytes());
+    if let Err(e) = tx.push_blocking(&eos) {
+        fail!("writing the end of stream: {e}");
     }
+    Ok(())
 }
 
 /// `ringway cat NAME --read`: the ring to stdout until EOS.
@@ -140,21 +107,23 @@ pub(crate) fn read(name: &str) -> Result<(), Failure> {
     let payload = slot - FRAME;
     let stdout = raw_fd(1);
     let mut out = io::BufWriter::with_capacity(1 << 20, &*stdout);
-    let mut backoff = Backoff::default();
     loop {
-        let ready = loop {
-            let ready = rx.ready_slots()?;
-            if ready > 0 {
-                break ready;
+        // Nothing for a millisecond: hand what we have downstream, then
+        // sleep on the ring's futex until the writer publishes.
+        let ready = match rx.wait_for_ready(1, Instant::now().checked_add(Duration::from_millis(1)))
+        {
+            Ok(n) => n,
+            Err(PopTimeoutError::Timeout) => {
+                if let Err(e) = out.flush() {
+                    fail!("writing stdout: {e}");
+                }
+                match rx.wait_for_ready(1, None) {
+                    Ok(n) => n,
+                    Err(e) => fail!("waiting for data: {e}"),
+                }
             }
-            // Nothing to read for a while: hand what we have to the reader
-            // downstream before sleeping.
-            if backoff.step == 200 {
-                out.flush()?;
-            }
-            backoff.wait();
+            Err(e) => fail!("waiting for data: {e}"),
         };
-        backoff.reset();
         let chunk = rx.read_chunk(ready.min(1024))?;
         let (a, b) = chunk.as_slices();
         let mut used = 0;

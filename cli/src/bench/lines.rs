@@ -93,10 +93,12 @@ impl Lines {
         samples: &mut Vec<u32>,
         watch: &Watch,
     ) -> Result<(), Failure> {
-        let start = Instant::now();
-        let mut prev = start;
-        let mut round = self.pong(pair).load(Ordering::Acquire);
         let mut spins = 0u32;
+        let mut round = 0;
+        // Round 1 is the handshake: it waits for the peer to arrive (start
+        // up, open everything) and is not timed.
+        let mut start = None;
+        let mut prev = Instant::now();
         loop {
             round += 1;
             // Release: pairs with the peer's Acquire load of ping.
@@ -110,8 +112,8 @@ impl Lines {
                 }
             }
             let now = Instant::now();
-            let since = now - start;
-            if since >= warm && samples.len() < samples.capacity() {
+            let since = now - *start.get_or_insert(now);
+            if round > 1 && since >= warm && samples.len() < samples.capacity() {
                 samples.push(u32::try_from((now - prev).as_nanos()).unwrap_or(u32::MAX));
             }
             prev = now;

@@ -13,6 +13,7 @@ mod chan;
 mod lines;
 pub(crate) mod peer;
 mod report;
+mod ringio;
 mod spec;
 mod work;
 
@@ -22,13 +23,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ringway::spsc::{BytesConsumer, Consumer, Producer};
-use ringway::{Kind, Ring, RingBuilder};
+use ringway::{Kind, Ring, RingBuilder, WaitStrategy};
 
 use self::chan::Endpoint;
 use self::lines::Lines;
 use self::report::{Latency, Outcome, Row};
+use self::ringio::with_kind;
 use self::spec::{Mech, Spec, Work};
+use self::work::RingWait;
 use crate::sys::{self, Mq};
 use crate::{fail, Failure};
 
@@ -47,8 +49,9 @@ pub(crate) struct BenchArgs {
     /// Milliseconds measured per row (default 300 for round trips, 250 for throughput).
     #[arg(long, value_name = "MS")]
     millis: Option<u64>,
-    /// Only these mechanisms (comma-separated: ringway, cache-line, pipe, fifo,
-    /// unix-stream, unix-dgram, mq, eventfd); ringway is always included.
+    /// Only these mechanisms (comma-separated: ringway, ringway-mpmc,
+    /// ringway-default, cache-line, pipe, fifo, unix-stream, unix-dgram, mq,
+    /// eventfd); ringway, the baseline, is always included.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -56,7 +59,7 @@ pub(crate) struct BenchArgs {
 /// A deadline for loops that wait on the peer.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Watch {
-    deadline: Instant,
+    pub(crate) deadline: Instant,
 }
 
 impl Watch {
@@ -133,9 +136,9 @@ impl Drop for PeerGuard {
 /// The bench's handles for one row.
 #[derive(Debug)]
 enum Side {
-    RingRtt(Producer<u64>, Consumer<u64>),
-    RingU64(Consumer<u64>),
-    RingBytes(BytesConsumer),
+    RingRtt(ringio::PingPair, RingWait),
+    RingU64(ringio::AnyU64Rx),
+    RingBytes(ringio::AnyBytesRx),
     Line,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
@@ -149,19 +152,6 @@ struct Timing {
     rtt: Duration,
     tput: Duration,
     probe: Duration,
-}
-
-fn mech_token(m: Mech) -> &'static str {
-    match m {
-        Mech::Ring => "ringway",
-        Mech::CacheLine => "cache-line",
-        Mech::Pipe => "pipe",
-        Mech::Fifo => "fifo",
-        Mech::UnixStream => "unix-stream",
-        Mech::UnixDgram => "unix-dgram",
-        Mech::Mqueue => "mq",
-        Mech::Eventfd => "eventfd",
-    }
 }
 
 /// Batch size for a message size: about 4-256 KiB per call.
@@ -188,7 +178,9 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
     let mut rows = Vec::new();
     for work in [Work::RttSpin, Work::RttBlock] {
         for &m in mechs {
-            if m == Mech::CacheLine && work == Work::RttBlock {
+            if (m == Mech::CacheLine && work == Work::RttBlock)
+                || (m == Mech::RingDefault && work == Work::RttSpin)
+            {
                 continue;
             }
             rows.push((work, m));
@@ -197,7 +189,7 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
     for size in [8, 64, 4096, 65536] {
         for batch in [1, batch_for(size)] {
             for &m in mechs {
-                if matches!(m, Mech::CacheLine | Mech::Eventfd) {
+                if matches!(m, Mech::CacheLine | Mech::Eventfd | Mech::RingDefault) {
                     continue;
                 }
                 rows.push((Work::Tput { size, batch }, m));
@@ -210,9 +202,6 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
 /// Why `mech` cannot run `work` here, if it cannot.
 fn skip_reason(work: Work, mech: Mech, mq_max: usize) -> Option<String> {
     match (work, mech) {
-        (Work::RttBlock, Mech::Ring) => {
-            Some("ringway's blocking calls have not landed yet (measured once they do)".into())
-        }
         (Work::Tput { size, .. }, Mech::Mqueue) if size > mq_max => Some(format!(
             "messages over /proc/sys/fs/mqueue/msgsize_max ({mq_max} B)"
         )),
@@ -269,11 +258,15 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
     let mut mechs = Mech::ALL.to_vec();
     if !args.only.is_empty() {
         for o in &args.only {
-            if !Mech::ALL.iter().any(|&m| mech_token(m) == o) {
-                fail!("unknown mechanism {o:?} in --only (ringway, cache-line, pipe, fifo, unix-stream, unix-dgram, mq, eventfd)");
+            if !Mech::ALL.iter().any(|&m| m.token() == o) {
+                let all: Vec<&str> = Mech::ALL.iter().map(|m| m.token()).collect();
+                fail!(
+                    "unknown mechanism {o:?} in --only (one of {})",
+                    all.join(", ")
+                );
             }
         }
-        mechs.retain(|&m| m == Mech::Ring || args.only.iter().any(|o| o == mech_token(m)));
+        mechs.retain(|&m| m == Mech::Ring || args.only.iter().any(|o| o == m.token()));
     }
     let timing = if args.quick {
         Timing {
@@ -410,29 +403,40 @@ fn run_row(
     let mut spec_names = Vec::new();
     let rtt = matches!(work, Work::RttSpin | Work::RttBlock);
     let side = match (mech, work) {
-        (Mech::Ring, Work::RttSpin) => {
-            let ping = ring_u64(&base, "ping", 64, &mut names)?;
-            let pong = ring_u64(&base, "pong", 64, &mut names)?;
-            spec_names = names.shm[1..].to_vec();
-            Side::RingRtt(Producer::attach(&ping)?, Consumer::attach(&pong)?)
+        (Mech::Ring | Mech::RingMpmc | Mech::RingDefault, _) => {
+            let kind = if mech == Mech::RingMpmc {
+                Kind::Mpmc
+            } else {
+                Kind::Spsc
+            };
+            match work {
+                Work::RttSpin | Work::RttBlock => {
+                    let ping = make_ring(&base, "ping", kind, 64, None, &mut names)?;
+                    let pong = make_ring(&base, "pong", kind, 64, None, &mut names)?;
+                    let wait = match (work, mech) {
+                        (Work::RttSpin, _) => RingWait::Spin,
+                        (_, Mech::RingDefault) => RingWait::Block(WaitStrategy::default()),
+                        _ => RingWait::Block(WaitStrategy::Park),
+                    };
+                    Side::RingRtt(ringio::ping_pair(&ping, &pong)?, wait)
+                }
+                Work::Tput { size: 8, .. } => {
+                    let ring = make_ring(&base, "data", kind, ring_capacity(8), None, &mut names)?;
+                    Side::RingU64(ringio::u64_rx(&ring)?)
+                }
+                Work::Tput { size, .. } => {
+                    let ring = make_ring(
+                        &base,
+                        "data",
+                        kind,
+                        ring_capacity(size),
+                        Some(size),
+                        &mut names,
+                    )?;
+                    Side::RingBytes(ringio::bytes_rx(&ring)?)
+                }
+            }
         }
-        (Mech::Ring, Work::Tput { size: 8, .. }) => {
-            let ring = ring_u64(&base, "data", ring_capacity(8), &mut names)?;
-            spec_names = names.shm[1..].to_vec();
-            Side::RingU64(Consumer::attach(&ring)?)
-        }
-        (Mech::Ring, Work::Tput { size, .. }) => {
-            let name = format!("{base}-data");
-            let ring = RingBuilder::new(Kind::Spsc)
-                .capacity(ring_capacity(size))
-                .slot_size(size as u32)
-                .slot_align(64)
-                .create_shm(&name)?;
-            names.shm.push(name.clone());
-            spec_names = vec![name];
-            Side::RingBytes(BytesConsumer::attach(&ring)?)
-        }
-        (Mech::Ring, Work::RttBlock) => fail!("not available"),
         (Mech::CacheLine, _) => Side::Line,
         (Mech::Pipe, _) if rtt => {
             let (ping_r, ping_w) = sys::pipe()?;
@@ -527,6 +531,9 @@ fn run_row(
             Side::KernelRtt(Endpoint::Event(ping), Endpoint::Event(pong))
         }
     };
+    if mech.is_ring() {
+        spec_names = names.shm[1..].to_vec();
+    }
     let spec = Spec {
         mech,
         work,
@@ -579,13 +586,9 @@ fn run_row(
             lines.pinger(1, warm, timing.rtt, samples, &watch)?;
             latency(samples)?
         }
-        Side::RingRtt(mut tx, mut rx) => {
-            work::ring_ping(
-                &mut tx,
-                &mut rx,
-                work::Clock::new(warm, timing.rtt, samples),
-                &watch,
-            )?;
+        Side::RingRtt(pair, wait) => {
+            let clock = work::Clock::new(warm, timing.rtt, samples);
+            with_kind!(pair, (mut tx, mut rx) => work::ring_ping(&mut tx, &mut rx, wait, clock, &watch))?;
             latency(samples)?
         }
         Side::KernelRtt(tx, rx) => {
@@ -597,17 +600,23 @@ fn run_row(
             )?;
             latency(samples)?
         }
-        Side::RingU64(mut rx) => {
+        Side::RingU64(rx) => {
             let Work::Tput { batch, .. } = work else {
                 fail!("bad row")
             };
-            stream(work::ring_recv_u64(&mut rx, batch, &watch)?, 8)
+            stream(
+                with_kind!(rx, mut rx => work::ring_recv_u64(&mut rx, batch, &watch))?,
+                8,
+            )
         }
-        Side::RingBytes(mut rx) => {
+        Side::RingBytes(rx) => {
             let Work::Tput { size, batch } = work else {
                 fail!("bad row")
             };
-            stream(work::ring_recv_bytes(&mut rx, batch, &watch)?, size)
+            stream(
+                with_kind!(rx, mut rx => work::ring_recv_bytes(&mut rx, batch, &watch))?,
+                size,
+            )
         }
         Side::KernelStream(rx) => {
             let Work::Tput { size, batch } = work else {
@@ -637,12 +646,22 @@ fn stream(s: work::Stream, size: usize) -> Outcome {
     }
 }
 
-fn ring_u64(base: &str, suffix: &str, capacity: u64, names: &mut Names) -> Result<Ring, Failure> {
+/// Creates a ring for a row: typed u64 slots, or `size`-byte slots aligned to 64.
+fn make_ring(
+    base: &str,
+    suffix: &str,
+    kind: Kind,
+    capacity: u64,
+    size: Option<usize>,
+    names: &mut Names,
+) -> Result<Ring, Failure> {
     let name = format!("{base}-{suffix}");
-    let ring = RingBuilder::new(Kind::Spsc)
-        .capacity(capacity)
-        .message::<u64>()
-        .create_shm(&name)?;
+    let builder = RingBuilder::new(kind).capacity(capacity);
+    let builder = match size {
+        None => builder.message::<u64>(),
+        Some(size) => builder.slot_size(size as u32).slot_align(64),
+    };
+    let ring = builder.create_shm(&name)?;
     names.shm.push(name);
     Ok(ring)
 }

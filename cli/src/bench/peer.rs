@@ -5,27 +5,34 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ringway::spsc::{BytesProducer, Consumer, Producer};
-use ringway::{Kind, OpenOptions, Ring};
+use ringway::{Kind, OpenOptions, Ring, WaitStrategy};
 
 use super::chan::Endpoint;
 use super::lines::Lines;
+use super::ringio::{self, with_kind};
 use super::spec::{Mech, Spec, Work};
+use super::work::RingWait;
 use super::{is_bench_path, work, Watch};
 use crate::sys::{self, Mq};
 use crate::{fail, Failure};
 
 enum Side {
-    RingRtt(Consumer<u64>, Producer<u64>),
-    RingU64(Producer<u64>),
-    RingBytes(BytesProducer),
+    RingRtt(ringio::EchoPair, RingWait),
+    RingU64(ringio::AnyU64Tx),
+    RingBytes(ringio::AnyBytesTx),
     Line,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
 }
 
-fn open_ring(name: &str) -> Result<Ring, Failure> {
-    Ok(OpenOptions::new().kind(Kind::Spsc).open_shm(name)?)
+/// Opens a ring of the bench's, checking its kind against the row's.
+fn open_ring(spec: &Spec, name: &str) -> Result<Ring, Failure> {
+    let kind = if spec.mech == Mech::RingMpmc {
+        Kind::Mpmc
+    } else {
+        Kind::Spsc
+    };
+    Ok(OpenOptions::new().kind(kind).open_shm(name)?)
 }
 
 fn fd(spec: &Spec, i: usize) -> Result<std::os::fd::OwnedFd, Failure> {
@@ -68,16 +75,21 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
     let polling = spec.work == Work::RttSpin;
     let rtt = matches!(spec.work, Work::RttSpin | Work::RttBlock);
     let side = match spec.mech {
-        Mech::Ring if rtt => {
-            let ping = open_ring(name(&spec, 0)?)?;
-            let pong = open_ring(name(&spec, 1)?)?;
-            Side::RingRtt(Consumer::attach(&ping)?, Producer::attach(&pong)?)
+        Mech::Ring | Mech::RingMpmc | Mech::RingDefault if rtt => {
+            let ping = open_ring(&spec, name(&spec, 0)?)?;
+            let pong = open_ring(&spec, name(&spec, 1)?)?;
+            let wait = match (spec.work, spec.mech) {
+                (Work::RttSpin, _) => RingWait::Spin,
+                (_, Mech::RingDefault) => RingWait::Block(WaitStrategy::default()),
+                _ => RingWait::Block(WaitStrategy::Park),
+            };
+            Side::RingRtt(ringio::echo_pair(&ping, &pong)?, wait)
         }
-        Mech::Ring => {
-            let ring = open_ring(name(&spec, 0)?)?;
+        Mech::Ring | Mech::RingMpmc | Mech::RingDefault => {
+            let ring = open_ring(&spec, name(&spec, 0)?)?;
             match spec.work {
-                Work::Tput { size: 8, .. } => Side::RingU64(Producer::attach(&ring)?),
-                _ => Side::RingBytes(BytesProducer::attach(&ring)?),
+                Work::Tput { size: 8, .. } => Side::RingU64(ringio::u64_tx(&ring)?),
+                _ => Side::RingBytes(ringio::bytes_tx(&ring)?),
             }
         }
         Mech::CacheLine => Side::Line,
@@ -131,19 +143,21 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
     lines.echo(0, &watch)?;
     match side {
         Side::Line => lines.echo(1, &watch),
-        Side::RingRtt(mut rx, mut tx) => work::ring_echo(&mut rx, &mut tx, &watch),
-        Side::KernelRtt(rx, tx) => work::rtt_echo(&rx, &tx, &watch),
-        Side::RingU64(mut tx) => {
-            let Work::Tput { batch, .. } = spec.work else {
-                fail!("bad row")
-            };
-            work::ring_send_u64(&mut tx, batch, dur, &watch)
+        Side::RingRtt(pair, wait) => {
+            with_kind!(pair, (mut rx, mut tx) => work::ring_echo(&mut rx, &mut tx, wait, &watch))
         }
-        Side::RingBytes(mut tx) => {
+        Side::KernelRtt(rx, tx) => work::rtt_echo(&rx, &tx, &watch),
+        Side::RingU64(tx) => {
             let Work::Tput { batch, .. } = spec.work else {
                 fail!("bad row")
             };
-            work::ring_send_bytes(&mut tx, batch, dur, &watch)
+            with_kind!(tx, mut tx => work::ring_send_u64(&mut tx, batch, dur, &watch))
+        }
+        Side::RingBytes(tx) => {
+            let Work::Tput { batch, .. } = spec.work else {
+                fail!("bad row")
+            };
+            with_kind!(tx, mut tx => work::ring_send_bytes(&mut tx, batch, dur, &watch))
         }
         Side::KernelStream(tx) => {
             let Work::Tput { size, batch } = spec.work else {

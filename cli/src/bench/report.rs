@@ -157,14 +157,14 @@ pub(crate) fn table(rows: &[Row]) -> String {
             Work::RttSpin | Work::RttBlock => {
                 let _ = writeln!(
                     out,
-                    "  {:<12} {:>10} {:>10} {:>10} {:>8} {:>11} {:>8}",
+                    "  {:<15} {:>10} {:>10} {:>10} {:>8} {:>11} {:>8}",
                     "mechanism", "p50", "p99", "p99.9", ">10µs", "vs ringway", "probe"
                 );
             }
             Work::Tput { .. } => {
                 let _ = writeln!(
                     out,
-                    "  {:<12} {:>14} {:>10} {:>10} {:>8} {:>11} {:>8}",
+                    "  {:<15} {:>14} {:>10} {:>10} {:>8} {:>11} {:>8}",
                     "mechanism", "rate", "bandwidth", "per msg", "", "vs ringway", "probe"
                 );
             }
@@ -200,7 +200,7 @@ pub(crate) fn table(rows: &[Row]) -> String {
                 }
                 Outcome::Skipped(why) => format!("skipped: {why}"),
             };
-            let _ = writeln!(out, "  {:<12} {line}", r.mech.name());
+            let _ = writeln!(out, "  {:<15} {line}", r.mech.name());
         }
     }
     out
@@ -248,8 +248,9 @@ pub(crate) fn json(rows: &[Row], meta: Value) -> Value {
     json!({"meta": meta, "rows": rows})
 }
 
-const COLORS: [&str; 8] = [
-    "#d62728", "#7f7f7f", "#1f77b4", "#17becf", "#2ca02c", "#bcbd22", "#9467bd", "#ff7f0e",
+const COLORS: [&str; 10] = [
+    "#d62728", "#e377c2", "#8c564b", "#7f7f7f", "#1f77b4", "#17becf", "#2ca02c", "#bcbd22",
+    "#9467bd", "#ff7f0e",
 ];
 
 fn color(m: Mech) -> &'static str {

@@ -9,8 +9,14 @@ use crate::{fail, Failure};
 /// The IPC mechanism a row measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mech {
-    /// A ringway SPSC ring in POSIX shared memory.
+    /// A ringway SPSC ring in POSIX shared memory (blocking rows: both
+    /// sides wait with `WaitStrategy::Park`).
     Ring,
+    /// A ringway MPMC ring, one producer and one consumer.
+    RingMpmc,
+    /// A ringway SPSC ring waiting with the default strategy (spin, then
+    /// park); blocking round trip only.
+    RingDefault,
     /// Two shared cache lines, ping-pong: the floor.
     CacheLine,
     /// An anonymous pipe.
@@ -28,8 +34,10 @@ pub(crate) enum Mech {
 }
 
 impl Mech {
-    pub(crate) const ALL: [Mech; 8] = [
+    pub(crate) const ALL: [Mech; 10] = [
         Mech::Ring,
+        Mech::RingMpmc,
+        Mech::RingDefault,
         Mech::CacheLine,
         Mech::Pipe,
         Mech::Fifo,
@@ -42,6 +50,8 @@ impl Mech {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Mech::Ring => "ringway",
+            Mech::RingMpmc => "ringway mpmc",
+            Mech::RingDefault => "ringway default",
             Mech::CacheLine => "cache line",
             Mech::Pipe => "pipe",
             Mech::Fifo => "fifo",
@@ -52,17 +62,25 @@ impl Mech {
         }
     }
 
-    fn token(self) -> &'static str {
+    /// The name `--only` takes, and the peer spec carries.
+    pub(crate) fn token(self) -> &'static str {
         match self {
-            Mech::Ring => "ring",
-            Mech::CacheLine => "line",
+            Mech::Ring => "ringway",
+            Mech::RingMpmc => "ringway-mpmc",
+            Mech::RingDefault => "ringway-default",
+            Mech::CacheLine => "cache-line",
             Mech::Pipe => "pipe",
             Mech::Fifo => "fifo",
-            Mech::UnixStream => "stream",
-            Mech::UnixDgram => "dgram",
+            Mech::UnixStream => "unix-stream",
+            Mech::UnixDgram => "unix-dgram",
             Mech::Mqueue => "mq",
             Mech::Eventfd => "eventfd",
         }
+    }
+
+    /// Whether this is one of ringway's own rows.
+    pub(crate) fn is_ring(self) -> bool {
+        matches!(self, Mech::Ring | Mech::RingMpmc | Mech::RingDefault)
     }
 }
 

@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use ringway::spsc::{BytesConsumer, BytesProducer, Consumer, Producer};
-use ringway::{PopError, PushError};
+use ringway::WaitStrategy;
 
 use super::chan::{carry, Endpoint};
+use super::ringio::{BytesRx, BytesTx, U64Rx, U64Tx};
 use super::Watch;
 use crate::{fail, Failure};
 
@@ -129,17 +129,40 @@ pub(crate) fn rtt_echo(rx: &Endpoint, tx: &Endpoint, watch: &Watch) -> Result<()
     }
 }
 
-/// Bench side of a ring round trip, busy-polling.
+/// How a ring round trip waits: busy-polling `try_*`, or the blocking calls
+/// with a wait strategy.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RingWait {
+    /// `try_push` / `try_pop` in a loop.
+    Spin,
+    /// `push_deadline` / `pop_deadline` with this strategy on both handles.
+    Block(WaitStrategy),
+}
+
+/// Bench side of a ring round trip.
 pub(crate) fn ring_ping(
-    tx: &mut Producer<u64>,
-    rx: &mut Consumer<u64>,
+    tx: &mut impl U64Tx,
+    rx: &mut impl U64Rx,
+    wait: RingWait,
     mut clock: Clock<'_>,
     watch: &Watch,
 ) -> Result<(), Failure> {
     let mut seq = 0;
+    if let RingWait::Block(s) = wait {
+        tx.set_strategy(s);
+        rx.set_strategy(s);
+    }
     loop {
-        push_spin(tx, seq, watch)?;
-        let got = pop_spin(rx, watch)?;
+        let got = match wait {
+            RingWait::Spin => {
+                push_spin(tx, seq, watch)?;
+                pop_spin(rx, watch)?
+            }
+            RingWait::Block(_) => {
+                tx.push_deadline(seq, watch.deadline)?;
+                rx.pop_deadline(watch.deadline)?
+            }
+        };
         expect(got, seq)?;
         seq += 1;
         if clock.tick() {
@@ -149,45 +172,52 @@ pub(crate) fn ring_ping(
     push_spin(tx, END, watch)
 }
 
-/// Peer side of a ring round trip, busy-polling.
+/// Peer side of a ring round trip.
 pub(crate) fn ring_echo(
-    rx: &mut Consumer<u64>,
-    tx: &mut Producer<u64>,
+    rx: &mut impl U64Rx,
+    tx: &mut impl U64Tx,
+    wait: RingWait,
     watch: &Watch,
 ) -> Result<(), Failure> {
     let mut want = 0;
+    if let RingWait::Block(s) = wait {
+        tx.set_strategy(s);
+        rx.set_strategy(s);
+    }
     loop {
-        let seq = pop_spin(rx, watch)?;
+        let seq = match wait {
+            RingWait::Spin => pop_spin(rx, watch)?,
+            RingWait::Block(_) => rx.pop_deadline(watch.deadline)?,
+        };
         if seq == END {
             return Ok(());
         }
         expect(seq, want)?;
         want += 1;
-        push_spin(tx, seq, watch)?;
-    }
-}
-
-#[inline]
-fn push_spin(tx: &mut Producer<u64>, v: u64, watch: &Watch) -> Result<(), Failure> {
-    let mut spins = 0u32;
-    loop {
-        match tx.try_push(v) {
-            Ok(()) => return Ok(()),
-            Err(PushError::Full(_)) => spin(&mut spins, watch)?,
-            Err(e) => fail!("push: {e}"),
+        match wait {
+            RingWait::Spin => push_spin(tx, seq, watch)?,
+            RingWait::Block(_) => tx.push_deadline(seq, watch.deadline)?,
         }
     }
 }
 
 #[inline]
-fn pop_spin(rx: &mut Consumer<u64>, watch: &Watch) -> Result<u64, Failure> {
+fn push_spin(tx: &mut impl U64Tx, v: u64, watch: &Watch) -> Result<(), Failure> {
+    let mut spins = 0u32;
+    while !tx.try_push(v)? {
+        spin(&mut spins, watch)?;
+    }
+    Ok(())
+}
+
+#[inline]
+fn pop_spin(rx: &mut impl U64Rx, watch: &Watch) -> Result<u64, Failure> {
     let mut spins = 0u32;
     loop {
-        match rx.try_pop() {
-            Ok(v) => return Ok(v),
-            Err(PopError::Empty) => spin(&mut spins, watch)?,
-            Err(e) => fail!("pop: {e}"),
+        if let Some(v) = rx.try_pop()? {
+            return Ok(v);
         }
+        spin(&mut spins, watch)?;
     }
 }
 
@@ -311,7 +341,7 @@ pub(crate) fn stream_recv(
 
 /// Peer side of a typed u64 ring stream.
 pub(crate) fn ring_send_u64(
-    tx: &mut Producer<u64>,
+    tx: &mut impl U64Tx,
     batch: usize,
     dur: Duration,
     watch: &Watch,
@@ -347,7 +377,7 @@ pub(crate) fn ring_send_u64(
 
 /// Bench side of a typed u64 ring stream.
 pub(crate) fn ring_recv_u64(
-    rx: &mut Consumer<u64>,
+    rx: &mut impl U64Rx,
     batch: usize,
     watch: &Watch,
 ) -> Result<Stream, Failure> {
@@ -374,9 +404,9 @@ pub(crate) fn ring_recv_u64(
 }
 
 /// Peer side of a bytes ring stream: each message copied from a buffer into
-/// its slot (single: `try_push`; batched: one `write_chunk` per batch).
+/// its slot (single: `try_push`; batched: one write chunk per batch).
 pub(crate) fn ring_send_bytes(
-    tx: &mut BytesProducer,
+    tx: &mut impl BytesTx,
     batch: usize,
     dur: Duration,
     watch: &Watch,
@@ -389,30 +419,21 @@ pub(crate) fn ring_send_bytes(
     loop {
         if batch == 1 {
             stamp(&mut msg, seq);
-            loop {
-                match tx.try_push(&msg) {
-                    Ok(()) => break,
-                    Err(PushError::Full(())) => spin(&mut spins, watch)?,
-                    Err(e) => fail!("push: {e}"),
-                }
+            while !tx.try_push(&msg)? {
+                spin(&mut spins, watch)?;
             }
             seq += 1;
         } else {
             let mut left = batch;
             while left > 0 {
-                let mut chunk = tx.write_chunk(left)?;
-                let n = chunk.len();
-                if n == 0 {
-                    spin(&mut spins, watch)?;
-                    continue;
-                }
-                let (a, b) = chunk.as_mut_slices();
-                for s in a.chunks_exact_mut(size).chain(b.chunks_exact_mut(size)) {
+                let n = tx.push_batch(left, |s| {
                     stamp(&mut msg, seq);
                     s.copy_from_slice(&msg);
                     seq += 1;
+                })?;
+                if n == 0 {
+                    spin(&mut spins, watch)?;
                 }
-                chunk.commit_all();
                 left -= n;
             }
         }
@@ -421,19 +442,16 @@ pub(crate) fn ring_send_bytes(
         }
     }
     stamp(&mut msg, END);
-    loop {
-        match tx.try_push(&msg) {
-            Ok(()) => return Ok(()),
-            Err(PushError::Full(())) => spin(&mut spins, watch)?,
-            Err(e) => fail!("push: {e}"),
-        }
+    while !tx.try_push(&msg)? {
+        spin(&mut spins, watch)?;
     }
+    Ok(())
 }
 
 /// Bench side of a bytes ring stream: each message copied out of its slot
 /// into the receiver's buffer, as `read(2)` would, then checked.
 pub(crate) fn ring_recv_bytes(
-    rx: &mut BytesConsumer,
+    rx: &mut impl BytesRx,
     batch: usize,
     watch: &Watch,
 ) -> Result<Stream, Failure> {
@@ -442,31 +460,18 @@ pub(crate) fn ring_recv_bytes(
     let mut receipt = Receipt::new();
     let mut spins = 0u32;
     loop {
-        if batch == 1 {
-            match rx.try_pop(&mut buf) {
-                Ok(()) => {
-                    if receipt.take(seq_of(&buf)?)? {
-                        return receipt.finish();
-                    }
-                }
-                Err(PopError::Empty) => spin(&mut spins, watch)?,
-                Err(e) => fail!("pop: {e}"),
-            }
+        let n = if batch == 1 {
+            usize::from(rx.try_pop(&mut buf)?)
         } else {
-            let chunk = rx.read_chunk(batch)?;
-            let n = chunk.len();
-            if n == 0 {
-                spin(&mut spins, watch)?;
-                continue;
-            }
-            let (a, b) = chunk.as_slices();
-            buf[..a.len()].copy_from_slice(a);
-            buf[a.len()..a.len() + b.len()].copy_from_slice(b);
-            chunk.release_all();
-            for m in buf[..n * size].chunks_exact(size) {
-                if receipt.take(seq_of(m)?)? {
-                    return receipt.finish();
-                }
+            rx.pop_batch(&mut buf)?
+        };
+        if n == 0 {
+            spin(&mut spins, watch)?;
+            continue;
+        }
+        for m in buf[..n * size].chunks_exact(size) {
+            if receipt.take(seq_of(m)?)? {
+                return receipt.finish();
             }
         }
     }
