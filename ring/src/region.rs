@@ -210,6 +210,13 @@ fn io_open(context: &'static str) -> impl FnOnce(io::Error) -> OpenError {
 /// Sizes a freshly created object to `len` bytes and reserves them.
 fn size_new(file: &File, len: u64) -> Result<(), CreateError> {
     file.set_len(len).map_err(io_create("ftruncate"))?;
+    reserve(file, len)
+}
+
+/// Makes the filesystem allocate every page now, so that running out of
+/// space is an error here and never a SIGBUS on first touch.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn reserve(file: &File, len: u64) -> Result<(), CreateError> {
     let off_len = libc::off_t::try_from(len).map_err(|_| CreateError::NoSpace { need: len })?;
     let fd = std::os::fd::AsRawFd::as_raw_fd(file);
     // SAFETY: `fd` is open (owned by `file`) for the duration of the call;
@@ -228,20 +235,36 @@ fn size_new(file: &File, len: u64) -> Result<(), CreateError> {
     }
 }
 
+/// Elsewhere (macOS has no `posix_fallocate`, and shm objects there cannot be
+/// preallocated) pages are allocated on first touch.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn reserve(_file: &File, _len: u64) -> Result<(), CreateError> {
+    Ok(())
+}
+
+/// `shm_open(name, flags, mode)`: a new fd or -1 with errno set.
+fn shm_open(name: &CString, flags: libc::c_int, mode: u32) -> libc::c_int {
+    // shm_open is variadic on macOS (the mode goes as an int) and takes a
+    // mode_t elsewhere.
+    #[cfg(target_vendor = "apple")]
+    let mode = mode as libc::c_uint;
+    #[cfg(not(target_vendor = "apple"))]
+    let mode = mode as libc::mode_t;
+    // SAFETY: `name` is NUL-terminated; shm_open only reads it.
+    unsafe { libc::shm_open(name.as_ptr(), flags, mode) }
+}
+
 /// Creates the shm object `name` of `len` bytes and maps it.
 pub(crate) fn create_shm(name: &str, len: u64, mode: u32) -> Result<Region, CreateError> {
     let cname = validate_shm_name(name).map_err(|reason| CreateError::InvalidName {
         name: name.to_owned(),
         reason,
     })?;
-    // SAFETY: `cname` is NUL-terminated; shm_open returns a new fd or -1.
-    let fd = unsafe {
-        libc::shm_open(
-            cname.as_ptr(),
-            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
-            mode as libc::mode_t,
-        )
-    };
+    let fd = shm_open(
+        &cname,
+        libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+        mode,
+    );
     if fd < 0 {
         let e = io::Error::last_os_error();
         return Err(match e.raw_os_error() {
@@ -307,8 +330,7 @@ pub(crate) fn open_shm(name: &str, allow_other_owner: bool) -> Result<Region, Op
         name: name.to_owned(),
         reason,
     })?;
-    // SAFETY: `cname` is NUL-terminated; shm_open returns a new fd or -1.
-    let fd = unsafe { libc::shm_open(cname.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) };
+    let fd = shm_open(&cname, libc::O_RDWR | libc::O_CLOEXEC, 0);
     if fd < 0 {
         let e = io::Error::last_os_error();
         return Err(match e.raw_os_error() {
@@ -446,14 +468,7 @@ fn anonymous_file() -> Result<File, CreateError> {
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
     let cname = CString::new(name).expect("no NUL");
-    // SAFETY: `cname` is NUL-terminated; shm_open returns a new fd or -1.
-    let fd = unsafe {
-        libc::shm_open(
-            cname.as_ptr(),
-            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
-            0o600 as libc::mode_t,
-        )
-    };
+    let fd = shm_open(&cname, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600);
     if fd < 0 {
         return Err(io_create("shm_open")(io::Error::last_os_error()));
     }
