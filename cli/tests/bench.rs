@@ -1,0 +1,108 @@
+//! `bench --quick`: every row runs (a few milliseconds each), the table has
+//! every group and mechanism, the JSON and SVG are written, and nothing is
+//! left in /dev/shm or the temp dir.
+
+mod common;
+use common::ringway;
+
+#[test]
+fn quick_bench_prints_every_row_and_cleans_up() {
+    let dir = std::env::temp_dir();
+    let json = dir.join(format!("ringway-clitest-{}-bench.json", std::process::id()));
+    let svg = dir.join(format!("ringway-clitest-{}-bench.svg", std::process::id()));
+    let child = ringway()
+        .args([
+            "bench",
+            "--quick",
+            "--json",
+            json.to_str().unwrap(),
+            "--plot",
+            svg.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "bench failed:\n{table}");
+
+    let groups = [
+        "round trip, u64, busy-polling",
+        "round trip, u64, blocking",
+        "one-way throughput, u64, single",
+        "one-way throughput, u64, batched",
+        "one-way throughput, 64 B, single",
+        "one-way throughput, 64 B, batched",
+        "one-way throughput, 4 KiB, single",
+        "one-way throughput, 4 KiB, batched",
+        "one-way throughput, 64 KiB, single",
+        "one-way throughput, 64 KiB, batched",
+    ];
+    // Split the table into groups and check each one's rows.
+    for (i, g) in groups.iter().enumerate() {
+        let start = table
+            .find(g)
+            .unwrap_or_else(|| panic!("no group {g:?}:\n{table}"));
+        let end = groups[i + 1..]
+            .first()
+            .and_then(|n| table.find(n))
+            .unwrap_or(table.len());
+        let body = &table[start..end];
+        let mut want = vec![
+            "ringway ",
+            "ringway mpmc",
+            "pipe",
+            "fifo",
+            "unix stream",
+            "unix dgram",
+            "posix mq",
+        ];
+        if g.starts_with("round trip") {
+            want.push("eventfd");
+        }
+        if g.contains("busy-polling") {
+            want.push("cache line");
+        }
+        if g.contains("blocking") {
+            want.push("ringway default");
+        }
+        for m in want {
+            assert!(
+                body.lines().any(|l| l.trim_start().starts_with(m)),
+                "group {g:?} lacks {m:?}:\n{body}"
+            );
+        }
+        // Skipped rows say why; only mq rows may be skipped.
+        for l in body.lines().filter(|l| l.contains("skipped")) {
+            assert!(
+                l.trim_start().starts_with("posix mq"),
+                "unexpected skip: {l}"
+            );
+        }
+    }
+    assert!(table.contains("1.00x"), "no ratio column:\n{table}");
+
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert!(rows.len() >= 60, "{} rows in the JSON", rows.len());
+    assert!(rows
+        .iter()
+        .all(|r| r["mechanism"].is_string() && r["result"].is_object()));
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.contains("polyline"));
+    std::fs::remove_file(&json).unwrap();
+    std::fs::remove_file(&svg).unwrap();
+
+    // No names left behind.
+    let prefix = format!("ringway-bench-{pid}-");
+    for dir in ["/dev/shm", dir.to_str().unwrap()] {
+        let left: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "left in {dir}: {left:?}");
+    }
+}
