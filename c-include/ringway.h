@@ -214,10 +214,13 @@ typedef struct ringway_ring ringway_ring;
 
 /**
  * Slots lent by `ringway_producer_reserve` (to write) or
- * `ringway_consumer_read` (to read) in place. The run may wrap around the
- * end of the slot array, so it comes as two spans; `second` is NULL and
- * `second_len` 0 when it does not wrap. Lengths are in bytes, each a
- * multiple of the slot size; `slots` is the number of slots in both.
+ * `ringway_consumer_read` (to read) in place. On an SPSC ring the run may
+ * wrap around the end of the slot array, so it comes as two spans; `second`
+ * is NULL and `second_len` 0 when it does not wrap. Lengths are in bytes,
+ * each a multiple of the slot size; `slots` is the number of slots in both.
+ * On an MPMC ring slots are not contiguous (each carries a stamp): `first`
+ * and `second` are NULL, the lengths 0, and `ringway_producer_slot` /
+ * `ringway_consumer_slot` give each slot's address (they work for SPSC too).
  *
  * The spans stay valid until the matching `ringway_producer_commit` or
  * `ringway_consumer_release` (or the handle is freed).
@@ -397,9 +400,40 @@ void ringway_consumer_free(struct ringway_consumer *consumer);
 ringway_result ringway_consumer_try_pop(struct ringway_consumer *consumer, void *buf, size_t len);
 
 /**
+ * Pops one message into `buf` (exactly the ring's slot size), waiting as
+ * long as it takes for one (spinning briefly, then sleeping on the ring's
+ * futex; a producer's push wakes it).
+ *
+ * # Errors
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_consumer_try_pop`.
+ */
+ringway_result ringway_consumer_pop(struct ringway_consumer *consumer, void *buf, size_t len);
+
+/**
+ * Pops one message into `buf`, waiting at most `timeout_ns` nanoseconds for
+ * one.
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_consumer_try_pop`.
+ */
+ringway_result ringway_consumer_pop_timeout(struct ringway_consumer *consumer,
+                                            void *buf,
+                                            size_t len,
+                                            uint64_t timeout_ns);
+
+/**
  * Lends up to `max_slots` ready messages to read in place, described in
- * `*out` (possibly fewer than asked, at least one). They stay in the ring
- * until `ringway_consumer_release`.
+ * `*out` (possibly fewer than asked, at least one). On an SPSC ring they
+ * stay in the ring until `ringway_consumer_release` and `*out` holds their
+ * spans. On an MPMC ring they are taken from the ring for this consumer,
+ * are not contiguous (`out->first` is NULL: reach each with
+ * `ringway_consumer_slot`), and are released whole.
  *
  * # Errors
  * `RINGWAY_ERR_EMPTY` (no message), `_INVALID_ARGUMENT` (`max_slots` is 0),
@@ -414,13 +448,30 @@ ringway_result ringway_consumer_read(struct ringway_consumer *consumer,
                                      struct ringway_chunk *out);
 
 /**
+ * The address of message `index` (from 0) of the chunk being read, to read
+ * its `slot_size` bytes in place; works for both ring kinds.
+ *
+ * # Errors
+ * `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (`index`
+ * is not below the chunk's `slots`), `_NULL`.
+ *
+ * # Safety
+ * `consumer` is a live consumer handle not used by another thread during
+ * the call; `out` is writable.
+ */
+ringway_result ringway_consumer_slot(struct ringway_consumer *consumer,
+                                     size_t index,
+                                     const uint8_t **out);
+
+/**
  * Frees the first `slots` messages of the chunk being read for the
- * producers and ends the read (the rest stay in the ring, to be read again;
- * `slots` may be 0).
+ * producers and ends the read. On an SPSC ring the rest stay in the ring,
+ * to be read again (`slots` may be 0); an MPMC chunk is released whole
+ * (`slots` must equal its `slots`).
  *
  * # Errors
  * `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (more
- * slots than lent; the chunk stays lent), `_NULL`.
+ * slots than lent, or part of an MPMC chunk; the chunk stays lent), `_NULL`.
  *
  * # Safety
  * `consumer` is a live consumer handle not used by another thread during
@@ -468,9 +519,42 @@ ringway_result ringway_producer_try_push(struct ringway_producer *producer,
                                          size_t len);
 
 /**
+ * Pushes one message of exactly the ring's slot size, waiting as long as it
+ * takes for a free slot (spinning briefly, then sleeping on the ring's
+ * futex; a consumer's pop wakes it).
+ *
+ * # Errors
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_producer_try_push`.
+ */
+ringway_result ringway_producer_push(struct ringway_producer *producer,
+                                     const void *message,
+                                     size_t len);
+
+/**
+ * Pushes one message, waiting at most `timeout_ns` nanoseconds for a free
+ * slot (0: do not wait, like `ringway_producer_try_push` but reporting
+ * `RINGWAY_ERR_TIMEOUT`).
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_producer_try_push`.
+ */
+ringway_result ringway_producer_push_timeout(struct ringway_producer *producer,
+                                             const void *message,
+                                             size_t len,
+                                             uint64_t timeout_ns);
+
+/**
  * Reserves up to `max_slots` free slots to write in place and describes
  * them in `*out` (possibly fewer than asked, at least one). Nothing is
- * visible to consumers until `ringway_producer_commit`.
+ * visible to consumers until `ringway_producer_commit`. On an SPSC ring the
+ * slots are contiguous and `*out` holds their spans; on an MPMC ring they
+ * are not (`out->first` is NULL): reach each with `ringway_producer_slot`.
  *
  * # Errors
  * `RINGWAY_ERR_FULL` (no free slot), `_INVALID_ARGUMENT` (`max_slots` is
@@ -485,9 +569,25 @@ ringway_result ringway_producer_reserve(struct ringway_producer *producer,
                                         struct ringway_chunk *out);
 
 /**
+ * The address of slot `index` (from 0) of the reserved chunk, to write its
+ * `slot_size` bytes in place; works for both ring kinds.
+ *
+ * # Errors
+ * `RINGWAY_ERR_STATE` (nothing reserved), `_INVALID_ARGUMENT` (`index` is
+ * not below the chunk's `slots`), `_NULL`.
+ *
+ * # Safety
+ * `producer` is a live producer handle not used by another thread during
+ * the call; `out` is writable.
+ */
+ringway_result ringway_producer_slot(struct ringway_producer *producer,
+                                     size_t index,
+                                     uint8_t **out);
+
+/**
  * Publishes the first `slots` slots of the reserved chunk, in order, and
- * ends the reservation (the rest of the chunk is given back unwritten;
- * `slots` may be 0).
+ * ends the reservation (the rest of the chunk is given back unwritten: on
+ * an MPMC ring consumers pass over them; `slots` may be 0).
  *
  * # Errors
  * `RINGWAY_ERR_STATE` (nothing reserved), `_INVALID_ARGUMENT` (more slots

@@ -42,6 +42,7 @@ count="${RINGWAY_XPROC_COUNT:-1000000}"
 # System libraries a Rust staticlib needs (rustc --print native-static-libs).
 static_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl)
 warn=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
+threads=(-pthread)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -94,9 +95,9 @@ run "$CXX" -std=c++11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ c-in
 step "compile the C tests (ASan + UBSan) against the static and the shared library"
 inc=(-Ic-include -Iffi/c-tests)
 for t in test_api test_cross_process; do
-    run "$CC" "${warn[@]}" "${san[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-static" \
+    run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-static" \
         "$libdir/libringway.a" "${static_libs[@]}"
-    run "$CC" "${warn[@]}" "${san[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-shared" \
+    run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-shared" \
         -L"$libdir" -lringway -Wl,-rpath,"$libdir"
 done
 run "$CXX" -std=c++11 -Wall -Wextra -Wpedantic -Werror "${san[@]}" -Ic-include \

@@ -8,7 +8,6 @@
  * Build: see Makefile (pkg-config) or README "Using ringway from C". */
 #define _POSIX_C_SOURCE 200809L
 
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,16 @@
 #include <ringway.h>
 
 #include "message.h"
+
+/* Checks one message; returns 0 when it is the expected one. */
+static int check(const example_message *m, uint64_t expected) {
+    if (m->seq != expected) {
+        fprintf(stderr, "consumer: message %llu has seq %llu\n", (unsigned long long)expected,
+                (unsigned long long)m->seq);
+        return 1;
+    }
+    return 0;
+}
 
 static int fail(const char *what, ringway_result rc) {
     char msg[256];
@@ -50,12 +59,19 @@ int main(int argc, char **argv) {
     int status = 0;
     uint64_t received = 0;
     uint64_t batches = 0;
-    while (received < count) {
+    while (received < count && status == 0) {
         /* Zero-copy: read the ready messages in place, then release them. */
         ringway_chunk chunk;
         rc = ringway_consumer_read(rx, 256, &chunk);
         if (rc == RINGWAY_ERR_EMPTY) {
-            sched_yield();
+            /* Nothing ready: wait (sleeping, woken by the producer) for one. */
+            example_message m;
+            rc = ringway_consumer_pop_timeout(rx, &m, sizeof m, 10ull * 1000 * 1000 * 1000);
+            if (rc != RINGWAY_OK) {
+                status = fail("pop", rc);
+                break;
+            }
+            status = check(&m, received++);
             continue;
         }
         if (rc != RINGWAY_OK) {
@@ -63,24 +79,15 @@ int main(int argc, char **argv) {
             break;
         }
         size_t in_first = chunk.first_len / sizeof(example_message);
-        for (size_t i = 0; i < chunk.slots; i++) {
+        for (size_t i = 0; i < chunk.slots && status == 0; i++) {
             example_message m;
             const uint8_t *slot = i < in_first ? chunk.first + i * sizeof m
                                                : chunk.second + (i - in_first) * sizeof m;
             memcpy(&m, slot, sizeof m);
-            if (m.seq != received) {
-                fprintf(stderr, "consumer: message %llu has seq %llu\n",
-                        (unsigned long long)received, (unsigned long long)m.seq);
-                status = 1;
-                break;
-            }
-            received++;
+            status = check(&m, received++);
         }
         ringway_consumer_release(rx, chunk.slots);
         batches++;
-        if (status != 0) {
-            break;
-        }
     }
     if (status == 0) {
         printf("consumer: received %llu messages in order, in %llu batches\n",

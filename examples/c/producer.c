@@ -5,7 +5,6 @@
  *   ./producer /my-ring 100000 */
 #define _POSIX_C_SOURCE 200809L
 
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +26,16 @@ int main(int argc, char **argv) {
     const char *name = argc > 1 ? argv[1] : "/ringway-example";
     uint64_t count = argc > 2 ? strtoull(argv[2], NULL, 10) : 100000;
 
-    /* The consumer creates the ring: retry for up to 10 s until it exists. */
+    /* The consumer creates the ring: retry for up to 10 s until it exists and
+     * is initialised (while its creator sets it up, an open may see it
+     * missing, still empty, or not ready). */
     ringway_ring *ring = NULL;
     ringway_result rc;
     for (int tries = 0;; tries++) {
         rc = ringway_ring_open_shm(name, RINGWAY_KIND_SPSC, &ring);
-        if (rc != RINGWAY_ERR_NOT_FOUND || tries == 1000) {
+        int starting = rc == RINGWAY_ERR_NOT_FOUND || rc == RINGWAY_ERR_TOO_SMALL ||
+                       rc == RINGWAY_ERR_NOT_READY;
+        if (!starting || tries == 1000) {
             break;
         }
         struct timespec ten_ms = {0, 10 * 1000 * 1000};
@@ -62,15 +65,13 @@ int main(int argc, char **argv) {
         memset(&m, 0, sizeof m);
         m.seq = seq;
         snprintf(m.text, sizeof m.text, "#%llu", (unsigned long long)seq);
-        rc = ringway_producer_try_push(tx, &m, sizeof m);
-        if (rc == RINGWAY_OK) {
-            seq++;
-        } else if (rc == RINGWAY_ERR_FULL) {
-            sched_yield(); /* the consumer is behind */
-        } else {
+        /* Waits while the ring is full (sleeping, woken by the consumer). */
+        rc = ringway_producer_push(tx, &m, sizeof m);
+        if (rc != RINGWAY_OK) {
             status = fail("push", rc);
             break;
         }
+        seq++;
     }
     if (status == 0) {
         printf("producer: sent %llu messages\n", (unsigned long long)count);

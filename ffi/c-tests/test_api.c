@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -251,6 +253,11 @@ static void test_chunks(void) {
     /* Out of order. */
     CHECK_RC(ringway_producer_commit(tx, 0), RINGWAY_ERR_STATE);
     CHECK_LAST_ERROR_HAS("no chunk is reserved");
+    uint8_t *no_slot = NULL;
+    const uint8_t *no_msg = NULL;
+    CHECK_RC(ringway_producer_slot(tx, 0, &no_slot), RINGWAY_ERR_STATE);
+    CHECK_RC(ringway_consumer_slot(rx, 0, &no_msg), RINGWAY_ERR_STATE);
+    CHECK(no_slot == NULL && no_msg == NULL);
     CHECK_RC(ringway_consumer_release(rx, 0), RINGWAY_ERR_STATE);
     CHECK_RC(ringway_producer_reserve(tx, 0, &c), RINGWAY_ERR_INVALID_ARGUMENT);
     memset(&sentinel, 0xab, sizeof sentinel);
@@ -278,11 +285,25 @@ static void test_chunks(void) {
     CHECK_OK(ringway_producer_reserve(tx, 6, &c));
     CHECK(c.slots == 6 && c.first_len == 24 && c.second != NULL && c.second_len == 24);
     write_u64s(&c, 200);
+    /* The per-slot accessor agrees with the spans. */
+    uint8_t *slot = NULL;
+    CHECK_OK(ringway_producer_slot(tx, 2, &slot));
+    CHECK(slot == c.first + 16);
+    CHECK_OK(ringway_producer_slot(tx, 3, &slot));
+    CHECK(slot == c.second);
+    CHECK_OK(ringway_producer_slot(tx, 5, &slot));
+    CHECK(slot == c.second + 16);
+    CHECK_RC(ringway_producer_slot(tx, 6, &slot), RINGWAY_ERR_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR_HAS("slot 6 of a chunk of 6");
     CHECK_OK(ringway_producer_commit(tx, 4)); /* partial: 3 before the wrap, 1 after */
     CHECK_OK(ringway_consumer_read(rx, 8, &c));
     CHECK(c.slots == 4 && c.first_len == 24 && c.second_len == 8);
     for (size_t i = 0; i < 4; i++) {
+        const uint8_t *msg = NULL;
         CHECK(read_u64(&c, i) == 200 + i);
+        CHECK_OK(ringway_consumer_slot(rx, i, &msg));
+        memcpy(&v, msg, 8);
+        CHECK(v == 200 + i);
     }
     CHECK_RC(ringway_consumer_try_pop(rx, &v, sizeof v), RINGWAY_ERR_STATE);
     CHECK_RC(ringway_consumer_read(rx, 1, &c), RINGWAY_ERR_STATE);
@@ -310,6 +331,187 @@ static void test_chunks(void) {
     ringway_producer_free(tx);
     ringway_consumer_free(rx);
     ringway_ring_free(ring);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define THREAD_MESSAGES 20000
+
+/* Pushes THREAD_MESSAGES u64s with the blocking call, after a pause that
+ * makes the consumer go to sleep. */
+static void *blocking_producer(void *arg) {
+    ringway_producer *tx = arg;
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    for (uint64_t i = 0; i < THREAD_MESSAGES; i++) {
+        if (ringway_producer_push(tx, &i, sizeof i) != RINGWAY_OK) {
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+static void test_blocking(ringway_kind kind) {
+    ringway_params params = spsc_params(4, 8);
+    params.kind = kind;
+    ringway_ring *ring = NULL;
+    ringway_producer *tx = NULL;
+    ringway_consumer *rx = NULL;
+    uint64_t v = 0;
+    uint32_t wrong = 0;
+
+    CHECK_OK(ringway_ring_create_anonymous(&params, &ring));
+    CHECK_OK(ringway_producer_create(ring, &tx));
+    CHECK_OK(ringway_consumer_create(ring, &rx));
+
+    /* Timeouts on an empty and on a full ring. */
+    double t0 = now_s();
+    CHECK_RC(ringway_consumer_pop_timeout(rx, &v, sizeof v, 20 * 1000 * 1000), RINGWAY_ERR_TIMEOUT);
+    CHECK(now_s() - t0 >= 0.015);
+    CHECK_LAST_ERROR_HAS("ringway_consumer_pop_timeout: timed out waiting for a message");
+    for (uint64_t i = 0; i < 4; i++) {
+        CHECK_OK(ringway_producer_push_timeout(tx, &i, sizeof i, 1000));
+    }
+    t0 = now_s();
+    CHECK_RC(ringway_producer_push_timeout(tx, &v, sizeof v, 20 * 1000 * 1000), RINGWAY_ERR_TIMEOUT);
+    CHECK(now_s() - t0 >= 0.015);
+    CHECK_LAST_ERROR_HAS("timed out waiting for a free slot");
+    CHECK_RC(ringway_producer_push_timeout(tx, &v, sizeof v, 0), RINGWAY_ERR_TIMEOUT);
+    CHECK_RC(ringway_producer_push(tx, &wrong, sizeof wrong), RINGWAY_ERR_SIZE);
+    CHECK_RC(ringway_producer_push_timeout(tx, &wrong, sizeof wrong, 0), RINGWAY_ERR_SIZE);
+    CHECK_RC(ringway_consumer_pop(rx, &wrong, sizeof wrong), RINGWAY_ERR_SIZE);
+    CHECK_RC(ringway_producer_push(NULL, &v, sizeof v), RINGWAY_ERR_NULL);
+    CHECK_RC(ringway_consumer_pop(rx, NULL, sizeof v), RINGWAY_ERR_NULL);
+    CHECK_RC(ringway_consumer_pop_timeout(NULL, &v, sizeof v, 0), RINGWAY_ERR_NULL);
+    for (uint64_t i = 0; i < 4; i++) {
+        CHECK_OK(ringway_consumer_pop(rx, &v, sizeof v));
+        CHECK(v == i);
+    }
+
+    /* Blocked calls are refused while a chunk is outstanding. */
+    ringway_chunk c;
+    CHECK_OK(ringway_producer_reserve(tx, 1, &c));
+    CHECK_RC(ringway_producer_push(tx, &v, sizeof v), RINGWAY_ERR_STATE);
+    CHECK_OK(ringway_producer_commit(tx, 0));
+
+    /* A consumer asleep in ringway_consumer_pop is woken by pushes from
+     * another thread; order is kept. */
+    pthread_t thread;
+    void *thread_result = (void *)1;
+    CHECK(pthread_create(&thread, NULL, blocking_producer, tx) == 0);
+    for (uint64_t i = 0; i < THREAD_MESSAGES; i++) {
+        CHECK_OK(ringway_consumer_pop(rx, &v, sizeof v));
+        CHECK(v == i);
+    }
+    CHECK(pthread_join(thread, &thread_result) == 0);
+    CHECK(thread_result == NULL);
+
+    ringway_producer_free(tx);
+    ringway_consumer_free(rx);
+    ringway_ring_free(ring);
+}
+
+static void test_mpmc(void) {
+    ringway_params params = {0};
+    params.kind = RINGWAY_KIND_MPMC;
+    params.capacity = 8;
+    params.slot_size = 16;
+    ringway_ring *ring = NULL;
+    ringway_producer *tx[2] = {NULL, NULL};
+    ringway_consumer *rx[2] = {NULL, NULL};
+    ringway_info info;
+    ringway_chunk c;
+    uint64_t msg[2];
+
+    CHECK_OK(ringway_ring_create_anonymous(&params, &ring));
+    CHECK_OK(ringway_ring_info(ring, &info));
+    CHECK(info.kind == RINGWAY_KIND_MPMC && info.capacity == 8 && info.slot_size == 16);
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(ringway_producer_create(ring, &tx[i]));
+        CHECK_OK(ringway_consumer_create(ring, &rx[i]));
+    }
+
+    /* Two producers, two consumers: each producer's messages in order. */
+    for (uint64_t i = 0; i < 4; i++) {
+        for (uint64_t p = 0; p < 2; p++) {
+            msg[0] = p;
+            msg[1] = i;
+            CHECK_OK(ringway_producer_try_push(tx[p], msg, sizeof msg));
+        }
+    }
+    CHECK_RC(ringway_producer_try_push(tx[0], msg, sizeof msg), RINGWAY_ERR_FULL);
+    CHECK_OK(ringway_ring_info(ring, &info));
+    CHECK(info.len == 8);
+    uint64_t next[2] = {0, 0};
+    for (int n = 0; n < 8; n++) {
+        CHECK_OK(ringway_consumer_try_pop(rx[n % 2], msg, sizeof msg));
+        CHECK(msg[0] < 2 && msg[1] == next[msg[0]]);
+        next[msg[0]]++;
+    }
+    CHECK_RC(ringway_consumer_try_pop(rx[0], msg, sizeof msg), RINGWAY_ERR_EMPTY);
+    CHECK_RC(ringway_consumer_try_pop(rx[1], msg, sizeof msg), RINGWAY_ERR_EMPTY);
+
+    /* Zero-copy: the slots are not contiguous, so the chunk has no spans and
+     * each slot is reached by index. A partial commit skips the rest. */
+    CHECK_OK(ringway_producer_reserve(tx[0], 5, &c));
+    CHECK(c.slots == 5 && c.first == NULL && c.first_len == 0 && c.second == NULL);
+    for (size_t i = 0; i < c.slots; i++) {
+        uint8_t *slot = NULL;
+        CHECK_OK(ringway_producer_slot(tx[0], i, &slot));
+        msg[0] = 7;
+        msg[1] = 100 + i;
+        memcpy(slot, msg, sizeof msg);
+    }
+    CHECK_RC(ringway_producer_slot(tx[0], 5, &(uint8_t *){NULL}), RINGWAY_ERR_INVALID_ARGUMENT);
+    CHECK_RC(ringway_producer_try_push(tx[0], msg, sizeof msg), RINGWAY_ERR_STATE);
+    CHECK_OK(ringway_producer_commit(tx[0], 3));
+    CHECK_OK(ringway_consumer_read(rx[1], 8, &c));
+    CHECK(c.slots == 3 && c.first == NULL);
+    for (size_t i = 0; i < c.slots; i++) {
+        const uint8_t *slot = NULL;
+        CHECK_OK(ringway_consumer_slot(rx[1], i, &slot));
+        memcpy(msg, slot, sizeof msg);
+        CHECK(msg[0] == 7 && msg[1] == 100 + i);
+    }
+    CHECK_RC(ringway_consumer_release(rx[1], 2), RINGWAY_ERR_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR_HAS("an MPMC chunk is released whole");
+    CHECK_OK(ringway_consumer_release(rx[1], 3));
+    CHECK_RC(ringway_consumer_read(rx[0], 8, &c), RINGWAY_ERR_EMPTY); /* skipped slots: none */
+
+    /* The producer table has a bound. */
+    ringway_producer *more[64];
+    int made = 0;
+    ringway_result rc = RINGWAY_OK;
+    while (made < 64 && (rc = ringway_producer_create(ring, &more[made])) == RINGWAY_OK) {
+        made++;
+    }
+    CHECK_RC(rc, RINGWAY_ERR_TOO_MANY_PRODUCERS);
+    CHECK(made >= 1 && made < 64);
+    CHECK_LAST_ERROR_HAS("producer table is full");
+    for (int i = 0; i < made; i++) {
+        ringway_producer_free(more[i]);
+    }
+
+    for (int i = 0; i < 2; i++) {
+        ringway_producer_free(tx[i]);
+        ringway_consumer_free(rx[i]);
+    }
+    ringway_ring_free(ring);
+
+    /* Kind checks on open. */
+    const char *name = shm_name("mpmc");
+    CHECK_OK(ringway_ring_create_shm(name, &params, &ring));
+    ringway_ring *other = NULL;
+    CHECK_RC(ringway_ring_open_shm(name, RINGWAY_KIND_SPSC, &other), RINGWAY_ERR_WRONG_KIND);
+    CHECK_LAST_ERROR_HAS("ring is mpmc, not spsc");
+    CHECK_OK(ringway_ring_open_shm(name, RINGWAY_KIND_MPMC, &other));
+    ringway_ring_free(other);
+    ringway_ring_free(ring);
+    CHECK_OK(ringway_ring_remove_shm(name));
 }
 
 static void test_shm(void) {
@@ -577,6 +779,9 @@ int main(void) {
     test_results();
     test_anonymous_spsc();
     test_chunks();
+    test_blocking(RINGWAY_KIND_SPSC);
+    test_blocking(RINGWAY_KIND_MPMC);
+    test_mpmc();
     test_shm();
     test_file();
     test_corrupt_header();

@@ -1,8 +1,9 @@
 /* C and Rust across processes: this C program and the Rust program
  * `ringway_peer` (ffi/examples/ringway_peer.rs, using the Rust crate directly)
  * exchange COUNT messages, a u64 sequence number in 8-byte slots checked in
- * order, through a named SPSC ring. First C produces and Rust consumes, then
- * the reverse.
+ * order, through a named ring. First C produces and Rust consumes, then the
+ * reverse; on an SPSC ring, then on an MPMC ring. The C side uses each form
+ * of the API for a third of the messages: try, zero-copy chunks, blocking.
  *
  * usage: test_cross_process PATH_TO_RINGWAY_PEER [COUNT]   (COUNT: 1000000)
  *
@@ -28,7 +29,7 @@
 
 extern char **environ;
 
-static char names[2][128];
+static char names[4][128];
 static pid_t child = -1;
 
 static void check_cleanup(void) {
@@ -37,7 +38,7 @@ static void check_cleanup(void) {
         waitpid(child, NULL, 0);
         child = -1;
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
         if (names[i][0] != '\0') {
             ringway_ring_remove_shm(names[i]);
         }
@@ -59,10 +60,16 @@ static void idle(double last_progress, uint64_t done) {
     sched_yield();
 }
 
-static void spawn_peer(const char *peer, const char *mode, const char *name, uint64_t count) {
+static const char *kind_name(ringway_kind kind) {
+    return kind == RINGWAY_KIND_SPSC ? "spsc" : "mpmc";
+}
+
+static void spawn_peer(const char *peer, const char *mode, ringway_kind kind, const char *name,
+                       uint64_t count) {
     char count_arg[32];
     snprintf(count_arg, sizeof count_arg, "%llu", (unsigned long long)count);
-    char *argv[] = {(char *)peer, (char *)mode, (char *)name, count_arg, NULL};
+    char *argv[] = {(char *)peer, (char *)mode, (char *)kind_name(kind), (char *)name, count_arg,
+                    NULL};
     int err = posix_spawn(&child, peer, NULL, NULL, argv, environ);
     if (err != 0) {
         fprintf(stderr, "posix_spawn %s: %s\n", peer, strerror(err));
@@ -84,12 +91,12 @@ static void reap_peer(const char *what) {
     }
 }
 
-static ringway_ring *create_ring(int i) {
+static ringway_ring *create_ring(int i, ringway_kind kind) {
     const char *tag = getenv("RINGWAY_TEST_TAG");
     snprintf(names[i], sizeof names[i], "/ringway-xproc-%s-%ld-%d", tag ? tag : "x",
              (long)getpid(), i);
     ringway_params params = {0};
-    params.kind = RINGWAY_KIND_SPSC;
+    params.kind = kind;
     params.capacity = 1024;
     params.slot_size = 8;
     ringway_ring *ring = NULL;
@@ -97,16 +104,46 @@ static ringway_ring *create_ring(int i) {
     return ring;
 }
 
-/* C produces: the first half with try_push, the second half zero-copy. */
-static void c_to_rust(const char *peer, uint64_t count) {
-    ringway_ring *ring = create_ring(0);
+/* Address of slot `i` of a chunk: from its spans (SPSC) or by index (MPMC,
+ * whose slots are not contiguous). */
+static uint8_t *write_slot(ringway_producer *tx, const ringway_chunk *c, size_t i) {
+    uint8_t *slot = NULL;
+    if (c->first != NULL) {
+        size_t a = c->first_len / 8;
+        return i < a ? c->first + 8 * i : c->second + 8 * (i - a);
+    }
+    CHECK_OK(ringway_producer_slot(tx, i, &slot));
+    return slot;
+}
+
+static const uint8_t *read_slot(ringway_consumer *rx, const ringway_chunk *c, size_t i) {
+    const uint8_t *slot = NULL;
+    if (c->first != NULL) {
+        size_t a = c->first_len / 8;
+        return i < a ? c->first + 8 * i : c->second + 8 * (i - a);
+    }
+    CHECK_OK(ringway_consumer_slot(rx, i, &slot));
+    return slot;
+}
+
+static void check_seq(uint64_t got, uint64_t expected) {
+    if (got != expected) {
+        fprintf(stderr, "message %llu is %llu\n", (unsigned long long)expected,
+                (unsigned long long)got);
+        CHECK(0);
+    }
+}
+
+/* C produces: a third with try_push, a third zero-copy, a third blocking. */
+static void c_to_rust(const char *peer, ringway_kind kind, int n, uint64_t count) {
+    ringway_ring *ring = create_ring(n, kind);
     ringway_producer *tx = NULL;
     CHECK_OK(ringway_producer_create(ring, &tx));
-    spawn_peer(peer, "consume", names[0], count);
+    spawn_peer(peer, "consume", kind, names[n], count);
 
     double start = now(), last = start;
     uint64_t next = 0;
-    while (next < count / 2) {
+    while (next < count / 3) {
         ringway_result rc = ringway_producer_try_push(tx, &next, sizeof next);
         if (rc == RINGWAY_OK) {
             next++;
@@ -116,83 +153,77 @@ static void c_to_rust(const char *peer, uint64_t count) {
             idle(last, next);
         }
     }
-    while (next < count) {
+    while (next < 2 * count / 3) {
         ringway_chunk c;
-        ringway_result rc = ringway_producer_reserve(tx, (size_t)(count - next), &c);
+        ringway_result rc = ringway_producer_reserve(tx, (size_t)(2 * count / 3 - next), &c);
         if (rc == RINGWAY_ERR_FULL) {
             idle(last, next);
             continue;
         }
         CHECK_OK(rc);
-        size_t a = c.first_len / 8;
         for (size_t i = 0; i < c.slots; i++, next++) {
-            memcpy(i < a ? c.first + 8 * i : c.second + 8 * (i - a), &next, 8);
+            memcpy(write_slot(tx, &c, i), &next, 8);
         }
         CHECK_OK(ringway_producer_commit(tx, c.slots));
         last = now();
     }
+    for (; next < count; next++) {
+        CHECK_OK(ringway_producer_push_timeout(tx, &next, sizeof next, 60ull * 1000 * 1000 * 1000));
+    }
     reap_peer("C producer -> Rust consumer");
-    printf("  C producer -> Rust consumer: %llu messages in %.2f s\n", (unsigned long long)count,
-           now() - start);
+    printf("  %s: C producer -> Rust consumer: %llu messages in %.2f s\n", kind_name(kind),
+           (unsigned long long)count, now() - start);
     ringway_producer_free(tx);
     ringway_ring_free(ring);
-    CHECK_OK(ringway_ring_remove_shm(names[0]));
-    names[0][0] = '\0';
+    CHECK_OK(ringway_ring_remove_shm(names[n]));
+    names[n][0] = '\0';
 }
 
-/* C consumes: the first half with try_pop, the second half zero-copy. */
-static void rust_to_c(const char *peer, uint64_t count) {
-    ringway_ring *ring = create_ring(1);
+/* C consumes: a third with try_pop, a third zero-copy, a third blocking. */
+static void rust_to_c(const char *peer, ringway_kind kind, int n, uint64_t count) {
+    ringway_ring *ring = create_ring(n, kind);
     ringway_consumer *rx = NULL;
     CHECK_OK(ringway_consumer_create(ring, &rx));
-    spawn_peer(peer, "produce", names[1], count);
+    spawn_peer(peer, "produce", kind, names[n], count);
 
     double start = now(), last = start;
-    uint64_t expected = 0;
-    while (expected < count / 2) {
-        uint64_t v;
+    uint64_t expected = 0, v;
+    while (expected < count / 3) {
         ringway_result rc = ringway_consumer_try_pop(rx, &v, sizeof v);
         if (rc == RINGWAY_OK) {
-            if (v != expected) {
-                fprintf(stderr, "message %llu is %llu\n", (unsigned long long)expected,
-                        (unsigned long long)v);
-                CHECK(0);
-            }
-            expected++;
+            check_seq(v, expected++);
             last = now();
         } else {
             CHECK_RC(rc, RINGWAY_ERR_EMPTY);
             idle(last, expected);
         }
     }
-    while (expected < count) {
+    while (expected < 2 * count / 3) {
         ringway_chunk c;
-        ringway_result rc = ringway_consumer_read(rx, 4096, &c);
+        ringway_result rc = ringway_consumer_read(rx, (size_t)(2 * count / 3 - expected), &c);
         if (rc == RINGWAY_ERR_EMPTY) {
             idle(last, expected);
             continue;
         }
         CHECK_OK(rc);
-        size_t a = c.first_len / 8;
-        for (size_t i = 0; i < c.slots; i++, expected++) {
-            uint64_t v;
-            memcpy(&v, i < a ? c.first + 8 * i : c.second + 8 * (i - a), 8);
-            if (v != expected) {
-                fprintf(stderr, "message %llu is %llu\n", (unsigned long long)expected,
-                        (unsigned long long)v);
-                CHECK(0);
-            }
+        for (size_t i = 0; i < c.slots; i++) {
+            memcpy(&v, read_slot(rx, &c, i), 8);
+            check_seq(v, expected++);
         }
         CHECK_OK(ringway_consumer_release(rx, c.slots));
         last = now();
     }
+    while (expected < count) {
+        CHECK_OK(ringway_consumer_pop_timeout(rx, &v, sizeof v, 60ull * 1000 * 1000 * 1000));
+        check_seq(v, expected++);
+    }
     reap_peer("Rust producer -> C consumer");
-    printf("  Rust producer -> C consumer: %llu messages in %.2f s\n", (unsigned long long)count,
-           now() - start);
+    printf("  %s: Rust producer -> C consumer: %llu messages in %.2f s\n", kind_name(kind),
+           (unsigned long long)count, now() - start);
     ringway_consumer_free(rx);
     ringway_ring_free(ring);
-    CHECK_OK(ringway_ring_remove_shm(names[1]));
-    names[1][0] = '\0';
+    CHECK_OK(ringway_ring_remove_shm(names[n]));
+    names[n][0] = '\0';
 }
 
 int main(int argc, char **argv) {
@@ -201,9 +232,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     uint64_t count = argc == 3 ? strtoull(argv[2], NULL, 10) : 1000000;
-    CHECK(count >= 2);
-    c_to_rust(argv[1], count);
-    rust_to_c(argv[1], count);
+    CHECK(count >= 3);
+    c_to_rust(argv[1], RINGWAY_KIND_SPSC, 0, count);
+    rust_to_c(argv[1], RINGWAY_KIND_SPSC, 1, count);
+    c_to_rust(argv[1], RINGWAY_KIND_MPMC, 2, count);
+    rust_to_c(argv[1], RINGWAY_KIND_MPMC, 3, count);
     printf("test_cross_process: ok\n");
     return 0;
 }

@@ -1,33 +1,43 @@
 //! The Rust side of the C cross-process test (`ffi/c-tests/test_cross_process.c`):
 //! a plain Rust program using the `ringway` crate (not the C ABI) on a named
-//! SPSC ring of 8-byte slots that the C test created.
+//! ring of 8-byte slots that the C test created.
 //!
 //! ```text
-//! ringway_peer consume NAME COUNT   # pops COUNT u64s, checks they are 0, 1, 2, ...
-//! ringway_peer produce NAME COUNT   # pushes 0, 1, 2, ... COUNT-1
+//! ringway_peer consume spsc|mpmc NAME COUNT   # pops COUNT u64s, checks they are 0, 1, 2, ...
+//! ringway_peer produce spsc|mpmc NAME COUNT   # pushes 0, 1, 2, ... COUNT-1
 //! ```
 //!
-//! Exit status 0 on success, 1 on a wrong message, 2 on bad usage or a
-//! failed open/attach, 3 when the peer made no progress for 60 seconds.
+//! It uses the typed handles' timed calls, so it sleeps on the ring's futex
+//! and the C side's pushes and pops wake it. Exit status 0 on success, 1 on a
+//! wrong message or an error, 2 on bad usage or a failed open/attach, 3 when
+//! the peer made no progress for 60 seconds.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ringway_core::{spsc, Kind, OpenOptions};
+use ringway_core::{mpmc, spsc, Kind, OpenOptions, PopTimeoutError, PushTimeoutError};
 
 const STALL: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(mode), Some(name), Some(count)) = (args.get(1), args.get(2), args.get(3)) else {
-        eprintln!("usage: ringway_peer consume|produce NAME COUNT");
+    let [_, mode, kind, name, count] = &args[..] else {
+        eprintln!("usage: ringway_peer consume|produce spsc|mpmc NAME COUNT");
         return ExitCode::from(2);
     };
     let Ok(count) = count.parse::<u64>() else {
         eprintln!("ringway_peer: COUNT must be a number, not {count:?}");
         return ExitCode::from(2);
     };
-    let ring = match OpenOptions::new().kind(Kind::Spsc).open_shm(name) {
+    let kind = match kind.as_str() {
+        "spsc" => Kind::Spsc,
+        "mpmc" => Kind::Mpmc,
+        _ => {
+            eprintln!("ringway_peer: kind must be spsc or mpmc, not {kind:?}");
+            return ExitCode::from(2);
+        }
+    };
+    let ring = match OpenOptions::new().kind(kind).open_shm(name) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ringway_peer: open {name}: {e}");
@@ -53,18 +63,35 @@ fn main() -> ExitCode {
 
 type Failure = (u8, String);
 
+/// A typed consumer of either kind.
+enum Rx {
+    Spsc(spsc::Consumer<u64>),
+    Mpmc(mpmc::Consumer<u64>),
+}
+
+/// A typed producer of either kind.
+enum Tx {
+    Spsc(spsc::Producer<u64>),
+    Mpmc(mpmc::Producer<u64>),
+}
+
 fn consume(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
-    let mut rx = spsc::Consumer::<u64>::attach(ring).map_err(|e| (2, e.to_string()))?;
-    let mut expected = 0u64;
-    let mut last_progress = Instant::now();
-    while expected < count {
-        match rx.try_pop() {
-            Ok(v) if v == expected => {
-                expected += 1;
-                last_progress = Instant::now();
-            }
+    let attach = |e: ringway_core::HandleError| (2, e.to_string());
+    let mut rx = match ring.kind() {
+        Kind::Spsc => Rx::Spsc(spsc::Consumer::attach(ring).map_err(attach)?),
+        Kind::Mpmc => Rx::Mpmc(mpmc::Consumer::attach(ring).map_err(attach)?),
+    };
+    for expected in 0..count {
+        let got = match &mut rx {
+            Rx::Spsc(c) => c.pop_timeout(STALL),
+            Rx::Mpmc(c) => c.pop_timeout(STALL),
+        };
+        match got {
+            Ok(v) if v == expected => {}
             Ok(v) => return Err((1, format!("message {expected} is {v}"))),
-            Err(ringway_core::PopError::Empty) => idle(last_progress, expected)?,
+            Err(PopTimeoutError::Timeout) => {
+                return Err((3, format!("no message for {STALL:?} after {expected}")))
+            }
             Err(e) => return Err((1, e.to_string())),
         }
     }
@@ -72,30 +99,23 @@ fn consume(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
 }
 
 fn produce(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
-    let mut tx = spsc::Producer::<u64>::attach(ring).map_err(|e| (2, e.to_string()))?;
-    let mut next = 0u64;
-    let mut last_progress = Instant::now();
-    while next < count {
-        match tx.try_push(next) {
-            Ok(()) => {
-                next += 1;
-                last_progress = Instant::now();
+    let attach = |e: ringway_core::HandleError| (2, e.to_string());
+    let mut tx = match ring.kind() {
+        Kind::Spsc => Tx::Spsc(spsc::Producer::attach(ring).map_err(attach)?),
+        Kind::Mpmc => Tx::Mpmc(mpmc::Producer::attach(ring).map_err(attach)?),
+    };
+    for next in 0..count {
+        let pushed = match &mut tx {
+            Tx::Spsc(p) => p.push_timeout(next, STALL),
+            Tx::Mpmc(p) => p.push_timeout(next, STALL),
+        };
+        match pushed {
+            Ok(()) => {}
+            Err(PushTimeoutError::Timeout(_)) => {
+                return Err((3, format!("no free slot for {STALL:?} after {next}")))
             }
-            Err(ringway_core::PushError::Full(_)) => idle(last_progress, next)?,
             Err(e) => return Err((1, e.to_string())),
         }
     }
-    Ok(())
-}
-
-/// Yields the CPU while the ring is full or empty; gives up after `STALL`.
-fn idle(last_progress: Instant, done: u64) -> Result<(), Failure> {
-    if last_progress.elapsed() > STALL {
-        return Err((
-            3,
-            format!("no progress for {STALL:?} after {done} messages"),
-        ));
-    }
-    std::thread::yield_now();
     Ok(())
 }

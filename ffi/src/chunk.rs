@@ -4,10 +4,13 @@
 use core::ptr;
 
 /// Slots lent by `ringway_producer_reserve` (to write) or
-/// `ringway_consumer_read` (to read) in place. The run may wrap around the
-/// end of the slot array, so it comes as two spans; `second` is NULL and
-/// `second_len` 0 when it does not wrap. Lengths are in bytes, each a
-/// multiple of the slot size; `slots` is the number of slots in both.
+/// `ringway_consumer_read` (to read) in place. On an SPSC ring the run may
+/// wrap around the end of the slot array, so it comes as two spans; `second`
+/// is NULL and `second_len` 0 when it does not wrap. Lengths are in bytes,
+/// each a multiple of the slot size; `slots` is the number of slots in both.
+/// On an MPMC ring slots are not contiguous (each carries a stamp): `first`
+/// and `second` are NULL, the lengths 0, and `ringway_producer_slot` /
+/// `ringway_consumer_slot` give each slot's address (they work for SPSC too).
 ///
 /// The spans stay valid until the matching `ringway_producer_commit` or
 /// `ringway_consumer_release` (or the handle is freed).
@@ -42,5 +45,30 @@ impl ringway_chunk {
             second_len: b.1,
             slots,
         }
+    }
+
+    /// A chunk of `slots` slots that are not contiguous (no spans).
+    pub(crate) fn scattered(slots: usize) -> ringway_chunk {
+        ringway_chunk {
+            first: ptr::null_mut(),
+            first_len: 0,
+            second: ptr::null_mut(),
+            second_len: 0,
+            slots,
+        }
+    }
+
+    /// Address of slot `i` of a chunk with spans, `None` past the end.
+    pub(crate) fn slot(&self, i: usize) -> Option<*mut u8> {
+        if i >= self.slots || self.slots == 0 {
+            return None;
+        }
+        let slot_size = (self.first_len + self.second_len) / self.slots;
+        let in_first = self.first_len / slot_size;
+        Some(if i < in_first {
+            self.first.wrapping_add(i * slot_size)
+        } else {
+            self.second.wrapping_add((i - in_first) * slot_size)
+        })
     }
 }

@@ -1,13 +1,15 @@
 //! `ringway_consumer`: the popping side of a ring, for either kind.
 //!
 //! A consumer handle may move between threads but is used by one thread at a
-//! time. Zero-copy reads (`ringway_consumer_read`, `ringway_consumer_release`)
+//! time. Pops come in three forms: `try` (never waits), blocking and timed.
+//! Zero-copy reads (`ringway_consumer_read`, `ringway_consumer_release`)
 //! store the pending `ReadChunk` in the handle, as the producer does with its
 //! `WriteChunk` (see `producer.rs`).
 
 use core::ptr::NonNull;
+use std::time::Duration;
 
-use ringway_core::{spsc, Kind};
+use ringway_core::{mpmc, spsc, Kind, PopTimeoutError};
 
 use crate::boundary::{arg_bytes_mut, arg_mut, arg_out, arg_ref, boundary, call, Error};
 use crate::chunk::ringway_chunk;
@@ -19,20 +21,44 @@ use crate::ring::ringway_ring;
 #[derive(Debug)]
 enum Side {
     Spsc(spsc::BytesConsumer),
+    Mpmc(mpmc::BytesConsumer),
 }
 
 /// A run of ready slots lent to C, borrowing the `Side`.
 #[derive(Debug)]
 enum Pending {
-    Spsc(spsc::ReadChunk<'static, u8>),
+    /// Contiguous slots, described by the chunk handed to C.
+    Spsc(spsc::ReadChunk<'static, u8>, ringway_chunk),
+    /// Messages that are not contiguous (each follows its stamp).
+    Mpmc(mpmc::BytesReadChunk<'static>),
 }
 
 impl Pending {
     fn len(&self) -> usize {
         match self {
-            Pending::Spsc(c) => c.len(),
+            Pending::Spsc(c, _) => c.len(),
+            Pending::Mpmc(c) => c.len(),
         }
     }
+}
+
+/// Maps a blocking pop's error.
+fn pop_timeout_error(e: PopTimeoutError) -> Error {
+    match e {
+        PopTimeoutError::Timeout => Error::fixed(
+            ringway_result::RINGWAY_ERR_TIMEOUT,
+            "timed out waiting for a message",
+        ),
+        PopTimeoutError::Size { .. } => Error::new(ringway_result::RINGWAY_ERR_SIZE, e.to_string()),
+        PopTimeoutError::Corrupt(c) => c.into(),
+    }
+}
+
+fn nothing_read() -> Error {
+    Error::fixed(
+        ringway_result::RINGWAY_ERR_STATE,
+        "no chunk is being read; call ringway_consumer_read first",
+    )
 }
 
 /// The consumer of a ring (opaque). SPSC rings have one; MPMC rings any number.
@@ -69,7 +95,19 @@ impl ringway_consumer {
     fn try_pop(&mut self, out: &mut [u8]) -> Result<(), Error> {
         match self.side()? {
             Side::Spsc(c) => c.try_pop(out).map_err(Error::from),
+            Side::Mpmc(c) => c.try_pop(out).map_err(Error::from),
         }
+    }
+
+    /// Pops, waiting at most `timeout` (forever when `None`).
+    fn pop_wait(&mut self, out: &mut [u8], timeout: Option<Duration>) -> Result<(), Error> {
+        let result = match (self.side()?, timeout) {
+            (Side::Spsc(c), None) => c.pop_blocking(out),
+            (Side::Spsc(c), Some(t)) => c.pop_timeout(out, t),
+            (Side::Mpmc(c), None) => c.pop_blocking(out),
+            (Side::Mpmc(c), Some(t)) => c.pop_timeout(out, t),
+        };
+        result.map_err(pop_timeout_error)
     }
 
     fn read(&mut self, n: usize) -> Result<ringway_chunk, Error> {
@@ -83,19 +121,24 @@ impl ringway_consumer {
         // `*side` while it exists.
         let side: &'static mut Side = unsafe { &mut *self.side.as_ptr() };
         let pending = match side {
-            Side::Spsc(c) => Pending::Spsc(c.read_chunk(n)?),
-        };
-        let chunk = match &pending {
-            Pending::Spsc(c) => {
-                let (a, b) = c.as_slices();
-                ringway_chunk::new(
+            Side::Spsc(c) => {
+                let chunk = c.read_chunk(n)?;
+                let (a, b) = chunk.as_slices();
+                let spans = ringway_chunk::new(
                     (a.as_ptr().cast_mut(), a.len()),
                     (b.as_ptr().cast_mut(), b.len()),
-                    c.len(),
-                )
+                    chunk.len(),
+                );
+                Pending::Spsc(chunk, spans)
             }
+            Side::Mpmc(c) => Pending::Mpmc(c.read_chunk(n)?),
+        };
+        let chunk = match &pending {
+            Pending::Spsc(_, spans) => *spans,
+            Pending::Mpmc(c) => ringway_chunk::scattered(c.len()),
         };
         if chunk.slots == 0 {
+            // Dropping an MPMC claim of only skipped positions frees them.
             return Err(Error::fixed(
                 ringway_result::RINGWAY_ERR_EMPTY,
                 "ring is empty",
@@ -105,20 +148,33 @@ impl ringway_consumer {
         Ok(chunk)
     }
 
+    /// Address of message `i` of the chunk being read.
+    fn slot(&self, i: usize) -> Result<*const u8, Error> {
+        let Some(pending) = &self.pending else {
+            return Err(nothing_read());
+        };
+        let ptr = match pending {
+            Pending::Spsc(_, spans) => spans.slot(i).map(|p| p.cast_const()),
+            Pending::Mpmc(c) => c.get(i).map(|s| s.as_ptr()),
+        };
+        ptr.ok_or_else(|| Error::invalid(format!("slot {i} of a chunk of {}", pending.len())))
+    }
+
     fn release(&mut self, slots: usize) -> Result<(), Error> {
-        let pending = self.pending.take().ok_or(Error::fixed(
-            ringway_result::RINGWAY_ERR_STATE,
-            "no chunk is being read; call ringway_consumer_read first",
-        ))?;
+        let pending = self.pending.take().ok_or_else(nothing_read)?;
         let len = pending.len();
-        if slots > len {
+        let whole_only = matches!(pending, Pending::Mpmc(_));
+        if slots > len || (whole_only && slots != len) {
             self.pending = Some(pending);
-            return Err(Error::invalid(format!(
-                "cannot release {slots} slots of a chunk of {len}"
-            )));
+            return Err(Error::invalid(if whole_only {
+                format!("an MPMC chunk is released whole: release {len}, not {slots}")
+            } else {
+                format!("cannot release {slots} slots of a chunk of {len}")
+            }));
         }
         match pending {
-            Pending::Spsc(c) => c.release(slots),
+            Pending::Spsc(c, _) => c.release(slots),
+            Pending::Mpmc(c) => c.release(),
         }
         Ok(())
     }
@@ -144,12 +200,7 @@ pub unsafe extern "C" fn ringway_consumer_create(
         let out = arg_out(out, "out")?;
         let side = match ring.kind() {
             Kind::Spsc => Side::Spsc(spsc::BytesConsumer::attach(ring)?),
-            Kind::Mpmc => {
-                return Err(Error::fixed(
-                    ringway_result::RINGWAY_ERR_UNSUPPORTED,
-                    "MPMC consumers are not available in this build",
-                ))
-            }
+            Kind::Mpmc => Side::Mpmc(mpmc::BytesConsumer::attach(ring)?),
         };
         let handle = ringway_consumer {
             side: NonNull::from(Box::leak(Box::new(side))),
@@ -202,9 +253,60 @@ pub unsafe extern "C" fn ringway_consumer_try_pop(
     })
 }
 
+/// Pops one message into `buf` (exactly the ring's slot size), waiting as
+/// long as it takes for one (spinning briefly, then sleeping on the ring's
+/// futex; a producer's push wakes it).
+///
+/// # Errors
+/// `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`.
+///
+/// # Safety
+/// As `ringway_consumer_try_pop`.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_consumer_pop(
+    consumer: *mut ringway_consumer,
+    buf: *mut core::ffi::c_void,
+    len: usize,
+) -> ringway_result {
+    call("ringway_consumer_pop", || {
+        // SAFETY: the caller's promise on `consumer`.
+        let consumer = unsafe { arg_mut(consumer, "consumer") }?;
+        // SAFETY: the caller's promise on `buf`.
+        let buf = unsafe { arg_bytes_mut(buf, len, "buf") }?;
+        consumer.pop_wait(buf, None)
+    })
+}
+
+/// Pops one message into `buf`, waiting at most `timeout_ns` nanoseconds for
+/// one.
+///
+/// # Errors
+/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+///
+/// # Safety
+/// As `ringway_consumer_try_pop`.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_consumer_pop_timeout(
+    consumer: *mut ringway_consumer,
+    buf: *mut core::ffi::c_void,
+    len: usize,
+    timeout_ns: u64,
+) -> ringway_result {
+    call("ringway_consumer_pop_timeout", || {
+        // SAFETY: the caller's promise on `consumer`.
+        let consumer = unsafe { arg_mut(consumer, "consumer") }?;
+        // SAFETY: the caller's promise on `buf`.
+        let buf = unsafe { arg_bytes_mut(buf, len, "buf") }?;
+        consumer.pop_wait(buf, Some(Duration::from_nanos(timeout_ns)))
+    })
+}
+
 /// Lends up to `max_slots` ready messages to read in place, described in
-/// `*out` (possibly fewer than asked, at least one). They stay in the ring
-/// until `ringway_consumer_release`.
+/// `*out` (possibly fewer than asked, at least one). On an SPSC ring they
+/// stay in the ring until `ringway_consumer_release` and `*out` holds their
+/// spans. On an MPMC ring they are taken from the ring for this consumer,
+/// are not contiguous (`out->first` is NULL: reach each with
+/// `ringway_consumer_slot`), and are released whole.
 ///
 /// # Errors
 /// `RINGWAY_ERR_EMPTY` (no message), `_INVALID_ARGUMENT` (`max_slots` is 0),
@@ -230,13 +332,41 @@ pub unsafe extern "C" fn ringway_consumer_read(
     })
 }
 
+/// The address of message `index` (from 0) of the chunk being read, to read
+/// its `slot_size` bytes in place; works for both ring kinds.
+///
+/// # Errors
+/// `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (`index`
+/// is not below the chunk's `slots`), `_NULL`.
+///
+/// # Safety
+/// `consumer` is a live consumer handle not used by another thread during
+/// the call; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_consumer_slot(
+    consumer: *mut ringway_consumer,
+    index: usize,
+    out: *mut *const u8,
+) -> ringway_result {
+    call("ringway_consumer_slot", || {
+        // SAFETY: the caller's promise on `consumer`.
+        let consumer = unsafe { arg_mut(consumer, "consumer") }?;
+        let out = arg_out(out, "out")?;
+        let slot = consumer.slot(index)?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(slot) };
+        Ok(())
+    })
+}
+
 /// Frees the first `slots` messages of the chunk being read for the
-/// producers and ends the read (the rest stay in the ring, to be read again;
-/// `slots` may be 0).
+/// producers and ends the read. On an SPSC ring the rest stay in the ring,
+/// to be read again (`slots` may be 0); an MPMC chunk is released whole
+/// (`slots` must equal its `slots`).
 ///
 /// # Errors
 /// `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (more
-/// slots than lent; the chunk stays lent), `_NULL`.
+/// slots than lent, or part of an MPMC chunk; the chunk stays lent), `_NULL`.
 ///
 /// # Safety
 /// `consumer` is a live consumer handle not used by another thread during

@@ -29,12 +29,14 @@ use std::ffi::c_char;
 
 pub use chunk::ringway_chunk;
 pub use consumer::{
-    ringway_consumer, ringway_consumer_create, ringway_consumer_free, ringway_consumer_read,
-    ringway_consumer_release, ringway_consumer_try_pop,
+    ringway_consumer, ringway_consumer_create, ringway_consumer_free, ringway_consumer_pop,
+    ringway_consumer_pop_timeout, ringway_consumer_read, ringway_consumer_release,
+    ringway_consumer_slot, ringway_consumer_try_pop,
 };
 pub use producer::{
     ringway_producer, ringway_producer_commit, ringway_producer_create, ringway_producer_free,
-    ringway_producer_reserve, ringway_producer_try_push,
+    ringway_producer_push, ringway_producer_push_timeout, ringway_producer_reserve,
+    ringway_producer_slot, ringway_producer_try_push,
 };
 pub use result::{ringway_result, ringway_result_str};
 pub use ring::{

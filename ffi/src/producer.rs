@@ -1,7 +1,8 @@
 //! `ringway_producer`: the pushing side of a ring, for either kind.
 //!
 //! A producer handle may move between threads but is used by one thread at a
-//! time.
+//! time. Pushes come in three forms: `try` (never waits), blocking (waits for
+//! a free slot, sleeping on the ring's futex after a short spin) and timed.
 //!
 //! Zero-copy writes: `ringway_producer_reserve` lends C a run of slots and
 //! `ringway_producer_commit` publishes them. In Rust a `WriteChunk` borrows its
@@ -13,8 +14,9 @@
 //! the chunk before the Rust handle it borrows.
 
 use core::ptr::NonNull;
+use std::time::Duration;
 
-use ringway_core::{spsc, Kind};
+use ringway_core::{mpmc, spsc, Kind, PushTimeoutError};
 
 use crate::boundary::{arg_bytes, arg_mut, arg_out, arg_ref, boundary, call, Error};
 use crate::chunk::ringway_chunk;
@@ -25,19 +27,38 @@ use crate::ring::ringway_ring;
 #[derive(Debug)]
 enum Side {
     Spsc(spsc::BytesProducer),
+    Mpmc(mpmc::BytesProducer),
 }
 
 /// A reservation lent to C, borrowing the `Side`.
 #[derive(Debug)]
 enum Pending {
-    Spsc(spsc::WriteChunk<'static, u8>),
+    /// Contiguous slots, described by the chunk handed to C.
+    Spsc(spsc::WriteChunk<'static, u8>, ringway_chunk),
+    /// Slots that are not contiguous (each follows its stamp).
+    Mpmc(mpmc::BytesWriteChunk<'static>),
 }
 
 impl Pending {
     fn len(&self) -> usize {
         match self {
-            Pending::Spsc(c) => c.len(),
+            Pending::Spsc(c, _) => c.len(),
+            Pending::Mpmc(c) => c.len(),
         }
+    }
+}
+
+/// Maps a blocking push's error.
+fn push_timeout_error(e: PushTimeoutError<()>) -> Error {
+    match e {
+        PushTimeoutError::Timeout(()) => Error::fixed(
+            ringway_result::RINGWAY_ERR_TIMEOUT,
+            "timed out waiting for a free slot",
+        ),
+        PushTimeoutError::Size { .. } => {
+            Error::new(ringway_result::RINGWAY_ERR_SIZE, e.to_string())
+        }
+        PushTimeoutError::Corrupt(c) => c.into(),
     }
 }
 
@@ -75,7 +96,19 @@ impl ringway_producer {
     fn try_push(&mut self, message: &[u8]) -> Result<(), Error> {
         match self.side()? {
             Side::Spsc(p) => p.try_push(message).map_err(Error::from),
+            Side::Mpmc(p) => p.try_push(message).map_err(Error::from),
         }
+    }
+
+    /// Pushes, waiting at most `timeout` (forever when `None`).
+    fn push_wait(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<(), Error> {
+        let result = match (self.side()?, timeout) {
+            (Side::Spsc(p), None) => p.push_blocking(message),
+            (Side::Spsc(p), Some(t)) => p.push_timeout(message, t),
+            (Side::Mpmc(p), None) => p.push_blocking(message),
+            (Side::Mpmc(p), Some(t)) => p.push_timeout(message, t),
+        };
+        result.map_err(push_timeout_error)
     }
 
     fn reserve(&mut self, n: usize) -> Result<ringway_chunk, Error> {
@@ -88,15 +121,20 @@ impl ringway_producer {
         // dropped before `*side` is freed and blocks every other use of
         // `*side` while it exists.
         let side: &'static mut Side = unsafe { &mut *self.side.as_ptr() };
-        let mut pending = match side {
-            Side::Spsc(p) => Pending::Spsc(p.write_chunk(n)?),
-        };
-        let chunk = match &mut pending {
-            Pending::Spsc(c) => {
+        let pending = match side {
+            Side::Spsc(p) => {
+                let mut c = p.write_chunk(n)?;
                 let slots = c.len();
                 let (a, b) = c.as_mut_slices();
-                ringway_chunk::new((a.as_mut_ptr(), a.len()), (b.as_mut_ptr(), b.len()), slots)
+                let spans =
+                    ringway_chunk::new((a.as_mut_ptr(), a.len()), (b.as_mut_ptr(), b.len()), slots);
+                Pending::Spsc(c, spans)
             }
+            Side::Mpmc(p) => Pending::Mpmc(p.write_chunk(n)?),
+        };
+        let chunk = match &pending {
+            Pending::Spsc(_, spans) => *spans,
+            Pending::Mpmc(c) => ringway_chunk::scattered(c.len()),
         };
         if chunk.slots == 0 {
             return Err(Error::fixed(
@@ -108,11 +146,21 @@ impl ringway_producer {
         Ok(chunk)
     }
 
+    /// Address of slot `i` of the reserved chunk.
+    fn slot(&mut self, i: usize) -> Result<*mut u8, Error> {
+        let Some(pending) = &mut self.pending else {
+            return Err(no_reservation());
+        };
+        let len = pending.len();
+        let ptr = match pending {
+            Pending::Spsc(_, spans) => spans.slot(i),
+            Pending::Mpmc(c) => c.get_mut(i).map(|s| s.as_mut_ptr()),
+        };
+        ptr.ok_or_else(|| Error::invalid(format!("slot {i} of a chunk of {len}")))
+    }
+
     fn commit(&mut self, slots: usize) -> Result<(), Error> {
-        let pending = self.pending.take().ok_or(Error::fixed(
-            ringway_result::RINGWAY_ERR_STATE,
-            "no chunk is reserved; call ringway_producer_reserve first",
-        ))?;
+        let pending = self.pending.take().ok_or_else(no_reservation)?;
         let len = pending.len();
         if slots > len {
             self.pending = Some(pending);
@@ -121,10 +169,18 @@ impl ringway_producer {
             )));
         }
         match pending {
-            Pending::Spsc(c) => c.commit(slots),
+            Pending::Spsc(c, _) => c.commit(slots),
+            Pending::Mpmc(c) => c.commit(slots),
         }
         Ok(())
     }
+}
+
+fn no_reservation() -> Error {
+    Error::fixed(
+        ringway_result::RINGWAY_ERR_STATE,
+        "no chunk is reserved; call ringway_producer_reserve first",
+    )
 }
 
 pub(crate) fn pending_error(slots: usize) -> Error {
@@ -154,12 +210,7 @@ pub unsafe extern "C" fn ringway_producer_create(
         let out = arg_out(out, "out")?;
         let side = match ring.kind() {
             Kind::Spsc => Side::Spsc(spsc::BytesProducer::attach(ring)?),
-            Kind::Mpmc => {
-                return Err(Error::fixed(
-                    ringway_result::RINGWAY_ERR_UNSUPPORTED,
-                    "MPMC producers are not available in this build",
-                ))
-            }
+            Kind::Mpmc => Side::Mpmc(mpmc::BytesProducer::attach(ring)?),
         };
         let handle = ringway_producer {
             side: NonNull::from(Box::leak(Box::new(side))),
@@ -211,9 +262,60 @@ pub unsafe extern "C" fn ringway_producer_try_push(
     })
 }
 
+/// Pushes one message of exactly the ring's slot size, waiting as long as it
+/// takes for a free slot (spinning briefly, then sleeping on the ring's
+/// futex; a consumer's pop wakes it).
+///
+/// # Errors
+/// `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`.
+///
+/// # Safety
+/// As `ringway_producer_try_push`.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_push(
+    producer: *mut ringway_producer,
+    message: *const core::ffi::c_void,
+    len: usize,
+) -> ringway_result {
+    call("ringway_producer_push", || {
+        // SAFETY: the caller's promise on `producer`.
+        let producer = unsafe { arg_mut(producer, "producer") }?;
+        // SAFETY: the caller's promise on `message`.
+        let message = unsafe { arg_bytes(message, len, "message") }?;
+        producer.push_wait(message, None)
+    })
+}
+
+/// Pushes one message, waiting at most `timeout_ns` nanoseconds for a free
+/// slot (0: do not wait, like `ringway_producer_try_push` but reporting
+/// `RINGWAY_ERR_TIMEOUT`).
+///
+/// # Errors
+/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+///
+/// # Safety
+/// As `ringway_producer_try_push`.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_push_timeout(
+    producer: *mut ringway_producer,
+    message: *const core::ffi::c_void,
+    len: usize,
+    timeout_ns: u64,
+) -> ringway_result {
+    call("ringway_producer_push_timeout", || {
+        // SAFETY: the caller's promise on `producer`.
+        let producer = unsafe { arg_mut(producer, "producer") }?;
+        // SAFETY: the caller's promise on `message`.
+        let message = unsafe { arg_bytes(message, len, "message") }?;
+        producer.push_wait(message, Some(Duration::from_nanos(timeout_ns)))
+    })
+}
+
 /// Reserves up to `max_slots` free slots to write in place and describes
 /// them in `*out` (possibly fewer than asked, at least one). Nothing is
-/// visible to consumers until `ringway_producer_commit`.
+/// visible to consumers until `ringway_producer_commit`. On an SPSC ring the
+/// slots are contiguous and `*out` holds their spans; on an MPMC ring they
+/// are not (`out->first` is NULL): reach each with `ringway_producer_slot`.
 ///
 /// # Errors
 /// `RINGWAY_ERR_FULL` (no free slot), `_INVALID_ARGUMENT` (`max_slots` is
@@ -239,9 +341,36 @@ pub unsafe extern "C" fn ringway_producer_reserve(
     })
 }
 
+/// The address of slot `index` (from 0) of the reserved chunk, to write its
+/// `slot_size` bytes in place; works for both ring kinds.
+///
+/// # Errors
+/// `RINGWAY_ERR_STATE` (nothing reserved), `_INVALID_ARGUMENT` (`index` is
+/// not below the chunk's `slots`), `_NULL`.
+///
+/// # Safety
+/// `producer` is a live producer handle not used by another thread during
+/// the call; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_slot(
+    producer: *mut ringway_producer,
+    index: usize,
+    out: *mut *mut u8,
+) -> ringway_result {
+    call("ringway_producer_slot", || {
+        // SAFETY: the caller's promise on `producer`.
+        let producer = unsafe { arg_mut(producer, "producer") }?;
+        let out = arg_out(out, "out")?;
+        let slot = producer.slot(index)?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(slot) };
+        Ok(())
+    })
+}
+
 /// Publishes the first `slots` slots of the reserved chunk, in order, and
-/// ends the reservation (the rest of the chunk is given back unwritten;
-/// `slots` may be 0).
+/// ends the reservation (the rest of the chunk is given back unwritten: on
+/// an MPMC ring consumers pass over them; `slots` may be 0).
 ///
 /// # Errors
 /// `RINGWAY_ERR_STATE` (nothing reserved), `_INVALID_ARGUMENT` (more slots
