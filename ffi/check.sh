@@ -14,7 +14,7 @@
 #  5. builds the C example (examples/c) and runs producer and consumer;
 #  6. compiles and runs the program and the compile/link line of the README
 #     section "Using ringway from C" (README.md between <!-- c-link-line -->
-#     markers, else ffi/README-C.md);
+#     markers);
 #  7. checks that nothing was left in /dev/shm.
 #
 # Environment: CARGO_TARGET_DIR (default <repo>/target), RINGWAY_PROFILE
@@ -135,9 +135,6 @@ pids=()
 
 step "README \"Using ringway from C\": compile and run its program with its link line"
 readme=README.md
-if ! grep -q '<!-- c-link-line -->' "$readme" 2>/dev/null; then
-    readme=ffi/README-C.md
-fi
 block="$(awk '/<!-- c-link-line -->/ { n++; next } n == 1' "$readme")"
 [ -n "$block" ] || fail "no <!-- c-link-line --> block in $readme"
 printf '%s\n' "$block" | awk '/^```c$/ { on = 1; next } /^```/ { on = 0 } on' >"$work/app.c"
