@@ -51,7 +51,8 @@
 //! ```
 //!
 //! Modules: [`layout`] (the mapped header), [`region`] (mapping shm, files and
-//! anonymous memory), [`spsc`] (the single-producer single-consumer ring).
+//! anonymous memory), [`spsc`] (the single-producer single-consumer ring),
+//! [`mpmc`] (any number of producers and consumers, batch claims).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // Under loom the mapped regions (and the attach path) are compiled but not

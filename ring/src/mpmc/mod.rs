@@ -22,6 +22,39 @@
 //! producers from claiming the positions after it (they have their own
 //! slots); consumers wait at its position until it publishes.
 //!
+//! ```
+//! use ringway::{mpmc, Kind, RingBuilder};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let ring = RingBuilder::new(Kind::Mpmc).capacity(256).message::<u64>().create_anonymous()?;
+//! let senders: Vec<_> = (0..2u64)
+//!     .map(|p| {
+//!         let mut tx = mpmc::Producer::<u64>::attach(&ring)?;
+//!         Ok(std::thread::spawn(move || {
+//!             let batch: Vec<u64> = (0..100).map(|i| p << 32 | i).collect();
+//!             let mut sent = 0;
+//!             while sent < batch.len() {
+//!                 sent += tx.push_slice(&batch[sent..]).unwrap(); // one CAS per call
+//!             }
+//!         }))
+//!     })
+//!     .collect::<Result<_, ringway::HandleError>>()?;
+//! let mut rx = mpmc::Consumer::<u64>::attach(&ring)?;
+//! let mut next = [0u64; 2];
+//! while next != [100, 100] {
+//!     let chunk = rx.read_chunk(32)?; // zero-copy, one CAS
+//!     for &v in chunk.iter() {
+//!         let (p, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+//!         assert_eq!(i, next[p]); // each producer's order is kept
+//!         next[p] += 1;
+//!     }
+//! } // dropping the chunk frees its slots
+//! for s in senders {
+//!     s.join().unwrap();
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # Stamp encoding
 //!
 //! `stamp = lap << 2 | state`, with `lap = position >> log2(capacity)` (62
@@ -104,7 +137,7 @@
 //! positions are added with wrapping arithmetic, so no cursor value causes
 //! an out-of-bounds access or a panic. Stamps are never used to compute an
 //! address: a stamp only decides claim, wait, retry, or
-//! [`CorruptError`](crate::CorruptError) (a state of 3, a lap older than any
+//! [`CorruptError`] (a state of 3, a lap older than any
 //! honest peer leaves, or a stamp ahead of a cursor that does not move).
 //! Typed rings carry only `Pod` types, valid for any bytes. `try_*` calls
 //! retry a bounded number of times ([`MAX_ATTEMPTS`] lost races or stale
