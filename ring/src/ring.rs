@@ -580,6 +580,7 @@ impl RingBuilder {
 pub struct OpenOptions {
     expect: Expect,
     allow_other_owner: bool,
+    wait_for_creator: std::time::Duration,
 }
 
 impl OpenOptions {
@@ -617,6 +618,38 @@ impl OpenOptions {
         self
     }
 
+    /// When the ring does not exist yet, is still being sized, or its creator
+    /// has not published READY (`NotFound`, `TooSmall`, `NotReady`), retry
+    /// for up to `timeout` before giving up (default: no retry). A creator
+    /// makes the name, sizes it, then writes the header: an opener started at
+    /// the same time can see any of those steps.
+    pub fn wait_for_creator(mut self, timeout: std::time::Duration) -> Self {
+        self.wait_for_creator = timeout;
+        self
+    }
+
+    /// Runs `open` once, and again every millisecond while it fails in a way
+    /// that a creator still at work explains, until `wait_for_creator` passes.
+    #[cfg(not(loom))]
+    fn retrying(
+        &self,
+        mut open: impl FnMut() -> Result<Ring, OpenError>,
+    ) -> Result<Ring, OpenError> {
+        let deadline = std::time::Instant::now() + self.wait_for_creator;
+        loop {
+            match open() {
+                Err(
+                    OpenError::NotFound { .. }
+                    | OpenError::TooSmall { .. }
+                    | OpenError::NotReady { .. },
+                ) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Opens the shm ring `name`.
     ///
     /// # Errors
@@ -624,8 +657,10 @@ impl OpenOptions {
     /// file or not ours, or a header that fails validation.
     #[cfg(not(loom))]
     pub fn open_shm(&self, name: &str) -> Result<Ring, OpenError> {
-        let region = region::open_shm(name, self.allow_other_owner)?;
-        Ring::attach(region, &self.expect)
+        self.retrying(|| {
+            let region = region::open_shm(name, self.allow_other_owner)?;
+            Ring::attach(region, &self.expect)
+        })
     }
 
     /// Opens the file-backed ring at `path` (never following a symlink).
@@ -634,8 +669,10 @@ impl OpenOptions {
     /// As [`open_shm`](Self::open_shm).
     #[cfg(not(loom))]
     pub fn open_file(&self, path: impl AsRef<Path>) -> Result<Ring, OpenError> {
-        let region = region::open_file(path.as_ref(), self.allow_other_owner)?;
-        Ring::attach(region, &self.expect)
+        self.retrying(|| {
+            let region = region::open_file(path.as_ref(), self.allow_other_owner)?;
+            Ring::attach(region, &self.expect)
+        })
     }
 
     /// Opens a ring in memory the caller provides (created by

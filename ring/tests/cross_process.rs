@@ -240,3 +240,33 @@ fn anonymous_ring_is_shared_with_a_forked_child() {
         "child status {status:#x}"
     );
 }
+
+#[test]
+fn an_opener_can_wait_for_a_creator_that_is_not_done() {
+    let name = ShmName::new("late-creator");
+    let opener = {
+        let name = name.0.clone();
+        std::thread::spawn(move || {
+            OpenOptions::new()
+                .wait_for_creator(std::time::Duration::from_secs(10))
+                .open_shm(&name)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let _ring = RingBuilder::new(Kind::Spsc)
+        .capacity(8)
+        .message::<u64>()
+        .create_shm(&name.0)
+        .unwrap();
+    let opened = opener
+        .join()
+        .unwrap()
+        .expect("opened once the creator was done");
+    assert_eq!(opened.capacity(), 8);
+    // Without waiting, a missing ring is an error at once.
+    let missing = ShmName::new("never-created");
+    assert!(matches!(
+        Ring::open_shm(&missing.0),
+        Err(ringway::OpenError::NotFound { .. })
+    ));
+}
