@@ -142,6 +142,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
+    // Like every Unix filter: a closed stdout (`ringway ls | head`) ends the
+    // process quietly instead of a panic on the failed print. Rust sets
+    // SIGPIPE to ignored before main.
+    // SAFETY: no other thread exists yet; SIG_DFL is a valid disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,6 +49,10 @@ pub(crate) struct BenchArgs {
     /// Milliseconds measured per row (default 300 for round trips, 250 for throughput).
     #[arg(long, value_name = "MS")]
     millis: Option<u64>,
+    /// KiB of slots in the throughput rings (pipes hold 64 KiB, UNIX
+    /// sockets about 200 KiB by default).
+    #[arg(long, value_name = "KIB", default_value_t = 256)]
+    ring_kib: usize,
     /// Only these mechanisms (comma-separated: ringway, ringway-mpmc,
     /// ringway-default, cache-line, pipe, fifo, unix-stream, unix-dgram, mq,
     /// eventfd); ringway, the baseline, is always included.
@@ -152,6 +156,7 @@ struct Timing {
     rtt: Duration,
     tput: Duration,
     probe: Duration,
+    ring_kib: usize,
 }
 
 /// Batch size for a message size: about 4-256 KiB per call.
@@ -163,13 +168,12 @@ fn batch_for(size: usize) -> usize {
     }
 }
 
-/// Ring capacity for a stream of `size`-byte messages: 32 KiB to 1 MiB of slots.
-fn ring_capacity(size: usize) -> u64 {
-    match size {
-        0..=64 => 4096,
-        65..=4096 => 256,
-        _ => 16,
-    }
+/// Ring capacity for a stream of `size`-byte messages: `ring_kib` of slots,
+/// at least 8 slots.
+fn ring_capacity(size: usize, ring_kib: usize) -> u64 {
+    let slots = (ring_kib * 1024 / size).clamp(8, 1 << 20);
+    // A power of two, rounded down.
+    1u64 << (usize::BITS - 1 - slots.leading_zeros())
 }
 
 /// Every row, in table order; a row is skipped (with the reason) where the
@@ -213,14 +217,13 @@ fn skip_reason(work: Work, mech: Mech, mq_max: usize) -> Option<String> {
 }
 
 /// Pins the bench and its peers to two CPUs when it may.
-fn placement() -> (Option<usize>, Option<usize>, String) {
+fn placement() -> (Option<usize>, String) {
     let cpus = sys::allowed_cpus();
     if cpus.len() >= 2 && sys::pin_to(cpus[0]).is_ok() {
         let note = format!("bench on CPU {}, peer on CPU {}", cpus[0], cpus[1]);
-        (Some(cpus[0]), Some(cpus[1]), note)
+        (Some(cpus[1]), note)
     } else {
         (
-            None,
             None,
             format!(
                 "{} CPU(s) allowed: not pinned, numbers mean little",
@@ -273,6 +276,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
             rtt: Duration::from_millis(5),
             tput: Duration::from_millis(5),
             probe: Duration::from_millis(2),
+            ring_kib: args.ring_kib,
         }
     } else {
         let ms = |d| Duration::from_millis(args.millis.unwrap_or(d));
@@ -280,10 +284,10 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
             rtt: ms(300),
             tput: ms(250),
             probe: Duration::from_millis(50),
+            ring_kib: args.ring_kib,
         }
     };
-    let (my_cpu, peer_cpu, place) = placement();
-    let _ = my_cpu;
+    let (peer_cpu, place) = placement();
     let started = Instant::now();
     let date = utc_now();
     let load_before = loadavg();
@@ -291,10 +295,14 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
         "ringway bench, {date}: two processes ({place}); load average {load_before}\n\
          each row: a {} ms cache-line probe (its median round trip is the `probe` column), \
          then {} ms of round trips or {} ms of streaming; every message's sequence number checked.\n\
+         throughput: the peer sends, the bench receives and copies every message into its own buffer \
+         (ringway too, as read(2) does); rings hold {} KiB of slots (at least 8); \
+         each round-trip sample includes one clock read.\n\
          `vs ringway`: the row's cost (p50 round trip, or time per message) over ringway's in the same group.",
         timing.probe.as_millis(),
         timing.rtt.as_millis(),
-        timing.tput.as_millis()
+        timing.tput.as_millis(),
+        timing.ring_kib
     );
     println!("{header}");
     let mq_max = sys::mq_msgsize_max();
@@ -421,7 +429,14 @@ fn run_row(
                     Side::RingRtt(ringio::ping_pair(&ping, &pong)?, wait)
                 }
                 Work::Tput { size: 8, .. } => {
-                    let ring = make_ring(&base, "data", kind, ring_capacity(8), None, &mut names)?;
+                    let ring = make_ring(
+                        &base,
+                        "data",
+                        kind,
+                        ring_capacity(8, timing.ring_kib),
+                        None,
+                        &mut names,
+                    )?;
                     Side::RingU64(ringio::u64_rx(&ring)?)
                 }
                 Work::Tput { size, .. } => {
@@ -429,7 +444,7 @@ fn run_row(
                         &base,
                         "data",
                         kind,
-                        ring_capacity(size),
+                        ring_capacity(size, timing.ring_kib),
                         Some(size),
                         &mut names,
                     )?;

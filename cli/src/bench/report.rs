@@ -268,10 +268,10 @@ pub(crate) fn svg(rows: &[Row], subtitle: &str) -> String {
                 .any(|r| r.work == *w && matches!(r.outcome, Outcome::Latency(_)))
         })
         .collect();
-    let (w, ph, left, top) = (900.0, 360.0, 70.0, 60.0);
+    let (w, ph, left, top) = (1000.0, 360.0, 70.0, 60.0);
     let h = top + panels.len() as f64 * (ph + 60.0) + 10.0;
     let (lo, hi) = (1.0f64, 6.0f64); // 10 ns .. 1 ms, log10
-    let pw = w - left - 180.0;
+    let pw = w - left - 280.0;
     let x = |v: f64| left + (v.max(10.0).log10().clamp(lo, hi) - lo) / (hi - lo) * pw;
     let mut s = String::new();
     let _ = writeln!(
@@ -311,7 +311,7 @@ pub(crate) fn svg(rows: &[Row], subtitle: &str) -> String {
                 y0 + ph + 16.0
             );
         }
-        for p in [0.0, 0.5, 0.99, 1.0] {
+        for p in [0.0, 0.25, 0.5, 0.75, 1.0] {
             let _ = writeln!(
                 s,
                 r##"<line x1="{left}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#eee"/><text x="{2:.1}" y="{3:.1}" text-anchor="end">{4}</text>"##,
