@@ -17,6 +17,10 @@
 //! `push_partial_slice`/`pop_partial_slice`, 64 messages per call. `ArrayQueue`
 //! and the channel have no batch calls; compare them with the single rows.
 //!
+//! The consumer (the benchmark thread) is pinned to the first allowed CPU
+//! and every producer thread to the second, so a sample never measures two
+//! threads time-sharing one core (on Linux; elsewhere they float).
+//!
 //! `cargo bench -p ringway-benches --bench spsc` runs it (about 40 s);
 //! `cargo test --benches -p ringway-benches` runs each benchmark once.
 
@@ -29,6 +33,35 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ringway::{spsc, Kind, RingBuilder};
 
 const CAPACITY: usize = 1024;
+
+/// Pins the calling thread to the `which`-th CPU this process may use
+/// (best effort: nothing happens with fewer CPUs or off Linux).
+fn pin(which: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: cpu_set_t is plain data (all-zero is the empty set), the
+        // CPU_* macros only touch our local set with indices below
+        // CPU_SETSIZE, and the affinity calls read/write a set of the size given.
+        unsafe {
+            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0
+            {
+                return;
+            }
+            let Some(cpu) = (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &allowed))
+                .nth(which)
+            else {
+                return;
+            };
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = which;
+}
 const BATCH: usize = 64;
 
 /// A message that carries its sequence number.
@@ -131,6 +164,7 @@ fn ringway_single<M: Message>(n: u64) -> Duration {
     let (mut tx, mut rx) = ringway_pair::<M>();
     let start = Instant::now();
     let producer = thread::spawn(move || {
+        pin(1);
         for i in 0..n {
             let mut m = M::new(i);
             while let Err(ringway::PushError::Full(back)) = tx.try_push(m) {
@@ -156,6 +190,7 @@ fn ringway_batched<M: Message>(n: u64) -> Duration {
     let (mut tx, mut rx) = ringway_pair::<M>();
     let start = Instant::now();
     let producer = thread::spawn(move || {
+        pin(1);
         let mut buf = [M::new(0); BATCH];
         let mut i = 0;
         while i < n {
@@ -195,6 +230,7 @@ fn rtrb_single<M: Message>(n: u64) -> Duration {
     let (mut tx, mut rx) = rtrb::RingBuffer::<M>::new(CAPACITY);
     let start = Instant::now();
     let producer = thread::spawn(move || {
+        pin(1);
         for i in 0..n {
             let mut m = M::new(i);
             while let Err(rtrb::PushError::Full(back)) = tx.push(m) {
@@ -220,6 +256,7 @@ fn rtrb_batched<M: Message>(n: u64) -> Duration {
     let (mut tx, mut rx) = rtrb::RingBuffer::<M>::new(CAPACITY);
     let start = Instant::now();
     let producer = thread::spawn(move || {
+        pin(1);
         let mut buf = [M::new(0); BATCH];
         let mut i = 0;
         while i < n {
@@ -260,6 +297,7 @@ fn array_queue<M: Message>(n: u64) -> Duration {
     let tq = Arc::clone(&q);
     let start = Instant::now();
     let producer = thread::spawn(move || {
+        pin(1);
         for i in 0..n {
             let mut m = M::new(i);
             while let Err(back) = tq.push(m) {
@@ -285,6 +323,7 @@ fn channel<M: Message>(n: u64) -> Duration {
     let (tx, rx) = crossbeam_channel::bounded::<M>(CAPACITY);
     let start = Instant::now();
     let producer = thread::spawn(move || {
+        pin(1);
         for i in 0..n {
             let mut m = M::new(i);
             while let Err(crossbeam_channel::TrySendError::Full(back)) = tx.try_send(m) {
@@ -334,6 +373,7 @@ fn group<M: Message>(c: &mut Criterion, batch: usize) {
 }
 
 fn spsc(c: &mut Criterion) {
+    pin(0);
     check_everyone();
     group::<u64>(c, 1);
     group::<u64>(c, BATCH);
