@@ -10,4 +10,5 @@ export RUSTDOCFLAGS="-Zsanitizer=thread"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}"
 target=$(rustc +nightly -vV | sed -n 's/^host: //p')
 cargo +nightly test -Zbuild-std --target "$target" -p ringway \
-    --test spsc --test heap --test blocking --test no_syscalls -- --skip child_entry --skip a_million_messages
+    --test spsc --test heap --test blocking --test no_syscalls --test mpmc \
+    -- --skip child_entry --skip a_million_messages

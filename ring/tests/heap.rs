@@ -76,7 +76,10 @@ fn threads_share_a_ring_in_caller_memory() {
 
 #[test]
 fn bytes_ring_in_caller_memory() {
-    let builder = RingBuilder::new(Kind::Spsc).capacity(4).slot_size(5).slot_align(1);
+    let builder = RingBuilder::new(Kind::Spsc)
+        .capacity(4)
+        .slot_size(5)
+        .slot_align(1);
     let len = builder.geometry().unwrap().total_len as usize;
     let mem = Memory::new(len);
     // SAFETY: `mem` outlives the ring and its handles.
