@@ -33,27 +33,37 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ringway::{spsc, Kind, RingBuilder};
 
 const CAPACITY: usize = 1024;
+const BATCH: usize = 64;
+
+/// The CPUs this process may use, read once before any thread is pinned
+/// (a pinned thread's spawned threads inherit its one-CPU mask).
+#[cfg(target_os = "linux")]
+fn allowed_cpus() -> &'static [usize] {
+    static CPUS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    CPUS.get_or_init(|| {
+        // SAFETY: cpu_set_t is plain data (all-zero is the empty set);
+        // sched_getaffinity writes a set of the size given; CPU_ISSET reads
+        // our local set with indices below CPU_SETSIZE.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+                return Vec::new();
+            }
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect()
+        }
+    })
+}
 
 /// Pins the calling thread to the `which`-th CPU this process may use
 /// (best effort: nothing happens with fewer CPUs or off Linux).
 fn pin(which: usize) {
     #[cfg(target_os = "linux")]
-    {
-        // SAFETY: cpu_set_t is plain data (all-zero is the empty set), the
-        // CPU_* macros only touch our local set with indices below
-        // CPU_SETSIZE, and the affinity calls read/write a set of the size given.
+    if let Some(&cpu) = allowed_cpus().get(which) {
+        // SAFETY: as in `allowed_cpus`; CPU_SET writes bit `cpu` (below
+        // CPU_SETSIZE) of our local set, sched_setaffinity reads it.
         unsafe {
-            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0
-            {
-                return;
-            }
-            let Some(cpu) = (0..libc::CPU_SETSIZE as usize)
-                .filter(|&c| libc::CPU_ISSET(c, &allowed))
-                .nth(which)
-            else {
-                return;
-            };
             let mut one: libc::cpu_set_t = std::mem::zeroed();
             libc::CPU_SET(cpu, &mut one);
             libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
@@ -62,7 +72,6 @@ fn pin(which: usize) {
     #[cfg(not(target_os = "linux"))]
     let _ = which;
 }
-const BATCH: usize = 64;
 
 /// A message that carries its sequence number.
 trait Message: ringway::bytemuck::Pod + Send + 'static {
@@ -373,6 +382,8 @@ fn group<M: Message>(c: &mut Criterion, batch: usize) {
 }
 
 fn spsc(c: &mut Criterion) {
+    #[cfg(target_os = "linux")]
+    allowed_cpus();
     pin(0);
     check_everyone();
     group::<u64>(c, 1);
