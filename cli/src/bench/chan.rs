@@ -116,10 +116,11 @@ impl Endpoint {
             Endpoint::Stream(fd) => write_all(fd, msgs, watch),
             Endpoint::Dgram(fd) => {
                 let mut rest = msgs;
+                let mut spins = 0u32;
                 while !rest.is_empty() {
                     match sys::sendmmsg(fd, rest, size) {
                         Ok(n) => rest = &rest[n * size..],
-                        Err(e) if again(&e) => {}
+                        Err(e) if again(&e) => poll_tick(&mut spins, watch)?,
                         Err(e) => fail!("sendmmsg: {e}"),
                     }
                 }
@@ -146,6 +147,7 @@ impl Endpoint {
         lens: &mut Vec<usize>,
         watch: &Watch,
     ) -> Result<usize, Failure> {
+        let mut spins = 0u32;
         match self {
             Endpoint::Stream(fd) => {
                 let mut have = held;
@@ -153,7 +155,7 @@ impl Endpoint {
                     match sys::read(fd, &mut buf[have..]) {
                         Ok(0) => fail!("peer closed the stream"),
                         Ok(n) => have += n,
-                        Err(e) if again(&e) => watch.check("stream read")?,
+                        Err(e) if again(&e) => poll_tick(&mut spins, watch)?,
                         Err(e) => fail!("read: {e}"),
                     }
                 }
@@ -163,7 +165,7 @@ impl Endpoint {
                 loop {
                     match sys::recvmmsg(fd, buf, size, lens) {
                         Ok(()) => break,
-                        Err(e) if again(&e) => watch.check("recvmmsg")?,
+                        Err(e) if again(&e) => poll_tick(&mut spins, watch)?,
                         Err(e) => fail!("recvmmsg: {e}"),
                     }
                 }

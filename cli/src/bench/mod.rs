@@ -295,8 +295,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
         "ringway bench, {date}: two processes ({place}); load average {load_before}\n\
          each row: a {} ms cache-line probe (its median round trip is the `probe` column), \
          then {} ms of round trips or {} ms of streaming; every message's sequence number checked.\n\
-         throughput: the peer sends, the bench receives and copies every message into its own buffer \
-         (ringway too, as read(2) does); rings hold {} KiB of slots (at least 8); \
+         throughput: the peer sends, the bench receives, both busy-polling non-blocking calls (no row pays a \
+         wake-up), and the bench copies every message into its own buffer (ringway too, as read(2) does); rings hold {} KiB of slots (at least 8); \
          each round-trip sample includes one clock read.\n\
          `vs ringway`: the row's cost (p50 round trip, or time per message) over ringway's in the same group.",
         timing.probe.as_millis(),
@@ -406,7 +406,10 @@ fn run_row(
     let probe_name = format!("{base}-probe");
     let lines = Lines::open(&probe_name, true)?;
     names.shm.push(probe_name.clone());
-    let polling = work == Work::RttSpin;
+    // Everything busy-polls except the blocking round trip: ringway's rows
+    // poll, so the kernel mechanisms poll too (non-blocking calls, spinning
+    // on EAGAIN) and no row pays a wake-up the others do not.
+    let polling = work != Work::RttBlock;
     let mut peer_fds: Vec<OwnedFd> = Vec::new();
     let mut spec_names = Vec::new();
     let rtt = matches!(work, Work::RttSpin | Work::RttBlock);
@@ -586,7 +589,7 @@ fn run_row(
             a.set_polling(polling)?;
             b.set_polling(polling)?;
         }
-        Side::KernelStream(a) => a.set_polling(false)?,
+        Side::KernelStream(a) => a.set_polling(polling)?,
         _ => {}
     }
     // The probe: where the two processes sit right now. It also proves that

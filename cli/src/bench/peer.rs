@@ -72,7 +72,7 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
     }
     let dur = Duration::from_millis(spec.millis);
     sys::watchdog(30 + 2 * (spec.millis / 1000) as u32);
-    let polling = spec.work == Work::RttSpin;
+    let polling = spec.work != Work::RttBlock;
     let rtt = matches!(spec.work, Work::RttSpin | Work::RttBlock);
     let side = match spec.mech {
         Mech::Ring | Mech::RingMpmc | Mech::RingDefault if rtt => {
@@ -128,14 +128,14 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
             let pong = Mq::open(name(&spec, 1)?, None, polling)?;
             Side::KernelRtt(Endpoint::Mq(ping), Endpoint::Mq(pong))
         }
-        Mech::Mqueue => Side::KernelStream(Endpoint::Mq(Mq::open(name(&spec, 0)?, None, false)?)),
+        Mech::Mqueue => Side::KernelStream(Endpoint::Mq(Mq::open(name(&spec, 0)?, None, polling)?)),
     };
     match &side {
         Side::KernelRtt(a, b) => {
             a.set_polling(polling)?;
             b.set_polling(polling)?;
         }
-        Side::KernelStream(a) => a.set_polling(false)?,
+        Side::KernelStream(a) => a.set_polling(polling)?,
         _ => {}
     }
     let lines = Lines::open(&spec.probe, false)?;
