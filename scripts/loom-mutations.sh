@@ -48,7 +48,8 @@ for entry in "${MUTATIONS[@]}"; do
         failed=1
         tail -20 "$log"
     elif grep -qE "Causality violation|deadlock|assertion|panicked" "$log"; then
-        why=$(grep -oE "Causality violation[^.]*|deadlock|assertion[^\`]*" "$log" | head -1)
+        why=$(grep -oE "Causality violation[^.]*|deadlock|assertion[^\`]*|Corrupt\(CorruptError \{ what: \"[^\"]*\"" "$log" \
+            | sed 's/^Corrupt(CorruptError { what: "\(.*\)"$/Corrupt: \1/' | head -1)
         verdict="caught ($why)"
     else
         verdict="BUILD OR RUN ERROR"

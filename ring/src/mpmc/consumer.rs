@@ -11,7 +11,7 @@ use super::stamp::{Seen, Stamps, SKIP};
 use super::{check_kind, deadline_after, Blocked, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::PopTimeoutError;
 use crate::error::{CorruptError, HandleError, PopError};
-use crate::loom::{spin_loop, Ordering};
+use crate::loom::{ordering, spin_loop, Ordering};
 use crate::ring::{check_message, Ring};
 
 /// A consumer's private state.
@@ -68,7 +68,9 @@ impl ConsumerCore {
         // Acquire: pairs with the AcqRel CAS of the consumer that claimed
         // `head - capacity`, so the stamp it read as ready (or a later one)
         // is what our stamp loads see: an older stamp proves corruption.
-        let mut head = header.head.load(Ordering::Acquire);
+        let mut head = header
+            .head
+            .load(ordering!(Acquire, "mpmc_read_head_relaxed"));
         for _ in 0..MAX_ATTEMPTS {
             let mut n = 0;
             let mut skips = 0;
@@ -78,7 +80,10 @@ impl ConsumerCore {
                 let pos = head.wrapping_add(n);
                 // Acquire: pairs with the producer's Release store in
                 // `ProducerCore::publish`: the payload is visible.
-                stamp = self.slot(pos).stamp.load(Ordering::Acquire);
+                stamp = self
+                    .slot(pos)
+                    .stamp
+                    .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
                 seen = self.stamps.for_consumer(pos, stamp);
                 if seen != Seen::Claimable {
                     break;
@@ -93,7 +98,7 @@ impl ConsumerCore {
                 match header.head.compare_exchange(
                     head,
                     head.wrapping_add(n),
-                    Ordering::AcqRel,
+                    ordering!(AcqRel, "mpmc_head_cas_relaxed"),
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
@@ -147,9 +152,10 @@ impl ConsumerCore {
             // Release: our reads of the payload happen before the next
             // producer's writes; pairs with the Acquire stamp load in
             // `ProducerCore::claim`.
-            self.slot(p)
-                .stamp
-                .store(self.stamps.released(p), Ordering::Release);
+            self.slot(p).stamp.store(
+                self.stamps.released(p),
+                ordering!(Release, "mpmc_release_relaxed"),
+            );
         }
         self.ring.shared.header().space_event.notify();
     }

@@ -12,7 +12,7 @@ use super::stamp::{Seen, Stamps, READY, SKIP};
 use super::{check_kind, deadline_after, Blocked, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::PushTimeoutError;
 use crate::error::{CorruptError, HandleError, PushError};
-use crate::loom::{spin_loop, Ordering};
+use crate::loom::{ordering, spin_loop, Ordering};
 use crate::ring::{check_message, Ring};
 
 /// A producer's private state: the ring, its producer-table entry, and the
@@ -67,7 +67,9 @@ impl ProducerCore {
         // Acquire: pairs with the AcqRel CAS of the producer that claimed
         // `tail - capacity`, so the stamp it read as free (or a later one) is
         // what our stamp loads see: an older stamp proves corruption.
-        let mut tail = header.tail.load(Ordering::Acquire);
+        let mut tail = header
+            .tail
+            .load(ordering!(Acquire, "mpmc_read_tail_relaxed"));
         for _ in 0..MAX_ATTEMPTS {
             let mut n = 0;
             let mut seen = Seen::Claimable;
@@ -77,7 +79,10 @@ impl ProducerCore {
                 // Acquire: pairs with the consumer's Release store in
                 // `ConsumerCore::release`: its reads of the slot's previous
                 // message happen before our writes.
-                stamp = self.slot(pos).stamp.load(Ordering::Acquire);
+                stamp = self
+                    .slot(pos)
+                    .stamp
+                    .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
                 seen = self.stamps.for_producer(pos, stamp);
                 if seen != Seen::Claimable {
                     break;
@@ -92,7 +97,7 @@ impl ProducerCore {
                 match header.tail.compare_exchange(
                     tail,
                     tail.wrapping_add(n),
-                    Ordering::AcqRel,
+                    ordering!(AcqRel, "mpmc_tail_cas_relaxed"),
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
@@ -144,9 +149,10 @@ impl ProducerCore {
             let state = if i < written { READY } else { SKIP };
             // Release: publishes the payload written since the claim; pairs
             // with the Acquire stamp load in `ConsumerCore::claim`.
-            self.slot(p)
-                .stamp
-                .store(self.stamps.at(p, state), Ordering::Release);
+            self.slot(p).stamp.store(
+                self.stamps.at(p, state),
+                ordering!(Release, "mpmc_publish_relaxed"),
+            );
         }
         self.registration.published();
         self.ring.shared.header().data_event.notify();
