@@ -334,3 +334,70 @@ pub(crate) fn stderr_is_tty() -> bool {
     // SAFETY: isatty only reads its argument.
     unsafe { libc::isatty(2) == 1 }
 }
+
+/// CPU time spent on the whole machine and by this process and its reaped
+/// children, to tell how much of a stretch of time other processes (and the
+/// hypervisor, as steal) took.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CpuSnapshot {
+    /// Busy time of all CPUs (user, nice, system, irq, softirq, steal), seconds.
+    machine: f64,
+    /// User + system time of this process and its reaped children, seconds.
+    own: f64,
+    at: std::time::Instant,
+}
+
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest is inside user).
+    let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7).unwrap_or(&0);
+    // SAFETY: sysconf only reads its argument.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(busy as f64 / hz)
+}
+
+fn own_seconds() -> f64 {
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: rusage is plain data; getrusage writes it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `ru` is a valid rusage to write.
+        if unsafe { libc::getrusage(who, &mut ru) } == 0 {
+            for tv in [ru.ru_utime, ru.ru_stime] {
+                total += tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+            }
+        }
+    }
+    total
+}
+
+impl CpuSnapshot {
+    /// Now.
+    pub(crate) fn take() -> Option<CpuSnapshot> {
+        Some(CpuSnapshot {
+            machine: machine_busy_seconds()?,
+            own: own_seconds(),
+            at: std::time::Instant::now(),
+        })
+    }
+
+    /// Share of the machine's CPU capacity since `self` used by anything
+    /// but this process and the children it reaped in between (0..1;
+    /// /proc/stat counts in 10 ms ticks, so short stretches are coarse).
+    pub(crate) fn others_since(&self) -> Option<f64> {
+        let now = CpuSnapshot::take()?;
+        // SAFETY: sysconf only reads its argument.
+        let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as f64;
+        let wall = (now.at - self.at).as_secs_f64();
+        if wall <= 0.0 {
+            return None;
+        }
+        let others = (now.machine - self.machine) - (now.own - self.own);
+        Some((others / (cpus * wall)).clamp(0.0, 1.0))
+    }
+}

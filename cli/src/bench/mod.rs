@@ -298,7 +298,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
          throughput: the peer sends, the bench receives, both busy-polling non-blocking calls (no row pays a \
          wake-up), and the bench copies every message into its own buffer (ringway too, as read(2) does); rings hold {} KiB of slots (at least 8); \
          each round-trip sample includes one clock read.\n\
-         `vs ringway`: the row's cost (p50 round trip, or time per message) over ringway's in the same group.",
+         `vs ringway`: the row's cost (p50 round trip, or time per message) over ringway's in the same group; \
+         `others`: share of the CPUs that other processes and the hypervisor (steal) took during the row, `!` from 10%.",
         timing.probe.as_millis(),
         timing.rtt.as_millis(),
         timing.tput.as_millis(),
@@ -328,10 +329,12 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
                 work,
                 mech,
                 probe_ns: None,
+                others: None,
                 outcome: Outcome::Skipped(why),
             },
             None => {
                 samples.clear();
+                let cpu = sys::CpuSnapshot::take();
                 let (probe_ns, outcome) = run_row(i, work, mech, timing, peer_cpu, &mut samples)
                     .map_err(|Failure(m)| {
                         Failure(format!(
@@ -344,6 +347,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
                     work,
                     mech,
                     probe_ns: Some(probe_ns),
+                    others: cpu.and_then(|c| c.others_since()),
                     outcome,
                 }
             }

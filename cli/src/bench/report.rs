@@ -84,6 +84,8 @@ pub(crate) struct Row {
     pub(crate) mech: Mech,
     /// Median cache-line round trip of the placement probe (ns).
     pub(crate) probe_ns: Option<f64>,
+    /// Share of the CPUs other processes (and steal) used during the row.
+    pub(crate) others: Option<f64>,
     pub(crate) outcome: Outcome,
 }
 
@@ -157,15 +159,22 @@ pub(crate) fn table(rows: &[Row]) -> String {
             Work::RttSpin | Work::RttBlock => {
                 let _ = writeln!(
                     out,
-                    "  {:<15} {:>10} {:>10} {:>10} {:>8} {:>11} {:>8}",
-                    "mechanism", "p50", "p99", "p99.9", ">10µs", "vs ringway", "probe"
+                    "  {:<15} {:>10} {:>10} {:>10} {:>8} {:>11} {:>8} {:>7}",
+                    "mechanism", "p50", "p99", "p99.9", ">10µs", "vs ringway", "probe", "others"
                 );
             }
             Work::Tput { .. } => {
                 let _ = writeln!(
                     out,
-                    "  {:<15} {:>14} {:>10} {:>10} {:>8} {:>11} {:>8}",
-                    "mechanism", "rate", "bandwidth", "per msg", "", "vs ringway", "probe"
+                    "  {:<15} {:>14} {:>10} {:>10} {:>8} {:>11} {:>8} {:>7}",
+                    "mechanism",
+                    "rate",
+                    "bandwidth",
+                    "per msg",
+                    "",
+                    "vs ringway",
+                    "probe",
+                    "others"
                 );
             }
         }
@@ -175,15 +184,21 @@ pub(crate) fn table(rows: &[Row]) -> String {
                 _ => "-".into(),
             };
             let probe = r.probe_ns.map_or("-".into(), ns);
+            // Other processes' share of the CPUs during the row; `!` when
+            // it is enough to distort the row.
+            let others = r.others.map_or(String::new(), |o| {
+                format!("{:.0}%{}", o * 100.0, if o >= 0.10 { "!" } else { " " })
+            });
             let line = match &r.outcome {
                 Outcome::Latency(l) => format!(
-                    "{:>10} {:>10} {:>10} {:>7.2}% {:>11} {:>8}",
+                    "{:>10} {:>10} {:>10} {:>7.2}% {:>11} {:>8} {:>7}",
                     ns(l.p50),
                     ns(l.p99),
                     ns(l.p999),
                     l.over_10us * 100.0,
                     ratio,
-                    probe
+                    probe,
+                    others
                 ),
                 Outcome::Throughput {
                     messages,
@@ -193,7 +208,7 @@ pub(crate) fn table(rows: &[Row]) -> String {
                     let (m, b) = rate(*messages, *seconds, *size);
                     let per = seconds * 1e9 / (*messages).max(1) as f64;
                     format!(
-                        "{m:>14} {b:>10} {:>10} {:>8} {ratio:>11} {probe:>8}",
+                        "{m:>14} {b:>10} {:>10} {:>8} {ratio:>11} {probe:>8} {others:>7}",
                         ns(per),
                         ""
                     )
@@ -223,6 +238,7 @@ pub(crate) fn json(rows: &[Row], meta: Value) -> Value {
                 "workload": work_json(r.work),
                 "mechanism": r.mech.name(),
                 "probe_ns": r.probe_ns,
+                "other_cpu_share": r.others,
             });
             let result = match &r.outcome {
                 Outcome::Latency(l) => json!({
