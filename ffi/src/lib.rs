@@ -9,7 +9,7 @@
 //! - fallible calls return a [`ringway_result`] (`RINGWAY_OK` = 0), write
 //!   their outputs (last argument) only on success, and leave a message for
 //!   [`ringway_last_error_message`];
-//! - every export runs through one boundary ([`boundary`]) that checks
+//! - every export runs through one boundary (`boundary.rs`) that checks
 //!   pointers for NULL and catches panics, so nothing unwinds into C and the
 //!   host never aborts;
 //! - only plain `#[repr(C)]` structs cross by value, their sizes asserted here
