@@ -43,6 +43,9 @@ fn spawn(role: &str, name: &str, arg: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "mpmc_child", "--nocapture", "--test-threads=1"])
         .env(ROLE_VAR, format!("{role}|{name}|{arg}"))
+        // The child's own test summary would read like ours: keep its stdout
+        // out of the log; its stderr (panic messages) stays.
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap()
 }
