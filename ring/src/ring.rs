@@ -87,6 +87,37 @@ impl Shared {
     }
 }
 
+impl Identity {
+    /// The identity a creator writes for `geometry` and, for a typed ring,
+    /// its message type.
+    fn new(geometry: &Geometry, message: Option<TypeFingerprint>) -> Identity {
+        let message = message.unwrap_or(TypeFingerprint {
+            size: 0,
+            align: 0,
+            name_hash: 0,
+        });
+        Identity {
+            magic: MAGIC,
+            abi_version: ABI_VERSION,
+            kind: geometry.kind as u32,
+            layout_hash: LAYOUT_HASH,
+            capacity: geometry.capacity,
+            slot_size: geometry.slot_size,
+            slot_align: geometry.slot_align,
+            slot_stride: geometry.stride,
+            type_size: message.size,
+            type_align: message.align,
+            flags: 0,
+            type_name_hash: message.name_hash,
+            slots_offset: geometry.slots_offset,
+            total_len: geometry.total_len,
+            creator_pid: process::current_pid(),
+            reserved: 0,
+            creator_start_time: process::current_start_time(),
+        }
+    }
+}
+
 /// A ring in a region, validated. Clone it to share it between threads; take
 /// its producer and consumer handles from [`spsc`](crate::spsc) (or `mpmc`).
 #[derive(Clone)]
@@ -273,30 +304,7 @@ impl Ring {
                 }
             }
         }
-        let message = message.unwrap_or(TypeFingerprint {
-            size: 0,
-            align: 0,
-            name_hash: 0,
-        });
-        let identity = Identity {
-            magic: MAGIC,
-            abi_version: ABI_VERSION,
-            kind: geometry.kind as u32,
-            layout_hash: LAYOUT_HASH,
-            capacity: geometry.capacity,
-            slot_size: geometry.slot_size,
-            slot_align: geometry.slot_align,
-            slot_stride: geometry.stride,
-            type_size: message.size,
-            type_align: message.align,
-            flags: 0,
-            type_name_hash: message.name_hash,
-            slots_offset: geometry.slots_offset,
-            total_len: geometry.total_len,
-            creator_pid: process::current_pid(),
-            reserved: 0,
-            creator_start_time: process::current_start_time(),
-        };
+        let identity = Identity::new(&geometry, message);
         // SAFETY: `header` is the aligned start of a region of at least
         // HEADER_SIZE bytes that no peer uses before READY is published.
         unsafe { core::ptr::write_volatile((*header).identity_ptr(), identity) };
@@ -546,19 +554,7 @@ impl RingBuilder {
         let geometry = self.geometry().expect("loom model parameters");
         let region = Region::heap(geometry.total_len as usize);
         let header = Header::zeroed_boxed();
-        let identity = Identity {
-            magic: MAGIC,
-            abi_version: ABI_VERSION,
-            kind: geometry.kind as u32,
-            layout_hash: LAYOUT_HASH,
-            capacity: geometry.capacity,
-            slot_size: geometry.slot_size,
-            slot_align: geometry.slot_align,
-            slot_stride: geometry.stride,
-            slots_offset: geometry.slots_offset,
-            total_len: geometry.total_len,
-            ..Identity::default()
-        };
+        let identity = Identity::new(&geometry, None);
         let base = region.as_ptr();
         Ring {
             shared: Arc::new(Shared {
