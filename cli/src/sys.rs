@@ -401,3 +401,38 @@ impl CpuSnapshot {
         Some((others / (cpus * wall)).clamp(0.0, 1.0))
     }
 }
+
+/// Set by SIGINT, SIGTERM or SIGHUP once [`catch_interrupts`] ran.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    // Relaxed: a flag polled by the bench's loops; nothing is published with it.
+    if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        // A second signal: give up on cleaning up.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+/// Turns SIGINT, SIGTERM and SIGHUP into a flag that the bench's loops check
+/// (through `Watch::check`), so that an interrupted bench still removes its
+/// names and reaps its peer. No SA_RESTART: a blocking read returns EINTR and
+/// its loop sees the flag. A second signal exits at once.
+pub(crate) fn catch_interrupts() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: sigaction is plain data; the handler only touches an atomic
+        // and calls _exit, both async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_interrupt as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = 0;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Whether an interrupt arrived.
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}

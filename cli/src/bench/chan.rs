@@ -190,6 +190,11 @@ pub(crate) fn carry(buf: &mut [u8], whole: usize, have: usize) -> usize {
 }
 
 fn poll_tick(spins: &mut u32, watch: &Watch) -> Result<(), Failure> {
+    // Every time: in blocking mode this runs once per EINTR, which is how an
+    // interrupt reaches us.
+    if crate::sys::interrupted() {
+        fail!("interrupted");
+    }
     *spins = spins.wrapping_add(1);
     if *spins % 256 == 0 {
         watch.check("busy-polling a descriptor")?;

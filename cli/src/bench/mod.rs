@@ -73,8 +73,11 @@ impl Watch {
         }
     }
 
-    /// Fails once the deadline has passed.
+    /// Fails once the deadline has passed, or on an interrupt.
     pub(crate) fn check(&self, what: &str) -> Result<(), Failure> {
+        if sys::interrupted() {
+            fail!("interrupted");
+        }
         if Instant::now() > self.deadline {
             fail!("the peer stopped answering ({what})");
         }
@@ -287,6 +290,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
             ring_kib: args.ring_kib,
         }
     };
+    sys::catch_interrupts();
     let (peer_cpu, place) = placement();
     let started = Instant::now();
     let date = utc_now();
@@ -324,6 +328,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
                 format!("{}: {}", mech.name(), report::group_title(work))
             );
         }
+        if sys::interrupted() {
+            fail!("interrupted");
+        }
         let row = match skip_reason(work, mech, mq_max) {
             Some(why) => Row {
                 work,
@@ -337,6 +344,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
                 let cpu = sys::CpuSnapshot::take();
                 let (probe_ns, outcome) = run_row(i, work, mech, timing, peer_cpu, &mut samples)
                     .map_err(|Failure(m)| {
+                        if sys::interrupted() {
+                            return Failure("interrupted".into());
+                        }
                         Failure(format!(
                             "{} / {}: {m}",
                             mech.name(),
