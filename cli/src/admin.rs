@@ -73,7 +73,12 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
     // Writing to a String cannot fail.
     let _ = writeln!(out, "ring            {name}");
     let _ = writeln!(out, "kind            {}", g.kind);
-    let _ = writeln!(out, "abi version     {}", id.abi_version);
+    let _ = writeln!(out, "magic           {:#018x} (RINGWAY)", id.magic);
+    let _ = writeln!(
+        out,
+        "abi version     {}, flags {:#x}",
+        id.abi_version, id.flags
+    );
     let _ = writeln!(out, "layout hash     {:#018x}", id.layout_hash);
     let _ = writeln!(out, "capacity        {} slots", g.capacity);
     let _ = writeln!(
@@ -95,7 +100,12 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         "mapped          {} bytes (slots at offset {})",
         g.total_len, g.slots_offset
     );
-    let _ = writeln!(out, "creator         {}", role(id.creator_pid));
+    let _ = writeln!(
+        out,
+        "creator         {}, start time {}",
+        role(id.creator_pid),
+        id.creator_start_time
+    );
     let _ = writeln!(out, "tail (written)  {}", s.tail);
     let _ = writeln!(out, "head (read)     {}", s.head);
     let _ = writeln!(
