@@ -57,7 +57,8 @@
 use core::fmt;
 use std::time::Instant;
 
-use crate::loom::{expired, fence, spin_loop, yield_now, AtomicU32, Ordering};
+use crate::barrier;
+use crate::loom::{expired, spin_loop, yield_now, AtomicU32, Ordering};
 #[cfg(not(loom))]
 use crate::sys;
 use crate::sys::Outcome;
@@ -198,13 +199,15 @@ impl Event {
     /// registered does it bump the sequence and make one wake syscall.
     #[inline]
     pub fn notify(&self) {
-        // SeqCst fence: the notifier's half of the store-buffering pair; pairs with
-        // the fence in `park`. Orders the caller's publication before the load of
-        // `waiters` below. (`ringway_mutation` removes it to prove loom notices.)
+        // The notifier's half of the store-buffering pair; pairs with
+        // `barrier::heavy` in `park`. Orders the caller's publication before the
+        // load of `waiters` below: a `fence(SeqCst)`, or, where the waiter's
+        // side can run a membarrier, only a compiler fence (`barrier.rs`).
+        // (`ringway_mutation` removes it to prove loom notices.)
         #[cfg(not(ringway_mutation = "notify_without_fence"))]
-        fence(Ordering::SeqCst);
-        // Relaxed: ordered after the publication by the fence above; pairs, through
-        // that fence and the one in `park`, with the waiter's registration.
+        barrier::light();
+        // Relaxed: ordered after the publication by the barrier above; pairs,
+        // through it and the one in `park`, with the waiter's registration.
         if self.waiters.load(Ordering::Relaxed) != 0 {
             self.notify_slow();
         }
@@ -295,21 +298,26 @@ impl Event {
             // Acquire: pairs with the Release bump in `notify_slow`: an epoch that
             // already includes a bump comes with the publication made before it.
             let epoch = self.seq.load(Ordering::Acquire);
-            // SeqCst fence: the waiter's half of the store-buffering pair; pairs
-            // with the fence in `notify`. Orders the registration (and the epoch
-            // load) before the re-check of the condition. (`ringway_mutation`
-            // removes it to prove loom notices.)
+            // The waiter's half of the store-buffering pair; pairs with
+            // `barrier::light` in `notify`. Orders the registration (and the
+            // epoch load) before the re-check of the condition, and in
+            // asymmetric mode drains every notifier's publication
+            // (`barrier.rs`). (`ringway_mutation` removes it to prove loom notices.)
             #[cfg(not(ringway_mutation = "park_without_fence"))]
-            fence(Ordering::SeqCst);
+            barrier::heavy();
             if let Some(r) = ready() {
                 return Ok(r);
             }
             if deadline.is_some_and(expired) {
                 return Err(Timeout);
             }
-            match self.futex_wait(epoch, deadline) {
+            let sleep_deadline = barrier::sleep_until(deadline);
+            match self.futex_wait(epoch, sleep_deadline) {
                 // A notify, a changed epoch, a signal or a spurious wake: re-check.
                 Outcome::Woken => {}
+                // The end of a symmetric slice (`barrier::sleep_until`), not
+                // the caller's deadline: re-check.
+                Outcome::TimedOut if sleep_deadline != deadline => {}
                 // One last look: the condition may have come with the deadline.
                 Outcome::TimedOut => return ready().ok_or(Timeout),
             }

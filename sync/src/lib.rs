@@ -59,6 +59,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod barrier;
 mod event;
 mod loom;
 mod stats;
@@ -76,5 +77,6 @@ mod fallback;
 #[cfg(loom)]
 mod loom_futex;
 
+pub use barrier::{asymmetric, SYMMETRIC_SLICE};
 pub use event::{Event, Timeout, WaitStrategy, DEFAULT_SPINS};
 pub use stats::{stats, Stats};

@@ -31,6 +31,8 @@ pub(crate) use std::thread::sleep;
 /// `stats.rs`. They are statistics, never part of a synchronisation protocol
 /// (every access is `Relaxed`), and a loom atomic cannot live in a `static`.
 pub(crate) mod untracked {
+    #[cfg(not(loom))]
+    pub(crate) use core::sync::atomic::AtomicU8;
     pub(crate) use core::sync::atomic::{AtomicU64, Ordering};
 }
 

@@ -12,6 +12,7 @@ use crate::loom::untracked::{AtomicU64, Ordering};
 static WAIT_SYSCALLS: AtomicU64 = AtomicU64::new(0);
 /// Wake syscalls (futex wake, `__ulock_wake`).
 static WAKE_SYSCALLS: AtomicU64 = AtomicU64::new(0);
+static BARRIER_SYSCALLS: AtomicU64 = AtomicU64::new(0);
 
 /// A snapshot of this process's syscall counters, as returned by [`stats`].
 ///
@@ -28,6 +29,9 @@ pub struct Stats {
     /// Syscalls made to wake sleepers: `FUTEX_WAKE` on Linux, `__ulock_wake` on
     /// macOS. Always 0 on the polling fallback, which has nothing to wake.
     pub wake_syscalls: u64,
+    /// `membarrier` calls a waiter made before sleeping (asymmetric mode,
+    /// see [`asymmetric`](crate::asymmetric)); never made by a notifier.
+    pub barrier_syscalls: u64,
 }
 
 impl Stats {
@@ -37,6 +41,9 @@ impl Stats {
         Stats {
             wait_syscalls: self.wait_syscalls.saturating_sub(earlier.wait_syscalls),
             wake_syscalls: self.wake_syscalls.saturating_sub(earlier.wake_syscalls),
+            barrier_syscalls: self
+                .barrier_syscalls
+                .saturating_sub(earlier.barrier_syscalls),
         }
     }
 }
@@ -52,6 +59,8 @@ pub fn stats() -> Stats {
         wait_syscalls: WAIT_SYSCALLS.load(Ordering::Relaxed),
         // Relaxed: as above.
         wake_syscalls: WAKE_SYSCALLS.load(Ordering::Relaxed),
+        // Relaxed: as above.
+        barrier_syscalls: BARRIER_SYSCALLS.load(Ordering::Relaxed),
     }
 }
 
@@ -69,4 +78,11 @@ pub(crate) fn count_wait() {
 pub(crate) fn count_wake() {
     // Relaxed: a statistic; no data is published through it.
     WAKE_SYSCALLS.fetch_add(1, Ordering::Relaxed);
+}
+
+#[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
+#[inline]
+pub(crate) fn count_barrier() {
+    // Relaxed: a statistic; no data is published through it.
+    BARRIER_SYSCALLS.fetch_add(1, Ordering::Relaxed);
 }

@@ -1,0 +1,80 @@
+//! The asymmetric barrier: on a kernel with `membarrier`, notifies make no
+//! hardware fence and a parked waiter is still woken, also by a notifier in a
+//! child forked after this process registered (which must register again).
+#![cfg(all(not(loom), target_os = "linux"))]
+
+use std::time::{Duration, Instant};
+
+use ringway_sync::{Event, WaitStrategy};
+
+/// Whether the kernel offers `MEMBARRIER_CMD_GLOBAL_EXPEDITED`.
+fn kernel_has_global_expedited() -> bool {
+    // SAFETY: MEMBARRIER_CMD_QUERY takes no pointers.
+    let mask = unsafe { libc::syscall(libc::SYS_membarrier, 0, 0, 0) };
+    mask > 0 && mask & (1 << 1) != 0
+}
+
+#[test]
+fn the_mode_follows_the_kernel() {
+    assert_eq!(ringway_sync::asymmetric(), kernel_has_global_expedited());
+}
+
+#[test]
+fn a_child_forked_after_registration_wakes_its_parent() {
+    // Register this process first, so that the child inherits the mode word
+    // but not the registration.
+    let _ = ringway_sync::asymmetric();
+    // SAFETY: a fresh anonymous shared mapping of one page.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(mem, libc::MAP_FAILED);
+    let event = mem.cast::<Event>();
+    // SAFETY: the page is zeroed; an all-zero Event is valid.
+    let event: &Event = unsafe { &*event };
+    // SAFETY: the flag lives in the same page, after the Event, 4-aligned.
+    let flag: &std::sync::atomic::AtomicU32 = unsafe {
+        &*(mem
+            .cast::<u8>()
+            .add(64)
+            .cast::<std::sync::atomic::AtomicU32>())
+    };
+    let before = ringway_sync::stats();
+    // SAFETY: the child only sleeps, stores, notifies and _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        std::thread::sleep(Duration::from_millis(100));
+        // Release: pairs with the parent's Acquire load in `ready`.
+        flag.store(1, std::sync::atomic::Ordering::Release);
+        event.notify();
+        // SAFETY: leaves the child at once.
+        unsafe { libc::_exit(0) };
+    }
+    let start = Instant::now();
+    let got = event.wait(
+        WaitStrategy::Park,
+        Some(start + Duration::from_secs(10)),
+        || {
+            // Acquire: pairs with the child's Release store.
+            (flag.load(std::sync::atomic::Ordering::Acquire) == 1).then_some(())
+        },
+    );
+    let mut status = 0;
+    // SAFETY: our own child; `status` is a valid out pointer.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert_eq!(status, 0);
+    assert_eq!(got, Ok(()));
+    if kernel_has_global_expedited() {
+        assert!(ringway_sync::stats().since(before).barrier_syscalls > 0);
+    }
+    // SAFETY: unmapping the page mapped above; nothing refers to it any more.
+    unsafe { libc::munmap(mem, 4096) };
+}
