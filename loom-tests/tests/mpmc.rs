@@ -240,8 +240,8 @@ fn batch_two_producers_one_consumer() {
 
 /// One producer, two consumers, batch claims: the producer pushes three
 /// messages with `push_slice`; consumer 0 takes two through read chunks,
-/// in place (both with one CAS when both are ready), consumer 1 one with
-/// `pop_into`; they race for `head`. Both park when the ring is empty.
+/// in place (both with one CAS when both are ready), consumer 1 one; they
+/// race for `head`. Both park when the ring is empty.
 ///
 /// One spinner: the producer.
 #[test]
@@ -265,7 +265,7 @@ fn batch_one_producer_two_consumers() {
             got
         });
         let mut rx1 = parking_consumer(&ring);
-        let c1 = thread::spawn(move || pop_batches(&mut rx1, 1));
+        let c1 = thread::spawn(move || vec![rx1.pop_blocking().unwrap()]);
         push_all(&mut tx, &[0, 1, 2]);
         check_split(vec![c0.join().unwrap(), c1.join().unwrap()], 3);
     });
