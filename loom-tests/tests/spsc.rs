@@ -66,7 +66,6 @@ fn chunks_across_a_wrap() {
             while next < 3 {
                 let mut chunk = tx.write_chunk(2).unwrap();
                 if chunk.is_empty() {
-                    drop(chunk);
                     thread::yield_now();
                     continue;
                 }
@@ -82,7 +81,6 @@ fn chunks_across_a_wrap() {
         while expected < 3 {
             let chunk = rx.read_chunk(2).unwrap();
             if chunk.is_empty() {
-                drop(chunk);
                 thread::yield_now();
                 continue;
             }
