@@ -46,11 +46,12 @@ enum Cleanup {
 /// What keeps the memory alive.
 #[derive(Debug)]
 enum Backing {
-    /// A mapping of ours (shm, file or memfd).
+    /// A mapping of ours (shm, file or memfd); held for its drop, which unmaps.
     Mapped(#[allow(dead_code)] memmap2::MmapRaw),
     /// Memory the caller owns.
     Borrowed,
-    /// Heap memory for loom models: header and slots allocated separately.
+    /// Heap memory for loom models (the slots; the loom header is boxed
+    /// apart); held for its drop, which frees it.
     #[cfg(loom)]
     Heap(#[allow(dead_code)] Box<[u64]>),
 }
