@@ -498,3 +498,27 @@ impl From<CorruptError> for PopTimeoutError {
         PopTimeoutError::Corrupt(e)
     }
 }
+
+/// How a blocking wait ended without its condition: the shared result of the
+/// SPSC and MPMC waits, turned into the public error of the call.
+#[derive(Debug)]
+pub(crate) enum Waited {
+    Timeout,
+    Corrupt(CorruptError),
+}
+
+impl Waited {
+    pub(crate) fn into_push(self) -> PushTimeoutError<()> {
+        match self {
+            Waited::Timeout => PushTimeoutError::Timeout(()),
+            Waited::Corrupt(e) => PushTimeoutError::Corrupt(e),
+        }
+    }
+
+    pub(crate) fn into_pop(self) -> PopTimeoutError {
+        match self {
+            Waited::Timeout => PopTimeoutError::Timeout,
+            Waited::Corrupt(e) => PopTimeoutError::Corrupt(e),
+        }
+    }
+}

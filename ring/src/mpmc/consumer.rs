@@ -8,8 +8,9 @@ use ringway_sync::WaitStrategy;
 
 use super::chunk::{BytesReadChunk, RawRead, ReadChunk};
 use super::stamp::{Seen, Stamps, SKIP};
-use super::{check_kind, deadline_after, Blocked, Claim, Slot, MAX_ATTEMPTS};
+use super::{check_kind, deadline_after, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::PopTimeoutError;
+use crate::error::Waited;
 use crate::error::{CorruptError, HandleError, PopError};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::ring::{check_message, Ring};
@@ -183,11 +184,11 @@ impl ConsumerCore {
     }
 
     /// Claims the next message, waiting on `data_event` until `deadline`.
-    fn claim_message_until(&mut self, deadline: Option<Instant>) -> Result<u64, Blocked> {
+    fn claim_message_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
             match self.claim_message() {
                 Ok(pos) => return Ok(pos),
-                Err(Claim::Corrupt(e)) => return Err(Blocked::Corrupt(e)),
+                Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
                 Err(Claim::Unavailable) => {}
             }
             let this = &*self;
@@ -196,7 +197,7 @@ impl ConsumerCore {
                 .header()
                 .data_event
                 .wait(this.strategy, deadline, || this.may_claim().then_some(()))
-                .map_err(|_| Blocked::Timeout)?;
+                .map_err(|_| Waited::Timeout)?;
         }
     }
 }
@@ -305,11 +306,11 @@ impl<T: Pod> Consumer<T> {
     }
 
     fn pop_until(&mut self, deadline: Option<Instant>) -> Result<T, PopTimeoutError> {
-        match self.core.claim_message_until(deadline) {
-            Ok(pos) => Ok(self.read_and_release(pos)),
-            Err(Blocked::Timeout) => Err(PopTimeoutError::Timeout),
-            Err(Blocked::Corrupt(e)) => Err(PopTimeoutError::Corrupt(e)),
-        }
+        let pos = self
+            .core
+            .claim_message_until(deadline)
+            .map_err(Waited::into_pop)?;
+        Ok(self.read_and_release(pos))
     }
 
     /// How the blocking calls wait (default: spin briefly, then sleep).
@@ -440,14 +441,12 @@ impl BytesConsumer {
                 found: out.len(),
             });
         }
-        match self.core.claim_message_until(deadline) {
-            Ok(pos) => {
-                self.read_and_release(pos, out);
-                Ok(())
-            }
-            Err(Blocked::Timeout) => Err(PopTimeoutError::Timeout),
-            Err(Blocked::Corrupt(e)) => Err(PopTimeoutError::Corrupt(e)),
-        }
+        let pos = self
+            .core
+            .claim_message_until(deadline)
+            .map_err(Waited::into_pop)?;
+        self.read_and_release(pos, out);
+        Ok(())
     }
 
     /// How the blocking calls wait (default: spin briefly, then sleep).

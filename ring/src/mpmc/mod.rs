@@ -181,13 +181,6 @@ pub(crate) enum Claim {
     Corrupt(CorruptError),
 }
 
-/// Why a blocking claim gave up.
-#[derive(Debug)]
-pub(crate) enum Blocked {
-    Timeout,
-    Corrupt(CorruptError),
-}
-
 pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }

@@ -9,8 +9,9 @@ use ringway_sync::WaitStrategy;
 use super::chunk::{BytesWriteChunk, RawWrite, WriteChunk};
 use super::registry::Registration;
 use super::stamp::{Seen, Stamps, READY, SKIP};
-use super::{check_kind, deadline_after, Blocked, Claim, Slot, MAX_ATTEMPTS};
+use super::{check_kind, deadline_after, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::PushTimeoutError;
+use crate::error::Waited;
 use crate::error::{CorruptError, HandleError, PushError};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::ring::{check_message, Ring};
@@ -170,11 +171,11 @@ impl ProducerCore {
     }
 
     /// Claims one slot, waiting on `space_event` until `deadline`.
-    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Blocked> {
+    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
             match self.claim(1) {
                 Ok((pos, _)) => return Ok(pos),
-                Err(Claim::Corrupt(e)) => return Err(Blocked::Corrupt(e)),
+                Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
                 Err(Claim::Unavailable) => {}
             }
             let this = &*self;
@@ -183,7 +184,7 @@ impl ProducerCore {
                 .header()
                 .space_event
                 .wait(this.strategy, deadline, || this.may_claim().then_some(()))
-                .map_err(|_| Blocked::Timeout)?;
+                .map_err(|_| Waited::Timeout)?;
         }
     }
 }
@@ -310,8 +311,8 @@ impl<T: Pod> Producer<T> {
                 self.write_and_publish(pos, value);
                 Ok(())
             }
-            Err(Blocked::Timeout) => Err(PushTimeoutError::Timeout(value)),
-            Err(Blocked::Corrupt(e)) => Err(PushTimeoutError::Corrupt(e)),
+            Err(Waited::Timeout) => Err(PushTimeoutError::Timeout(value)),
+            Err(Waited::Corrupt(e)) => Err(PushTimeoutError::Corrupt(e)),
         }
     }
 
@@ -440,14 +441,12 @@ impl BytesProducer {
         if let Err((expected, found)) = self.check_len(message) {
             return Err(PushTimeoutError::Size { expected, found });
         }
-        match self.core.claim_one_until(deadline) {
-            Ok(pos) => {
-                self.write_and_publish(pos, message);
-                Ok(())
-            }
-            Err(Blocked::Timeout) => Err(PushTimeoutError::Timeout(())),
-            Err(Blocked::Corrupt(e)) => Err(PushTimeoutError::Corrupt(e)),
-        }
+        let pos = self
+            .core
+            .claim_one_until(deadline)
+            .map_err(Waited::into_push)?;
+        self.write_and_publish(pos, message);
+        Ok(())
     }
 
     /// How the blocking calls wait (default: spin briefly, then sleep).

@@ -37,27 +37,4 @@ pub use chunk::{ReadChunk, WriteChunk};
 pub use consumer::{BytesConsumer, Consumer};
 pub use producer::{BytesProducer, Producer};
 
-use crate::error::{CorruptError, PopTimeoutError, PushTimeoutError};
-
-/// How a wait ended without the condition.
-#[derive(Debug)]
-pub(crate) enum Waited {
-    Timeout,
-    Corrupt(CorruptError),
-}
-
-impl Waited {
-    fn into_push(self) -> PushTimeoutError<()> {
-        match self {
-            Waited::Timeout => PushTimeoutError::Timeout(()),
-            Waited::Corrupt(e) => PushTimeoutError::Corrupt(e),
-        }
-    }
-
-    fn into_pop(self) -> PopTimeoutError {
-        match self {
-            Waited::Timeout => PopTimeoutError::Timeout,
-            Waited::Corrupt(e) => PopTimeoutError::Corrupt(e),
-        }
-    }
-}
+pub(crate) use crate::error::Waited;
