@@ -24,7 +24,7 @@
 //!
 //! A peer's cursor is untrusted: it is read once per refill, the distance to
 //! our own cursor is checked against the capacity, and a cursor that moved
-//! backwards or too far is a [`CorruptError`]. Every slot
+//! backwards or too far is a [`CorruptError`](crate::CorruptError). Every slot
 //! index is masked, so no value of a shared cursor can cause an access outside
 //! the slots; at worst a corrupt peer makes us read garbage bytes, which typed
 //! rings accept because their message types are valid for any bit pattern.
