@@ -213,6 +213,20 @@ impl Ring {
         self.shared.region.name()
     }
 
+    /// The event consumers wait on for data and producers notify after
+    /// publishing (in the mapped header). For waiters outside the blocking
+    /// calls, such as `ringway-async`'s readiness fd
+    /// ([`ringway_sync::ExternalWaiter`]); its words are peer-written hints.
+    pub fn data_event(&self) -> &ringway_sync::Event {
+        &self.shared.header().data_event
+    }
+
+    /// The event producers wait on for space and consumers notify after
+    /// releasing slots. See [`data_event`](Self::data_event).
+    pub fn space_event(&self) -> &ringway_sync::Event {
+        &self.shared.header().space_event
+    }
+
     /// Reads the cursors, owners and waiters once.
     pub fn snapshot(&self) -> Snapshot {
         let h = self.shared.header();

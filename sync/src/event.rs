@@ -96,10 +96,10 @@ const SPINS_PER_CLOCK_CHECK: u32 = 64;
 pub struct Event {
     /// Bumped (wrapping) by every `notify` that finds a registered waiter; the word
     /// waiters sleep on. Opaque: only compared for equality.
-    seq: AtomicU32,
+    pub(crate) seq: AtomicU32,
     /// How many waiters are registered to park (a hint: saturating, and peers may
     /// have died while registered).
-    waiters: AtomicU32,
+    pub(crate) waiters: AtomicU32,
     /// The emulated futex wait queue: under loom only, the real one is the kernel's.
     #[cfg(loom)]
     parker: crate::loom_futex::Parker,
@@ -336,6 +336,25 @@ impl Event {
         self.parker.wait(&self.seq, epoch, deadline)
     }
 
+    /// The address of the futex word (`seq`), for an [`ExternalWaiter`](crate::ExternalWaiter)'s
+    /// sleep request. `AtomicU32` has the size, alignment and bit validity of `u32`.
+    pub(crate) fn seq_ptr(&self) -> *const u32 {
+        core::ptr::from_ref(&self.seq).cast::<u32>()
+    }
+
+    /// Loom only: submits `request` as an io_uring `FUTEX_WAIT` would (the
+    /// compare now, the completion later); see [`Event::loom_complete`].
+    #[cfg(loom)]
+    pub fn loom_submit(&self, request: crate::SleepRequest) -> crate::loom_futex::Ticket {
+        self.parker.submit(&self.seq, request.epoch())
+    }
+
+    /// Loom only: blocks until the wait `loom_submit` queued has completed.
+    #[cfg(loom)]
+    pub fn loom_complete(&self, ticket: crate::loom_futex::Ticket) {
+        self.parker.complete(ticket);
+    }
+
     /// Wakes every sleeper on `seq`.
     #[cfg(not(loom))]
     fn futex_wake(&self) {
@@ -397,27 +416,34 @@ struct Registration<'a> {
 }
 
 impl<'a> Registration<'a> {
-    /// Registers: saturating `+= 1`, so a garbage count near `u32::MAX` stays
-    /// nonzero instead of wrapping to "nobody waits".
     fn new(waiters: &'a AtomicU32) -> Self {
-        // Relaxed: ordered before the waiter's re-check by the fence(SeqCst) in
-        // `park`; pairs, through it and the fence in `notify`, with the notifier's
-        // load of `waiters`. The closure always returns Some, so this cannot fail.
-        let _ = waiters.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-            Some(n.saturating_add(1))
-        });
+        register(waiters);
         Registration { waiters }
     }
 }
 
 impl Drop for Registration<'_> {
-    /// Deregisters: saturating `-= 1`, so a count a peer zeroed does not wrap to
-    /// `u32::MAX` (which would cost every later notify a wake syscall).
     fn drop(&mut self) {
-        // Relaxed: the count is a hint; a notifier that still sees this waiter makes
-        // one wake syscall too many, nothing worse. Err means it was already 0.
-        let _ = self
-            .waiters
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        deregister(self.waiters);
     }
+}
+
+/// Registers a waiter: saturating `+= 1`, so a garbage count near `u32::MAX`
+/// stays nonzero instead of wrapping to "nobody waits".
+pub(crate) fn register(waiters: &AtomicU32) {
+    // Relaxed: ordered before the waiter's re-check by the fence(SeqCst) in
+    // `park` (or `ExternalWaiter::arm`); pairs, through it and the fence in
+    // `notify`, with the notifier's load of `waiters`. The closure always
+    // returns Some, so this cannot fail.
+    let _ = waiters.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+        Some(n.saturating_add(1))
+    });
+}
+
+/// Deregisters a waiter: saturating `-= 1`, so a count a peer zeroed does not
+/// wrap to `u32::MAX` (which would cost every later notify a wake syscall).
+pub(crate) fn deregister(waiters: &AtomicU32) {
+    // Relaxed: the count is a hint; a notifier that still sees this waiter makes
+    // one wake syscall too many, nothing worse. Err means it was already 0.
+    let _ = waiters.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
 }

@@ -61,6 +61,7 @@
 
 mod barrier;
 mod event;
+mod external;
 mod loom;
 mod stats;
 mod sys;
@@ -79,4 +80,7 @@ mod loom_futex;
 
 pub use barrier::{asymmetric, SYMMETRIC_SLICE};
 pub use event::{Event, Timeout, WaitStrategy, DEFAULT_SPINS};
+pub use external::{Armed, ExternalWaiter, SleepRequest};
+#[cfg(loom)]
+pub use loom_futex::Ticket as LoomTicket;
 pub use stats::{stats, Stats};

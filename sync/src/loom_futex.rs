@@ -20,15 +20,22 @@ use crate::sys::Outcome;
 /// The futex emulation's wait queue: one per `Event`, under loom only.
 #[derive(Debug)]
 pub(crate) struct Parker {
-    lock: Mutex<()>,
+    /// The bucket lock, holding how many `wake_all`s ran (the model of an
+    /// io_uring `FUTEX_WAIT`'s completion, see [`Parker::submit`]).
+    lock: Mutex<u64>,
     cond: Condvar,
 }
+
+/// A wait submitted with [`Parker::submit`]: complete once a `wake_all`
+/// after the submission ran, or at once when the word differed.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(Option<u64>);
 
 impl Parker {
     /// An empty wait queue.
     pub(crate) fn new() -> Self {
         Parker {
-            lock: Mutex::new(()),
+            lock: Mutex::new(0),
             cond: Condvar::new(),
         }
     }
@@ -60,7 +67,32 @@ impl Parker {
     /// Wakes every sleeper. The caller has already changed the word.
     pub(crate) fn wake_all(&self) {
         stats::count_wake();
-        let _guard = self.lock.lock().expect("loom futex lock poisoned");
+        let mut wakes = self.lock.lock().expect("loom futex lock poisoned");
+        *wakes += 1;
         self.cond.notify_all();
+    }
+
+    /// Queues a wait without blocking, as io_uring's `FUTEX_WAIT` does: the
+    /// compare happens now, under the bucket lock; the wait completes with
+    /// the next `wake_all` (or at once when the word differs).
+    pub(crate) fn submit(&self, word: &AtomicU32, expected: u32) -> Ticket {
+        stats::count_wait();
+        let wakes = self.lock.lock().expect("loom futex lock poisoned");
+        // Relaxed: ordered by the mutex, as in `wait`.
+        if word.load(Ordering::Relaxed) != expected {
+            return Ticket(None);
+        }
+        Ticket(Some(*wakes))
+    }
+
+    /// Blocks until the wait `ticket` stands for has completed.
+    pub(crate) fn complete(&self, ticket: Ticket) {
+        let Ticket(Some(queued_at)) = ticket else {
+            return;
+        };
+        let mut wakes = self.lock.lock().expect("loom futex lock poisoned");
+        while *wakes == queued_at {
+            wakes = self.cond.wait(wakes).expect("loom futex lock poisoned");
+        }
     }
 }

@@ -13,7 +13,7 @@
 use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use ringway_sync::{Event, WaitStrategy};
+use ringway_sync::{Armed, Event, ExternalWaiter, WaitStrategy};
 use std::time::{Duration, Instant};
 
 /// The shared state of a model: the Event and the "ring cursor" it guards.
@@ -153,5 +153,92 @@ fn a_timed_wait_races_a_notify() {
                 .wait(WaitStrategy::Park, None, shared.at_least(1)),
             Ok(1)
         );
+    });
+}
+
+/// An external waiter (the async/readiness-fd path) as a loop: arm; on
+/// `Sleep`, submit the wait; optionally arm once more while it is in flight
+/// (a spurious poll); then block on the wait's completion (the fd becoming
+/// readable) and report it. A lost wakeup blocks forever: a loom deadlock.
+fn external_wait(shared: &Shared, want: u32, spurious_rearm: bool) -> u32 {
+    let mut waiter = ExternalWaiter::new();
+    let mut ticket = None;
+    loop {
+        match waiter.arm(&shared.event, shared.at_least(want)) {
+            Armed::Ready(v) => {
+                assert!(!waiter.is_registered());
+                return v;
+            }
+            Armed::Sleep(request) => ticket = Some(shared.event.loom_submit(request)),
+            Armed::InFlight => {}
+        }
+        if spurious_rearm {
+            match waiter.arm(&shared.event, shared.at_least(want)) {
+                Armed::Ready(v) => return v,
+                Armed::InFlight => {}
+                Armed::Sleep(_) => panic!("a second sleep while one is in flight"),
+            }
+        }
+        shared
+            .event
+            .loom_complete(ticket.take().expect("a wait is in flight"));
+        waiter.completed();
+    }
+}
+
+fn external_waiter_one_notifier(want: u32, spurious_rearm: bool) {
+    loom::model(move || {
+        let shared = Shared::new();
+        let notifier = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                for v in 1..=want {
+                    shared.publish(v);
+                }
+            })
+        };
+        assert_eq!(external_wait(&shared, want, spurious_rearm), want);
+        notifier.join().unwrap();
+        assert_eq!(shared.event.waiters(), 0);
+    });
+}
+
+#[test]
+fn external_waiter_loses_no_wakeup() {
+    external_waiter_one_notifier(1, false);
+}
+
+#[test]
+fn external_waiter_two_publications() {
+    external_waiter_one_notifier(2, false);
+}
+
+#[test]
+fn external_waiter_rearmed_while_in_flight() {
+    external_waiter_one_notifier(2, true);
+}
+
+/// A parked blocking waiter and an external waiter on the same event: one
+/// notify wakes both.
+#[test]
+fn external_and_blocking_waiters_together() {
+    loom::model(|| {
+        let shared = Shared::new();
+        let blocking = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                shared
+                    .event
+                    .wait(WaitStrategy::Park, None, shared.at_least(1))
+            })
+        };
+        let notifier = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || shared.publish(1))
+        };
+        assert_eq!(external_wait(&shared, 1, false), 1);
+        assert_eq!(blocking.join().unwrap(), Ok(1));
+        notifier.join().unwrap();
+        assert_eq!(shared.event.waiters(), 0);
     });
 }

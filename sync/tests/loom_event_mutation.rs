@@ -10,7 +10,8 @@
 //!   cargo test -p ringway-sync --release --test loom_event_mutation
 //! ```
 //!
-//! and the same with `ringway_mutation="park_without_fence"`. The test passes when
+//! and the same with `ringway_mutation="park_without_fence"` (both the blocking
+//! waiter and the `ExternalWaiter` run that fence). The test passes when
 //! the model fails.
 
 #![cfg(all(
@@ -44,6 +45,40 @@ fn a_missing_fence_loses_a_wakeup() {
             (shared.1.load(Ordering::Acquire) == 1).then_some(())
         });
         assert_eq!(got, Ok(()));
+        notifier.join().unwrap();
+    });
+}
+
+/// The same for an `ExternalWaiter` (the readiness-fd path), whose arm runs
+/// the same waiter barrier.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn a_missing_fence_loses_an_external_wakeup() {
+    use ringway_sync::{Armed, ExternalWaiter};
+    loom::model(|| {
+        let shared = Arc::new((Event::new(), AtomicU32::new(0)));
+        let notifier = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                // Release: pairs with the waiter's Acquire load.
+                shared.1.store(1, Ordering::Release);
+                shared.0.notify();
+            })
+        };
+        let mut waiter = ExternalWaiter::new();
+        loop {
+            // Acquire: pairs with the notifier's Release store.
+            let ready = || (shared.1.load(Ordering::Acquire) == 1).then_some(());
+            match waiter.arm(&shared.0, ready) {
+                Armed::Ready(()) => break,
+                Armed::Sleep(request) => {
+                    let ticket = shared.0.loom_submit(request);
+                    shared.0.loom_complete(ticket);
+                    waiter.completed();
+                }
+                Armed::InFlight => unreachable!("every wait is completed before the next arm"),
+            }
+        }
         notifier.join().unwrap();
     });
 }
