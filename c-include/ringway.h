@@ -480,6 +480,57 @@ ringway_result ringway_consumer_slot(struct ringway_consumer *consumer,
 ringway_result ringway_consumer_release(struct ringway_consumer *consumer, size_t slots);
 
 /**
+ * The consumer's readiness fd: readable (`POLLIN`) once a producer may have
+ * published since `ringway_consumer_pop_or_arm` last returned
+ * `RINGWAY_ERR_EMPTY`. Owned by the consumer (closed by
+ * `ringway_consumer_free`; do not close it). Made on first use: an io_uring
+ * instance (Linux 6.7 or later) whose futex wait the producers' ordinary
+ * wake completes, so a busy ring costs no syscall on either side.
+ *
+ * # Errors
+ * `RINGWAY_ERR_UNSUPPORTED` (no io_uring `FUTEX_WAIT` on this kernel, or
+ * io_uring disabled), `_IO`, `_NULL`.
+ *
+ * # Safety
+ * `consumer` is a live consumer handle not used by another thread during
+ * the call; `out` is writable.
+ */
+ringway_result ringway_consumer_readiness_fd(struct ringway_consumer *consumer, int *out);
+
+/**
+ * Pops one message into `buf` (exactly the ring's slot size) if one is
+ * ready; otherwise arms the readiness fd and returns `RINGWAY_ERR_EMPTY`:
+ * poll the fd (`ringway_consumer_readiness_fd`) for `POLLIN`, then call
+ * again. Wakes may be spurious (`EMPTY` again: poll again). A pop that
+ * finds a message makes no syscall; only arming does.
+ *
+ * # Errors
+ * `RINGWAY_ERR_EMPTY` (armed), `_SIZE`, `_NULL`, `_STATE` (a chunk is being
+ * read), `_CORRUPT`, `_UNSUPPORTED`, `_IO`.
+ *
+ * # Safety
+ * As `ringway_consumer_try_pop`.
+ */
+ringway_result ringway_consumer_pop_or_arm(struct ringway_consumer *consumer,
+                                           void *buf,
+                                           size_t len);
+
+/**
+ * Stops waiting: deregisters the consumer from the ring's waiters, so that
+ * producers stop making a wake syscall per push for it. A successful
+ * `ringway_consumer_pop_or_arm` and `ringway_consumer_free` do this
+ * already; call it when giving up on a wait. No-op when not armed.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`.
+ *
+ * # Safety
+ * `consumer` is a live consumer handle not used by another thread during
+ * the call.
+ */
+ringway_result ringway_consumer_disarm(struct ringway_consumer *consumer);
+
+/**
  * Takes a producer handle of `ring`: the producer role of an SPSC ring
  * (one at a time), or a new producer of an MPMC ring.
  *
@@ -598,6 +649,55 @@ ringway_result ringway_producer_slot(struct ringway_producer *producer,
  * the call.
  */
 ringway_result ringway_producer_commit(struct ringway_producer *producer, size_t slots);
+
+/**
+ * The producer's readiness fd: readable (`POLLIN`) once a consumer may have
+ * freed a slot since `ringway_producer_push_or_arm` last returned
+ * `RINGWAY_ERR_FULL`. Owned by the producer (closed by
+ * `ringway_producer_free`; do not close it). Made on first use, as
+ * `ringway_consumer_readiness_fd`.
+ *
+ * # Errors
+ * `RINGWAY_ERR_UNSUPPORTED` (no io_uring `FUTEX_WAIT` on this kernel, or
+ * io_uring disabled), `_IO`, `_NULL`.
+ *
+ * # Safety
+ * `producer` is a live producer handle not used by another thread during
+ * the call; `out` is writable.
+ */
+ringway_result ringway_producer_readiness_fd(struct ringway_producer *producer, int *out);
+
+/**
+ * Pushes `message` (exactly the ring's slot size) if a slot is free;
+ * otherwise arms the readiness fd and returns `RINGWAY_ERR_FULL`: poll the
+ * fd for `POLLIN`, then call again. A push that finds a slot makes no
+ * syscall; only arming does.
+ *
+ * # Errors
+ * `RINGWAY_ERR_FULL` (armed), `_SIZE`, `_NULL`, `_STATE` (a chunk is being
+ * written), `_CORRUPT`, `_UNSUPPORTED`, `_IO`.
+ *
+ * # Safety
+ * `producer` is a live producer handle not used by another thread during
+ * the call; `message` is readable for `len` bytes.
+ */
+ringway_result ringway_producer_push_or_arm(struct ringway_producer *producer,
+                                            const void *message,
+                                            size_t len);
+
+/**
+ * Stops waiting for space: deregisters the producer from the ring's
+ * waiters. A successful `ringway_producer_push_or_arm` and
+ * `ringway_producer_free` do this already. No-op when not armed.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`.
+ *
+ * # Safety
+ * `producer` is a live producer handle not used by another thread during
+ * the call.
+ */
+ringway_result ringway_producer_disarm(struct ringway_producer *producer);
 
 /**
  * A static description of `result` (any value: unknown codes get

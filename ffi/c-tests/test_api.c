@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -415,6 +416,114 @@ static void test_blocking(ringway_kind kind) {
     ringway_ring_free(ring);
 }
 
+/* Is `fd` readable within `timeout_ms`? */
+static int readable(int fd, int timeout_ms) {
+    struct pollfd p = {fd, POLLIN, 0};
+    int rc = poll(&p, 1, timeout_ms);
+    CHECK(rc >= 0);
+    return rc == 1 && (p.revents & POLLIN);
+}
+
+/* Pushes THREAD_MESSAGES u64s through push_or_arm + poll(2), pausing now
+ * and then so that the consumer has to wait. */
+static void *readiness_producer(void *arg) {
+    ringway_producer *tx = arg;
+    int fd = -1;
+    if (ringway_producer_readiness_fd(tx, &fd) != RINGWAY_OK) {
+        return (void *)1;
+    }
+    for (uint64_t i = 0; i < THREAD_MESSAGES; i++) {
+        ringway_result rc;
+        while ((rc = ringway_producer_push_or_arm(tx, &i, sizeof i)) == RINGWAY_ERR_FULL) {
+            struct pollfd p = {fd, POLLIN, 0};
+            if (poll(&p, 1, 10000) != 1) {
+                return (void *)2; /* no wake-up for 10 s */
+            }
+        }
+        if (rc != RINGWAY_OK) {
+            return (void *)3;
+        }
+        if (i % 1000 == 0) {
+            struct timespec pause = {0, 200 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* The readiness fds: an event loop's way to wait, from C. */
+static void test_readiness(ringway_kind kind) {
+    ringway_params params = spsc_params(4, 8);
+    params.kind = kind;
+    ringway_ring *ring = NULL;
+    ringway_producer *tx = NULL;
+    ringway_consumer *rx = NULL;
+    uint64_t v = 0;
+    uint32_t wrong = 0;
+    int rfd = -1, wfd = -1;
+
+    CHECK_OK(ringway_ring_create_anonymous(&params, &ring));
+    CHECK_OK(ringway_producer_create(ring, &tx));
+    CHECK_OK(ringway_consumer_create(ring, &rx));
+    CHECK_RC(ringway_consumer_readiness_fd(NULL, &rfd), RINGWAY_ERR_NULL);
+    CHECK_RC(ringway_consumer_readiness_fd(rx, NULL), RINGWAY_ERR_NULL);
+    CHECK_OK(ringway_consumer_readiness_fd(rx, &rfd));
+    CHECK_OK(ringway_producer_readiness_fd(tx, &wfd));
+    CHECK(rfd >= 0 && wfd >= 0 && rfd != wfd);
+
+    /* Empty: armed, not readable; a push makes it readable; the next call pops. */
+    CHECK_RC(ringway_consumer_pop_or_arm(rx, &v, sizeof v), RINGWAY_ERR_EMPTY);
+    CHECK_LAST_ERROR_HAS("the readiness fd is armed");
+    CHECK(!readable(rfd, 0));
+    CHECK_RC(ringway_consumer_pop_or_arm(rx, &wrong, sizeof wrong), RINGWAY_ERR_SIZE);
+    v = 41;
+    CHECK_OK(ringway_producer_push_or_arm(tx, &v, sizeof v));
+    CHECK(readable(rfd, 10000));
+    v = 0;
+    CHECK_OK(ringway_consumer_pop_or_arm(rx, &v, sizeof v));
+    CHECK(v == 41);
+    CHECK(!readable(rfd, 0));
+
+    /* Full: the producer's fd, woken by a pop. */
+    for (uint64_t i = 0; i < 4; i++) {
+        CHECK_OK(ringway_producer_push_or_arm(tx, &i, sizeof i));
+    }
+    CHECK_RC(ringway_producer_push_or_arm(tx, &v, sizeof v), RINGWAY_ERR_FULL);
+    CHECK(!readable(wfd, 0));
+    CHECK_OK(ringway_consumer_try_pop(rx, &v, sizeof v));
+    CHECK(v == 0);
+    CHECK(readable(wfd, 10000));
+    v = 4;
+    CHECK_OK(ringway_producer_push_or_arm(tx, &v, sizeof v));
+    for (uint64_t i = 1; i < 5; i++) {
+        CHECK_OK(ringway_consumer_pop_or_arm(rx, &v, sizeof v));
+        CHECK(v == i);
+    }
+    CHECK_RC(ringway_consumer_pop_or_arm(rx, &v, sizeof v), RINGWAY_ERR_EMPTY);
+    CHECK_OK(ringway_consumer_disarm(rx));
+    CHECK_OK(ringway_consumer_disarm(rx)); /* idempotent */
+    CHECK_RC(ringway_producer_disarm(NULL), RINGWAY_ERR_NULL);
+
+    /* A stream through both fds, the producer pausing now and then. */
+    pthread_t thread;
+    void *thread_result = (void *)1;
+    CHECK(pthread_create(&thread, NULL, readiness_producer, tx) == 0);
+    for (uint64_t i = 0; i < THREAD_MESSAGES; i++) {
+        ringway_result rc;
+        while ((rc = ringway_consumer_pop_or_arm(rx, &v, sizeof v)) == RINGWAY_ERR_EMPTY) {
+            CHECK(readable(rfd, 10000));
+        }
+        CHECK_OK(rc);
+        CHECK(v == i);
+    }
+    CHECK(pthread_join(thread, &thread_result) == 0);
+    CHECK(thread_result == NULL);
+
+    ringway_producer_free(tx);
+    ringway_consumer_free(rx);
+    ringway_ring_free(ring);
+}
+
 static void test_mpmc(void) {
     ringway_params params = {0};
     params.kind = RINGWAY_KIND_MPMC;
@@ -782,6 +891,8 @@ int main(void) {
     test_blocking(RINGWAY_KIND_SPSC);
     test_blocking(RINGWAY_KIND_MPMC);
     test_mpmc();
+    test_readiness(RINGWAY_KIND_SPSC);
+    test_readiness(RINGWAY_KIND_MPMC);
     test_shm();
     test_file();
     test_corrupt_header();

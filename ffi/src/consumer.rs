@@ -9,11 +9,12 @@
 use core::ptr::NonNull;
 use std::time::Duration;
 
-use ringway_core::{mpmc, spsc, Kind, PopTimeoutError};
+use ringway_core::{mpmc, spsc, Kind, PopError, PopTimeoutError};
 
 use crate::boundary::{arg_bytes_mut, arg_mut, arg_out, arg_ref, boundary, call, Error};
 use crate::chunk::ringway_chunk;
 use crate::producer::pending_error;
+use crate::readiness::{readiness_error, Armable};
 use crate::result::ringway_result;
 use crate::ring::ringway_ring;
 
@@ -69,12 +70,18 @@ pub struct ringway_consumer {
     side: NonNull<Side>,
     /// The chunk lent to C, which mutably borrows `*side`.
     pending: Option<Pending>,
+    /// The readiness fd, made by the first `readiness_fd` or `pop_or_arm`.
+    armable: Option<Armable>,
 }
 
 impl Drop for ringway_consumer {
     fn drop(&mut self) {
         // The chunk borrows `*side`: end it first (this releases nothing).
         self.pending = None;
+        // Leave the notifiers' fast path to them: deregister if armed.
+        if let Some(a) = &mut self.armable {
+            a.readiness.disarm(a.ring.data_event());
+        }
         // SAFETY: `side` came from `Box::leak` and is freed only here; no
         // chunk borrows it any more.
         drop(unsafe { Box::from_raw(self.side.as_ptr()) });
@@ -90,6 +97,62 @@ impl ringway_consumer {
         // SAFETY: `side` is owned by `self` and live; no chunk borrows it
         // (checked above), and the returned borrow is tied to `&mut self`.
         Ok(unsafe { self.side.as_mut() })
+    }
+
+    /// The readiness state, made on first use.
+    fn armable(&mut self) -> Result<&mut Armable, Error> {
+        if self.armable.is_none() {
+            // SAFETY: `side` is owned by `self` and live; the shared borrow
+            // ends with this statement.
+            let ring = match unsafe { self.side.as_ref() } {
+                Side::Spsc(c) => c.ring(),
+                Side::Mpmc(c) => c.ring(),
+            };
+            self.armable = Some(Armable::new(ring)?);
+        }
+        Ok(self.armable.as_mut().expect("made above"))
+    }
+
+    /// Pops into `out`, or arms the readiness fd and says `EMPTY`.
+    fn pop_or_arm(&mut self, out: &mut [u8]) -> Result<(), Error> {
+        if let Some(p) = &self.pending {
+            return Err(pending_error(p.len()));
+        }
+        self.armable()?;
+        let Some(armable) = self.armable.as_mut() else {
+            unreachable!("made above")
+        };
+        // Refuse a wrong size before arming: an error from the condition
+        // would end (disarm) a wait the caller means to keep.
+        let slot_size = armable.ring.slot_size();
+        if out.len() != slot_size {
+            return Err(Error::new(
+                ringway_result::RINGWAY_ERR_SIZE,
+                format!("{} bytes for slots of {slot_size}", out.len()),
+            ));
+        }
+        // SAFETY: `side` is owned by `self` and live, no chunk borrows it
+        // (checked above), and the borrow is disjoint from `armable`.
+        let side = unsafe { self.side.as_mut() };
+        let event = armable.ring.data_event();
+        let mut take = || {
+            let got = match side {
+                Side::Spsc(c) => c.try_pop(out),
+                Side::Mpmc(c) => c.try_pop(out),
+            };
+            match got {
+                Err(PopError::Empty) => None,
+                other => Some(other),
+            }
+        };
+        match armable.readiness.arm(event, &mut take) {
+            Ok(Some(popped)) => popped.map_err(Error::from),
+            Ok(None) => Err(Error::fixed(
+                ringway_result::RINGWAY_ERR_EMPTY,
+                "ring is empty; the readiness fd is armed: poll it for POLLIN, then call again",
+            )),
+            Err(e) => Err(readiness_error(e)),
+        }
     }
 
     fn try_pop(&mut self, out: &mut [u8]) -> Result<(), Error> {
@@ -205,6 +268,7 @@ pub unsafe extern "C" fn ringway_consumer_create(
         let handle = ringway_consumer {
             side: NonNull::from(Box::leak(Box::new(side))),
             pending: None,
+            armable: None,
         };
         // SAFETY: `out` is non-null and writable.
         unsafe { out.write(Box::into_raw(Box::new(handle))) };
@@ -379,5 +443,87 @@ pub unsafe extern "C" fn ringway_consumer_release(
     call("ringway_consumer_release", || {
         // SAFETY: the caller's promise on `consumer`.
         unsafe { arg_mut(consumer, "consumer") }?.release(slots)
+    })
+}
+
+/// The consumer's readiness fd: readable (`POLLIN`) once a producer may have
+/// published since `ringway_consumer_pop_or_arm` last returned
+/// `RINGWAY_ERR_EMPTY`. Owned by the consumer (closed by
+/// `ringway_consumer_free`; do not close it). Made on first use: an io_uring
+/// instance (Linux 6.7 or later) whose futex wait the producers' ordinary
+/// wake completes, so a busy ring costs no syscall on either side.
+///
+/// # Errors
+/// `RINGWAY_ERR_UNSUPPORTED` (no io_uring `FUTEX_WAIT` on this kernel, or
+/// io_uring disabled), `_IO`, `_NULL`.
+///
+/// # Safety
+/// `consumer` is a live consumer handle not used by another thread during
+/// the call; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_consumer_readiness_fd(
+    consumer: *mut ringway_consumer,
+    out: *mut core::ffi::c_int,
+) -> ringway_result {
+    call("ringway_consumer_readiness_fd", || {
+        // SAFETY: the caller's promise on `consumer`.
+        let consumer = unsafe { arg_mut(consumer, "consumer") }?;
+        let out = arg_out(out, "out")?;
+        let fd = consumer.armable()?.readiness.fd();
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(fd) };
+        Ok(())
+    })
+}
+
+/// Pops one message into `buf` (exactly the ring's slot size) if one is
+/// ready; otherwise arms the readiness fd and returns `RINGWAY_ERR_EMPTY`:
+/// poll the fd (`ringway_consumer_readiness_fd`) for `POLLIN`, then call
+/// again. Wakes may be spurious (`EMPTY` again: poll again). A pop that
+/// finds a message makes no syscall; only arming does.
+///
+/// # Errors
+/// `RINGWAY_ERR_EMPTY` (armed), `_SIZE`, `_NULL`, `_STATE` (a chunk is being
+/// read), `_CORRUPT`, `_UNSUPPORTED`, `_IO`.
+///
+/// # Safety
+/// As `ringway_consumer_try_pop`.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_consumer_pop_or_arm(
+    consumer: *mut ringway_consumer,
+    buf: *mut core::ffi::c_void,
+    len: usize,
+) -> ringway_result {
+    call("ringway_consumer_pop_or_arm", || {
+        // SAFETY: the caller's promise on `consumer`.
+        let consumer = unsafe { arg_mut(consumer, "consumer") }?;
+        // SAFETY: the caller's promise on `buf`.
+        let buf = unsafe { arg_bytes_mut(buf, len, "buf") }?;
+        consumer.pop_or_arm(buf)
+    })
+}
+
+/// Stops waiting: deregisters the consumer from the ring's waiters, so that
+/// producers stop making a wake syscall per push for it. A successful
+/// `ringway_consumer_pop_or_arm` and `ringway_consumer_free` do this
+/// already; call it when giving up on a wait. No-op when not armed.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`.
+///
+/// # Safety
+/// `consumer` is a live consumer handle not used by another thread during
+/// the call.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_consumer_disarm(
+    consumer: *mut ringway_consumer,
+) -> ringway_result {
+    call("ringway_consumer_disarm", || {
+        // SAFETY: the caller's promise on `consumer`.
+        let consumer = unsafe { arg_mut(consumer, "consumer") }?;
+        if let Some(a) = &mut consumer.armable {
+            a.readiness.disarm(a.ring.data_event());
+        }
+        Ok(())
     })
 }

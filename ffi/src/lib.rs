@@ -21,6 +21,7 @@ mod boundary;
 mod chunk;
 mod consumer;
 mod producer;
+mod readiness;
 mod result;
 mod ring;
 mod version;
@@ -29,13 +30,15 @@ use std::ffi::c_char;
 
 pub use chunk::ringway_chunk;
 pub use consumer::{
-    ringway_consumer, ringway_consumer_create, ringway_consumer_free, ringway_consumer_pop,
-    ringway_consumer_pop_timeout, ringway_consumer_read, ringway_consumer_release,
+    ringway_consumer, ringway_consumer_create, ringway_consumer_disarm, ringway_consumer_free,
+    ringway_consumer_pop, ringway_consumer_pop_or_arm, ringway_consumer_pop_timeout,
+    ringway_consumer_read, ringway_consumer_readiness_fd, ringway_consumer_release,
     ringway_consumer_slot, ringway_consumer_try_pop,
 };
 pub use producer::{
-    ringway_producer, ringway_producer_commit, ringway_producer_create, ringway_producer_free,
-    ringway_producer_push, ringway_producer_push_timeout, ringway_producer_reserve,
+    ringway_producer, ringway_producer_commit, ringway_producer_create, ringway_producer_disarm,
+    ringway_producer_free, ringway_producer_push, ringway_producer_push_or_arm,
+    ringway_producer_push_timeout, ringway_producer_readiness_fd, ringway_producer_reserve,
     ringway_producer_slot, ringway_producer_try_push,
 };
 pub use result::{ringway_result, ringway_result_str};

@@ -16,10 +16,11 @@
 use core::ptr::NonNull;
 use std::time::Duration;
 
-use ringway_core::{mpmc, spsc, Kind, PushTimeoutError};
+use ringway_core::{mpmc, spsc, Kind, PushError, PushTimeoutError};
 
 use crate::boundary::{arg_bytes, arg_mut, arg_out, arg_ref, boundary, call, Error};
 use crate::chunk::ringway_chunk;
+use crate::readiness::{readiness_error, Armable};
 use crate::result::ringway_result;
 use crate::ring::ringway_ring;
 
@@ -70,12 +71,18 @@ pub struct ringway_producer {
     side: NonNull<Side>,
     /// The chunk lent to C, which mutably borrows `*side`.
     pending: Option<Pending>,
+    /// The readiness fd, made by the first `readiness_fd` or `push_or_arm`.
+    armable: Option<Armable>,
 }
 
 impl Drop for ringway_producer {
     fn drop(&mut self) {
         // The chunk borrows `*side`: end it first (this commits nothing).
         self.pending = None;
+        // Leave the notifiers' fast path to them: deregister if armed.
+        if let Some(a) = &mut self.armable {
+            a.readiness.disarm(a.ring.space_event());
+        }
         // SAFETY: `side` came from `Box::leak` and is freed only here; no
         // chunk borrows it any more.
         drop(unsafe { Box::from_raw(self.side.as_ptr()) });
@@ -91,6 +98,62 @@ impl ringway_producer {
         // SAFETY: `side` is owned by `self` and live; no chunk borrows it
         // (checked above), and the returned borrow is tied to `&mut self`.
         Ok(unsafe { self.side.as_mut() })
+    }
+
+    /// The readiness state, made on first use.
+    fn armable(&mut self) -> Result<&mut Armable, Error> {
+        if self.armable.is_none() {
+            // SAFETY: `side` is owned by `self` and live; the shared borrow
+            // ends with this statement.
+            let ring = match unsafe { self.side.as_ref() } {
+                Side::Spsc(p) => p.ring(),
+                Side::Mpmc(p) => p.ring(),
+            };
+            self.armable = Some(Armable::new(ring)?);
+        }
+        Ok(self.armable.as_mut().expect("made above"))
+    }
+
+    /// Pushes `message`, or arms the readiness fd and says `FULL`.
+    fn push_or_arm(&mut self, message: &[u8]) -> Result<(), Error> {
+        if let Some(p) = &self.pending {
+            return Err(pending_error(p.len()));
+        }
+        self.armable()?;
+        let Some(armable) = self.armable.as_mut() else {
+            unreachable!("made above")
+        };
+        // Refuse a wrong size before arming: an error from the condition
+        // would end (disarm) a wait the caller means to keep.
+        let slot_size = armable.ring.slot_size();
+        if message.len() != slot_size {
+            return Err(Error::new(
+                ringway_result::RINGWAY_ERR_SIZE,
+                format!("{} bytes for slots of {slot_size}", message.len()),
+            ));
+        }
+        // SAFETY: `side` is owned by `self` and live, no chunk borrows it
+        // (checked above), and the borrow is disjoint from `armable`.
+        let side = unsafe { self.side.as_mut() };
+        let event = armable.ring.space_event();
+        let mut give = || {
+            let pushed = match side {
+                Side::Spsc(p) => p.try_push(message),
+                Side::Mpmc(p) => p.try_push(message),
+            };
+            match pushed {
+                Err(PushError::Full(())) => None,
+                other => Some(other),
+            }
+        };
+        match armable.readiness.arm(event, &mut give) {
+            Ok(Some(pushed)) => pushed.map_err(Error::from),
+            Ok(None) => Err(Error::fixed(
+                ringway_result::RINGWAY_ERR_FULL,
+                "ring is full; the readiness fd is armed: poll it for POLLIN, then call again",
+            )),
+            Err(e) => Err(readiness_error(e)),
+        }
     }
 
     fn try_push(&mut self, message: &[u8]) -> Result<(), Error> {
@@ -215,6 +278,7 @@ pub unsafe extern "C" fn ringway_producer_create(
         let handle = ringway_producer {
             side: NonNull::from(Box::leak(Box::new(side))),
             pending: None,
+            armable: None,
         };
         // SAFETY: `out` is non-null and writable.
         unsafe { out.write(Box::into_raw(Box::new(handle))) };
@@ -387,5 +451,85 @@ pub unsafe extern "C" fn ringway_producer_commit(
     call("ringway_producer_commit", || {
         // SAFETY: the caller's promise on `producer`.
         unsafe { arg_mut(producer, "producer") }?.commit(slots)
+    })
+}
+
+/// The producer's readiness fd: readable (`POLLIN`) once a consumer may have
+/// freed a slot since `ringway_producer_push_or_arm` last returned
+/// `RINGWAY_ERR_FULL`. Owned by the producer (closed by
+/// `ringway_producer_free`; do not close it). Made on first use, as
+/// `ringway_consumer_readiness_fd`.
+///
+/// # Errors
+/// `RINGWAY_ERR_UNSUPPORTED` (no io_uring `FUTEX_WAIT` on this kernel, or
+/// io_uring disabled), `_IO`, `_NULL`.
+///
+/// # Safety
+/// `producer` is a live producer handle not used by another thread during
+/// the call; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_readiness_fd(
+    producer: *mut ringway_producer,
+    out: *mut core::ffi::c_int,
+) -> ringway_result {
+    call("ringway_producer_readiness_fd", || {
+        // SAFETY: the caller's promise on `producer`.
+        let producer = unsafe { arg_mut(producer, "producer") }?;
+        let out = arg_out(out, "out")?;
+        let fd = producer.armable()?.readiness.fd();
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(fd) };
+        Ok(())
+    })
+}
+
+/// Pushes `message` (exactly the ring's slot size) if a slot is free;
+/// otherwise arms the readiness fd and returns `RINGWAY_ERR_FULL`: poll the
+/// fd for `POLLIN`, then call again. A push that finds a slot makes no
+/// syscall; only arming does.
+///
+/// # Errors
+/// `RINGWAY_ERR_FULL` (armed), `_SIZE`, `_NULL`, `_STATE` (a chunk is being
+/// written), `_CORRUPT`, `_UNSUPPORTED`, `_IO`.
+///
+/// # Safety
+/// `producer` is a live producer handle not used by another thread during
+/// the call; `message` is readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_push_or_arm(
+    producer: *mut ringway_producer,
+    message: *const core::ffi::c_void,
+    len: usize,
+) -> ringway_result {
+    call("ringway_producer_push_or_arm", || {
+        // SAFETY: the caller's promise on `producer`.
+        let producer = unsafe { arg_mut(producer, "producer") }?;
+        // SAFETY: the caller's promise on `message`.
+        let message = unsafe { arg_bytes(message, len, "message") }?;
+        producer.push_or_arm(message)
+    })
+}
+
+/// Stops waiting for space: deregisters the producer from the ring's
+/// waiters. A successful `ringway_producer_push_or_arm` and
+/// `ringway_producer_free` do this already. No-op when not armed.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`.
+///
+/// # Safety
+/// `producer` is a live producer handle not used by another thread during
+/// the call.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_producer_disarm(
+    producer: *mut ringway_producer,
+) -> ringway_result {
+    call("ringway_producer_disarm", || {
+        // SAFETY: the caller's promise on `producer`.
+        let producer = unsafe { arg_mut(producer, "producer") }?;
+        if let Some(a) = &mut producer.armable {
+            a.readiness.disarm(a.ring.space_event());
+        }
+        Ok(())
     })
 }
