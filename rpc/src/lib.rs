@@ -46,9 +46,13 @@ mod error;
 mod frame;
 mod liveness;
 mod server;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 pub use client::{Client, RESPONSE_CAPACITY};
 pub use error::RpcError;
 pub use frame::{Frame, FRAME_TYPE_NAME, MAX_PAYLOAD, STATUS_ERROR, STATUS_OK};
 pub use liveness::ProcessWatch;
 pub use server::{Delivery, Request, Server, SWEEP_EVERY};
+#[cfg(feature = "tokio")]
+pub use tokio::AsyncClient;

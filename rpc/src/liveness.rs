@@ -78,3 +78,9 @@ impl ProcessWatch {
         self.pid
     }
 }
+
+impl AsRawFd for ProcessWatch {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd()
+    }
+}

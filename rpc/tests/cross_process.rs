@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{reap, spawn_child, ShmName, CHILD_ENV};
-use ringway_rpc::{Client, Delivery, RpcError, Server};
+use ringway_rpc::{AsyncClient, Client, Delivery, RpcError, Server};
 
 /// Calls per client process in the many-clients test.
 fn calls() -> u64 {
@@ -138,8 +138,8 @@ fn four_clients_each_make_many_calls() {
     );
 }
 
-/// Killing the server makes every blocked call return `ServerGone`, within
-/// 100 ms of the kill.
+/// Killing the server makes every blocked call (blocking and async) return
+/// `ServerGone`, within 100 ms of the kill.
 #[test]
 fn killing_the_server_fails_blocked_calls_quickly() {
     let name = ShmName::new("rpc-kill");
@@ -149,7 +149,8 @@ fn killing_the_server_fails_blocked_calls_quickly() {
         &[("RINGWAY_TEST_SHM", name.0.clone())],
     );
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let clients: Vec<_> = (0..3u64)
+    // Three blocking clients and one async client, each in its own thread.
+    let mut clients: Vec<_> = (0..3u64)
         .map(|c| {
             let name = name.0.clone();
             let ready = ready_tx.clone();
@@ -165,7 +166,30 @@ fn killing_the_server_fails_blocked_calls_quickly() {
             })
         })
         .collect();
-    for _ in 0..3 {
+    clients.push({
+        let name = name.0.clone();
+        let ready = ready_tx.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .enable_time()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                drop(connect(&name)); // waits for the server's ring
+                let mut client = AsyncClient::connect(&name).unwrap();
+                let first: [u64; 2] = client
+                    .call(&[9u64, 1], Some(Instant::now() + Duration::from_secs(30)))
+                    .await
+                    .expect("the first call is answered");
+                assert_eq!(first, answer([9, 1]));
+                ready.send(()).unwrap();
+                let blocked = client.call::<_, [u64; 2]>(&[9u64, 2], None).await;
+                (blocked, Instant::now())
+            })
+        })
+    });
+    for _ in 0..4 {
         ready_rx
             .recv_timeout(Duration::from_secs(60))
             .expect("client ready");
