@@ -188,6 +188,14 @@ enum ringway_result
    * An error this version of the C API has no code for; see the message.
    */
   RINGWAY_ERR_OTHER = 28,
+  /**
+   * The RPC server's process is gone (exited or killed).
+   */
+  RINGWAY_ERR_SERVER_GONE = 29,
+  /**
+   * The RPC server failed the call; the message says why.
+   */
+  RINGWAY_ERR_CALL_FAILED = 30,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -211,6 +219,16 @@ typedef struct ringway_producer ringway_producer;
  * A mapped, validated ring (opaque).
  */
 typedef struct ringway_ring ringway_ring;
+
+/**
+ * A request/response client (opaque): one call at a time.
+ */
+typedef struct ringway_rpc_client ringway_rpc_client;
+
+/**
+ * A request/response server (opaque): owns the request ring.
+ */
+typedef struct ringway_rpc_server ringway_rpc_server;
 
 /**
  * Slots lent by `ringway_producer_reserve` (to write) or
@@ -821,6 +839,129 @@ ringway_result ringway_ring_info(const struct ringway_ring *ring, struct ringway
  * `ring` is NULL or a ring handle not yet freed; it is not used afterwards.
  */
 void ringway_ring_free(struct ringway_ring *ring);
+
+/**
+ * Creates a server: its request ring `name` (a shm name such as "/svc")
+ * with `capacity` slots (a power of two), removed by
+ * `ringway_rpc_server_free`.
+ *
+ * # Errors
+ * `RINGWAY_ERR_INVALID_NAME`, `_EXISTS`, `_INVALID_ARGUMENT`, `_NO_SPACE`,
+ * `_NULL`, `_IO`.
+ *
+ * # Safety
+ * `name` is a NUL-terminated string; `out` is writable.
+ */
+ringway_result ringway_rpc_server_create(const char *name,
+                                         uint64_t capacity,
+                                         struct ringway_rpc_server **out);
+
+/**
+ * Frees a server and removes its request ring's name. Waiting clients see
+ * the server as gone only when its process exits. `NULL` is a no-op.
+ *
+ * # Safety
+ * `server` is NULL or a server handle not yet freed; it is not used afterwards.
+ */
+void ringway_rpc_server_free(struct ringway_rpc_server *server);
+
+/**
+ * Takes the next request, waiting at most `timeout_ns`, and copies its
+ * payload into `buf` (`cap` bytes; `*out_len` is set to the payload's
+ * length). The request becomes the one `ringway_rpc_server_respond`
+ * answers (an earlier unanswered one is dropped).
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE` (the payload does not fit `cap`; the
+ * request is kept, answer or fail it), `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * `server` is a live server handle not used by another thread during the
+ * call; `buf` is writable for `cap` bytes; `out_len` is writable.
+ */
+ringway_result ringway_rpc_server_recv(struct ringway_rpc_server *server,
+                                       uint64_t timeout_ns,
+                                       void *buf,
+                                       size_t cap,
+                                       size_t *out_len);
+
+/**
+ * Answers the request `ringway_rpc_server_recv` took last with `len` bytes
+ * of `payload` (at most 216). Never waits. `*out_delivered` (if not NULL)
+ * is 1 when the answer is in the client's ring, 0 when it was dropped (the
+ * client is gone, or its ring is full).
+ *
+ * # Errors
+ * `RINGWAY_ERR_STATE` (no request to answer), `_SIZE`, `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * `server` is a live server handle not used by another thread during the
+ * call; `payload` is readable for `len` bytes; `out_delivered` is NULL or
+ * writable.
+ */
+ringway_result ringway_rpc_server_respond(struct ringway_rpc_server *server,
+                                          const void *payload,
+                                          size_t len,
+                                          int *out_delivered);
+
+/**
+ * Fails the request `ringway_rpc_server_recv` took last: the client's call
+ * returns `RINGWAY_ERR_CALL_FAILED` with `message` (truncated to 216 bytes).
+ *
+ * # Errors
+ * `RINGWAY_ERR_STATE` (no request to answer), `_NULL`, `_INVALID_ARGUMENT`
+ * (not UTF-8), `_CORRUPT`.
+ *
+ * # Safety
+ * `server` is a live server handle not used by another thread during the
+ * call; `message` is a NUL-terminated string.
+ */
+ringway_result ringway_rpc_server_fail(struct ringway_rpc_server *server, const char *message);
+
+/**
+ * Connects a client to the server `name`.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NOT_FOUND` (no such server), `_SERVER_GONE` (its process is
+ * not running), `_INVALID_NAME`, `_UNSUPPORTED` (no io_uring futex wait on
+ * this kernel), `_NULL`, `_IO`.
+ *
+ * # Safety
+ * `name` is a NUL-terminated string; `out` is writable.
+ */
+ringway_result ringway_rpc_client_connect(const char *name, struct ringway_rpc_client **out);
+
+/**
+ * Frees a client and removes its response ring. `NULL` is a no-op.
+ *
+ * # Safety
+ * `client` is NULL or a client handle not yet freed; it is not used afterwards.
+ */
+void ringway_rpc_client_free(struct ringway_rpc_client *client);
+
+/**
+ * Calls: sends `request_len` bytes of `request` (at most 216), waits at
+ * most `timeout_ns` for the answer, copies it into `response` (`cap`
+ * bytes) and sets `*out_len` to its length.
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`; `_SERVER_GONE` as soon as the server's process
+ * exits; `_CALL_FAILED` (the server failed it; see the message); `_SIZE`
+ * (request too large, or the answer does not fit `cap`); `_NULL`,
+ * `_CORRUPT`, `_IO`.
+ *
+ * # Safety
+ * `client` is a live client handle not used by another thread during the
+ * call; `request` is readable for `request_len` bytes; `response` is
+ * writable for `cap` bytes; `out_len` is writable.
+ */
+ringway_result ringway_rpc_client_call(struct ringway_rpc_client *client,
+                                       const void *request,
+                                       size_t request_len,
+                                       void *response,
+                                       size_t cap,
+                                       uint64_t timeout_ns,
+                                       size_t *out_len);
 
 /**
  * The library's version, `"MAJOR.MINOR.PATCH"` (static; never freed).

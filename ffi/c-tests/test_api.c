@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,6 +118,8 @@ static void test_results(void) {
         {RINGWAY_ERR_UNSUPPORTED, 26},
         {RINGWAY_ERR_PANIC, 27},
         {RINGWAY_ERR_OTHER, 28},
+        {RINGWAY_ERR_SERVER_GONE, 29},
+        {RINGWAY_ERR_CALL_FAILED, 30},
     };
     size_t n = sizeof pinned / sizeof pinned[0];
     for (size_t i = 0; i < n; i++) {
@@ -524,6 +528,128 @@ static void test_readiness(ringway_kind kind) {
     ringway_ring_free(ring);
 }
 
+#define RPC_CALLS 2000
+
+/* Serves RPC_CALLS calls x -> x + 1, then fails one. */
+static void *rpc_serve(void *arg) {
+    ringway_rpc_server *server = arg;
+    for (int i = 0; i <= RPC_CALLS; i++) {
+        uint64_t x = 0;
+        size_t len = 0;
+        if (ringway_rpc_server_recv(server, 10ull * 1000 * 1000 * 1000, &x, sizeof x, &len) !=
+                RINGWAY_OK ||
+            len != sizeof x) {
+            return (void *)1;
+        }
+        if (i == RPC_CALLS) {
+            if (ringway_rpc_server_fail(server, "no such thing") != RINGWAY_OK) {
+                return (void *)2;
+            }
+            continue;
+        }
+        uint64_t y = x + 1;
+        int delivered = 0;
+        if (ringway_rpc_server_respond(server, &y, sizeof y, &delivered) != RINGWAY_OK ||
+            delivered != 1) {
+            return (void *)3;
+        }
+    }
+    return NULL;
+}
+
+static pid_t rpc_victim;
+
+static void *rpc_kill_later(void *arg) {
+    (void)arg;
+    struct timespec pause = {0, 100 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    kill(rpc_victim, SIGKILL);
+    return NULL;
+}
+
+/* Request/response: calls answered, failed and timed out; the errors of
+ * the API; and a server process killed under a blocked call. */
+static void test_rpc(void) {
+    const char *name = shm_name("rpc");
+    ringway_rpc_server *server = NULL;
+    ringway_rpc_client *client = NULL;
+    uint64_t x = 0, y = 0;
+    size_t len = 0;
+
+    CHECK_RC(ringway_rpc_client_connect(name, &client), RINGWAY_ERR_NOT_FOUND);
+    CHECK_OK(ringway_rpc_server_create(name, 64, &server));
+    CHECK_RC(ringway_rpc_server_create(name, 64, &server), RINGWAY_ERR_EXISTS);
+    CHECK_RC(ringway_rpc_server_respond(server, &y, sizeof y, NULL), RINGWAY_ERR_STATE);
+    CHECK_OK(ringway_rpc_client_connect(name, &client));
+
+    /* Nobody serves yet: the call times out (its request is then skipped). */
+    CHECK_RC(ringway_rpc_client_call(client, &x, sizeof x, &y, sizeof y, 20 * 1000 * 1000, &len),
+             RINGWAY_ERR_TIMEOUT);
+    unsigned char big[217] = {0};
+    CHECK_RC(ringway_rpc_client_call(client, big, sizeof big, &y, sizeof y, 0, &len), RINGWAY_ERR_SIZE);
+    CHECK_RC(ringway_rpc_client_call(NULL, &x, sizeof x, &y, sizeof y, 0, &len), RINGWAY_ERR_NULL);
+
+    pthread_t thread;
+    void *thread_result = (void *)1;
+    CHECK(pthread_create(&thread, NULL, rpc_serve, server) == 0);
+    for (uint64_t i = 0; i < RPC_CALLS; i++) {
+        x = i * 7;
+        CHECK_OK(ringway_rpc_client_call(client, &x, sizeof x, &y, sizeof y, UINT64_MAX, &len));
+        CHECK(len == sizeof y && y == x + 1);
+    }
+    CHECK_RC(ringway_rpc_client_call(client, &x, sizeof x, &y, sizeof y, UINT64_MAX, &len),
+             RINGWAY_ERR_CALL_FAILED);
+    CHECK_LAST_ERROR_HAS("no such thing");
+    CHECK(pthread_join(thread, &thread_result) == 0);
+    CHECK(thread_result == NULL);
+    ringway_rpc_client_free(client);
+    ringway_rpc_server_free(server);
+    ringway_rpc_server_free(NULL);
+    ringway_rpc_client_free(NULL);
+
+    /* A server process that answers one call, then is killed while the
+     * next one waits: that call returns SERVER_GONE. */
+    const char *name2 = shm_name("rpc-kill");
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        ringway_rpc_server *s = NULL;
+        if (ringway_rpc_server_create(name2, 64, &s) != RINGWAY_OK) {
+            _exit(1);
+        }
+        uint64_t v = 0;
+        size_t n = 0;
+        if (ringway_rpc_server_recv(s, UINT64_MAX, &v, sizeof v, &n) != RINGWAY_OK ||
+            ringway_rpc_server_respond(s, &v, sizeof v, NULL) != RINGWAY_OK) {
+            _exit(2);
+        }
+        for (;;) {
+            pause();
+        }
+    }
+    client = NULL;
+    for (int tries = 0; ringway_rpc_client_connect(name2, &client) != RINGWAY_OK; tries++) {
+        CHECK(tries < 10000);
+        struct timespec pause_ = {0, 1000 * 1000};
+        nanosleep(&pause_, NULL);
+    }
+    x = 5;
+    CHECK_OK(ringway_rpc_client_call(client, &x, sizeof x, &y, sizeof y, UINT64_MAX, &len));
+    CHECK(y == 5);
+    rpc_victim = child;
+    CHECK(pthread_create(&thread, NULL, rpc_kill_later, NULL) == 0);
+    double t0 = now_s();
+    CHECK_RC(ringway_rpc_client_call(client, &x, sizeof x, &y, sizeof y, UINT64_MAX, &len),
+             RINGWAY_ERR_SERVER_GONE);
+    CHECK(now_s() - t0 < 10.0); /* generous: the kill comes after 100 ms */
+    CHECK(pthread_join(thread, NULL) == 0);
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFSIGNALED(status));
+    ringway_rpc_client_free(client);
+    ringway_ring_remove_shm(name2); /* the killed server could not */
+}
+
 static void test_mpmc(void) {
     ringway_params params = {0};
     params.kind = RINGWAY_KIND_MPMC;
@@ -893,6 +1019,7 @@ int main(void) {
     test_mpmc();
     test_readiness(RINGWAY_KIND_SPSC);
     test_readiness(RINGWAY_KIND_MPMC);
+    test_rpc();
     test_shm();
     test_file();
     test_corrupt_header();

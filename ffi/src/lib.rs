@@ -24,6 +24,7 @@ mod producer;
 mod readiness;
 mod result;
 mod ring;
+mod rpc;
 mod version;
 
 use std::ffi::c_char;
@@ -48,6 +49,12 @@ pub use ring::{
     ringway_ring_open_file, ringway_ring_open_shm, ringway_ring_remove_file,
     ringway_ring_remove_shm, RINGWAY_CREATE_UNLINK_ON_DROP, RINGWAY_KIND_ANY, RINGWAY_KIND_MPMC,
     RINGWAY_KIND_SPSC,
+};
+pub use rpc::{
+    ringway_rpc_client, ringway_rpc_client_call, ringway_rpc_client_connect,
+    ringway_rpc_client_free, ringway_rpc_server, ringway_rpc_server_create,
+    ringway_rpc_server_fail, ringway_rpc_server_free, ringway_rpc_server_recv,
+    ringway_rpc_server_respond,
 };
 pub use version::{
     ringway_abi_version, ringway_layout_version, ringway_version, RINGWAY_ABI_VERSION,
