@@ -104,6 +104,10 @@ impl<R: Receiver> AsyncConsumer<R> {
     ///
     /// # Errors
     /// [`Readiness::new`]'s, or the reactor's registration error.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, or in one without IO enabled (tokio's
+    /// `AsyncFd` registration panics then).
     pub fn new(inner: R) -> io::Result<Self> {
         let ring = inner.ring().clone();
         let fd = register(Readiness::new()?)?;
@@ -179,6 +183,10 @@ impl<S: Sender> AsyncProducer<S> {
     ///
     /// # Errors
     /// [`Readiness::new`]'s, or the reactor's registration error.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, or in one without IO enabled (tokio's
+    /// `AsyncFd` registration panics then).
     pub fn new(inner: S) -> io::Result<Self> {
         let ring = inner.ring().clone();
         let fd = register(Readiness::new()?)?;

@@ -150,7 +150,9 @@ fn main() {
     }
     let calls: u64 = args.get(1).map_or(20_000, |s| s.parse().unwrap());
     println!("{calls} calls per client process; 16-byte request and answer");
-    println!("| mechanism | clients | median RT µs | worst client p99 µs | calls/s (all clients) |");
+    println!(
+        "| mechanism | clients | median RT µs | worst client p99 µs | calls/s (all clients) |"
+    );
     println!("|---|---:|---:|---:|---:|");
     for n in [1, 4] {
         let (med, p99, rate) = bench_ringway(n, calls);

@@ -40,6 +40,10 @@ impl AsyncClient {
     ///
     /// # Errors
     /// As [`Client::connect`](crate::Client::connect).
+    ///
+    /// # Panics
+    /// Outside a tokio runtime with IO enabled (tokio's `AsyncFd`
+    /// registration panics then); its calls need the time driver too.
     pub fn connect(server: &str) -> Result<AsyncClient, RpcError> {
         let (requests, responses, _ring, watch, id) = connect_parts(server)?;
         // SAFETY: `ProcessWatch::as_raw_fd` is the pidfd it owns, open and
