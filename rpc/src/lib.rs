@@ -39,7 +39,8 @@
 //! registry was not on `main` when this was written, and is the one type
 //! to switch when it lands.
 //!
-//! With the `tokio` feature, `AsyncClient` makes calls as futures.
+//! With the `tokio` feature, `AsyncClient` makes calls and `AsyncServer`
+//! takes requests as futures.
 
 mod client;
 mod error;
@@ -55,4 +56,4 @@ pub use frame::{Frame, FRAME_TYPE_NAME, MAX_PAYLOAD, STATUS_ERROR, STATUS_OK};
 pub use liveness::ProcessWatch;
 pub use server::{Delivery, Request, Server, SWEEP_EVERY};
 #[cfg(feature = "tokio")]
-pub use tokio::AsyncClient;
+pub use tokio::{AsyncClient, AsyncServer};

@@ -145,6 +145,32 @@ impl Server {
         }
     }
 
+    /// Takes the next request if one is there, without waiting (skipping
+    /// expired ones, sweeping dead clients every [`SWEEP_EVERY`]).
+    ///
+    /// # Errors
+    /// `Corrupt`.
+    pub fn try_recv(&mut self) -> Result<Option<Request>, RpcError> {
+        if self.last_sweep.elapsed() >= SWEEP_EVERY {
+            self.sweep();
+        }
+        loop {
+            match self.requests.try_pop() {
+                Ok(frame) => {
+                    let request = Request { frame };
+                    if request.expired() {
+                        self.dropped_expired += 1;
+                        continue;
+                    }
+                    return Ok(Some(request));
+                }
+                Err(ringway::PopError::Empty) => return Ok(None),
+                Err(ringway::PopError::Corrupt(e)) => return Err(e.into()),
+                Err(e) => unreachable!("typed ring: {e:?}"),
+            }
+        }
+    }
+
     /// Answers `request` with a bytes payload (at most [`MAX_PAYLOAD`]).
     /// Never blocks: a client that does not read loses the answer.
     ///

@@ -13,6 +13,8 @@ use crate::client::{connect_parts, decode, match_response, request_frame, Identi
 use crate::error::RpcError;
 use crate::frame::Frame;
 use crate::liveness::ProcessWatch;
+use crate::server::{Delivery, Request, Server, SWEEP_EVERY};
+use ringway_async::Readiness;
 
 /// A client whose calls are futures (see [`Client`](crate::Client) for the
 /// protocol). Needs a tokio runtime with IO and time enabled. Dropping a
@@ -136,5 +138,111 @@ impl AsyncClient {
             }
             () = expiry => Err(RpcError::Timeout),
         }
+    }
+}
+
+/// A server whose `recv` is a future (see [`Server`] for the protocol).
+/// Answers never wait, so they are plain calls. Needs a tokio runtime with
+/// IO and time enabled.
+#[derive(Debug)]
+pub struct AsyncServer {
+    server: Server,
+    fd: AsyncFd<Readiness>,
+}
+
+impl AsyncServer {
+    /// Creates the request ring `name`, as [`Server::create`].
+    ///
+    /// # Errors
+    /// As [`Server::create`]; `Io` for the readiness fd.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime with IO enabled.
+    pub fn create(name: &str, capacity: u64) -> Result<AsyncServer, RpcError> {
+        let server = Server::create(name, capacity)?;
+        let readiness = Readiness::new()?;
+        // SAFETY: `Readiness::as_raw_fd` is the fd of the io_uring it owns,
+        // open and unchanged until the readiness is dropped, which the
+        // AsyncFd does.
+        let fd = unsafe { AsyncFd::register_with_interest(readiness, Interest::READABLE) }
+            .map_err(io::Error::from)?;
+        Ok(AsyncServer { server, fd })
+    }
+
+    /// Takes the next request. While no request comes it wakes every
+    /// [`SWEEP_EVERY`] to forget dead clients. Cancellation-safe: a request
+    /// is taken only in the poll that returns it.
+    ///
+    /// # Errors
+    /// `Corrupt`, `Io`.
+    pub async fn recv(&mut self) -> Result<Request, RpcError> {
+        loop {
+            let AsyncServer { server, fd } = self;
+            let event = server.request_ring().clone();
+            let got = std::future::poll_fn(|cx| loop {
+                let taken = fd
+                    .get_mut()
+                    .arm(event.data_event(), || server.try_recv().transpose());
+                match taken {
+                    Err(e) => return std::task::Poll::Ready(Err(RpcError::Io(e))),
+                    Ok(Some(result)) => return std::task::Poll::Ready(result),
+                    Ok(None) => {}
+                }
+                let mut guard = std::task::ready!(fd.poll_read_ready_mut(cx))?;
+                if !guard.get_inner_mut().has_completion() {
+                    guard.clear_ready();
+                }
+            });
+            match tokio::time::timeout(SWEEP_EVERY, got).await {
+                Ok(result) => return result,
+                Err(_elapsed) => {
+                    self.server.sweep();
+                }
+            }
+        }
+    }
+
+    /// Answers `request` with a bytes payload, as [`Server::respond_bytes`].
+    ///
+    /// # Errors
+    /// As [`Server::respond_bytes`].
+    pub fn respond_bytes(
+        &mut self,
+        request: &Request,
+        payload: &[u8],
+    ) -> Result<Delivery, RpcError> {
+        self.server.respond_bytes(request, payload)
+    }
+
+    /// Answers `request` with a typed payload, as [`Server::respond`].
+    ///
+    /// # Errors
+    /// As [`Server::respond`].
+    pub fn respond<T: Pod>(
+        &mut self,
+        request: &Request,
+        response: &T,
+    ) -> Result<Delivery, RpcError> {
+        self.server.respond(request, response)
+    }
+
+    /// Fails `request`, as [`Server::fail`].
+    ///
+    /// # Errors
+    /// As [`Server::fail`].
+    pub fn fail(&mut self, request: &Request, message: &str) -> Result<Delivery, RpcError> {
+        self.server.fail(request, message)
+    }
+
+    /// The blocking server inside (its `clients`, `sweep`, ...).
+    pub fn get_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+}
+
+impl Drop for AsyncServer {
+    fn drop(&mut self) {
+        let ring = self.server.request_ring().clone();
+        self.fd.get_mut().disarm(ring.data_event());
     }
 }

@@ -1,4 +1,5 @@
-//! The async client against a server thread, and deadlines with late
+//! The async client against a server thread, the async server against
+//! client threads, and deadlines with late
 //! answers (which the next call must discard), blocking and async.
 
 mod common;
@@ -6,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::ShmName;
-use ringway_rpc::{AsyncClient, Client, RpcError, Server};
+use ringway_rpc::{AsyncClient, AsyncServer, Client, Delivery, RpcError, Server};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -156,4 +157,42 @@ fn oversized_payloads_are_refused() {
 fn connecting_to_nothing_fails() {
     let name = ShmName::new("rpc-none");
     assert!(matches!(Client::connect(&name.0), Err(RpcError::Open(_))));
+}
+
+/// An `AsyncServer` serving two blocking client threads (which it does not
+/// know until their first request) on a current-thread runtime.
+#[test]
+fn async_server_serves_client_threads() {
+    const N: u64 = 2_000;
+    let name = ShmName::new("rpc-async-server");
+    runtime().block_on(async {
+        let mut server = AsyncServer::create(&name.0, 64).unwrap();
+        let clients: Vec<_> = (0..2u64)
+            .map(|c| {
+                let name = name.0.clone();
+                std::thread::spawn(move || {
+                    let mut client = Client::connect(&name).unwrap();
+                    for i in 0..N {
+                        let x = c << 32 | i;
+                        let got: u64 = client
+                            .call(&x, Some(Instant::now() + Duration::from_secs(30)))
+                            .unwrap();
+                        assert_eq!(got, x + 1);
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..2 * N {
+            let q = tokio::time::timeout(Duration::from_secs(30), server.recv())
+                .await
+                .expect("a request within 30 s")
+                .unwrap();
+            let x: u64 = q.decode().unwrap();
+            assert_eq!(server.respond(&q, &(x + 1)).unwrap(), Delivery::Delivered);
+        }
+        for c in clients {
+            c.join().unwrap();
+        }
+        assert_eq!(server.get_mut().clients(), 2);
+    });
 }
