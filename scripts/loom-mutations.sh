@@ -18,6 +18,9 @@ MUTATIONS=(
     "spsc_read_head_relaxed      spsc"
     "notify_without_fence        blocking"
     "park_without_fence          blocking"
+    "notify_without_fence        readiness"
+    "park_without_fence          readiness"
+    "spsc_publish_relaxed        readiness"
 )
 if [ -f loom-tests/tests/mpmc.rs ]; then
     while read -r line; do
