@@ -29,12 +29,21 @@
 //! the slots; at worst a corrupt peer makes us read garbage bytes, which typed
 //! rings accept because their message types are valid for any bit pattern.
 
-mod chunk;
 mod consumer;
 mod producer;
 
-pub use chunk::{ReadChunk, WriteChunk};
-pub use consumer::{BytesConsumer, Consumer};
-pub use producer::{BytesProducer, Producer};
-
 pub(crate) use crate::error::Waited;
+use crate::handle::Flavor;
+use crate::layout::Kind;
+
+/// The SPSC kind, as a type: the `K` of the [`handle`](crate::handle) types.
+#[derive(Debug)]
+pub enum Spsc {}
+
+impl Flavor for Spsc {
+    const KIND: Kind = Kind::Spsc;
+    type Producer = producer::ProducerCore;
+    type Consumer = consumer::ConsumerCore;
+}
+
+crate::handle::kind_aliases!(Spsc, "SPSC");
