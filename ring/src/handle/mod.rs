@@ -46,10 +46,21 @@ pub use producer::Producer;
 use crate::error::{PopError, PopTimeoutError, Waited};
 use crate::layout::Kind;
 
-/// The public names of a kind's handles (`spsc::Producer<T>`, ...), as
-/// aliases of the generic ones over the kind's marker type `$k`.
+/// A kind's marker type `$k` (its [`Flavor`], over its two cores) and the
+/// public names of its handles (`spsc::Producer<T>`, ...), as aliases of the
+/// generic ones.
 macro_rules! kind_aliases {
-    ($k:ident, $name:literal) => {
+    ($k:ident, $name:literal, $producer:ty, $consumer:ty) => {
+        #[doc = concat!("The ", $name, " kind, as a type: the `K` of the [`handle`](crate::handle) types.")]
+        #[derive(Debug)]
+        pub enum $k {}
+
+        impl $crate::handle::Flavor for $k {
+            const KIND: $crate::layout::Kind = $crate::layout::Kind::$k;
+            type Producer = $producer;
+            type Consumer = $consumer;
+        }
+
         #[doc = concat!("The producer of a typed ", $name, " ring of `T`.")]
         pub type Producer<T> = $crate::handle::Producer<$k, T>;
         #[doc = concat!("The consumer of a typed ", $name, " ring of `T`.")]

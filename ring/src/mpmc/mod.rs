@@ -157,7 +157,6 @@ mod registry;
 mod stamp;
 
 use crate::error::{CorruptError, HandleError};
-use crate::handle::Flavor;
 use crate::layout::Kind;
 use crate::loom::AtomicU64;
 use crate::ring::{Ring, Shared};
@@ -175,17 +174,7 @@ pub(crate) enum Claim {
     Corrupt(CorruptError),
 }
 
-/// The MPMC kind, as a type: the `K` of the [`handle`](crate::handle) types.
-#[derive(Debug)]
-pub enum Mpmc {}
-
-impl Flavor for Mpmc {
-    const KIND: Kind = Kind::Mpmc;
-    type Producer = producer::ProducerCore;
-    type Consumer = consumer::ConsumerCore;
-}
-
-crate::handle::kind_aliases!(Mpmc, "MPMC");
+crate::handle::kind_aliases!(Mpmc, "MPMC", producer::ProducerCore, consumer::ConsumerCore);
 /// Refuses an SPSC ring.
 pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
     match ring.kind() {

@@ -33,17 +33,5 @@ mod consumer;
 mod producer;
 
 pub(crate) use crate::error::Waited;
-use crate::handle::Flavor;
-use crate::layout::Kind;
 
-/// The SPSC kind, as a type: the `K` of the [`handle`](crate::handle) types.
-#[derive(Debug)]
-pub enum Spsc {}
-
-impl Flavor for Spsc {
-    const KIND: Kind = Kind::Spsc;
-    type Producer = producer::ProducerCore;
-    type Consumer = consumer::ConsumerCore;
-}
-
-crate::handle::kind_aliases!(Spsc, "SPSC");
+crate::handle::kind_aliases!(Spsc, "SPSC", producer::ProducerCore, consumer::ConsumerCore);
