@@ -1,9 +1,11 @@
 //! The seam the async handles are written over: a non-blocking receive or
-//! send and the ring whose events to wait on. Implemented for the typed SPSC
-//! and MPMC handles; a new handle kind implements two methods.
+//! send and the ring whose events to wait on. Implemented once over the
+//! handle layer's typed handles of every kind (`ringway::handle`), and for
+//! the any-kind handles.
 
 use bytemuck::Pod;
-use ringway::{mpmc, spsc, PopError, PushError, Ring};
+use ringway::handle::{self, AnyConsumer, AnyProducer, Flavor};
+use ringway::{with_any, PopError, PushError, Ring};
 
 /// A handle that takes messages without blocking.
 pub trait Receiver {
@@ -36,7 +38,7 @@ pub trait Sender {
     fn ring(&self) -> &Ring;
 }
 
-impl<T: Pod> Receiver for spsc::Consumer<T> {
+impl<K: Flavor, T: Pod> Receiver for handle::Consumer<K, T> {
     type Item = T;
 
     fn try_recv(&mut self) -> Result<T, PopError> {
@@ -44,11 +46,11 @@ impl<T: Pod> Receiver for spsc::Consumer<T> {
     }
 
     fn ring(&self) -> &Ring {
-        spsc::Consumer::ring(self)
+        handle::Consumer::ring(self)
     }
 }
 
-impl<T: Pod> Receiver for mpmc::Consumer<T> {
+impl<T: Pod> Receiver for AnyConsumer<T> {
     type Item = T;
 
     fn try_recv(&mut self) -> Result<T, PopError> {
@@ -56,11 +58,11 @@ impl<T: Pod> Receiver for mpmc::Consumer<T> {
     }
 
     fn ring(&self) -> &Ring {
-        mpmc::Consumer::ring(self)
+        with_any!(self, h => h.ring())
     }
 }
 
-impl<T: Pod> Sender for spsc::Producer<T> {
+impl<K: Flavor, T: Pod> Sender for handle::Producer<K, T> {
     type Item = T;
 
     fn try_send(&mut self, value: T) -> Result<(), PushError<T>> {
@@ -68,11 +70,11 @@ impl<T: Pod> Sender for spsc::Producer<T> {
     }
 
     fn ring(&self) -> &Ring {
-        spsc::Producer::ring(self)
+        handle::Producer::ring(self)
     }
 }
 
-impl<T: Pod> Sender for mpmc::Producer<T> {
+impl<T: Pod> Sender for AnyProducer<T> {
     type Item = T;
 
     fn try_send(&mut self, value: T) -> Result<(), PushError<T>> {
@@ -80,6 +82,6 @@ impl<T: Pod> Sender for mpmc::Producer<T> {
     }
 
     fn ring(&self) -> &Ring {
-        mpmc::Producer::ring(self)
+        with_any!(self, h => h.ring())
     }
 }

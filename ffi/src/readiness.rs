@@ -9,7 +9,7 @@ use std::io;
 use ringway_async::Readiness;
 use ringway_core::Ring;
 
-use crate::boundary::Error;
+use crate::error::Error;
 use crate::result::ringway_result;
 
 /// A handle's readiness fd and the ring whose event it waits on.

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use ringway_rpc::{Client, Delivery, Request, RpcError, Server};
 
-use crate::boundary::{arg_bytes, arg_bytes_mut, arg_mut, arg_out, arg_str, boundary, call, Error};
+use crate::boundary::{arg_bytes, arg_bytes_mut, arg_mut, arg_out, arg_str, boundary, call};
+use crate::error::Error;
 use crate::readiness::readiness_error;
 use crate::result::ringway_result;
 
