@@ -217,7 +217,9 @@ pub(crate) fn rm(name: &str) -> Result<(), Failure> {
                 | Err(OpenError::LayoutMismatch { .. })
                 | Err(OpenError::BadGeometry { .. })
                 | Err(OpenError::UnknownKind { .. })
-                | Err(OpenError::UnknownFlags { .. }) => {}
+                | Err(OpenError::UnknownFlags { .. })
+                | Err(OpenError::UnknownBarrier { .. })
+                | Err(OpenError::BarrierUnavailable { .. }) => {}
                 Err(OpenError::BadMagic { .. }) | Err(OpenError::TooSmall { .. }) => {
                     fail!(
                         "{} is not a ringway ring; not removing it",

@@ -77,6 +77,6 @@ mod fallback;
 #[cfg(loom)]
 mod loom_futex;
 
-pub use barrier::{asymmetric, SYMMETRIC_SLICE};
+pub use barrier::{asymmetric, Barrier, BARRIER_ENV, SYMMETRIC_SLICE};
 pub use event::{Event, Timeout, WaitStrategy, DEFAULT_SPINS};
 pub use stats::{stats, Stats};

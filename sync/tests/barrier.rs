@@ -1,11 +1,13 @@
 //! The asymmetric barrier: on a kernel with `membarrier`, notifies make no
 //! hardware fence and a parked waiter is still woken, also by a notifier in a
 //! child forked after this process registered (which must register again).
+//! The pairings across processes (and with a process that cannot register)
+//! are tested over real rings in `ring/tests/barrier.rs`.
 #![cfg(all(not(loom), target_os = "linux"))]
 
 use std::time::{Duration, Instant};
 
-use ringway_sync::{Event, WaitStrategy};
+use ringway_sync::{Barrier, Event, WaitStrategy};
 
 /// Whether the kernel offers `MEMBARRIER_CMD_GLOBAL_EXPEDITED`.
 fn kernel_has_global_expedited() -> bool {
@@ -20,7 +22,32 @@ fn the_mode_follows_the_kernel() {
 }
 
 #[test]
+fn the_mode_round_trips_through_its_raw_value() {
+    for b in [Barrier::Symmetric, Barrier::Asymmetric] {
+        assert_eq!(Barrier::from_raw(b.as_raw()), Some(b));
+    }
+    assert_eq!(Barrier::from_raw(0), None);
+    assert_eq!(Barrier::from_raw(3), None);
+    assert!(Barrier::Symmetric.available());
+    assert_eq!(Barrier::Asymmetric.available(), ringway_sync::asymmetric());
+}
+
+#[test]
 fn a_child_forked_after_registration_wakes_its_parent() {
+    forked_notifier_wakes_its_parent(false);
+}
+
+#[test]
+fn a_forked_child_that_cannot_register_wakes_its_parent_with_a_full_fence() {
+    // The notifier of an asymmetric handshake that is not registered falls
+    // back to `fence(SeqCst)`, which pairs with the waiter's own fence.
+    forked_notifier_wakes_its_parent(true);
+}
+
+/// A child forked after this process registered publishes and notifies an
+/// asymmetric handshake while the parent is parked; with `unregistered`, the
+/// child first makes its own registration fail (`RINGWAY_BARRIER=symmetric`).
+fn forked_notifier_wakes_its_parent(unregistered: bool) {
     // Register this process first, so that the child inherits the mode word
     // but not the registration.
     let _ = ringway_sync::asymmetric();
@@ -51,15 +78,23 @@ fn a_child_forked_after_registration_wakes_its_parent() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
+        if unregistered {
+            std::env::set_var(ringway_sync::BARRIER_ENV, "symmetric");
+            if ringway_sync::asymmetric() {
+                // SAFETY: leaves the child at once, reporting failure.
+                unsafe { libc::_exit(3) };
+            }
+        }
         std::thread::sleep(Duration::from_millis(100));
         // Release: pairs with the parent's Acquire load in `ready`.
         flag.store(1, std::sync::atomic::Ordering::Release);
-        event.notify();
+        event.notify_in(Barrier::Asymmetric);
         // SAFETY: leaves the child at once.
         unsafe { libc::_exit(0) };
     }
     let start = Instant::now();
-    let got = event.wait(
+    let got = event.wait_in(
+        Barrier::Asymmetric,
         WaitStrategy::Park,
         Some(start + Duration::from_secs(10)),
         || {

@@ -158,7 +158,11 @@ impl ConsumerCore {
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }
-        self.ring.shared.header().space_event.notify();
+        self.ring
+            .shared
+            .header()
+            .space_event
+            .notify_in(self.ring.shared.barrier);
     }
 
     /// Claims the next message (passing over skipped slots): its position.
@@ -196,7 +200,9 @@ impl ConsumerCore {
                 .shared
                 .header()
                 .data_event
-                .wait(this.strategy, deadline, || this.may_claim().then_some(()))
+                .wait_in(this.ring.shared.barrier, this.strategy, deadline, || {
+                    this.may_claim().then_some(())
+                })
                 .map_err(|_| Waited::Timeout)?;
         }
     }

@@ -156,7 +156,11 @@ impl ProducerCore {
             );
         }
         self.registration.published();
-        self.ring.shared.header().data_event.notify();
+        self.ring
+            .shared
+            .header()
+            .data_event
+            .notify_in(self.ring.shared.barrier);
     }
 
     /// Whether a push could go ahead now: the slot at `tail` is free, or the
@@ -183,7 +187,9 @@ impl ProducerCore {
                 .shared
                 .header()
                 .space_event
-                .wait(this.strategy, deadline, || this.may_claim().then_some(()))
+                .wait_in(this.ring.shared.barrier, this.strategy, deadline, || {
+                    this.may_claim().then_some(())
+                })
                 .map_err(|_| Waited::Timeout)?;
         }
     }
