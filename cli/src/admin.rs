@@ -102,6 +102,11 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
     );
     let _ = writeln!(
         out,
+        "barrier         {}",
+        ringway::Barrier::from_raw(id.barrier).map_or("unknown", ringway::Barrier::name)
+    );
+    let _ = writeln!(
+        out,
         "creator         {}, start time {}",
         role(id.creator_pid),
         id.creator_start_time
