@@ -64,8 +64,9 @@
 //!
 //! - A peer that died while registered leaves `waiters` too high. That only costs
 //!   every later `notify` one RMW on `seq` (and, if it died asleep, one wake
-//!   syscall with nobody to wake, once); it never loses a wakeup. Registration saturates at `u32::MAX`
-//!   and deregistration at 0, so a garbage count never wraps to 0 (which could
+//!   syscall with nobody to wake, once); it never loses a wakeup. A flag left
+//!   set by a waiter that timed out costs the next notify one wake syscall.
+//!   Registration saturates at `u32::MAX` and deregistration at 0, so a garbage count never wraps to 0 (which could
 //!   lose wakeups) or from 0 to `u32::MAX`.
 //! - `seq` is an opaque number compared for equality; it wraps. A waiter that
 //!   read its epoch and then slept through exactly 2^32 notifies before entering
@@ -418,7 +419,8 @@ impl Event {
             }
             // Announce the sleep on this epoch (unless another waiter has), so
             // that the next notify makes the wake syscall. A failed CAS means
-            // a notify moved `seq` on: re-check instead of sleeping.
+            // a notify moved `seq` on (or another waiter flagged it first):
+            // re-check instead of sleeping.
             #[cfg(not(ringway_mutation = "sleep_without_flag"))]
             let sleep_on = if epoch & SLEEPING != 0 {
                 epoch
