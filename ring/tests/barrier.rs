@@ -10,7 +10,9 @@ mod common;
 use std::time::Duration;
 
 use common::{reap, spawn_child, ShmName, CHILD_ENV};
-use ringway::spsc::{Consumer, Producer};
+use ringway::handle::{Consumer, Flavor, Producer};
+use ringway::mpmc::Mpmc;
+use ringway::spsc::Spsc;
 use ringway::{Barrier, CreateError, Kind, OpenError, OpenOptions, Ring, RingBuilder};
 use ringway::{WaitStrategy, BARRIER_ENV};
 
@@ -31,7 +33,11 @@ fn modes() -> Vec<Barrier> {
 }
 
 fn create(name: &ShmName, barrier: Barrier) -> Ring {
-    RingBuilder::new(Kind::Spsc)
+    create_kind(name, Kind::Spsc, barrier)
+}
+
+fn create_kind(name: &ShmName, kind: Kind, barrier: Barrier) -> Ring {
+    RingBuilder::new(kind)
         .message::<u64>()
         .capacity(4)
         .barrier(barrier)
@@ -40,10 +46,7 @@ fn create(name: &ShmName, barrier: Barrier) -> Ring {
 }
 
 fn open(name: &str) -> Result<Ring, OpenError> {
-    OpenOptions::new()
-        .kind(Kind::Spsc)
-        .message::<u64>()
-        .open_shm(name)
+    OpenOptions::new().message::<u64>().open_shm(name)
 }
 
 #[test]
@@ -83,20 +86,22 @@ fn a_process_that_cannot_register_is_refused_an_asymmetric_ring() {
     reap(child, "the refused child");
 }
 
-/// Both directions of one pairing: the child produces to a parked parent,
-/// then the parent produces to a parked child.
+/// Both directions of one pairing, over both ring kinds: the child produces
+/// to a parked parent, then the parent produces to a parked child.
 fn pairing(barrier: Barrier, child_env: &[(&str, String)]) {
-    for (parent_role, child_role) in [("consumer", "producer"), ("producer", "consumer")] {
-        let name = ShmName::new("barrier-pair");
-        let ring = create(&name, barrier);
-        let mut vars = vec![("RINGWAY_TEST_SHM", name.0.clone())];
-        vars.extend(child_env.iter().cloned());
-        let child = spawn_child("child_entry", child_role, &vars);
-        match parent_role {
-            "consumer" => consume_parked(&ring),
-            _ => produce_slowly(&ring),
+    for kind in [Kind::Spsc, Kind::Mpmc] {
+        for (parent_role, child_role) in [("consumer", "producer"), ("producer", "consumer")] {
+            let name = ShmName::new("barrier-pair");
+            let ring = create_kind(&name, kind, barrier);
+            let mut vars = vec![("RINGWAY_TEST_SHM", name.0.clone())];
+            vars.extend(child_env.iter().cloned());
+            let child = spawn_child("child_entry", child_role, &vars);
+            match parent_role {
+                "consumer" => consume_parked(&ring),
+                _ => produce_slowly(&ring),
+            }
+            reap(child, &format!("{barrier} {kind} ring, child {child_role}"));
         }
-        reap(child, &format!("{barrier} ring, child {child_role}"));
     }
 }
 
@@ -121,7 +126,22 @@ fn asymmetric_ring_between_registered_processes() {
 
 /// Pops `MESSAGES` in order, parking (no spin) for each.
 fn consume_parked(ring: &Ring) {
-    let mut rx = Consumer::<u64>::attach(ring).expect("consumer role");
+    match ring.kind() {
+        Kind::Spsc => consume_parked_in::<Spsc>(ring),
+        Kind::Mpmc => consume_parked_in::<Mpmc>(ring),
+    }
+}
+
+/// Pushes `MESSAGES`, pausing between them so that the consumer parks.
+fn produce_slowly(ring: &Ring) {
+    match ring.kind() {
+        Kind::Spsc => produce_slowly_in::<Spsc>(ring),
+        Kind::Mpmc => produce_slowly_in::<Mpmc>(ring),
+    }
+}
+
+fn consume_parked_in<K: Flavor>(ring: &Ring) {
+    let mut rx = Consumer::<K, u64>::attach(ring).expect("consumer role");
     rx.set_wait_strategy(WaitStrategy::Park);
     for expected in 0..MESSAGES {
         let got = rx.pop_timeout(PATIENCE);
@@ -129,9 +149,8 @@ fn consume_parked(ring: &Ring) {
     }
 }
 
-/// Pushes `MESSAGES`, pausing between them so that the consumer parks.
-fn produce_slowly(ring: &Ring) {
-    let mut tx = Producer::<u64>::attach(ring).expect("producer role");
+fn produce_slowly_in<K: Flavor>(ring: &Ring) {
+    let mut tx = Producer::<K, u64>::attach(ring).expect("producer role");
     for i in 0..MESSAGES {
         std::thread::sleep(Duration::from_millis(3));
         tx.push_blocking(i).unwrap();

@@ -23,7 +23,7 @@ use ringway::Ring;
 use super::ringio::{U64Rx, U64Tx};
 use super::work::Stream;
 use super::Watch;
-use crate::{fail, Failure};
+use crate::failure::{fail, Failure};
 
 /// Producer threads in the peer, and consumer threads in the bench.
 pub(crate) const THREADS: usize = 2;
