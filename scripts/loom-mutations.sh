@@ -18,8 +18,10 @@ MUTATIONS=(
     "spsc_read_head_relaxed      spsc"
     "notify_without_fence        blocking"
     "park_without_fence          blocking"
+    "sleep_without_flag          blocking"
     "notify_without_fence        readiness"
     "park_without_fence          readiness"
+    "sleep_without_flag          readiness"
     "spsc_publish_relaxed        readiness"
 )
 if [ -f loom-tests/tests/mpmc.rs ]; then

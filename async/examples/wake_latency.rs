@@ -107,7 +107,7 @@ fn uring_pop(readiness: &mut Readiness, rx: &mut Consumer<u64>) -> u64 {
     let ring = rx.ring().clone();
     loop {
         if let Some(v) = readiness
-            .arm(ring.data_event(), || rx.try_pop().ok())
+            .arm(ring.data_event(), ring.barrier(), || rx.try_pop().ok())
             .unwrap()
         {
             return v;
@@ -241,7 +241,7 @@ impl Helper {
 fn helper_pop(h: &Helper, w: &mut ExternalWaiter, rx: &mut Consumer<u64>) -> u64 {
     let ring = rx.ring().clone();
     loop {
-        match w.arm(ring.data_event(), || rx.try_pop().ok()) {
+        match w.arm(ring.data_event(), ring.barrier(), || rx.try_pop().ok()) {
             Armed::Ready(v) => return v,
             Armed::Sleep(req) => h.submit(req.word(), req.epoch()),
             Armed::InFlight => {}

@@ -7,12 +7,15 @@
 //!   reap CQEs (no syscall)
 //!   ready()? -> Ready            (fast path: nothing below)
 //!   waiters += 1 (once)
-//!   epoch = seq; barrier
+//!   epoch = seq; fence
 //!   ready()? -> Ready, waiters -= 1
-//!   SQE FUTEX_WAIT(seq, epoch) --> io_uring_enter: compare seq,
+//!   [once: drain (membarrier)]
+//!   seq: epoch -> epoch|SLEEPING
+//!   SQE FUTEX_WAIT(seq, epoch|1) --> io_uring_enter: compare seq,
 //!       [+ LINK_TIMEOUT 10 ms        queue on the futex
-//!        in symmetric mode]                                      publish; barrier;
-//!                                                                waiters != 0: seq += 1,
+//!        if the drain failed]                                    publish; barrier;
+//!                                                                waiters != 0: new epoch,
+//!                                                                flag was set:
 //!                                 FUTEX_WAKE finds the request <-- FUTEX_WAKE
 //!                                 CQE posted: fd readable
 //!   poll/epoll says readable -> arm again
@@ -27,7 +30,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use io_uring::{opcode, types, IoUring};
-use ringway_sync::{Armed, Event, ExternalWaiter, SleepRequest};
+use ringway_sync::{Armed, Barrier, Event, ExternalWaiter, SleepRequest};
 
 /// `user_data` of the futex wait.
 const FUTEX_WAIT: u64 = 1;
@@ -107,8 +110,9 @@ impl Readiness {
     /// notify, and returns `None`.
     ///
     /// `event` must be the same event on every call until `ready` says yes or
-    /// [`disarm`](Self::disarm) is called. `ready` may take what it waits for
-    /// (see [`ExternalWaiter::arm`]).
+    /// [`disarm`](Self::disarm) is called, and `barrier` its ring's barrier
+    /// mode (`Ring::barrier`). `ready` may take what it waits for (see
+    /// [`ExternalWaiter::arm`]).
     ///
     /// # Errors
     /// The `io_uring_enter` error of a submission; the waiter is disarmed
@@ -116,10 +120,11 @@ impl Readiness {
     pub fn arm<R>(
         &mut self,
         event: &Event,
+        barrier: Barrier,
         ready: impl FnMut() -> Option<R>,
     ) -> io::Result<Option<R>> {
         self.reap();
-        match self.waiter.arm(event, ready) {
+        match self.waiter.arm(event, barrier, ready) {
             Armed::Ready(r) => Ok(Some(r)),
             Armed::InFlight => Ok(None),
             Armed::Sleep(request) => match self.submit(request) {
@@ -167,10 +172,11 @@ impl Readiness {
         }
     }
 
-    /// Queues "wait while `*word == epoch`" and, in symmetric barrier mode,
-    /// a timeout that cancels it after [`ringway_sync::SYMMETRIC_SLICE`].
+    /// Queues "wait while `*word == epoch`" and, when the request is sliced
+    /// (this process could not drain the ring's light notifiers), a timeout
+    /// that cancels it after [`ringway_sync::SYMMETRIC_SLICE`].
     fn submit(&mut self, request: SleepRequest) -> io::Result<()> {
-        let symmetric = !ringway_sync::asymmetric();
+        let symmetric = request.sliced();
         let mut wait = opcode::FutexWait::new(
             request.word(),
             u64::from(request.epoch()),

@@ -131,13 +131,15 @@ impl<R: Receiver> AsyncConsumer<R> {
     pub fn poll_pop(&mut self, cx: &mut Context<'_>) -> Poll<Result<R::Item, Error>> {
         loop {
             let inner = &mut self.inner;
-            let got = self
-                .fd
-                .get_mut()
-                .arm(self.ring.data_event(), || match inner.try_recv() {
-                    Err(PopError::Empty) => None,
-                    other => Some(other),
-                })?;
+            let got =
+                self.fd.get_mut().arm(
+                    self.ring.data_event(),
+                    self.ring.barrier(),
+                    || match inner.try_recv() {
+                        Err(PopError::Empty) => None,
+                        other => Some(other),
+                    },
+                )?;
             if let Some(result) = got {
                 return Poll::Ready(result.map_err(pop_error));
             }
@@ -224,20 +226,23 @@ impl<S: Sender> AsyncProducer<S> {
                 return Poll::Ready(Ok(()));
             }
             let inner = &mut self.inner;
-            let got = self.fd.get_mut().arm(self.ring.space_event(), || {
-                let value = slot.take()?;
-                match inner.try_send(value) {
-                    Ok(()) => Some(Ok(())),
-                    Err(PushError::Full(value)) => {
-                        *slot = Some(value);
-                        None
-                    }
-                    Err(PushError::Corrupt(e)) => Some(Err(Error::Corrupt(e))),
-                    Err(PushError::Size { expected, found }) => Some(Err(Error::Other(format!(
-                        "message of {found} bytes for slots of {expected}"
-                    )))),
-                }
-            })?;
+            let got =
+                self.fd
+                    .get_mut()
+                    .arm(self.ring.space_event(), self.ring.barrier(), || {
+                        let value = slot.take()?;
+                        match inner.try_send(value) {
+                            Ok(()) => Some(Ok(())),
+                            Err(PushError::Full(value)) => {
+                                *slot = Some(value);
+                                None
+                            }
+                            Err(PushError::Corrupt(e)) => Some(Err(Error::Corrupt(e))),
+                            Err(PushError::Size { expected, found }) => Some(Err(Error::Other(
+                                format!("message of {found} bytes for slots of {expected}"),
+                            ))),
+                        }
+                    })?;
             if let Some(result) = got {
                 return Poll::Ready(result);
             }

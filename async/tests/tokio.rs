@@ -221,7 +221,10 @@ fn raw_readiness_fd_with_poll() {
     let event = ring.data_event();
 
     let mut take = || rx.try_pop().ok();
-    assert_eq!(readiness.arm(event, &mut take).unwrap(), None);
+    assert_eq!(
+        readiness.arm(event, ring.barrier(), &mut take).unwrap(),
+        None
+    );
     assert!(readiness.is_armed());
     assert_eq!(ring.snapshot().data_waiters, 1);
     assert!(!poll_in(readiness.fd(), 0), "nothing published yet");
@@ -234,7 +237,10 @@ fn raw_readiness_fd_with_poll() {
         poll_in(readiness.fd(), 10_000),
         "the push's notify makes the fd readable"
     );
-    assert_eq!(readiness.arm(event, &mut take).unwrap(), Some(9));
+    assert_eq!(
+        readiness.arm(event, ring.barrier(), &mut take).unwrap(),
+        Some(9)
+    );
     assert!(!readiness.is_armed());
     assert_eq!(ring.snapshot().data_waiters, 0);
     assert!(!poll_in(readiness.fd(), 0), "arm reaped the completion");

@@ -100,7 +100,10 @@ impl ringway_consumer {
             Err(PopError::Empty) => None,
             other => Some(other),
         };
-        match armable.readiness.arm(event, &mut take) {
+        match armable
+            .readiness
+            .arm(event, armable.ring.barrier(), &mut take)
+        {
             Ok(Some(popped)) => popped.map_err(Error::from),
             Ok(None) => Err(Error::fixed(
                 ringway_result::RINGWAY_ERR_EMPTY,

@@ -106,7 +106,10 @@ impl ringway_producer {
             Err(PushError::Full(_)) => None,
             other => Some(other),
         };
-        match armable.readiness.arm(event, &mut give) {
+        match armable
+            .readiness
+            .arm(event, armable.ring.barrier(), &mut give)
+        {
             Ok(Some(pushed)) => pushed.map_err(Error::from),
             Ok(None) => Err(Error::fixed(
                 ringway_result::RINGWAY_ERR_FULL,

@@ -24,7 +24,7 @@ fn pop_via_readiness(rx: &mut Consumer<u64>, waiter: &mut ExternalWaiter) -> u64
     let ring = rx.ring().clone();
     let event = ring.data_event();
     loop {
-        match waiter.arm(event, || rx.try_pop().ok()) {
+        match waiter.arm(event, ring.barrier(), || rx.try_pop().ok()) {
             Armed::Ready(v) => return v,
             Armed::Sleep(request) => {
                 let ticket = event.loom_submit(request);

@@ -260,12 +260,14 @@ impl Client {
                 }
             } else {
                 let rx = &mut self.responses;
-                let armed =
-                    self.readiness
-                        .arm(self.response_ring.data_event(), || match rx.try_pop() {
-                            Err(PopError::Empty) => None,
-                            other => Some(other),
-                        })?;
+                let armed = self.readiness.arm(
+                    self.response_ring.data_event(),
+                    self.response_ring.barrier(),
+                    || match rx.try_pop() {
+                        Err(PopError::Empty) => None,
+                        other => Some(other),
+                    },
+                )?;
                 if armed.is_none() {
                     match self.sleep(deadline)? {
                         Woke::Maybe => {}

@@ -180,9 +180,9 @@ impl AsyncServer {
             let AsyncServer { server, fd } = self;
             let event = server.request_ring().clone();
             let got = std::future::poll_fn(|cx| loop {
-                let taken = fd
-                    .get_mut()
-                    .arm(event.data_event(), || server.try_recv().transpose());
+                let taken = fd.get_mut().arm(event.data_event(), event.barrier(), || {
+                    server.try_recv().transpose()
+                });
                 match taken {
                     Err(e) => return std::task::Poll::Ready(Err(RpcError::Io(e))),
                     Ok(Some(result)) => return std::task::Poll::Ready(result),

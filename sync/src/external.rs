@@ -17,20 +17,26 @@
 //! | step | what | why |
 //! |---|---|---|
 //! | 1 | `ready()` | the fast path: no registration, no barrier, no syscall |
-//! | 2 | `waiters += 1` (saturating), once per arm/disarm cycle | from now on every `notify` bumps `seq` and wakes |
-//! | 3 | `epoch = seq` (Acquire) | pairs with the Release bump in `notify_slow` |
-//! | 4 | `barrier::heavy()` | the waiter's half of the store-buffering pair of `event.rs` |
+//! | 2 | `waiters += 1` (saturating), once per arm/disarm cycle | from now on every `notify` moves `seq` to a new epoch |
+//! | 3 | `epoch = seq` (Acquire) | pairs with the Release RMW in `notify_slow` |
+//! | 4 | `barrier::waiter_fence()` | the waiter's half of the store-buffering pair of `event.rs` |
 //! | 5 | `ready()` again | a publication before the notifier's barrier is seen here |
-//! | 6 | submit "wait while `seq == epoch`", unless one is already in flight | a publication after it bumps `seq` and wakes the wait |
-//! | 7 | on completion: [`completed`](ExternalWaiter::completed), then arm again from 1 | wakes may be spurious; `ready` decides |
+//! | 6 | once per registration: `barrier::drain(ring's mode)`, then back to 3 | in an asymmetric ring, the `membarrier` that drains light notifiers |
+//! | 7 | unless a wait is in flight: CAS `epoch` -> `epoch \| SLEEPING` (a failed CAS goes back to 3) | announces the sleep, so the next notify makes the wake syscall |
+//! | 8 | submit "wait while `seq == epoch \| SLEEPING`" (sliced by [`SYMMETRIC_SLICE`](crate::SYMMETRIC_SLICE) when the drain failed) | a notify moves `seq` on and wakes it |
+//! | 9 | on completion: [`completed`](ExternalWaiter::completed), then arm again from 1 | wakes may be spurious; `ready` decides |
 //! | - | [`disarm`](ExternalWaiter::disarm) once ready (arm does it) or when giving up | `waiters -= 1` (saturating): notifiers go back to the syscall-free path |
 //!
-//! Why a wait already in flight may be kept (step 6) when a later arm reads a
+//! These are the steps of `Event::park`, in the same order, with the sleep
+//! handed out instead of made.
+//!
+//! Why a wait already in flight may be kept (step 7) when a later arm reads a
 //! newer epoch: the in-flight wait was queued in the kernel only if `seq`
-//! still held its (older) epoch then; so a `seq` that moved since was bumped
-//! after the queueing, and every bump is followed by a wake of every waiter
-//! queued on `seq`, which completes the old wait. And if `seq` has not moved,
-//! the in-flight wait is exactly the one step 6 would submit. Either way the
+//! still held its flagged value then; so a `seq` that moved since was moved
+//! by a notify that found the flag set (or by the fallback bump, which
+//! always wakes), and that notify wakes every waiter queued on `seq`, which
+//! completes the old wait. And if `seq` has not moved, the in-flight wait is
+//! exactly the one step 8 would submit. Either way the
 //! argument of `event.rs` carries over unchanged; loom checks it
 //! (`tests/loom_event.rs`, the `external_*` models, with a spurious re-arm while
 //! a wait is in flight).
@@ -40,8 +46,8 @@
 //! not hang also keeps a deadline of its own (the async adapter's caller, a
 //! timer in the C caller's poll loop).
 
-use crate::barrier;
-use crate::event::{deregister, register, Event};
+use crate::barrier::{self, Barrier, Drained};
+use crate::event::{deregister, register, Event, SLEEPING};
 use crate::loom::Ordering;
 
 /// What [`ExternalWaiter::arm`] found.
@@ -63,6 +69,7 @@ pub enum Armed<R> {
 pub struct SleepRequest {
     word: *const u32,
     epoch: u32,
+    sliced: bool,
 }
 
 impl SleepRequest {
@@ -77,6 +84,14 @@ impl SleepRequest {
     #[must_use]
     pub fn epoch(&self) -> u32 {
         self.epoch
+    }
+
+    /// The sleep must end after [`SYMMETRIC_SLICE`](crate::SYMMETRIC_SLICE)
+    /// at the latest (this process could not drain the ring's light
+    /// notifiers), after which the waiter arms again.
+    #[must_use]
+    pub fn sliced(&self) -> bool {
+        self.sliced
     }
 }
 
@@ -95,6 +110,8 @@ pub struct ExternalWaiter {
     registered: bool,
     /// A submitted wait has not completed yet.
     in_flight: bool,
+    /// This registration's drain (step 6), once made.
+    drained: Option<Drained>,
 }
 
 impl ExternalWaiter {
@@ -104,21 +121,27 @@ impl ExternalWaiter {
         ExternalWaiter {
             registered: false,
             in_flight: false,
+            drained: None,
         }
     }
 
     /// Checks `ready()`, and when it says no, registers and prepares a sleep.
     ///
-    /// `ready` is the condition, as for [`Event::wait`] (Acquire loads, cheap, no
-    /// blocking); it may also *take* what it waits for (pop a message): it is
-    /// called once, or twice when the first call says no, and a `Some` is
-    /// always returned as [`Armed::Ready`].
+    /// `barrier` is the ring's barrier mode (every waiter and notifier of an
+    /// event shares it). `ready` is the condition, as for [`Event::wait`]
+    /// (Acquire loads, cheap, no blocking); it may also *take* what it waits
+    /// for (pop a message): a `Some` is always returned as [`Armed::Ready`].
     ///
     /// The fast path (condition holds) makes no syscall and touches no shared
-    /// word. Otherwise it registers (once), reads the epoch and runs the
-    /// waiter's barrier (a `membarrier` syscall where the process is in
-    /// asymmetric mode, see [`asymmetric`](crate::asymmetric)), and re-checks.
-    pub fn arm<R>(&mut self, event: &Event, mut ready: impl FnMut() -> Option<R>) -> Armed<R> {
+    /// word. Otherwise it registers (once), reads the epoch, runs the waiter's
+    /// fence and re-checks; the first time per registration it also drains
+    /// (a `membarrier` syscall in an asymmetric ring) and re-checks again.
+    pub fn arm<R>(
+        &mut self,
+        event: &Event,
+        barrier: Barrier,
+        mut ready: impl FnMut() -> Option<R>,
+    ) -> Armed<R> {
         if let Some(r) = ready() {
             self.disarm(event);
             return Armed::Ready(r);
@@ -126,27 +149,57 @@ impl ExternalWaiter {
         if !self.registered {
             register(&event.waiters);
             self.registered = true;
+            self.drained = None;
         }
-        // Acquire: pairs with the Release bump in `Event::notify_slow`: an
-        // epoch that includes a bump comes with the publication before it.
-        let epoch = event.seq.load(Ordering::Acquire);
-        // The waiter's half of the store-buffering pair; pairs with
-        // `barrier::light` in `Event::notify`. (`ringway_mutation` removes it
-        // to prove the loom models notice.)
-        #[cfg(not(ringway_mutation = "park_without_fence"))]
-        barrier::heavy();
-        if let Some(r) = ready() {
-            self.disarm(event);
-            return Armed::Ready(r);
+        loop {
+            // Acquire: pairs with the Release RMW in `Event::notify_slow`: an
+            // epoch that includes a notify comes with the publication before it.
+            let epoch = event.seq.load(Ordering::Acquire);
+            // The waiter's half of the store-buffering pair; pairs with
+            // `barrier::light` in `Event::notify_in`. (`ringway_mutation`
+            // removes it to prove the loom models notice.)
+            #[cfg(not(ringway_mutation = "park_without_fence"))]
+            barrier::waiter_fence();
+            if let Some(r) = ready() {
+                self.disarm(event);
+                return Armed::Ready(r);
+            }
+            let Some(drained) = self.drained else {
+                // About to sleep for the first time in this registration:
+                // drain light notifiers once, then re-check from a fresh epoch.
+                self.drained = Some(barrier::drain(barrier));
+                continue;
+            };
+            if self.in_flight {
+                return Armed::InFlight;
+            }
+            // Announce the sleep on this epoch, as `Event::park` does; a
+            // failed CAS means a notify moved `seq` on: re-check.
+            #[cfg(not(ringway_mutation = "sleep_without_flag"))]
+            let sleep_on = if epoch & SLEEPING != 0 {
+                epoch
+            } else {
+                // Relaxed: only the modification order of `seq` matters
+                // (`event.rs`); the re-check after a failure reloads with Acquire.
+                match event.seq.compare_exchange(
+                    epoch,
+                    epoch | SLEEPING,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => epoch | SLEEPING,
+                    Err(_) => continue,
+                }
+            };
+            #[cfg(ringway_mutation = "sleep_without_flag")]
+            let sleep_on = epoch;
+            self.in_flight = true;
+            return Armed::Sleep(SleepRequest {
+                word: event.seq_ptr(),
+                epoch: sleep_on,
+                sliced: drained == Drained::No,
+            });
         }
-        if self.in_flight {
-            return Armed::InFlight;
-        }
-        self.in_flight = true;
-        Armed::Sleep(SleepRequest {
-            word: event.seq_ptr(),
-            epoch,
-        })
     }
 
     /// The wait submitted after the last [`Armed::Sleep`] completed (woken, the

@@ -13,7 +13,7 @@
 use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use ringway_sync::{Armed, Event, ExternalWaiter, WaitStrategy};
+use ringway_sync::{Armed, Barrier, Event, ExternalWaiter, WaitStrategy};
 use std::time::{Duration, Instant};
 
 /// The shared state of a model: the Event and the "ring cursor" it guards.
@@ -164,7 +164,7 @@ fn external_wait(shared: &Shared, want: u32, spurious_rearm: bool) -> u32 {
     let mut waiter = ExternalWaiter::new();
     let mut ticket = None;
     loop {
-        match waiter.arm(&shared.event, shared.at_least(want)) {
+        match waiter.arm(&shared.event, Barrier::Symmetric, shared.at_least(want)) {
             Armed::Ready(v) => {
                 assert!(!waiter.is_registered());
                 return v;
@@ -173,7 +173,7 @@ fn external_wait(shared: &Shared, want: u32, spurious_rearm: bool) -> u32 {
             Armed::InFlight => {}
         }
         if spurious_rearm {
-            match waiter.arm(&shared.event, shared.at_least(want)) {
+            match waiter.arm(&shared.event, Barrier::Symmetric, shared.at_least(want)) {
                 Armed::Ready(v) => return v,
                 Armed::InFlight => {}
                 Armed::Sleep(_) => panic!("a second sleep while one is in flight"),

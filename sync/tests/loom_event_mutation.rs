@@ -10,15 +10,18 @@
 //!   cargo test -p ringway-sync --release --test loom_event_mutation
 //! ```
 //!
-//! and the same with `ringway_mutation="park_without_fence"` (both the blocking
-//! waiter and the `ExternalWaiter` run that fence). The test passes when
-//! the model fails.
+//! and the same with `ringway_mutation="park_without_fence"`, and with
+//! `ringway_mutation="sleep_without_flag"` (a waiter that sleeps without
+//! announcing it in `seq`'s sleeping bit, so the notifier skips the wake).
+//! Both the blocking waiter and the `ExternalWaiter` run that fence and that
+//! flag. The test passes when the model fails.
 
 #![cfg(all(
     loom,
     any(
         ringway_mutation = "notify_without_fence",
-        ringway_mutation = "park_without_fence"
+        ringway_mutation = "park_without_fence",
+        ringway_mutation = "sleep_without_flag"
     )
 ))]
 
@@ -69,7 +72,7 @@ fn a_missing_fence_loses_an_external_wakeup() {
         loop {
             // Acquire: pairs with the notifier's Release store.
             let ready = || (shared.1.load(Ordering::Acquire) == 1).then_some(());
-            match waiter.arm(&shared.0, ready) {
+            match waiter.arm(&shared.0, ringway_sync::Barrier::Symmetric, ready) {
                 Armed::Ready(()) => break,
                 Armed::Sleep(request) => {
                     let ticket = shared.0.loom_submit(request);
