@@ -11,6 +11,7 @@ mod admin;
 mod bench;
 mod cat;
 mod locator;
+mod object;
 mod sys;
 
 use std::path::PathBuf;
@@ -128,7 +129,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => admin::create(name.as_deref(), kind.into(), capacity, slot_size, file),
         Command::Info { name } => admin::info(&name),
         Command::Ls => admin::ls(),
-        Command::Rm { name } => admin::rm(&name),
+        Command::Rm { name } => object::rm(&name),
         Command::Cat { name, write, read } => {
             debug_assert!(write != read);
             if write {

@@ -169,7 +169,9 @@ impl From<CreateError> for Error {
         let code = match &e {
             CreateError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
             CreateError::AlreadyExists { .. } => RINGWAY_ERR_EXISTS,
-            CreateError::Layout(_) | CreateError::Misaligned { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
+            CreateError::Layout(_)
+            | CreateError::Misaligned { .. }
+            | CreateError::InvalidMode { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
             CreateError::NoSpace { .. } => RINGWAY_ERR_NO_SPACE,
             CreateError::RegionTooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
             CreateError::Io { .. } => RINGWAY_ERR_IO,

@@ -68,6 +68,12 @@ pub enum CreateError {
         /// The address given.
         address: usize,
     },
+    /// The permission bits are not usable for a ring: bits outside `0o777`
+    /// (set-id, sticky, file type), or no read and write for the owner.
+    InvalidMode {
+        /// The mode given.
+        mode: u32,
+    },
     /// A system call failed.
     Io {
         /// Which step failed.
@@ -98,6 +104,10 @@ impl fmt::Display for CreateError {
             CreateError::Misaligned { address } => {
                 write!(f, "memory at {address:#x} is not aligned to 128 bytes")
             }
+            CreateError::InvalidMode { mode } => write!(
+                f,
+                "mode {mode:#o} is not usable for a ring: give permission bits within 0o777 that include owner read and write (0o600)"
+            ),
             CreateError::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }

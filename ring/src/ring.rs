@@ -292,6 +292,13 @@ impl Ring {
             // SAFETY: the region is at least total_len >= HEADER_SIZE bytes
             // (checked by the caller) and nobody else uses it yet.
             unsafe { core::ptr::write_bytes(region.as_ptr(), 0, HEADER_SIZE) };
+            // Line 0 with the magic and STATE_INIT, as a named object's
+            // creator writes it first (`region::write_creation_line`).
+            let line = crate::probe::creation_line();
+            // SAFETY: as above; LINE <= HEADER_SIZE bytes, and `line` is ours.
+            unsafe {
+                core::ptr::copy_nonoverlapping(line.as_ptr(), region.as_ptr(), line.len());
+            }
             if geometry.kind == Kind::Mpmc {
                 // MPMC stamps must start at 0 (free for lap 0, see
                 // `mpmc`); fresh shm, files and anonymous maps are zero already.
@@ -453,6 +460,9 @@ impl RingBuilder {
     }
 
     /// Permission bits of a created shm object or file (default 0600).
+    /// `create_shm` and `create_file` refuse, with
+    /// [`CreateError::InvalidMode`], bits outside `0o777` (set-id, sticky)
+    /// and modes without owner read and write.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
@@ -463,6 +473,13 @@ impl RingBuilder {
     pub fn unlink_on_drop(mut self, yes: bool) -> Self {
         self.unlink_on_drop = yes;
         self
+    }
+
+    fn check_mode(&self) -> Result<(), CreateError> {
+        if self.mode & !0o777 != 0 || self.mode & 0o600 != 0o600 {
+            return Err(CreateError::InvalidMode { mode: self.mode });
+        }
+        Ok(())
     }
 
     /// The geometry these parameters give.
@@ -482,6 +499,7 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_shm(&self, name: &str) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        self.check_mode()?;
         let mut region = region::create_shm(name, geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
@@ -496,6 +514,7 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_file(&self, path: impl AsRef<Path>) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        self.check_mode()?;
         let mut region = region::create_file(path.as_ref(), geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
@@ -617,8 +636,12 @@ impl OpenOptions {
     /// When the ring does not exist yet, is still being sized, or its creator
     /// has not published READY (`NotFound`, `TooSmall`, `NotReady`), retry
     /// for up to `timeout` before giving up (default: no retry). A creator
-    /// makes the name, sizes it, then writes the header: an opener started at
-    /// the same time can see any of those steps.
+    /// makes the name, writes line 0 of the header (magic and an
+    /// initialising state), sizes it, then writes the rest: an opener
+    /// started at the same time can see any of those steps. A foreign object
+    /// (one that does not start with the magic) is `BadMagic` at once and is
+    /// not waited for; an empty one is (it may be a creator between its
+    /// `open` and its first write). `Duration::MAX` waits for ever.
     pub fn wait_for_creator(mut self, timeout: std::time::Duration) -> Self {
         self.wait_for_creator = timeout;
         self
@@ -631,14 +654,16 @@ impl OpenOptions {
         &self,
         mut open: impl FnMut() -> Result<Ring, OpenError>,
     ) -> Result<Ring, OpenError> {
-        let deadline = std::time::Instant::now() + self.wait_for_creator;
+        // No deadline (wait for ever) when the timeout does not fit an
+        // Instant, such as Duration::MAX.
+        let deadline = std::time::Instant::now().checked_add(self.wait_for_creator);
         loop {
             match open() {
                 Err(
                     OpenError::NotFound { .. }
                     | OpenError::TooSmall { .. }
                     | OpenError::NotReady { .. },
-                ) if std::time::Instant::now() < deadline => {
+                ) if deadline.is_none_or(|d| std::time::Instant::now() < d) => {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 result => return result,
