@@ -68,6 +68,7 @@ pub mod probe;
 pub mod process;
 pub mod region;
 mod ring;
+mod sigbus;
 pub mod spsc;
 
 pub use attach::TypeFingerprint;

@@ -68,6 +68,8 @@ pub struct Region {
     name: Option<String>,
     backing: Backing,
     cleanup: Cleanup,
+    /// Registration with the SIGBUS handler (shm and file mappings only).
+    guard: crate::sigbus::Guard,
 }
 
 // SAFETY: the region is a plain range of memory; every concurrent access to it
@@ -98,6 +100,12 @@ impl Region {
         self.name.as_deref()
     }
 
+    /// Set once the SIGBUS handler caught a fault in this region (the object
+    /// was truncated under us) and mapped zero pages over the lost range.
+    pub(crate) fn poison_flag(&self) -> &'static std::sync::atomic::AtomicBool {
+        self.guard.flag()
+    }
+
     /// Removes the name (or file) when this region is dropped.
     pub(crate) fn unlink_on_drop(&mut self) {
         if let Some(name) = &self.name {
@@ -125,6 +133,7 @@ impl Region {
             name,
             backing: Backing::Mapped(map),
             cleanup: Cleanup::None,
+            guard: crate::sigbus::register(ptr.as_ptr(), len),
         })
     }
 
@@ -141,6 +150,7 @@ impl Region {
             name: None,
             backing: Backing::Borrowed,
             cleanup: Cleanup::None,
+            guard: crate::sigbus::Guard::none(),
         }
     }
 
@@ -160,12 +170,18 @@ impl Region {
             name: None,
             backing: Backing::Heap(mem),
             cleanup: Cleanup::None,
+            guard: crate::sigbus::Guard::none(),
         }
     }
 }
 
 impl Drop for Region {
     fn drop(&mut self) {
+        // Leave the SIGBUS table before the mapping goes (fields drop after this).
+        drop(core::mem::replace(
+            &mut self.guard,
+            crate::sigbus::Guard::none(),
+        ));
         match &self.cleanup {
             Cleanup::None => {}
             Cleanup::UnlinkShm(name) => {

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     geometry: Geometry,
     identity: Identity,
     pub(crate) access: SlotAccess,
+    /// The region's SIGBUS poison flag (see `sigbus.rs`).
+    poison: &'static std::sync::atomic::AtomicBool,
     region: Region,
     #[cfg(loom)]
     _loom_header: Box<Header>,
@@ -213,6 +215,39 @@ impl Ring {
         self.shared.region.name()
     }
 
+    /// Whether a truncation of the ring's object was caught (SIGBUS turned
+    /// into zero pages, see the `sigbus` module): every operation fails with
+    /// a [`CorruptError`](crate::CorruptError) from then on.
+    pub fn is_poisoned(&self) -> bool {
+        // Relaxed: a flag set by the signal handler; nothing is published with it.
+        self.shared
+            .poison
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `Err` once the ring was poisoned by a caught truncation.
+    #[inline]
+    pub(crate) fn check_poison(&self) -> Result<(), crate::CorruptError> {
+        if self.is_poisoned() {
+            return Err(crate::CorruptError {
+                what: "the ring's memory was truncated by another process (SIGBUS caught; zero pages mapped over the lost range)",
+                value: 0,
+            });
+        }
+        Ok(())
+    }
+
+    /// The error for an impossible value read from the ring: the truncation
+    /// error when the ring was poisoned (the value came from a zero page the
+    /// SIGBUS handler mapped), else `what` and `value`.
+    #[cold]
+    pub(crate) fn corrupt(&self, what: &'static str, value: u64) -> crate::CorruptError {
+        match self.check_poison() {
+            Err(e) => e,
+            Ok(()) => crate::CorruptError { what, value },
+        }
+    }
+
     /// Reads the cursors, owners and waiters once.
     pub fn snapshot(&self) -> Snapshot {
         let h = self.shared.header();
@@ -337,6 +372,7 @@ impl Ring {
                 geometry,
                 identity,
                 access: SlotAccess::new(geometry.capacity as usize),
+                poison: region.poison_flag(),
                 region,
             }),
         }
@@ -583,6 +619,7 @@ impl RingBuilder {
                 geometry,
                 identity,
                 access: SlotAccess::new(geometry.capacity as usize),
+                poison: region.poison_flag(),
                 region,
                 _loom_header: header,
             }),

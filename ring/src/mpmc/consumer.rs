@@ -62,6 +62,7 @@ impl ConsumerCore {
     /// "free": only the CAS that moves `head` across `p` takes `p`.
     pub(crate) fn claim(&mut self, want: u64) -> Result<Claimed, Claim> {
         let want = want.min(self.capacity);
+        self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
@@ -119,10 +120,10 @@ impl ConsumerCore {
                 match seen {
                     Seen::Wait | Seen::Claimable => return Err(Claim::Unavailable),
                     Seen::Corrupt => {
-                        return Err(Claim::Corrupt(CorruptError {
-                            what: "slot stamp is impossible for the consumer cursor",
-                            value: stamp,
-                        }))
+                        return Err(Claim::Corrupt(self.ring.corrupt(
+                            "slot stamp is impossible for the consumer cursor",
+                            stamp,
+                        )))
                     }
                     Seen::Ahead => {
                         // Acquire: as the first load.
@@ -130,10 +131,10 @@ impl ConsumerCore {
                         if now == head {
                             // The stamp was stored after a claim past `head`
                             // (Release, read with Acquire above).
-                            return Err(Claim::Corrupt(CorruptError {
-                                what: "slot stamp is ahead of the consumer cursor",
-                                value: stamp,
-                            }));
+                            return Err(Claim::Corrupt(
+                                self.ring
+                                    .corrupt("slot stamp is ahead of the consumer cursor", stamp),
+                            ));
                         }
                         head = now;
                     }

@@ -61,6 +61,7 @@ impl ProducerCore {
     /// free are still free.
     pub(crate) fn claim(&mut self, want: u64) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
+        self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
@@ -115,10 +116,10 @@ impl ProducerCore {
                 match seen {
                     Seen::Wait | Seen::Claimable => return Err(Claim::Unavailable),
                     Seen::Corrupt => {
-                        return Err(Claim::Corrupt(CorruptError {
-                            what: "slot stamp is impossible for the producer cursor",
-                            value: stamp,
-                        }))
+                        return Err(Claim::Corrupt(self.ring.corrupt(
+                            "slot stamp is impossible for the producer cursor",
+                            stamp,
+                        )))
                     }
                     Seen::Ahead => {
                         // Acquire: as the first load.
@@ -127,10 +128,10 @@ impl ProducerCore {
                             // The stamp was stored after a claim past `tail`
                             // (Release, read with Acquire above), so an honest
                             // `tail` has moved on.
-                            return Err(Claim::Corrupt(CorruptError {
-                                what: "slot stamp is ahead of the producer cursor",
-                                value: stamp,
-                            }));
+                            return Err(Claim::Corrupt(
+                                self.ring
+                                    .corrupt("slot stamp is ahead of the producer cursor", stamp),
+                            ));
                         }
                         tail = now;
                     }

@@ -34,6 +34,7 @@ fn read_tail(
     cached_tail: &mut u64,
     capacity: u64,
 ) -> Result<u64, CorruptError> {
+    ring.check_poison()?;
     // Acquire: pairs with the Release store of tail in
     // `ProducerCore::publish`: the slot bytes below tail are visible.
     let tail = ring
@@ -42,16 +43,10 @@ fn read_tail(
         .tail
         .load(ordering!(Acquire, "spsc_read_tail_relaxed"));
     if tail < *cached_tail {
-        return Err(CorruptError {
-            what: "tail moved backwards",
-            value: tail,
-        });
+        return Err(ring.corrupt("tail moved backwards", tail));
     }
     if tail - head > capacity {
-        return Err(CorruptError {
-            what: "tail is more than capacity ahead of head",
-            value: tail,
-        });
+        return Err(ring.corrupt("tail is more than capacity ahead of head", tail));
     }
     *cached_tail = tail;
     Ok(tail - head)
@@ -68,11 +63,9 @@ impl ConsumerCore {
         let capacity = ring.capacity();
         if head > tail || tail - head > capacity {
             ring.release_role(Role::Consumer);
-            return Err(CorruptError {
-                what: "tail is not within capacity ahead of head",
-                value: tail,
-            }
-            .into());
+            return Err(ring
+                .corrupt("tail is not within capacity ahead of head", tail)
+                .into());
         }
         Ok(ConsumerCore {
             ring: ring.clone(),
@@ -90,6 +83,7 @@ impl ConsumerCore {
     /// Ready slots, re-reading `tail` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
+        self.ring.check_poison()?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
         let ready = self.cached_tail - self.head;
         if ready >= want {

@@ -34,6 +34,7 @@ fn read_head(
     cached_head: &mut u64,
     capacity: u64,
 ) -> Result<u64, CorruptError> {
+    ring.check_poison()?;
     // Acquire: pairs with the Release store of head in
     // `ConsumerCore::release`: the consumer's reads of the slots below
     // head happen before we overwrite them.
@@ -43,16 +44,10 @@ fn read_head(
         .head
         .load(ordering!(Acquire, "spsc_read_head_relaxed"));
     if head < *cached_head {
-        return Err(CorruptError {
-            what: "head moved backwards",
-            value: head,
-        });
+        return Err(ring.corrupt("head moved backwards", head));
     }
     if head > tail {
-        return Err(CorruptError {
-            what: "head is ahead of tail",
-            value: head,
-        });
+        return Err(ring.corrupt("head is ahead of tail", head));
     }
     // head <= tail and head >= cached_head >= tail - capacity.
     *cached_head = head;
@@ -71,11 +66,9 @@ impl ProducerCore {
         let capacity = ring.capacity();
         if head > tail || tail - head > capacity {
             ring.release_role(Role::Producer);
-            return Err(CorruptError {
-                what: "tail is not within capacity ahead of head",
-                value: tail,
-            }
-            .into());
+            return Err(ring
+                .corrupt("tail is not within capacity ahead of head", tail)
+                .into());
         }
         Ok(ProducerCore {
             ring: ring.clone(),
@@ -93,6 +86,7 @@ impl ProducerCore {
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
+        self.ring.check_poison()?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
         let free = self.capacity - (self.tail - self.cached_head);
         if free >= want {
