@@ -102,7 +102,7 @@ impl Region {
 
     /// Set once the SIGBUS handler caught a fault in this region (the object
     /// was truncated under us) and mapped zero pages over the lost range.
-    pub(crate) fn poison_flag(&self) -> &'static std::sync::atomic::AtomicBool {
+    pub(crate) fn poison_flag(&self) -> crate::sigbus::Poison {
         self.guard.flag()
     }
 

@@ -51,7 +51,7 @@ pub(crate) struct Shared {
     identity: Identity,
     pub(crate) access: SlotAccess,
     /// The region's SIGBUS poison flag (see `sigbus.rs`).
-    poison: &'static std::sync::atomic::AtomicBool,
+    poison: crate::sigbus::Poison,
     region: Region,
     #[cfg(loom)]
     _loom_header: Box<Header>,
@@ -219,22 +219,18 @@ impl Ring {
     /// into zero pages, see the `sigbus` module): every operation fails with
     /// a [`CorruptError`](crate::CorruptError) from then on.
     pub fn is_poisoned(&self) -> bool {
-        // Relaxed: a flag set by the signal handler; nothing is published with it.
-        self.shared
-            .poison
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.shared.poison.is_set()
+    }
+
+    /// The poison flag, for a handle's core to check on every operation.
+    pub(crate) fn poison(&self) -> crate::sigbus::Poison {
+        self.shared.poison
     }
 
     /// `Err` once the ring was poisoned by a caught truncation.
     #[inline]
     pub(crate) fn check_poison(&self) -> Result<(), crate::CorruptError> {
-        if self.is_poisoned() {
-            return Err(crate::CorruptError {
-                what: "the ring's memory was truncated by another process (SIGBUS caught; zero pages mapped over the lost range)",
-                value: 0,
-            });
-        }
-        Ok(())
+        self.shared.poison.check()
     }
 
     /// The error for an impossible value read from the ring: the truncation

@@ -81,6 +81,40 @@ static TABLE: [Slot; MAX_MAPPINGS] = [FREE_SLOT; MAX_MAPPINGS];
 /// a full table): never set.
 static NEVER: AtomicBool = AtomicBool::new(false);
 
+/// A ring's poison flag, copied into each handle's core so that the check
+/// on every operation is one load, with no pointer chase through the `Ring`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Poison(&'static AtomicBool);
+
+impl Poison {
+    /// `Err` once the ring's memory was found truncated.
+    #[inline(always)]
+    pub(crate) fn check(self) -> Result<(), crate::CorruptError> {
+        // Relaxed: a flag set by the signal handler; nothing is published
+        // with it (the zero pages are in place before the handler returns).
+        if self.0.load(Ordering::Relaxed) {
+            return Err(truncated());
+        }
+        Ok(())
+    }
+
+    /// Whether the ring was poisoned.
+    pub(crate) fn is_set(self) -> bool {
+        // Relaxed: as in `check`.
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The error every operation of a poisoned ring returns.
+#[cold]
+#[inline(never)]
+pub(crate) fn truncated() -> crate::CorruptError {
+    crate::CorruptError {
+        what: "the ring's memory was truncated by another process (SIGBUS caught; zero pages mapped over the lost range)",
+        value: 0,
+    }
+}
+
 /// A registered mapping; unregisters on drop (before the mapping goes).
 #[derive(Debug)]
 pub(crate) struct Guard {
@@ -100,8 +134,8 @@ impl Guard {
     }
 
     /// The poison flag of this mapping: set once a truncation was caught.
-    pub(crate) fn flag(&self) -> &'static AtomicBool {
-        self.slot.map_or(&NEVER, |s| &s.poisoned)
+    pub(crate) fn flag(&self) -> Poison {
+        Poison(self.slot.map_or(&NEVER, |s| &s.poisoned))
     }
 }
 

@@ -11,11 +11,14 @@ use super::Waited;
 use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Role};
 use crate::loom::{ordering, Ordering};
 use crate::ring::{check_message, Ring};
+use crate::sigbus::Poison;
 
 /// The consumer's private state: its cursor and a cached copy of the producer's.
 #[derive(Debug)]
 pub(crate) struct ConsumerCore {
     ring: Ring,
+    /// The ring's SIGBUS poison flag, checked by every operation.
+    poison: Poison,
     /// Our cursor. Only we write the shared `head`, so it equals this value
     /// between operations.
     head: u64,
@@ -69,6 +72,7 @@ impl ConsumerCore {
         }
         Ok(ConsumerCore {
             ring: ring.clone(),
+            poison: ring.poison(),
             head,
             cached_tail: tail,
             capacity,
@@ -83,7 +87,7 @@ impl ConsumerCore {
     /// Ready slots, re-reading `tail` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
-        self.ring.check_poison()?;
+        self.poison.check()?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
         let ready = self.cached_tail - self.head;
         if ready >= want {

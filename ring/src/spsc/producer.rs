@@ -11,11 +11,14 @@ use super::Waited;
 use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Role};
 use crate::loom::{ordering, Ordering};
 use crate::ring::{check_message, Ring};
+use crate::sigbus::Poison;
 
 /// The producer's private state: its cursor and a cached copy of the consumer's.
 #[derive(Debug)]
 pub(crate) struct ProducerCore {
     ring: Ring,
+    /// The ring's SIGBUS poison flag, checked by every operation.
+    poison: Poison,
     /// Our cursor. Only we write the shared `tail`, so it equals this value
     /// between operations.
     tail: u64,
@@ -72,6 +75,7 @@ impl ProducerCore {
         }
         Ok(ProducerCore {
             ring: ring.clone(),
+            poison: ring.poison(),
             tail,
             cached_head: head,
             capacity,
@@ -86,7 +90,7 @@ impl ProducerCore {
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
-        self.ring.check_poison()?;
+        self.poison.check()?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
         let free = self.capacity - (self.tail - self.cached_head);
         if free >= want {
