@@ -115,6 +115,7 @@ static void test_results(void) {
         {RINGWAY_ERR_UNSUPPORTED, 26},
         {RINGWAY_ERR_PANIC, 27},
         {RINGWAY_ERR_OTHER, 28},
+        {RINGWAY_ERR_BUSY, 29},
     };
     size_t n = sizeof pinned / sizeof pinned[0];
     for (size_t i = 0; i < n; i++) {

@@ -80,12 +80,15 @@ pub enum ringway_result {
     RINGWAY_ERR_PANIC = 27,
     /// An error this version of the C API has no code for; see the message.
     RINGWAY_ERR_OTHER = 28,
+    /// MPMC: a producer's claim holds the head (a message is being written
+    /// there); the ring is not empty, retry (not an error condition).
+    RINGWAY_ERR_BUSY = 29,
 }
 
 use ringway_result::*;
 
 /// Every code, in numeric order (for tests and `ringway_result_str`).
-pub(crate) const ALL: [ringway_result; 29] = [
+pub(crate) const ALL: [ringway_result; 30] = [
     RINGWAY_OK,
     RINGWAY_ERR_NULL,
     RINGWAY_ERR_INVALID_ARGUMENT,
@@ -115,6 +118,7 @@ pub(crate) const ALL: [ringway_result; 29] = [
     RINGWAY_ERR_UNSUPPORTED,
     RINGWAY_ERR_PANIC,
     RINGWAY_ERR_OTHER,
+    RINGWAY_ERR_BUSY,
 ];
 
 impl ringway_result {
@@ -150,6 +154,7 @@ impl ringway_result {
             RINGWAY_ERR_UNSUPPORTED => c"not supported",
             RINGWAY_ERR_PANIC => c"panic caught inside ringway",
             RINGWAY_ERR_OTHER => c"other error",
+            RINGWAY_ERR_BUSY => c"a message is being written at the head; retry",
         }
     }
 }
@@ -244,6 +249,10 @@ impl From<PopError> for Error {
         match e {
             // Static: a consumer spinning on an empty ring must not allocate.
             PopError::Empty => Error::fixed(RINGWAY_ERR_EMPTY, "ring is empty"),
+            PopError::Busy => Error::fixed(
+                RINGWAY_ERR_BUSY,
+                "a message is being written at the head of the ring; retry",
+            ),
             PopError::Size { expected, found } => Error::new(
                 RINGWAY_ERR_SIZE,
                 format!("buffer is {found} bytes; slots are {expected} bytes"),

@@ -404,8 +404,16 @@ impl<T> From<CorruptError> for PushError<T> {
 /// Why a pop did not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PopError {
-    /// No message is ready.
+    /// No message is ready: nothing has been claimed by a producer at the
+    /// consumer cursor.
     Empty,
+    /// MPMC only: a producer has claimed the position at the consumer cursor
+    /// and not published it yet (a message is being written at the head).
+    /// Messages claimed after it may already be published, but positions are
+    /// taken in order, so every consumer waits for that producer: the ring
+    /// is not empty, retry. (Rarely, also after losing many races for the
+    /// cursor in a row.)
+    Busy,
     /// A bytes buffer was not exactly one slot long.
     Size {
         /// The ring's slot size.
@@ -421,6 +429,9 @@ impl fmt::Display for PopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PopError::Empty => f.write_str("ring is empty"),
+            PopError::Busy => f.write_str(
+                "a message is being written at the head of the ring (a producer's claim holds it); retry",
+            ),
             PopError::Size { expected, found } => {
                 write!(f, "buffer is {found} bytes; slots are {expected} bytes")
             }

@@ -69,7 +69,7 @@ macro_rules! u64_handles {
             fn try_pop(&mut self) -> Result<Option<u64>, Failure> {
                 match <$rx>::try_pop(self) {
                     Ok(v) => Ok(Some(v)),
-                    Err(PopError::Empty) => Ok(None),
+                    Err(PopError::Empty | PopError::Busy) => Ok(None),
                     Err(e) => fail!("pop: {e}"),
                 }
             }
@@ -198,7 +198,7 @@ impl BytesRx for mpmc::BytesConsumer {
     fn try_pop(&mut self, out: &mut [u8]) -> Result<bool, Failure> {
         match mpmc::BytesConsumer::try_pop(self, out) {
             Ok(()) => Ok(true),
-            Err(PopError::Empty) => Ok(false),
+            Err(PopError::Empty | PopError::Busy) => Ok(false),
             Err(e) => fail!("pop: {e}"),
         }
     }

@@ -74,7 +74,7 @@ pub(crate) struct RawRead<'a> {
 impl<'a> RawRead<'a> {
     /// Claims up to `n` ready positions; an empty claim when none are ready.
     pub(crate) fn claim(core: &'a mut ConsumerCore, n: u64) -> Result<Self, CorruptError> {
-        let claimed = match core.claim(n) {
+        let claimed = match core.claim(n, false) {
             Ok(claimed) => claimed,
             Err(Claim::Unavailable) => Claimed {
                 pos: 0,

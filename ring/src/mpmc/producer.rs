@@ -171,13 +171,19 @@ impl ProducerCore {
         self.stamps.for_producer(tail, stamp) != Seen::Wait
     }
 
-    /// Claims one slot, waiting on `space_event` until `deadline`.
+    /// Claims one slot, waiting on `space_event` until `deadline`. The
+    /// deadline is checked after every failed claim as well as while parked:
+    /// a ring state in which `may_claim` holds but claims keep failing (lost
+    /// races, a peer rewriting stamps) cannot hold the call past it.
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
             match self.claim(1) {
                 Ok((pos, _)) => return Ok(pos),
                 Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
                 Err(Claim::Unavailable) => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Waited::Timeout);
             }
             let this = &*self;
             this.ring

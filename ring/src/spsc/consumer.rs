@@ -70,6 +70,13 @@ impl ConsumerCore {
                 .corrupt("tail is not within capacity ahead of head", tail)
                 .into());
         }
+        // Cursors count messages and never get near 2^64 honestly; one that
+        // does (a peer's write) would overflow `tail + n` below. The
+        // distance to 2^64 must hold at least two laps of pushes.
+        if tail > u64::MAX - 2 * capacity {
+            ring.release_role(Role::Consumer);
+            return Err(ring.corrupt("tail is too close to 2^64", tail).into());
+        }
         Ok(ConsumerCore {
             ring: ring.clone(),
             poison: ring.poison(),
