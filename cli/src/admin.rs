@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use ringway::probe::Probe;
 use ringway::{Kind, OpenOptions, Ring, RingBuilder};
 
+use crate::failure::{fail, Failure};
 use crate::locator::Locator;
 use crate::object::{path_of, Object};
-use crate::{fail, Failure};
 
 /// `ringway create`.
 pub(crate) fn create(

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use ringway::probe::{self, Probe};
 
+use crate::failure::{fail, Failure};
 use crate::locator::Locator;
-use crate::{fail, Failure};
 
 /// An object opened for inspection, and who it was (device and inode).
 #[derive(Debug)]
