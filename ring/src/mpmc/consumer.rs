@@ -161,7 +161,11 @@ impl ConsumerCore {
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }
-        self.ring.shared.header().space_event.notify();
+        self.ring
+            .shared
+            .header()
+            .space_event
+            .notify_in(self.ring.shared.barrier);
     }
 
     /// Claims the next message, passing over skipped positions: its position.
@@ -242,7 +246,9 @@ impl ConsumerCore {
                 .shared
                 .header()
                 .data_event
-                .wait(this.strategy, deadline, || this.may_claim().then_some(()))
+                .wait_in(this.ring.shared.barrier, this.strategy, deadline, || {
+                    this.may_claim().then_some(())
+                })
                 .map_err(|_| Waited::Timeout)?;
         }
     }
@@ -327,7 +333,10 @@ impl ConsumerSide for ConsumerCore {
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         let event = &self.ring.shared.header().data_event;
         let want = n.clamp(1, self.capacity);
-        wait_count(event, self.strategy, deadline, want, || self.ready_prefix())
+        let barrier = self.ring.shared.barrier;
+        wait_count(event, barrier, self.strategy, deadline, want, || {
+            self.ready_prefix()
+        })
     }
 }
 

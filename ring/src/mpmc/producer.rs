@@ -155,7 +155,11 @@ impl ProducerCore {
             );
         }
         self.registration.published();
-        self.ring.shared.header().data_event.notify();
+        self.ring
+            .shared
+            .header()
+            .data_event
+            .notify_in(self.ring.shared.barrier);
     }
 
     /// Whether a push could go ahead now: the slot at `tail` is free, or the
@@ -188,7 +192,9 @@ impl ProducerCore {
                 .shared
                 .header()
                 .space_event
-                .wait(this.strategy, deadline, || this.may_claim().then_some(()))
+                .wait_in(this.ring.shared.barrier, this.strategy, deadline, || {
+                    this.may_claim().then_some(())
+                })
                 .map_err(|_| Waited::Timeout)?;
         }
     }
@@ -249,7 +255,10 @@ impl ProducerSide for ProducerCore {
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         let event = &self.ring.shared.header().space_event;
         let want = n.clamp(1, self.capacity);
-        wait_count(event, self.strategy, deadline, want, || self.free_prefix())
+        let barrier = self.ring.shared.barrier;
+        wait_count(event, barrier, self.strategy, deadline, want, || {
+            self.free_prefix()
+        })
     }
 }
 

@@ -125,12 +125,15 @@ impl ConsumerCore {
         ring.shared
             .header()
             .data_event
-            .wait(self.strategy, deadline, || {
-                match read_tail(ring, head, cached_tail, capacity) {
+            .wait_in(
+                ring.shared.barrier,
+                self.strategy,
+                deadline,
+                || match read_tail(ring, head, cached_tail, capacity) {
                     Ok(n) if n < want => None,
                     other => Some(other),
-                }
-            })
+                },
+            )
             .map_err(|_| Waited::Timeout)?
             .map_err(Waited::Corrupt)
     }
@@ -150,7 +153,7 @@ impl ConsumerCore {
         // `ProducerCore::refresh`.
         h.head
             .store(self.head, ordering!(Release, "spsc_release_relaxed"));
-        h.space_event.notify();
+        h.space_event.notify_in(self.ring.shared.barrier);
     }
 }
 

@@ -128,12 +128,15 @@ impl ProducerCore {
         ring.shared
             .header()
             .space_event
-            .wait(self.strategy, deadline, || {
-                match read_head(ring, tail, cached_head, capacity) {
+            .wait_in(
+                ring.shared.barrier,
+                self.strategy,
+                deadline,
+                || match read_head(ring, tail, cached_head, capacity) {
                     Ok(n) if n < want => None,
                     other => Some(other),
-                }
-            })
+                },
+            )
             .map_err(|_| Waited::Timeout)?
             .map_err(Waited::Corrupt)
     }
@@ -152,7 +155,7 @@ impl ProducerCore {
         // Acquire load of tail in `ConsumerCore::refresh`.
         h.tail
             .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
-        h.data_event.notify();
+        h.data_event.notify_in(self.ring.shared.barrier);
     }
 }
 
