@@ -57,7 +57,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 2
+#define RINGWAY_LAYOUT_VERSION 3
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -189,13 +189,18 @@ enum ringway_result
    */
   RINGWAY_ERR_OTHER = 28,
   /**
+   * MPMC: a producer's claim holds the head (a message is being written
+   * there); the ring is not empty, retry (not an error condition).
+   */
+  RINGWAY_ERR_BUSY = 29,
+  /**
    * The RPC server's process is gone (exited or killed).
    */
-  RINGWAY_ERR_SERVER_GONE = 29,
+  RINGWAY_ERR_SERVER_GONE = 30,
   /**
    * The RPC server failed the call; the message says why.
    */
-  RINGWAY_ERR_CALL_FAILED = 30,
+  RINGWAY_ERR_CALL_FAILED = 31,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -136,7 +136,7 @@ impl<R: Receiver> AsyncConsumer<R> {
                     self.ring.data_event(),
                     self.ring.barrier(),
                     || match inner.try_recv() {
-                        Err(PopError::Empty) => None,
+                        Err(PopError::Empty | PopError::Busy) => None,
                         other => Some(other),
                     },
                 )?;

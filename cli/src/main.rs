@@ -12,6 +12,7 @@ mod bench;
 mod cat;
 mod failure;
 mod locator;
+mod object;
 mod sys;
 
 use std::path::PathBuf;
@@ -143,7 +144,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Info { name } => admin::info(&name),
         Command::Ls => admin::ls(),
-        Command::Rm { name } => admin::rm(&name),
+        Command::Rm { name } => object::rm(&name),
         Command::Cat { name, write, read } => {
             debug_assert!(write != read);
             if write {

@@ -97,7 +97,7 @@ impl ringway_consumer {
         let side = unsafe { self.side.as_mut() };
         let event = armable.ring.data_event();
         let mut take = || match side.try_pop(out) {
-            Err(PopError::Empty) => None,
+            Err(PopError::Empty | PopError::Busy) => None,
             other => Some(other),
         };
         match armable

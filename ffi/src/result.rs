@@ -76,16 +76,19 @@ pub enum ringway_result {
     RINGWAY_ERR_PANIC = 27,
     /// An error this version of the C API has no code for; see the message.
     RINGWAY_ERR_OTHER = 28,
+    /// MPMC: a producer's claim holds the head (a message is being written
+    /// there); the ring is not empty, retry (not an error condition).
+    RINGWAY_ERR_BUSY = 29,
     /// The RPC server's process is gone (exited or killed).
-    RINGWAY_ERR_SERVER_GONE = 29,
+    RINGWAY_ERR_SERVER_GONE = 30,
     /// The RPC server failed the call; the message says why.
-    RINGWAY_ERR_CALL_FAILED = 30,
+    RINGWAY_ERR_CALL_FAILED = 31,
 }
 
 use ringway_result::*;
 
 /// Every code, in numeric order (for tests and `ringway_result_str`).
-pub(crate) const ALL: [ringway_result; 31] = [
+pub(crate) const ALL: [ringway_result; 32] = [
     RINGWAY_OK,
     RINGWAY_ERR_NULL,
     RINGWAY_ERR_INVALID_ARGUMENT,
@@ -115,6 +118,7 @@ pub(crate) const ALL: [ringway_result; 31] = [
     RINGWAY_ERR_UNSUPPORTED,
     RINGWAY_ERR_PANIC,
     RINGWAY_ERR_OTHER,
+    RINGWAY_ERR_BUSY,
     RINGWAY_ERR_SERVER_GONE,
     RINGWAY_ERR_CALL_FAILED,
 ];
@@ -152,6 +156,7 @@ impl ringway_result {
             RINGWAY_ERR_UNSUPPORTED => c"not supported",
             RINGWAY_ERR_PANIC => c"panic caught inside ringway",
             RINGWAY_ERR_OTHER => c"other error",
+            RINGWAY_ERR_BUSY => c"a message is being written at the head; retry",
             RINGWAY_ERR_SERVER_GONE => c"the RPC server is gone",
             RINGWAY_ERR_CALL_FAILED => c"the RPC server failed the call",
         }

@@ -22,6 +22,14 @@
 //! Cursors count messages since creation and never wrap in practice (2^64
 //! messages); a slot index is always `cursor & (capacity - 1)`.
 //!
+//! Creation order (ABI 2): the creator's first write to a new, empty object is
+//! line 0 with the magic, ABI version, layout hash, its pid and start time and
+//! `state` = [`STATE_INIT`] (`pwrite` on the descriptor, before the object is
+//! sized); then it sizes and maps the object, writes the rest of [`Identity`],
+//! and stores [`STATE_READY`] with Release. An object of one byte or more that
+//! does not start with the magic is therefore foreign (`BadMagic` at once); an
+//! empty object is a creator between `open` and its first write, or foreign.
+//!
 //! Everything in [`Identity`] is written once by the creator before it stores
 //! `READY` into `state` with Release; an opener loads `state` with Acquire, then
 //! copies the identity once and validates the copy (see `attach.rs`). Nothing
@@ -46,7 +54,11 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 /// 2: the ring's barrier mode is recorded in [`Identity::barrier`] and the
 /// event word carries a sleeping flag (issue #13); an ABI-1 peer assumed its
 /// own process's mode and must not attach.
-pub const ABI_VERSION: u32 = 2;
+///
+/// 3: a creator's first write to a new object is line 0 of the header
+/// (magic, ABI, layout hash, creator, [`STATE_INIT`]), so that a ring under
+/// construction is told apart from a foreign object (issue #12).
+pub const ABI_VERSION: u32 = 3;
 
 /// Size of the header; the slots start at the first multiple of
 /// `max(128, slot_align)` at or after it.
@@ -70,6 +82,15 @@ pub const MAX_CAPACITY: u64 = 1 << 32;
 
 /// Value of the state word once the creator has written every immutable field.
 pub const STATE_READY: u32 = u32::from_le_bytes(*b"REDY");
+
+/// Value of the state word while the creator sets the ring up. The creator's
+/// first write to a new object (before it has any length beyond this line)
+/// is the first line of the header: [`MAGIC`], [`ABI_VERSION`], the layout
+/// hash, its pid and start time, and `STATE_INIT`. So an object that does
+/// not start with the magic is never a ring under construction, and a ring
+/// whose creator died mid-setup still proves what it is and who made it
+/// (see [`probe`](crate::probe)).
+pub const STATE_INIT: u32 = u32::from_le_bytes(*b"INIT");
 
 /// Which protocol runs over the slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -180,7 +201,7 @@ pub struct ProducerEntry {
 pub struct Header {
     /// Immutable after `state` is READY; read once, by copy, on attach.
     pub(crate) identity: UnsafeCell<Identity>,
-    /// 0 while the creator initialises, [`STATE_READY`] after.
+    /// [`STATE_INIT`] while the creator initialises, [`STATE_READY`] after.
     pub(crate) state: AtomicU32,
     /// Pid of the process holding the SPSC producer role, 0 when free.
     pub(crate) producer_owner: AtomicU32,

@@ -65,9 +65,11 @@ pub mod handle;
 pub mod layout;
 mod loom;
 pub mod mpmc;
+pub mod probe;
 pub mod process;
 pub mod region;
 mod ring;
+mod sigbus;
 pub mod spsc;
 
 pub use attach::TypeFingerprint;

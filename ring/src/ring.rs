@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     /// re-read from the header): passed to every notify and wait.
     pub(crate) barrier: Barrier,
     pub(crate) access: SlotAccess,
+    /// The region's SIGBUS poison flag (see `sigbus.rs`).
+    poison: crate::sigbus::Poison,
     region: Region,
     #[cfg(loom)]
     _loom_header: Box<Header>,
@@ -236,6 +238,35 @@ impl Ring {
         &self.shared.header().space_event
     }
 
+    /// Whether a truncation of the ring's object was caught (SIGBUS turned
+    /// into zero pages, see the `sigbus` module): every operation fails with
+    /// a [`CorruptError`](crate::CorruptError) from then on.
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poison.is_set()
+    }
+
+    /// The poison flag, for a handle's core to check on every operation.
+    pub(crate) fn poison(&self) -> crate::sigbus::Poison {
+        self.shared.poison
+    }
+
+    /// `Err` once the ring was poisoned by a caught truncation.
+    #[inline]
+    pub(crate) fn check_poison(&self) -> Result<(), crate::CorruptError> {
+        self.shared.poison.check()
+    }
+
+    /// The error for an impossible value read from the ring: the truncation
+    /// error when the ring was poisoned (the value came from a zero page the
+    /// SIGBUS handler mapped), else `what` and `value`.
+    #[cold]
+    pub(crate) fn corrupt(&self, what: &'static str, value: u64) -> crate::CorruptError {
+        match self.check_poison() {
+            Err(e) => e,
+            Ok(()) => crate::CorruptError { what, value },
+        }
+    }
+
     /// Reads the cursors, owners and waiters once.
     pub fn snapshot(&self) -> Snapshot {
         let h = self.shared.header();
@@ -316,6 +347,13 @@ impl Ring {
             // SAFETY: the region is at least total_len >= HEADER_SIZE bytes
             // (checked by the caller) and nobody else uses it yet.
             unsafe { core::ptr::write_bytes(region.as_ptr(), 0, HEADER_SIZE) };
+            // Line 0 with the magic and STATE_INIT, as a named object's
+            // creator writes it first (`region::write_creation_line`).
+            let line = crate::probe::creation_line();
+            // SAFETY: as above; LINE <= HEADER_SIZE bytes, and `line` is ours.
+            unsafe {
+                core::ptr::copy_nonoverlapping(line.as_ptr(), region.as_ptr(), line.len());
+            }
             if geometry.kind == Kind::Mpmc {
                 // MPMC stamps must start at 0 (free for lap 0, see
                 // `mpmc`); fresh shm, files and anonymous maps are zero already.
@@ -357,6 +395,7 @@ impl Ring {
                 // (`attach::check_identity`; the creator wrote it).
                 barrier: Barrier::from_raw(identity.barrier).unwrap_or(Barrier::Symmetric),
                 access: SlotAccess::new(geometry.capacity as usize),
+                poison: region.poison_flag(),
                 region,
             }),
         }
@@ -482,6 +521,9 @@ impl RingBuilder {
     }
 
     /// Permission bits of a created shm object or file (default 0600).
+    /// `create_shm` and `create_file` refuse, with
+    /// [`CreateError::InvalidMode`], bits outside `0o777` (set-id, sticky)
+    /// and modes without owner read and write.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
@@ -492,6 +534,13 @@ impl RingBuilder {
     pub fn unlink_on_drop(mut self, yes: bool) -> Self {
         self.unlink_on_drop = yes;
         self
+    }
+
+    fn check_mode(&self) -> Result<(), CreateError> {
+        if self.mode & !0o777 != 0 || self.mode & 0o600 != 0o600 {
+            return Err(CreateError::InvalidMode { mode: self.mode });
+        }
+        Ok(())
     }
 
     /// The geometry these parameters give.
@@ -534,6 +583,7 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_shm(&self, name: &str) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        self.check_mode()?;
         let barrier = self.chosen_barrier()?;
         let mut region = region::create_shm(name, geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
@@ -549,6 +599,7 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_file(&self, path: impl AsRef<Path>) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        self.check_mode()?;
         let barrier = self.chosen_barrier()?;
         let mut region = region::create_file(path.as_ref(), geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
@@ -621,6 +672,7 @@ impl RingBuilder {
                 identity,
                 barrier: Barrier::Symmetric,
                 access: SlotAccess::new(geometry.capacity as usize),
+                poison: region.poison_flag(),
                 region,
                 _loom_header: header,
             }),
@@ -674,8 +726,12 @@ impl OpenOptions {
     /// When the ring does not exist yet, is still being sized, or its creator
     /// has not published READY (`NotFound`, `TooSmall`, `NotReady`), retry
     /// for up to `timeout` before giving up (default: no retry). A creator
-    /// makes the name, sizes it, then writes the header: an opener started at
-    /// the same time can see any of those steps.
+    /// makes the name, writes line 0 of the header (magic and an
+    /// initialising state), sizes it, then writes the rest: an opener
+    /// started at the same time can see any of those steps. A foreign object
+    /// (one that does not start with the magic) is `BadMagic` at once and is
+    /// not waited for; an empty one is (it may be a creator between its
+    /// `open` and its first write). `Duration::MAX` waits for ever.
     pub fn wait_for_creator(mut self, timeout: std::time::Duration) -> Self {
         self.wait_for_creator = timeout;
         self
@@ -688,14 +744,16 @@ impl OpenOptions {
         &self,
         mut open: impl FnMut() -> Result<Ring, OpenError>,
     ) -> Result<Ring, OpenError> {
-        let deadline = std::time::Instant::now() + self.wait_for_creator;
+        // No deadline (wait for ever) when the timeout does not fit an
+        // Instant, such as Duration::MAX.
+        let deadline = std::time::Instant::now().checked_add(self.wait_for_creator);
         loop {
             match open() {
                 Err(
                     OpenError::NotFound { .. }
                     | OpenError::TooSmall { .. }
                     | OpenError::NotReady { .. },
-                ) if std::time::Instant::now() < deadline => {
+                ) if deadline.is_none_or(|d| std::time::Instant::now() < d) => {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 result => return result,

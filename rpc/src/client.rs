@@ -252,7 +252,7 @@ impl Client {
             let popped = if spins < SPINS {
                 spins += 1;
                 match self.responses.try_pop() {
-                    Err(PopError::Empty) => {
+                    Err(PopError::Empty | PopError::Busy) => {
                         core::hint::spin_loop();
                         None
                     }
@@ -264,7 +264,7 @@ impl Client {
                     self.response_ring.data_event(),
                     self.response_ring.barrier(),
                     || match rx.try_pop() {
-                        Err(PopError::Empty) => None,
+                        Err(PopError::Empty | PopError::Busy) => None,
                         other => Some(other),
                     },
                 )?;

@@ -164,7 +164,8 @@ impl Server {
                     }
                     return Ok(Some(request));
                 }
-                Err(ringway::PopError::Empty) => return Ok(None),
+                // Busy: a producer is writing the head message; its commit notifies.
+                Err(ringway::PopError::Empty | ringway::PopError::Busy) => return Ok(None),
                 Err(ringway::PopError::Corrupt(e)) => return Err(e.into()),
                 Err(e) => unreachable!("typed ring: {e:?}"),
             }
