@@ -30,6 +30,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ringway::{Kind, Ring, RingBuilder};
+use ringway_bridge::acks::{Acker, Acks};
 use ringway_bridge::inbound::{self, InOptions};
 use ringway_bridge::out::{self, OutOptions};
 use ringway_bridge::ring_end::{DrainError, Sink, Source};
@@ -96,6 +97,8 @@ fn zenoh_hop(size: usize, express: bool) -> Hop {
     let mut source = Source::attach(&a).unwrap();
     let mut sink = Sink::attach(&b).unwrap();
     let id = out::source_id(&source, &a);
+    let acks = Acks::declare(&tx_session, key, id).unwrap();
+    let mut acker = Acker::declare(&rx_session, key).unwrap();
     let s1 = stop.clone();
     let sender = thread::spawn(move || {
         let options = OutOptions {
@@ -103,7 +106,17 @@ fn zenoh_hop(size: usize, express: bool) -> Hop {
             batch: 64,
             count: None,
         };
-        out::run(&mut source, id, &publisher, &options, &s1, &mut |_| {}).unwrap();
+        out::run(
+            &mut source,
+            id,
+            &publisher,
+            Some(&acks),
+            &options,
+            &s1,
+            &mut |_| {},
+        )
+        .unwrap();
+        drop(acks);
         drop(publisher);
         drop(tx_session);
     });
@@ -113,11 +126,17 @@ fn zenoh_hop(size: usize, express: bool) -> Hop {
             count: None,
             stall_report: Duration::from_secs(1),
         };
-        let stats = inbound::run(&mut sink, &subscriber, &options, &s2, &mut |l| {
-            eprintln!("in: {l}")
-        })
+        let stats = inbound::run(
+            &mut sink,
+            &subscriber,
+            Some(&mut acker),
+            &options,
+            &s2,
+            &mut |l| eprintln!("in: {l}"),
+        )
         .unwrap();
         assert_eq!((stats.lost, stats.rejected), (0, 0));
+        drop(acker);
         drop(subscriber);
         drop(rx_session);
     });

@@ -24,6 +24,7 @@ use zenoh::pubsub::Subscriber;
 use zenoh::sample::Sample;
 use zenoh::{Session, Wait};
 
+use crate::acks::Acker;
 use crate::ring_end::Sink;
 use crate::seq::{Tracker, Verdict};
 use crate::wire;
@@ -76,7 +77,8 @@ pub fn declare_subscriber(
 }
 
 /// Writes what `subscriber` receives into `sink` until `options.count`
-/// messages are accounted for or `stop`. `log` receives one line per event
+/// messages are accounted for or `stop`, acknowledging through `acker`
+/// ([`crate::acks`]). `log` receives one line per event
 /// (a source seen, a gap, a run of duplicates, a rejected frame, a stall).
 ///
 /// # Errors
@@ -84,6 +86,7 @@ pub fn declare_subscriber(
 pub fn run(
     sink: &mut Sink,
     subscriber: &Subscriber<FifoChannelHandler<Sample>>,
+    mut acker: Option<&mut Acker>,
     options: &InOptions,
     stop: &AtomicBool,
     log: &mut dyn FnMut(String),
@@ -116,6 +119,7 @@ pub fn run(
             }
         };
         let verdict = tracker.observe(frame.source, frame.seq);
+        let next = tracker.next(frame.source);
         if verdict != Verdict::Duplicate && duplicate_run > 0 {
             log(format!(
                 "dropped {duplicate_run} duplicates from source {:016x}",
@@ -141,15 +145,14 @@ pub fn run(
             Verdict::Duplicate => {
                 stats.duplicates += 1;
                 duplicate_run += 1;
-                continue;
             }
         }
-        if let Err(e) = frame.framing.to_slot(frame.payload, &mut slot) {
+        if verdict == Verdict::Duplicate {
+            // Nothing to write.
+        } else if let Err(e) = frame.framing.to_slot(frame.payload, &mut slot) {
             stats.rejected += 1;
             log(format!("rejected seq {}: {e}", frame.seq));
-            continue;
-        }
-        if push(sink, &slot, options.stall_report, stop, log)? {
+        } else if push(sink, &slot, options.stall_report, stop, log)? {
             stats.delivered += 1;
         } else {
             stats.rejected += 1;
@@ -158,6 +161,10 @@ pub fn run(
                 frame.seq, frame.source
             ));
             break;
+        }
+        // Acknowledged only once written (or accounted for).
+        if let Some(acker) = acker.as_deref_mut() {
+            acker.received(frame.source, next, subscriber.is_empty())?;
         }
     }
     if duplicate_run > 0 {

@@ -12,6 +12,8 @@
 //! - [`wire`] is the frame: a 24-byte header with a source id and sequence
 //!   number per message, so the receiver ([`seq`]) detects and reports gaps
 //!   and drops resent duplicates.
+//! - [`acks`] carries `in`'s acknowledgements back, so an SPSC `out`
+//!   releases a message only once it is in the remote ring.
 //! - [`ring_end`] is the only place that knows the ring kinds.
 //! - [`zconf`] opens a Zenoh peer with explicit endpoints and no scouting.
 //!
@@ -20,6 +22,7 @@
 
 use std::fmt;
 
+pub mod acks;
 pub mod inbound;
 pub mod out;
 pub mod ring_end;

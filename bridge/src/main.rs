@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ringway::Ring;
+use ringway_bridge::acks::{Acker, Acks};
 use ringway_bridge::inbound::{self, InOptions};
 use ringway_bridge::out::{self, OutOptions};
 use ringway_bridge::ring_end::{Sink, Source};
@@ -51,6 +52,10 @@ struct Common {
     /// Stop after this many messages.
     #[arg(long)]
     count: Option<u64>,
+    /// No acknowledgements (`in` sends none; an SPSC `out` consumes each
+    /// message once sent, as MPMC always does: at most once, gaps reported).
+    #[arg(long)]
+    no_ack: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -128,6 +133,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let session = zconf::open(&endpoints).map_err(|e| format!("zenoh: {e}"))?;
             let publisher =
                 out::declare_publisher(&session, &key, express).map_err(|e| e.to_string())?;
+            let acks = match (common.no_ack, source.position()) {
+                (false, Some(_)) => {
+                    Some(Acks::declare(&session, &key, id).map_err(|e| e.to_string())?)
+                }
+                _ => None,
+            };
             let options = OutOptions {
                 framing: match framing {
                     FramingArg::Whole => Framing::Whole,
@@ -138,8 +149,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             println!("out: ready ring={} key={key}", common.ring);
             let mut log = |line: String| println!("out: {line}");
-            let stats = out::run(&mut source, id, &publisher, &options, &stop, &mut log)
-                .map_err(|e| e.to_string())?;
+            let stats = out::run(
+                &mut source,
+                id,
+                &publisher,
+                acks.as_ref(),
+                &options,
+                &stop,
+                &mut log,
+            )
+            .map_err(|e| e.to_string())?;
             // Closing flushes what Zenoh still queues before the process ends.
             drop(publisher);
             use zenoh::Wait;
@@ -161,14 +180,26 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let session = zconf::open(&endpoints).map_err(|e| format!("zenoh: {e}"))?;
             let subscriber =
                 inbound::declare_subscriber(&session, &key, queue).map_err(|e| e.to_string())?;
+            let mut acker = if common.no_ack {
+                None
+            } else {
+                Some(Acker::declare(&session, &key).map_err(|e| e.to_string())?)
+            };
             let options = InOptions {
                 count: common.count,
                 stall_report: Duration::from_secs(1),
             };
             println!("in: ready ring={} key={key}", common.ring);
             let mut log = |line: String| println!("in: {line}");
-            let stats = inbound::run(&mut sink, &subscriber, &options, &stop, &mut log)
-                .map_err(|e| e.to_string())?;
+            let stats = inbound::run(
+                &mut sink,
+                &subscriber,
+                acker.as_mut(),
+                &options,
+                &stop,
+                &mut log,
+            )
+            .map_err(|e| e.to_string())?;
             println!(
                 "in: summary delivered={} lost={} duplicates={} rejected={}",
                 stats.delivered, stats.lost, stats.duplicates, stats.rejected

@@ -1,8 +1,12 @@
 //! `out`: drain a local ring and publish each message on a Zenoh key.
 //!
 //! ```text
-//!  local ring ──drain(batch)──▶ frame(source, seq, payload) ──put, Block──▶ Zenoh key
-//!        ▲ released only after its put returned
+//!  SPSC:  ring [head .. published .. tail]
+//!               │acked  │sent, unacked  │not sent yet
+//!         peek ─┴───────┴──▶ frame(source, seq = ring position) ──put, Block──▶ <key>
+//!         release up to the ack ◀── <key>/ack (crate::acks)
+//!
+//!  MPMC:  pop ──▶ frame(source, seq = count in this process) ──put, Block──▶ <key>
 //! ```
 //!
 //! - **Reliable, never dropped by Zenoh**: the publisher uses
@@ -10,18 +14,22 @@
 //!   instead of dropping) over the TCP transport (reliable; Zenoh's default
 //!   reliability is `Reliable`).
 //! - **No publishing into the void**: Zenoh delivers a sample only to
-//!   subscribers that exist when it is sent, so `out` drains only while a
+//!   subscribers that exist when it is sent, so `out` sends only while a
 //!   matching subscriber is known (matching listener); with none it waits.
-//! - **Sequence numbers**: every frame carries `(source, seq)`. For an SPSC
-//!   ring `seq` is the message's ring position and `source` is derived from
-//!   the ring's identity, so a restarted `out` continues the same numbering:
-//!   the receiver drops what it already has (messages published but not yet
-//!   released when `out` died) and reports as a gap what was released but
-//!   never sent (still in Zenoh's queue when `out` died). For an MPMC ring
-//!   (other consumers take positions too) `source` is new per process and
-//!   `seq` counts from 0.
+//! - **SPSC: exactly once, in order, across restarts of `out`.** `seq` is
+//!   the message's ring position and `source` derives from the ring's
+//!   identity, so every `out` on the ring numbers alike. A message leaves
+//!   the ring only when `in` has acknowledged it; a restarted `out` (or a
+//!   subscriber that comes back) resends everything unacknowledged and `in`
+//!   drops what it already has. At most one ring's worth of messages is in
+//!   flight.
+//! - **MPMC: at most once, gaps reported.** Other consumers take positions
+//!   too, so a popped message is this process's alone: `source` is new per
+//!   process and `seq` counts from 0. What a killed `out` had popped but not
+//!   sent is gone; `in` reports the gap when a later message of the same
+//!   process arrives.
 //! - A local message that breaks its framing (a length prefix beyond the
-//!   slot) is consumed, reported, and not sent: the receiver sees a gap.
+//!   slot) is consumed, reported, and not sent: `in` reports the gap.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -32,6 +40,7 @@ use zenoh::pubsub::Publisher;
 use zenoh::qos::CongestionControl;
 use zenoh::{Session, Wait};
 
+use crate::acks::Acks;
 use crate::ring_end::{DrainError, Source};
 use crate::wire::{self, Framing};
 use crate::Error;
@@ -110,25 +119,28 @@ pub fn declare_publisher(
 }
 
 /// Waits until the publisher has a matching subscriber (or `stop`). Returns
-/// false when stopped.
+/// `None` when stopped, else whether the match is new (there was none at
+/// the last look, or it went away and came back since).
 fn wait_matched(
     matched: &mut bool,
     listener: &MatchingListener<FifoChannelHandler<MatchingStatus>>,
     stop: &AtomicBool,
     log: &mut dyn FnMut(String),
-) -> Result<bool, Error> {
+) -> Result<Option<bool>, Error> {
     // Take whatever changed since the last look, without waiting.
+    let mut lost = false;
     while let Some(status) = listener.try_recv().map_err(Error::zenoh)? {
+        lost |= !status.matching();
         *matched = status.matching();
     }
     if *matched {
-        return Ok(true);
+        return Ok(Some(lost));
     }
     log("waiting for a subscriber".into());
     while !*matched {
         // Relaxed: a flag polled with a timeout; no data is published through it.
         if stop.load(Ordering::Relaxed) {
-            return Ok(false);
+            return Ok(None);
         }
         if let Some(status) = listener
             .recv_timeout(Duration::from_millis(100))
@@ -138,11 +150,13 @@ fn wait_matched(
         }
     }
     log("subscriber matched".into());
-    Ok(true)
+    Ok(Some(true))
 }
 
-/// Drains `source` into `publisher` until `options.count` messages or
-/// `stop`. `log` receives one line per event.
+/// Publishes `source` on `publisher` until `options.count` messages or
+/// `stop`. With `acks` (a source with ring positions, SPSC), messages stay in
+/// the ring until acknowledged and are resent to a new subscriber; without,
+/// each is consumed once published. `log` receives one line per event.
 ///
 /// # Errors
 /// A corrupt ring, or Zenoh failing to send.
@@ -150,58 +164,173 @@ pub fn run(
     source: &mut Source,
     source_id: u64,
     publisher: &Publisher<'_>,
+    acks: Option<&Acks>,
     options: &OutOptions,
     stop: &AtomicBool,
     log: &mut dyn FnMut(String),
 ) -> Result<OutStats, Error> {
     let listener = publisher.matching_listener().wait().map_err(Error::zenoh)?;
-    let mut matched = false;
-    let mut stats = OutStats::default();
-    // MPMC numbers from 0 per process; SPSC by ring position (module docs).
-    let mut own_seq = 0u64;
-    let mut first = true;
-    loop {
-        // Relaxed: see `wait_matched`.
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let left = match options.count {
-            Some(n) if stats.published + stats.malformed >= n => break,
-            Some(n) => (n - stats.published - stats.malformed) as usize,
-            None => usize::MAX,
-        };
-        if !wait_matched(&mut matched, &listener, stop, log)? {
-            break;
-        }
-        let mut seq = source.position().unwrap_or(own_seq);
-        if first {
-            log(format!("source {source_id:016x} starts at seq {seq}"));
-            first = false;
-        }
-        let deadline = Instant::now() + Duration::from_millis(100);
-        let framing = options.framing;
-        let drained = source.drain(options.batch.min(left), deadline, |slot| {
-            let this = seq;
-            seq += 1;
-            let payload = match framing.from_slot(slot) {
-                Ok(p) => p,
-                Err(e) => {
-                    stats.malformed += 1;
-                    log(format!("malformed seq {this}: {e}: not sent"));
-                    return Ok::<(), Error>(());
-                }
-            };
-            let mut frame = Vec::new();
-            wire::encode(&mut frame, framing, source_id, this, payload);
-            publisher.put(frame).wait().map_err(Error::zenoh)?;
-            stats.published += 1;
-            Ok(())
-        });
-        match drained {
-            Ok(n) => own_seq += n as u64,
-            Err(DrainError::Ring(e)) => return Err(Error::Ring(e)),
-            Err(DrainError::Each(e)) => return Err(e),
-        }
+    let mut sender = Sender {
+        publisher,
+        source_id,
+        framing: options.framing,
+        stats: OutStats::default(),
+        matched: false,
+        listener,
+    };
+    match (acks, source.position()) {
+        (Some(acks), Some(start)) => sender.run_acked(source, start, acks, options, stop, log)?,
+        _ => sender.run_drain(source, options, stop, log)?,
     }
-    Ok(stats)
+    Ok(sender.stats)
+}
+
+/// The state both modes share.
+struct Sender<'a, 'p> {
+    publisher: &'a Publisher<'p>,
+    source_id: u64,
+    framing: Framing,
+    stats: OutStats,
+    matched: bool,
+    listener: MatchingListener<FifoChannelHandler<MatchingStatus>>,
+}
+
+impl Sender<'_, '_> {
+    /// Sends message `seq` of the source (or reports it malformed).
+    fn send(&mut self, seq: u64, slot: &[u8], log: &mut dyn FnMut(String)) -> Result<(), Error> {
+        let payload = match self.framing.from_slot(slot) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.malformed += 1;
+                log(format!("malformed seq {seq}: {e}: not sent"));
+                return Ok(());
+            }
+        };
+        let mut frame = Vec::new();
+        wire::encode(&mut frame, self.framing, self.source_id, seq, payload);
+        self.publisher.put(frame).wait().map_err(Error::zenoh)?;
+        self.stats.published += 1;
+        Ok(())
+    }
+
+    /// Consume-on-publish: each message leaves the ring once sent.
+    fn run_drain(
+        &mut self,
+        source: &mut Source,
+        options: &OutOptions,
+        stop: &AtomicBool,
+        log: &mut dyn FnMut(String),
+    ) -> Result<(), Error> {
+        // MPMC numbers from 0 per process; SPSC by ring position.
+        let mut seq = source.position().unwrap_or(0);
+        log(format!(
+            "source {:016x} starts at seq {seq}",
+            self.source_id
+        ));
+        let mut sent = 0u64;
+        loop {
+            // Relaxed: a stop flag polled with a timeout; it publishes no data.
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let left = match options.count {
+                Some(n) if sent >= n => break,
+                Some(n) => usize::try_from(n - sent).unwrap_or(usize::MAX),
+                None => usize::MAX,
+            };
+            if wait_matched(&mut self.matched, &self.listener, stop, log)?.is_none() {
+                break;
+            }
+            let deadline = Instant::now() + Duration::from_millis(100);
+            let drained = source.drain(options.batch.min(left), deadline, |slot| {
+                let this = seq;
+                seq += 1;
+                self.send(this, slot, log)
+            });
+            match drained {
+                Ok(n) => sent += n as u64,
+                Err(DrainError::Ring(e)) => return Err(Error::Ring(e)),
+                Err(DrainError::Each(e)) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Release-on-ack: messages stay in the ring until `in` acknowledges
+    /// them; a subscriber that (re)appears gets everything unacknowledged.
+    fn run_acked(
+        &mut self,
+        source: &mut Source,
+        start: u64,
+        acks: &Acks,
+        options: &OutOptions,
+        stop: &AtomicBool,
+        log: &mut dyn FnMut(String),
+    ) -> Result<(), Error> {
+        log(format!(
+            "source {:016x} starts at seq {start}",
+            self.source_id
+        ));
+        let capacity = source.capacity();
+        let end = options.count.map(|n| start.saturating_add(n));
+        // Ring positions: head <= published <= head + capacity.
+        let mut head;
+        let mut published = start;
+        let mut full_since: Option<Instant> = None;
+        loop {
+            // Relaxed: see `run_drain`.
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            // The ack is untrusted: never release what was not published.
+            head = source
+                .release_to(acks.acked().min(published))
+                .map_err(Error::Ring)?;
+            if end.is_some_and(|end| head >= end) {
+                break;
+            }
+            match wait_matched(&mut self.matched, &self.listener, stop, log)? {
+                None => break,
+                Some(true) if published > head => {
+                    log(format!(
+                        "resending from seq {head} ({} unacknowledged)",
+                        published - head
+                    ));
+                    published = head;
+                }
+                Some(_) => {}
+            }
+            let left = end.map_or(u64::MAX, |end| end.saturating_sub(published));
+            let window = published - head;
+            if left == 0 || window >= capacity {
+                // Everything there is to send is out: wait for acks.
+                if window >= capacity {
+                    let since = *full_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= Duration::from_secs(1) {
+                        log(format!("{window} messages unacknowledged for 1 s, waiting"));
+                        full_since = Some(Instant::now());
+                    }
+                }
+                acks.wait_beyond(head, Duration::from_millis(100));
+                continue;
+            }
+            full_since = None;
+            let max = options
+                .batch
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            let deadline = Instant::now() + Duration::from_millis(100);
+            let mut seq = published;
+            let peeked = source.peek_after(window as usize, max, deadline, |slot| {
+                let this = seq;
+                seq += 1;
+                self.send(this, slot, log)
+            });
+            match peeked {
+                Ok(n) => published += n as u64,
+                Err(DrainError::Ring(e)) => return Err(Error::Ring(e)),
+                Err(DrainError::Each(e)) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }

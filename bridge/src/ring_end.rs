@@ -158,6 +158,79 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The ring's capacity in messages.
+    pub fn capacity(&self) -> u64 {
+        match self {
+            Source::Spsc(c, _) => c.ring().capacity(),
+            Source::Mpmc(c, _) => c.ring().capacity(),
+        }
+    }
+
+    /// SPSC only (a kind with [`position`](Self::position)): hands `each` up
+    /// to `max` messages that follow the first `skip` ready ones, in ring
+    /// order, without consuming any (they stay in the ring until
+    /// [`release_to`](Self::release_to)). Waits until `deadline` for such a
+    /// message; returns how many `each` accepted (0 at the deadline, or when
+    /// `skip` already covers the whole ring).
+    ///
+    /// # Errors
+    /// `Ring` when the ring's cursors are corrupt or the kind has no
+    /// positions; `Each` with the error of `each`.
+    pub fn peek_after<E>(
+        &mut self,
+        skip: usize,
+        max: usize,
+        deadline: Instant,
+        mut each: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<usize, DrainError<E>> {
+        let Source::Spsc(c, _) = self else {
+            return Err(DrainError::Ring("an MPMC ring has no positions".into()));
+        };
+        if skip as u64 >= c.ring().capacity() {
+            return Ok(0);
+        }
+        match c.wait_for_ready(skip + 1, Some(deadline)) {
+            Ok(_) => {}
+            Err(PopTimeoutError::Timeout) => return Ok(0),
+            Err(e) => return Err(DrainError::Ring(e.to_string())),
+        }
+        let slot = c.slot_size();
+        let chunk = c
+            .read_chunk(skip.saturating_add(max))
+            .map_err(|e| DrainError::Ring(e.to_string()))?;
+        let (a, b) = chunk.as_slices();
+        let mut done = 0;
+        for message in a.chunks_exact(slot).chain(b.chunks_exact(slot)).skip(skip) {
+            each(message).map_err(DrainError::Each)?;
+            done += 1;
+        }
+        // Dropping the chunk releases nothing: the messages stay in the ring.
+        Ok(done)
+    }
+
+    /// SPSC only: consumes the messages before ring position `to` (as many
+    /// as are ready; a position behind the current one does nothing).
+    /// Returns the new position.
+    ///
+    /// # Errors
+    /// The ring's cursors are corrupt, or the kind has no positions.
+    pub fn release_to(&mut self, to: u64) -> Result<u64, String> {
+        let Source::Spsc(c, head) = self else {
+            return Err("an MPMC ring has no positions".into());
+        };
+        if to <= *head {
+            return Ok(*head);
+        }
+        let want = usize::try_from(to - *head).unwrap_or(usize::MAX);
+        let chunk = c.read_chunk(want).map_err(|e| e.to_string())?;
+        let n = chunk.len();
+        chunk.release_all();
+        *head += n as u64;
+        Ok(*head)
+    }
+}
+
 /// Why [`Source::drain`] stopped.
 #[derive(Debug)]
 pub enum DrainError<E> {

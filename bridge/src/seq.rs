@@ -64,6 +64,11 @@ impl Tracker {
         }
     }
 
+    /// The next sequence number expected from `source` (0 for one never seen).
+    pub fn next(&self, source: u64) -> u64 {
+        self.next.get(&source).copied().unwrap_or(0)
+    }
+
     /// Sources seen.
     pub fn sources(&self) -> usize {
         self.next.len()
@@ -83,6 +88,8 @@ mod tests {
         assert_eq!(t.observe(7, 3), Verdict::Duplicate);
         assert_eq!(t.observe(7, 5), Verdict::Duplicate);
         assert_eq!(t.observe(7, 6), Verdict::Next);
+        assert_eq!(t.next(7), 7);
+        assert_eq!(t.next(8), 0);
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //! | 16     | 8    | seq     | the message's number within that source, +1 each     |
 //! | 24     | n    | payload | the message bytes                                    |
 //!
+//! The receiver acknowledges on `<key>/ack` with a frame of the same header
+//! and no payload: magic `RWA1`, framing 0, the source, and in `seq` the next
+//! sequence number it expects (everything before it is in its ring).
+//!
 //! A sample comes from the network and is untrusted: [`decode`] checks the
 //! length and magic and returns a typed error; [`Framing::to_slot`] bounds
 //! the payload by the receiving ring's slot.
@@ -22,6 +26,9 @@ use std::fmt;
 pub const HEADER_LEN: usize = 24;
 /// The frame's magic, `RWB1`.
 pub const MAGIC: [u8; 4] = *b"RWB1";
+
+/// The acknowledgement's magic, `RWA1`.
+pub const ACK_MAGIC: [u8; 4] = *b"RWA1";
 
 /// How a ring slot maps to the bytes that travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,6 +188,30 @@ pub fn encode(out: &mut Vec<u8>, framing: Framing, source: u64, seq: u64, payloa
     out.extend_from_slice(payload);
 }
 
+/// The acknowledgement that `source`'s messages before `next` are written.
+pub fn encode_ack(source: u64, next: u64) -> [u8; HEADER_LEN] {
+    let mut a = [0u8; HEADER_LEN];
+    a[0..4].copy_from_slice(&ACK_MAGIC);
+    a[8..16].copy_from_slice(&source.to_le_bytes());
+    a[16..24].copy_from_slice(&next.to_le_bytes());
+    a
+}
+
+/// Reads an acknowledgement: `(source, next)`.
+///
+/// # Errors
+/// `Short` or `BadMagic` for bytes that are not one.
+pub fn decode_ack(bytes: &[u8]) -> Result<(u64, u64), FrameError> {
+    if bytes.len() != HEADER_LEN {
+        return Err(FrameError::Short { len: bytes.len() });
+    }
+    if bytes[0..4] != ACK_MAGIC {
+        return Err(FrameError::BadMagic);
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    Ok((word(8), word(16)))
+}
+
 /// Reads a frame received from the network.
 ///
 /// # Errors
@@ -226,6 +257,17 @@ mod tests {
                 payload: b"hello"
             }
         );
+    }
+
+    #[test]
+    fn acks_round_trip_and_are_not_frames() {
+        let ack = encode_ack(9, 1234);
+        assert_eq!(decode_ack(&ack), Ok((9, 1234)));
+        assert_eq!(decode(&ack), Err(FrameError::BadMagic));
+        let mut frame = Vec::new();
+        encode(&mut frame, Framing::Whole, 9, 1234, b"");
+        assert_eq!(decode_ack(&frame), Err(FrameError::BadMagic));
+        assert_eq!(decode_ack(&ack[..10]), Err(FrameError::Short { len: 10 }));
     }
 
     #[test]
