@@ -134,7 +134,7 @@ pub fn run(
             )),
             Verdict::Next => {}
             Verdict::Gap { from, to } => {
-                stats.lost += to - from;
+                stats.lost = stats.lost.saturating_add(to - from);
                 log(format!(
                     "gap source {:016x} lost seq {from}..={} ({} messages)",
                     frame.source,
