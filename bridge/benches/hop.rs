@@ -96,7 +96,7 @@ fn zenoh_hop(size: usize, express: bool) -> Hop {
     let publisher = out::declare_publisher(&tx_session, key, express).unwrap();
     let mut source = Source::attach(&a).unwrap();
     let mut sink = Sink::attach(&b).unwrap();
-    let id = out::source_id(&source, &a);
+    let id = out::source_id(&source, &a, key);
     let acks = Acks::declare(&tx_session, key, id).unwrap();
     let mut acker = Acker::declare(&rx_session, key).unwrap();
     let s1 = stop.clone();

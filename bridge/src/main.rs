@@ -125,7 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let (ring, name) = open_ring(&common.ring)?;
             let key = common.key.unwrap_or(format!("ringway/{name}"));
             let mut source = Source::attach(&ring).map_err(|e| e.to_string())?;
-            let id = out::source_id(&source, &ring);
+            let id = out::source_id(&source, &ring, &key);
             let endpoints = Endpoints {
                 listen: common.listen,
                 connect: common.connect,

@@ -65,9 +65,13 @@ pub struct OutStats {
     pub malformed: u64,
 }
 
-/// A stable id for the source draining `ring` (see the module docs).
-pub fn source_id(source: &Source, ring: &ringway::Ring) -> u64 {
+/// A stable id for the source draining `ring` onto `key` (see the module
+/// docs): for a kind with positions it hashes the key, the ring's name and
+/// its creator's identity, so every `out` of that ring and key agrees; else
+/// it is new per process.
+pub fn source_id(source: &Source, ring: &ringway::Ring, key: &str) -> u64 {
     let mut h = Fnv::new();
+    h.write(key.as_bytes());
     match source.position() {
         Some(_) => {
             let id = ring.identity();
