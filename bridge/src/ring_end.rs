@@ -275,9 +275,17 @@ impl Sink {
         message: &[u8],
         deadline: Instant,
     ) -> Result<(), PushTimeoutError<()>> {
-        match self {
-            Sink::Spsc(p) => p.push_deadline(message, Some(deadline)),
+        let pushed = match self {
+            Sink::Spsc(p) => p.push_deadline(message, deadline),
             Sink::Mpmc(p) => p.push_deadline(message, deadline),
-        }
+        };
+        // The message handed back on a timeout is the caller's own slice.
+        pushed.map_err(|e| match e {
+            PushTimeoutError::Timeout(_) => PushTimeoutError::Timeout(()),
+            PushTimeoutError::Size { expected, found } => {
+                PushTimeoutError::Size { expected, found }
+            }
+            PushTimeoutError::Corrupt(e) => PushTimeoutError::Corrupt(e),
+        })
     }
 }
