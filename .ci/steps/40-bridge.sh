@@ -4,10 +4,10 @@
 # compile Zenoh. fmt, clippy, rustdoc and its tests (the two-process loopback
 # tests included), under one time limit: a Zenoh build that runs away fails
 # this step instead of the CI budget. From a clean target directory on the
-# 2-core development machine at a load average of 17 to 27 (shared), clippy
-# alone took 20 min wall for 3 min of CPU and the step hit this limit in the
-# test build; a clean `cargo build --all-targets` at load 5 to 10 took 6 min
-# 48 s wall for 3 min 25 s of CPU. Not yet measured on an idle machine.
+# 2-core development machine, shared (load average 21 falling to 11), the
+# whole step took 1425 s wall for 6 min 13 s of CPU (clippy 13 min 37 s
+# wall); an earlier try at load 17 to 27 hit the 1500 s limit. The CPU
+# figure is what an idle machine would mostly pay; not measured idle.
 set -euo pipefail
 cd "$(dirname "$0")/../../bridge"
 export CARGO_TARGET_DIR="${BRIDGE_TARGET_DIR:-target}"
