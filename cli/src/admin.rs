@@ -175,6 +175,11 @@ pub(crate) fn ls() -> Result<(), Failure> {
                         role(s.consumer_owner)
                     ),
                     Kind::Mpmc => format!("{} producers registered", s.producers.len()),
+                    Kind::Record => format!(
+                        "{} producers registered, consumer {}",
+                        s.producers.len(),
+                        role(s.consumer_owner)
+                    ),
                 };
                 format!(
                     "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",

@@ -42,7 +42,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 
 /// Version of the mapped layout and protocol. A ring created with another
 /// version is refused with [`OpenError::AbiMismatch`](crate::OpenError::AbiMismatch).
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Size of the header; the slots start at the first multiple of
 /// `max(128, slot_align)` at or after it.
@@ -75,6 +75,9 @@ pub enum Kind {
     Spsc = 1,
     /// Any number of producers and consumers: a sequence stamp per slot.
     Mpmc = 2,
+    /// Variable-size records in a byte ring, one or many producers, one
+    /// consumer (see [`record`](crate::record)). `capacity` counts bytes.
+    Record = 3,
 }
 
 impl Kind {
@@ -83,15 +86,17 @@ impl Kind {
         match raw {
             1 => Some(Kind::Spsc),
             2 => Some(Kind::Mpmc),
+            3 => Some(Kind::Record),
             _ => None,
         }
     }
 
-    /// Lower-case name (`"spsc"`, `"mpmc"`).
+    /// Lower-case name (`"spsc"`, `"mpmc"`, `"record"`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Spsc => "spsc",
             Kind::Mpmc => "mpmc",
+            Kind::Record => "record",
         }
     }
 }
@@ -480,6 +485,19 @@ impl Geometry {
                     .ok_or(LayoutError::TooLarge)?;
                 (payload, stride)
             }
+            Kind::Record => {
+                // A byte ring: one "slot" per byte, records 16-aligned.
+                if u64::from(slot_size) != crate::record::RECORD_SLOT_SIZE {
+                    return Err(LayoutError::SlotSize(slot_size));
+                }
+                if u64::from(slot_align) != crate::record::RECORD_ALIGN {
+                    return Err(LayoutError::SlotAlign(slot_align));
+                }
+                if capacity < crate::record::MIN_CAPACITY {
+                    return Err(LayoutError::Capacity(capacity));
+                }
+                (0, 1)
+            }
         };
         let stride32 = u32::try_from(stride).map_err(|_| LayoutError::TooLarge)?;
         let slots_offset =
@@ -557,6 +575,25 @@ mod tests {
         assert_eq!(
             Geometry::new(Kind::Spsc, 4, 12, 8),
             Err(LayoutError::Unaligned { size: 12, align: 8 })
+        );
+    }
+
+    #[test]
+    fn record_geometry_is_a_byte_ring() {
+        let g = Geometry::new(Kind::Record, 4096, 1, 16).unwrap();
+        assert_eq!((g.payload_offset, g.stride), (0, 1));
+        assert_eq!(g.total_len, HEADER_SIZE as u64 + 4096);
+        assert_eq!(
+            Geometry::new(Kind::Record, 32, 1, 16),
+            Err(LayoutError::Capacity(32))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Record, 4096, 8, 16),
+            Err(LayoutError::SlotSize(8))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Record, 4096, 1, 8),
+            Err(LayoutError::SlotAlign(8))
         );
     }
 

@@ -65,6 +65,7 @@ pub mod layout;
 mod loom;
 pub mod mpmc;
 pub mod process;
+pub mod record;
 pub mod region;
 mod ring;
 pub mod spsc;

@@ -303,6 +303,19 @@ impl Ring {
                     unsafe { region.as_ptr().add(at as usize).cast::<u64>().write(0) };
                 }
             }
+            if geometry.kind == Kind::Record {
+                // Record stamps must start at 0 (nothing committed, see
+                // `record`); fresh shm, files and anonymous maps are zero already.
+                // SAFETY: slots_offset + capacity = total_len <= region
+                // length; nobody else uses the region yet.
+                unsafe {
+                    core::ptr::write_bytes(
+                        region.as_ptr().add(geometry.slots_offset as usize),
+                        0,
+                        geometry.capacity as usize,
+                    )
+                };
+            }
         }
         let identity = Identity::new(&geometry, message);
         // SAFETY: `header` is the aligned start of a region of at least
@@ -352,10 +365,16 @@ impl Ring {
 
     /// Takes an SPSC role: CAS the owner word from 0 to our pid.
     pub(crate) fn claim_role(&self, role: Role) -> Result<(), HandleError> {
-        if self.kind() != Kind::Spsc {
+        self.claim_role_of(role, Kind::Spsc)
+    }
+
+    /// Takes a role of a ring that must be of `kind` (the SPSC roles, the
+    /// one consumer of a record ring): CAS the owner word from 0 to our pid.
+    pub(crate) fn claim_role_of(&self, role: Role, kind: Kind) -> Result<(), HandleError> {
+        if self.kind() != kind {
             return Err(HandleError::WrongKind {
                 found: self.kind(),
-                expected: Kind::Spsc,
+                expected: kind,
             });
         }
         let me = process::current_pid();
@@ -400,13 +419,23 @@ pub struct RingBuilder {
 }
 
 impl RingBuilder {
-    /// A ring of `kind` with 1024 slots of 64 bytes aligned to 8.
+    /// A ring of `kind` with 1024 slots of 64 bytes aligned to 8; for
+    /// [`Kind::Record`], a byte ring of 64 KiB (`capacity` counts bytes, the
+    /// slot geometry is fixed: see [`record`](crate::record)).
     pub fn new(kind: Kind) -> RingBuilder {
+        let (capacity, slot_size, slot_align) = match kind {
+            Kind::Record => (
+                1 << 16,
+                crate::record::RECORD_SLOT_SIZE as u32,
+                crate::record::RECORD_ALIGN as u32,
+            ),
+            Kind::Spsc | Kind::Mpmc => (1024, 64, 8),
+        };
         RingBuilder {
             kind,
-            capacity: 1024,
-            slot_size: 64,
-            slot_align: 8,
+            capacity,
+            slot_size,
+            slot_align,
             message: None,
             mode: DEFAULT_MODE,
             unlink_on_drop: false,

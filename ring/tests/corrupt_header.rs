@@ -63,16 +63,30 @@ fn each_identity_field_is_checked() {
             |e| matches!(e, OpenError::BadMagic { found } if *found == u64::from_le_bytes(*b"NOTARING")),
         ),
         (
-            "abi",
+            "abi newer",
             field_offset!(abi_version),
-            2u32.to_le_bytes().to_vec(),
+            (ABI_VERSION + 1).to_le_bytes().to_vec(),
             |e| {
                 matches!(
                     e,
                     OpenError::AbiMismatch {
-                        found: 2,
+                        found,
                         expected: ABI_VERSION
-                    }
+                    } if *found == ABI_VERSION + 1
+                )
+            },
+        ),
+        (
+            "abi older",
+            field_offset!(abi_version),
+            (ABI_VERSION - 1).to_le_bytes().to_vec(),
+            |e| {
+                matches!(
+                    e,
+                    OpenError::AbiMismatch {
+                        found,
+                        expected: ABI_VERSION
+                    } if *found == ABI_VERSION - 1
                 )
             },
         ),

@@ -154,7 +154,7 @@
 mod chunk;
 mod consumer;
 mod producer;
-mod registry;
+pub(crate) mod registry;
 mod stamp;
 
 use std::time::{Duration, Instant};
