@@ -19,7 +19,7 @@ MUTATIONS=(
     "notify_without_fence        blocking"
     "park_without_fence          blocking"
 )
-for model in loom-tests/tests/mpmc.rs loom-tests/tests/record.rs; do
+for model in loom-tests/tests/mpmc.rs loom-tests/tests/record.rs loom-tests/tests/broadcast.rs; do
     [ -f "$model" ] || continue
     while read -r line; do
         [ -n "$line" ] && MUTATIONS+=("$line")

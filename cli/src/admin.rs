@@ -180,6 +180,11 @@ pub(crate) fn ls() -> Result<(), Failure> {
                         s.producers.len(),
                         role(s.consumer_owner)
                     ),
+                    Kind::Broadcast => format!(
+                        "producer {}, {} subscribers registered",
+                        role(s.producer_owner),
+                        s.producers.len()
+                    ),
                 };
                 format!(
                     "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",

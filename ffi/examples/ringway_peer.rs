@@ -79,7 +79,9 @@ fn consume(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
     let attach = |e: ringway_core::HandleError| (2, e.to_string());
     let mut rx = match ring.kind() {
         // A record ring is refused by the typed SPSC handle (WrongKind).
-        Kind::Spsc | Kind::Record => Rx::Spsc(spsc::Consumer::attach(ring).map_err(attach)?),
+        Kind::Spsc | Kind::Record | Kind::Broadcast => {
+            Rx::Spsc(spsc::Consumer::attach(ring).map_err(attach)?)
+        }
         Kind::Mpmc => Rx::Mpmc(mpmc::Consumer::attach(ring).map_err(attach)?),
     };
     for expected in 0..count {
@@ -103,7 +105,9 @@ fn produce(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
     let attach = |e: ringway_core::HandleError| (2, e.to_string());
     let mut tx = match ring.kind() {
         // A record ring is refused by the typed SPSC handle (WrongKind).
-        Kind::Spsc | Kind::Record => Tx::Spsc(spsc::Producer::attach(ring).map_err(attach)?),
+        Kind::Spsc | Kind::Record | Kind::Broadcast => {
+            Tx::Spsc(spsc::Producer::attach(ring).map_err(attach)?)
+        }
         Kind::Mpmc => Tx::Mpmc(mpmc::Producer::attach(ring).map_err(attach)?),
     };
     for next in 0..count {

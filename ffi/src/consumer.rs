@@ -201,8 +201,8 @@ pub unsafe extern "C" fn ringway_consumer_create(
         let side = match ring.kind() {
             Kind::Spsc => Side::Spsc(spsc::BytesConsumer::attach(ring)?),
             Kind::Mpmc => Side::Mpmc(mpmc::BytesConsumer::attach(ring)?),
-            // Record rings have their own C API; the slot handles refuse them.
-            Kind::Record => Side::Spsc(spsc::BytesConsumer::attach(ring)?),
+            // Record and broadcast rings are refused by the slot handles (WrongKind).
+            Kind::Record | Kind::Broadcast => Side::Spsc(spsc::BytesConsumer::attach(ring)?),
         };
         let handle = ringway_consumer {
             side: NonNull::from(Box::leak(Box::new(side))),

@@ -211,8 +211,8 @@ pub unsafe extern "C" fn ringway_producer_create(
         let side = match ring.kind() {
             Kind::Spsc => Side::Spsc(spsc::BytesProducer::attach(ring)?),
             Kind::Mpmc => Side::Mpmc(mpmc::BytesProducer::attach(ring)?),
-            // Record rings have their own C API; the slot handles refuse them.
-            Kind::Record => Side::Spsc(spsc::BytesProducer::attach(ring)?),
+            // Record and broadcast rings are refused by the slot handles (WrongKind).
+            Kind::Record | Kind::Broadcast => Side::Spsc(spsc::BytesProducer::attach(ring)?),
         };
         let handle = ringway_producer {
             side: NonNull::from(Box::leak(Box::new(side))),

@@ -92,10 +92,10 @@ pub(crate) fn check_identity(
             expected: LAYOUT_HASH,
         });
     }
-    if id.flags != 0 {
+    let kind = Kind::from_raw(id.kind).ok_or(OpenError::UnknownKind { found: id.kind })?;
+    if id.flags & !kind.allowed_flags() != 0 {
         return Err(OpenError::UnknownFlags { flags: id.flags });
     }
-    let kind = Kind::from_raw(id.kind).ok_or(OpenError::UnknownKind { found: id.kind })?;
     if let Some(expected) = expect.kind {
         if kind != expected {
             return Err(OpenError::WrongKind {

@@ -78,6 +78,24 @@ pub enum Kind {
     /// Variable-size records in a byte ring, one or many producers, one
     /// consumer (see [`record`](crate::record)). `capacity` counts bytes.
     Record = 3,
+    /// Variable-size records from one producer to any number of
+    /// subscribers, each with its own cursor (see
+    /// [`broadcast`](crate::broadcast)). `capacity` counts bytes.
+    Broadcast = 4,
+}
+
+/// [`Identity::flags`] bit of a [`Kind::Broadcast`] ring: the producer waits
+/// for the slowest live subscriber instead of lapping it.
+pub const FLAG_GATED: u32 = 1;
+
+impl Kind {
+    /// The [`Identity::flags`] bits defined for this kind.
+    pub fn allowed_flags(self) -> u32 {
+        match self {
+            Kind::Broadcast => FLAG_GATED,
+            Kind::Spsc | Kind::Mpmc | Kind::Record => 0,
+        }
+    }
 }
 
 impl Kind {
@@ -87,16 +105,18 @@ impl Kind {
             1 => Some(Kind::Spsc),
             2 => Some(Kind::Mpmc),
             3 => Some(Kind::Record),
+            4 => Some(Kind::Broadcast),
             _ => None,
         }
     }
 
-    /// Lower-case name (`"spsc"`, `"mpmc"`, `"record"`).
+    /// Lower-case name (`"spsc"`, `"mpmc"`, `"record"`, `"broadcast"`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Spsc => "spsc",
             Kind::Mpmc => "mpmc",
             Kind::Record => "record",
+            Kind::Broadcast => "broadcast",
         }
     }
 }
@@ -135,7 +155,8 @@ pub struct Identity {
     pub type_size: u32,
     /// Alignment of the message type of a typed ring, 0 for a bytes ring.
     pub type_align: u32,
-    /// Feature flags; none are defined in ABI 1, so it must be 0.
+    /// Feature flags: [`FLAG_GATED`] for a broadcast ring, none for the
+    /// other kinds (see [`Kind::allowed_flags`]).
     pub flags: u32,
     /// Hash of the message type's name, 0 when the creator gave none.
     pub type_name_hash: u64,
@@ -485,7 +506,7 @@ impl Geometry {
                     .ok_or(LayoutError::TooLarge)?;
                 (payload, stride)
             }
-            Kind::Record => {
+            Kind::Record | Kind::Broadcast => {
                 // A byte ring: one "slot" per byte, records 16-aligned.
                 if u64::from(slot_size) != crate::record::RECORD_SLOT_SIZE {
                     return Err(LayoutError::SlotSize(slot_size));

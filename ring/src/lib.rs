@@ -60,6 +60,7 @@
 #![cfg_attr(loom, allow(unused_imports, dead_code))]
 
 mod attach;
+pub mod broadcast;
 mod error;
 pub mod layout;
 mod loom;

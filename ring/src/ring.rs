@@ -90,7 +90,7 @@ impl Shared {
 impl Identity {
     /// The identity a creator writes for `geometry` and, for a typed ring,
     /// its message type.
-    fn new(geometry: &Geometry, message: Option<TypeFingerprint>) -> Identity {
+    fn new(geometry: &Geometry, message: Option<TypeFingerprint>, flags: u32) -> Identity {
         let message = message.unwrap_or(TypeFingerprint {
             size: 0,
             align: 0,
@@ -107,7 +107,7 @@ impl Identity {
             slot_stride: geometry.stride,
             type_size: message.size,
             type_align: message.align,
-            flags: 0,
+            flags,
             type_name_hash: message.name_hash,
             slots_offset: geometry.slots_offset,
             total_len: geometry.total_len,
@@ -285,6 +285,7 @@ impl Ring {
         region: Region,
         geometry: Geometry,
         message: Option<TypeFingerprint>,
+        flags: u32,
         zero_header: bool,
     ) -> Ring {
         let header = region.as_ptr().cast::<Header>();
@@ -303,7 +304,7 @@ impl Ring {
                     unsafe { region.as_ptr().add(at as usize).cast::<u64>().write(0) };
                 }
             }
-            if geometry.kind == Kind::Record {
+            if matches!(geometry.kind, Kind::Record | Kind::Broadcast) {
                 // Record stamps must start at 0 (nothing committed, see
                 // `record`); fresh shm, files and anonymous maps are zero already.
                 // SAFETY: slots_offset + capacity = total_len <= region
@@ -317,7 +318,7 @@ impl Ring {
                 };
             }
         }
-        let identity = Identity::new(&geometry, message);
+        let identity = Identity::new(&geometry, message, flags);
         // SAFETY: `header` is the aligned start of a region of at least
         // HEADER_SIZE bytes that no peer uses before READY is published.
         unsafe { core::ptr::write_volatile((*header).identity_ptr(), identity) };
@@ -414,6 +415,7 @@ pub struct RingBuilder {
     slot_size: u32,
     slot_align: u32,
     message: Option<TypeFingerprint>,
+    flags: u32,
     mode: u32,
     unlink_on_drop: bool,
 }
@@ -424,7 +426,7 @@ impl RingBuilder {
     /// slot geometry is fixed: see [`record`](crate::record)).
     pub fn new(kind: Kind) -> RingBuilder {
         let (capacity, slot_size, slot_align) = match kind {
-            Kind::Record => (
+            Kind::Record | Kind::Broadcast => (
                 1 << 16,
                 crate::record::RECORD_SLOT_SIZE as u32,
                 crate::record::RECORD_ALIGN as u32,
@@ -437,9 +439,22 @@ impl RingBuilder {
             slot_size,
             slot_align,
             message: None,
+            flags: 0,
             mode: DEFAULT_MODE,
             unlink_on_drop: false,
         }
+    }
+
+    /// For a [`Kind::Broadcast`] ring: the producer waits for the slowest
+    /// live subscriber (`true`) or never waits and laps slow subscribers
+    /// (`false`, the default). Ignored by the other kinds.
+    pub fn gated(mut self, gated: bool) -> Self {
+        self.flags = if gated && self.kind == Kind::Broadcast {
+            crate::layout::FLAG_GATED
+        } else {
+            0
+        };
+        self
     }
 
     /// Number of slots: a power of two from 2 to 2^32.
@@ -515,7 +530,13 @@ impl RingBuilder {
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            false,
+        ))
     }
 
     /// Creates the ring in a new file at `path` (never following a symlink).
@@ -529,7 +550,13 @@ impl RingBuilder {
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            false,
+        ))
     }
 
     /// Creates the ring in an anonymous shared mapping, for threads and for
@@ -541,7 +568,13 @@ impl RingBuilder {
     pub fn create_anonymous(&self) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
         let region = region::create_anonymous(geometry.total_len)?;
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            false,
+        ))
     }
 
     /// Creates the ring in memory the caller provides, overwriting its header.
@@ -570,7 +603,7 @@ impl RingBuilder {
         }
         // SAFETY: the caller's promise.
         let region = unsafe { Region::from_raw_parts(ptr, len) };
-        Ok(Ring::init(region, geometry, self.message, true))
+        Ok(Ring::init(region, geometry, self.message, self.flags, true))
     }
 
     /// Creates the ring on the heap for a loom model: loom atomics cannot live
@@ -583,7 +616,7 @@ impl RingBuilder {
         let geometry = self.geometry().expect("loom model parameters");
         let region = Region::heap(geometry.total_len as usize);
         let header = Header::zeroed_boxed();
-        let identity = Identity::new(&geometry, None);
+        let identity = Identity::new(&geometry, None, self.flags);
         let base = region.as_ptr();
         Ring {
             shared: Arc::new(Shared {

@@ -258,7 +258,7 @@ use ringway::{Kind, Ring};
 /// the SPSC handles with `WrongKind`.)
 pub(crate) fn ping_pair(ping: &Ring, pong: &Ring) -> Result<PingPair, Failure> {
     Ok(match ping.kind() {
-        Kind::Spsc | Kind::Record => {
+        Kind::Spsc | Kind::Record | Kind::Broadcast => {
             Kinded::Spsc((spsc::Producer::attach(ping)?, spsc::Consumer::attach(pong)?))
         }
         Kind::Mpmc => Kinded::Mpmc((mpmc::Producer::attach(ping)?, mpmc::Consumer::attach(pong)?)),
@@ -268,7 +268,7 @@ pub(crate) fn ping_pair(ping: &Ring, pong: &Ring) -> Result<PingPair, Failure> {
 /// Attaches the peer's round-trip handles.
 pub(crate) fn echo_pair(ping: &Ring, pong: &Ring) -> Result<EchoPair, Failure> {
     Ok(match ping.kind() {
-        Kind::Spsc | Kind::Record => {
+        Kind::Spsc | Kind::Record | Kind::Broadcast => {
             Kinded::Spsc((spsc::Consumer::attach(ping)?, spsc::Producer::attach(pong)?))
         }
         Kind::Mpmc => Kinded::Mpmc((mpmc::Consumer::attach(ping)?, mpmc::Producer::attach(pong)?)),
@@ -278,7 +278,7 @@ pub(crate) fn echo_pair(ping: &Ring, pong: &Ring) -> Result<EchoPair, Failure> {
 /// A u64 consumer of `ring`.
 pub(crate) fn u64_rx(ring: &Ring) -> Result<AnyU64Rx, Failure> {
     Ok(match ring.kind() {
-        Kind::Spsc | Kind::Record => Kinded::Spsc(spsc::Consumer::attach(ring)?),
+        Kind::Spsc | Kind::Record | Kind::Broadcast => Kinded::Spsc(spsc::Consumer::attach(ring)?),
         Kind::Mpmc => Kinded::Mpmc(mpmc::Consumer::attach(ring)?),
     })
 }
@@ -286,7 +286,7 @@ pub(crate) fn u64_rx(ring: &Ring) -> Result<AnyU64Rx, Failure> {
 /// A u64 producer of `ring`.
 pub(crate) fn u64_tx(ring: &Ring) -> Result<AnyU64Tx, Failure> {
     Ok(match ring.kind() {
-        Kind::Spsc | Kind::Record => Kinded::Spsc(spsc::Producer::attach(ring)?),
+        Kind::Spsc | Kind::Record | Kind::Broadcast => Kinded::Spsc(spsc::Producer::attach(ring)?),
         Kind::Mpmc => Kinded::Mpmc(mpmc::Producer::attach(ring)?),
     })
 }
@@ -294,7 +294,9 @@ pub(crate) fn u64_tx(ring: &Ring) -> Result<AnyU64Tx, Failure> {
 /// A bytes consumer of `ring`.
 pub(crate) fn bytes_rx(ring: &Ring) -> Result<AnyBytesRx, Failure> {
     Ok(match ring.kind() {
-        Kind::Spsc | Kind::Record => Kinded::Spsc(spsc::BytesConsumer::attach(ring)?),
+        Kind::Spsc | Kind::Record | Kind::Broadcast => {
+            Kinded::Spsc(spsc::BytesConsumer::attach(ring)?)
+        }
         Kind::Mpmc => Kinded::Mpmc(mpmc::BytesConsumer::attach(ring)?),
     })
 }
@@ -302,7 +304,9 @@ pub(crate) fn bytes_rx(ring: &Ring) -> Result<AnyBytesRx, Failure> {
 /// A bytes producer of `ring`.
 pub(crate) fn bytes_tx(ring: &Ring) -> Result<AnyBytesTx, Failure> {
     Ok(match ring.kind() {
-        Kind::Spsc | Kind::Record => Kinded::Spsc(spsc::BytesProducer::attach(ring)?),
+        Kind::Spsc | Kind::Record | Kind::Broadcast => {
+            Kinded::Spsc(spsc::BytesProducer::attach(ring)?)
+        }
         Kind::Mpmc => Kinded::Mpmc(mpmc::BytesProducer::attach(ring)?),
     })
 }
