@@ -10,7 +10,9 @@
 //!    256     2  head: consumer cursor (u64, monotonic)        consumer(s)
 //!    384     3  data_event, space_event (futex words)         both sides
 //!    512   4-11 producer table: 32 x 32 B (MPMC crash info)   each MPMC producer
-//!   1536  12-15 reserved, zero
+//!   1536    12  durable: record-ring position up to which   `record::flush`
+//!               the data was synced (u64)
+//!   1664  13-15 reserved, zero
 //!   2048        slot 0, slot 1, ... slot capacity-1           (aligned to max(128, slot_align))
 //! ```
 //!
@@ -88,12 +90,18 @@ pub enum Kind {
 /// for the slowest live subscriber instead of lapping it.
 pub const FLAG_GATED: u32 = 1;
 
+/// [`Identity::flags`] bit of a [`Kind::Record`] ring: every data record
+/// carries a CRC32C of its position, length and payload, checked on read and
+/// by recovery.
+pub const FLAG_CRC32C: u32 = 2;
+
 impl Kind {
     /// The [`Identity::flags`] bits defined for this kind.
     pub fn allowed_flags(self) -> u32 {
         match self {
             Kind::Broadcast => FLAG_GATED,
-            Kind::Spsc | Kind::Mpmc | Kind::Record => 0,
+            Kind::Record => FLAG_CRC32C,
+            Kind::Spsc | Kind::Mpmc => 0,
         }
     }
 }
@@ -221,12 +229,18 @@ pub struct Header {
     pub(crate) space_event: Event,
     _pad3: UnsafeCell<[u8; LINE - 2 * EVENT_SIZE]>,
 
-    /// MPMC producer registrations.
+    /// MPMC producer registrations (record ring producers, broadcast
+    /// subscribers).
     pub(crate) producers: [ProducerEntry; PRODUCER_TABLE_LEN],
 
-    _reserved:
-        UnsafeCell<[u8; HEADER_SIZE - 4 * LINE - PRODUCER_TABLE_LEN * size_of::<ProducerEntry>()]>,
+    /// Record ring: the position up to which `record::flush` synced the data.
+    pub(crate) durable: AtomicU64,
+    _pad4: UnsafeCell<[u8; LINE - 8]>,
+
+    _reserved: UnsafeCell<[u8; RESERVED]>,
 }
+
+const RESERVED: usize = HEADER_SIZE - 5 * LINE - PRODUCER_TABLE_LEN * 32;
 
 #[cfg(not(loom))]
 const EVENT_SIZE: usize = size_of::<Event>();
@@ -283,9 +297,9 @@ impl Header {
                 claim_pos: AtomicU64::new(0),
                 claim_len: AtomicU64::new(0),
             }),
-            _reserved: UnsafeCell::new(
-                [0; HEADER_SIZE - 4 * LINE - PRODUCER_TABLE_LEN * size_of::<ProducerEntry>()],
-            ),
+            durable: AtomicU64::new(0),
+            _pad4: UnsafeCell::new([0; LINE - 8]),
+            _reserved: UnsafeCell::new([0; RESERVED]),
         })
     }
 }
@@ -317,7 +331,7 @@ const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
 /// disagree on the layout refuse each other even at the same ABI number.
 #[cfg(not(loom))]
 pub const LAYOUT_HASH: u64 = {
-    let fields: [u64; 32] = [
+    let fields: [u64; 33] = [
         ABI_VERSION as u64,
         HEADER_SIZE as u64,
         LINE as u64,
@@ -350,6 +364,7 @@ pub const LAYOUT_HASH: u64 = {
         size_of::<ProducerEntry>() as u64,
         PRODUCER_TABLE_LEN as u64,
         MPMC_STAMP_SIZE as u64,
+        offset_of!(Header, durable) as u64,
     ];
     let mut hash = fnv1a(b"ringway layout");
     let mut i = 0;
@@ -384,6 +399,7 @@ const _: () = {
     assert!(offset_of!(Header, data_event) == 3 * LINE);
     assert!(offset_of!(Header, space_event) == 3 * LINE + 8);
     assert!(offset_of!(Header, producers) == 4 * LINE);
+    assert!(offset_of!(Header, durable) == 12 * LINE);
     assert!(offset_of!(Identity, magic) == 0);
     assert!(offset_of!(Identity, capacity) == 24);
     assert!(offset_of!(Identity, total_len) == 72);

@@ -46,8 +46,9 @@ enum Cleanup {
 /// What keeps the memory alive.
 #[derive(Debug)]
 enum Backing {
-    /// A mapping of ours (shm, file or memfd); held for its drop, which unmaps.
-    Mapped(#[allow(dead_code)] memmap2::MmapRaw),
+    /// A mapping of ours (shm, file or memfd); held for its drop, which
+    /// unmaps, and for `sync`.
+    Mapped(memmap2::MmapRaw),
     /// Memory the caller owns.
     Borrowed,
     /// Heap memory for loom models (the slots; the loom header is boxed
@@ -93,6 +94,16 @@ impl Region {
     /// The shm name or file path it was created or opened by, if any.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    /// Writes bytes `offset..offset + len` of a mapping back to its file and
+    /// waits for the write (`msync(MS_SYNC)`); nothing for memory that is
+    /// not a mapping of ours.
+    pub(crate) fn sync(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        match &self.backing {
+            Backing::Mapped(map) => map.flush_range(offset, len),
+            _ => Ok(()),
+        }
     }
 
     /// Removes the name (or file) when this region is dropped.

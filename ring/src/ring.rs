@@ -87,6 +87,24 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// `msync(MS_SYNC)` of bytes `offset..offset + len` of the region (see
+    /// `Region::sync`).
+    pub(crate) fn sync(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        self.region.sync(offset, len)
+    }
+
+    /// Offset of the ring's data from the start of the region.
+    pub(crate) fn data_offset(&self) -> usize {
+        self.geometry.slots_offset as usize
+    }
+
+    /// Bytes of ring data (slots times stride).
+    pub(crate) fn data_len(&self) -> usize {
+        (self.geometry.capacity * u64::from(self.geometry.stride)) as usize
+    }
+}
+
 impl Identity {
     /// The identity a creator writes for `geometry` and, for a typed ring,
     /// its message type.
@@ -449,11 +467,22 @@ impl RingBuilder {
     /// live subscriber (`true`) or never waits and laps slow subscribers
     /// (`false`, the default). Ignored by the other kinds.
     pub fn gated(mut self, gated: bool) -> Self {
-        self.flags = if gated && self.kind == Kind::Broadcast {
-            crate::layout::FLAG_GATED
-        } else {
-            0
-        };
+        self.flags &= !crate::layout::FLAG_GATED;
+        if gated && self.kind == Kind::Broadcast {
+            self.flags |= crate::layout::FLAG_GATED;
+        }
+        self
+    }
+
+    /// For a [`Kind::Record`] ring: every data record carries a CRC32C of
+    /// its position, length and payload, written on commit and checked on
+    /// read and by [`record::recover`](crate::record::recover) (default:
+    /// off). Ignored by the other kinds.
+    pub fn checksums(mut self, on: bool) -> Self {
+        self.flags &= !crate::layout::FLAG_CRC32C;
+        if on && self.kind == Kind::Record {
+            self.flags |= crate::layout::FLAG_CRC32C;
+        }
         self
     }
 

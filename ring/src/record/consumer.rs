@@ -26,6 +26,8 @@ struct ConsumerCore {
     /// `head`, so it equals this value between operations. A multiple of 16.
     head: u64,
     capacity: u64,
+    /// Whether data records carry a CRC32C.
+    crc: bool,
     strategy: WaitStrategy,
 }
 
@@ -50,6 +52,7 @@ impl ConsumerCore {
             ring: ring.clone(),
             head,
             capacity: ring.capacity(),
+            crc: ring.identity().flags & crate::layout::FLAG_CRC32C != 0,
             strategy: WaitStrategy::default(),
         })
     }
@@ -93,6 +96,17 @@ impl ConsumerCore {
                         })?;
                     if kind == DATA {
                         shared.access.read(frame.idx);
+                        if self.crc {
+                            // SAFETY: size <= room, checked above; the
+                            // record is published and ours until release.
+                            let payload = unsafe { frame.payload_slice(len as usize) };
+                            if super::checksum(self.head, payload) != frame.crc() {
+                                return Err(CorruptError {
+                                    what: "record checksum mismatch",
+                                    value: self.head,
+                                });
+                            }
+                        }
                         return Ok(Some(len));
                     }
                     zero(shared, self.head, size);

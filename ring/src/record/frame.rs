@@ -56,6 +56,33 @@ impl<'a> Frame<'a> {
         unsafe { core::ptr::write_volatile(self.start.add(8).cast::<u32>(), len) }
     }
 
+    /// The checksum word, read once.
+    #[inline]
+    pub(crate) fn crc(&self) -> u32 {
+        // SAFETY: bytes 12..16 of a header inside the ring (see `of`), 4-aligned.
+        unsafe { core::ptr::read_volatile(self.start.add(12).cast::<u32>()) }
+    }
+
+    /// Writes the checksum word (the claim's owner, before publishing).
+    #[inline]
+    pub(crate) fn set_crc(&self, crc: u32) {
+        // SAFETY: as in `crc`; the caller owns the claim of this header.
+        unsafe { core::ptr::write_volatile(self.start.add(12).cast::<u32>(), crc) }
+    }
+
+    /// The payload of `len` bytes.
+    ///
+    /// # Safety
+    /// The header's position plus `record_size(len)` must end inside the lap
+    /// (checked by the caller), and nobody may write those bytes while the
+    /// slice lives (the claim's owner before publishing, the consumer before
+    /// releasing).
+    #[inline]
+    pub(crate) unsafe fn payload_slice(&self, len: usize) -> &[u8] {
+        // SAFETY: the caller's promise.
+        unsafe { core::slice::from_raw_parts(self.payload(), len) }
+    }
+
     /// Start of the payload, 16 bytes after the header. In bounds as a
     /// pointer (at most one past the ring's end); the caller checks the
     /// payload's length before reading or writing through it.

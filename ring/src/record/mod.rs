@@ -12,7 +12,8 @@
 //!  record header (16 bytes, 16-aligned; position p = its byte position since creation)
 //!  +0  stamp  u64   0 until committed, then  p | type  (type in the low 4 bits)
 //!  +8  len    u32   payload bytes (padding: bytes to the end of the lap - 16)
-//!  +12 crc    u32   reserved, 0
+//!  +12 crc    u32   CRC32C of position, length and payload (rings created
+//!                   with `checksums(true)`), else 0
 //!  +16 payload, len bytes, then zero up to the next multiple of 16
 //! ```
 //!
@@ -72,6 +73,13 @@
 //! knows the size of; as in the MPMC ring, this window is documented and not
 //! healed (the peer-liveness registry is a separate piece of work).
 //!
+//! # Durable file rings
+//!
+//! A file-backed record ring is a log that survives restarts: [`flush`]
+//! makes what was committed durable, [`recover`] (at start-up) keeps the
+//! longest valid prefix after a crash, and [`scan`] reports it without
+//! writing (`ringway verify`). See `durable.rs`.
+//!
 //! A blocked call never waits past its deadline for a dead peer:
 //! [`Consumer::read_deadline`] returns `Timeout`, after which the caller may
 //! heal.
@@ -93,10 +101,12 @@
 //! ```
 
 mod consumer;
+mod durable;
 mod frame;
 mod producer;
 
 pub use consumer::{Consumer, Record};
+pub use durable::{flush, recover, scan, Scan};
 pub use producer::{Producer, Reservation};
 
 use std::time::{Duration, Instant};
@@ -138,6 +148,16 @@ pub fn record_size(len: usize) -> Option<u64> {
 /// fills the ring.
 pub fn max_record_len(capacity: u64) -> usize {
     usize::try_from(capacity - RECORD_HEADER).unwrap_or(usize::MAX)
+}
+
+/// The CRC32C a record at `pos` with `payload` carries in a ring created
+/// with [`checksums`](crate::RingBuilder::checksums): over the position and
+/// the length (as little-endian u64s), then the payload.
+pub fn checksum(pos: u64, payload: &[u8]) -> u32 {
+    let mut prefix = [0u8; 16];
+    prefix[..8].copy_from_slice(&pos.to_le_bytes());
+    prefix[8..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    crc32c::crc32c_append(crc32c::crc32c(&prefix), payload)
 }
 
 pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {

@@ -33,6 +33,8 @@ struct ProducerCore {
     /// Last `head` read (Acquire). Invariant: it never exceeds the shared head.
     cached_head: u64,
     capacity: u64,
+    /// Whether data records carry a CRC32C.
+    crc: bool,
     strategy: WaitStrategy,
 }
 
@@ -60,6 +62,7 @@ impl ProducerCore {
             registration,
             cached_head: head,
             capacity: ring.capacity(),
+            crc: ring.identity().flags & crate::layout::FLAG_CRC32C != 0,
             strategy: WaitStrategy::default(),
         })
     }
@@ -171,6 +174,12 @@ impl ProducerCore {
     fn publish(&mut self, pos: u64, kind: u64, len: u32) -> Result<(), CorruptError> {
         let frame = Frame::of(&self.ring.shared, pos);
         frame.set_len(len);
+        if self.crc && kind == DATA {
+            // SAFETY: we own the claim (not yet published) and it holds len
+            // payload bytes inside the lap (`claim_bytes`).
+            let payload = unsafe { frame.payload_slice(len as usize) };
+            frame.set_crc(super::checksum(pos, payload));
+        }
         // Release: publishes the length and the payload written in place;
         // pairs with the Acquire load of the stamp in `ConsumerCore::front`.
         // Relaxed on failure: we only report it.
