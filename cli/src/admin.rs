@@ -10,14 +10,32 @@ use ringway::{Kind, OpenError, OpenOptions, Ring, RingBuilder};
 use crate::locator::Locator;
 use crate::{fail, Failure};
 
+/// The parameters of `ringway create` besides where and which kind.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    /// Slots, or bytes for record and broadcast rings; a default if `None`.
+    pub(crate) capacity: Option<u64>,
+    /// Bytes per slot (slot rings).
+    pub(crate) slot_size: u32,
+    /// Broadcast: gated.
+    pub(crate) gated: bool,
+    /// Record: CRC32C per record.
+    pub(crate) checksums: bool,
+}
+
 /// `ringway create`.
 pub(crate) fn create(
     name: Option<&str>,
     kind: Kind,
-    capacity: u64,
-    slot_size: u32,
+    shape: Shape,
     file: Option<PathBuf>,
 ) -> Result<(), Failure> {
+    let Shape {
+        capacity,
+        slot_size,
+        gated,
+        checksums,
+    } = shape;
     let locator = match (name, file) {
         (Some(_), Some(_)) => fail!("give a shm NAME or --file PATH, not both"),
         (None, None) => fail!("give a shm NAME (like /jobs) or --file PATH"),
@@ -27,23 +45,39 @@ pub(crate) fn create(
     // Slots aligned to the largest power of two (up to 64) dividing the size,
     // so typed peers of any alignment up to that can attach.
     let align = 1u32 << slot_size.trailing_zeros().min(6);
-    let builder = RingBuilder::new(kind)
-        .capacity(capacity)
-        .slot_size(slot_size)
-        .slot_align(align)
-        .unlink_on_drop(false);
+    let builder = match kind {
+        Kind::Record | Kind::Broadcast => RingBuilder::new(kind)
+            .capacity(capacity.unwrap_or(1 << 20))
+            .gated(gated)
+            .checksums(checksums),
+        Kind::Spsc | Kind::Mpmc => RingBuilder::new(kind)
+            .capacity(capacity.unwrap_or(1024))
+            .slot_size(slot_size)
+            .slot_align(align),
+    }
+    .unlink_on_drop(false);
     let ring = match &locator {
         Locator::Shm(name) => builder.create_shm(name)?,
         Locator::File(path) => builder.create_file(path)?,
     };
-    println!(
-        "created {} ({}, {} slots of {} bytes, {} bytes mapped)",
-        locator.display(),
-        ring.kind(),
-        ring.capacity(),
-        ring.slot_size(),
-        ring.geometry().total_len
-    );
+    match kind {
+        Kind::Record | Kind::Broadcast => println!(
+            "created {} ({}, {} bytes of records, flags {:#x}, {} bytes mapped)",
+            locator.display(),
+            ring.kind(),
+            ring.capacity(),
+            ring.identity().flags,
+            ring.geometry().total_len
+        ),
+        Kind::Spsc | Kind::Mpmc => println!(
+            "created {} ({}, {} slots of {} bytes, {} bytes mapped)",
+            locator.display(),
+            ring.kind(),
+            ring.capacity(),
+            ring.slot_size(),
+            ring.geometry().total_len
+        ),
+    }
     Ok(())
 }
 

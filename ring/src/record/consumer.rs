@@ -267,6 +267,15 @@ impl Consumer {
         })
     }
 
+    /// Whether a record is ready to read now (padding and tombstones at the
+    /// head are skipped on the way).
+    ///
+    /// # Errors
+    /// `Corrupt` as [`try_read`](Self::try_read).
+    pub fn has_record(&mut self) -> Result<bool, CorruptError> {
+        Ok(self.core.front()?.is_some())
+    }
+
     /// Copies the next record out and frees it.
     ///
     /// # Errors
