@@ -122,6 +122,16 @@ enum Command {
         /// Path of the ring file.
         file: PathBuf,
     },
+    /// The record rows' peer process (started by `bench --records`).
+    #[command(name = "__record-peer", hide = true)]
+    RecordPeer {
+        /// record, broadcast, pipe or dgram.
+        mode: String,
+        /// The ring's shm name or the socket path.
+        place: String,
+        /// Records to receive.
+        count: u64,
+    },
     /// The bench's peer process (started by `bench`, not by hand).
     #[command(name = "__peer", hide = true)]
     Peer {
@@ -185,6 +195,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Tail { name, back, count } => records::tail(&name, back, count),
         Command::Verify { file } => records::verify(&file),
         Command::Peer { spec } => bench::peer::run(&spec),
+        Command::RecordPeer { mode, place, count } => {
+            bench::records::peer_main(&mode, &place, count)
+        }
     }
 }
 

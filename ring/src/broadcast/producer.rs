@@ -164,11 +164,12 @@ impl ProducerCore {
         self.cached_min >= need
     }
 
-    /// Waits for room up to `end` (gated mode), waking to re-check the
-    /// lagging subscribers' liveness every `LIVENESS_PERIOD`.
+    /// Waits for room up to `end` (gated mode). When a wait of
+    /// `LIVENESS_PERIOD` passes without room, checks that the lagging
+    /// subscribers' processes are alive (evicting dead ones) and waits again.
     fn wait_room(&mut self, end: u64, deadline: Option<Instant>) -> Result<(), Waited> {
         loop {
-            if self.has_room(end, true) {
+            if self.has_room(end, false) {
                 return Ok(());
             }
             let now = Instant::now();
@@ -179,14 +180,17 @@ impl ProducerCore {
             let until = deadline.map_or(period, |d| d.min(period));
             let need = end.saturating_sub(self.capacity);
             let this = &*self;
-            let _ = this
-                .ring
-                .shared
-                .header()
-                .space_event
-                .wait(this.strategy, Some(until), || {
-                    (this.slowest(need, false) >= need).then_some(())
-                });
+            let waited =
+                this.ring
+                    .shared
+                    .header()
+                    .space_event
+                    .wait(this.strategy, Some(until), || {
+                        (this.slowest(need, false) >= need).then_some(())
+                    });
+            if waited.is_err() && self.has_room(end, true) {
+                return Ok(());
+            }
         }
     }
 
@@ -271,11 +275,21 @@ impl ProducerCore {
                 stamp(shared, pos).store(pos | PADDING, Ordering::Release);
                 continue;
             }
-            for (i, chunk) in record.chunks(8).enumerate() {
+            let words = record.chunks_exact(8);
+            let rest = words.remainder();
+            let full = words.len();
+            for (i, chunk) in words.enumerate() {
                 let mut word = [0u8; 8];
-                word[..chunk.len()].copy_from_slice(chunk);
+                word.copy_from_slice(chunk);
                 // Relaxed: inside the seqlock (see the module docs).
                 payload_word(shared, pos, i as u64)
+                    .store(u64::from_le_bytes(word), Ordering::Relaxed);
+            }
+            if !rest.is_empty() {
+                let mut word = [0u8; 8];
+                word[..rest.len()].copy_from_slice(rest);
+                // Relaxed: as above.
+                payload_word(shared, pos, full as u64)
                     .store(u64::from_le_bytes(word), Ordering::Relaxed);
             }
             meta(shared, pos).store(

@@ -235,18 +235,16 @@ impl Subscriber {
                 PADDING => Some(room(pos, self.capacity)),
                 _ => size_within(pos, len, self.capacity),
             };
-            if kind == DATA {
-                if let Some(_size) = size {
-                    buf.clear();
-                    buf.reserve(len as usize);
-                    let words = (len as u64).div_ceil(8);
-                    for i in 0..words {
-                        // Relaxed: inside the seqlock.
-                        let w = payload_word(shared, pos, i).load(Ordering::Relaxed);
-                        let take = (len as usize - (i as usize) * 8).min(8);
-                        buf.extend_from_slice(&w.to_le_bytes()[..take]);
-                    }
+            if kind == DATA && size.is_some() {
+                let words = (len as usize).div_ceil(8);
+                buf.clear();
+                buf.resize(words * 8, 0);
+                for (i, out) in buf.chunks_exact_mut(8).enumerate() {
+                    // Relaxed: inside the seqlock.
+                    let w = payload_word(shared, pos, i as u64).load(Ordering::Relaxed);
+                    out.copy_from_slice(&w.to_le_bytes());
                 }
+                buf.truncate(len as usize);
             }
             if self.lapped(pos) {
                 self.resume()?;
