@@ -18,6 +18,7 @@ MUTATIONS=(
     "spsc_read_head_relaxed      spsc"
     "notify_without_fence        blocking"
     "park_without_fence          blocking"
+    "sleep_without_flag          blocking"
 )
 for model in loom-tests/tests/mpmc.rs loom-tests/tests/record.rs loom-tests/tests/broadcast.rs; do
     [ -f "$model" ] || continue

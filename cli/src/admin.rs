@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use ringway::layout::MAGIC;
 use ringway::{Kind, OpenError, OpenOptions, Ring, RingBuilder};
 
+use crate::failure::{fail, Failure};
 use crate::locator::Locator;
-use crate::{fail, Failure};
 
 /// The parameters of `ringway create` besides where and which kind.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +29,7 @@ pub(crate) fn create(
     kind: Kind,
     shape: Shape,
     file: Option<PathBuf>,
+    barrier: Option<ringway::Barrier>,
 ) -> Result<(), Failure> {
     let Shape {
         capacity,
@@ -56,6 +57,10 @@ pub(crate) fn create(
             .slot_align(align),
     }
     .unlink_on_drop(false);
+    let builder = match barrier {
+        Some(b) => builder.barrier(b),
+        None => builder,
+    };
     let ring = match &locator {
         Locator::Shm(name) => builder.create_shm(name)?,
         Locator::File(path) => builder.create_file(path)?,
@@ -133,6 +138,11 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         out,
         "mapped          {} bytes (slots at offset {})",
         g.total_len, g.slots_offset
+    );
+    let _ = writeln!(
+        out,
+        "barrier         {}",
+        ringway::Barrier::from_raw(id.barrier).map_or("unknown", ringway::Barrier::name)
     );
     let _ = writeln!(
         out,
@@ -261,7 +271,9 @@ pub(crate) fn rm(name: &str) -> Result<(), Failure> {
                 | Err(OpenError::LayoutMismatch { .. })
                 | Err(OpenError::BadGeometry { .. })
                 | Err(OpenError::UnknownKind { .. })
-                | Err(OpenError::UnknownFlags { .. }) => {}
+                | Err(OpenError::UnknownFlags { .. })
+                | Err(OpenError::UnknownBarrier { .. })
+                | Err(OpenError::BarrierUnavailable { .. }) => {}
                 Err(OpenError::BadMagic { .. }) | Err(OpenError::TooSmall { .. }) => {
                     fail!(
                         "{} is not a ringway ring; not removing it",

@@ -10,6 +10,7 @@
 mod admin;
 mod bench;
 mod cat;
+mod failure;
 mod locator;
 mod records;
 mod sys;
@@ -18,6 +19,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::failure::Failure;
 
 /// Lock-free shared-memory rings: benchmark them, create them, look inside,
 /// pipe bytes through them.
@@ -52,6 +55,17 @@ impl From<KindArg> for ringway::Kind {
     }
 }
 
+/// Barrier mode on the command line (see the README's "Barrier modes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BarrierArg {
+    /// Asymmetric where this process can register for membarrier, else symmetric.
+    Auto,
+    /// Full fences on both sides; parking interrupts no other CPU.
+    Symmetric,
+    /// No fence per push/pop; one membarrier per park (fails without membarrier).
+    Asymmetric,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Measure ringway across two processes pinned to two cores, against pipe,
@@ -80,6 +94,10 @@ enum Command {
         /// Record: a CRC32C in every record (for durable file rings).
         #[arg(long)]
         checksums: bool,
+        /// How notifiers and waiters pay for the wakeup handshake; fixed for
+        /// the ring's life.
+        #[arg(long, value_enum, default_value = "auto")]
+        barrier: BarrierArg,
     },
     /// Show a ring's header, cursors, fill level, roles and waiters.
     Info {
@@ -140,24 +158,6 @@ enum Command {
     },
 }
 
-/// A failure: the message printed after `ringway: `.
-#[derive(Debug)]
-pub(crate) struct Failure(pub(crate) String);
-
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure(e.to_string())
-    }
-}
-
-/// `Err(Failure)` from a format string.
-macro_rules! fail {
-    ($($arg:tt)*) => {
-        return Err($crate::Failure(format!($($arg)*)))
-    };
-}
-pub(crate) use fail;
-
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Bench(args) => bench::run(&args),
@@ -169,17 +169,26 @@ fn run(cli: Cli) -> Result<(), Failure> {
             file,
             gated,
             checksums,
-        } => admin::create(
-            name.as_deref(),
-            kind.into(),
-            admin::Shape {
-                capacity,
-                slot_size,
-                gated,
-                checksums,
-            },
-            file,
-        ),
+            barrier,
+        } => {
+            let barrier = match barrier {
+                BarrierArg::Auto => None,
+                BarrierArg::Symmetric => Some(ringway::Barrier::Symmetric),
+                BarrierArg::Asymmetric => Some(ringway::Barrier::Asymmetric),
+            };
+            admin::create(
+                name.as_deref(),
+                kind.into(),
+                admin::Shape {
+                    capacity,
+                    slot_size,
+                    gated,
+                    checksums,
+                },
+                file,
+                barrier,
+            )
+        }
         Command::Info { name } => admin::info(&name),
         Command::Ls => admin::ls(),
         Command::Rm { name } => admin::rm(&name),

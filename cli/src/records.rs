@@ -13,8 +13,8 @@ use ringway::broadcast::{Start, Subscriber};
 use ringway::record::{self, Consumer, Producer};
 use ringway::{Kind, OpenOptions, Ring};
 
+use crate::failure::{fail, Failure};
 use crate::locator::Locator;
-use crate::{fail, Failure};
 
 /// Opens `name`, which must be a ring of `kind`.
 fn open(name: &str, kind: Kind) -> Result<Ring, Failure> {

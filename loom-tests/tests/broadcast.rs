@@ -2,8 +2,6 @@
 // mutation: broadcast_read_stamp_relaxed broadcast
 // mutation: broadcast_announce_no_fence broadcast
 // mutation: broadcast_check_no_fence broadcast
-// mutation: broadcast_cursor_relaxed broadcast
-// mutation: broadcast_read_cursor_relaxed broadcast
 //! loom models of the broadcast ring, over the real `ringway::broadcast`
 //! code: the lossy lap check (a subscriber never delivers a torn record and
 //! counts what it missed) and the gated producer (it never overwrites what

@@ -68,6 +68,9 @@ pub enum CreateError {
         /// The address given.
         address: usize,
     },
+    /// An asymmetric ring was asked for, and this process cannot register
+    /// for `membarrier` (see [`OpenError::BarrierUnavailable`]).
+    BarrierUnavailable,
     /// A system call failed.
     Io {
         /// Which step failed.
@@ -99,6 +102,9 @@ impl fmt::Display for CreateError {
                 write!(f, "memory at {address:#x} is not aligned to 128 bytes")
             }
             CreateError::Io { context, source } => write!(f, "{context}: {source}"),
+            CreateError::BarrierUnavailable => f.write_str(
+                "an asymmetric ring needs membarrier, which this process cannot register for (old kernel, seccomp, or RINGWAY_BARRIER=symmetric); create it symmetric",
+            ),
         }
     }
 }
@@ -206,6 +212,19 @@ pub enum OpenError {
         /// The flags found.
         flags: u32,
     },
+    /// The barrier word names no known [`Barrier`](ringway_sync::Barrier) mode.
+    UnknownBarrier {
+        /// The word found.
+        found: u32,
+    },
+    /// The ring was created asymmetric (notifiers without a hardware fence,
+    /// waiters running `membarrier`), and this process cannot register for
+    /// `membarrier` (an old kernel, a seccomp filter, another system, or
+    /// `RINGWAY_BARRIER=symmetric`), so its waits could miss wakeups.
+    BarrierUnavailable {
+        /// The ring's mode.
+        barrier: ringway_sync::Barrier,
+    },
     /// The ring carries messages of another type.
     TypeMismatch {
         /// (size, alignment, name hash) recorded in the ring.
@@ -248,6 +267,11 @@ impl fmt::Display for OpenError {
             OpenError::NotReady { state } => write!(
                 f,
                 "ring is not initialised (state {state:#x}): its creator is still setting it up or died doing so; retry, or remove it"
+            ),
+            OpenError::UnknownBarrier { found } => write!(f, "ring barrier mode {found} is unknown to this library"),
+            OpenError::BarrierUnavailable { barrier } => write!(
+                f,
+                "ring is {barrier} but this process cannot register for membarrier (old kernel, seccomp, or RINGWAY_BARRIER=symmetric); create the ring symmetric to share it with such processes"
             ),
             OpenError::UnknownKind { found } => write!(f, "ring kind {found} is unknown to this library"),
             OpenError::WrongKind { found, expected } => write!(f, "ring is {found}, not {expected}"),
@@ -355,8 +379,15 @@ impl From<CorruptError> for HandleError {
     }
 }
 
-/// Why a push did not happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a push did not happen. `Debug` does not need `T: Debug` (the
+/// message shows as `..`).
+///
+/// ```
+/// struct Opaque;
+/// let e = ringway::PushError::Full(Opaque);
+/// assert_eq!(format!("{e:?}"), "Full(..)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub enum PushError<T> {
     /// No free slot; the message is handed back.
     Full(T),
@@ -383,7 +414,21 @@ impl<T> fmt::Display for PushError<T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for PushError<T> {}
+impl<T> fmt::Debug for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Full(_) => f.write_str("Full(..)"),
+            PushError::Size { expected, found } => f
+                .debug_struct("Size")
+                .field("expected", expected)
+                .field("found", found)
+                .finish(),
+            PushError::Corrupt(e) => f.debug_tuple("Corrupt").field(e).finish(),
+        }
+    }
+}
+
+impl<T> std::error::Error for PushError<T> {}
 
 impl<T> From<CorruptError> for PushError<T> {
     fn from(e: CorruptError) -> Self {
@@ -427,8 +472,9 @@ impl From<CorruptError> for PopError {
     }
 }
 
-/// Why a blocking push with a deadline did not happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a blocking push with a deadline did not happen. `Debug` does not
+/// need `T: Debug`.
+#[derive(Clone, PartialEq, Eq)]
 pub enum PushTimeoutError<T> {
     /// No slot came free before the deadline; the message is handed back.
     Timeout(T),
@@ -455,7 +501,21 @@ impl<T> fmt::Display for PushTimeoutError<T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for PushTimeoutError<T> {}
+impl<T> fmt::Debug for PushTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            PushTimeoutError::Size { expected, found } => f
+                .debug_struct("Size")
+                .field("expected", expected)
+                .field("found", found)
+                .finish(),
+            PushTimeoutError::Corrupt(e) => f.debug_tuple("Corrupt").field(e).finish(),
+        }
+    }
+}
+
+impl<T> std::error::Error for PushTimeoutError<T> {}
 
 impl<T> From<CorruptError> for PushTimeoutError<T> {
     fn from(e: CorruptError) -> Self {
@@ -502,7 +562,8 @@ impl From<CorruptError> for PopTimeoutError {
 /// How a blocking wait ended without its condition: the shared result of the
 /// SPSC and MPMC waits, turned into the public error of the call.
 #[derive(Debug)]
-pub(crate) enum Waited {
+#[allow(unreachable_pub)] // named by the sealed handle seam only
+pub enum Waited {
     Timeout,
     Corrupt(CorruptError),
 }

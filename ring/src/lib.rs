@@ -62,6 +62,7 @@
 mod attach;
 pub mod broadcast;
 mod error;
+pub mod handle;
 pub mod layout;
 mod loom;
 pub mod mpmc;
@@ -77,9 +78,10 @@ pub use error::{
     CorruptError, CreateError, HandleError, OpenError, PopError, PopTimeoutError, PushError,
     PushTimeoutError, Role,
 };
+pub use handle::{AnyConsumer, AnyKind, AnyProducer, Bytes, Flavor, Message};
 pub use layout::{Geometry, Identity, Kind, LayoutError};
 pub use ring::{fingerprint, OpenOptions, Ring, RingBuilder, Snapshot};
-pub use ringway_sync::{WaitStrategy, DEFAULT_SPINS};
+pub use ringway_sync::{Barrier, WaitStrategy, BARRIER_ENV, DEFAULT_SPINS};
 
 /// The README's examples compile (and so stay true).
 #[cfg(doctest)]

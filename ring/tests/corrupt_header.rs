@@ -63,16 +63,18 @@ fn each_identity_field_is_checked() {
             |e| matches!(e, OpenError::BadMagic { found } if *found == u64::from_le_bytes(*b"NOTARING")),
         ),
         (
-            "abi newer",
+            // A ring made by a build from before the barrier mode was a ring
+            // property (ABI 1) is refused: its peers assumed their own mode.
+            "abi 1",
             field_offset!(abi_version),
-            (ABI_VERSION + 1).to_le_bytes().to_vec(),
+            1u32.to_le_bytes().to_vec(),
             |e| {
                 matches!(
                     e,
                     OpenError::AbiMismatch {
-                        found,
+                        found: 1,
                         expected: ABI_VERSION
-                    } if *found == ABI_VERSION + 1
+                    }
                 )
             },
         ),
@@ -89,6 +91,24 @@ fn each_identity_field_is_checked() {
                     } if *found == ABI_VERSION - 1
                 )
             },
+        ),
+        (
+            "abi newer",
+            field_offset!(abi_version),
+            (ABI_VERSION + 1).to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::AbiMismatch { found, .. } if *found == ABI_VERSION + 1),
+        ),
+        (
+            "barrier zero",
+            field_offset!(barrier),
+            0u32.to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::UnknownBarrier { found: 0 }),
+        ),
+        (
+            "barrier unknown",
+            field_offset!(barrier),
+            9u32.to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::UnknownBarrier { found: 9 }),
         ),
         (
             "kind unknown",
@@ -314,7 +334,6 @@ fn informational_fields_do_not_matter() {
             field_offset!(creator_start_time),
             1u64.to_le_bytes().to_vec(),
         ),
-        (field_offset!(reserved), 1u32.to_le_bytes().to_vec()),
     ] {
         let path = ring_file("info-field");
         poke(&path, offset, &bytes);

@@ -11,6 +11,7 @@
 
 mod chan;
 mod lines;
+mod multi;
 pub(crate) mod peer;
 pub(crate) mod records;
 mod report;
@@ -29,11 +30,11 @@ use ringway::{Kind, Ring, RingBuilder, WaitStrategy};
 use self::chan::Endpoint;
 use self::lines::Lines;
 use self::report::{Latency, Outcome, Row};
-use self::ringio::with_kind;
 use self::spec::{Mech, Spec, Work};
 use self::work::RingWait;
+use crate::failure::{fail, Failure};
 use crate::sys::{self, Mq};
-use crate::{fail, Failure};
+use ringway::{with_any, AnyConsumer, Bytes};
 
 /// `ringway bench` options.
 #[derive(Debug, clap::Args)]
@@ -55,8 +56,9 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "KIB", default_value_t = 256)]
     ring_kib: usize,
     /// Only these mechanisms (comma-separated: ringway, ringway-mpmc,
-    /// ringway-default, cache-line, pipe, fifo, unix-stream, unix-dgram, mq,
-    /// eventfd); ringway, the baseline, is always included.
+    /// ringway-mpmc-2p2c, ringway-default, cache-line, pipe, fifo,
+    /// unix-stream, unix-dgram, mq, eventfd); ringway, the baseline, is
+    /// always included.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run the variable-size rows instead: records of 64 B..64 KiB through a
@@ -150,8 +152,10 @@ impl Drop for PeerGuard {
 #[derive(Debug)]
 enum Side {
     RingRtt(ringio::PingPair, RingWait),
-    RingU64(ringio::AnyU64Rx),
-    RingBytes(ringio::AnyBytesRx),
+    RingU64(AnyConsumer<u64>),
+    RingBytes(AnyConsumer<Bytes>),
+    /// The 2P2C MPMC row: the ring, for `multi::THREADS` consumers.
+    Multi(Ring),
     Line,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
@@ -193,6 +197,7 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
         for &m in mechs {
             if (m == Mech::CacheLine && work == Work::RttBlock)
                 || (m == Mech::RingDefault && work == Work::RttSpin)
+                || m == Mech::RingMpmc2p2c
             {
                 continue;
             }
@@ -202,7 +207,9 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
     for size in [8, 64, 4096, 65536] {
         for batch in [1, batch_for(size)] {
             for &m in mechs {
-                if matches!(m, Mech::CacheLine | Mech::Eventfd | Mech::RingDefault) {
+                if matches!(m, Mech::CacheLine | Mech::Eventfd | Mech::RingDefault)
+                    || (m == Mech::RingMpmc2p2c && size != 8)
+                {
                     continue;
                 }
                 rows.push((Work::Tput { size, batch }, m));
@@ -442,6 +449,11 @@ fn run_row(
     let mut spec_names = Vec::new();
     let rtt = matches!(work, Work::RttSpin | Work::RttBlock);
     let side = match (mech, work) {
+        (Mech::RingMpmc2p2c, _) => {
+            let capacity = ring_capacity(8, timing.ring_kib);
+            let ring = make_ring(&base, "data", Kind::Mpmc, capacity, None, &mut names)?;
+            Side::Multi(ring)
+        }
         (Mech::Ring | Mech::RingMpmc | Mech::RingDefault, _) => {
             let kind = if mech == Mech::RingMpmc {
                 Kind::Mpmc
@@ -468,7 +480,7 @@ fn run_row(
                         None,
                         &mut names,
                     )?;
-                    Side::RingU64(ringio::u64_rx(&ring)?)
+                    Side::RingU64(AnyConsumer::attach(&ring)?)
                 }
                 Work::Tput { size, .. } => {
                     let ring = make_ring(
@@ -479,7 +491,7 @@ fn run_row(
                         Some(size),
                         &mut names,
                     )?;
-                    Side::RingBytes(ringio::bytes_rx(&ring)?)
+                    Side::RingBytes(AnyConsumer::attach(&ring)?)
                 }
             }
         }
@@ -634,7 +646,7 @@ fn run_row(
         }
         Side::RingRtt(pair, wait) => {
             let clock = work::Clock::new(warm, timing.rtt, samples);
-            with_kind!(pair, (mut tx, mut rx) => work::ring_ping(&mut tx, &mut rx, wait, clock, &watch))?;
+            with_any!(pair, (mut tx, mut rx) => work::ring_ping(&mut tx, &mut rx, wait, clock, &watch))?;
             latency(samples)?
         }
         Side::KernelRtt(tx, rx) => {
@@ -651,16 +663,22 @@ fn run_row(
                 fail!("bad row")
             };
             stream(
-                with_kind!(rx, mut rx => work::ring_recv_u64(&mut rx, batch, &watch))?,
+                with_any!(rx, mut rx => work::ring_recv_u64(&mut rx, batch, &watch))?,
                 8,
             )
+        }
+        Side::Multi(ring) => {
+            let Work::Tput { batch, .. } = work else {
+                fail!("bad row")
+            };
+            stream(multi::recv(&ring, batch, &watch)?, 8)
         }
         Side::RingBytes(rx) => {
             let Work::Tput { size, batch } = work else {
                 fail!("bad row")
             };
             stream(
-                with_kind!(rx, mut rx => work::ring_recv_bytes(&mut rx, batch, &watch))?,
+                with_any!(rx, mut rx => work::ring_recv_bytes(&mut rx, batch, &watch))?,
                 size,
             )
         }

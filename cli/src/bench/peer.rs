@@ -9,17 +9,19 @@ use ringway::{Kind, OpenOptions, Ring, WaitStrategy};
 
 use super::chan::Endpoint;
 use super::lines::Lines;
-use super::ringio::{self, with_kind};
+use super::ringio;
 use super::spec::{Mech, Spec, Work};
 use super::work::RingWait;
 use super::{is_bench_path, work, Watch};
+use crate::failure::{fail, Failure};
 use crate::sys::{self, Mq};
-use crate::{fail, Failure};
+use ringway::{with_any, AnyProducer, Bytes};
 
 enum Side {
     RingRtt(ringio::EchoPair, RingWait),
-    RingU64(ringio::AnyU64Tx),
-    RingBytes(ringio::AnyBytesTx),
+    RingU64(AnyProducer<u64>),
+    RingBytes(AnyProducer<Bytes>),
+    Multi(Ring),
     Line,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
@@ -27,7 +29,7 @@ enum Side {
 
 /// Opens a ring of the bench's, checking its kind against the row's.
 fn open_ring(spec: &Spec, name: &str) -> Result<Ring, Failure> {
-    let kind = if spec.mech == Mech::RingMpmc {
+    let kind = if matches!(spec.mech, Mech::RingMpmc | Mech::RingMpmc2p2c) {
         Kind::Mpmc
     } else {
         Kind::Spsc
@@ -88,10 +90,11 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
         Mech::Ring | Mech::RingMpmc | Mech::RingDefault => {
             let ring = open_ring(&spec, name(&spec, 0)?)?;
             match spec.work {
-                Work::Tput { size: 8, .. } => Side::RingU64(ringio::u64_tx(&ring)?),
-                _ => Side::RingBytes(ringio::bytes_tx(&ring)?),
+                Work::Tput { size: 8, .. } => Side::RingU64(AnyProducer::attach(&ring)?),
+                _ => Side::RingBytes(AnyProducer::attach(&ring)?),
             }
         }
+        Mech::RingMpmc2p2c => Side::Multi(open_ring(&spec, name(&spec, 0)?)?),
         Mech::CacheLine => Side::Line,
         Mech::Pipe | Mech::Eventfd if rtt => {
             let (ping, pong) = (fd(&spec, 0)?, fd(&spec, 1)?);
@@ -144,20 +147,26 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
     match side {
         Side::Line => lines.echo(1, &watch),
         Side::RingRtt(pair, wait) => {
-            with_kind!(pair, (mut rx, mut tx) => work::ring_echo(&mut rx, &mut tx, wait, &watch))
+            with_any!(pair, (mut rx, mut tx) => work::ring_echo(&mut rx, &mut tx, wait, &watch))
         }
         Side::KernelRtt(rx, tx) => work::rtt_echo(&rx, &tx, &watch),
         Side::RingU64(tx) => {
             let Work::Tput { batch, .. } = spec.work else {
                 fail!("bad row")
             };
-            with_kind!(tx, mut tx => work::ring_send_u64(&mut tx, batch, dur, &watch))
+            with_any!(tx, mut tx => work::ring_send_u64(&mut tx, batch, dur, &watch))
+        }
+        Side::Multi(ring) => {
+            let Work::Tput { batch, .. } = spec.work else {
+                fail!("bad row")
+            };
+            super::multi::send(&ring, batch, dur, &watch)
         }
         Side::RingBytes(tx) => {
             let Work::Tput { batch, .. } = spec.work else {
                 fail!("bad row")
             };
-            with_kind!(tx, mut tx => work::ring_send_bytes(&mut tx, batch, dur, &watch))
+            with_any!(tx, mut tx => work::ring_send_bytes(&mut tx, batch, dur, &watch))
         }
         Side::KernelStream(tx) => {
             let Work::Tput { size, batch } = spec.work else {

@@ -18,7 +18,7 @@ use ringway::broadcast::{self, Start, Subscriber};
 use ringway::record;
 use ringway::{Kind, OpenOptions, Ring, RingBuilder};
 
-use crate::{fail, Failure};
+use crate::failure::{fail, Failure};
 
 /// Bytes of the record and broadcast rings.
 const RING_BYTES: u64 = 1 << 21;

@@ -29,12 +29,9 @@
 //! the slots; at worst a corrupt peer makes us read garbage bytes, which typed
 //! rings accept because their message types are valid for any bit pattern.
 
-mod chunk;
 mod consumer;
 mod producer;
 
-pub use chunk::{ReadChunk, WriteChunk};
-pub use consumer::{BytesConsumer, Consumer};
-pub use producer::{BytesProducer, Producer};
-
 pub(crate) use crate::error::Waited;
+
+crate::handle::kind_aliases!(Spsc, "SPSC", producer::ProducerCore, consumer::ConsumerCore);
