@@ -10,7 +10,8 @@
 # figure is what an idle machine would mostly pay; not measured idle.
 set -euo pipefail
 cd "$(dirname "$0")/../../bridge"
-export CARGO_TARGET_DIR="${BRIDGE_TARGET_DIR:-target}"
+cache_dir="${RINGWAY_CI_CACHE:+$RINGWAY_CI_CACHE/bridge-target}"
+export CARGO_TARGET_DIR="${BRIDGE_TARGET_DIR:-${cache_dir:-target}}"
 limit="${BRIDGE_CI_TIMEOUT:-1500}"
 start=$(date +%s)
 timeout "$limit" bash -euo pipefail -c '
