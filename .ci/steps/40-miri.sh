@@ -8,5 +8,5 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
     exit 0
 fi
 start=$(date +%s)
-bash scripts/miri.sh
+CARGO_TARGET_DIR="${RINGWAY_CI_CACHE:-target}" bash scripts/miri.sh
 echo "miri took $(( $(date +%s) - start )) s"

@@ -8,5 +8,5 @@ if ! rustc +nightly --version >/dev/null 2>&1 \
     exit 0
 fi
 start=$(date +%s)
-bash scripts/tsan.sh
+CARGO_TARGET_DIR="${RINGWAY_CI_CACHE:-target}" bash scripts/tsan.sh
 echo "tsan took $(( $(date +%s) - start )) s"

@@ -8,4 +8,4 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     exit 0
 fi
 export RINGWAY_FUZZ_SECONDS="${RINGWAY_FUZZ_SECONDS:-30}"
-bash scripts/fuzz-long.sh
+CARGO_TARGET_DIR="${RINGWAY_CI_CACHE:-$PWD/target}" bash scripts/fuzz-long.sh
