@@ -57,7 +57,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 1
+#define RINGWAY_LAYOUT_VERSION 3
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -188,6 +188,11 @@ enum ringway_result
    * An error this version of the C API has no code for; see the message.
    */
   RINGWAY_ERR_OTHER = 28,
+  /**
+   * MPMC: a producer's claim holds the head (a message is being written
+   * there); the ring is not empty, retry (not an error condition).
+   */
+  RINGWAY_ERR_BUSY = 29,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -1,14 +1,14 @@
-//! `create`, `info`, `ls`, `rm`: operate rings by name.
+//! `create`, `info`, `ls`: operate rings by name (`rm` is in `object.rs`).
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::PathBuf;
 
-use ringway::layout::MAGIC;
-use ringway::{Kind, OpenError, OpenOptions, Ring, RingBuilder};
+use ringway::probe::Probe;
+use ringway::{Kind, OpenOptions, Ring, RingBuilder};
 
 use crate::failure::{fail, Failure};
 use crate::locator::Locator;
+use crate::object::{path_of, Object};
 
 /// `ringway create`.
 pub(crate) fn create(
@@ -17,6 +17,7 @@ pub(crate) fn create(
     capacity: u64,
     slot_size: u32,
     file: Option<PathBuf>,
+    barrier: Option<ringway::Barrier>,
 ) -> Result<(), Failure> {
     let locator = match (name, file) {
         (Some(_), Some(_)) => fail!("give a shm NAME or --file PATH, not both"),
@@ -32,6 +33,10 @@ pub(crate) fn create(
         .slot_size(slot_size)
         .slot_align(align)
         .unlink_on_drop(false);
+    let builder = match barrier {
+        Some(b) => builder.barrier(b),
+        None => builder,
+    };
     let ring = match &locator {
         Locator::Shm(name) => builder.create_shm(name)?,
         Locator::File(path) => builder.create_file(path)?,
@@ -102,6 +107,11 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
     );
     let _ = writeln!(
         out,
+        "barrier         {}",
+        ringway::Barrier::from_raw(id.barrier).map_or("unknown", ringway::Barrier::name)
+    );
+    let _ = writeln!(
+        out,
         "creator         {}, start time {}",
         role(id.creator_pid),
         id.creator_start_time
@@ -133,24 +143,83 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
     out
 }
 
-/// `ringway info`.
+/// `ringway info`: reads the header with `pread` first, and maps the ring
+/// only once that copy validated.
 pub(crate) fn info(name: &str) -> Result<(), Failure> {
     let locator = Locator::parse(name)?;
+    let shown = locator.display();
+    let object = match Object::open(&path_of(&locator)) {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fail!("no ring named {shown}"),
+        Err(e) => fail!("{shown}: {e}"),
+    };
+    match object.probe()? {
+        Probe::Ready(copy) => {
+            copy.validate()?;
+        }
+        Probe::Initialising(copy) => {
+            let id = copy.identity();
+            fail!(
+                "{shown} is not initialised: created by {}, ABI {}; retry, or remove it if its creator is gone",
+                role(id.creator_pid),
+                id.abi_version
+            )
+        }
+        Probe::Empty => fail!("{shown} is empty (0 bytes): not a ringway ring, or a creator died before writing to it"),
+        _ => fail!("{shown} is not a ringway ring"),
+    }
     let ring = locator.open(&OpenOptions::new())?;
-    print!("{}", describe(&ring, &locator.display()));
+    print!("{}", describe(&ring, &shown));
     Ok(())
 }
 
-/// Whether the object starts with the ring magic (read without mapping it).
-fn has_magic(path: &std::path::Path) -> bool {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut word = [0u8; 8];
-    f.read_exact(&mut word).is_ok() && u64::from_le_bytes(word) == MAGIC
+/// One `ls` row from a header copy (nothing mapped).
+fn ls_row(probe: &Probe) -> Option<String> {
+    Some(match probe {
+        Probe::Ready(copy) => match copy.validate() {
+            Ok(g) => {
+                let (producer, consumer) = copy.role_owners();
+                let roles = match g.kind {
+                    Kind::Spsc => {
+                        format!("producer {}, consumer {}", role(producer), role(consumer))
+                    }
+                    Kind::Mpmc => format!("{} producers registered", copy.producers().len()),
+                };
+                let fill = copy.tail().saturating_sub(copy.head()).min(g.capacity);
+                format!(
+                    "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",
+                    g.kind.name(),
+                    g.capacity,
+                    g.slot_size,
+                    fill,
+                    g.capacity
+                )
+            }
+            Err(e) => format!("unusable: {e}"),
+        },
+        Probe::Initialising(copy) => {
+            let gone = !copy.creator_alive();
+            format!(
+                "initialising, created by {}{}",
+                role(copy.identity().creator_pid),
+                if gone {
+                    "; `ringway rm` removes it"
+                } else {
+                    ""
+                }
+            )
+        }
+        Probe::Empty => {
+            "empty (0 bytes): not provably a ring; `ringway rm` will not remove it".to_owned()
+        }
+        _ => return None,
+    })
 }
 
-/// `ringway ls`: every object in /dev/shm that starts with the ring magic.
+/// `ringway ls`: every object in /dev/shm that starts with the ring magic,
+/// and the empty ones (which a creator that died may have left). Read with
+/// `pread` through a descriptor opened without following symlinks or
+/// blocking; nothing is mapped.
 pub(crate) fn ls() -> Result<(), Failure> {
     let dir = std::path::Path::new("/dev/shm");
     let entries = match std::fs::read_dir(dir) {
@@ -159,35 +228,13 @@ pub(crate) fn ls() -> Result<(), Failure> {
     };
     let mut rows = Vec::new();
     for entry in entries.flatten() {
-        let Ok(meta) = entry.metadata() else { continue };
-        if !meta.is_file() || !has_magic(&entry.path()) {
+        let Ok(object) = Object::open(&entry.path()) else {
             continue;
-        }
-        let name = format!("/{}", entry.file_name().to_string_lossy());
-        let state = match OpenOptions::new().allow_other_owner(true).open_shm(&name) {
-            Ok(ring) => {
-                let g = ring.geometry();
-                let s = ring.snapshot();
-                let roles = match g.kind {
-                    Kind::Spsc => format!(
-                        "producer {}, consumer {}",
-                        role(s.producer_owner),
-                        role(s.consumer_owner)
-                    ),
-                    Kind::Mpmc => format!("{} producers registered", s.producers.len()),
-                };
-                format!(
-                    "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",
-                    g.kind.name(),
-                    g.capacity,
-                    g.slot_size,
-                    s.len,
-                    g.capacity
-                )
-            }
-            Err(e) => format!("unusable: {e}"),
         };
-        rows.push((name, state));
+        let Some(row) = object.probe().ok().as_ref().and_then(ls_row) else {
+            continue;
+        };
+        rows.push((format!("/{}", entry.file_name().to_string_lossy()), row));
     }
     rows.sort();
     if rows.is_empty() {
@@ -196,42 +243,5 @@ pub(crate) fn ls() -> Result<(), Failure> {
     for (name, state) in rows {
         println!("{name:<32} {state}");
     }
-    Ok(())
-}
-
-/// `ringway rm`: removes a ring, and only a ring.
-pub(crate) fn rm(name: &str) -> Result<(), Failure> {
-    let locator = Locator::parse(name)?;
-    match locator.open(&OpenOptions::new().allow_other_owner(true)) {
-        Ok(_) => {}
-        Err(f) => {
-            // Open again to look at the typed error: a half-initialised or
-            // foreign-version ring may go, something that is not a ring may not.
-            let typed = match &locator {
-                Locator::Shm(n) => OpenOptions::new().allow_other_owner(true).open_shm(n),
-                Locator::File(p) => OpenOptions::new().allow_other_owner(true).open_file(p),
-            };
-            match typed {
-                Err(OpenError::NotReady { .. })
-                | Err(OpenError::AbiMismatch { .. })
-                | Err(OpenError::LayoutMismatch { .. })
-                | Err(OpenError::BadGeometry { .. })
-                | Err(OpenError::UnknownKind { .. })
-                | Err(OpenError::UnknownFlags { .. }) => {}
-                Err(OpenError::BadMagic { .. }) | Err(OpenError::TooSmall { .. }) => {
-                    fail!(
-                        "{} is not a ringway ring; not removing it",
-                        locator.display()
-                    )
-                }
-                _ => return Err(f),
-            }
-        }
-    }
-    match &locator {
-        Locator::Shm(n) => Ring::remove_shm(n)?,
-        Locator::File(p) => std::fs::remove_file(p)?,
-    }
-    println!("removed {}", locator.display());
     Ok(())
 }

@@ -56,10 +56,13 @@ impl From<CreateError> for Error {
         let code = match &e {
             CreateError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
             CreateError::AlreadyExists { .. } => RINGWAY_ERR_EXISTS,
-            CreateError::Layout(_) | CreateError::Misaligned { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
+            CreateError::Layout(_)
+            | CreateError::Misaligned { .. }
+            | CreateError::InvalidMode { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
             CreateError::NoSpace { .. } => RINGWAY_ERR_NO_SPACE,
             CreateError::RegionTooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
             CreateError::Io { .. } => RINGWAY_ERR_IO,
+            CreateError::BarrierUnavailable => RINGWAY_ERR_UNSUPPORTED,
             _ => RINGWAY_ERR_OTHER,
         };
         Error::new(code, e.to_string())
@@ -80,7 +83,9 @@ impl From<OpenError> for Error {
             OpenError::NotReady { .. } => RINGWAY_ERR_NOT_READY,
             OpenError::UnknownKind { .. }
             | OpenError::BadGeometry { .. }
-            | OpenError::UnknownFlags { .. } => RINGWAY_ERR_BAD_HEADER,
+            | OpenError::UnknownFlags { .. }
+            | OpenError::UnknownBarrier { .. } => RINGWAY_ERR_BAD_HEADER,
+            OpenError::BarrierUnavailable { .. } => RINGWAY_ERR_UNSUPPORTED,
             OpenError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
             OpenError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
             OpenError::Io { .. } => RINGWAY_ERR_IO,
@@ -129,6 +134,10 @@ impl From<PopError> for Error {
         match e {
             // Static: a consumer spinning on an empty ring must not allocate.
             PopError::Empty => Error::fixed(RINGWAY_ERR_EMPTY, "ring is empty"),
+            PopError::Busy => Error::fixed(
+                RINGWAY_ERR_BUSY,
+                "a message is being written at the head of the ring; retry",
+            ),
             PopError::Size { expected, found } => Error::new(
                 RINGWAY_ERR_SIZE,
                 format!("buffer is {found} bytes; slots are {expected} bytes"),

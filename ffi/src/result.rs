@@ -76,12 +76,15 @@ pub enum ringway_result {
     RINGWAY_ERR_PANIC = 27,
     /// An error this version of the C API has no code for; see the message.
     RINGWAY_ERR_OTHER = 28,
+    /// MPMC: a producer's claim holds the head (a message is being written
+    /// there); the ring is not empty, retry (not an error condition).
+    RINGWAY_ERR_BUSY = 29,
 }
 
 use ringway_result::*;
 
 /// Every code, in numeric order (for tests and `ringway_result_str`).
-pub(crate) const ALL: [ringway_result; 29] = [
+pub(crate) const ALL: [ringway_result; 30] = [
     RINGWAY_OK,
     RINGWAY_ERR_NULL,
     RINGWAY_ERR_INVALID_ARGUMENT,
@@ -111,6 +114,7 @@ pub(crate) const ALL: [ringway_result; 29] = [
     RINGWAY_ERR_UNSUPPORTED,
     RINGWAY_ERR_PANIC,
     RINGWAY_ERR_OTHER,
+    RINGWAY_ERR_BUSY,
 ];
 
 impl ringway_result {
@@ -146,6 +150,7 @@ impl ringway_result {
             RINGWAY_ERR_UNSUPPORTED => c"not supported",
             RINGWAY_ERR_PANIC => c"panic caught inside ringway",
             RINGWAY_ERR_OTHER => c"other error",
+            RINGWAY_ERR_BUSY => c"a message is being written at the head; retry",
         }
     }
 }

@@ -68,6 +68,15 @@ pub enum CreateError {
         /// The address given.
         address: usize,
     },
+    /// The permission bits are not usable for a ring: bits outside `0o777`
+    /// (set-id, sticky, file type), or no read and write for the owner.
+    InvalidMode {
+        /// The mode given.
+        mode: u32,
+    },
+    /// An asymmetric ring was asked for, and this process cannot register
+    /// for `membarrier` (see [`OpenError::BarrierUnavailable`]).
+    BarrierUnavailable,
     /// A system call failed.
     Io {
         /// Which step failed.
@@ -98,7 +107,14 @@ impl fmt::Display for CreateError {
             CreateError::Misaligned { address } => {
                 write!(f, "memory at {address:#x} is not aligned to 128 bytes")
             }
+            CreateError::InvalidMode { mode } => write!(
+                f,
+                "mode {mode:#o} is not usable for a ring: give permission bits within 0o777 that include owner read and write (0o600)"
+            ),
             CreateError::Io { context, source } => write!(f, "{context}: {source}"),
+            CreateError::BarrierUnavailable => f.write_str(
+                "an asymmetric ring needs membarrier, which this process cannot register for (old kernel, seccomp, or RINGWAY_BARRIER=symmetric); create it symmetric",
+            ),
         }
     }
 }
@@ -206,6 +222,19 @@ pub enum OpenError {
         /// The flags found.
         flags: u32,
     },
+    /// The barrier word names no known [`Barrier`](ringway_sync::Barrier) mode.
+    UnknownBarrier {
+        /// The word found.
+        found: u32,
+    },
+    /// The ring was created asymmetric (notifiers without a hardware fence,
+    /// waiters running `membarrier`), and this process cannot register for
+    /// `membarrier` (an old kernel, a seccomp filter, another system, or
+    /// `RINGWAY_BARRIER=symmetric`), so its waits could miss wakeups.
+    BarrierUnavailable {
+        /// The ring's mode.
+        barrier: ringway_sync::Barrier,
+    },
     /// The ring carries messages of another type.
     TypeMismatch {
         /// (size, alignment, name hash) recorded in the ring.
@@ -248,6 +277,11 @@ impl fmt::Display for OpenError {
             OpenError::NotReady { state } => write!(
                 f,
                 "ring is not initialised (state {state:#x}): its creator is still setting it up or died doing so; retry, or remove it"
+            ),
+            OpenError::UnknownBarrier { found } => write!(f, "ring barrier mode {found} is unknown to this library"),
+            OpenError::BarrierUnavailable { barrier } => write!(
+                f,
+                "ring is {barrier} but this process cannot register for membarrier (old kernel, seccomp, or RINGWAY_BARRIER=symmetric); create the ring symmetric to share it with such processes"
             ),
             OpenError::UnknownKind { found } => write!(f, "ring kind {found} is unknown to this library"),
             OpenError::WrongKind { found, expected } => write!(f, "ring is {found}, not {expected}"),
@@ -415,8 +449,16 @@ impl<T> From<CorruptError> for PushError<T> {
 /// Why a pop did not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PopError {
-    /// No message is ready.
+    /// No message is ready: nothing has been claimed by a producer at the
+    /// consumer cursor.
     Empty,
+    /// MPMC only: a producer has claimed the position at the consumer cursor
+    /// and not published it yet (a message is being written at the head).
+    /// Messages claimed after it may already be published, but positions are
+    /// taken in order, so every consumer waits for that producer: the ring
+    /// is not empty, retry. (Rarely, also after losing many races for the
+    /// cursor in a row.)
+    Busy,
     /// A bytes buffer was not exactly one slot long.
     Size {
         /// The ring's slot size.
@@ -432,6 +474,9 @@ impl fmt::Display for PopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PopError::Empty => f.write_str("ring is empty"),
+            PopError::Busy => f.write_str(
+                "a message is being written at the head of the ring (a producer's claim holds it); retry",
+            ),
             PopError::Size { expected, found } => {
                 write!(f, "buffer is {found} bytes; slots are {expected} bytes")
             }

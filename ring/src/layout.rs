@@ -22,6 +22,14 @@
 //! Cursors count messages since creation and never wrap in practice (2^64
 //! messages); a slot index is always `cursor & (capacity - 1)`.
 //!
+//! Creation order (ABI 2): the creator's first write to a new, empty object is
+//! line 0 with the magic, ABI version, layout hash, its pid and start time and
+//! `state` = [`STATE_INIT`] (`pwrite` on the descriptor, before the object is
+//! sized); then it sizes and maps the object, writes the rest of [`Identity`],
+//! and stores [`STATE_READY`] with Release. An object of one byte or more that
+//! does not start with the magic is therefore foreign (`BadMagic` at once); an
+//! empty object is a creator between `open` and its first write, or foreign.
+//!
 //! Everything in [`Identity`] is written once by the creator before it stores
 //! `READY` into `state` with Release; an opener loads `state` with Acquire, then
 //! copies the identity once and validates the copy (see `attach.rs`). Nothing
@@ -42,7 +50,15 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 
 /// Version of the mapped layout and protocol. A ring created with another
 /// version is refused with [`OpenError::AbiMismatch`](crate::OpenError::AbiMismatch).
-pub const ABI_VERSION: u32 = 1;
+///
+/// 2: the ring's barrier mode is recorded in [`Identity::barrier`] and the
+/// event word carries a sleeping flag (issue #13); an ABI-1 peer assumed its
+/// own process's mode and must not attach.
+///
+/// 3: a creator's first write to a new object is line 0 of the header
+/// (magic, ABI, layout hash, creator, [`STATE_INIT`]), so that a ring under
+/// construction is told apart from a foreign object (issue #12).
+pub const ABI_VERSION: u32 = 3;
 
 /// Size of the header; the slots start at the first multiple of
 /// `max(128, slot_align)` at or after it.
@@ -66,6 +82,15 @@ pub const MAX_CAPACITY: u64 = 1 << 32;
 
 /// Value of the state word once the creator has written every immutable field.
 pub const STATE_READY: u32 = u32::from_le_bytes(*b"REDY");
+
+/// Value of the state word while the creator sets the ring up. The creator's
+/// first write to a new object (before it has any length beyond this line)
+/// is the first line of the header: [`MAGIC`], [`ABI_VERSION`], the layout
+/// hash, its pid and start time, and `STATE_INIT`. So an object that does
+/// not start with the magic is never a ring under construction, and a ring
+/// whose creator died mid-setup still proves what it is and who made it
+/// (see [`probe`](crate::probe)).
+pub const STATE_INIT: u32 = u32::from_le_bytes(*b"INIT");
 
 /// Which protocol runs over the slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -140,8 +165,11 @@ pub struct Identity {
     pub total_len: u64,
     /// Process id of the creator.
     pub creator_pid: u32,
-    /// Reserved, zero.
-    pub reserved: u32,
+    /// The ring's [`Barrier`](ringway_sync::Barrier) mode, as
+    /// [`Barrier::as_raw`](ringway_sync::Barrier::as_raw): how every notifier
+    /// and waiter of its events pays for the handshake's fences. Fixed at
+    /// creation; an opener that cannot honour it is refused.
+    pub barrier: u32,
     /// Start time of the creator process (clock ticks since boot), so that a
     /// recycled pid is not mistaken for the creator.
     pub creator_start_time: u64,
@@ -173,7 +201,7 @@ pub struct ProducerEntry {
 pub struct Header {
     /// Immutable after `state` is READY; read once, by copy, on attach.
     pub(crate) identity: UnsafeCell<Identity>,
-    /// 0 while the creator initialises, [`STATE_READY`] after.
+    /// [`STATE_INIT`] while the creator initialises, [`STATE_READY`] after.
     pub(crate) state: AtomicU32,
     /// Pid of the process holding the SPSC producer role, 0 when free.
     pub(crate) producer_owner: AtomicU32,
@@ -291,7 +319,7 @@ const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
 /// disagree on the layout refuse each other even at the same ABI number.
 #[cfg(not(loom))]
 pub const LAYOUT_HASH: u64 = {
-    let fields: [u64; 32] = [
+    let fields: [u64; 33] = [
         ABI_VERSION as u64,
         HEADER_SIZE as u64,
         LINE as u64,
@@ -311,6 +339,7 @@ pub const LAYOUT_HASH: u64 = {
         offset_of!(Identity, slots_offset) as u64,
         offset_of!(Identity, total_len) as u64,
         offset_of!(Identity, creator_pid) as u64,
+        offset_of!(Identity, barrier) as u64,
         offset_of!(Identity, creator_start_time) as u64,
         offset_of!(Header, state) as u64,
         offset_of!(Header, producer_owner) as u64,
@@ -362,6 +391,7 @@ const _: () = {
     assert!(offset_of!(Identity, capacity) == 24);
     assert!(offset_of!(Identity, total_len) == 72);
     assert!(offset_of!(Identity, creator_start_time) == 88);
+    assert!(offset_of!(Identity, barrier) == 84);
 };
 
 /// Where everything is, derived from the four numbers a creator chooses.

@@ -65,9 +65,11 @@ pub mod handle;
 pub mod layout;
 mod loom;
 pub mod mpmc;
+pub mod probe;
 pub mod process;
 pub mod region;
 mod ring;
+mod sigbus;
 pub mod spsc;
 
 pub use attach::TypeFingerprint;
@@ -79,7 +81,7 @@ pub use error::{
 pub use handle::{AnyConsumer, AnyKind, AnyProducer, Bytes, Flavor, Message};
 pub use layout::{Geometry, Identity, Kind, LayoutError};
 pub use ring::{fingerprint, OpenOptions, Ring, RingBuilder, Snapshot};
-pub use ringway_sync::{WaitStrategy, DEFAULT_SPINS};
+pub use ringway_sync::{Barrier, WaitStrategy, BARRIER_ENV, DEFAULT_SPINS};
 
 /// The README's examples compile (and so stay true).
 #[cfg(doctest)]

@@ -12,6 +12,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use bytemuck::Pod;
+use ringway_sync::Barrier;
 
 use crate::attach::{self, Expect, TypeFingerprint};
 use crate::error::{CreateError, HandleError, OpenError, Role};
@@ -49,7 +50,12 @@ pub(crate) struct Shared {
     slots: NonNull<u8>,
     geometry: Geometry,
     identity: Identity,
+    /// The ring's barrier mode, from the validated identity copy (never
+    /// re-read from the header): passed to every notify and wait.
+    pub(crate) barrier: Barrier,
     pub(crate) access: SlotAccess,
+    /// The region's SIGBUS poison flag (see `sigbus.rs`).
+    poison: crate::sigbus::Poison,
     region: Region,
     #[cfg(loom)]
     _loom_header: Box<Header>,
@@ -90,7 +96,7 @@ impl Shared {
 impl Identity {
     /// The identity a creator writes for `geometry` and, for a typed ring,
     /// its message type.
-    fn new(geometry: &Geometry, message: Option<TypeFingerprint>) -> Identity {
+    fn new(geometry: &Geometry, message: Option<TypeFingerprint>, barrier: Barrier) -> Identity {
         let message = message.unwrap_or(TypeFingerprint {
             size: 0,
             align: 0,
@@ -112,7 +118,7 @@ impl Identity {
             slots_offset: geometry.slots_offset,
             total_len: geometry.total_len,
             creator_pid: process::current_pid(),
-            reserved: 0,
+            barrier: barrier.as_raw(),
             creator_start_time: process::current_start_time(),
         }
     }
@@ -183,6 +189,11 @@ impl Ring {
         region::remove_shm(name)
     }
 
+    /// The ring's barrier mode, fixed at creation (see [`RingBuilder::barrier`]).
+    pub fn barrier(&self) -> Barrier {
+        self.shared.barrier
+    }
+
     /// The validated geometry.
     pub fn geometry(&self) -> &Geometry {
         &self.shared.geometry
@@ -211,6 +222,35 @@ impl Ring {
     /// The shm name or file path, if the ring has one.
     pub fn name(&self) -> Option<&str> {
         self.shared.region.name()
+    }
+
+    /// Whether a truncation of the ring's object was caught (SIGBUS turned
+    /// into zero pages, see the `sigbus` module): every operation fails with
+    /// a [`CorruptError`](crate::CorruptError) from then on.
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poison.is_set()
+    }
+
+    /// The poison flag, for a handle's core to check on every operation.
+    pub(crate) fn poison(&self) -> crate::sigbus::Poison {
+        self.shared.poison
+    }
+
+    /// `Err` once the ring was poisoned by a caught truncation.
+    #[inline]
+    pub(crate) fn check_poison(&self) -> Result<(), crate::CorruptError> {
+        self.shared.poison.check()
+    }
+
+    /// The error for an impossible value read from the ring: the truncation
+    /// error when the ring was poisoned (the value came from a zero page the
+    /// SIGBUS handler mapped), else `what` and `value`.
+    #[cold]
+    pub(crate) fn corrupt(&self, what: &'static str, value: u64) -> crate::CorruptError {
+        match self.check_poison() {
+            Err(e) => e,
+            Ok(()) => crate::CorruptError { what, value },
+        }
     }
 
     /// Reads the cursors, owners and waiters once.
@@ -285,6 +325,7 @@ impl Ring {
         region: Region,
         geometry: Geometry,
         message: Option<TypeFingerprint>,
+        barrier: Barrier,
         zero_header: bool,
     ) -> Ring {
         let header = region.as_ptr().cast::<Header>();
@@ -292,6 +333,13 @@ impl Ring {
             // SAFETY: the region is at least total_len >= HEADER_SIZE bytes
             // (checked by the caller) and nobody else uses it yet.
             unsafe { core::ptr::write_bytes(region.as_ptr(), 0, HEADER_SIZE) };
+            // Line 0 with the magic and STATE_INIT, as a named object's
+            // creator writes it first (`region::write_creation_line`).
+            let line = crate::probe::creation_line();
+            // SAFETY: as above; LINE <= HEADER_SIZE bytes, and `line` is ours.
+            unsafe {
+                core::ptr::copy_nonoverlapping(line.as_ptr(), region.as_ptr(), line.len());
+            }
             if geometry.kind == Kind::Mpmc {
                 // MPMC stamps must start at 0 (free for lap 0, see
                 // `mpmc`); fresh shm, files and anonymous maps are zero already.
@@ -304,7 +352,7 @@ impl Ring {
                 }
             }
         }
-        let identity = Identity::new(&geometry, message);
+        let identity = Identity::new(&geometry, message, barrier);
         // SAFETY: `header` is the aligned start of a region of at least
         // HEADER_SIZE bytes that no peer uses before READY is published.
         unsafe { core::ptr::write_volatile((*header).identity_ptr(), identity) };
@@ -329,7 +377,11 @@ impl Ring {
                 slots: unsafe { NonNull::new_unchecked(slots) },
                 geometry,
                 identity,
+                // A validated identity's barrier word is a known mode
+                // (`attach::check_identity`; the creator wrote it).
+                barrier: Barrier::from_raw(identity.barrier).unwrap_or(Barrier::Symmetric),
                 access: SlotAccess::new(geometry.capacity as usize),
+                poison: region.poison_flag(),
                 region,
             }),
         }
@@ -397,6 +449,7 @@ pub struct RingBuilder {
     message: Option<TypeFingerprint>,
     mode: u32,
     unlink_on_drop: bool,
+    barrier: Option<Barrier>,
 }
 
 impl RingBuilder {
@@ -410,6 +463,7 @@ impl RingBuilder {
             message: None,
             mode: DEFAULT_MODE,
             unlink_on_drop: false,
+            barrier: None,
         }
     }
 
@@ -453,6 +507,9 @@ impl RingBuilder {
     }
 
     /// Permission bits of a created shm object or file (default 0600).
+    /// `create_shm` and `create_file` refuse, with
+    /// [`CreateError::InvalidMode`], bits outside `0o777` (set-id, sticky)
+    /// and modes without owner read and write.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
@@ -465,12 +522,42 @@ impl RingBuilder {
         self
     }
 
+    fn check_mode(&self) -> Result<(), CreateError> {
+        if self.mode & !0o777 != 0 || self.mode & 0o600 != 0o600 {
+            return Err(CreateError::InvalidMode { mode: self.mode });
+        }
+        Ok(())
+    }
+
     /// The geometry these parameters give.
     ///
     /// # Errors
     /// The first parameter that cannot be laid out.
     pub fn geometry(&self) -> Result<Geometry, crate::layout::LayoutError> {
         Geometry::new(self.kind, self.capacity, self.slot_size, self.slot_align)
+    }
+
+    /// The ring's [`Barrier`] mode: how its notifiers and waiters pay for the
+    /// wait/notify handshake, fixed for the ring's life and shared by every
+    /// process that opens it. The default is [`Barrier::best_available`]:
+    /// asymmetric where this process can register for `membarrier`, else
+    /// symmetric. Choose [`Barrier::Symmetric`] when the ring will be shared
+    /// with processes that cannot register (they would be refused an
+    /// asymmetric ring), or when other latency-sensitive work shares the
+    /// host's CPUs (each asymmetric park interrupts them; see the README).
+    pub fn barrier(mut self, barrier: Barrier) -> Self {
+        self.barrier = Some(barrier);
+        self
+    }
+
+    /// The barrier mode a ring created now gets.
+    #[cfg(not(loom))]
+    fn chosen_barrier(&self) -> Result<Barrier, CreateError> {
+        match self.barrier {
+            None => Ok(Barrier::best_available()),
+            Some(b) if b.available() => Ok(b),
+            Some(_) => Err(CreateError::BarrierUnavailable),
+        }
     }
 
     /// Creates the ring in a new shm object `name` (`/something`); fails if
@@ -482,11 +569,13 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_shm(&self, name: &str) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        self.check_mode()?;
+        let barrier = self.chosen_barrier()?;
         let mut region = region::create_shm(name, geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(region, geometry, self.message, barrier, false))
     }
 
     /// Creates the ring in a new file at `path` (never following a symlink).
@@ -496,11 +585,13 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_file(&self, path: impl AsRef<Path>) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        self.check_mode()?;
+        let barrier = self.chosen_barrier()?;
         let mut region = region::create_file(path.as_ref(), geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(region, geometry, self.message, barrier, false))
     }
 
     /// Creates the ring in an anonymous shared mapping, for threads and for
@@ -511,8 +602,9 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_anonymous(&self) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        let barrier = self.chosen_barrier()?;
         let region = region::create_anonymous(geometry.total_len)?;
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(region, geometry, self.message, barrier, false))
     }
 
     /// Creates the ring in memory the caller provides, overwriting its header.
@@ -528,6 +620,7 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub unsafe fn create_in(&self, ptr: NonNull<u8>, len: usize) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        let barrier = self.chosen_barrier()?;
         if (len as u64) < geometry.total_len {
             return Err(CreateError::RegionTooSmall {
                 need: geometry.total_len,
@@ -541,7 +634,7 @@ impl RingBuilder {
         }
         // SAFETY: the caller's promise.
         let region = unsafe { Region::from_raw_parts(ptr, len) };
-        Ok(Ring::init(region, geometry, self.message, true))
+        Ok(Ring::init(region, geometry, self.message, barrier, true))
     }
 
     /// Creates the ring on the heap for a loom model: loom atomics cannot live
@@ -554,7 +647,7 @@ impl RingBuilder {
         let geometry = self.geometry().expect("loom model parameters");
         let region = Region::heap(geometry.total_len as usize);
         let header = Header::zeroed_boxed();
-        let identity = Identity::new(&geometry, None);
+        let identity = Identity::new(&geometry, None, Barrier::Symmetric);
         let base = region.as_ptr();
         Ring {
             shared: Arc::new(Shared {
@@ -563,7 +656,9 @@ impl RingBuilder {
                 slots: unsafe { NonNull::new_unchecked(base.add(geometry.slots_offset as usize)) },
                 geometry,
                 identity,
+                barrier: Barrier::Symmetric,
                 access: SlotAccess::new(geometry.capacity as usize),
+                poison: region.poison_flag(),
                 region,
                 _loom_header: header,
             }),
@@ -617,8 +712,12 @@ impl OpenOptions {
     /// When the ring does not exist yet, is still being sized, or its creator
     /// has not published READY (`NotFound`, `TooSmall`, `NotReady`), retry
     /// for up to `timeout` before giving up (default: no retry). A creator
-    /// makes the name, sizes it, then writes the header: an opener started at
-    /// the same time can see any of those steps.
+    /// makes the name, writes line 0 of the header (magic and an
+    /// initialising state), sizes it, then writes the rest: an opener
+    /// started at the same time can see any of those steps. A foreign object
+    /// (one that does not start with the magic) is `BadMagic` at once and is
+    /// not waited for; an empty one is (it may be a creator between its
+    /// `open` and its first write). `Duration::MAX` waits for ever.
     pub fn wait_for_creator(mut self, timeout: std::time::Duration) -> Self {
         self.wait_for_creator = timeout;
         self
@@ -631,14 +730,16 @@ impl OpenOptions {
         &self,
         mut open: impl FnMut() -> Result<Ring, OpenError>,
     ) -> Result<Ring, OpenError> {
-        let deadline = std::time::Instant::now() + self.wait_for_creator;
+        // No deadline (wait for ever) when the timeout does not fit an
+        // Instant, such as Duration::MAX.
+        let deadline = std::time::Instant::now().checked_add(self.wait_for_creator);
         loop {
             match open() {
                 Err(
                     OpenError::NotFound { .. }
                     | OpenError::TooSmall { .. }
                     | OpenError::NotReady { .. },
-                ) if std::time::Instant::now() < deadline => {
+                ) if deadline.is_none_or(|d| std::time::Instant::now() < d) => {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 result => return result,

@@ -63,18 +63,38 @@ fn each_identity_field_is_checked() {
             |e| matches!(e, OpenError::BadMagic { found } if *found == u64::from_le_bytes(*b"NOTARING")),
         ),
         (
-            "abi",
+            // A ring made by a build from before the barrier mode was a ring
+            // property (ABI 1) is refused: its peers assumed their own mode.
+            "abi 1",
             field_offset!(abi_version),
-            2u32.to_le_bytes().to_vec(),
+            1u32.to_le_bytes().to_vec(),
             |e| {
                 matches!(
                     e,
                     OpenError::AbiMismatch {
-                        found: 2,
+                        found: 1,
                         expected: ABI_VERSION
                     }
                 )
             },
+        ),
+        (
+            "abi newer",
+            field_offset!(abi_version),
+            (ABI_VERSION + 1).to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::AbiMismatch { found, .. } if *found == ABI_VERSION + 1),
+        ),
+        (
+            "barrier zero",
+            field_offset!(barrier),
+            0u32.to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::UnknownBarrier { found: 0 }),
+        ),
+        (
+            "barrier unknown",
+            field_offset!(barrier),
+            9u32.to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::UnknownBarrier { found: 9 }),
         ),
         (
             "kind unknown",
@@ -300,7 +320,6 @@ fn informational_fields_do_not_matter() {
             field_offset!(creator_start_time),
             1u64.to_le_bytes().to_vec(),
         ),
-        (field_offset!(reserved), 1u32.to_le_bytes().to_vec()),
     ] {
         let path = ring_file("info-field");
         poke(&path, offset, &bytes);
@@ -377,8 +396,8 @@ fn a_short_file_is_an_error_not_a_signal() {
 fn a_foreign_file_is_not_a_ring() {
     let path = TempPath::new("foreign");
     std::fs::write(&path.0, vec![0xAB; 8192]).unwrap();
-    // State is not READY, so the magic is never even read.
-    assert!(matches!(open_typed(&path), Err(OpenError::NotReady { .. })));
+    // No magic: foreign, whatever the state word says (see tests/foreign.rs).
+    assert!(matches!(open_typed(&path), Err(OpenError::BadMagic { .. })));
     let missing = TempPath::new("missing");
     assert!(matches!(
         open_typed(&missing),

@@ -161,6 +161,7 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
         if out.len() != per {
             return Err(Failed::Size(per, out.len()));
         }
+        let never = matches!(wait, Wait::Never);
         let claim = match wait {
             Wait::Never => self.side.claim_one().map_err(Waited::Corrupt),
             Wait::Until(deadline) => self.side.claim_one_until(deadline),
@@ -170,7 +171,11 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
             // Nothing ready (or a skipped position, which `claim_one` passes
             // over): give the claim back.
             self.side.release(claim, claim.len);
-            return Err(Failed::Waited(Waited::Timeout));
+            return Err(if never {
+                Failed::Nothing(self.side.empty_reason())
+            } else {
+                Failed::Waited(Waited::Timeout)
+            });
         };
         // SAFETY: the message of `claim.pos` is ours until `release` (the
         // claim gave it to this handle alone, its publication was loaded
@@ -187,8 +192,10 @@ impl<K: Flavor, T: Pod> Consumer<K, T> {
     /// Pops one message without waiting.
     ///
     /// # Errors
-    /// [`PopError::Empty`] when nothing is ready (on MPMC also after losing
-    /// many races in a row); `Corrupt` when the peer's state is impossible.
+    /// [`PopError::Empty`] when nothing is ready; on MPMC,
+    /// [`PopError::Busy`] when a producer's claim holds the head (a message
+    /// is being written there; later ones may be ready) or after losing many
+    /// races in a row; `Corrupt` when the peer's state is impossible.
     ///
     /// # Examples
     /// ```

@@ -116,6 +116,8 @@ enum Wait {
 enum Failed {
     Size(usize, usize),
     Waited(Waited),
+    /// A pop that does not wait found nothing: `Empty` or `Busy`.
+    Nothing(PopError),
 }
 
 impl Failed {
@@ -124,6 +126,7 @@ impl Failed {
             Failed::Size(expected, found) => PopError::Size { expected, found },
             Failed::Waited(Waited::Timeout) => PopError::Empty,
             Failed::Waited(Waited::Corrupt(e)) => PopError::Corrupt(e),
+            Failed::Nothing(e) => e,
         }
     }
 
@@ -131,6 +134,7 @@ impl Failed {
         match self {
             Failed::Size(expected, found) => PopTimeoutError::Size { expected, found },
             Failed::Waited(w) => w.into_pop(),
+            Failed::Nothing(_) => PopTimeoutError::Timeout,
         }
     }
 }

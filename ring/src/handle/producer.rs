@@ -100,7 +100,9 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             Ok(()) => Ok(()),
             Err(Failed::Size(expected, found)) => Err(PushError::Size { expected, found }),
             Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushError::Corrupt(e)),
-            Err(Failed::Waited(Waited::Timeout)) => Err(PushError::Full(message)),
+            Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
+                Err(PushError::Full(message))
+            }
         }
     }
 
@@ -133,7 +135,9 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             Ok(()) => Ok(()),
             Err(Failed::Size(expected, found)) => Err(PushTimeoutError::Size { expected, found }),
             Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushTimeoutError::Corrupt(e)),
-            Err(Failed::Waited(Waited::Timeout)) => Err(PushTimeoutError::Timeout(message)),
+            Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
+                Err(PushTimeoutError::Timeout(message))
+            }
         }
     }
 

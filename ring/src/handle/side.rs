@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use ringway_sync::{Event, WaitStrategy};
+use ringway_sync::{Barrier, Event, WaitStrategy};
 
 use crate::error::{CorruptError, HandleError, Waited};
 use crate::ring::Ring;
@@ -84,6 +84,11 @@ pub trait ConsumerSide: Sized + Send + core::fmt::Debug {
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8>;
     /// The claim as contiguous runs, for kinds whose slots are contiguous.
     fn spans(&self, claim: Span) -> Option<Spans>;
+    /// Why `claim_one` found nothing: `Empty`, or (MPMC) `Busy` when a
+    /// producer's claim holds the position at the consumer cursor.
+    fn empty_reason(&self) -> crate::PopError {
+        crate::PopError::Empty
+    }
     /// Ends a claim, giving back its first `read` positions (SPSC; the rest
     /// stay ready) or all of them (MPMC: the claim took the messages).
     fn release(&mut self, claim: Span, read: u64);
@@ -107,16 +112,18 @@ pub(crate) fn contiguous(ring: &Ring, pos: u64, len: u64) -> Spans {
 
 /// Waits on `event` until `count` says at least `want`, or `deadline`
 /// passes; returns the count (or its error). For cores whose count is a
-/// pure read of shared state.
+/// pure read of shared state. `barrier` must be the ring's own mode (its
+/// notifiers use it; a waiter in another mode could miss their wakeups).
 pub(crate) fn wait_count(
     event: &Event,
+    barrier: Barrier,
     strategy: WaitStrategy,
     deadline: Option<Instant>,
     want: u64,
     count: impl Fn() -> Result<u64, CorruptError>,
 ) -> Result<u64, Waited> {
     event
-        .wait(strategy, deadline, || match count() {
+        .wait_in(barrier, strategy, deadline, || match count() {
             Ok(n) if n < want => None,
             other => Some(other),
         })

@@ -59,6 +59,7 @@ impl ProducerCore {
     /// free are still free.
     pub(crate) fn claim(&mut self, want: u64) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
+        self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
@@ -113,10 +114,10 @@ impl ProducerCore {
                 match seen {
                     Seen::Wait | Seen::Claimable => return Err(Claim::Unavailable),
                     Seen::Corrupt => {
-                        return Err(Claim::Corrupt(CorruptError {
-                            what: "slot stamp is impossible for the producer cursor",
-                            value: stamp,
-                        }))
+                        return Err(Claim::Corrupt(self.ring.corrupt(
+                            "slot stamp is impossible for the producer cursor",
+                            stamp,
+                        )))
                     }
                     Seen::Ahead => {
                         // Acquire: as the first load.
@@ -125,10 +126,10 @@ impl ProducerCore {
                             // The stamp was stored after a claim past `tail`
                             // (Release, read with Acquire above), so an honest
                             // `tail` has moved on.
-                            return Err(Claim::Corrupt(CorruptError {
-                                what: "slot stamp is ahead of the producer cursor",
-                                value: stamp,
-                            }));
+                            return Err(Claim::Corrupt(
+                                self.ring
+                                    .corrupt("slot stamp is ahead of the producer cursor", stamp),
+                            ));
                         }
                         tail = now;
                     }
@@ -154,7 +155,11 @@ impl ProducerCore {
             );
         }
         self.registration.published();
-        self.ring.shared.header().data_event.notify();
+        self.ring
+            .shared
+            .header()
+            .data_event
+            .notify_in(self.ring.shared.barrier);
     }
 
     /// Whether a push could go ahead now: the slot at `tail` is free, or the
@@ -168,7 +173,10 @@ impl ProducerCore {
         self.stamps.for_producer(tail, stamp) != Seen::Wait
     }
 
-    /// Claims one slot, waiting on `space_event` until `deadline`.
+    /// Claims one slot, waiting on `space_event` until `deadline`. The
+    /// deadline is checked after every failed claim as well as while parked:
+    /// a ring state in which `may_claim` holds but claims keep failing (lost
+    /// races, a peer rewriting stamps) cannot hold the call past it.
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
             match self.claim(1) {
@@ -176,12 +184,17 @@ impl ProducerCore {
                 Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
                 Err(Claim::Unavailable) => {}
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Waited::Timeout);
+            }
             let this = &*self;
             this.ring
                 .shared
                 .header()
                 .space_event
-                .wait(this.strategy, deadline, || this.may_claim().then_some(()))
+                .wait_in(this.ring.shared.barrier, this.strategy, deadline, || {
+                    this.may_claim().then_some(())
+                })
                 .map_err(|_| Waited::Timeout)?;
         }
     }
@@ -242,7 +255,10 @@ impl ProducerSide for ProducerCore {
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         let event = &self.ring.shared.header().space_event;
         let want = n.clamp(1, self.capacity);
-        wait_count(event, self.strategy, deadline, want, || self.free_prefix())
+        let barrier = self.ring.shared.barrier;
+        wait_count(event, barrier, self.strategy, deadline, want, || {
+            self.free_prefix()
+        })
     }
 }
 
