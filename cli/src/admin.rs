@@ -10,15 +10,33 @@ use crate::failure::{fail, Failure};
 use crate::locator::Locator;
 use crate::object::{path_of, Object};
 
+/// The parameters of `ringway create` besides where and which kind.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    /// Slots, or bytes for record and broadcast rings; a default if `None`.
+    pub(crate) capacity: Option<u64>,
+    /// Bytes per slot (slot rings).
+    pub(crate) slot_size: u32,
+    /// Broadcast: gated.
+    pub(crate) gated: bool,
+    /// Record: CRC32C per record.
+    pub(crate) checksums: bool,
+}
+
 /// `ringway create`.
 pub(crate) fn create(
     name: Option<&str>,
     kind: Kind,
-    capacity: u64,
-    slot_size: u32,
+    shape: Shape,
     file: Option<PathBuf>,
     barrier: Option<ringway::Barrier>,
 ) -> Result<(), Failure> {
+    let Shape {
+        capacity,
+        slot_size,
+        gated,
+        checksums,
+    } = shape;
     let locator = match (name, file) {
         (Some(_), Some(_)) => fail!("give a shm NAME or --file PATH, not both"),
         (None, None) => fail!("give a shm NAME (like /jobs) or --file PATH"),
@@ -28,11 +46,17 @@ pub(crate) fn create(
     // Slots aligned to the largest power of two (up to 64) dividing the size,
     // so typed peers of any alignment up to that can attach.
     let align = 1u32 << slot_size.trailing_zeros().min(6);
-    let builder = RingBuilder::new(kind)
-        .capacity(capacity)
-        .slot_size(slot_size)
-        .slot_align(align)
-        .unlink_on_drop(false);
+    let builder = match kind {
+        Kind::Record | Kind::Broadcast => RingBuilder::new(kind)
+            .capacity(capacity.unwrap_or(1 << 20))
+            .gated(gated)
+            .checksums(checksums),
+        Kind::Spsc | Kind::Mpmc => RingBuilder::new(kind)
+            .capacity(capacity.unwrap_or(1024))
+            .slot_size(slot_size)
+            .slot_align(align),
+    }
+    .unlink_on_drop(false);
     let builder = match barrier {
         Some(b) => builder.barrier(b),
         None => builder,
@@ -41,14 +65,24 @@ pub(crate) fn create(
         Locator::Shm(name) => builder.create_shm(name)?,
         Locator::File(path) => builder.create_file(path)?,
     };
-    println!(
-        "created {} ({}, {} slots of {} bytes, {} bytes mapped)",
-        locator.display(),
-        ring.kind(),
-        ring.capacity(),
-        ring.slot_size(),
-        ring.geometry().total_len
-    );
+    match kind {
+        Kind::Record | Kind::Broadcast => println!(
+            "created {} ({}, {} bytes of records, flags {:#x}, {} bytes mapped)",
+            locator.display(),
+            ring.kind(),
+            ring.capacity(),
+            ring.identity().flags,
+            ring.geometry().total_len
+        ),
+        Kind::Spsc | Kind::Mpmc => println!(
+            "created {} ({}, {} slots of {} bytes, {} bytes mapped)",
+            locator.display(),
+            ring.kind(),
+            ring.capacity(),
+            ring.slot_size(),
+            ring.geometry().total_len
+        ),
+    }
     Ok(())
 }
 
@@ -184,6 +218,16 @@ fn ls_row(probe: &Probe) -> Option<String> {
                         format!("producer {}, consumer {}", role(producer), role(consumer))
                     }
                     Kind::Mpmc => format!("{} producers registered", copy.producers().len()),
+                    Kind::Record => format!(
+                        "{} producers registered, consumer {}",
+                        copy.producers().len(),
+                        role(consumer)
+                    ),
+                    Kind::Broadcast => format!(
+                        "producer {}, {} subscribers registered",
+                        role(producer),
+                        copy.producers().len()
+                    ),
                 };
                 let fill = copy.tail().saturating_sub(copy.head()).min(g.capacity);
                 format!(

@@ -67,7 +67,8 @@ type Failure = (u8, String);
 
 fn consume(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
     let attach = |e: ringway_core::HandleError| (2, e.to_string());
-    // Whichever kind the ring is.
+    // Whichever kind the ring is (a record or broadcast ring is refused
+    // with WrongKind).
     let mut rx = AnyConsumer::<u64>::attach(ring).map_err(attach)?;
     for expected in 0..count {
         let got = rx.pop_deadline(Instant::now().checked_add(STALL));

@@ -108,10 +108,10 @@ pub(crate) fn check_identity(
             expected: LAYOUT_HASH,
         });
     }
-    if id.flags != 0 {
+    let kind = Kind::from_raw(id.kind).ok_or(OpenError::UnknownKind { found: id.kind })?;
+    if id.flags & !kind.allowed_flags() != 0 {
         return Err(OpenError::UnknownFlags { flags: id.flags });
     }
-    let kind = Kind::from_raw(id.kind).ok_or(OpenError::UnknownKind { found: id.kind })?;
     let barrier =
         Barrier::from_raw(id.barrier).ok_or(OpenError::UnknownBarrier { found: id.barrier })?;
     if !barrier.available() {

@@ -10,7 +10,9 @@
 //!    256     2  head: consumer cursor (u64, monotonic)        consumer(s)
 //!    384     3  data_event, space_event (futex words)         both sides
 //!    512   4-11 producer table: 32 x 32 B (MPMC crash info)   each MPMC producer
-//!   1536  12-15 reserved, zero
+//!   1536    12  durable: record-ring position up to which   `record::flush`
+//!               the data was synced (u64)
+//!   1664  13-15 reserved, zero
 //!   2048        slot 0, slot 1, ... slot capacity-1           (aligned to max(128, slot_align))
 //! ```
 //!
@@ -58,7 +60,10 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 /// 3: a creator's first write to a new object is line 0 of the header
 /// (magic, ABI, layout hash, creator, [`STATE_INIT`]), so that a ring under
 /// construction is told apart from a foreign object (issue #12).
-pub const ABI_VERSION: u32 = 3;
+///
+/// 4: record and broadcast kinds, per-kind identity flags, and the
+/// `durable` header word (issue #14).
+pub const ABI_VERSION: u32 = 4;
 
 /// Size of the header; the slots start at the first multiple of
 /// `max(128, slot_align)` at or after it.
@@ -100,6 +105,33 @@ pub enum Kind {
     Spsc = 1,
     /// Any number of producers and consumers: a sequence stamp per slot.
     Mpmc = 2,
+    /// Variable-size records in a byte ring, one or many producers, one
+    /// consumer (see [`record`](crate::record)). `capacity` counts bytes.
+    Record = 3,
+    /// Variable-size records from one producer to any number of
+    /// subscribers, each with its own cursor (see
+    /// [`broadcast`](crate::broadcast)). `capacity` counts bytes.
+    Broadcast = 4,
+}
+
+/// [`Identity::flags`] bit of a [`Kind::Broadcast`] ring: the producer waits
+/// for the slowest live subscriber instead of lapping it.
+pub const FLAG_GATED: u32 = 1;
+
+/// [`Identity::flags`] bit of a [`Kind::Record`] ring: every data record
+/// carries a CRC32C of its position, length and payload, checked on read and
+/// by recovery.
+pub const FLAG_CRC32C: u32 = 2;
+
+impl Kind {
+    /// The [`Identity::flags`] bits defined for this kind.
+    pub fn allowed_flags(self) -> u32 {
+        match self {
+            Kind::Broadcast => FLAG_GATED,
+            Kind::Record => FLAG_CRC32C,
+            Kind::Spsc | Kind::Mpmc => 0,
+        }
+    }
 }
 
 impl Kind {
@@ -108,15 +140,19 @@ impl Kind {
         match raw {
             1 => Some(Kind::Spsc),
             2 => Some(Kind::Mpmc),
+            3 => Some(Kind::Record),
+            4 => Some(Kind::Broadcast),
             _ => None,
         }
     }
 
-    /// Lower-case name (`"spsc"`, `"mpmc"`).
+    /// Lower-case name (`"spsc"`, `"mpmc"`, `"record"`, `"broadcast"`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Spsc => "spsc",
             Kind::Mpmc => "mpmc",
+            Kind::Record => "record",
+            Kind::Broadcast => "broadcast",
         }
     }
 }
@@ -155,7 +191,8 @@ pub struct Identity {
     pub type_size: u32,
     /// Alignment of the message type of a typed ring, 0 for a bytes ring.
     pub type_align: u32,
-    /// Feature flags; none are defined in ABI 1, so it must be 0.
+    /// Feature flags: [`FLAG_GATED`] for a broadcast ring, none for the
+    /// other kinds (see [`Kind::allowed_flags`]).
     pub flags: u32,
     /// Hash of the message type's name, 0 when the creator gave none.
     pub type_name_hash: u64,
@@ -223,12 +260,18 @@ pub struct Header {
     pub(crate) space_event: Event,
     _pad3: UnsafeCell<[u8; LINE - 2 * EVENT_SIZE]>,
 
-    /// MPMC producer registrations.
+    /// MPMC producer registrations (record ring producers, broadcast
+    /// subscribers).
     pub(crate) producers: [ProducerEntry; PRODUCER_TABLE_LEN],
 
-    _reserved:
-        UnsafeCell<[u8; HEADER_SIZE - 4 * LINE - PRODUCER_TABLE_LEN * size_of::<ProducerEntry>()]>,
+    /// Record ring: the position up to which `record::flush` synced the data.
+    pub(crate) durable: AtomicU64,
+    _pad4: UnsafeCell<[u8; LINE - 8]>,
+
+    _reserved: UnsafeCell<[u8; RESERVED]>,
 }
+
+const RESERVED: usize = HEADER_SIZE - 5 * LINE - PRODUCER_TABLE_LEN * 32;
 
 #[cfg(not(loom))]
 const EVENT_SIZE: usize = size_of::<Event>();
@@ -285,9 +328,9 @@ impl Header {
                 claim_pos: AtomicU64::new(0),
                 claim_len: AtomicU64::new(0),
             }),
-            _reserved: UnsafeCell::new(
-                [0; HEADER_SIZE - 4 * LINE - PRODUCER_TABLE_LEN * size_of::<ProducerEntry>()],
-            ),
+            durable: AtomicU64::new(0),
+            _pad4: UnsafeCell::new([0; LINE - 8]),
+            _reserved: UnsafeCell::new([0; RESERVED]),
         })
     }
 }
@@ -319,7 +362,7 @@ const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
 /// disagree on the layout refuse each other even at the same ABI number.
 #[cfg(not(loom))]
 pub const LAYOUT_HASH: u64 = {
-    let fields: [u64; 33] = [
+    let fields: [u64; 34] = [
         ABI_VERSION as u64,
         HEADER_SIZE as u64,
         LINE as u64,
@@ -353,6 +396,7 @@ pub const LAYOUT_HASH: u64 = {
         size_of::<ProducerEntry>() as u64,
         PRODUCER_TABLE_LEN as u64,
         MPMC_STAMP_SIZE as u64,
+        offset_of!(Header, durable) as u64,
     ];
     let mut hash = fnv1a(b"ringway layout");
     let mut i = 0;
@@ -387,6 +431,7 @@ const _: () = {
     assert!(offset_of!(Header, data_event) == 3 * LINE);
     assert!(offset_of!(Header, space_event) == 3 * LINE + 8);
     assert!(offset_of!(Header, producers) == 4 * LINE);
+    assert!(offset_of!(Header, durable) == 12 * LINE);
     assert!(offset_of!(Identity, magic) == 0);
     assert!(offset_of!(Identity, capacity) == 24);
     assert!(offset_of!(Identity, total_len) == 72);
@@ -510,6 +555,19 @@ impl Geometry {
                     .ok_or(LayoutError::TooLarge)?;
                 (payload, stride)
             }
+            Kind::Record | Kind::Broadcast => {
+                // A byte ring: one "slot" per byte, records 16-aligned.
+                if u64::from(slot_size) != crate::record::RECORD_SLOT_SIZE {
+                    return Err(LayoutError::SlotSize(slot_size));
+                }
+                if u64::from(slot_align) != crate::record::RECORD_ALIGN {
+                    return Err(LayoutError::SlotAlign(slot_align));
+                }
+                if capacity < crate::record::MIN_CAPACITY {
+                    return Err(LayoutError::Capacity(capacity));
+                }
+                (0, 1)
+            }
         };
         let stride32 = u32::try_from(stride).map_err(|_| LayoutError::TooLarge)?;
         let slots_offset =
@@ -587,6 +645,25 @@ mod tests {
         assert_eq!(
             Geometry::new(Kind::Spsc, 4, 12, 8),
             Err(LayoutError::Unaligned { size: 12, align: 8 })
+        );
+    }
+
+    #[test]
+    fn record_geometry_is_a_byte_ring() {
+        let g = Geometry::new(Kind::Record, 4096, 1, 16).unwrap();
+        assert_eq!((g.payload_offset, g.stride), (0, 1));
+        assert_eq!(g.total_len, HEADER_SIZE as u64 + 4096);
+        assert_eq!(
+            Geometry::new(Kind::Record, 32, 1, 16),
+            Err(LayoutError::Capacity(32))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Record, 4096, 8, 16),
+            Err(LayoutError::SlotSize(8))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Record, 4096, 1, 8),
+            Err(LayoutError::SlotAlign(8))
         );
     }
 

@@ -60,6 +60,7 @@
 #![cfg_attr(loom, allow(unused_imports, dead_code))]
 
 mod attach;
+pub mod broadcast;
 mod error;
 pub mod handle;
 pub mod layout;
@@ -67,6 +68,7 @@ mod loom;
 pub mod mpmc;
 pub mod probe;
 pub mod process;
+pub mod record;
 pub mod region;
 mod ring;
 mod sigbus;

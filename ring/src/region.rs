@@ -49,8 +49,9 @@ enum Cleanup {
 /// What keeps the memory alive.
 #[derive(Debug)]
 enum Backing {
-    /// A mapping of ours (shm, file or memfd); held for its drop, which unmaps.
-    Mapped(#[allow(dead_code)] memmap2::MmapRaw),
+    /// A mapping of ours (shm, file or memfd); held for its drop, which
+    /// unmaps, and for `sync`.
+    Mapped(memmap2::MmapRaw),
     /// Memory the caller owns.
     Borrowed,
     /// Heap memory for loom models (the slots; the loom header is boxed
@@ -104,6 +105,16 @@ impl Region {
     /// was truncated under us) and mapped zero pages over the lost range.
     pub(crate) fn poison_flag(&self) -> crate::sigbus::Poison {
         self.guard.flag()
+    }
+
+    /// Writes bytes `offset..offset + len` of a mapping back to its file and
+    /// waits for the write (`msync(MS_SYNC)`); nothing for memory that is
+    /// not a mapping of ours.
+    pub(crate) fn sync(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        match &self.backing {
+            Backing::Mapped(map) => map.flush_range(offset, len),
+            _ => Ok(()),
+        }
     }
 
     /// Removes the name (or file) when this region is dropped.

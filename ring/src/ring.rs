@@ -93,10 +93,33 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// `msync(MS_SYNC)` of bytes `offset..offset + len` of the region (see
+    /// `Region::sync`).
+    pub(crate) fn sync(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        self.region.sync(offset, len)
+    }
+
+    /// Offset of the ring's data from the start of the region.
+    pub(crate) fn data_offset(&self) -> usize {
+        self.geometry.slots_offset as usize
+    }
+
+    /// Bytes of ring data (slots times stride).
+    pub(crate) fn data_len(&self) -> usize {
+        (self.geometry.capacity * u64::from(self.geometry.stride)) as usize
+    }
+}
+
 impl Identity {
     /// The identity a creator writes for `geometry` and, for a typed ring,
     /// its message type.
-    fn new(geometry: &Geometry, message: Option<TypeFingerprint>, barrier: Barrier) -> Identity {
+    fn new(
+        geometry: &Geometry,
+        message: Option<TypeFingerprint>,
+        flags: u32,
+        barrier: Barrier,
+    ) -> Identity {
         let message = message.unwrap_or(TypeFingerprint {
             size: 0,
             align: 0,
@@ -113,7 +136,7 @@ impl Identity {
             slot_stride: geometry.stride,
             type_size: message.size,
             type_align: message.align,
-            flags: 0,
+            flags,
             type_name_hash: message.name_hash,
             slots_offset: geometry.slots_offset,
             total_len: geometry.total_len,
@@ -325,6 +348,7 @@ impl Ring {
         region: Region,
         geometry: Geometry,
         message: Option<TypeFingerprint>,
+        flags: u32,
         barrier: Barrier,
         zero_header: bool,
     ) -> Ring {
@@ -351,8 +375,21 @@ impl Ring {
                     unsafe { region.as_ptr().add(at as usize).cast::<u64>().write(0) };
                 }
             }
+            if matches!(geometry.kind, Kind::Record | Kind::Broadcast) {
+                // Record stamps must start at 0 (nothing committed, see
+                // `record`); fresh shm, files and anonymous maps are zero already.
+                // SAFETY: slots_offset + capacity = total_len <= region
+                // length; nobody else uses the region yet.
+                unsafe {
+                    core::ptr::write_bytes(
+                        region.as_ptr().add(geometry.slots_offset as usize),
+                        0,
+                        geometry.capacity as usize,
+                    )
+                };
+            }
         }
-        let identity = Identity::new(&geometry, message, barrier);
+        let identity = Identity::new(&geometry, message, flags, barrier);
         // SAFETY: `header` is the aligned start of a region of at least
         // HEADER_SIZE bytes that no peer uses before READY is published.
         unsafe { core::ptr::write_volatile((*header).identity_ptr(), identity) };
@@ -404,10 +441,16 @@ impl Ring {
 
     /// Takes an SPSC role: CAS the owner word from 0 to our pid.
     pub(crate) fn claim_role(&self, role: Role) -> Result<(), HandleError> {
-        if self.kind() != Kind::Spsc {
+        self.claim_role_of(role, Kind::Spsc)
+    }
+
+    /// Takes a role of a ring that must be of `kind` (the SPSC roles, the
+    /// one consumer of a record ring): CAS the owner word from 0 to our pid.
+    pub(crate) fn claim_role_of(&self, role: Role, kind: Kind) -> Result<(), HandleError> {
+        if self.kind() != kind {
             return Err(HandleError::WrongKind {
                 found: self.kind(),
-                expected: Kind::Spsc,
+                expected: kind,
             });
         }
         let me = process::current_pid();
@@ -447,24 +490,59 @@ pub struct RingBuilder {
     slot_size: u32,
     slot_align: u32,
     message: Option<TypeFingerprint>,
+    flags: u32,
     mode: u32,
     unlink_on_drop: bool,
     barrier: Option<Barrier>,
 }
 
 impl RingBuilder {
-    /// A ring of `kind` with 1024 slots of 64 bytes aligned to 8.
+    /// A ring of `kind` with 1024 slots of 64 bytes aligned to 8; for
+    /// [`Kind::Record`], a byte ring of 64 KiB (`capacity` counts bytes, the
+    /// slot geometry is fixed: see [`record`](crate::record)).
     pub fn new(kind: Kind) -> RingBuilder {
+        let (capacity, slot_size, slot_align) = match kind {
+            Kind::Record | Kind::Broadcast => (
+                1 << 16,
+                crate::record::RECORD_SLOT_SIZE as u32,
+                crate::record::RECORD_ALIGN as u32,
+            ),
+            Kind::Spsc | Kind::Mpmc => (1024, 64, 8),
+        };
         RingBuilder {
             kind,
-            capacity: 1024,
-            slot_size: 64,
-            slot_align: 8,
+            capacity,
+            slot_size,
+            slot_align,
             message: None,
+            flags: 0,
             mode: DEFAULT_MODE,
             unlink_on_drop: false,
             barrier: None,
         }
+    }
+
+    /// For a [`Kind::Broadcast`] ring: the producer waits for the slowest
+    /// live subscriber (`true`) or never waits and laps slow subscribers
+    /// (`false`, the default). Ignored by the other kinds.
+    pub fn gated(mut self, gated: bool) -> Self {
+        self.flags &= !crate::layout::FLAG_GATED;
+        if gated && self.kind == Kind::Broadcast {
+            self.flags |= crate::layout::FLAG_GATED;
+        }
+        self
+    }
+
+    /// For a [`Kind::Record`] ring: every data record carries a CRC32C of
+    /// its position, length and payload, written on commit and checked on
+    /// read and by [`record::recover`](crate::record::recover) (default:
+    /// off). Ignored by the other kinds.
+    pub fn checksums(mut self, on: bool) -> Self {
+        self.flags &= !crate::layout::FLAG_CRC32C;
+        if on && self.kind == Kind::Record {
+            self.flags |= crate::layout::FLAG_CRC32C;
+        }
+        self
     }
 
     /// Number of slots: a power of two from 2 to 2^32.
@@ -575,7 +653,14 @@ impl RingBuilder {
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, barrier, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            barrier,
+            false,
+        ))
     }
 
     /// Creates the ring in a new file at `path` (never following a symlink).
@@ -591,7 +676,14 @@ impl RingBuilder {
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, barrier, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            barrier,
+            false,
+        ))
     }
 
     /// Creates the ring in an anonymous shared mapping, for threads and for
@@ -604,7 +696,14 @@ impl RingBuilder {
         let geometry = self.geometry()?;
         let barrier = self.chosen_barrier()?;
         let region = region::create_anonymous(geometry.total_len)?;
-        Ok(Ring::init(region, geometry, self.message, barrier, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            barrier,
+            false,
+        ))
     }
 
     /// Creates the ring in memory the caller provides, overwriting its header.
@@ -634,7 +733,14 @@ impl RingBuilder {
         }
         // SAFETY: the caller's promise.
         let region = unsafe { Region::from_raw_parts(ptr, len) };
-        Ok(Ring::init(region, geometry, self.message, barrier, true))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            barrier,
+            true,
+        ))
     }
 
     /// Creates the ring on the heap for a loom model: loom atomics cannot live
@@ -647,7 +753,7 @@ impl RingBuilder {
         let geometry = self.geometry().expect("loom model parameters");
         let region = Region::heap(geometry.total_len as usize);
         let header = Header::zeroed_boxed();
-        let identity = Identity::new(&geometry, None, Barrier::Symmetric);
+        let identity = Identity::new(&geometry, None, self.flags, Barrier::Symmetric);
         let base = region.as_ptr();
         Ring {
             shared: Arc::new(Shared {

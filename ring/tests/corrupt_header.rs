@@ -79,6 +79,20 @@ fn each_identity_field_is_checked() {
             },
         ),
         (
+            "abi older",
+            field_offset!(abi_version),
+            (ABI_VERSION - 1).to_le_bytes().to_vec(),
+            |e| {
+                matches!(
+                    e,
+                    OpenError::AbiMismatch {
+                        found,
+                        expected: ABI_VERSION
+                    } if *found == ABI_VERSION - 1
+                )
+            },
+        ),
+        (
             "abi newer",
             field_offset!(abi_version),
             (ABI_VERSION + 1).to_le_bytes().to_vec(),

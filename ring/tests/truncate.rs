@@ -105,6 +105,7 @@ fn truncate_under_victim(kind: Kind, shm: bool) {
     let builder = match kind {
         Kind::Spsc => builder.message::<u64>(),
         Kind::Mpmc => builder.slot_size(64),
+        other => unreachable!("the truncation victim runs slot rings, not {other:?}"),
     };
     let (ring, var, object) = if shm {
         let ring = builder.create_shm(&shm_name.0).unwrap();

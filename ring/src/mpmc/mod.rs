@@ -179,7 +179,7 @@
 
 mod consumer;
 mod producer;
-mod registry;
+pub(crate) mod registry;
 mod stamp;
 
 use crate::error::{CorruptError, HandleError};

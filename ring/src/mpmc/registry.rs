@@ -73,7 +73,8 @@ impl Registration {
         Err(HandleError::TooManyProducers)
     }
 
-    fn entry(&self) -> &ProducerEntry {
+    /// The taken entry (the broadcast ring keeps a subscriber's cursor in it).
+    pub(crate) fn entry(&self) -> &ProducerEntry {
         &self.ring.shared.header().producers[self.index]
     }
 
