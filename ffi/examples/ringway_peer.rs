@@ -13,9 +13,11 @@
 //! the peer made no progress for 60 seconds.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ringway_core::{mpmc, spsc, Kind, OpenOptions, PopTimeoutError, PushTimeoutError};
+use ringway_core::{
+    AnyConsumer, AnyProducer, Kind, OpenOptions, PopTimeoutError, PushTimeoutError,
+};
 
 const STALL: Duration = Duration::from_secs(60);
 
@@ -63,32 +65,13 @@ fn main() -> ExitCode {
 
 type Failure = (u8, String);
 
-/// A typed consumer of either kind.
-enum Rx {
-    Spsc(spsc::Consumer<u64>),
-    Mpmc(mpmc::Consumer<u64>),
-}
-
-/// A typed producer of either kind.
-enum Tx {
-    Spsc(spsc::Producer<u64>),
-    Mpmc(mpmc::Producer<u64>),
-}
-
 fn consume(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
     let attach = |e: ringway_core::HandleError| (2, e.to_string());
-    let mut rx = match ring.kind() {
-        // A record ring is refused by the typed SPSC handle (WrongKind).
-        Kind::Spsc | Kind::Record | Kind::Broadcast => {
-            Rx::Spsc(spsc::Consumer::attach(ring).map_err(attach)?)
-        }
-        Kind::Mpmc => Rx::Mpmc(mpmc::Consumer::attach(ring).map_err(attach)?),
-    };
+    // Whichever kind the ring is (a record or broadcast ring is refused
+    // with WrongKind).
+    let mut rx = AnyConsumer::<u64>::attach(ring).map_err(attach)?;
     for expected in 0..count {
-        let got = match &mut rx {
-            Rx::Spsc(c) => c.pop_timeout(STALL),
-            Rx::Mpmc(c) => c.pop_timeout(STALL),
-        };
+        let got = rx.pop_deadline(Instant::now().checked_add(STALL));
         match got {
             Ok(v) if v == expected => {}
             Ok(v) => return Err((1, format!("message {expected} is {v}"))),
@@ -103,18 +86,9 @@ fn consume(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
 
 fn produce(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
     let attach = |e: ringway_core::HandleError| (2, e.to_string());
-    let mut tx = match ring.kind() {
-        // A record ring is refused by the typed SPSC handle (WrongKind).
-        Kind::Spsc | Kind::Record | Kind::Broadcast => {
-            Tx::Spsc(spsc::Producer::attach(ring).map_err(attach)?)
-        }
-        Kind::Mpmc => Tx::Mpmc(mpmc::Producer::attach(ring).map_err(attach)?),
-    };
+    let mut tx = AnyProducer::<u64>::attach(ring).map_err(attach)?;
     for next in 0..count {
-        let pushed = match &mut tx {
-            Tx::Spsc(p) => p.push_timeout(next, STALL),
-            Tx::Mpmc(p) => p.push_timeout(next, STALL),
-        };
+        let pushed = tx.push_deadline(next, Instant::now().checked_add(STALL));
         match pushed {
             Ok(()) => {}
             Err(PushTimeoutError::Timeout(_)) => {

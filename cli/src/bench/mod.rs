@@ -427,6 +427,24 @@ fn fifo_path(base: &str, suffix: &str) -> PathBuf {
     std::env::temp_dir().join(format!("{}-{suffix}", base.trim_start_matches('/')))
 }
 
+/// What a row's bench side holds before the peer starts, and what the peer
+/// inherits or opens.
+struct Setup {
+    side: Side,
+    peer_fds: Vec<OwnedFd>,
+    spec_names: Vec<String>,
+}
+
+impl Setup {
+    fn new(side: Side) -> Setup {
+        Setup {
+            side,
+            peer_fds: Vec::new(),
+            spec_names: Vec::new(),
+        }
+    }
+}
+
 /// Runs one row: returns the probe median (ns) and the outcome.
 fn run_row(
     index: usize,
@@ -445,150 +463,11 @@ fn run_row(
     // poll, so the kernel mechanisms poll too (non-blocking calls, spinning
     // on EAGAIN) and no row pays a wake-up the others do not.
     let polling = work != Work::RttBlock;
-    let mut peer_fds: Vec<OwnedFd> = Vec::new();
-    let mut spec_names = Vec::new();
-    let rtt = matches!(work, Work::RttSpin | Work::RttBlock);
-    let side = match (mech, work) {
-        (Mech::RingMpmc2p2c, _) => {
-            let capacity = ring_capacity(8, timing.ring_kib);
-            let ring = make_ring(&base, "data", Kind::Mpmc, capacity, None, &mut names)?;
-            Side::Multi(ring)
-        }
-        (Mech::Ring | Mech::RingMpmc | Mech::RingDefault, _) => {
-            let kind = if mech == Mech::RingMpmc {
-                Kind::Mpmc
-            } else {
-                Kind::Spsc
-            };
-            match work {
-                Work::RttSpin | Work::RttBlock => {
-                    let ping = make_ring(&base, "ping", kind, 64, None, &mut names)?;
-                    let pong = make_ring(&base, "pong", kind, 64, None, &mut names)?;
-                    let wait = match (work, mech) {
-                        (Work::RttSpin, _) => RingWait::Spin,
-                        (_, Mech::RingDefault) => RingWait::Block(WaitStrategy::default()),
-                        _ => RingWait::Block(WaitStrategy::Park),
-                    };
-                    Side::RingRtt(ringio::ping_pair(&ping, &pong)?, wait)
-                }
-                Work::Tput { size: 8, .. } => {
-                    let ring = make_ring(
-                        &base,
-                        "data",
-                        kind,
-                        ring_capacity(8, timing.ring_kib),
-                        None,
-                        &mut names,
-                    )?;
-                    Side::RingU64(AnyConsumer::attach(&ring)?)
-                }
-                Work::Tput { size, .. } => {
-                    let ring = make_ring(
-                        &base,
-                        "data",
-                        kind,
-                        ring_capacity(size, timing.ring_kib),
-                        Some(size),
-                        &mut names,
-                    )?;
-                    Side::RingBytes(AnyConsumer::attach(&ring)?)
-                }
-            }
-        }
-        (Mech::CacheLine, _) => Side::Line,
-        (Mech::Pipe, _) if rtt => {
-            let (ping_r, ping_w) = sys::pipe()?;
-            let (pong_r, pong_w) = sys::pipe()?;
-            peer_fds = vec![ping_r, pong_w];
-            Side::KernelRtt(Endpoint::Stream(ping_w), Endpoint::Stream(pong_r))
-        }
-        (Mech::Pipe, _) => {
-            let (r, w) = sys::pipe()?;
-            peer_fds = vec![w];
-            Side::KernelStream(Endpoint::Stream(r))
-        }
-        (Mech::UnixStream | Mech::UnixDgram, _) => {
-            let ty = if mech == Mech::UnixStream {
-                libc::SOCK_STREAM
-            } else {
-                libc::SOCK_DGRAM
-            };
-            let (mine, theirs) = sys::socketpair(ty)?;
-            if ty == libc::SOCK_DGRAM {
-                // Room for a batch of the largest datagrams in flight.
-                let sz: libc::c_int = 4 << 20;
-                for fd in [&mine, &theirs] {
-                    for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
-                        // SAFETY: setsockopt reads an int of the size given.
-                        unsafe {
-                            libc::setsockopt(
-                                fd.as_raw_fd(),
-                                libc::SOL_SOCKET,
-                                opt,
-                                (&sz as *const libc::c_int).cast(),
-                                4,
-                            )
-                        };
-                    }
-                }
-            }
-            peer_fds = vec![theirs];
-            let ep = |fd| {
-                if ty == libc::SOCK_STREAM {
-                    Endpoint::Stream(fd)
-                } else {
-                    Endpoint::Dgram(fd)
-                }
-            };
-            if rtt {
-                Side::KernelRtt(ep(mine.try_clone()?), ep(mine))
-            } else {
-                Side::KernelStream(ep(mine))
-            }
-        }
-        (Mech::Fifo, _) => {
-            let a = fifo_path(&base, "a");
-            sys::mkfifo(&a)?;
-            names.fifos.push(a.clone());
-            spec_names.push(a.display().to_string());
-            let b = if rtt {
-                let b = fifo_path(&base, "b");
-                sys::mkfifo(&b)?;
-                names.fifos.push(b.clone());
-                spec_names.push(b.display().to_string());
-                Some(b)
-            } else {
-                None
-            };
-            Side::Fifo(a, b)
-        }
-        (Mech::Mqueue, _) => {
-            let size = match work {
-                Work::Tput { size, .. } => size,
-                _ => 8,
-            };
-            let ping = format!("{base}-a");
-            let q1 = Mq::open(&ping, Some((10, size as i64)), polling)?;
-            names.mqs.push(ping.clone());
-            spec_names.push(ping);
-            if rtt {
-                let pong = format!("{base}-b");
-                let q2 = Mq::open(&pong, Some((10, size as i64)), polling)?;
-                names.mqs.push(pong.clone());
-                spec_names.push(pong);
-                Side::KernelRtt(Endpoint::Mq(q1), Endpoint::Mq(q2))
-            } else {
-                Side::KernelStream(Endpoint::Mq(q1))
-            }
-        }
-        (Mech::Eventfd, _) => {
-            let ping = sys::eventfd()?;
-            let pong = sys::eventfd()?;
-            // The peer inherits the same two eventfds.
-            peer_fds = vec![ping.try_clone()?, pong.try_clone()?];
-            Side::KernelRtt(Endpoint::Event(ping), Endpoint::Event(pong))
-        }
-    };
+    let Setup {
+        side,
+        peer_fds,
+        mut spec_names,
+    } = set_up(&base, work, mech, timing, polling, &mut names)?;
     if mech.is_ring() {
         spec_names = names.shm[1..].to_vec();
     }
@@ -610,6 +489,226 @@ fn run_row(
     let watch = Watch::new(Duration::from_secs(10) + timing.rtt.max(timing.tput) * 2);
     // Last resort for blocking calls whose peer vanished (mq, eventfd).
     sys::watchdog(30 + 2 * (timing.rtt.max(timing.tput).as_secs() as u32));
+    let side = open_after_spawn(side, polling)?;
+    // The probe: where the two processes sit right now. It also proves that
+    // the peer has opened everything, so every name can go.
+    let mut probe = Vec::with_capacity(1 << 20);
+    lines.pinger(0, Duration::ZERO, timing.probe, &mut probe, &watch)?;
+    names.remove_all();
+    let probe_ns = Latency::from_samples(&mut probe).map_or(0.0, |l| l.p50);
+    let outcome = measure(side, work, timing, &lines, samples, &watch)?;
+    peer.wait()?;
+    sys::watchdog(0);
+    Ok((probe_ns, outcome))
+}
+
+/// The bench side of a row, before the peer starts: rings, pipes, sockets,
+/// FIFOs (named only: opening blocks until the peer opens too), queues.
+fn set_up(
+    base: &str,
+    work: Work,
+    mech: Mech,
+    timing: Timing,
+    polling: bool,
+    names: &mut Names,
+) -> Result<Setup, Failure> {
+    let rtt = matches!(work, Work::RttSpin | Work::RttBlock);
+    Ok(match mech {
+        Mech::RingMpmc2p2c => {
+            let capacity = ring_capacity(8, timing.ring_kib);
+            let ring = make_ring(base, "data", Kind::Mpmc, capacity, None, names)?;
+            Setup::new(Side::Multi(ring))
+        }
+        Mech::Ring | Mech::RingMpmc | Mech::RingDefault => {
+            Setup::new(ring_side(base, work, mech, timing, names)?)
+        }
+        Mech::CacheLine => Setup::new(Side::Line),
+        Mech::Pipe if rtt => {
+            let (ping_r, ping_w) = sys::pipe()?;
+            let (pong_r, pong_w) = sys::pipe()?;
+            Setup {
+                peer_fds: vec![ping_r, pong_w],
+                ..Setup::new(Side::KernelRtt(
+                    Endpoint::Stream(ping_w),
+                    Endpoint::Stream(pong_r),
+                ))
+            }
+        }
+        Mech::Pipe => {
+            let (r, w) = sys::pipe()?;
+            Setup {
+                peer_fds: vec![w],
+                ..Setup::new(Side::KernelStream(Endpoint::Stream(r)))
+            }
+        }
+        Mech::UnixStream | Mech::UnixDgram => socket_side(mech, rtt)?,
+        Mech::Fifo => fifo_side(base, rtt, names)?,
+        Mech::Mqueue => mq_side(base, work, rtt, polling, names)?,
+        Mech::Eventfd => {
+            let ping = sys::eventfd()?;
+            let pong = sys::eventfd()?;
+            // The peer inherits the same two eventfds.
+            Setup {
+                peer_fds: vec![ping.try_clone()?, pong.try_clone()?],
+                ..Setup::new(Side::KernelRtt(
+                    Endpoint::Event(ping),
+                    Endpoint::Event(pong),
+                ))
+            }
+        }
+    })
+}
+
+/// A ring row's rings and handles.
+fn ring_side(
+    base: &str,
+    work: Work,
+    mech: Mech,
+    timing: Timing,
+    names: &mut Names,
+) -> Result<Side, Failure> {
+    let kind = if mech == Mech::RingMpmc {
+        Kind::Mpmc
+    } else {
+        Kind::Spsc
+    };
+    Ok(match work {
+        Work::RttSpin | Work::RttBlock => {
+            let ping = make_ring(base, "ping", kind, 64, None, names)?;
+            let pong = make_ring(base, "pong", kind, 64, None, names)?;
+            let wait = match (work, mech) {
+                (Work::RttSpin, _) => RingWait::Spin,
+                (_, Mech::RingDefault) => RingWait::Block(WaitStrategy::default()),
+                _ => RingWait::Block(WaitStrategy::Park),
+            };
+            Side::RingRtt(ringio::ping_pair(&ping, &pong)?, wait)
+        }
+        Work::Tput { size: 8, .. } => {
+            let ring = make_ring(
+                base,
+                "data",
+                kind,
+                ring_capacity(8, timing.ring_kib),
+                None,
+                names,
+            )?;
+            Side::RingU64(AnyConsumer::attach(&ring)?)
+        }
+        Work::Tput { size, .. } => {
+            let ring = make_ring(
+                base,
+                "data",
+                kind,
+                ring_capacity(size, timing.ring_kib),
+                Some(size),
+                names,
+            )?;
+            Side::RingBytes(AnyConsumer::attach(&ring)?)
+        }
+    })
+}
+
+/// A UNIX socket pair: ours, and the peer's to inherit.
+fn socket_side(mech: Mech, rtt: bool) -> Result<Setup, Failure> {
+    let ty = if mech == Mech::UnixStream {
+        libc::SOCK_STREAM
+    } else {
+        libc::SOCK_DGRAM
+    };
+    let (mine, theirs) = sys::socketpair(ty)?;
+    if ty == libc::SOCK_DGRAM {
+        // Room for a batch of the largest datagrams in flight.
+        let sz: libc::c_int = 4 << 20;
+        for fd in [&mine, &theirs] {
+            for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
+                // SAFETY: setsockopt reads an int of the size given.
+                unsafe {
+                    libc::setsockopt(
+                        fd.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        opt,
+                        (&sz as *const libc::c_int).cast(),
+                        4,
+                    )
+                };
+            }
+        }
+    }
+    let ep = |fd| {
+        if ty == libc::SOCK_STREAM {
+            Endpoint::Stream(fd)
+        } else {
+            Endpoint::Dgram(fd)
+        }
+    };
+    let side = if rtt {
+        Side::KernelRtt(ep(mine.try_clone()?), ep(mine))
+    } else {
+        Side::KernelStream(ep(mine))
+    };
+    Ok(Setup {
+        peer_fds: vec![theirs],
+        ..Setup::new(side)
+    })
+}
+
+/// FIFOs, named here and opened after the peer starts.
+fn fifo_side(base: &str, rtt: bool, names: &mut Names) -> Result<Setup, Failure> {
+    let mut spec_names = Vec::new();
+    let a = fifo_path(base, "a");
+    sys::mkfifo(&a)?;
+    names.fifos.push(a.clone());
+    spec_names.push(a.display().to_string());
+    let b = if rtt {
+        let b = fifo_path(base, "b");
+        sys::mkfifo(&b)?;
+        names.fifos.push(b.clone());
+        spec_names.push(b.display().to_string());
+        Some(b)
+    } else {
+        None
+    };
+    Ok(Setup {
+        spec_names,
+        ..Setup::new(Side::Fifo(a, b))
+    })
+}
+
+/// POSIX message queues.
+fn mq_side(
+    base: &str,
+    work: Work,
+    rtt: bool,
+    polling: bool,
+    names: &mut Names,
+) -> Result<Setup, Failure> {
+    let mut spec_names = Vec::new();
+    let size = match work {
+        Work::Tput { size, .. } => size,
+        _ => 8,
+    };
+    let ping = format!("{base}-a");
+    let q1 = Mq::open(&ping, Some((10, size as i64)), polling)?;
+    names.mqs.push(ping.clone());
+    spec_names.push(ping);
+    let side = if rtt {
+        let pong = format!("{base}-b");
+        let q2 = Mq::open(&pong, Some((10, size as i64)), polling)?;
+        names.mqs.push(pong.clone());
+        spec_names.push(pong);
+        Side::KernelRtt(Endpoint::Mq(q1), Endpoint::Mq(q2))
+    } else {
+        Side::KernelStream(Endpoint::Mq(q1))
+    };
+    Ok(Setup {
+        spec_names,
+        ..Setup::new(side)
+    })
+}
+
+/// Opens what could be opened only once the peer runs (FIFOs) and sets the
+/// kernel endpoints' polling mode.
+fn open_after_spawn(side: Side, polling: bool) -> Result<Side, Failure> {
     let side = match side {
         Side::Fifo(a, b) => {
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -632,30 +731,31 @@ fn run_row(
         Side::KernelStream(a) => a.set_polling(polling)?,
         _ => {}
     }
-    // The probe: where the two processes sit right now. It also proves that
-    // the peer has opened everything, so every name can go.
-    let mut probe = Vec::with_capacity(1 << 20);
-    lines.pinger(0, Duration::ZERO, timing.probe, &mut probe, &watch)?;
-    names.remove_all();
-    let probe_ns = Latency::from_samples(&mut probe).map_or(0.0, |l| l.p50);
+    Ok(side)
+}
+
+/// The measured part of a row, on the bench side.
+fn measure(
+    side: Side,
+    work: Work,
+    timing: Timing,
+    lines: &Lines,
+    samples: &mut Vec<u32>,
+    watch: &Watch,
+) -> Result<Outcome, Failure> {
     let warm = timing.rtt / 10;
-    let outcome = match side {
+    Ok(match side {
         Side::Line => {
-            lines.pinger(1, warm, timing.rtt, samples, &watch)?;
+            lines.pinger(1, warm, timing.rtt, samples, watch)?;
             latency(samples)?
         }
         Side::RingRtt(pair, wait) => {
             let clock = work::Clock::new(warm, timing.rtt, samples);
-            with_any!(pair, (mut tx, mut rx) => work::ring_ping(&mut tx, &mut rx, wait, clock, &watch))?;
+            with_any!(pair, (mut tx, mut rx) => work::ring_ping(&mut tx, &mut rx, wait, clock, watch))?;
             latency(samples)?
         }
         Side::KernelRtt(tx, rx) => {
-            work::rtt_ping(
-                &tx,
-                &rx,
-                work::Clock::new(warm, timing.rtt, samples),
-                &watch,
-            )?;
+            work::rtt_ping(&tx, &rx, work::Clock::new(warm, timing.rtt, samples), watch)?;
             latency(samples)?
         }
         Side::RingU64(rx) => {
@@ -663,7 +763,7 @@ fn run_row(
                 fail!("bad row")
             };
             stream(
-                with_any!(rx, mut rx => work::ring_recv_u64(&mut rx, batch, &watch))?,
+                with_any!(rx, mut rx => work::ring_recv_u64(&mut rx, batch, watch))?,
                 8,
             )
         }
@@ -671,14 +771,14 @@ fn run_row(
             let Work::Tput { batch, .. } = work else {
                 fail!("bad row")
             };
-            stream(multi::recv(&ring, batch, &watch)?, 8)
+            stream(multi::recv(&ring, batch, watch)?, 8)
         }
         Side::RingBytes(rx) => {
             let Work::Tput { size, batch } = work else {
                 fail!("bad row")
             };
             stream(
-                with_any!(rx, mut rx => work::ring_recv_bytes(&mut rx, batch, &watch))?,
+                with_any!(rx, mut rx => work::ring_recv_bytes(&mut rx, batch, watch))?,
                 size,
             )
         }
@@ -686,13 +786,10 @@ fn run_row(
             let Work::Tput { size, batch } = work else {
                 fail!("bad row")
             };
-            stream(work::stream_recv(&rx, size, batch, &watch)?, size)
+            stream(work::stream_recv(&rx, size, batch, watch)?, size)
         }
         Side::Fifo(..) => fail!("FIFO not opened"),
-    };
-    peer.wait()?;
-    sys::watchdog(0);
-    Ok((probe_ns, outcome))
+    })
 }
 
 fn latency(samples: &mut [u32]) -> Result<Outcome, Failure> {

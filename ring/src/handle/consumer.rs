@@ -115,7 +115,10 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
         Ok(ReadChunk::new(&mut self.side, claim, self.per_slot))
     }
 
-    /// Ready messages now (re-reads the peer's state).
+    /// Ready messages now (re-reads the peer's state). On MPMC this counts
+    /// positions from the consumer cursor, including any a producer
+    /// published as skipped (a chunk passes over them), and is a snapshot:
+    /// other consumers may take them first.
     ///
     /// # Errors
     /// `Corrupt` when the peer's state is impossible.

@@ -211,7 +211,8 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         Ok(WriteChunk::new(&mut self.side, claim, self.per_slot))
     }
 
-    /// Free slots now (re-reads the peer's state).
+    /// Free slots now (re-reads the peer's state). On MPMC a snapshot:
+    /// other producers may claim them first.
     ///
     /// # Errors
     /// `Corrupt` when the peer's state is impossible.
