@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use ringway::{mpmc, probe, spsc, Kind, OpenOptions, Ring};
+use ringway::{broadcast, mpmc, probe, record, spsc, Kind, OpenOptions, Ring};
 
 /// A 128-aligned private copy of the input (caller memory for `open_in`).
 struct Aligned {
@@ -68,6 +68,25 @@ fn exercise(ring: &Ring) {
                 let mut buf = vec![0u8; ring.slot_size()];
                 let _ = rx.try_pop(&mut buf);
                 let _ = rx.pop_timeout(&mut buf, Duration::ZERO);
+            }
+        }
+        Kind::Record => {
+            if let Ok(mut tx) = record::Producer::attach(ring) {
+                let _ = tx.try_push(&[1u8; 24]);
+            }
+            if let Ok(mut rx) = record::Consumer::attach(ring) {
+                let _ = rx.try_pop_vec();
+                let _ = rx.try_pop_vec();
+            }
+        }
+        Kind::Broadcast => {
+            if let Ok(mut tx) = broadcast::Producer::attach(ring) {
+                let _ = tx.try_push(&[1u8; 24]);
+            }
+            if let Ok(mut rx) = broadcast::Subscriber::attach(ring, broadcast::Start::Oldest) {
+                let mut buf = Vec::new();
+                let _ = rx.try_pop_into(&mut buf);
+                let _ = rx.try_pop_into(&mut buf);
             }
         }
     }
