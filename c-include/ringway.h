@@ -57,7 +57,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 1
+#define RINGWAY_LAYOUT_VERSION 2
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -148,7 +148,8 @@ enum ringway_result
    */
   RINGWAY_ERR_ROLE_TAKEN = 18,
   /**
-   * Every entry of the MPMC producer table is in use.
+   * Every entry of the ring's peer table has a live holder (62 handles
+   * of any role; entries of dead processes are reused).
    */
   RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
   /**
@@ -188,6 +189,12 @@ enum ringway_result
    * An error this version of the C API has no code for; see the message.
    */
   RINGWAY_ERR_OTHER = 28,
+  /**
+   * The other side is gone: its last holder died and none is attached
+   * (a consumer sees it once the ring is drained, a producer when the
+   * ring is full).
+   */
+  RINGWAY_ERR_PEER_GONE = 29,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -117,12 +117,34 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         let _ = writeln!(out, "producer        {}", role(s.producer_owner));
         let _ = writeln!(out, "consumer        {}", role(s.consumer_owner));
     }
-    let _ = writeln!(out, "registered producers {}", s.producers.len());
-    for (pid, start, pos, len) in &s.producers {
+    let _ = writeln!(
+        out,
+        "peers           {} registered, {} reaped so far, {} messages lost with dead consumers",
+        s.peers.len(),
+        s.reaped,
+        s.lost
+    );
+    for p in &s.peers {
+        let role = match p.role {
+            Some(r) => r.to_string(),
+            None => "?".to_owned(),
+        };
+        let live = match p.liveness {
+            ringway::peer::Liveness::Alive => "alive",
+            ringway::peer::Liveness::Dead => "DEAD (not reaped yet; `ringway gc` reaps it)",
+            ringway::peer::Liveness::Free => "left",
+        };
+        let token = if p.ofd_token { "ofd lock" } else { "pid check" };
         let _ = writeln!(
             out,
-            "  pid {pid} ({}), start {start}, claim {pos}+{len}",
-            alive(*pid)
+            "  [{}] {role:<8} pid {} gen {} start {}, {live} ({token}){}, claim {}+{}",
+            p.index,
+            p.pid,
+            p.generation,
+            p.start_time,
+            if p.waiting { ", parked" } else { "" },
+            p.claim.0,
+            p.claim.1
         );
     }
     let _ = writeln!(
@@ -174,7 +196,7 @@ pub(crate) fn ls() -> Result<(), Failure> {
                         role(s.producer_owner),
                         role(s.consumer_owner)
                     ),
-                    Kind::Mpmc => format!("{} producers registered", s.producers.len()),
+                    Kind::Mpmc => format!("{} peers registered", s.peers.len()),
                 };
                 format!(
                     "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",

@@ -9,7 +9,7 @@
 use core::ptr::NonNull;
 use std::time::Duration;
 
-use ringway_core::{mpmc, spsc, Kind, PopTimeoutError};
+use ringway_core::{mpmc, spsc, Kind, PopError, PopTimeoutError};
 
 use crate::boundary::{arg_bytes_mut, arg_mut, arg_out, arg_ref, boundary, call, Error};
 use crate::chunk::ringway_chunk;
@@ -51,6 +51,7 @@ fn pop_timeout_error(e: PopTimeoutError) -> Error {
         ),
         PopTimeoutError::Size { .. } => Error::new(ringway_result::RINGWAY_ERR_SIZE, e.to_string()),
         PopTimeoutError::Corrupt(c) => c.into(),
+        PopTimeoutError::PeerGone => PopError::PeerGone.into(),
     }
 }
 

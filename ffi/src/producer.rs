@@ -16,7 +16,7 @@
 use core::ptr::NonNull;
 use std::time::Duration;
 
-use ringway_core::{mpmc, spsc, Kind, PushTimeoutError};
+use ringway_core::{mpmc, spsc, Kind, PushError, PushTimeoutError};
 
 use crate::boundary::{arg_bytes, arg_mut, arg_out, arg_ref, boundary, call, Error};
 use crate::chunk::ringway_chunk;
@@ -59,6 +59,7 @@ fn push_timeout_error(e: PushTimeoutError<()>) -> Error {
             Error::new(ringway_result::RINGWAY_ERR_SIZE, e.to_string())
         }
         PushTimeoutError::Corrupt(c) => c.into(),
+        PushTimeoutError::PeerGone(()) => PushError::PeerGone(()).into(),
     }
 }
 

@@ -59,7 +59,8 @@ pub enum ringway_result {
     RINGWAY_ERR_TYPE_MISMATCH = 17,
     /// The SPSC producer or consumer role is held by another handle.
     RINGWAY_ERR_ROLE_TAKEN = 18,
-    /// Every entry of the MPMC producer table is in use.
+    /// Every entry of the ring's peer table has a live holder (62 handles
+    /// of any role; entries of dead processes are reused).
     RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
     /// The region is shorter than the ring needs.
     RINGWAY_ERR_TOO_SMALL = 20,
@@ -80,12 +81,16 @@ pub enum ringway_result {
     RINGWAY_ERR_PANIC = 27,
     /// An error this version of the C API has no code for; see the message.
     RINGWAY_ERR_OTHER = 28,
+    /// The other side is gone: its last holder died and none is attached
+    /// (a consumer sees it once the ring is drained, a producer when the
+    /// ring is full).
+    RINGWAY_ERR_PEER_GONE = 29,
 }
 
 use ringway_result::*;
 
 /// Every code, in numeric order (for tests and `ringway_result_str`).
-pub(crate) const ALL: [ringway_result; 29] = [
+pub(crate) const ALL: [ringway_result; 30] = [
     RINGWAY_OK,
     RINGWAY_ERR_NULL,
     RINGWAY_ERR_INVALID_ARGUMENT,
@@ -115,6 +120,7 @@ pub(crate) const ALL: [ringway_result; 29] = [
     RINGWAY_ERR_UNSUPPORTED,
     RINGWAY_ERR_PANIC,
     RINGWAY_ERR_OTHER,
+    RINGWAY_ERR_PEER_GONE,
 ];
 
 impl ringway_result {
@@ -140,7 +146,7 @@ impl ringway_result {
             RINGWAY_ERR_WRONG_KIND => c"ring is of another kind",
             RINGWAY_ERR_TYPE_MISMATCH => c"ring carries another message type",
             RINGWAY_ERR_ROLE_TAKEN => c"role is held by another handle",
-            RINGWAY_ERR_TOO_MANY_PRODUCERS => c"producer table is full",
+            RINGWAY_ERR_TOO_MANY_PRODUCERS => c"peer table is full",
             RINGWAY_ERR_TOO_SMALL => c"region is too small for the ring",
             RINGWAY_ERR_NOT_REGULAR_FILE => c"not a regular file",
             RINGWAY_ERR_WRONG_OWNER => c"ring is owned by another user",
@@ -150,6 +156,7 @@ impl ringway_result {
             RINGWAY_ERR_UNSUPPORTED => c"not supported",
             RINGWAY_ERR_PANIC => c"panic caught inside ringway",
             RINGWAY_ERR_OTHER => c"other error",
+            RINGWAY_ERR_PEER_GONE => c"the peer is gone (it died)",
         }
     }
 }
@@ -209,7 +216,7 @@ impl From<HandleError> for Error {
             HandleError::RoleTaken { .. } => RINGWAY_ERR_ROLE_TAKEN,
             HandleError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
             HandleError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
-            HandleError::TooManyProducers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
+            HandleError::TooManyPeers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
             HandleError::Corrupt(_) => RINGWAY_ERR_CORRUPT,
             _ => RINGWAY_ERR_OTHER,
         };
@@ -233,6 +240,10 @@ impl<T> From<PushError<T>> for Error {
                 format!("message is {found} bytes; slots are {expected} bytes"),
             ),
             PushError::Corrupt(c) => c.into(),
+            PushError::PeerGone(_) => Error::fixed(
+                RINGWAY_ERR_PEER_GONE,
+                "the consumer is gone: it died and no live consumer is attached",
+            ),
         }
     }
 }
@@ -247,6 +258,10 @@ impl From<PopError> for Error {
                 format!("buffer is {found} bytes; slots are {expected} bytes"),
             ),
             PopError::Corrupt(c) => c.into(),
+            PopError::PeerGone => Error::fixed(
+                RINGWAY_ERR_PEER_GONE,
+                "the producer is gone: it died and no live producer is attached; the ring is drained",
+            ),
         }
     }
 }

@@ -320,8 +320,9 @@ pub enum HandleError {
         /// (size, alignment) of the requested type.
         requested: (u32, u32),
     },
-    /// Every entry of the MPMC producer table is in use.
-    TooManyProducers,
+    /// Every entry of the peer table has a live holder (62 handles of any
+    /// kind and role; entries of dead processes are reused).
+    TooManyPeers,
     /// The cursors in the header are inconsistent.
     Corrupt(CorruptError),
 }
@@ -331,7 +332,7 @@ impl fmt::Display for HandleError {
         match self {
             HandleError::RoleTaken { role, pid } => write!(
                 f,
-                "the {role} role is already held by pid {pid}; an SPSC ring has one {role} (if that process died, reclaim the role)"
+                "the {role} role is already held by live pid {pid}; an SPSC ring has one {role}"
             ),
             HandleError::WrongKind { found, expected } => {
                 write!(f, "ring is {found}; this handle needs {expected}")
@@ -341,7 +342,9 @@ impl fmt::Display for HandleError {
                 "slots are {} bytes aligned to {}, the message type is {} bytes aligned to {}",
                 slot.0, slot.1, requested.0, requested.1
             ),
-            HandleError::TooManyProducers => f.write_str("the ring's producer table is full"),
+            HandleError::TooManyPeers => {
+                f.write_str("the ring's peer table is full: 62 live handles are attached; drop one")
+            }
             HandleError::Corrupt(e) => e.fmt(f),
         }
     }
@@ -369,6 +372,9 @@ pub enum PushError<T> {
     },
     /// The ring's cursors are inconsistent.
     Corrupt(CorruptError),
+    /// The consumer side is gone (it died, and no live consumer is
+    /// attached); the message is handed back.
+    PeerGone(T),
 }
 
 impl<T> fmt::Display for PushError<T> {
@@ -379,6 +385,9 @@ impl<T> fmt::Display for PushError<T> {
                 write!(f, "message is {found} bytes; slots are {expected} bytes")
             }
             PushError::Corrupt(e) => e.fmt(f),
+            PushError::PeerGone(_) => {
+                f.write_str("the consumer is gone: it died and no live consumer is attached")
+            }
         }
     }
 }
@@ -405,6 +414,9 @@ pub enum PopError {
     },
     /// The ring's cursors are inconsistent.
     Corrupt(CorruptError),
+    /// The ring is drained and the producer side is gone (it died, and no
+    /// live producer is attached).
+    PeerGone,
 }
 
 impl fmt::Display for PopError {
@@ -415,6 +427,7 @@ impl fmt::Display for PopError {
                 write!(f, "buffer is {found} bytes; slots are {expected} bytes")
             }
             PopError::Corrupt(e) => e.fmt(f),
+            PopError::PeerGone => f.write_str("the producer is gone: it died and no live producer is attached; the ring is drained"),
         }
     }
 }
@@ -441,6 +454,8 @@ pub enum PushTimeoutError<T> {
     },
     /// The ring's cursors are inconsistent.
     Corrupt(CorruptError),
+    /// As [`PushError::PeerGone`]; the message is handed back.
+    PeerGone(T),
 }
 
 impl<T> fmt::Display for PushTimeoutError<T> {
@@ -451,6 +466,9 @@ impl<T> fmt::Display for PushTimeoutError<T> {
                 write!(f, "message is {found} bytes; slots are {expected} bytes")
             }
             PushTimeoutError::Corrupt(e) => e.fmt(f),
+            PushTimeoutError::PeerGone(_) => {
+                f.write_str("the consumer is gone: it died and no live consumer is attached")
+            }
         }
     }
 }
@@ -477,6 +495,8 @@ pub enum PopTimeoutError {
     },
     /// The ring's cursors are inconsistent.
     Corrupt(CorruptError),
+    /// As [`PopError::PeerGone`].
+    PeerGone,
 }
 
 impl fmt::Display for PopTimeoutError {
@@ -487,6 +507,7 @@ impl fmt::Display for PopTimeoutError {
                 write!(f, "buffer is {found} bytes; slots are {expected} bytes")
             }
             PopTimeoutError::Corrupt(e) => e.fmt(f),
+            PopTimeoutError::PeerGone => f.write_str("the producer is gone: it died and no live producer is attached; the ring is drained"),
         }
     }
 }
@@ -504,6 +525,8 @@ impl From<CorruptError> for PopTimeoutError {
 #[derive(Debug)]
 pub(crate) enum Waited {
     Timeout,
+    /// The other side is gone.
+    PeerGone,
     Corrupt(CorruptError),
 }
 
@@ -511,6 +534,7 @@ impl Waited {
     pub(crate) fn into_push(self) -> PushTimeoutError<()> {
         match self {
             Waited::Timeout => PushTimeoutError::Timeout(()),
+            Waited::PeerGone => PushTimeoutError::PeerGone(()),
             Waited::Corrupt(e) => PushTimeoutError::Corrupt(e),
         }
     }
@@ -518,6 +542,7 @@ impl Waited {
     pub(crate) fn into_pop(self) -> PopTimeoutError {
         match self {
             Waited::Timeout => PopTimeoutError::Timeout,
+            Waited::PeerGone => PopTimeoutError::PeerGone,
             Waited::Corrupt(e) => PopTimeoutError::Corrupt(e),
         }
     }

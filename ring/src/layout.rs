@@ -9,9 +9,10 @@
 //!    128     1  tail: producer cursor (u64, monotonic)        producer(s)
 //!    256     2  head: consumer cursor (u64, monotonic)        consumer(s)
 //!    384     3  data_event, space_event (futex words)         both sides
-//!    512   4-11 producer table: 32 x 32 B (MPMC crash info)   each MPMC producer
-//!   1536  12-15 reserved, zero
-//!   2048        slot 0, slot 1, ... slot capacity-1           (aligned to max(128, slot_align))
+//!    512   4-15 reserved, zero
+//!   2048        peer table (4 KiB, `peer/table.rs`): one      each handle
+//!               entry per attached handle, liveness tokens
+//!   6144        slot 0, slot 1, ... slot capacity-1           (aligned to max(128, slot_align))
 //! ```
 //!
 //! The producer and consumer cursors sit on their own 128-byte lines (two 64-byte
@@ -42,18 +43,15 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 
 /// Version of the mapped layout and protocol. A ring created with another
 /// version is refused with [`OpenError::AbiMismatch`](crate::OpenError::AbiMismatch).
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
-/// Size of the header; the slots start at the first multiple of
-/// `max(128, slot_align)` at or after it.
+/// Size of the header; the peer table follows it, and the slots start at the
+/// first multiple of `max(128, slot_align)` after the peer table.
 pub const HEADER_SIZE: usize = 2048;
 
 /// The line size the layout pads to (two 64-byte lines: the spatial
 /// prefetcher on x86 pulls lines in pairs).
 pub const LINE: usize = 128;
-
-/// Number of entries in the MPMC producer table.
-pub const PRODUCER_TABLE_LEN: usize = 32;
 
 /// Largest slot alignment a ring accepts.
 pub const MAX_SLOT_ALIGN: u32 = 4096;
@@ -147,23 +145,6 @@ pub struct Identity {
     pub creator_start_time: u64,
 }
 
-/// One entry of the MPMC producer table: who holds a producer handle and which
-/// claim it has in flight, for the crash reaper.
-#[derive(Debug)]
-#[repr(C)]
-pub struct ProducerEntry {
-    /// Process id of the holder, 0 when the entry is free.
-    pub pid: AtomicU32,
-    /// Reserved, zero.
-    pub reserved: AtomicU32,
-    /// Start time of the holder process (clock ticks since boot).
-    pub start_time: AtomicU64,
-    /// First position of the claim in flight.
-    pub claim_pos: AtomicU64,
-    /// Number of slots claimed and not yet committed, 0 when none.
-    pub claim_len: AtomicU64,
-}
-
 /// The mapped header. See the module docs for the picture.
 ///
 /// Every byte of it is either an atomic or inside an `UnsafeCell` (the
@@ -175,9 +156,10 @@ pub struct Header {
     pub(crate) identity: UnsafeCell<Identity>,
     /// 0 while the creator initialises, [`STATE_READY`] after.
     pub(crate) state: AtomicU32,
-    /// Pid of the process holding the SPSC producer role, 0 when free.
+    /// The peer entry holding the SPSC producer role, 0 when free:
+    /// `generation << 8 | (index + 1)` (see `peer`).
     pub(crate) producer_owner: AtomicU32,
-    /// Pid of the process holding the SPSC consumer role, 0 when free.
+    /// The peer entry holding the SPSC consumer role, as `producer_owner`.
     pub(crate) consumer_owner: AtomicU32,
     _pad0: UnsafeCell<[u8; LINE - size_of::<Identity>() - 3 * 4]>,
 
@@ -195,11 +177,7 @@ pub struct Header {
     pub(crate) space_event: Event,
     _pad3: UnsafeCell<[u8; LINE - 2 * EVENT_SIZE]>,
 
-    /// MPMC producer registrations.
-    pub(crate) producers: [ProducerEntry; PRODUCER_TABLE_LEN],
-
-    _reserved:
-        UnsafeCell<[u8; HEADER_SIZE - 4 * LINE - PRODUCER_TABLE_LEN * size_of::<ProducerEntry>()]>,
+    _reserved: UnsafeCell<[u8; HEADER_SIZE - 4 * LINE]>,
 }
 
 #[cfg(not(loom))]
@@ -250,16 +228,7 @@ impl Header {
             data_event: Event::new(),
             space_event: Event::new(),
             _pad3: UnsafeCell::new([0; LINE - 2 * EVENT_SIZE]),
-            producers: core::array::from_fn(|_| ProducerEntry {
-                pid: AtomicU32::new(0),
-                reserved: AtomicU32::new(0),
-                start_time: AtomicU64::new(0),
-                claim_pos: AtomicU64::new(0),
-                claim_len: AtomicU64::new(0),
-            }),
-            _reserved: UnsafeCell::new(
-                [0; HEADER_SIZE - 4 * LINE - PRODUCER_TABLE_LEN * size_of::<ProducerEntry>()],
-            ),
+            _reserved: UnsafeCell::new([0; HEADER_SIZE - 4 * LINE]),
         })
     }
 }
@@ -291,7 +260,7 @@ const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
 /// disagree on the layout refuse each other even at the same ABI number.
 #[cfg(not(loom))]
 pub const LAYOUT_HASH: u64 = {
-    let fields: [u64; 32] = [
+    let fields: [u64; 29] = [
         ABI_VERSION as u64,
         HEADER_SIZE as u64,
         LINE as u64,
@@ -320,15 +289,18 @@ pub const LAYOUT_HASH: u64 = {
         offset_of!(Header, data_event) as u64,
         offset_of!(Header, space_event) as u64,
         size_of::<Event>() as u64,
-        offset_of!(Header, producers) as u64,
-        size_of::<ProducerEntry>() as u64,
-        PRODUCER_TABLE_LEN as u64,
         MPMC_STAMP_SIZE as u64,
     ];
     let mut hash = fnv1a(b"ringway layout");
     let mut i = 0;
     while i < fields.len() {
         hash = fnv1a_u64(hash, fields[i]);
+        i += 1;
+    }
+    let peers = crate::peer::LAYOUT_FIELDS;
+    let mut i = 0;
+    while i < peers.len() {
+        hash = fnv1a_u64(hash, peers[i]);
         i += 1;
     }
     hash
@@ -346,7 +318,6 @@ const _: () = {
     assert!(size_of::<Identity>() == 96);
     assert!(size_of::<Header>() == HEADER_SIZE);
     assert!(align_of::<Header>() == LINE);
-    assert!(size_of::<ProducerEntry>() == 32);
     assert!(size_of::<Event>() == 8);
     assert!(align_of::<Event>() <= 8);
     assert!(offset_of!(Header, identity) == 0);
@@ -357,7 +328,6 @@ const _: () = {
     assert!(offset_of!(Header, head) == 2 * LINE);
     assert!(offset_of!(Header, data_event) == 3 * LINE);
     assert!(offset_of!(Header, space_event) == 3 * LINE + 8);
-    assert!(offset_of!(Header, producers) == 4 * LINE);
     assert!(offset_of!(Identity, magic) == 0);
     assert!(offset_of!(Identity, capacity) == 24);
     assert!(offset_of!(Identity, total_len) == 72);
@@ -482,8 +452,11 @@ impl Geometry {
             }
         };
         let stride32 = u32::try_from(stride).map_err(|_| LayoutError::TooLarge)?;
-        let slots_offset =
-            round_up(HEADER_SIZE as u64, align.max(LINE as u64)).ok_or(LayoutError::TooLarge)?;
+        let slots_offset = round_up(
+            (crate::peer::PEERS_OFFSET + crate::peer::PEER_TABLE_SIZE) as u64,
+            align.max(LINE as u64),
+        )
+        .ok_or(LayoutError::TooLarge)?;
         let total_len = capacity
             .checked_mul(stride)
             .and_then(|slots| slots.checked_add(slots_offset))
@@ -516,8 +489,8 @@ mod tests {
         let g = Geometry::new(Kind::Spsc, 1024, 64, 8).unwrap();
         assert_eq!(g.stride, 64);
         assert_eq!(g.payload_offset, 0);
-        assert_eq!(g.slots_offset, HEADER_SIZE as u64);
-        assert_eq!(g.total_len, HEADER_SIZE as u64 + 1024 * 64);
+        assert_eq!(g.slots_offset, 6144);
+        assert_eq!(g.total_len, 6144 + 1024 * 64);
     }
 
     #[test]
@@ -533,7 +506,7 @@ mod tests {
     #[test]
     fn large_alignment_moves_the_slots() {
         let g = Geometry::new(Kind::Spsc, 4, 4096, 4096).unwrap();
-        assert_eq!(g.slots_offset, 4096);
+        assert_eq!(g.slots_offset, 8192);
     }
 
     #[test]

@@ -64,6 +64,7 @@ mod error;
 pub mod layout;
 mod loom;
 pub mod mpmc;
+pub mod peer;
 pub mod process;
 pub mod region;
 mod ring;

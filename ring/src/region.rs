@@ -65,6 +65,9 @@ pub struct Region {
     name: Option<String>,
     backing: Backing,
     cleanup: Cleanup,
+    /// The mapped object, kept open: the peer registry tests its peers'
+    /// liveness locks through it (`peer/token.rs`). `None` for caller memory.
+    file: Option<File>,
 }
 
 // SAFETY: the region is a plain range of memory; every concurrent access to it
@@ -95,6 +98,11 @@ impl Region {
         self.name.as_deref()
     }
 
+    /// The mapped object (shm, file or memfd), if the region has one.
+    pub(crate) fn file(&self) -> Option<&File> {
+        self.file.as_ref()
+    }
+
     /// Removes the name (or file) when this region is dropped.
     pub(crate) fn unlink_on_drop(&mut self) {
         if let Some(name) = &self.name {
@@ -111,9 +119,9 @@ impl Region {
         }
     }
 
-    fn mapped(file: &File, len: u64, name: Option<String>) -> io::Result<Region> {
+    fn mapped(file: File, len: u64, name: Option<String>) -> io::Result<Region> {
         let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let map = memmap2::MmapOptions::new().len(len).map_raw(file)?;
+        let map = memmap2::MmapOptions::new().len(len).map_raw(&file)?;
         let ptr =
             NonNull::new(map.as_mut_ptr()).ok_or_else(|| io::Error::other("mmap returned null"))?;
         Ok(Region {
@@ -122,6 +130,7 @@ impl Region {
             name,
             backing: Backing::Mapped(map),
             cleanup: Cleanup::None,
+            file: Some(file),
         })
     }
 
@@ -138,6 +147,7 @@ impl Region {
             name: None,
             backing: Backing::Borrowed,
             cleanup: Cleanup::None,
+            file: None,
         }
     }
 
@@ -157,6 +167,7 @@ impl Region {
             name: None,
             backing: Backing::Heap(mem),
             cleanup: Cleanup::None,
+            file: None,
         }
     }
 }
@@ -291,7 +302,7 @@ pub(crate) fn create_shm(name: &str, len: u64, mode: u32) -> Result<Region, Crea
             return Err(io_create("fchmod")(io::Error::last_os_error()));
         }
         size_new(&file, len)?;
-        Region::mapped(&file, len, Some(name.to_owned())).map_err(io_create("mmap"))
+        Region::mapped(file, len, Some(name.to_owned())).map_err(io_create("mmap"))
     })();
     if result.is_err() {
         unlink();
@@ -347,7 +358,7 @@ pub(crate) fn open_shm(name: &str, allow_other_owner: bool) -> Result<Region, Op
     // SAFETY: `fd` is a fresh descriptor that nothing else owns.
     let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     let len = check_opened(&file, name, allow_other_owner)?;
-    Region::mapped(&file, len, Some(name.to_owned())).map_err(io_open("mmap"))
+    Region::mapped(file, len, Some(name.to_owned())).map_err(io_open("mmap"))
 }
 
 /// Removes the shm name. Peers that have the ring mapped keep using it; new
@@ -388,7 +399,7 @@ pub(crate) fn create_file(path: &Path, len: u64, mode: u32) -> Result<Region, Cr
         file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
             .map_err(io_create("fchmod"))?;
         size_new(&file, len)?;
-        Region::mapped(&file, len, Some(name.clone())).map_err(io_create("mmap"))
+        Region::mapped(file, len, Some(name.clone())).map_err(io_create("mmap"))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(path);
@@ -413,7 +424,7 @@ pub(crate) fn open_file(path: &Path, allow_other_owner: bool) -> Result<Region, 
             },
         })?;
     let len = check_opened(&file, &name, allow_other_owner)?;
-    Region::mapped(&file, len, Some(name)).map_err(io_open("mmap"))
+    Region::mapped(file, len, Some(name)).map_err(io_open("mmap"))
 }
 
 /// An anonymous shared region of `len` bytes: a memfd sealed against shrinking
@@ -422,7 +433,7 @@ pub(crate) fn create_anonymous(len: u64) -> Result<Region, CreateError> {
     let file = anonymous_file()?;
     size_new(&file, len)?;
     seal(&file)?;
-    Region::mapped(&file, len, None).map_err(io_create("mmap"))
+    Region::mapped(file, len, None).map_err(io_create("mmap"))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

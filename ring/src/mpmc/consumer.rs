@@ -10,9 +10,11 @@ use super::chunk::{BytesReadChunk, RawRead, ReadChunk};
 use super::stamp::{Seen, Stamps, SKIP};
 use super::{check_kind, deadline_after, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::PopTimeoutError;
+use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError, PopError};
 use crate::loom::{ordering, spin_loop, Ordering};
+use crate::peer::{self, Peer, WAIT_DATA};
 use crate::ring::{check_message, Ring};
 
 /// A consumer's private state.
@@ -23,6 +25,8 @@ pub(crate) struct ConsumerCore {
     capacity: u64,
     payload_offset: usize,
     strategy: WaitStrategy,
+    /// Our entry in the peer table (records the claim in flight).
+    peer: Peer,
 }
 
 /// A run of claimed positions: the first, how many, and how many of them
@@ -37,12 +41,14 @@ pub(crate) struct Claimed {
 impl ConsumerCore {
     fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
         check_kind(ring)?;
+        let peer = Peer::register(ring, Role::Consumer)?;
         Ok(ConsumerCore {
             ring: ring.clone(),
             stamps: Stamps::new(ring.capacity()),
             capacity: ring.capacity(),
             payload_offset: ring.geometry().payload_offset as usize,
             strategy: WaitStrategy::default(),
+            peer,
         })
     }
 
@@ -103,6 +109,7 @@ impl ConsumerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
+                        self.peer.claimed(head, n);
                         for i in 0..n {
                             let slot = self.slot(head.wrapping_add(i));
                             self.ring.shared.access.read(slot.idx);
@@ -158,6 +165,7 @@ impl ConsumerCore {
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }
+        self.peer.settled();
         self.ring.shared.header().space_event.notify();
     }
 
@@ -192,18 +200,29 @@ impl ConsumerCore {
                 Err(Claim::Unavailable) => {}
             }
             let this = &*self;
-            this.ring
-                .shared
-                .header()
-                .data_event
-                .wait(this.strategy, deadline, || this.may_claim().then_some(()))
-                .map_err(|_| Waited::Timeout)?;
+            peer::wait_sliced(
+                &this.ring.shared.header().data_event,
+                this.strategy,
+                deadline,
+                |on| this.peer.note_wait(WAIT_DATA, on),
+                || this.may_claim().then_some(()),
+                || this.peer.gone(Role::Producer),
+            )?;
         }
+    }
+
+    /// Whether the ring is drained and every producer is gone (looked at no
+    /// more often than `peer::CHECK_INTERVAL`; reaps dead producers on the
+    /// way, which may tombstone the positions we wait at).
+    #[cold]
+    fn producers_gone(&mut self) -> bool {
+        self.peer.gone_now(Role::Producer) && !self.may_claim()
     }
 }
 
 /// A consumer of a typed MPMC ring of `T`. `Send`; one thread uses a
-/// handle at a time. Consumers are not registered: attach as many as needed.
+/// handle at a time. Each handle holds an entry of the peer table (see
+/// [`peer`](crate::peer)), shared with producers: 62 handles in all.
 #[derive(Debug)]
 pub struct Consumer<T> {
     core: ConsumerCore,
@@ -246,6 +265,7 @@ impl<T: Pod> Consumer<T> {
     pub fn try_pop(&mut self) -> Result<T, PopError> {
         match self.core.claim_message() {
             Ok(pos) => Ok(self.read_and_release(pos)),
+            Err(Claim::Unavailable) if self.core.producers_gone() => Err(PopError::PeerGone),
             Err(Claim::Unavailable) => Err(PopError::Empty),
             Err(Claim::Corrupt(e)) => Err(PopError::Corrupt(e)),
         }
@@ -382,6 +402,7 @@ impl BytesConsumer {
                 self.read_and_release(pos, out);
                 Ok(())
             }
+            Err(Claim::Unavailable) if self.core.producers_gone() => Err(PopError::PeerGone),
             Err(Claim::Unavailable) => Err(PopError::Empty),
             Err(Claim::Corrupt(e)) => Err(PopError::Corrupt(e)),
         }

@@ -96,8 +96,7 @@
 //! | slot stamp → next lap `FREE` | consumer, after reading the payload (`ConsumerCore::release`) | producer scan (`ProducerCore::claim`) | Release / Acquire | the consumer's reads happen before the next producer's writes |
 //! | `tail` | producers: CAS `t → t + n` | producers | AcqRel CAS, Acquire loads | the producer that claimed `t - capacity`: its free stamp is visible, so an older stamp is corruption, not staleness |
 //! | `head` | consumers: CAS `h → h + n` | consumers | AcqRel CAS, Acquire loads | as `tail`, with ready stamps |
-//! | `producers[i].pid` | producer handle: CAS 0 → pid on attach, pid → 0 on drop | the next holder, the reaper | Acquire CAS / Release CAS | the previous holder's stores to the entry |
-//! | `producers[i].{start_time, claim_pos, claim_len}` | the holder | the crash reaper (later), inspection | Relaxed | none: read after the holder's death (see `registry.rs`) |
+//! | peer entry `claim_pos`, `claim_len` | the holder, after each claim CAS and after publishing / releasing | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` |
 //! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
 //!
 //! Producers never read `head` and consumers never read `tail`: each side
@@ -144,17 +143,32 @@
 //! reads), then report `Full`/`Empty`: a peer that keeps moving a cursor
 //! cannot make them spin forever.
 //!
-//! # Producer table
+//! # Peers that die
 //!
-//! Each producer handle holds an entry of the header's producer table (pid,
-//! process start time, the claim in flight) for a crash reaper to come;
-//! `attach` fails with [`HandleError::TooManyProducers`](crate::HandleError)
-//! when all 32 are taken. Consumers are not registered.
+//! Each handle, producer or consumer, holds an entry of the peer table
+//! ([`peer`](crate::peer)) and records there the claim it has in flight. When
+//! a call finds the ring empty or full (or a blocking call's sleep slice
+//! ends), it looks for dead holders of the other role and reaps them
+//! (`heal.rs`): a dead producer's unpublished positions become `SKIP`, a dead
+//! consumer's unreleased positions are freed and their messages counted as
+//! lost ([`Ring::lost`]). Entries of dead processes are reused, so dead
+//! producers never exhaust the table. A consumer gets `PeerGone` once the
+//! ring is drained and no producer lives (the last one died); a producer
+//! once the ring is full and no consumer lives.
+//!
+//! A live but stalled producer is never unblocked: only the kernel's word
+//! that its process is gone lets a reaper touch its claim, so no late write
+//! can land on a healed position.
+//!
+//! **Known gap:** a holder killed in the few instructions between its claim
+//! CAS and the record of that claim leaves positions no record names; the
+//! other side then stalls at them. Closing it needs a fenced commit (a CAS
+//! on each stamp at publish, which costs the fast path) or a scan; not done.
 
 mod chunk;
 mod consumer;
+pub(crate) mod heal;
 mod producer;
-mod registry;
 mod stamp;
 
 use std::time::{Duration, Instant};

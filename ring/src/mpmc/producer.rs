@@ -7,13 +7,14 @@ use bytemuck::Pod;
 use ringway_sync::WaitStrategy;
 
 use super::chunk::{BytesWriteChunk, RawWrite, WriteChunk};
-use super::registry::Registration;
 use super::stamp::{Seen, Stamps, READY, SKIP};
 use super::{check_kind, deadline_after, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::PushTimeoutError;
+use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError, PushError};
 use crate::loom::{ordering, spin_loop, Ordering};
+use crate::peer::{self, Peer, WAIT_SPACE};
 use crate::ring::{check_message, Ring};
 
 /// A producer's private state: the ring, its producer-table entry, and the
@@ -21,7 +22,7 @@ use crate::ring::{check_message, Ring};
 #[derive(Debug)]
 pub(crate) struct ProducerCore {
     ring: Ring,
-    registration: Registration,
+    peer: Peer,
     stamps: Stamps,
     capacity: u64,
     payload_offset: usize,
@@ -31,10 +32,10 @@ pub(crate) struct ProducerCore {
 impl ProducerCore {
     fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
         check_kind(ring)?;
-        let registration = Registration::register(ring)?;
+        let peer = Peer::register(ring, Role::Producer)?;
         Ok(ProducerCore {
             ring: ring.clone(),
-            registration,
+            peer,
             stamps: Stamps::new(ring.capacity()),
             capacity: ring.capacity(),
             payload_offset: ring.geometry().payload_offset as usize,
@@ -102,7 +103,7 @@ impl ProducerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.registration.claimed(tail, n);
+                        self.peer.claimed(tail, n);
                         for i in 0..n {
                             let slot = self.slot(tail.wrapping_add(i));
                             self.ring.shared.access.write(slot.idx);
@@ -155,7 +156,7 @@ impl ProducerCore {
                 ordering!(Release, "mpmc_publish_relaxed"),
             );
         }
-        self.registration.published();
+        self.peer.settled();
         self.ring.shared.header().data_event.notify();
     }
 
@@ -170,6 +171,14 @@ impl ProducerCore {
         self.stamps.for_producer(tail, stamp) != Seen::Wait
     }
 
+    /// Whether the ring is full and every consumer is gone (looked at no more
+    /// often than `peer::CHECK_INTERVAL`; reaps dead consumers on the way,
+    /// which may free slots).
+    #[cold]
+    fn consumers_gone(&mut self) -> bool {
+        self.peer.gone_now(Role::Consumer) && !self.may_claim()
+    }
+
     /// Claims one slot, waiting on `space_event` until `deadline`.
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
@@ -179,20 +188,22 @@ impl ProducerCore {
                 Err(Claim::Unavailable) => {}
             }
             let this = &*self;
-            this.ring
-                .shared
-                .header()
-                .space_event
-                .wait(this.strategy, deadline, || this.may_claim().then_some(()))
-                .map_err(|_| Waited::Timeout)?;
+            peer::wait_sliced(
+                &this.ring.shared.header().space_event,
+                this.strategy,
+                deadline,
+                |on| this.peer.note_wait(WAIT_SPACE, on),
+                || this.may_claim().then_some(()),
+                || this.peer.gone(Role::Consumer),
+            )?;
         }
     }
 }
 
 /// A producer of a typed MPMC ring of `T`.
 ///
-/// Any number of producers (up to the 32 entries of the producer table) and
-/// consumers may be attached to one ring, in any threads and processes.
+/// Any number of producers and consumers (62 handles in all: the entries of
+/// the peer table) may be attached to one ring, in any threads and processes.
 /// `T` is [`Pod`]: valid for any bit pattern, so a corrupt or malicious peer
 /// can make us read garbage values but never undefined behaviour. `Send`;
 /// methods take `&mut self`: one thread uses a handle at a time. Attach one
@@ -204,7 +215,7 @@ pub struct Producer<T> {
 }
 
 impl<T: Pod> Producer<T> {
-    /// Attaches a producer to `ring` and registers it in the producer table
+    /// Attaches a producer to `ring` and registers it in the peer table
     /// (the entry is freed when the handle drops).
     ///
     /// # Errors
@@ -228,6 +239,9 @@ impl<T: Pod> Producer<T> {
     pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
         let pos = match self.core.claim(1) {
             Ok((pos, _)) => pos,
+            Err(Claim::Unavailable) if self.core.consumers_gone() => {
+                return Err(PushError::PeerGone(value))
+            }
             Err(Claim::Unavailable) => return Err(PushError::Full(value)),
             Err(Claim::Corrupt(e)) => return Err(PushError::Corrupt(e)),
         };
@@ -312,6 +326,7 @@ impl<T: Pod> Producer<T> {
                 Ok(())
             }
             Err(Waited::Timeout) => Err(PushTimeoutError::Timeout(value)),
+            Err(Waited::PeerGone) => Err(PushTimeoutError::PeerGone(value)),
             Err(Waited::Corrupt(e)) => Err(PushTimeoutError::Corrupt(e)),
         }
     }
@@ -337,7 +352,7 @@ pub struct BytesProducer {
 }
 
 impl BytesProducer {
-    /// Attaches a producer to `ring` and registers it in the producer table.
+    /// Attaches a producer to `ring` and registers it in the peer table.
     ///
     /// # Errors
     /// As [`Producer::attach`], without the type check.
@@ -383,6 +398,9 @@ impl BytesProducer {
         }
         let pos = match self.core.claim(1) {
             Ok((pos, _)) => pos,
+            Err(Claim::Unavailable) if self.core.consumers_gone() => {
+                return Err(PushError::PeerGone(()))
+            }
             Err(Claim::Unavailable) => return Err(PushError::Full(())),
             Err(Claim::Corrupt(e)) => return Err(PushError::Corrupt(e)),
         };

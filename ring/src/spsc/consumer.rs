@@ -10,6 +10,7 @@ use super::chunk::ReadChunk;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Role};
 use crate::loom::{ordering, Ordering};
+use crate::peer::{self, Peer, WAIT_DATA};
 use crate::ring::{check_message, Ring};
 
 /// The consumer's private state: its cursor and a cached copy of the producer's.
@@ -24,6 +25,8 @@ pub(crate) struct ConsumerCore {
     capacity: u64,
     /// How the blocking calls wait for messages.
     strategy: WaitStrategy,
+    /// Our entry in the peer table.
+    peer: Peer,
 }
 
 /// Re-reads the producer's cursor, checks it against ours and the cached one,
@@ -59,7 +62,8 @@ fn read_tail(
 
 impl ConsumerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
-        ring.claim_role(Role::Consumer)?;
+        let peer = Peer::register(ring, Role::Consumer)?;
+        ring.claim_role(Role::Consumer, &peer)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous consumer's Release store of head.
         let head = h.head.load(Ordering::Acquire);
@@ -67,7 +71,7 @@ impl ConsumerCore {
         let tail = h.tail.load(Ordering::Acquire);
         let capacity = ring.capacity();
         if head > tail || tail - head > capacity {
-            ring.release_role(Role::Consumer);
+            ring.release_role(Role::Consumer, &peer);
             return Err(CorruptError {
                 what: "tail is not within capacity ahead of head",
                 value: tail,
@@ -80,7 +84,16 @@ impl ConsumerCore {
             cached_tail: tail,
             capacity,
             strategy: WaitStrategy::default(),
+            peer,
         })
+    }
+
+    /// Whether the ring is drained and the producer is gone (checked at most
+    /// every `peer::CHECK_INTERVAL`): the error a non-blocking pop that found
+    /// nothing reports.
+    #[cold]
+    pub(crate) fn producer_gone(&mut self) -> bool {
+        self.peer.gone_now(Role::Producer) && matches!(self.refresh(), Ok(0))
     }
 
     pub(crate) fn ring(&self) -> &Ring {
@@ -116,19 +129,30 @@ impl ConsumerCore {
         if ready >= want {
             return Ok(ready);
         }
-        let (ring, head, capacity) = (&self.ring, self.head, self.capacity);
+        let (ring, head, capacity, peer) = (&self.ring, self.head, self.capacity, &self.peer);
         let cached_tail = &mut self.cached_tail;
-        ring.shared
-            .header()
-            .data_event
-            .wait(self.strategy, deadline, || {
-                match read_tail(ring, head, cached_tail, capacity) {
-                    Ok(n) if n < want => None,
-                    other => Some(other),
+        let mut found = 0;
+        peer::wait_sliced(
+            &ring.shared.header().data_event,
+            self.strategy,
+            deadline,
+            |on| peer.note_wait(WAIT_DATA, on),
+            || match read_tail(ring, head, cached_tail, capacity) {
+                Ok(n) if n < want => {
+                    found = n;
+                    None
                 }
-            })
-            .map_err(|_| Waited::Timeout)?
-            .map_err(Waited::Corrupt)
+                other => Some(other),
+            },
+            || peer.gone(Role::Producer),
+        )
+        .map_err(|e| match e {
+            // Fewer than `want` and no producer to bring more: hand over
+            // what there is first.
+            Waited::PeerGone if found > 0 => Waited::Timeout,
+            e => e,
+        })?
+        .map_err(Waited::Corrupt)
     }
 
     pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
@@ -169,6 +193,7 @@ impl ConsumerCore {
     #[inline]
     fn front(&mut self) -> Result<*mut u8, PopError> {
         match self.ready(1) {
+            Ok(0) if self.producer_gone() => Err(PopError::PeerGone),
             Ok(0) => Err(PopError::Empty),
             Ok(_) => {
                 let shared = &self.ring.shared;
@@ -183,7 +208,7 @@ impl ConsumerCore {
 
 impl Drop for ConsumerCore {
     fn drop(&mut self) {
-        self.ring.release_role(Role::Consumer);
+        self.ring.release_role(Role::Consumer, &self.peer);
     }
 }
 
@@ -269,16 +294,16 @@ impl<T: Pod> Consumer<T> {
         self.core.refresh().map(|n| n as usize)
     }
 
-    /// Pops one message, waiting for one as long as it takes.
+    /// Pops one message, waiting for one as long as it takes (or until the
+    /// ring is drained and the producer gone).
     ///
     /// # Errors
-    /// `Corrupt` when the producer's cursor is impossible.
-    pub fn pop_blocking(&mut self) -> Result<T, CorruptError> {
-        match self.pop_deadline_inner(None) {
-            Ok(v) => Ok(v),
-            Err(PopTimeoutError::Corrupt(e)) => Err(e),
-            Err(_) => unreachable!("no deadline, no timeout"),
-        }
+    /// [`PopTimeoutError::PeerGone`] when the producer died, none is
+    /// attached and every message it published has been taken (learned
+    /// within [`LIVENESS_SLICE`](crate::peer::LIVENESS_SLICE) of sleeping);
+    /// `Corrupt` when the producer's cursor is impossible. Never `Timeout`.
+    pub fn pop_blocking(&mut self) -> Result<T, PopTimeoutError> {
+        self.pop_deadline_inner(None)
     }
 
     /// Pops one message, waiting at most `timeout` for one.

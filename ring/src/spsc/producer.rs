@@ -10,6 +10,7 @@ use super::chunk::WriteChunk;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Role};
 use crate::loom::{ordering, Ordering};
+use crate::peer::{self, Peer, WAIT_SPACE};
 use crate::ring::{check_message, Ring};
 
 /// The producer's private state: its cursor and a cached copy of the consumer's.
@@ -24,6 +25,8 @@ pub(crate) struct ProducerCore {
     capacity: u64,
     /// How the blocking calls wait for space.
     strategy: WaitStrategy,
+    /// Our entry in the peer table.
+    peer: Peer,
 }
 
 /// Re-reads the consumer's cursor, checks it against ours and the cached one,
@@ -61,7 +64,8 @@ fn read_head(
 
 impl ProducerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
-        ring.claim_role(Role::Producer)?;
+        let peer = Peer::register(ring, Role::Producer)?;
+        ring.claim_role(Role::Producer, &peer)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous producer's Release store of tail,
         // so we continue exactly where it stopped.
@@ -70,7 +74,7 @@ impl ProducerCore {
         let head = h.head.load(Ordering::Acquire);
         let capacity = ring.capacity();
         if head > tail || tail - head > capacity {
-            ring.release_role(Role::Producer);
+            ring.release_role(Role::Producer, &peer);
             return Err(CorruptError {
                 what: "tail is not within capacity ahead of head",
                 value: tail,
@@ -83,7 +87,16 @@ impl ProducerCore {
             cached_head: head,
             capacity,
             strategy: WaitStrategy::default(),
+            peer,
         })
+    }
+
+    /// Whether the ring is full because the consumer is gone (checked at most
+    /// every `peer::CHECK_INTERVAL`): the error a non-blocking push that found
+    /// no free slot reports.
+    #[cold]
+    pub(crate) fn consumer_gone(&mut self) -> bool {
+        self.peer.gone_now(Role::Consumer) && matches!(self.refresh(), Ok(0))
     }
 
     pub(crate) fn ring(&self) -> &Ring {
@@ -119,19 +132,20 @@ impl ProducerCore {
         if free >= want {
             return Ok(free);
         }
-        let (ring, tail, capacity) = (&self.ring, self.tail, self.capacity);
+        let (ring, tail, capacity, peer) = (&self.ring, self.tail, self.capacity, &self.peer);
         let cached_head = &mut self.cached_head;
-        ring.shared
-            .header()
-            .space_event
-            .wait(self.strategy, deadline, || {
-                match read_head(ring, tail, cached_head, capacity) {
-                    Ok(n) if n < want => None,
-                    other => Some(other),
-                }
-            })
-            .map_err(|_| Waited::Timeout)?
-            .map_err(Waited::Corrupt)
+        peer::wait_sliced(
+            &ring.shared.header().space_event,
+            self.strategy,
+            deadline,
+            |on| peer.note_wait(WAIT_SPACE, on),
+            || match read_head(ring, tail, cached_head, capacity) {
+                Ok(n) if n < want => None,
+                other => Some(other),
+            },
+            || peer.gone(Role::Consumer),
+        )?
+        .map_err(Waited::Corrupt)
     }
 
     pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
@@ -171,7 +185,7 @@ impl ProducerCore {
 
 impl Drop for ProducerCore {
     fn drop(&mut self) {
-        self.ring.release_role(Role::Producer);
+        self.ring.release_role(Role::Producer, &self.peer);
     }
 }
 
@@ -209,6 +223,7 @@ impl<T: Pod> Producer<T> {
     #[inline]
     pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
         match self.core.free(1) {
+            Ok(0) if self.core.consumer_gone() => return Err(PushError::PeerGone(value)),
             Ok(0) => return Err(PushError::Full(value)),
             Ok(_) => {}
             Err(e) => return Err(PushError::Corrupt(e)),
@@ -260,16 +275,16 @@ impl<T: Pod> Producer<T> {
         self.core.refresh().map(|n| n as usize)
     }
 
-    /// Pushes one message, waiting for a free slot as long as it takes.
+    /// Pushes one message, waiting for a free slot as long as it takes (or
+    /// until the consumer is gone).
     ///
     /// # Errors
-    /// `Corrupt` when the consumer's cursor is impossible.
-    pub fn push_blocking(&mut self, value: T) -> Result<(), CorruptError> {
-        match self.push_deadline_inner(value, None) {
-            Ok(()) => Ok(()),
-            Err(PushTimeoutError::Corrupt(e)) => Err(e),
-            Err(_) => unreachable!("no deadline, no timeout"),
-        }
+    /// [`PushTimeoutError::PeerGone`] hands the message back when the
+    /// consumer died and none is attached (learned within
+    /// [`LIVENESS_SLICE`](crate::peer::LIVENESS_SLICE) of sleeping); `Corrupt`
+    /// when the consumer's cursor is impossible. Never `Timeout`.
+    pub fn push_blocking(&mut self, value: T) -> Result<(), PushTimeoutError<T>> {
+        self.push_deadline_inner(value, None)
     }
 
     /// Pushes one message, waiting at most `timeout` for a free slot.
@@ -300,6 +315,7 @@ impl<T: Pod> Producer<T> {
         match self.core.wait_free(1, deadline) {
             Ok(_) => {}
             Err(Waited::Timeout) => return Err(PushTimeoutError::Timeout(value)),
+            Err(Waited::PeerGone) => return Err(PushTimeoutError::PeerGone(value)),
             Err(Waited::Corrupt(e)) => return Err(PushTimeoutError::Corrupt(e)),
         }
         match self.try_push(value) {
@@ -376,6 +392,7 @@ impl BytesProducer {
             });
         }
         match self.core.free(1) {
+            Ok(0) if self.core.consumer_gone() => return Err(PushError::PeerGone(())),
             Ok(0) => return Err(PushError::Full(())),
             Ok(_) => {}
             Err(e) => return Err(PushError::Corrupt(e)),

@@ -1,0 +1,656 @@
+//! The peer registry: who is attached to a ring, and whether they still live.
+//!
+//! Every attached handle of every kind (SPSC and MPMC, producers and
+//! consumers) holds an entry of a table mapped right after the header
+//! ([`table`](self) for the layout). The entry says who holds it and what it
+//! holds in flight, so that a survivor can clean up after a holder that died:
+//!
+//! ```text
+//! region offset 2048: PeerTable (4096 B)
+//!   +0    producer_left u32, consumer_left u32   how the last holder of each role left
+//!   +8    lost u64                               MPMC messages lost with dead consumers
+//!   +16   reaped u64                             dead entries cleaned up so far
+//!   +128  entries[62] x 64 B:
+//!           pid u32 | info u32 (role, token, waiter bits, generation << 8)
+//!           start_time u64 | pid_ns u64 | claim_pos u64 | claim_len u64 | reserved
+//! ```
+//!
+//! # Identity
+//!
+//! `pid` + process start time (field 22 of `/proc/PID/stat`) + the pid
+//! namespace's inode + a 24-bit generation bumped by each registration of the
+//! entry. An SPSC role word holds `generation << 8 | (index + 1)`, so a role
+//! points at one registration, never at a pid that may have been recycled.
+//!
+//! # Liveness token
+//!
+//! Each handle write-locks the byte of its entry with an open-file-description
+//! lock (`F_OFD_SETLK`) on its own description of the ring object
+//! (`token.rs`). The kernel drops that lock when the holder's last thread is
+//! gone, and anyone who maps the object tests it with `F_OFD_GETLK` through
+//! another description, from any pid namespace that shares the object. So
+//! "dead" is the kernel's word, not a guess from a pid: no false "alive"
+//! after pid reuse, no false "dead" across namespaces, and no late write
+//! from a "dead" holder (its threads are gone).
+//!
+//! Alternatives measured or considered: a pidfd per peer needs the peer's
+//! pid in our namespace and a descriptor per peer per observer; `kill(pid,
+//! 0)` plus the start time is two reads of `/proc` per check (~10 µs), wrong
+//! across namespaces and for zombies. The OFD test is one `fcntl` (see the
+//! README's peer section for the measured cost); it is made only on slow
+//! paths: when a call would otherwise report empty/full (at most once per
+//! [`CHECK_INTERVAL`] per handle), at the end of each slice of a blocking wait
+//! ([`LIVENESS_SLICE`]), on attach and in inspection tools. The push and pop
+//! fast paths never make it.
+//!
+//! **Fallbacks.** Anonymous rings are memfds: the token works on them. Rings in
+//! caller memory (`create_in`/`open_in`) have no object to lock: entries
+//! record no token bit and liveness falls back to pid + start time (and not a
+//! zombie), trusted only between processes of the same pid namespace (a
+//! holder from another namespace is assumed alive). A `fork`ed child inherits
+//! its parent's descriptions, so a parent's handle stays "alive" while a child
+//! that did not close them lives.
+//!
+//! # Registration and reaping
+//!
+//! | step | who | what |
+//! |---|---|---|
+//! | take entry `i` | attaching handle | OFD-lock byte `i` (fails: alive holder, next); if `pid != 0`, reap it first; CAS `pid` to ours; write start time, namespace, claim 0, then `info` |
+//! | leave | handle drop | clear `claim_len`, set `*_left = DETACHED`, store `pid = 0` (Release), then close the description (unlock) |
+//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), undo waiter registrations, heal the MPMC claim in flight, free its SPSC role, set `*_left = DIED`, store `pid = 0`, unlock |
+//!
+//! A holder stores `pid = 0` before it unlocks, and a registrant locks before
+//! it stores its pid, so "locked byte" covers "pid set" for every live holder:
+//! whoever holds the lock on a byte whose `pid` is set knows its holder died.
+//!
+//! # Waiter registrations
+//!
+//! A handle about to park sets `WAIT_DATA`/`WAIT_SPACE` in its `info` before it
+//! registers in the event and clears it after it deregisters
+//! (`Event::wait_noting`). A reaper that clears a set bit undoes one
+//! registration (`Event::forget_waiter`), so a consumer killed while parked
+//! costs later pushes no wake syscall. A death between setting the bit and
+//! registering makes the reaper take away a registration that was never
+//! made; a live waiter may then miss one wake and sleep until the end of its
+//! slice: every wait of a ring is sliced ([`LIVENESS_SLICE`]), so this costs
+//! latency, never a hang.
+//!
+//! # Peer gone
+//!
+//! A side learns that its peer is gone when no holder of the other role is
+//! alive and the last one to leave died (`*_left == DIED`, set by the reaper).
+//! A clean detach is not "gone": a new peer may attach and the ring goes on.
+//! A consumer reports it only once the ring is drained at its cursor, a
+//! producer only when it would otherwise wait for space.
+
+mod table;
+mod token;
+mod wait;
+
+pub(crate) use token::reopen;
+pub(crate) use wait::wait_sliced;
+
+use std::fs::File;
+use std::time::{Duration, Instant};
+
+#[cfg(not(loom))]
+pub(crate) use table::LAYOUT_FIELDS;
+pub use table::{
+    PeerEntry, PeerTable, LEFT_DETACHED, LEFT_DIED, LEFT_NONE, PEERS_OFFSET, PEER_TABLE_LEN,
+    PEER_TABLE_SIZE,
+};
+pub(crate) use table::{
+    GEN_SHIFT, ROLE_CONSUMER, ROLE_MASK, ROLE_PRODUCER, TOKEN_OFD, WAIT_DATA, WAIT_SPACE,
+};
+
+use crate::error::{HandleError, Role};
+use crate::layout::Kind;
+use crate::loom::Ordering;
+use crate::process;
+use crate::ring::{Ring, Shared};
+
+/// Longest sleep of a blocking call between two looks at its peer's liveness:
+/// a parked side learns of its peer's death within this (plus one check).
+pub const LIVENESS_SLICE: Duration = Duration::from_millis(50);
+
+/// Least time between two liveness checks made by the non-blocking calls of
+/// one handle that find the ring empty or full.
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(20);
+
+/// What the registry says about an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Nobody holds the entry.
+    Free,
+    /// Its holder lives (or cannot be shown dead).
+    Alive,
+    /// Its holder died and the entry was not cleaned up yet.
+    Dead,
+}
+
+/// One registered handle as an inspection tool sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Index in the table.
+    pub index: usize,
+    /// Pid of the holder (in its namespace).
+    pub pid: u32,
+    /// Start time of the holder process.
+    pub start_time: u64,
+    /// Generation of the registration.
+    pub generation: u32,
+    /// Producer or consumer.
+    pub role: Option<Role>,
+    /// Whether the holder keeps an OFD lock (otherwise pid-checked).
+    pub ofd_token: bool,
+    /// Whether it is registered as a waiter.
+    pub waiting: bool,
+    /// MPMC claim in flight: first position and length.
+    pub claim: (u64, u64),
+    /// Alive, or dead and not yet reaped.
+    pub liveness: Liveness,
+}
+
+fn role_bits(role: Role) -> u32 {
+    match role {
+        Role::Producer => ROLE_PRODUCER,
+        Role::Consumer => ROLE_CONSUMER,
+    }
+}
+
+fn role_of(info: u32) -> Option<Role> {
+    match info & ROLE_MASK {
+        ROLE_PRODUCER => Some(Role::Producer),
+        ROLE_CONSUMER => Some(Role::Consumer),
+        _ => None,
+    }
+}
+
+/// The SPSC role word of a registration.
+pub(crate) fn role_word(index: usize, info: u32) -> u32 {
+    ((info >> GEN_SHIFT) << 8) | (index as u32 + 1)
+}
+
+impl Shared {
+    /// The mapped peer table.
+    #[inline]
+    pub(crate) fn peers(&self) -> &PeerTable {
+        // SAFETY: `peers` points to a whole, aligned table inside the region
+        // (total_len covers it, checked at create/open), which lives as long
+        // as `self`; every byte of it is atomic or never read.
+        unsafe { self.peers_ptr().as_ref() }
+    }
+
+    fn left_word(&self, role: Role) -> &crate::loom::AtomicU32 {
+        match role {
+            Role::Producer => &self.peers().producer_left,
+            Role::Consumer => &self.peers().consumer_left,
+        }
+    }
+
+    /// Whether the holder of entry `index` lives.
+    pub(crate) fn liveness(&self, index: usize) -> Liveness {
+        let Some(entry) = self.peers().entries.get(index) else {
+            return Liveness::Free;
+        };
+        // Acquire: pairs with the holder's Release store of its pid, so its
+        // `info` and identity are visible.
+        let pid = entry.pid.load(Ordering::Acquire);
+        if pid == 0 {
+            return Liveness::Free;
+        }
+        // Acquire: as above.
+        let info = entry.info.load(Ordering::Acquire);
+        if info & TOKEN_OFD != 0 {
+            if let Some(file) = self.region_file() {
+                match token::is_locked(file, PeerTable::lock_offset(index)) {
+                    Ok(true) => return Liveness::Alive,
+                    Ok(false) => {
+                        // A holder clears its pid before it unlocks: a pid
+                        // still here after the unlock was seen is a death.
+                        // Acquire: as above.
+                        return if entry.pid.load(Ordering::Acquire) == pid {
+                            Liveness::Dead
+                        } else {
+                            Liveness::Free
+                        };
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        pid_liveness(entry, pid)
+    }
+
+    /// Reaps entry `index` if its holder is dead, using `lock` (a description
+    /// of our own) for the exclusive OFD lock where the entry has a token.
+    /// Returns whether it reaped.
+    pub(crate) fn reap(&self, index: usize, lock: Option<&File>) -> bool {
+        let Some(entry) = self.peers().entries.get(index) else {
+            return false;
+        };
+        // Acquire: as in `liveness`.
+        let pid = entry.pid.load(Ordering::Acquire);
+        if pid == 0 {
+            return false;
+        }
+        // Acquire: as in `liveness`.
+        let info = entry.info.load(Ordering::Acquire);
+        let offset = PeerTable::lock_offset(index);
+        match lock {
+            Some(file) if info & TOKEN_OFD != 0 => {
+                if !matches!(token::try_lock(file, offset), Ok(true)) {
+                    return false;
+                }
+                // We hold the byte: no live holder, no other reaper or registrant.
+                // Acquire: the dead holder's last stores (its exit ordered them).
+                let pid = entry.pid.load(Ordering::Acquire);
+                let reaped = pid != 0 && {
+                    self.clean_up(index, entry);
+                    // Release: our clean-up comes before the next registrant's
+                    // Acquire CAS of the pid.
+                    entry
+                        .pid
+                        .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+                        .is_ok()
+                };
+                token::unlock(file, offset);
+                reaped
+            }
+            _ => {
+                if pid_liveness(entry, pid) != Liveness::Dead {
+                    return false;
+                }
+                // No token to make us exclusive: each clean-up step is an
+                // atomic that only one reaper wins (see `clean_up`).
+                self.clean_up(index, entry);
+                // Release: as above.
+                entry
+                    .pid
+                    .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+                    .is_ok()
+            }
+        }
+    }
+
+    /// Undoes what a dead holder left: waiter registrations, the MPMC claim in
+    /// flight, its SPSC role. Each step takes its state with one atomic RMW,
+    /// so two racing reapers (pid fallback) do each step once.
+    fn clean_up(&self, index: usize, entry: &PeerEntry) {
+        let h = self.header();
+        // AcqRel: takes the bits; pairs with the holder's RMWs of `info`.
+        let info = entry
+            .info
+            .fetch_and(!(WAIT_DATA | WAIT_SPACE), Ordering::AcqRel);
+        if info & WAIT_DATA != 0 {
+            h.data_event.forget_waiter();
+        }
+        if info & WAIT_SPACE != 0 {
+            h.space_event.forget_waiter();
+        }
+        // AcqRel: takes the claim (one reaper gets a nonzero length).
+        let len = entry.claim_len.swap(0, Ordering::AcqRel);
+        // Relaxed: written by the holder before its `claim_len` (Release),
+        // which the swap above read with Acquire.
+        let pos = entry.claim_pos.load(Ordering::Relaxed);
+        let role = role_of(info);
+        if len != 0 && self.geometry().kind == Kind::Mpmc {
+            match role {
+                Some(Role::Producer) => crate::mpmc::heal::tombstone(self, pos, len),
+                Some(Role::Consumer) => {
+                    let lost = crate::mpmc::heal::free_claimed(self, pos, len);
+                    // Relaxed: a counter.
+                    self.peers().lost.fetch_add(lost, Ordering::Relaxed);
+                }
+                None => {}
+            }
+        }
+        if let Some(role) = role {
+            if self.geometry().kind == Kind::Spsc {
+                // AcqRel: frees the role if this registration holds it; pairs
+                // with the next holder's Acquire CAS.
+                let _ = self.role_word(role).compare_exchange(
+                    role_word(index, info),
+                    0,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+            }
+            // Release: a side that reads DIED (Acquire) sees the clean-up.
+            self.left_word(role).store(LEFT_DIED, Ordering::Release);
+        }
+        // Relaxed: a counter.
+        self.peers().reaped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reaps every dead entry; returns how many.
+    pub(crate) fn reap_all(&self, lock: Option<&File>) -> usize {
+        (0..PEER_TABLE_LEN)
+            .filter(|&i| self.liveness(i) == Liveness::Dead && self.reap(i, lock))
+            .count()
+    }
+
+    /// Whether no holder of `role` lives and the last one to leave died;
+    /// reaps the dead holders it finds on the way.
+    pub(crate) fn role_gone(&self, role: Role, lock: Option<&File>) -> bool {
+        let want = role_bits(role);
+        let mut alive = false;
+        for (i, entry) in self.peers().entries.iter().enumerate() {
+            // Relaxed pre-filter; `liveness` re-reads with Acquire.
+            if entry.pid.load(Ordering::Relaxed) == 0
+                || entry.info.load(Ordering::Relaxed) & ROLE_MASK != want
+            {
+                continue;
+            }
+            match self.liveness(i) {
+                Liveness::Alive => alive = true,
+                Liveness::Dead => {
+                    if !self.reap(i, lock) && self.liveness(i) == Liveness::Alive {
+                        alive = true;
+                    }
+                }
+                Liveness::Free => {}
+            }
+        }
+        // Acquire: pairs with the reaper's Release store of DIED.
+        !alive && self.left_word(role).load(Ordering::Acquire) == LEFT_DIED
+    }
+
+    /// The registrations, for inspection tools.
+    pub(crate) fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut out = Vec::new();
+        for (index, entry) in self.peers().entries.iter().enumerate() {
+            // Relaxed throughout: informational.
+            let pid = entry.pid.load(Ordering::Relaxed);
+            if pid == 0 {
+                continue;
+            }
+            let info = entry.info.load(Ordering::Relaxed);
+            out.push(PeerInfo {
+                index,
+                pid,
+                start_time: entry.start_time.load(Ordering::Relaxed),
+                generation: info >> GEN_SHIFT,
+                role: role_of(info),
+                ofd_token: info & TOKEN_OFD != 0,
+                waiting: info & (WAIT_DATA | WAIT_SPACE) != 0,
+                claim: (
+                    entry.claim_pos.load(Ordering::Relaxed),
+                    entry.claim_len.load(Ordering::Relaxed),
+                ),
+                liveness: self.liveness(index),
+            });
+        }
+        out
+    }
+}
+
+/// Liveness from the recorded pid and start time, trusted only inside the
+/// recorder's pid namespace.
+fn pid_liveness(entry: &PeerEntry, pid: u32) -> Liveness {
+    // Relaxed: written before the pid (Release), which the caller read with Acquire.
+    let ns = entry.pid_ns.load(Ordering::Relaxed);
+    let ours = process::current_pid_namespace();
+    if ns != 0 && ours != 0 && ns != ours {
+        return Liveness::Alive;
+    }
+    // Relaxed: as above.
+    let start = entry.start_time.load(Ordering::Relaxed);
+    if process::is_alive(pid, Some(start)) {
+        Liveness::Alive
+    } else {
+        Liveness::Dead
+    }
+}
+
+/// A handle's entry in the peer table, left on drop.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    ring: Ring,
+    index: usize,
+    info: u32,
+    pid: u32,
+    /// Our own open file description, holding the lock on our entry's byte.
+    lock: Option<File>,
+    /// When the non-blocking calls may next check the peer's liveness.
+    next_check: Option<Instant>,
+}
+
+impl Peer {
+    /// Takes a free entry (reaping a dead holder's on the way) for `role`.
+    ///
+    /// # Errors
+    /// [`HandleError::TooManyPeers`] when every entry has a live holder.
+    pub(crate) fn register(ring: &Ring, role: Role) -> Result<Peer, HandleError> {
+        let shared = &ring.shared;
+        let lock = shared.region_file().and_then(|f| token::reopen(f).ok());
+        let pid = process::current_pid();
+        for index in 0..PEER_TABLE_LEN {
+            let entry = &shared.peers().entries[index];
+            let offset = PeerTable::lock_offset(index);
+            let locked = match &lock {
+                Some(file) => match token::try_lock(file, offset) {
+                    Ok(true) => true,
+                    _ => continue,
+                },
+                None => false,
+            };
+            let give_up = |lock: &Option<File>| {
+                if let (true, Some(file)) = (locked, lock) {
+                    token::unlock(file, offset);
+                }
+            };
+            // Acquire: pairs with the previous holder's (or reaper's) Release
+            // store of the pid, so its stores to the entry come first.
+            let old = entry.pid.load(Ordering::Acquire);
+            if old != 0 {
+                // Acquire: as above.
+                let info = entry.info.load(Ordering::Acquire);
+                let dead = if locked && info & TOKEN_OFD != 0 {
+                    true
+                } else {
+                    pid_liveness(entry, old) == Liveness::Dead
+                };
+                if !dead {
+                    give_up(&lock);
+                    continue;
+                }
+                shared.clean_up(index, entry);
+            }
+            // Acquire on success: as the load above. Relaxed on failure: next entry.
+            if entry
+                .pid
+                .compare_exchange(old, pid, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                give_up(&lock);
+                continue;
+            }
+            // Relaxed: published by the Release store of `info` below; others
+            // read them after reading `info` with Acquire.
+            entry
+                .start_time
+                .store(process::current_start_time(), Ordering::Relaxed);
+            entry
+                .pid_ns
+                .store(process::current_pid_namespace(), Ordering::Relaxed);
+            entry.claim_pos.store(0, Ordering::Relaxed);
+            entry.claim_len.store(0, Ordering::Relaxed);
+            // Relaxed: our own entry's previous value, ordered by the CAS.
+            let generation = (entry.info.load(Ordering::Relaxed) >> GEN_SHIFT).wrapping_add(1);
+            let info =
+                (generation << GEN_SHIFT) | role_bits(role) | if locked { TOKEN_OFD } else { 0 };
+            // Release: publishes the identity stored above; pairs with the
+            // Acquire loads of `info` in `liveness` and `reap`.
+            entry.info.store(info, Ordering::Release);
+            // Release: a side that reads NONE after our attach sees our entry.
+            shared.left_word(role).store(LEFT_NONE, Ordering::Release);
+            return Ok(Peer {
+                ring: ring.clone(),
+                index,
+                info,
+                pid,
+                lock: if locked { lock } else { None },
+                next_check: None,
+            });
+        }
+        Err(HandleError::TooManyPeers)
+    }
+
+    /// Our entry.
+    #[inline]
+    pub(crate) fn entry(&self) -> &PeerEntry {
+        &self.ring.shared.peers().entries[self.index]
+    }
+
+    /// The SPSC role word of this registration.
+    pub(crate) fn word(&self) -> u32 {
+        role_word(self.index, self.info)
+    }
+
+    /// Our description, for the exclusive locks of reaping.
+    pub(crate) fn lock(&self) -> Option<&File> {
+        self.lock.as_ref()
+    }
+
+    /// Records the claim in flight (MPMC).
+    #[inline]
+    pub(crate) fn claimed(&self, pos: u64, len: u64) {
+        let entry = self.entry();
+        // Relaxed: read by a reaper after the `claim_len` below.
+        entry.claim_pos.store(pos, Ordering::Relaxed);
+        // Release: orders `claim_pos` before it; pairs with the reaper's
+        // AcqRel swap. A plain store on x86.
+        entry.claim_len.store(len, Ordering::Release);
+    }
+
+    /// Records that no claim is in flight (MPMC).
+    #[inline]
+    pub(crate) fn settled(&self) {
+        // Release: after our stamp stores, so a reaper that reads 0 sees them.
+        self.entry().claim_len.store(0, Ordering::Release);
+    }
+
+    /// Sets or clears a waiter bit (`WAIT_DATA`, `WAIT_SPACE`) of our entry.
+    pub(crate) fn note_wait(&self, bit: u32, on: bool) {
+        let info = &self.entry().info;
+        // AcqRel: ordered with the reaper's `fetch_and` of the same word.
+        if on {
+            info.fetch_or(bit, Ordering::AcqRel);
+        } else {
+            info.fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the other side (`role`) is gone, looked at no more often than
+    /// [`CHECK_INTERVAL`]: `false` between two checks. For the non-blocking
+    /// calls that found the ring empty or full.
+    pub(crate) fn gone_now(&mut self, role: Role) -> bool {
+        let now = Instant::now();
+        if self.next_check.is_some_and(|at| now < at) {
+            return false;
+        }
+        self.next_check = now.checked_add(CHECK_INTERVAL);
+        self.gone(role)
+    }
+
+    /// Whether the other side (`role`) is gone: for SPSC, the role holder
+    /// died (or the role is free and its last holder died); for MPMC, no
+    /// holder of `role` lives and the last one died. Reaps dead holders.
+    pub(crate) fn gone(&self, role: Role) -> bool {
+        let shared = &self.ring.shared;
+        if shared.geometry().kind == Kind::Spsc {
+            // Acquire: pairs with the holder's claim of the role.
+            let word = shared.role_word(role).load(Ordering::Acquire);
+            if word != 0 {
+                match shared.holder(word) {
+                    Holder::Alive { .. } => return false,
+                    Holder::Dead { index } => {
+                        shared.reap(index, self.lock());
+                    }
+                    Holder::Gone => {}
+                }
+            }
+            // Acquire: pairs with the reaper's Release store of DIED.
+            return shared.role_word(role).load(Ordering::Acquire) == 0
+                && shared.left_word(role).load(Ordering::Acquire) == LEFT_DIED;
+        }
+        shared.role_gone(role, self.lock())
+    }
+
+    /// Leaves the entry: called on drop.
+    fn leave(&mut self) {
+        if process::current_pid() != self.pid {
+            // A `fork`ed copy of the handle: the entry and the lock (a shared
+            // description) are the parent's.
+            return;
+        }
+        let shared = &self.ring.shared;
+        let entry = self.entry();
+        // Relaxed: our own entry; the Release store of the pid orders it.
+        entry.claim_len.store(0, Ordering::Relaxed);
+        if let Some(role) = role_of(self.info) {
+            // Release: pairs with the Acquire load in `gone`.
+            shared
+                .left_word(role)
+                .store(LEFT_DETACHED, Ordering::Release);
+        }
+        // Release: orders our stores to the entry before the next holder's
+        // Acquire CAS. Relaxed on failure: a reaper took it (it found us
+        // dead, which cannot happen while we run; or a scribbler).
+        let _ = entry
+            .pid
+            .compare_exchange(self.pid, 0, Ordering::Release, Ordering::Relaxed);
+        // Dropping the description after this unlocks the byte.
+        if let Some(file) = &self.lock {
+            token::unlock(file, PeerTable::lock_offset(self.index));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// Who holds an SPSC role, from its role word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// A live registration.
+    Alive {
+        /// Its pid.
+        pid: u32,
+    },
+    /// A registration whose holder died, not yet reaped.
+    Dead {
+        /// Its entry.
+        index: usize,
+    },
+    /// The word names no current registration (left, reaped, or garbage).
+    Gone,
+}
+
+impl Shared {
+    /// Who the role word `word` names.
+    pub(crate) fn holder(&self, word: u32) -> Holder {
+        let index = (word & 0xff) as usize;
+        if index == 0 || index > PEER_TABLE_LEN {
+            return Holder::Gone;
+        }
+        let index = index - 1;
+        let entry = &self.peers().entries[index];
+        // Acquire: as in `liveness`.
+        let pid = entry.pid.load(Ordering::Acquire);
+        // Acquire: as in `liveness`.
+        let info = entry.info.load(Ordering::Acquire);
+        if pid == 0 || role_word(index, info) != word {
+            return Holder::Gone;
+        }
+        match self.liveness(index) {
+            Liveness::Alive => Holder::Alive { pid },
+            Liveness::Dead => Holder::Dead { index },
+            Liveness::Free => Holder::Gone,
+        }
+    }
+}

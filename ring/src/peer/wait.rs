@@ -1,0 +1,49 @@
+//! Blocking waits that a dead peer cannot make endless: the eventcount wait
+//! cut into slices of at most [`LIVENESS_SLICE`], with a look at the peer's
+//! liveness between two slices.
+//!
+//! The cost while the peer lives: one wake-up, one spin phase and one
+//! liveness check (an `fcntl`) per slice of sleep, i.e. at most 20 per second
+//! per parked handle, nothing on the paths that do not sleep. The waiter's
+//! registration in the event is recorded in its peer entry
+//! (`Event::wait_noting`), so a reaper can undo it if the waiter dies parked.
+
+use std::time::Instant;
+
+use ringway_sync::{Event, WaitStrategy};
+
+use super::LIVENESS_SLICE;
+use crate::error::Waited;
+
+/// Waits on `event` until `ready` gives a value, `deadline` passes, or
+/// `gone` says the peer is gone (after a last `ready`). `note` records the
+/// waiter registration (see `Event::wait_noting`).
+pub(crate) fn wait_sliced<R>(
+    event: &Event,
+    strategy: WaitStrategy,
+    deadline: Option<Instant>,
+    mut note: impl FnMut(bool),
+    mut ready: impl FnMut() -> Option<R>,
+    mut gone: impl FnMut() -> bool,
+) -> Result<R, Waited> {
+    loop {
+        let now = Instant::now();
+        let slice_end = now.checked_add(LIVENESS_SLICE);
+        let until = match (deadline, slice_end) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
+        };
+        match event.wait_noting(strategy, until, &mut note, &mut ready) {
+            Ok(r) => return Ok(r),
+            Err(_) => {
+                if gone() {
+                    // Whatever the peer published before it died counts.
+                    return ready().ok_or(Waited::PeerGone);
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(Waited::Timeout);
+                }
+            }
+        }
+    }
+}
