@@ -1,4 +1,4 @@
-//! `create`, `info`, `ls`, `rm`: operate rings by name.
+//! `create`, `info`, `ls`, `rm`, `gc`: operate rings by name.
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -255,5 +255,82 @@ pub(crate) fn rm(name: &str) -> Result<(), Failure> {
         Locator::File(p) => std::fs::remove_file(p)?,
     }
     println!("removed {}", locator.display());
+    Ok(())
+}
+
+/// What `gc` found in one ring.
+fn gc_one(ring: &Ring, dry_run: bool) -> (usize, usize) {
+    use ringway::peer::Liveness;
+    let peers = ring.peers();
+    let dead = peers
+        .iter()
+        .filter(|p| p.liveness == Liveness::Dead)
+        .count();
+    let alive = peers
+        .iter()
+        .filter(|p| p.liveness == Liveness::Alive)
+        .count();
+    if !dry_run && dead > 0 {
+        ring.reap_dead();
+    }
+    (dead, alive)
+}
+
+/// `ringway gc`: reaps dead peers; removes shm rings whose peers all died.
+///
+/// A ring is removed only when it is a valid ring of this ABI, had dead
+/// peers and has no live one: one that nobody is attached to (everyone left
+/// cleanly) is kept, and a file ring is never removed (its data persist
+/// across restarts on purpose).
+pub(crate) fn gc(name: Option<&str>, dry_run: bool) -> Result<(), Failure> {
+    let verb = if dry_run { "would" } else { "did" };
+    if let Some(name) = name {
+        let locator = Locator::parse(name)?;
+        let ring = locator.open(&OpenOptions::new())?;
+        let (dead, alive) = gc_one(&ring, dry_run);
+        println!(
+            "{}: {dead} dead peers ({verb} reap), {alive} alive",
+            locator.display()
+        );
+        if let (Locator::Shm(n), true) = (&locator, dead > 0 && alive == 0) {
+            drop(ring);
+            if !dry_run {
+                Ring::remove_shm(n)?;
+            }
+            println!("{}: every peer died; {verb} remove it", locator.display());
+        }
+        return Ok(());
+    }
+    let dir = std::path::Path::new("/dev/shm");
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => fail!("cannot list /dev/shm: {e}"),
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.metadata().is_ok_and(|m| m.is_file()) && has_magic(&e.path()))
+        .map(|e| format!("/{}", e.file_name().to_string_lossy()))
+        .collect();
+    names.sort();
+    let (mut reaped, mut removed) = (0, 0);
+    for name in names {
+        // Only our own rings, and only those this library can validate.
+        let Ok(ring) = OpenOptions::new().open_shm(&name) else {
+            continue;
+        };
+        let (dead, alive) = gc_one(&ring, dry_run);
+        reaped += dead;
+        if dead > 0 {
+            println!("{name}: {dead} dead peers ({verb} reap), {alive} alive");
+        }
+        if dead > 0 && alive == 0 {
+            drop(ring);
+            if dry_run || Ring::remove_shm(&name).is_ok() {
+                removed += 1;
+                println!("{name}: every peer died; {verb} remove it");
+            }
+        }
+    }
+    println!("gc: {reaped} dead peers, {removed} rings removed ({verb})");
     Ok(())
 }

@@ -99,7 +99,16 @@ pub(crate) fn write(name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `ringway cat NAME --read`: the ring to stdout until EOS.
+/// The writer died before its end of stream: hand on what arrived, then fail.
+fn writer_died(out: &mut impl Write) -> Result<(), Failure> {
+    if let Err(e) = out.flush() {
+        fail!("writing stdout: {e}");
+    }
+    fail!("the writer died before the end of the stream (everything it wrote was copied)")
+}
+
+/// `ringway cat NAME --read`: the ring to stdout until EOS, or an error
+/// when the writer dies first (a restarted writer takes over its role).
 pub(crate) fn read(name: &str) -> Result<(), Failure> {
     let ring = open(name)?;
     let mut rx = BytesConsumer::attach(&ring)?;
@@ -119,9 +128,11 @@ pub(crate) fn read(name: &str) -> Result<(), Failure> {
                 }
                 match rx.wait_for_ready(1, None) {
                     Ok(n) => n,
+                    Err(PopTimeoutError::PeerGone) => return writer_died(&mut out),
                     Err(e) => fail!("waiting for data: {e}"),
                 }
             }
+            Err(PopTimeoutError::PeerGone) => return writer_died(&mut out),
             Err(e) => fail!("waiting for data: {e}"),
         };
         let chunk = rx.read_chunk(ready.min(1024))?;

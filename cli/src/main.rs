@@ -79,6 +79,15 @@ enum Command {
         /// Shared-memory name or file path.
         name: String,
     },
+    /// Clean up after dead processes: reap the dead peers of every ring in
+    /// /dev/shm (or of NAME), and remove shm rings whose peers all died.
+    Gc {
+        /// Only this ring (shared-memory name or file path; a file is never removed).
+        name: Option<String>,
+        /// Say what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Pipe bytes through an SPSC ring: `cat NAME --write < in`, `cat NAME --read > out`.
     Cat {
         /// Shared-memory name or file path of an existing SPSC ring.
@@ -129,6 +138,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Info { name } => admin::info(&name),
         Command::Ls => admin::ls(),
         Command::Rm { name } => admin::rm(&name),
+        Command::Gc { name, dry_run } => admin::gc(name.as_deref(), dry_run),
         Command::Cat { name, write, read } => {
             debug_assert!(write != read);
             if write {

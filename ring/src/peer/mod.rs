@@ -10,6 +10,7 @@
 //!   +0    producer_left u32, consumer_left u32   how the last holder of each role left
 //!   +8    lost u64                               MPMC messages lost with dead consumers
 //!   +16   reaped u64                             dead entries cleaned up so far
+//!   +24   producer_deaths u32, consumer_deaths u32  holders of each role found dead
 //!   +128  entries[62] x 64 B:
 //!           pid u32 | info u32 (role, token, waiter bits, generation << 8)
 //!           start_time u64 | pid_ns u64 | claim_pos u64 | claim_len u64 | reserved
@@ -78,8 +79,13 @@
 //! # Peer gone
 //!
 //! A side learns that its peer is gone when no holder of the other role is
-//! alive and the last one to leave died (`*_left == DIED`, set by the reaper).
-//! A clean detach is not "gone": a new peer may attach and the ring goes on.
+//! alive, the last one to leave died (`*_left == DIED`, set by the reaper),
+//! and that death came after this handle attached (or after it last saw a
+//! live peer): `*_deaths` moved past the count the handle acknowledged. A
+//! clean detach is not "gone": a new peer may attach and the ring goes on;
+//! and a handle attached after a crash (a restarted reader, say) waits for a
+//! new peer instead of reporting the old death (attach reaps every dead
+//! entry first, then takes the count).
 //! A consumer reports it only once the ring is drained at its cursor, a
 //! producer only when it would otherwise wait for space.
 
@@ -158,6 +164,13 @@ fn role_bits(role: Role) -> u32 {
     }
 }
 
+fn other(role: Role) -> Role {
+    match role {
+        Role::Producer => Role::Consumer,
+        Role::Consumer => Role::Producer,
+    }
+}
+
 fn role_of(info: u32) -> Option<Role> {
     match info & ROLE_MASK {
         ROLE_PRODUCER => Some(Role::Producer),
@@ -186,6 +199,20 @@ impl Shared {
             Role::Producer => &self.peers().producer_left,
             Role::Consumer => &self.peers().consumer_left,
         }
+    }
+
+    fn deaths_word(&self, role: Role) -> &crate::loom::AtomicU32 {
+        match role {
+            Role::Producer => &self.peers().producer_deaths,
+            Role::Consumer => &self.peers().consumer_deaths,
+        }
+    }
+
+    /// Holders of `role` found dead so far.
+    pub(crate) fn deaths(&self, role: Role) -> u32 {
+        // Acquire: pairs with the reaper's Release increment (its clean-up
+        // is visible).
+        self.deaths_word(role).load(Ordering::Acquire)
     }
 
     /// Whether the holder of entry `index` lives.
@@ -318,6 +345,8 @@ impl Shared {
             }
             // Release: a side that reads DIED (Acquire) sees the clean-up.
             self.left_word(role).store(LEFT_DIED, Ordering::Release);
+            // Release: as above.
+            self.deaths_word(role).fetch_add(1, Ordering::Release);
         }
         // Relaxed: a counter.
         self.peers().reaped.fetch_add(1, Ordering::Relaxed);
@@ -331,7 +360,8 @@ impl Shared {
     }
 
     /// Whether no holder of `role` lives and the last one to leave died;
-    /// reaps the dead holders it finds on the way.
+    /// reaps the dead holders it finds on the way. (The caller also checks
+    /// that the death is news to it.)
     pub(crate) fn role_gone(&self, role: Role, lock: Option<&File>) -> bool {
         let want = role_bits(role);
         let mut alive = false;
@@ -414,6 +444,9 @@ pub(crate) struct Peer {
     lock: Option<File>,
     /// When the non-blocking calls may next check the peer's liveness.
     next_check: Option<Instant>,
+    /// Deaths of the other role this handle knows of: those before it
+    /// attached, and those before it last saw a live peer.
+    acked_deaths: core::cell::Cell<u32>,
 }
 
 impl Peer {
@@ -425,6 +458,9 @@ impl Peer {
         let shared = &ring.shared;
         let lock = shared.region_file().and_then(|f| token::reopen(f).ok());
         let pid = process::current_pid();
+        // Deaths before we attach are not news to us: reap them, then count.
+        shared.reap_all(lock.as_ref());
+        let acked_deaths = core::cell::Cell::new(shared.deaths(other(role)));
         for index in 0..PEER_TABLE_LEN {
             let entry = &shared.peers().entries[index];
             let offset = PeerTable::lock_offset(index);
@@ -492,6 +528,7 @@ impl Peer {
                 pid,
                 lock: if locked { lock } else { None },
                 next_check: None,
+                acked_deaths,
             });
         }
         Err(HandleError::TooManyPeers)
@@ -546,6 +583,11 @@ impl Peer {
     /// [`CHECK_INTERVAL`]: `false` between two checks. For the non-blocking
     /// calls that found the ring empty or full.
     pub(crate) fn gone_now(&mut self, role: Role) -> bool {
+        // Under loom no peer dies on its own (models reap explicitly): skip
+        // the check and its extra atomics.
+        if cfg!(loom) {
+            return false;
+        }
         let now = Instant::now();
         if self.next_check.is_some_and(|at| now < at) {
             return false;
@@ -558,6 +600,33 @@ impl Peer {
     /// died (or the role is free and its last holder died); for MPMC, no
     /// holder of `role` lives and the last one died. Reaps dead holders.
     pub(crate) fn gone(&self, role: Role) -> bool {
+        let deaths = self.ring.shared.deaths(role);
+        let gone = self.gone_since_attach(role);
+        if !gone && self.live_peer_seen(role) {
+            // A live peer came after the deaths we knew of: they are old news.
+            self.acked_deaths.set(deaths);
+        }
+        gone && self.ring.shared.deaths(role) != self.acked_deaths.get()
+    }
+
+    /// Whether a holder of `role` lives now (after `gone_since_attach`
+    /// reaped the dead).
+    fn live_peer_seen(&self, role: Role) -> bool {
+        let shared = &self.ring.shared;
+        if shared.geometry().kind == Kind::Spsc {
+            // Acquire: pairs with the holder's claim of the role.
+            let word = shared.role_word(role).load(Ordering::Acquire);
+            return matches!(shared.holder(word), Holder::Alive { .. });
+        }
+        let want = role_bits(role);
+        shared.peers().entries.iter().enumerate().any(|(i, e)| {
+            // Relaxed pre-filter; `liveness` re-reads with Acquire.
+            e.info.load(Ordering::Relaxed) & ROLE_MASK == want
+                && shared.liveness(i) == Liveness::Alive
+        })
+    }
+
+    fn gone_since_attach(&self, role: Role) -> bool {
         let shared = &self.ring.shared;
         if shared.geometry().kind == Kind::Spsc {
             // Acquire: pairs with the holder's claim of the role.
@@ -652,5 +721,28 @@ impl Shared {
             Liveness::Dead => Holder::Dead { index },
             Liveness::Free => Holder::Gone,
         }
+    }
+}
+
+#[cfg(loom)]
+impl Ring {
+    /// Reaps entry `index` as if its holder were dead: in a loom model a
+    /// death is a thread that stopped (and was joined), which the model
+    /// knows and the kernel's token cannot tell it.
+    #[doc(hidden)]
+    pub fn reap_as_dead(&self, index: usize) -> bool {
+        let shared = &self.shared;
+        let entry = &shared.peers().entries[index];
+        // Acquire: as in `Shared::reap`.
+        let pid = entry.pid.load(Ordering::Acquire);
+        if pid == 0 {
+            return false;
+        }
+        shared.clean_up(index, entry);
+        // Release: as in `Shared::reap`.
+        entry
+            .pid
+            .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
     }
 }

@@ -74,7 +74,11 @@ pub struct PeerTable {
     pub lost: AtomicU64,
     /// Dead entries reaped so far.
     pub reaped: AtomicU64,
-    _pad: UnsafeCell<[u8; 128 - 24]>,
+    /// Producers found dead so far (wrapping).
+    pub producer_deaths: AtomicU32,
+    /// Consumers found dead so far (wrapping).
+    pub consumer_deaths: AtomicU32,
+    _pad: UnsafeCell<[u8; 128 - 32]>,
     /// The entries.
     pub entries: [PeerEntry; PEER_TABLE_LEN],
 }
@@ -97,7 +101,9 @@ impl PeerTable {
             consumer_left: AtomicU32::new(0),
             lost: AtomicU64::new(0),
             reaped: AtomicU64::new(0),
-            _pad: UnsafeCell::new([0; 128 - 24]),
+            producer_deaths: AtomicU32::new(0),
+            consumer_deaths: AtomicU32::new(0),
+            _pad: UnsafeCell::new([0; 128 - 32]),
             entries: core::array::from_fn(|_| PeerEntry {
                 pid: AtomicU32::new(0),
                 info: AtomicU32::new(0),
@@ -113,12 +119,13 @@ impl PeerTable {
 
 /// Offsets folded into the layout hash.
 #[cfg(not(loom))]
-pub(crate) const LAYOUT_FIELDS: [u64; 8] = [
+pub(crate) const LAYOUT_FIELDS: [u64; 9] = [
     PEERS_OFFSET as u64,
     PEER_TABLE_SIZE as u64,
     PEER_TABLE_LEN as u64,
     size_of::<PeerEntry>() as u64,
     offset_of!(PeerTable, entries) as u64,
+    offset_of!(PeerTable, producer_deaths) as u64,
     offset_of!(PeerEntry, info) as u64,
     offset_of!(PeerEntry, claim_pos) as u64,
     offset_of!(PeerEntry, claim_len) as u64,
@@ -131,6 +138,8 @@ const _: () = {
     assert!(offset_of!(PeerTable, entries) == 128);
     assert!(offset_of!(PeerTable, lost) == 8);
     assert!(offset_of!(PeerTable, reaped) == 16);
+    assert!(offset_of!(PeerTable, producer_deaths) == 24);
+    assert!(offset_of!(PeerTable, consumer_deaths) == 28);
     assert!(offset_of!(PeerEntry, info) == 4);
     assert!(offset_of!(PeerEntry, start_time) == 8);
     assert!(offset_of!(PeerEntry, pid_ns) == 16);

@@ -26,6 +26,17 @@ pub(crate) fn wait_sliced<R>(
     mut ready: impl FnMut() -> Option<R>,
     mut gone: impl FnMut() -> bool,
 ) -> Result<R, Waited> {
+    // Under loom a timed wait never sleeps (the model has no clock), so
+    // slicing would turn every blocking wait into a spin and hide lost
+    // wakeups; the models wait unsliced, and model deaths by explicit reaping.
+    #[cfg(loom)]
+    {
+        let _ = &mut gone;
+        return event
+            .wait_noting(strategy, deadline, note, ready)
+            .map_err(|_| Waited::Timeout);
+    }
+    #[cfg(not(loom))]
     loop {
         let now = Instant::now();
         let slice_end = now.checked_add(LIVENESS_SLICE);
