@@ -721,6 +721,33 @@ ringway_result ringway_ring_remove_file(const char *path);
 ringway_result ringway_ring_info(const struct ringway_ring *ring, struct ringway_info *out);
 
 /**
+ * Cleans up after every handle of the ring whose process died: undoes its
+ * waiter registration, heals its MPMC claim (a producer's unpublished
+ * slots are skipped, a consumer's unreleased slots freed and counted as
+ * lost) and frees its SPSC role. Blocking and full/empty calls do this on
+ * their own; this is for tools. Writes how many were reaped to `*out`.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_ring_reap_dead(const struct ringway_ring *ring, uint32_t *out);
+
+/**
+ * Writes to `*out` how many MPMC messages were lost because a consumer
+ * died between claiming and releasing them.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_ring_lost(const struct ringway_ring *ring, uint64_t *out);
+
+/**
  * Frees a ring handle (unmapping the ring once its producer and consumer
  * handles are freed too). `NULL` is a no-op.
  *

@@ -115,6 +115,7 @@ static void test_results(void) {
         {RINGWAY_ERR_UNSUPPORTED, 26},
         {RINGWAY_ERR_PANIC, 27},
         {RINGWAY_ERR_OTHER, 28},
+        {RINGWAY_ERR_PEER_GONE, 29},
     };
     size_t n = sizeof pinned / sizeof pinned[0];
     for (size_t i = 0; i < n; i++) {
@@ -434,6 +435,15 @@ static void test_mpmc(void) {
         CHECK_OK(ringway_producer_create(ring, &tx[i]));
         CHECK_OK(ringway_consumer_create(ring, &rx[i]));
     }
+    /* Every handle lives: nothing to reap, nothing lost. */
+    uint32_t reaped = 99;
+    uint64_t lost = 99;
+    CHECK_OK(ringway_ring_reap_dead(ring, &reaped));
+    CHECK(reaped == 0);
+    CHECK_OK(ringway_ring_lost(ring, &lost));
+    CHECK(lost == 0);
+    CHECK_RC(ringway_ring_reap_dead(ring, NULL), RINGWAY_ERR_NULL);
+    CHECK_RC(ringway_ring_lost(NULL, &lost), RINGWAY_ERR_NULL);
 
     /* Two producers, two consumers: each producer's messages in order. */
     for (uint64_t i = 0; i < 4; i++) {

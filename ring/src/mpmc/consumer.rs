@@ -62,11 +62,23 @@ impl ConsumerCore {
         self.stamps
     }
 
+    /// Claims as `claim_inner` says; a claim that got nothing leaves no
+    /// pending record behind (see `heal`: a live pending record holds back
+    /// the healing of the positions it names).
+    #[inline]
+    pub(crate) fn claim(&mut self, want: u64) -> Result<Claimed, Claim> {
+        let claimed = self.claim_inner(want);
+        if claimed.is_err() {
+            self.peer.settled();
+        }
+        claimed
+    }
+
     /// Claims up to `want` positions from `head` with one CAS: the prefix of
     /// positions whose stamps say ready (or skipped) for their lap. The
     /// argument is the producer's (`ProducerCore::claim`) with "ready" for
     /// "free": only the CAS that moves `head` across `p` takes `p`.
-    pub(crate) fn claim(&mut self, want: u64) -> Result<Claimed, Claim> {
+    fn claim_inner(&mut self, want: u64) -> Result<Claimed, Claim> {
         let want = want.min(self.capacity);
         if want == 0 {
             return Err(Claim::Unavailable);
@@ -101,6 +113,7 @@ impl ConsumerCore {
                 n += 1;
             }
             if n > 0 {
+                self.peer.pending(head, n);
                 // AcqRel / Acquire: as the producer's CAS of `tail`.
                 match header.head.compare_exchange(
                     head,
@@ -109,7 +122,7 @@ impl ConsumerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.peer.claimed(head, n);
+                        self.peer.claimed(n);
                         for i in 0..n {
                             let slot = self.slot(head.wrapping_add(i));
                             self.ring.shared.access.read(slot.idx);

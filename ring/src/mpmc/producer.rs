@@ -49,6 +49,18 @@ impl ProducerCore {
         Slot::of(&self.ring.shared, self.payload_offset, pos)
     }
 
+    /// Claims as `claim_inner` says; a claim that got nothing leaves no
+    /// pending record behind (see `heal`: a live pending record holds back
+    /// the healing of the positions it names).
+    #[inline]
+    pub(crate) fn claim(&mut self, want: u64) -> Result<(u64, u64), Claim> {
+        let claimed = self.claim_inner(want);
+        if claimed.is_err() {
+            self.peer.settled();
+        }
+        claimed
+    }
+
     /// Claims up to `want` slots from `tail` with one CAS: the prefix of
     /// positions whose stamps say free for their lap. Returns the first
     /// position and how many (at least 1).
@@ -60,7 +72,7 @@ impl ProducerCore {
     /// ever covers `p`. A CAS from `t` succeeds only while `tail == t`, so no
     /// position at or after `t` has been claimed, and the stamps we read as
     /// free are still free.
-    pub(crate) fn claim(&mut self, want: u64) -> Result<(u64, u64), Claim> {
+    fn claim_inner(&mut self, want: u64) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
         if want == 0 {
             return Err(Claim::Unavailable);
@@ -92,6 +104,7 @@ impl ProducerCore {
                 n += 1;
             }
             if n > 0 {
+                self.peer.pending(tail, n);
                 // AcqRel: Release so that producers that read the new tail
                 // with Acquire see the stamps we read (see the load above);
                 // Acquire for the same reason on our side. On failure,
@@ -103,7 +116,7 @@ impl ProducerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.peer.claimed(tail, n);
+                        self.peer.claimed(n);
                         for i in 0..n {
                             let slot = self.slot(tail.wrapping_add(i));
                             self.ring.shared.access.write(slot.idx);

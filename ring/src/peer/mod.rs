@@ -272,15 +272,14 @@ impl Shared {
                 // We hold the byte: no live holder, no other reaper or registrant.
                 // Acquire: the dead holder's last stores (its exit ordered them).
                 let pid = entry.pid.load(Ordering::Acquire);
-                let reaped = pid != 0 && {
-                    self.clean_up(index, entry);
+                let reaped = pid != 0
+                    && self.clean_up(index, entry)
                     // Release: our clean-up comes before the next registrant's
                     // Acquire CAS of the pid.
-                    entry
+                    && entry
                         .pid
                         .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
-                        .is_ok()
-                };
+                        .is_ok();
                 token::unlock(file, offset);
                 reaped
             }
@@ -290,20 +289,22 @@ impl Shared {
                 }
                 // No token to make us exclusive: each clean-up step is an
                 // atomic that only one reaper wins (see `clean_up`).
-                self.clean_up(index, entry);
                 // Release: as above.
-                entry
-                    .pid
-                    .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
-                    .is_ok()
+                self.clean_up(index, entry)
+                    && entry
+                        .pid
+                        .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+                        .is_ok()
             }
         }
     }
 
     /// Undoes what a dead holder left: waiter registrations, the MPMC claim in
-    /// flight, its SPSC role. Each step takes its state with one atomic RMW,
-    /// so two racing reapers (pid fallback) do each step once.
-    fn clean_up(&self, index: usize, entry: &PeerEntry) {
+    /// flight, its SPSC role. Each step takes its state with one atomic RMW
+    /// (or a stamp CAS), so two racing reapers (pid fallback) do each step
+    /// once. `false` when the claim cannot be healed yet (see `mpmc::heal`):
+    /// the entry stays for a later reaping, with its waiter bits undone.
+    fn clean_up(&self, index: usize, entry: &PeerEntry) -> bool {
         let h = self.header();
         // AcqRel: takes the bits; pairs with the holder's RMWs of `info`.
         let info = entry
@@ -315,21 +316,41 @@ impl Shared {
         if info & WAIT_SPACE != 0 {
             h.space_event.forget_waiter();
         }
-        // AcqRel: takes the claim (one reaper gets a nonzero length).
-        let len = entry.claim_len.swap(0, Ordering::AcqRel);
-        // Relaxed: written by the holder before its `claim_len` (Release),
-        // which the swap above read with Acquire.
-        let pos = entry.claim_pos.load(Ordering::Relaxed);
         let role = role_of(info);
-        if len != 0 && self.geometry().kind == Kind::Mpmc {
-            match role {
-                Some(Role::Producer) => crate::mpmc::heal::tombstone(self, pos, len),
-                Some(Role::Consumer) => {
-                    let lost = crate::mpmc::heal::free_claimed(self, pos, len);
-                    // Relaxed: a counter.
-                    self.peers().lost.fetch_add(lost, Ordering::Relaxed);
+        if self.geometry().kind == Kind::Mpmc {
+            // Acquire: pairs with the holder's Release stores of its record.
+            let len = entry.claim_len.load(Ordering::Acquire);
+            // Relaxed: stored before `claim_len`.
+            let pos = entry.claim_pos.load(Ordering::Relaxed);
+            if len != 0 {
+                let bits = info & ROLE_MASK;
+                let healed = match role {
+                    Some(Role::Producer) => {
+                        crate::mpmc::heal::tombstone(self, index, bits, pos, len)
+                    }
+                    Some(Role::Consumer) => {
+                        match crate::mpmc::heal::free_claimed(self, index, bits, pos, len) {
+                            Some(lost) => {
+                                // Relaxed: a counter.
+                                self.peers().lost.fetch_add(lost, Ordering::Relaxed);
+                                true
+                            }
+                            None => false,
+                        }
+                    }
+                    None => true,
+                };
+                if !healed {
+                    return false;
                 }
-                None => {}
+                // AcqRel: one reaper takes the healed record.
+                if entry
+                    .claim_len
+                    .compare_exchange(len, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+                {
+                    return false;
+                }
             }
         }
         if let Some(role) = role {
@@ -350,6 +371,7 @@ impl Shared {
         }
         // Relaxed: a counter.
         self.peers().reaped.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Reaps every dead entry; returns how many.
@@ -406,7 +428,7 @@ impl Shared {
                 waiting: info & (WAIT_DATA | WAIT_SPACE) != 0,
                 claim: (
                     entry.claim_pos.load(Ordering::Relaxed),
-                    entry.claim_len.load(Ordering::Relaxed),
+                    entry.claim_len.load(Ordering::Relaxed) & !crate::mpmc::heal::PENDING,
                 ),
                 liveness: self.liveness(index),
             });
@@ -487,11 +509,10 @@ impl Peer {
                 } else {
                     pid_liveness(entry, old) == Liveness::Dead
                 };
-                if !dead {
+                if !dead || !shared.clean_up(index, entry) {
                     give_up(&lock);
                     continue;
                 }
-                shared.clean_up(index, entry);
             }
             // Acquire on success: as the load above. Relaxed on failure: next entry.
             if entry
@@ -550,15 +571,25 @@ impl Peer {
         self.lock.as_ref()
     }
 
-    /// Records the claim in flight (MPMC).
+    /// Records a claim about to be made (MPMC): before the CAS on the
+    /// cursor, so that no instruction owns positions without a record.
     #[inline]
-    pub(crate) fn claimed(&self, pos: u64, len: u64) {
+    pub(crate) fn pending(&self, pos: u64, len: u64) {
         let entry = self.entry();
-        // Relaxed: read by a reaper after the `claim_len` below.
+        // Relaxed: ordered before the cursor CAS (AcqRel) that follows, and
+        // read by a reaper after `claim_len`.
         entry.claim_pos.store(pos, Ordering::Relaxed);
-        // Release: orders `claim_pos` before it; pairs with the reaper's
-        // AcqRel swap. A plain store on x86.
-        entry.claim_len.store(len, Ordering::Release);
+        // Relaxed: as above.
+        entry
+            .claim_len
+            .store(len | crate::mpmc::heal::PENDING, Ordering::Relaxed);
+    }
+
+    /// Confirms the pending claim (its CAS won).
+    #[inline]
+    pub(crate) fn claimed(&self, len: u64) {
+        // Release: pairs with a reaper's Acquire load. A plain store on x86.
+        self.entry().claim_len.store(len, Ordering::Release);
     }
 
     /// Records that no claim is in flight (MPMC).
@@ -738,11 +769,11 @@ impl Ring {
         if pid == 0 {
             return false;
         }
-        shared.clean_up(index, entry);
         // Release: as in `Shared::reap`.
-        entry
-            .pid
-            .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+        shared.clean_up(index, entry)
+            && entry
+                .pid
+                .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
     }
 }
