@@ -22,7 +22,7 @@ use ringway::{
 /// A guard against hangs, not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(20);
 /// The bound a survivor must see a death within, generous for a loaded
-/// machine (the design bound is `peer::LIVENESS_SLICE`, 50 ms, plus a check;
+/// machine (the design bound is `peer::LIVENESS_SLICE`, 25 ms, plus a check;
 /// `scripts/torture.sh` reports the measured figures).
 const DETECT_BOUND: Duration = Duration::from_secs(2);
 

@@ -117,11 +117,11 @@ use crate::ring::{Ring, Shared};
 
 /// Longest sleep of a blocking call between two looks at its peer's liveness:
 /// a parked side learns of its peer's death within this (plus one check).
-pub const LIVENESS_SLICE: Duration = Duration::from_millis(50);
+pub const LIVENESS_SLICE: Duration = Duration::from_millis(25);
 
 /// Least time between two liveness checks made by the non-blocking calls of
 /// one handle that find the ring empty or full.
-pub const CHECK_INTERVAL: Duration = Duration::from_millis(20);
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(10);
 
 /// What the registry says about an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! liveness between two slices.
 //!
 //! The cost while the peer lives: one wake-up, one spin phase and one
-//! liveness check (an `fcntl`) per slice of sleep, i.e. at most 20 per second
+//! liveness check (an `fcntl`) per slice of sleep, i.e. at most 40 per second
 //! per parked handle, nothing on the paths that do not sleep. The waiter's
 //! registration in the event is recorded in its peer entry
 //! (`Event::wait_noting`), so a reaper can undo it if the waiter dies parked.
