@@ -283,6 +283,13 @@ impl Ring {
         self.shared.peer_infos()
     }
 
+    /// Whether the holder of peer entry `index` lives: one `F_OFD_GETLK`
+    /// for an entry with a liveness token, pid + start time otherwise (see
+    /// [`peer`](crate::peer)).
+    pub fn peer_liveness(&self, index: usize) -> crate::peer::Liveness {
+        self.shared.liveness(index)
+    }
+
     /// Cleans up after every registered handle whose process died (its
     /// waiter registrations, MPMC claims and SPSC role). Returns how many.
     /// Blocking and full/empty calls do this on their own; this is for tools.

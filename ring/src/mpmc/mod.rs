@@ -160,10 +160,9 @@
 //! that its process is gone lets a reaper touch its claim, so no late write
 //! can land on a healed position.
 //!
-//! **Known gap:** a holder killed in the few instructions between its claim
-//! CAS and the record of that claim leaves positions no record names; the
-//! other side then stalls at them. Closing it needs a fenced commit (a CAS
-//! on each stamp at publish, which costs the fast path) or a scan; not done.
+//! Claims are recorded before the cursor CAS (pending) and confirmed after
+//! it (`heal.rs`), so a holder killed at any instruction leaves a record of
+//! every position it may own.
 
 mod chunk;
 mod consumer;
