@@ -197,14 +197,14 @@ impl Shared {
         unsafe { self.peers_ptr().as_ref() }
     }
 
-    fn left_word(&self, role: Role) -> &crate::loom::AtomicU32 {
+    fn left_word(&self, role: Role) -> &crate::loom::untracked::AtomicU32 {
         match role {
             Role::Producer => &self.peers().producer_left,
             Role::Consumer => &self.peers().consumer_left,
         }
     }
 
-    fn deaths_word(&self, role: Role) -> &crate::loom::AtomicU32 {
+    fn deaths_word(&self, role: Role) -> &crate::loom::untracked::AtomicU32 {
         match role {
             Role::Producer => &self.peers().producer_deaths,
             Role::Consumer => &self.peers().consumer_deaths,

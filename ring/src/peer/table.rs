@@ -5,7 +5,7 @@ use core::cell::UnsafeCell;
 use core::mem::{offset_of, size_of};
 
 use crate::layout::HEADER_SIZE;
-use crate::loom::{AtomicU32, AtomicU64};
+use crate::loom::untracked::{AtomicU32, AtomicU64};
 
 /// Offset of the peer table in the region: right after the 2 KiB header.
 pub const PEERS_OFFSET: usize = HEADER_SIZE;

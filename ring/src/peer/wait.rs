@@ -18,6 +18,7 @@ use crate::error::Waited;
 /// Waits on `event` until `ready` gives a value, `deadline` passes, or
 /// `gone` says the peer is gone (after a last `ready`). `note` records the
 /// waiter registration (see `Event::wait_noting`).
+#[cfg_attr(loom, allow(unused_mut))]
 pub(crate) fn wait_sliced<R>(
     event: &Event,
     strategy: WaitStrategy,
