@@ -492,7 +492,7 @@ static void test_mpmc(void) {
     CHECK_OK(ringway_consumer_release(rx[1], 3));
     CHECK_RC(ringway_consumer_read(rx[0], 8, &c), RINGWAY_ERR_EMPTY); /* skipped slots: none */
 
-    /* The producer table has a bound. */
+    /* The peer table has a bound (62 handles of any role). */
     ringway_producer *more[64];
     int made = 0;
     ringway_result rc = RINGWAY_OK;
@@ -501,7 +501,7 @@ static void test_mpmc(void) {
     }
     CHECK_RC(rc, RINGWAY_ERR_TOO_MANY_PRODUCERS);
     CHECK(made >= 1 && made < 64);
-    CHECK_LAST_ERROR_HAS("producer table is full");
+    CHECK_LAST_ERROR_HAS("peer table is full");
     for (int i = 0; i < made; i++) {
         ringway_producer_free(more[i]);
     }

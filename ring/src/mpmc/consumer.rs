@@ -26,7 +26,7 @@ pub(crate) struct ConsumerCore {
     payload_offset: usize,
     strategy: WaitStrategy,
     /// Our entry in the peer table (records the claim in flight).
-    peer: Peer,
+    pub(crate) peer: Peer,
 }
 
 /// A run of claimed positions: the first, how many, and how many of them
@@ -122,7 +122,6 @@ impl ConsumerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.peer.claimed(n);
                         for i in 0..n {
                             let slot = self.slot(head.wrapping_add(i));
                             self.ring.shared.access.read(slot.idx);
@@ -278,7 +277,9 @@ impl<T: Pod> Consumer<T> {
     pub fn try_pop(&mut self) -> Result<T, PopError> {
         match self.core.claim_message() {
             Ok(pos) => Ok(self.read_and_release(pos)),
-            Err(Claim::Unavailable) if self.core.producers_gone() => Err(PopError::PeerGone),
+            Err(Claim::Unavailable) if self.core.peer.tick() && self.core.producers_gone() => {
+                Err(PopError::PeerGone)
+            }
             Err(Claim::Unavailable) => Err(PopError::Empty),
             Err(Claim::Corrupt(e)) => Err(PopError::Corrupt(e)),
         }
@@ -415,7 +416,9 @@ impl BytesConsumer {
                 self.read_and_release(pos, out);
                 Ok(())
             }
-            Err(Claim::Unavailable) if self.core.producers_gone() => Err(PopError::PeerGone),
+            Err(Claim::Unavailable) if self.core.peer.tick() && self.core.producers_gone() => {
+                Err(PopError::PeerGone)
+            }
             Err(Claim::Unavailable) => Err(PopError::Empty),
             Err(Claim::Corrupt(e)) => Err(PopError::Corrupt(e)),
         }

@@ -4,8 +4,8 @@
 //! # Claim records
 //!
 //! A handle records each claim in its peer entry *before* its CAS on the
-//! cursor, marked [`PENDING`], and confirms it (the same length without the
-//! mark) after the CAS succeeds; a failed CAS re-records the next attempt.
+//! cursor, marked [`PENDING`]; a failed CAS re-records the next attempt, and
+//! a claim that gets nothing clears the record.
 //! So a holder killed at any instruction leaves a record of every claim it
 //! may own: there is no window between owning positions and saying so. The
 //! record is settled (length 0) after the last stamp store (Release).
@@ -15,13 +15,14 @@
 //! | producer | `q < tail`, stamp still `FREE` for `q`'s lap | CAS it to `SKIP`: consumers pass over it |
 //! | consumer | `q < head`, stamp still `READY`/`SKIP` for `q`'s lap | CAS it to free-for-next-lap; each `READY` one is a lost message |
 //!
-//! A pending record does not say whether its CAS won. The positions it names
-//! are the dead holder's unless a *live* handle's record names them too: a
-//! confirmed live record means the dead one's CAS lost (leave them), a
-//! pending live record cannot be decided yet (leave the whole claim for a
-//! later reaping; the live handle settles in nanoseconds unless it is
-//! descheduled). A position owned by another dead holder is healed the same
-//! way, by whichever reaper gets it first (the stamp CAS makes it once).
+//! A record does not say whether its CAS won. The positions it names are the
+//! dead holder's unless a *live* handle's record names them too; then it
+//! cannot be decided yet (the live one may own them), and the whole claim is
+//! left for a later reaping: a live handle settles its record right after
+//! publishing, so this delays healing, never prevents it (unless that live
+//! handle keeps a chunk open on positions the dead one lost: healing waits
+//! for its commit). A position owned by another dead holder is healed the
+//! same way, by whichever reaper gets it first (the stamp CAS makes it once).
 //!
 //! Why the live records are seen: the reaper loads the cursor (Acquire)
 //! before the records, and a position `q` below that cursor was claimed by a
@@ -44,8 +45,8 @@ use crate::ring::Shared;
 pub(crate) const PENDING: u64 = 1 << 63;
 
 /// Whether a live handle (other than entry `me`) of role bits `role`
-/// records position `q`: `Some(true)` confirmed, `Some(false)` pending.
-fn live_record(shared: &Shared, me: usize, role: u32, q: u64) -> Option<bool> {
+/// records position `q`.
+fn live_record(shared: &Shared, me: usize, role: u32, q: u64) -> bool {
     for (i, entry) in shared.peers().entries.iter().enumerate() {
         // Relaxed pre-filter: the role bits of a registration.
         if i == me || entry.info.load(Ordering::Relaxed) & ROLE_MASK != role {
@@ -60,10 +61,10 @@ fn live_record(shared: &Shared, me: usize, role: u32, q: u64) -> Option<bool> {
         // Relaxed: stored before `claim_len` (Release), read after it.
         let pos = entry.claim_pos.load(Ordering::Relaxed);
         if q.wrapping_sub(pos) < len & !PENDING && shared.liveness(i) == Liveness::Alive {
-            return Some(len & PENDING == 0);
+            return true;
         }
     }
-    None
+    false
 }
 
 /// Publishes the unpublished positions of a dead producer's (entry `me`)
@@ -82,11 +83,10 @@ pub(crate) fn tombstone(shared: &Shared, me: usize, role: u32, pos: u64, len: u6
         if (tail.wrapping_sub(q) as i64) <= 0 {
             break; // not claimed by anyone (the CAS did not happen)
         }
-        match live_record(shared, me, role, q) {
-            Some(true) => continue,
-            Some(false) => return false,
-            None => todo.push(q),
+        if live_record(shared, me, role, q) {
+            return false;
         }
+        todo.push(q);
     }
     for q in todo {
         let slot = Slot::of(shared, g.payload_offset as usize, q);
@@ -124,11 +124,10 @@ pub(crate) fn free_claimed(
         if (head.wrapping_sub(q) as i64) <= 0 {
             break;
         }
-        match live_record(shared, me, role, q) {
-            Some(true) => continue,
-            Some(false) => return None,
-            None => todo.push(q),
+        if live_record(shared, me, role, q) {
+            return None;
         }
+        todo.push(q);
     }
     let mut lost = 0;
     for q in todo {

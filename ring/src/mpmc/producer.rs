@@ -22,7 +22,7 @@ use crate::ring::{check_message, Ring};
 #[derive(Debug)]
 pub(crate) struct ProducerCore {
     ring: Ring,
-    peer: Peer,
+    pub(crate) peer: Peer,
     stamps: Stamps,
     capacity: u64,
     payload_offset: usize,
@@ -116,7 +116,6 @@ impl ProducerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.peer.claimed(n);
                         for i in 0..n {
                             let slot = self.slot(tail.wrapping_add(i));
                             self.ring.shared.access.write(slot.idx);
@@ -252,7 +251,7 @@ impl<T: Pod> Producer<T> {
     pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
         let pos = match self.core.claim(1) {
             Ok((pos, _)) => pos,
-            Err(Claim::Unavailable) if self.core.consumers_gone() => {
+            Err(Claim::Unavailable) if self.core.peer.tick() && self.core.consumers_gone() => {
                 return Err(PushError::PeerGone(value))
             }
             Err(Claim::Unavailable) => return Err(PushError::Full(value)),
@@ -411,7 +410,7 @@ impl BytesProducer {
         }
         let pos = match self.core.claim(1) {
             Ok((pos, _)) => pos,
-            Err(Claim::Unavailable) if self.core.consumers_gone() => {
+            Err(Claim::Unavailable) if self.core.peer.tick() && self.core.consumers_gone() => {
                 return Err(PushError::PeerGone(()))
             }
             Err(Claim::Unavailable) => return Err(PushError::Full(())),

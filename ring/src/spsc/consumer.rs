@@ -26,7 +26,7 @@ pub(crate) struct ConsumerCore {
     /// How the blocking calls wait for messages.
     strategy: WaitStrategy,
     /// Our entry in the peer table.
-    peer: Peer,
+    pub(crate) peer: Peer,
 }
 
 /// Re-reads the producer's cursor, checks it against ours and the cached one,
@@ -193,7 +193,7 @@ impl ConsumerCore {
     #[inline]
     fn front(&mut self) -> Result<*mut u8, PopError> {
         match self.ready(1) {
-            Ok(0) if self.producer_gone() => Err(PopError::PeerGone),
+            Ok(0) if self.peer.tick() && self.producer_gone() => Err(PopError::PeerGone),
             Ok(0) => Err(PopError::Empty),
             Ok(_) => {
                 let shared = &self.ring.shared;

@@ -26,7 +26,7 @@ pub(crate) struct ProducerCore {
     /// How the blocking calls wait for space.
     strategy: WaitStrategy,
     /// Our entry in the peer table.
-    peer: Peer,
+    pub(crate) peer: Peer,
 }
 
 /// Re-reads the consumer's cursor, checks it against ours and the cached one,
@@ -223,7 +223,9 @@ impl<T: Pod> Producer<T> {
     #[inline]
     pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
         match self.core.free(1) {
-            Ok(0) if self.core.consumer_gone() => return Err(PushError::PeerGone(value)),
+            Ok(0) if self.core.peer.tick() && self.core.consumer_gone() => {
+                return Err(PushError::PeerGone(value))
+            }
             Ok(0) => return Err(PushError::Full(value)),
             Ok(_) => {}
             Err(e) => return Err(PushError::Corrupt(e)),
@@ -392,7 +394,9 @@ impl BytesProducer {
             });
         }
         match self.core.free(1) {
-            Ok(0) if self.core.consumer_gone() => return Err(PushError::PeerGone(())),
+            Ok(0) if self.core.peer.tick() && self.core.consumer_gone() => {
+                return Err(PushError::PeerGone(()))
+            }
             Ok(0) => return Err(PushError::Full(())),
             Ok(_) => {}
             Err(e) => return Err(PushError::Corrupt(e)),
