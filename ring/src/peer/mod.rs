@@ -496,9 +496,9 @@ impl Peer {
         let shared = &ring.shared;
         let lock = shared.region_file().and_then(|f| token::reopen(f).ok());
         let pid = process::current_pid();
-        // Deaths before we attach are not news to us: reap them, then count.
+        // Deaths before we attach are not news to us: reap them, then count
+        // (after taking our entry, whose reaping may count one more).
         shared.reap_all(lock.as_ref());
-        let acked_deaths = core::cell::Cell::new(shared.deaths(other(role)));
         for index in 0..PEER_TABLE_LEN {
             let entry = &shared.peers().entries[index];
             let offset = PeerTable::lock_offset(index);
@@ -567,7 +567,7 @@ impl Peer {
                 lock: if locked { lock } else { None },
                 next_check: None,
                 polls: 0,
-                acked_deaths,
+                acked_deaths: core::cell::Cell::new(shared.deaths(other(role))),
             });
         }
         Err(HandleError::TooManyPeers)
