@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use ringway::layout::MAGIC;
 use ringway::{Kind, OpenError, OpenOptions, Ring, RingBuilder};
 
+use crate::failure::{fail, Failure};
 use crate::locator::Locator;
-use crate::{fail, Failure};
 
 /// `ringway create`.
 pub(crate) fn create(

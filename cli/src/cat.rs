@@ -1,4 +1,4 @@
-//! `cat`: a named-pipe replacement over an SPSC bytes ring.
+//! `cat`: a named-pipe replacement over a bytes ring of either kind.
 //!
 //! Framing, inside each fixed-size slot:
 //!
@@ -19,11 +19,11 @@ use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 
-use ringway::spsc::{BytesConsumer, BytesProducer};
-use ringway::{Kind, OpenOptions, PopTimeoutError};
+use ringway::handle::{Consumer, Producer};
+use ringway::{with_any, AnyConsumer, AnyProducer, Bytes, Flavor, OpenOptions, PopTimeoutError};
 
+use crate::failure::{fail, Failure};
 use crate::locator::Locator;
-use crate::{fail, Failure};
 
 /// Length word of the end-of-stream slot.
 const EOS: u32 = u32::MAX;
@@ -32,7 +32,7 @@ const FRAME: usize = 8;
 
 fn open(name: &str) -> Result<ringway::Ring, Failure> {
     let locator = Locator::parse(name)?;
-    let ring = locator.open(&OpenOptions::new().kind(Kind::Spsc))?;
+    let ring = locator.open(&OpenOptions::new())?;
     if ring.slot_size() < FRAME + 8 {
         fail!(
             "{}: slots are {} bytes; cat needs at least {} (8 of framing)",
@@ -53,10 +53,13 @@ fn raw_fd(fd: i32) -> ManuallyDrop<File> {
     ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
 }
 
-/// `ringway cat NAME --write`: stdin into the ring, then EOS.
+/// `ringway cat NAME --write`: stdin into the ring (of any kind), then EOS.
 pub(crate) fn write(name: &str) -> Result<(), Failure> {
     let ring = open(name)?;
-    let mut tx = BytesProducer::attach(&ring)?;
+    with_any!(AnyProducer::<Bytes>::attach(&ring)?, mut tx => write_with(&mut tx))
+}
+
+fn write_with<K: Flavor>(tx: &mut Producer<K, Bytes>) -> Result<(), Failure> {
     let slot = tx.slot_size();
     let payload = slot - FRAME;
     let mut input = raw_fd(0);
@@ -78,9 +81,8 @@ pub(crate) fn write(name: &str) -> Result<(), Failure> {
                 Err(e) => fail!("waiting for room in the ring: {e}"),
             };
             let mut chunk = tx.write_chunk(want.min(free))?;
-            let (a, b) = chunk.as_mut_slices();
             let mut filled = 0;
-            for s in a.chunks_exact_mut(slot).chain(b.chunks_exact_mut(slot)) {
+            for s in chunk.iter_mut() {
                 let take = data.len().min(payload);
                 s[..4].copy_from_slice(&(take as u32).to_le_bytes());
                 s[4..FRAME].fill(0);
@@ -107,11 +109,14 @@ fn writer_died(out: &mut impl Write) -> Result<(), Failure> {
     fail!("the writer died before the end of the stream (everything it wrote was copied)")
 }
 
-/// `ringway cat NAME --read`: the ring to stdout until EOS, or an error
-/// when the writer dies first (a restarted writer takes over its role).
+/// `ringway cat NAME --read`: the ring (of any kind) to stdout until EOS, or
+/// an error when the writer dies first (a restarted writer takes over its role).
 pub(crate) fn read(name: &str) -> Result<(), Failure> {
     let ring = open(name)?;
-    let mut rx = BytesConsumer::attach(&ring)?;
+    with_any!(AnyConsumer::<Bytes>::attach(&ring)?, mut rx => read_with(&mut rx))
+}
+
+fn read_with<K: Flavor>(rx: &mut Consumer<K, Bytes>) -> Result<(), Failure> {
     let slot = rx.slot_size();
     let payload = slot - FRAME;
     let stdout = raw_fd(1);
@@ -136,10 +141,9 @@ pub(crate) fn read(name: &str) -> Result<(), Failure> {
             Err(e) => fail!("waiting for data: {e}"),
         };
         let chunk = rx.read_chunk(ready.min(1024))?;
-        let (a, b) = chunk.as_slices();
         let mut used = 0;
         let mut eos = false;
-        for s in a.chunks_exact(slot).chain(b.chunks_exact(slot)) {
+        for s in chunk.iter() {
             used += 1;
             let len = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
             if len == EOS {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use ringway::{OpenOptions, Ring};
 
-use crate::{fail, Failure};
+use crate::failure::{fail, Failure};
 
 /// A ring's location.
 #[derive(Clone, Debug, PartialEq, Eq)]

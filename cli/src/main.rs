@@ -10,6 +10,7 @@
 mod admin;
 mod bench;
 mod cat;
+mod failure;
 mod locator;
 mod sys;
 
@@ -17,6 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::failure::Failure;
 
 /// Lock-free shared-memory rings: benchmark them, create them, look inside,
 /// pipe bytes through them.
@@ -106,24 +109,6 @@ enum Command {
         spec: String,
     },
 }
-
-/// A failure: the message printed after `ringway: `.
-#[derive(Debug)]
-pub(crate) struct Failure(pub(crate) String);
-
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure(e.to_string())
-    }
-}
-
-/// `Err(Failure)` from a format string.
-macro_rules! fail {
-    ($($arg:tt)*) => {
-        return Err($crate::Failure(format!($($arg)*)))
-    };
-}
-pub(crate) use fail;
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {

@@ -103,3 +103,23 @@ fn the_writer_may_finish_before_the_reader_starts() {
     assert!(out.stdout == data);
     ok(&["rm", name.as_str()]);
 }
+
+/// `cat` reaches any kind through the one handle layer: an MPMC ring carries
+/// a stream the same way (one writer, one reader).
+#[test]
+fn an_mpmc_ring_carries_the_stream_too() {
+    let name = Name::new("cat-mpmc");
+    ok(&[
+        "create",
+        name.as_str(),
+        "--kind",
+        "mpmc",
+        "--capacity",
+        "8",
+        "--slot-size",
+        "64",
+    ]);
+    let data = random_bytes(100_000, 11);
+    assert!(through(name.as_str(), &data) == data, "bytes differ");
+    ok(&["rm", name.as_str()]);
+}

@@ -1,4 +1,4 @@
-//! Bad names, missing rings, wrong kinds, bad parameters: one line on
+//! Bad names, missing rings, bad parameters: one line on
 //! stderr, `ringway: ...`, and a non-zero exit.
 
 mod common;
@@ -27,23 +27,6 @@ fn missing_rings() {
         let err = fails(&args);
         assert!(err.contains("no ring named"), "{args:?}: {err}");
     }
-}
-
-#[test]
-fn wrong_kind_for_cat() {
-    let name = Name::new("kind");
-    ok(&[
-        "create",
-        name.as_str(),
-        "--kind",
-        "mpmc",
-        "--capacity",
-        "8",
-        "--slot-size",
-        "64",
-    ]);
-    let err = fails(&["cat", name.as_str(), "--read"]);
-    assert!(err.contains("mpmc") && err.contains("spsc"), "{err}");
 }
 
 #[test]

@@ -21,45 +21,8 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::error::Error;
 use crate::result::ringway_result;
-
-/// A failed call: its code and a message for `ringway_last_error_message`.
-#[derive(Debug)]
-pub(crate) struct Error {
-    pub(crate) code: ringway_result,
-    pub(crate) message: Cow<'static, str>,
-}
-
-impl Error {
-    /// An error with a message that needs no allocation.
-    pub(crate) const fn fixed(code: ringway_result, message: &'static str) -> Error {
-        Error {
-            code,
-            message: Cow::Borrowed(message),
-        }
-    }
-
-    /// An error with a formatted message.
-    pub(crate) fn new(code: ringway_result, message: impl Into<Cow<'static, str>>) -> Error {
-        Error {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// `RINGWAY_ERR_INVALID_ARGUMENT` with `message`.
-    pub(crate) fn invalid(message: impl Into<Cow<'static, str>>) -> Error {
-        Error::new(ringway_result::RINGWAY_ERR_INVALID_ARGUMENT, message)
-    }
-
-    /// `RINGWAY_ERR_NULL` naming the argument.
-    fn null(arg: &'static str) -> Error {
-        Error::new(
-            ringway_result::RINGWAY_ERR_NULL,
-            format!("argument `{arg}` is NULL"),
-        )
-    }
-}
 
 /// The last error of this thread: which export failed and why.
 struct LastError {

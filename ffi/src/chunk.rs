@@ -57,18 +57,4 @@ impl ringway_chunk {
             slots,
         }
     }
-
-    /// Address of slot `i` of a chunk with spans, `None` past the end.
-    pub(crate) fn slot(&self, i: usize) -> Option<*mut u8> {
-        if i >= self.slots || self.slots == 0 {
-            return None;
-        }
-        let slot_size = (self.first_len + self.second_len) / self.slots;
-        let in_first = self.first_len / slot_size;
-        Some(if i < in_first {
-            self.first.wrapping_add(i * slot_size)
-        } else {
-            self.second.wrapping_add((i - in_first) * slot_size)
-        })
-    }
 }

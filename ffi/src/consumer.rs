@@ -9,58 +9,19 @@
 use core::ptr::NonNull;
 use std::time::Duration;
 
-use ringway_core::{mpmc, spsc, Kind, PopError, PopTimeoutError};
+use ringway_core::handle::{AnyConsumer, AnyReadChunk, Bytes};
 
-use crate::boundary::{arg_bytes_mut, arg_mut, arg_out, arg_ref, boundary, call, Error};
+use crate::boundary::{arg_bytes_mut, arg_mut, arg_out, arg_ref, boundary, call};
 use crate::chunk::ringway_chunk;
-use crate::producer::pending_error;
+use crate::error::{nothing_read, pending_error, Error};
 use crate::result::ringway_result;
 use crate::ring::ringway_ring;
 
-/// The Rust handle behind a `ringway_consumer`.
-#[derive(Debug)]
-enum Side {
-    Spsc(spsc::BytesConsumer),
-    Mpmc(mpmc::BytesConsumer),
-}
+/// The Rust handle behind a `ringway_consumer`: any kind.
+type Side = AnyConsumer<Bytes>;
 
-/// A run of ready slots lent to C, borrowing the `Side`.
-#[derive(Debug)]
-enum Pending {
-    /// Contiguous slots, described by the chunk handed to C.
-    Spsc(spsc::ReadChunk<'static, u8>, ringway_chunk),
-    /// Messages that are not contiguous (each follows its stamp).
-    Mpmc(mpmc::BytesReadChunk<'static>),
-}
-
-impl Pending {
-    fn len(&self) -> usize {
-        match self {
-            Pending::Spsc(c, _) => c.len(),
-            Pending::Mpmc(c) => c.len(),
-        }
-    }
-}
-
-/// Maps a blocking pop's error.
-fn pop_timeout_error(e: PopTimeoutError) -> Error {
-    match e {
-        PopTimeoutError::Timeout => Error::fixed(
-            ringway_result::RINGWAY_ERR_TIMEOUT,
-            "timed out waiting for a message",
-        ),
-        PopTimeoutError::Size { .. } => Error::new(ringway_result::RINGWAY_ERR_SIZE, e.to_string()),
-        PopTimeoutError::Corrupt(c) => c.into(),
-        PopTimeoutError::PeerGone => PopError::PeerGone.into(),
-    }
-}
-
-fn nothing_read() -> Error {
-    Error::fixed(
-        ringway_result::RINGWAY_ERR_STATE,
-        "no chunk is being read; call ringway_consumer_read first",
-    )
-}
+/// A run of ready messages lent to C, borrowing the `Side`.
+type Pending = AnyReadChunk<'static, Bytes>;
 
 /// The consumer of a ring (opaque). SPSC rings have one; MPMC rings any number.
 #[allow(non_camel_case_types)]
@@ -74,7 +35,8 @@ pub struct ringway_consumer {
 
 impl Drop for ringway_consumer {
     fn drop(&mut self) {
-        // The chunk borrows `*side`: end it first (this releases nothing).
+        // The chunk borrows `*side`: end it first (SPSC: this releases
+        // nothing; MPMC: frees the claim, whose messages were taken).
         self.pending = None;
         // SAFETY: `side` came from `Box::leak` and is freed only here; no
         // chunk borrows it any more.
@@ -93,22 +55,10 @@ impl ringway_consumer {
         Ok(unsafe { self.side.as_mut() })
     }
 
-    fn try_pop(&mut self, out: &mut [u8]) -> Result<(), Error> {
-        match self.side()? {
-            Side::Spsc(c) => c.try_pop(out).map_err(Error::from),
-            Side::Mpmc(c) => c.try_pop(out).map_err(Error::from),
-        }
-    }
-
     /// Pops, waiting at most `timeout` (forever when `None`).
     fn pop_wait(&mut self, out: &mut [u8], timeout: Option<Duration>) -> Result<(), Error> {
-        let result = match (self.side()?, timeout) {
-            (Side::Spsc(c), None) => c.pop_blocking(out),
-            (Side::Spsc(c), Some(t)) => c.pop_timeout(out, t),
-            (Side::Mpmc(c), None) => c.pop_blocking(out),
-            (Side::Mpmc(c), Some(t)) => c.pop_timeout(out, t),
-        };
-        result.map_err(pop_timeout_error)
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        Ok(self.side()?.pop_deadline(out, deadline)?)
     }
 
     fn read(&mut self, n: usize) -> Result<ringway_chunk, Error> {
@@ -121,62 +71,48 @@ impl ringway_consumer {
         // dropped before `*side` is freed and blocks every other use of
         // `*side` while it exists.
         let side: &'static mut Side = unsafe { &mut *self.side.as_ptr() };
-        let pending = match side {
-            Side::Spsc(c) => {
-                let chunk = c.read_chunk(n)?;
-                let (a, b) = chunk.as_slices();
-                let spans = ringway_chunk::new(
-                    (a.as_ptr().cast_mut(), a.len()),
-                    (b.as_ptr().cast_mut(), b.len()),
-                    chunk.len(),
-                );
-                Pending::Spsc(chunk, spans)
-            }
-            Side::Mpmc(c) => Pending::Mpmc(c.read_chunk(n)?),
+        let chunk = side.read_chunk(n)?;
+        let view = match chunk.slices() {
+            Some((a, b)) => ringway_chunk::new(
+                (a.as_ptr().cast_mut(), a.len()),
+                (b.as_ptr().cast_mut(), b.len()),
+                chunk.len(),
+            ),
+            None => ringway_chunk::scattered(chunk.len()),
         };
-        let chunk = match &pending {
-            Pending::Spsc(_, spans) => *spans,
-            Pending::Mpmc(c) => ringway_chunk::scattered(c.len()),
-        };
-        if chunk.slots == 0 {
+        if view.slots == 0 {
             // Dropping an MPMC claim of only skipped positions frees them.
             return Err(Error::fixed(
                 ringway_result::RINGWAY_ERR_EMPTY,
                 "ring is empty",
             ));
         }
-        self.pending = Some(pending);
-        Ok(chunk)
+        self.pending = Some(chunk);
+        Ok(view)
     }
 
     /// Address of message `i` of the chunk being read.
     fn slot(&self, i: usize) -> Result<*const u8, Error> {
-        let Some(pending) = &self.pending else {
+        let Some(chunk) = &self.pending else {
             return Err(nothing_read());
         };
-        let ptr = match pending {
-            Pending::Spsc(_, spans) => spans.slot(i).map(|p| p.cast_const()),
-            Pending::Mpmc(c) => c.get(i).map(|s| s.as_ptr()),
-        };
-        ptr.ok_or_else(|| Error::invalid(format!("slot {i} of a chunk of {}", pending.len())))
+        let ptr = chunk.get(i).map(|s| s.as_ptr());
+        ptr.ok_or_else(|| Error::invalid(format!("slot {i} of a chunk of {}", chunk.len())))
     }
 
     fn release(&mut self, slots: usize) -> Result<(), Error> {
-        let pending = self.pending.take().ok_or_else(nothing_read)?;
-        let len = pending.len();
-        let whole_only = matches!(pending, Pending::Mpmc(_));
+        let chunk = self.pending.take().ok_or_else(nothing_read)?;
+        let len = chunk.len();
+        let whole_only = !chunk.releases_part();
         if slots > len || (whole_only && slots != len) {
-            self.pending = Some(pending);
+            self.pending = Some(chunk);
             return Err(Error::invalid(if whole_only {
                 format!("an MPMC chunk is released whole: release {len}, not {slots}")
             } else {
                 format!("cannot release {slots} slots of a chunk of {len}")
             }));
         }
-        match pending {
-            Pending::Spsc(c, _) => c.release(slots),
-            Pending::Mpmc(c) => c.release(),
-        }
+        chunk.release(slots);
         Ok(())
     }
 }
@@ -199,10 +135,7 @@ pub unsafe extern "C" fn ringway_consumer_create(
         // SAFETY: the caller's promise on `ring`.
         let ring = &unsafe { arg_ref(ring, "ring") }?.ring;
         let out = arg_out(out, "out")?;
-        let side = match ring.kind() {
-            Kind::Spsc => Side::Spsc(spsc::BytesConsumer::attach(ring)?),
-            Kind::Mpmc => Side::Mpmc(mpmc::BytesConsumer::attach(ring)?),
-        };
+        let side = Side::attach(ring)?;
         let handle = ringway_consumer {
             side: NonNull::from(Box::leak(Box::new(side))),
             pending: None,
@@ -250,7 +183,7 @@ pub unsafe extern "C" fn ringway_consumer_try_pop(
         let consumer = unsafe { arg_mut(consumer, "consumer") }?;
         // SAFETY: the caller's promise on `buf`.
         let buf = unsafe { arg_bytes_mut(buf, len, "buf") }?;
-        consumer.try_pop(buf)
+        Ok(consumer.side()?.try_pop(buf)?)
     })
 }
 

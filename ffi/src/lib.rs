@@ -20,6 +20,7 @@
 mod boundary;
 mod chunk;
 mod consumer;
+mod error;
 mod producer;
 mod result;
 mod ring;

@@ -16,52 +16,19 @@
 use core::ptr::NonNull;
 use std::time::Duration;
 
-use ringway_core::{mpmc, spsc, Kind, PushError, PushTimeoutError};
+use ringway_core::handle::{AnyProducer, AnyWriteChunk, Bytes};
 
-use crate::boundary::{arg_bytes, arg_mut, arg_out, arg_ref, boundary, call, Error};
+use crate::boundary::{arg_bytes, arg_mut, arg_out, arg_ref, boundary, call};
 use crate::chunk::ringway_chunk;
+use crate::error::{no_reservation, pending_error, Error};
 use crate::result::ringway_result;
 use crate::ring::ringway_ring;
 
-/// The Rust handle behind a `ringway_producer`.
-#[derive(Debug)]
-enum Side {
-    Spsc(spsc::BytesProducer),
-    Mpmc(mpmc::BytesProducer),
-}
+/// The Rust handle behind a `ringway_producer`: any kind.
+type Side = AnyProducer<Bytes>;
 
-/// A reservation lent to C, borrowing the `Side`.
-#[derive(Debug)]
-enum Pending {
-    /// Contiguous slots, described by the chunk handed to C.
-    Spsc(spsc::WriteChunk<'static, u8>, ringway_chunk),
-    /// Slots that are not contiguous (each follows its stamp).
-    Mpmc(mpmc::BytesWriteChunk<'static>),
-}
-
-impl Pending {
-    fn len(&self) -> usize {
-        match self {
-            Pending::Spsc(c, _) => c.len(),
-            Pending::Mpmc(c) => c.len(),
-        }
-    }
-}
-
-/// Maps a blocking push's error.
-fn push_timeout_error(e: PushTimeoutError<()>) -> Error {
-    match e {
-        PushTimeoutError::Timeout(()) => Error::fixed(
-            ringway_result::RINGWAY_ERR_TIMEOUT,
-            "timed out waiting for a free slot",
-        ),
-        PushTimeoutError::Size { .. } => {
-            Error::new(ringway_result::RINGWAY_ERR_SIZE, e.to_string())
-        }
-        PushTimeoutError::Corrupt(c) => c.into(),
-        PushTimeoutError::PeerGone(()) => PushError::PeerGone(()).into(),
-    }
-}
+/// A reservation lent to C, borrowing the `Side`, and how C sees it.
+type Pending = (AnyWriteChunk<'static, Bytes>, ringway_chunk);
 
 /// The producer of a ring (opaque). SPSC rings have one; MPMC rings any number.
 #[allow(non_camel_case_types)]
@@ -86,30 +53,18 @@ impl Drop for ringway_producer {
 impl ringway_producer {
     /// The Rust handle, unless a chunk is pending.
     fn side(&mut self) -> Result<&mut Side, Error> {
-        if let Some(p) = &self.pending {
-            return Err(pending_error(p.len()));
+        if let Some((c, _)) = &self.pending {
+            return Err(pending_error(c.len()));
         }
         // SAFETY: `side` is owned by `self` and live; no chunk borrows it
         // (checked above), and the returned borrow is tied to `&mut self`.
         Ok(unsafe { self.side.as_mut() })
     }
 
-    fn try_push(&mut self, message: &[u8]) -> Result<(), Error> {
-        match self.side()? {
-            Side::Spsc(p) => p.try_push(message).map_err(Error::from),
-            Side::Mpmc(p) => p.try_push(message).map_err(Error::from),
-        }
-    }
-
     /// Pushes, waiting at most `timeout` (forever when `None`).
     fn push_wait(&mut self, message: &[u8], timeout: Option<Duration>) -> Result<(), Error> {
-        let result = match (self.side()?, timeout) {
-            (Side::Spsc(p), None) => p.push_blocking(message),
-            (Side::Spsc(p), Some(t)) => p.push_timeout(message, t),
-            (Side::Mpmc(p), None) => p.push_blocking(message),
-            (Side::Mpmc(p), Some(t)) => p.push_timeout(message, t),
-        };
-        result.map_err(push_timeout_error)
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        Ok(self.side()?.push_deadline(message, deadline)?)
     }
 
     fn reserve(&mut self, n: usize) -> Result<ringway_chunk, Error> {
@@ -122,73 +77,46 @@ impl ringway_producer {
         // dropped before `*side` is freed and blocks every other use of
         // `*side` while it exists.
         let side: &'static mut Side = unsafe { &mut *self.side.as_ptr() };
-        let pending = match side {
-            Side::Spsc(p) => {
-                let mut c = p.write_chunk(n)?;
-                let slots = c.len();
-                let (a, b) = c.as_mut_slices();
-                let spans =
-                    ringway_chunk::new((a.as_mut_ptr(), a.len()), (b.as_mut_ptr(), b.len()), slots);
-                Pending::Spsc(c, spans)
+        let mut chunk = side.write_chunk(n)?;
+        let slots = chunk.len();
+        let view = match chunk.slices_mut() {
+            Some((a, b)) => {
+                ringway_chunk::new((a.as_mut_ptr(), a.len()), (b.as_mut_ptr(), b.len()), slots)
             }
-            Side::Mpmc(p) => Pending::Mpmc(p.write_chunk(n)?),
+            None => ringway_chunk::scattered(slots),
         };
-        let chunk = match &pending {
-            Pending::Spsc(_, spans) => *spans,
-            Pending::Mpmc(c) => ringway_chunk::scattered(c.len()),
-        };
-        if chunk.slots == 0 {
+        if slots == 0 {
             return Err(Error::fixed(
                 ringway_result::RINGWAY_ERR_FULL,
                 "ring is full",
             ));
         }
-        self.pending = Some(pending);
-        Ok(chunk)
+        self.pending = Some((chunk, view));
+        Ok(view)
     }
 
     /// Address of slot `i` of the reserved chunk.
     fn slot(&mut self, i: usize) -> Result<*mut u8, Error> {
-        let Some(pending) = &mut self.pending else {
+        let Some((chunk, _)) = &mut self.pending else {
             return Err(no_reservation());
         };
-        let len = pending.len();
-        let ptr = match pending {
-            Pending::Spsc(_, spans) => spans.slot(i),
-            Pending::Mpmc(c) => c.get_mut(i).map(|s| s.as_mut_ptr()),
-        };
+        let len = chunk.len();
+        let ptr = chunk.get_mut(i).map(|s| s.as_mut_ptr());
         ptr.ok_or_else(|| Error::invalid(format!("slot {i} of a chunk of {len}")))
     }
 
     fn commit(&mut self, slots: usize) -> Result<(), Error> {
-        let pending = self.pending.take().ok_or_else(no_reservation)?;
-        let len = pending.len();
+        let (chunk, view) = self.pending.take().ok_or_else(no_reservation)?;
+        let len = chunk.len();
         if slots > len {
-            self.pending = Some(pending);
+            self.pending = Some((chunk, view));
             return Err(Error::invalid(format!(
                 "cannot commit {slots} slots of a chunk of {len}"
             )));
         }
-        match pending {
-            Pending::Spsc(c, _) => c.commit(slots),
-            Pending::Mpmc(c) => c.commit(slots),
-        }
+        chunk.commit(slots);
         Ok(())
     }
-}
-
-fn no_reservation() -> Error {
-    Error::fixed(
-        ringway_result::RINGWAY_ERR_STATE,
-        "no chunk is reserved; call ringway_producer_reserve first",
-    )
-}
-
-pub(crate) fn pending_error(slots: usize) -> Error {
-    Error::new(
-        ringway_result::RINGWAY_ERR_STATE,
-        format!("a chunk of {slots} slots is outstanding; commit or release it first"),
-    )
 }
 
 /// Takes a producer handle of `ring`: the producer role of an SPSC ring
@@ -209,10 +137,7 @@ pub unsafe extern "C" fn ringway_producer_create(
         // SAFETY: the caller's promise on `ring`.
         let ring = &unsafe { arg_ref(ring, "ring") }?.ring;
         let out = arg_out(out, "out")?;
-        let side = match ring.kind() {
-            Kind::Spsc => Side::Spsc(spsc::BytesProducer::attach(ring)?),
-            Kind::Mpmc => Side::Mpmc(mpmc::BytesProducer::attach(ring)?),
-        };
+        let side = Side::attach(ring)?;
         let handle = ringway_producer {
             side: NonNull::from(Box::leak(Box::new(side))),
             pending: None,
@@ -259,7 +184,7 @@ pub unsafe extern "C" fn ringway_producer_try_push(
         let producer = unsafe { arg_mut(producer, "producer") }?;
         // SAFETY: the caller's promise on `message`.
         let message = unsafe { arg_bytes(message, len, "message") }?;
-        producer.try_push(message)
+        Ok(producer.side()?.try_push(message)?)
     })
 }
 

@@ -4,13 +4,9 @@
 //! Numbers are part of the ABI: a code is never renumbered or reused; new
 //! codes are added at the end.
 
-use std::borrow::Cow;
 use std::ffi::c_char;
-use std::io;
 
-use ringway_core::{CorruptError, CreateError, HandleError, OpenError, PopError, PushError};
-
-use crate::boundary::{boundary, Error};
+use crate::boundary::boundary;
 
 /// The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
 /// error, described by `ringway_result_str` and, for the calling thread, by
@@ -169,117 +165,6 @@ pub extern "C" fn ringway_result_str(result: u32) -> *const c_char {
         Some(r) => r.describe().as_ptr(),
         None => c"unknown result code".as_ptr(),
     })
-}
-
-impl From<CreateError> for Error {
-    fn from(e: CreateError) -> Error {
-        let code = match &e {
-            CreateError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
-            CreateError::AlreadyExists { .. } => RINGWAY_ERR_EXISTS,
-            CreateError::Layout(_) | CreateError::Misaligned { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
-            CreateError::NoSpace { .. } => RINGWAY_ERR_NO_SPACE,
-            CreateError::RegionTooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
-            CreateError::Io { .. } => RINGWAY_ERR_IO,
-            _ => RINGWAY_ERR_OTHER,
-        };
-        Error::new(code, e.to_string())
-    }
-}
-
-impl From<OpenError> for Error {
-    fn from(e: OpenError) -> Error {
-        let code = match &e {
-            OpenError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
-            OpenError::NotFound { .. } => RINGWAY_ERR_NOT_FOUND,
-            OpenError::NotRegularFile { .. } => RINGWAY_ERR_NOT_REGULAR_FILE,
-            OpenError::WrongOwner { .. } => RINGWAY_ERR_WRONG_OWNER,
-            OpenError::TooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
-            OpenError::BadMagic { .. } => RINGWAY_ERR_BAD_MAGIC,
-            OpenError::AbiMismatch { .. } => RINGWAY_ERR_ABI_MISMATCH,
-            OpenError::LayoutMismatch { .. } => RINGWAY_ERR_LAYOUT_MISMATCH,
-            OpenError::NotReady { .. } => RINGWAY_ERR_NOT_READY,
-            OpenError::UnknownKind { .. }
-            | OpenError::BadGeometry { .. }
-            | OpenError::UnknownFlags { .. } => RINGWAY_ERR_BAD_HEADER,
-            OpenError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
-            OpenError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
-            OpenError::Io { .. } => RINGWAY_ERR_IO,
-            _ => RINGWAY_ERR_OTHER,
-        };
-        Error::new(code, e.to_string())
-    }
-}
-
-impl From<HandleError> for Error {
-    fn from(e: HandleError) -> Error {
-        let code = match &e {
-            HandleError::RoleTaken { .. } => RINGWAY_ERR_ROLE_TAKEN,
-            HandleError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
-            HandleError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
-            HandleError::TooManyPeers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
-            HandleError::Corrupt(_) => RINGWAY_ERR_CORRUPT,
-            _ => RINGWAY_ERR_OTHER,
-        };
-        Error::new(code, e.to_string())
-    }
-}
-
-impl From<CorruptError> for Error {
-    fn from(e: CorruptError) -> Error {
-        Error::new(RINGWAY_ERR_CORRUPT, e.to_string())
-    }
-}
-
-impl<T> From<PushError<T>> for Error {
-    fn from(e: PushError<T>) -> Error {
-        match e {
-            // Static: a producer spinning on a full ring must not allocate.
-            PushError::Full(_) => Error::fixed(RINGWAY_ERR_FULL, "ring is full"),
-            PushError::Size { expected, found } => Error::new(
-                RINGWAY_ERR_SIZE,
-                format!("message is {found} bytes; slots are {expected} bytes"),
-            ),
-            PushError::Corrupt(c) => c.into(),
-            PushError::PeerGone(_) => Error::fixed(
-                RINGWAY_ERR_PEER_GONE,
-                "the consumer is gone: it died and no live consumer is attached",
-            ),
-        }
-    }
-}
-
-impl From<PopError> for Error {
-    fn from(e: PopError) -> Error {
-        match e {
-            // Static: a consumer spinning on an empty ring must not allocate.
-            PopError::Empty => Error::fixed(RINGWAY_ERR_EMPTY, "ring is empty"),
-            PopError::Size { expected, found } => Error::new(
-                RINGWAY_ERR_SIZE,
-                format!("buffer is {found} bytes; slots are {expected} bytes"),
-            ),
-            PopError::Corrupt(c) => c.into(),
-            PopError::PeerGone => Error::fixed(
-                RINGWAY_ERR_PEER_GONE,
-                "the producer is gone: it died and no live producer is attached; the ring is drained",
-            ),
-        }
-    }
-}
-
-/// Maps an error of a remove call (`shm_unlink`, `unlink`) for `name`.
-pub(crate) fn remove_error(name: &str, e: io::Error) -> Error {
-    let (code, message): (ringway_result, Cow<'static, str>) = match e.kind() {
-        io::ErrorKind::InvalidInput => (
-            RINGWAY_ERR_INVALID_NAME,
-            format!("invalid ring name {name:?}: {e}").into(),
-        ),
-        io::ErrorKind::NotFound => (
-            RINGWAY_ERR_NOT_FOUND,
-            format!("no ring named {name}").into(),
-        ),
-        _ => (RINGWAY_ERR_IO, format!("cannot remove {name}: {e}").into()),
-    };
-    Error::new(code, message)
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use std::path::Path;
 
 use ringway_core::{Kind, OpenOptions, Ring, RingBuilder};
 
-use crate::boundary::{arg_cstr, arg_out, arg_ref, arg_str, boundary, call, Error};
-use crate::result::{remove_error, ringway_result};
+use crate::boundary::{arg_cstr, arg_out, arg_ref, arg_str, boundary, call};
+use crate::error::{remove_error, Error};
+use crate::result::ringway_result;
 
 /// A ring kind: `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC` (and
 /// `RINGWAY_KIND_ANY` when opening).

@@ -260,7 +260,7 @@ fn batch_one_producer_two_consumers() {
                     continue;
                 }
                 got.extend(chunk.iter().copied());
-                chunk.release();
+                chunk.release_all();
             }
             got
         });

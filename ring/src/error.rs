@@ -358,8 +358,15 @@ impl From<CorruptError> for HandleError {
     }
 }
 
-/// Why a push did not happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a push did not happen. `Debug` does not need `T: Debug` (the
+/// message shows as `..`).
+///
+/// ```
+/// struct Opaque;
+/// let e = ringway::PushError::Full(Opaque);
+/// assert_eq!(format!("{e:?}"), "Full(..)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub enum PushError<T> {
     /// No free slot; the message is handed back.
     Full(T),
@@ -392,7 +399,22 @@ impl<T> fmt::Display for PushError<T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for PushError<T> {}
+impl<T> fmt::Debug for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Full(_) => f.write_str("Full(..)"),
+            PushError::Size { expected, found } => f
+                .debug_struct("Size")
+                .field("expected", expected)
+                .field("found", found)
+                .finish(),
+            PushError::Corrupt(e) => f.debug_tuple("Corrupt").field(e).finish(),
+            PushError::PeerGone(_) => f.write_str("PeerGone(..)"),
+        }
+    }
+}
+
+impl<T> std::error::Error for PushError<T> {}
 
 impl<T> From<CorruptError> for PushError<T> {
     fn from(e: CorruptError) -> Self {
@@ -440,8 +462,9 @@ impl From<CorruptError> for PopError {
     }
 }
 
-/// Why a blocking push with a deadline did not happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a blocking push with a deadline did not happen. `Debug` does not
+/// need `T: Debug`.
+#[derive(Clone, PartialEq, Eq)]
 pub enum PushTimeoutError<T> {
     /// No slot came free before the deadline; the message is handed back.
     Timeout(T),
@@ -473,7 +496,22 @@ impl<T> fmt::Display for PushTimeoutError<T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for PushTimeoutError<T> {}
+impl<T> fmt::Debug for PushTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            PushTimeoutError::Size { expected, found } => f
+                .debug_struct("Size")
+                .field("expected", expected)
+                .field("found", found)
+                .finish(),
+            PushTimeoutError::Corrupt(e) => f.debug_tuple("Corrupt").field(e).finish(),
+            PushTimeoutError::PeerGone(_) => f.write_str("PeerGone(..)"),
+        }
+    }
+}
+
+impl<T> std::error::Error for PushTimeoutError<T> {}
 
 impl<T> From<CorruptError> for PushTimeoutError<T> {
     fn from(e: CorruptError) -> Self {
@@ -523,7 +561,8 @@ impl From<CorruptError> for PopTimeoutError {
 /// How a blocking wait ended without its condition: the shared result of the
 /// SPSC and MPMC waits, turned into the public error of the call.
 #[derive(Debug)]
-pub(crate) enum Waited {
+#[allow(unreachable_pub)] // named by the sealed handle seam only
+pub enum Waited {
     Timeout,
     /// The other side is gone.
     PeerGone,

@@ -61,6 +61,7 @@
 
 mod attach;
 mod error;
+pub mod handle;
 pub mod layout;
 mod loom;
 pub mod mpmc;
@@ -76,6 +77,7 @@ pub use error::{
     CorruptError, CreateError, HandleError, OpenError, PopError, PopTimeoutError, PushError,
     PushTimeoutError, Role,
 };
+pub use handle::{AnyConsumer, AnyKind, AnyProducer, Bytes, Flavor, Message};
 pub use layout::{Geometry, Identity, Kind, LayoutError};
 pub use ring::{fingerprint, OpenOptions, Ring, RingBuilder, Snapshot};
 pub use ringway_sync::{WaitStrategy, DEFAULT_SPINS};

@@ -142,7 +142,7 @@ fn chunks_write_and_read_in_place() {
     );
     assert_eq!(chunk.get(2), Some(&102));
     assert_eq!(chunk.get(3), None);
-    chunk.release();
+    chunk.release_all();
     let chunk = rx.read_chunk(10).unwrap();
     assert_eq!(
         chunk.iter().copied().collect::<Vec<_>>(),
@@ -180,7 +180,7 @@ fn uncommitted_slots_are_skipped_by_consumers() {
     assert_eq!(chunk.iter().copied().collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(chunk.get(1), Some(&2));
     assert_eq!(chunk.get(2), None);
-    chunk.release();
+    chunk.release_all();
     // try_pop passes over the skipped slot.
     assert_eq!(rx.try_pop(), Ok(3));
     assert_eq!(rx.try_pop(), Ok(4));
@@ -578,7 +578,7 @@ proptest! {
                     for (i, v) in expected.iter().enumerate() {
                         prop_assert_eq!(chunk.get(i), Some(v));
                     }
-                    if release { chunk.release() } else { drop(chunk) }
+                    if release { chunk.release_all() } else { drop(chunk) }
                 }
             }
         }

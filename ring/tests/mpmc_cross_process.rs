@@ -205,7 +205,7 @@ fn consume(ring: &Ring, out: &str) {
                 got.extend_from_slice(&v.to_le_bytes());
             }
         }
-        chunk.release();
+        chunk.release_all();
         if stops > 0 {
             let mut tx = Producer::<u64>::attach(ring).unwrap();
             for _ in 1..stops {

@@ -6,8 +6,8 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::Watch;
+use crate::failure::{fail, Failure};
 use crate::sys::{self, Mq};
-use crate::{fail, Failure};
 
 /// One direction of a mechanism, at one end.
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Watch;
-use crate::{fail, Failure};
+use crate::failure::{fail, Failure};
 
 const LEN: usize = 4096;
 /// Round number that ends the ping-pong.

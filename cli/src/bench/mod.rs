@@ -28,11 +28,11 @@ use ringway::{Kind, Ring, RingBuilder, WaitStrategy};
 use self::chan::Endpoint;
 use self::lines::Lines;
 use self::report::{Latency, Outcome, Row};
-use self::ringio::with_kind;
 use self::spec::{Mech, Spec, Work};
 use self::work::RingWait;
+use crate::failure::{fail, Failure};
 use crate::sys::{self, Mq};
-use crate::{fail, Failure};
+use ringway::{with_any, AnyConsumer, Bytes};
 
 /// `ringway bench` options.
 #[derive(Debug, clap::Args)]
@@ -144,8 +144,8 @@ impl Drop for PeerGuard {
 #[derive(Debug)]
 enum Side {
     RingRtt(ringio::PingPair, RingWait),
-    RingU64(ringio::AnyU64Rx),
-    RingBytes(ringio::AnyBytesRx),
+    RingU64(AnyConsumer<u64>),
+    RingBytes(AnyConsumer<Bytes>),
     Line,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
@@ -454,7 +454,7 @@ fn run_row(
                         None,
                         &mut names,
                     )?;
-                    Side::RingU64(ringio::u64_rx(&ring)?)
+                    Side::RingU64(AnyConsumer::attach(&ring)?)
                 }
                 Work::Tput { size, .. } => {
                     let ring = make_ring(
@@ -465,7 +465,7 @@ fn run_row(
                         Some(size),
                         &mut names,
                     )?;
-                    Side::RingBytes(ringio::bytes_rx(&ring)?)
+                    Side::RingBytes(AnyConsumer::attach(&ring)?)
                 }
             }
         }
@@ -620,7 +620,7 @@ fn run_row(
         }
         Side::RingRtt(pair, wait) => {
             let clock = work::Clock::new(warm, timing.rtt, samples);
-            with_kind!(pair, (mut tx, mut rx) => work::ring_ping(&mut tx, &mut rx, wait, clock, &watch))?;
+            with_any!(pair, (mut tx, mut rx) => work::ring_ping(&mut tx, &mut rx, wait, clock, &watch))?;
             latency(samples)?
         }
         Side::KernelRtt(tx, rx) => {
@@ -637,7 +637,7 @@ fn run_row(
                 fail!("bad row")
             };
             stream(
-                with_kind!(rx, mut rx => work::ring_recv_u64(&mut rx, batch, &watch))?,
+                with_any!(rx, mut rx => work::ring_recv_u64(&mut rx, batch, &watch))?,
                 8,
             )
         }
@@ -646,7 +646,7 @@ fn run_row(
                 fail!("bad row")
             };
             stream(
-                with_kind!(rx, mut rx => work::ring_recv_bytes(&mut rx, batch, &watch))?,
+                with_any!(rx, mut rx => work::ring_recv_bytes(&mut rx, batch, &watch))?,
                 size,
             )
         }

@@ -9,17 +9,18 @@ use ringway::{Kind, OpenOptions, Ring, WaitStrategy};
 
 use super::chan::Endpoint;
 use super::lines::Lines;
-use super::ringio::{self, with_kind};
+use super::ringio;
 use super::spec::{Mech, Spec, Work};
 use super::work::RingWait;
 use super::{is_bench_path, work, Watch};
+use crate::failure::{fail, Failure};
 use crate::sys::{self, Mq};
-use crate::{fail, Failure};
+use ringway::{with_any, AnyProducer, Bytes};
 
 enum Side {
     RingRtt(ringio::EchoPair, RingWait),
-    RingU64(ringio::AnyU64Tx),
-    RingBytes(ringio::AnyBytesTx),
+    RingU64(AnyProducer<u64>),
+    RingBytes(AnyProducer<Bytes>),
     Line,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
@@ -88,8 +89,8 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
         Mech::Ring | Mech::RingMpmc | Mech::RingDefault => {
             let ring = open_ring(&spec, name(&spec, 0)?)?;
             match spec.work {
-                Work::Tput { size: 8, .. } => Side::RingU64(ringio::u64_tx(&ring)?),
-                _ => Side::RingBytes(ringio::bytes_tx(&ring)?),
+                Work::Tput { size: 8, .. } => Side::RingU64(AnyProducer::attach(&ring)?),
+                _ => Side::RingBytes(AnyProducer::attach(&ring)?),
             }
         }
         Mech::CacheLine => Side::Line,
@@ -144,20 +145,20 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
     match side {
         Side::Line => lines.echo(1, &watch),
         Side::RingRtt(pair, wait) => {
-            with_kind!(pair, (mut rx, mut tx) => work::ring_echo(&mut rx, &mut tx, wait, &watch))
+            with_any!(pair, (mut rx, mut tx) => work::ring_echo(&mut rx, &mut tx, wait, &watch))
         }
         Side::KernelRtt(rx, tx) => work::rtt_echo(&rx, &tx, &watch),
         Side::RingU64(tx) => {
             let Work::Tput { batch, .. } = spec.work else {
                 fail!("bad row")
             };
-            with_kind!(tx, mut tx => work::ring_send_u64(&mut tx, batch, dur, &watch))
+            with_any!(tx, mut tx => work::ring_send_u64(&mut tx, batch, dur, &watch))
         }
         Side::RingBytes(tx) => {
             let Work::Tput { batch, .. } = spec.work else {
                 fail!("bad row")
             };
-            with_kind!(tx, mut tx => work::ring_send_bytes(&mut tx, batch, dur, &watch))
+            with_any!(tx, mut tx => work::ring_send_bytes(&mut tx, batch, dur, &watch))
         }
         Side::KernelStream(tx) => {
             let Work::Tput { size, batch } = spec.work else {

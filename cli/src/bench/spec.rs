@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{fail, Failure};
+use crate::failure::{fail, Failure};
 
 /// The IPC mechanism a row measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

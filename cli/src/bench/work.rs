@@ -11,7 +11,7 @@ use ringway::WaitStrategy;
 use super::chan::{carry, Endpoint};
 use super::ringio::{BytesRx, BytesTx, U64Rx, U64Tx};
 use super::Watch;
-use crate::{fail, Failure};
+use crate::failure::{fail, Failure};
 
 /// Sequence number that ends a stream or a ping-pong.
 pub(crate) const END: u64 = u64::MAX;

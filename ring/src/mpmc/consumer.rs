@@ -1,25 +1,23 @@
 //! The consuming side of an MPMC ring.
 
-use core::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytemuck::Pod;
 use ringway_sync::WaitStrategy;
 
-use super::chunk::{BytesReadChunk, RawRead, ReadChunk};
 use super::stamp::{Seen, Stamps, SKIP};
-use super::{check_kind, deadline_after, Claim, Slot, MAX_ATTEMPTS};
-use crate::error::PopTimeoutError;
+use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::Role;
 use crate::error::Waited;
-use crate::error::{CorruptError, HandleError, PopError};
+use crate::error::{CorruptError, HandleError};
+use crate::handle::side::{ConsumerSide, Span, Spans};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::{self, Peer, WAIT_DATA};
-use crate::ring::{check_message, Ring};
+use crate::ring::Ring;
 
 /// A consumer's private state.
 #[derive(Debug)]
-pub(crate) struct ConsumerCore {
+#[allow(unreachable_pub)] // named by the sealed `Flavor` only
+pub struct ConsumerCore {
     ring: Ring,
     stamps: Stamps,
     capacity: u64,
@@ -58,10 +56,10 @@ impl ConsumerCore {
         Slot::of(&self.ring.shared, self.payload_offset, pos)
     }
 
-    pub(crate) fn stamps(&self) -> Stamps {
-        self.stamps
-    }
-
+    /// Claims up to `want` positions from `head` with one CAS: the prefix of
+    /// positions whose stamps say ready (or skipped) for their lap. The
+    /// argument is the producer's (`ProducerCore::claim`) with "ready" for
+    /// "free": only the CAS that moves `head` across `p` takes `p`.
     /// Claims as `claim_inner` says; a claim that got nothing leaves no
     /// pending record behind (see `heal`: a live pending record holds back
     /// the healing of the positions it names).
@@ -74,10 +72,6 @@ impl ConsumerCore {
         claimed
     }
 
-    /// Claims up to `want` positions from `head` with one CAS: the prefix of
-    /// positions whose stamps say ready (or skipped) for their lap. The
-    /// argument is the producer's (`ProducerCore::claim`) with "ready" for
-    /// "free": only the CAS that moves `head` across `p` takes `p`.
     fn claim_inner(&mut self, want: u64) -> Result<Claimed, Claim> {
         let want = want.min(self.capacity);
         if want == 0 {
@@ -232,267 +226,122 @@ impl ConsumerCore {
     }
 }
 
-/// A consumer of a typed MPMC ring of `T`. `Send`; one thread uses a
-/// handle at a time. Each handle holds an entry of the peer table (see
-/// [`peer`](crate::peer)), shared with producers: 62 handles in all.
-#[derive(Debug)]
-pub struct Consumer<T> {
-    core: ConsumerCore,
-    _message: PhantomData<fn(T) -> T>,
-}
+/// The seam of the handle layer: each step is one of the core's above.
+impl ConsumerSide for ConsumerCore {
+    const PARTIAL_RELEASE: bool = false;
 
-impl<T: Pod> Consumer<T> {
-    /// Attaches a consumer to `ring`.
-    ///
-    /// # Errors
-    /// [`HandleError::WrongKind`] for an SPSC ring, `TypeMismatch` when `T`
-    /// does not fit the slots.
-    pub fn attach(ring: &Ring) -> Result<Consumer<T>, HandleError> {
-        check_message::<T>(ring)?;
-        Ok(Consumer {
-            core: ConsumerCore::attach(ring)?,
-            _message: PhantomData,
-        })
+    fn attach(ring: &Ring) -> Result<Self, HandleError> {
+        ConsumerCore::attach(ring)
     }
 
-    fn read_and_release(&mut self, pos: u64) -> T {
-        let payload = self.core.slot(pos).payload;
-        // SAFETY: we won the CAS over `pos` and its stamp said ready (loaded
-        // with Acquire), so the producer's write is visible and nobody writes
-        // the slot until we release it; `payload` is inside the region
-        // (masked index) and aligned for T (`check_message`). T is Pod: any
-        // bytes are a valid T.
-        let value = unsafe { payload.cast::<T>().read() };
-        self.core.release(pos, 1);
-        value
+    fn ring(&self) -> &Ring {
+        &self.ring
     }
 
-    /// Pops one message.
-    ///
-    /// # Errors
-    /// [`PopError::Empty`] when the slot at the consumer cursor holds no
-    /// message yet (or, rarely, after losing many races for the cursor in a
-    /// row); `Corrupt` when a stamp or cursor is impossible.
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
+    }
+
     #[inline]
-    pub fn try_pop(&mut self) -> Result<T, PopError> {
-        match self.core.claim_message() {
-            Ok(pos) => Ok(self.read_and_release(pos)),
-            Err(Claim::Unavailable) if self.core.peer.tick() && self.core.producers_gone() => {
-                Err(PopError::PeerGone)
-            }
-            Err(Claim::Unavailable) => Err(PopError::Empty),
-            Err(Claim::Corrupt(e)) => Err(PopError::Corrupt(e)),
+    fn claim_one(&mut self) -> Result<Span, CorruptError> {
+        match self.claim_message() {
+            Ok(pos) => Ok(Span::new(pos, 1)),
+            Err(Claim::Unavailable) => Ok(Span::default()),
+            Err(Claim::Corrupt(e)) => Err(e),
         }
     }
 
-    /// Pops up to `out.len()` messages into `out`, in order, with one CAS on
-    /// the consumer cursor. Returns how many were popped (0 when empty).
-    ///
-    /// # Errors
-    /// `Corrupt` when a stamp or cursor is impossible.
-    pub fn pop_into(&mut self, out: &mut [T]) -> Result<usize, CorruptError> {
-        let chunk = self.read_chunk(out.len())?;
-        let mut n = 0;
-        for (dst, src) in out.iter_mut().zip(chunk.iter()) {
-            *dst = *src;
-            n += 1;
-        }
-        chunk.release();
-        Ok(n)
-    }
-
-    /// Claims up to `n` ready positions with one CAS, to read in place. The
-    /// messages are this consumer's from then on: the chunk frees their slots
-    /// when it is released or dropped, read or not (no other consumer will
-    /// see them). Positions published as skipped are claimed too but not
-    /// shown, so the chunk may hold fewer than `n` messages, or none, even
-    /// when more are ready.
-    ///
-    /// # Errors
-    /// `Corrupt` when a stamp or cursor is impossible.
-    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, CorruptError> {
-        RawRead::claim(&mut self.core, n as u64).map(ReadChunk::new)
-    }
-
-    /// Pops one message, waiting for one as the
-    /// [`wait strategy`](Self::set_wait_strategy) says.
-    ///
-    /// # Errors
-    /// `Corrupt` when a stamp or cursor is impossible (never `Timeout`).
-    pub fn pop_blocking(&mut self) -> Result<T, PopTimeoutError> {
-        self.pop_until(None)
-    }
-
-    /// Pops one message, waiting at most `timeout`.
-    ///
-    /// # Errors
-    /// [`PopTimeoutError::Timeout`] or `Corrupt`.
-    pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopTimeoutError> {
-        self.pop_until(deadline_after(timeout))
-    }
-
-    /// Pops one message, waiting until `deadline` at the latest.
-    ///
-    /// # Errors
-    /// [`PopTimeoutError::Timeout`] or `Corrupt`.
-    pub fn pop_deadline(&mut self, deadline: Instant) -> Result<T, PopTimeoutError> {
-        self.pop_until(Some(deadline))
-    }
-
-    fn pop_until(&mut self, deadline: Option<Instant>) -> Result<T, PopTimeoutError> {
-        let pos = self
-            .core
-            .claim_message_until(deadline)
-            .map_err(Waited::into_pop)?;
-        Ok(self.read_and_release(pos))
-    }
-
-    /// How the blocking calls wait (default: spin briefly, then sleep).
-    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.core.strategy = strategy;
-    }
-
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        &self.core.ring
-    }
-}
-
-/// A consumer of an MPMC ring of fixed-size byte slots. As [`Consumer`],
-/// with messages of exactly [`slot_size`](Self::slot_size) bytes.
-#[derive(Debug)]
-pub struct BytesConsumer {
-    core: ConsumerCore,
-    slot_size: usize,
-}
-
-impl BytesConsumer {
-    /// Attaches a consumer to `ring`.
-    ///
-    /// # Errors
-    /// As [`Consumer::attach`], without the type check.
-    pub fn attach(ring: &Ring) -> Result<BytesConsumer, HandleError> {
-        Ok(BytesConsumer {
-            core: ConsumerCore::attach(ring)?,
-            slot_size: ring.slot_size(),
-        })
-    }
-
-    /// Bytes per message.
-    pub fn slot_size(&self) -> usize {
-        self.slot_size
-    }
-
-    fn read_and_release(&mut self, pos: u64, out: &mut [u8]) {
-        let payload = self.core.slot(pos).payload;
-        // SAFETY: as in `Consumer::read_and_release`; `payload` has slot_size
-        // bytes inside the region and `out` is our own memory of that length
-        // (checked by the caller).
-        unsafe { core::ptr::copy_nonoverlapping(payload, out.as_mut_ptr(), self.slot_size) };
-        self.core.release(pos, 1);
-    }
-
-    fn check_len(&self, out: &[u8]) -> Result<(), PopError> {
-        if out.len() == self.slot_size {
-            Ok(())
-        } else {
-            Err(PopError::Size {
-                expected: self.slot_size,
-                found: out.len(),
-            })
+    fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
+        match ConsumerCore::claim(self, n) {
+            Ok(Claimed { pos, len, skips }) => Ok(Span { pos, len, skips }),
+            Err(Claim::Unavailable) => Ok(Span::default()),
+            Err(Claim::Corrupt(e)) => Err(e),
         }
     }
 
-    /// Pops one message into `out`, which must be exactly
-    /// [`slot_size`](Self::slot_size) bytes.
-    ///
-    /// # Errors
-    /// `Empty`, `Size` for a buffer of another length, `Corrupt`.
+    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited> {
+        self.claim_message_until(deadline)
+            .map(|pos| Span::new(pos, 1))
+    }
+
     #[inline]
-    pub fn try_pop(&mut self, out: &mut [u8]) -> Result<(), PopError> {
-        self.check_len(out)?;
-        match self.core.claim_message() {
-            Ok(pos) => {
-                self.read_and_release(pos, out);
-                Ok(())
-            }
-            Err(Claim::Unavailable) if self.core.peer.tick() && self.core.producers_gone() => {
-                Err(PopError::PeerGone)
-            }
-            Err(Claim::Unavailable) => Err(PopError::Empty),
-            Err(Claim::Corrupt(e)) => Err(PopError::Corrupt(e)),
+    fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {
+        if i >= claim.len {
+            return None;
+        }
+        let pos = claim.pos.wrapping_add(i);
+        let slot = self.slot(pos);
+        // Relaxed: we hold the claim, so no honest peer writes this stamp
+        // until we release it, and `claim` loaded it with Acquire already. A
+        // scribbled value only decides whether we show these (in-bounds,
+        // Pod) bytes.
+        if claim.skips > 0 && slot.stamp.load(Ordering::Relaxed) == self.stamps.at(pos, SKIP) {
+            return None;
+        }
+        Some(slot.payload.cast_const())
+    }
+
+    fn spans(&self, _claim: Span) -> Option<Spans> {
+        None
+    }
+
+    /// Frees every claimed position, whatever `read` says: the claim took
+    /// its messages from the ring.
+    #[inline]
+    fn release(&mut self, claim: Span, _read: u64) {
+        if claim.len > 0 {
+            ConsumerCore::release(self, claim.pos, claim.len);
         }
     }
 
-    /// Claims up to `n` ready positions with one CAS, to read in place (each
-    /// message is `slot_size` bytes). Release and drop as
-    /// [`Consumer::read_chunk`].
-    ///
-    /// # Errors
-    /// `Corrupt` when a stamp or cursor is impossible.
-    pub fn read_chunk(&mut self, n: usize) -> Result<BytesReadChunk<'_>, CorruptError> {
-        let slot_size = self.slot_size;
-        RawRead::claim(&mut self.core, n as u64).map(|raw| BytesReadChunk::new(raw, slot_size))
+    fn ready_slots(&mut self) -> Result<u64, CorruptError> {
+        self.ready_prefix()
     }
 
-    /// Pops one message into `out`, waiting for one.
-    ///
-    /// # Errors
-    /// `Size` or `Corrupt` (never `Timeout`).
-    pub fn pop_blocking(&mut self, out: &mut [u8]) -> Result<(), PopTimeoutError> {
-        self.pop_until(out, None)
+    fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
+        let want = n.clamp(1, self.capacity);
+        let this = &*self;
+        let mut found = 0;
+        peer::wait_sliced(
+            &this.ring.shared.header().data_event,
+            this.strategy,
+            deadline,
+            |on| this.peer.note_wait(WAIT_DATA, on),
+            || match this.ready_prefix() {
+                Ok(n) if n < want => {
+                    found = n;
+                    None
+                }
+                other => Some(other),
+            },
+            || this.peer.gone(Role::Producer),
+        )
+        .map_err(|e| match e {
+            // Fewer than `want` and no producer to bring more: hand over
+            // what there is first.
+            Waited::PeerGone if found > 0 => Waited::Timeout,
+            e => e,
+        })?
+        .map_err(Waited::Corrupt)
     }
 
-    /// Pops one message into `out`, waiting at most `timeout`.
-    ///
-    /// # Errors
-    /// `Timeout`, `Size` or `Corrupt`.
-    pub fn pop_timeout(
-        &mut self,
-        out: &mut [u8],
-        timeout: Duration,
-    ) -> Result<(), PopTimeoutError> {
-        self.pop_until(out, deadline_after(timeout))
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.producers_gone()
     }
+}
 
-    /// Pops one message into `out`, waiting until `deadline` at the latest.
-    ///
-    /// # Errors
-    /// `Timeout`, `Size` or `Corrupt`.
-    pub fn pop_deadline(
-        &mut self,
-        out: &mut [u8],
-        deadline: Instant,
-    ) -> Result<(), PopTimeoutError> {
-        self.pop_until(out, Some(deadline))
-    }
-
-    fn pop_until(
-        &mut self,
-        out: &mut [u8],
-        deadline: Option<Instant>,
-    ) -> Result<(), PopTimeoutError> {
-        if out.len() != self.slot_size {
-            return Err(PopTimeoutError::Size {
-                expected: self.slot_size,
-                found: out.len(),
-            });
-        }
-        let pos = self
-            .core
-            .claim_message_until(deadline)
-            .map_err(Waited::into_pop)?;
-        self.read_and_release(pos, out);
-        Ok(())
-    }
-
-    /// How the blocking calls wait (default: spin briefly, then sleep).
-    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.core.strategy = strategy;
-    }
-
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        &self.core.ring
+impl ConsumerCore {
+    /// The claimable prefix from `head` (see `claimable`).
+    fn ready_prefix(&self) -> Result<u64, CorruptError> {
+        let (shared, stamps) = (&self.ring.shared, self.stamps);
+        let cursor = &shared.header().head;
+        claimable(
+            shared,
+            self.payload_offset,
+            cursor,
+            self.capacity,
+            |pos, stamp| stamps.for_consumer(pos, stamp),
+        )
     }
 }

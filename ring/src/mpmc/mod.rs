@@ -164,17 +164,10 @@
 //! it (`heal.rs`), so a holder killed at any instruction leaves a record of
 //! every position it may own.
 
-mod chunk;
 mod consumer;
 pub(crate) mod heal;
 mod producer;
 mod stamp;
-
-use std::time::{Duration, Instant};
-
-pub use chunk::{BytesReadChunk, BytesWriteChunk, ReadChunk, WriteChunk};
-pub use consumer::{BytesConsumer, Consumer};
-pub use producer::{BytesProducer, Producer};
 
 use crate::error::{CorruptError, HandleError};
 use crate::layout::Kind;
@@ -194,10 +187,7 @@ pub(crate) enum Claim {
     Corrupt(CorruptError),
 }
 
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
-}
-
+crate::handle::kind_aliases!(Mpmc, "MPMC", producer::ProducerCore, consumer::ConsumerCore);
 /// Refuses an SPSC ring.
 pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
     match ring.kind() {
@@ -207,6 +197,41 @@ pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
             expected: Kind::Mpmc,
         }),
     }
+}
+
+/// How many positions from `cursor` a claim of the capacity would take now,
+/// each stamp classified by `seen` (`Stamps::for_producer` or
+/// `for_consumer`): the snapshot behind `free_slots` / `ready_slots`, and
+/// the condition of `wait_for_free` / `wait_for_ready`.
+pub(crate) fn claimable(
+    shared: &Shared,
+    payload_offset: usize,
+    cursor: &AtomicU64,
+    capacity: u64,
+    seen: impl Fn(u64, u64) -> stamp::Seen,
+) -> Result<u64, CorruptError> {
+    // Acquire: as the cursor loads of the claims (`ProducerCore::claim`,
+    // `ConsumerCore::claim`).
+    let at = cursor.load(crate::loom::Ordering::Acquire);
+    let mut n = 0;
+    while n < capacity {
+        let pos = at.wrapping_add(n);
+        // Acquire: as the stamp loads of the claims.
+        let stamp = Slot::of(shared, payload_offset, pos)
+            .stamp
+            .load(crate::loom::Ordering::Acquire);
+        match seen(pos, stamp) {
+            stamp::Seen::Claimable => n += 1,
+            stamp::Seen::Corrupt => {
+                return Err(CorruptError {
+                    what: "slot stamp is impossible for its cursor",
+                    value: stamp,
+                })
+            }
+            stamp::Seen::Wait | stamp::Seen::Ahead => break,
+        }
+    }
+    Ok(n)
 }
 
 /// The stamp and payload of one slot.

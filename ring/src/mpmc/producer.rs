@@ -1,26 +1,24 @@
 //! The producing side of an MPMC ring.
 
-use core::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytemuck::Pod;
 use ringway_sync::WaitStrategy;
 
-use super::chunk::{BytesWriteChunk, RawWrite, WriteChunk};
 use super::stamp::{Seen, Stamps, READY, SKIP};
-use super::{check_kind, deadline_after, Claim, Slot, MAX_ATTEMPTS};
-use crate::error::PushTimeoutError;
+use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::Role;
 use crate::error::Waited;
-use crate::error::{CorruptError, HandleError, PushError};
+use crate::error::{CorruptError, HandleError};
+use crate::handle::side::{ProducerSide, Span, Spans};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::{self, Peer, WAIT_SPACE};
-use crate::ring::{check_message, Ring};
+use crate::ring::Ring;
 
-/// A producer's private state: the ring, its producer-table entry, and the
+/// A producer's private state: the ring, its peer entry, and the
 /// numbers it needs on every operation.
 #[derive(Debug)]
-pub(crate) struct ProducerCore {
+#[allow(unreachable_pub)] // named by the sealed `Flavor` only
+pub struct ProducerCore {
     ring: Ring,
     pub(crate) peer: Peer,
     stamps: Stamps,
@@ -49,6 +47,17 @@ impl ProducerCore {
         Slot::of(&self.ring.shared, self.payload_offset, pos)
     }
 
+    /// Claims up to `want` slots from `tail` with one CAS: the prefix of
+    /// positions whose stamps say free for their lap. Returns the first
+    /// position and how many (at least 1).
+    ///
+    /// Why this is sound: the stamp of a slot says free for position `p` from
+    /// the moment the consumer of `p - capacity` released it until a
+    /// producer publishes `p`. Only the producer whose CAS moves `tail` across
+    /// `p` may write it, and `tail` only moves forward, so exactly one CAS
+    /// ever covers `p`. A CAS from `t` succeeds only while `tail == t`, so no
+    /// position at or after `t` has been claimed, and the stamps we read as
+    /// free are still free.
     /// Claims as `claim_inner` says; a claim that got nothing leaves no
     /// pending record behind (see `heal`: a live pending record holds back
     /// the healing of the positions it names).
@@ -61,17 +70,6 @@ impl ProducerCore {
         claimed
     }
 
-    /// Claims up to `want` slots from `tail` with one CAS: the prefix of
-    /// positions whose stamps say free for their lap. Returns the first
-    /// position and how many (at least 1).
-    ///
-    /// Why this is sound: the stamp of a slot says free for position `p` from
-    /// the moment the consumer of `p - capacity` released it until a
-    /// producer publishes `p`. Only the producer whose CAS moves `tail` across
-    /// `p` may write it, and `tail` only moves forward, so exactly one CAS
-    /// ever covers `p`. A CAS from `t` succeeds only while `tail == t`, so no
-    /// position at or after `t` has been claimed, and the stamps we read as
-    /// free are still free.
     fn claim_inner(&mut self, want: u64) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
         if want == 0 {
@@ -183,14 +181,6 @@ impl ProducerCore {
         self.stamps.for_producer(tail, stamp) != Seen::Wait
     }
 
-    /// Whether the ring is full and every consumer is gone (looked at no more
-    /// often than `peer::CHECK_INTERVAL`; reaps dead consumers on the way,
-    /// which may free slots).
-    #[cold]
-    fn consumers_gone(&mut self) -> bool {
-        self.peer.gone_now(Role::Consumer) && !self.may_claim()
-    }
-
     /// Claims one slot, waiting on `space_event` until `deadline`.
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
@@ -210,282 +200,102 @@ impl ProducerCore {
             )?;
         }
     }
+
+    /// Whether the ring is full and every consumer is gone (looked at no more
+    /// often than `peer::CHECK_INTERVAL`; reaps dead consumers on the way,
+    /// which may free slots).
+    #[cold]
+    fn consumers_gone(&mut self) -> bool {
+        self.peer.gone_now(Role::Consumer) && !self.may_claim()
+    }
 }
 
-/// A producer of a typed MPMC ring of `T`.
-///
-/// Any number of producers and consumers (62 handles in all: the entries of
-/// the peer table) may be attached to one ring, in any threads and processes.
-/// `T` is [`Pod`]: valid for any bit pattern, so a corrupt or malicious peer
-/// can make us read garbage values but never undefined behaviour. `Send`;
-/// methods take `&mut self`: one thread uses a handle at a time. Attach one
-/// handle per thread.
-#[derive(Debug)]
-pub struct Producer<T> {
-    core: ProducerCore,
-    _message: PhantomData<fn(T) -> T>,
-}
-
-impl<T: Pod> Producer<T> {
-    /// Attaches a producer to `ring` and registers it in the peer table
-    /// (the entry is freed when the handle drops).
-    ///
-    /// # Errors
-    /// [`HandleError::WrongKind`] for an SPSC ring, `TypeMismatch` when `T`
-    /// does not fit the slots, `TooManyProducers` when the table is full.
-    pub fn attach(ring: &Ring) -> Result<Producer<T>, HandleError> {
-        check_message::<T>(ring)?;
-        Ok(Producer {
-            core: ProducerCore::attach(ring)?,
-            _message: PhantomData,
-        })
+/// The seam of the handle layer: each step is one of the core's above.
+impl ProducerSide for ProducerCore {
+    fn attach(ring: &Ring) -> Result<Self, HandleError> {
+        ProducerCore::attach(ring)
     }
 
-    /// Pushes one message.
-    ///
-    /// # Errors
-    /// [`PushError::Full`] hands the message back when the slot at the
-    /// producer cursor is not free (or, rarely, after losing many races for
-    /// the cursor in a row); `Corrupt` when a stamp or cursor is impossible.
+    fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
+    }
+
     #[inline]
-    pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
-        let pos = match self.core.claim(1) {
-            Ok((pos, _)) => pos,
-            Err(Claim::Unavailable) if self.core.peer.tick() && self.core.consumers_gone() => {
-                return Err(PushError::PeerGone(value))
-            }
-            Err(Claim::Unavailable) => return Err(PushError::Full(value)),
-            Err(Claim::Corrupt(e)) => return Err(PushError::Corrupt(e)),
-        };
-        self.write_and_publish(pos, value);
-        Ok(())
+    fn claim_one(&mut self) -> Result<Span, CorruptError> {
+        ProducerSide::claim(self, 1)
     }
 
-    fn write_and_publish(&mut self, pos: u64, value: T) {
-        let payload = self.core.slot(pos).payload;
-        // SAFETY: we won the CAS over `pos`, so the slot is ours until we
-        // publish it; `payload` is inside the region (masked index) and
-        // aligned for T (`check_message` on attach).
-        unsafe { payload.cast::<T>().write(value) };
-        self.core.publish(pos, 1, 1);
-    }
-
-    /// Pushes as many of `values` as there are free slots, in order, with
-    /// one CAS on the producer cursor. Returns how many were pushed (0 when
-    /// the ring is full).
-    ///
-    /// # Errors
-    /// `Corrupt` when a stamp or cursor is impossible.
-    pub fn push_slice(&mut self, values: &[T]) -> Result<usize, CorruptError> {
-        let mut chunk = self.write_chunk(values.len())?;
-        let n = chunk.len();
-        for (slot, value) in chunk.iter_mut().zip(values) {
-            *slot = *value;
-        }
-        chunk.commit_all();
-        Ok(n)
-    }
-
-    /// Claims up to `n` free slots with one CAS, to write in place. The chunk
-    /// may be shorter than `n` (empty when the ring is full).
-    /// [`WriteChunk::commit`] publishes them; dropping the chunk uncommitted
-    /// publishes its slots as *skipped* (consumers pass over them), since a
-    /// claimed slot must be published for consumers to get past it.
-    ///
-    /// # Errors
-    /// `Corrupt` when a stamp or cursor is impossible.
-    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, T>, CorruptError> {
-        RawWrite::claim(&mut self.core, n as u64).map(WriteChunk::new)
-    }
-
-    /// Pushes one message, waiting for a free slot as the
-    /// [`wait_strategy`](Self::set_wait_strategy) says.
-    ///
-    /// # Errors
-    /// `Corrupt` when a stamp or cursor is impossible (never `Timeout`).
-    pub fn push_blocking(&mut self, value: T) -> Result<(), PushTimeoutError<T>> {
-        self.push_until(value, None)
-    }
-
-    /// Pushes one message, waiting at most `timeout` for a free slot.
-    ///
-    /// # Errors
-    /// [`PushTimeoutError::Timeout`] hands the message back; `Corrupt`.
-    pub fn push_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
-        self.push_until(value, deadline_after(timeout))
-    }
-
-    /// Pushes one message, waiting until `deadline` at the latest.
-    ///
-    /// # Errors
-    /// As [`push_timeout`](Self::push_timeout).
-    pub fn push_deadline(
-        &mut self,
-        value: T,
-        deadline: Instant,
-    ) -> Result<(), PushTimeoutError<T>> {
-        self.push_until(value, Some(deadline))
-    }
-
-    fn push_until(
-        &mut self,
-        value: T,
-        deadline: Option<Instant>,
-    ) -> Result<(), PushTimeoutError<T>> {
-        match self.core.claim_one_until(deadline) {
-            Ok(pos) => {
-                self.write_and_publish(pos, value);
-                Ok(())
-            }
-            Err(Waited::Timeout) => Err(PushTimeoutError::Timeout(value)),
-            Err(Waited::PeerGone) => Err(PushTimeoutError::PeerGone(value)),
-            Err(Waited::Corrupt(e)) => Err(PushTimeoutError::Corrupt(e)),
-        }
-    }
-
-    /// How the blocking calls wait (default: spin briefly, then sleep).
-    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.core.strategy = strategy;
-    }
-
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        &self.core.ring
-    }
-}
-
-/// A producer of an MPMC ring of fixed-size byte slots (for C and other
-/// non-Rust peers). As [`Producer`], with messages of exactly
-/// [`slot_size`](Self::slot_size) bytes.
-#[derive(Debug)]
-pub struct BytesProducer {
-    core: ProducerCore,
-    slot_size: usize,
-}
-
-impl BytesProducer {
-    /// Attaches a producer to `ring` and registers it in the peer table.
-    ///
-    /// # Errors
-    /// As [`Producer::attach`], without the type check.
-    pub fn attach(ring: &Ring) -> Result<BytesProducer, HandleError> {
-        Ok(BytesProducer {
-            core: ProducerCore::attach(ring)?,
-            slot_size: ring.slot_size(),
-        })
-    }
-
-    /// Bytes per message.
-    pub fn slot_size(&self) -> usize {
-        self.slot_size
-    }
-
-    fn check_len(&self, message: &[u8]) -> Result<(), (usize, usize)> {
-        if message.len() == self.slot_size {
-            Ok(())
-        } else {
-            Err((self.slot_size, message.len()))
-        }
-    }
-
-    fn write_and_publish(&mut self, pos: u64, message: &[u8]) {
-        let payload = self.core.slot(pos).payload;
-        // SAFETY: we won the CAS over `pos`, so the slot is ours until we
-        // publish it; `payload` has slot_size bytes inside the region (masked
-        // index, payload_offset + slot_size <= stride); `message` is our own
-        // memory of that length (checked by the caller).
-        unsafe { core::ptr::copy_nonoverlapping(message.as_ptr(), payload, self.slot_size) };
-        self.core.publish(pos, 1, 1);
-    }
-
-    /// Pushes one message of exactly [`slot_size`](Self::slot_size) bytes.
-    ///
-    /// # Errors
-    /// `Full` when no slot is free, `Size` for a message of another length,
-    /// `Corrupt` when a stamp or cursor is impossible.
     #[inline]
-    pub fn try_push(&mut self, message: &[u8]) -> Result<(), PushError<()>> {
-        if let Err((expected, found)) = self.check_len(message) {
-            return Err(PushError::Size { expected, found });
+    fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
+        match ProducerCore::claim(self, n) {
+            Ok((pos, len)) => Ok(Span::new(pos, len)),
+            Err(Claim::Unavailable) => Ok(Span::default()),
+            Err(Claim::Corrupt(e)) => Err(e),
         }
-        let pos = match self.core.claim(1) {
-            Ok((pos, _)) => pos,
-            Err(Claim::Unavailable) if self.core.peer.tick() && self.core.consumers_gone() => {
-                return Err(PushError::PeerGone(()))
-            }
-            Err(Claim::Unavailable) => return Err(PushError::Full(())),
-            Err(Claim::Corrupt(e)) => return Err(PushError::Corrupt(e)),
-        };
-        self.write_and_publish(pos, message);
-        Ok(())
     }
 
-    /// Claims up to `n` free slots with one CAS, to write in place (each
-    /// slot is `slot_size` bytes; slots are not contiguous). Commit and drop
-    /// as [`Producer::write_chunk`].
-    ///
-    /// # Errors
-    /// `Corrupt` when a stamp or cursor is impossible.
-    pub fn write_chunk(&mut self, n: usize) -> Result<BytesWriteChunk<'_>, CorruptError> {
-        let slot_size = self.slot_size;
-        RawWrite::claim(&mut self.core, n as u64).map(|raw| BytesWriteChunk::new(raw, slot_size))
+    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited> {
+        ProducerCore::claim_one_until(self, deadline).map(|pos| Span::new(pos, 1))
     }
 
-    /// Pushes one message, waiting for a free slot.
-    ///
-    /// # Errors
-    /// `Size` or `Corrupt` (never `Timeout`).
-    pub fn push_blocking(&mut self, message: &[u8]) -> Result<(), PushTimeoutError<()>> {
-        self.push_until(message, None)
+    #[inline]
+    fn payload(&self, pos: u64) -> *mut u8 {
+        self.slot(pos).payload
     }
 
-    /// Pushes one message, waiting at most `timeout` for a free slot.
-    ///
-    /// # Errors
-    /// `Timeout`, `Size` or `Corrupt`.
-    pub fn push_timeout(
-        &mut self,
-        message: &[u8],
-        timeout: Duration,
-    ) -> Result<(), PushTimeoutError<()>> {
-        self.push_until(message, deadline_after(timeout))
+    fn spans(&self, _claim: Span) -> Option<Spans> {
+        None
     }
 
-    /// Pushes one message, waiting until `deadline` at the latest.
-    ///
-    /// # Errors
-    /// `Timeout`, `Size` or `Corrupt`.
-    pub fn push_deadline(
-        &mut self,
-        message: &[u8],
-        deadline: Instant,
-    ) -> Result<(), PushTimeoutError<()>> {
-        self.push_until(message, Some(deadline))
-    }
-
-    fn push_until(
-        &mut self,
-        message: &[u8],
-        deadline: Option<Instant>,
-    ) -> Result<(), PushTimeoutError<()>> {
-        if let Err((expected, found)) = self.check_len(message) {
-            return Err(PushTimeoutError::Size { expected, found });
+    #[inline]
+    fn publish(&mut self, claim: Span, written: u64) {
+        if claim.len > 0 {
+            ProducerCore::publish(self, claim.pos, claim.len, written);
         }
-        let pos = self
-            .core
-            .claim_one_until(deadline)
-            .map_err(Waited::into_push)?;
-        self.write_and_publish(pos, message);
-        Ok(())
     }
 
-    /// How the blocking calls wait (default: spin briefly, then sleep).
-    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.core.strategy = strategy;
+    fn free_slots(&mut self) -> Result<u64, CorruptError> {
+        self.free_prefix()
     }
 
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        &self.core.ring
+    fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
+        let want = n.clamp(1, self.capacity);
+        let this = &*self;
+        peer::wait_sliced(
+            &this.ring.shared.header().space_event,
+            this.strategy,
+            deadline,
+            |on| this.peer.note_wait(WAIT_SPACE, on),
+            || match this.free_prefix() {
+                Ok(n) if n < want => None,
+                other => Some(other),
+            },
+            || this.peer.gone(Role::Consumer),
+        )?
+        .map_err(Waited::Corrupt)
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.consumers_gone()
+    }
+}
+
+impl ProducerCore {
+    /// The claimable prefix from `tail` (see `claimable`).
+    fn free_prefix(&self) -> Result<u64, CorruptError> {
+        let (shared, stamps) = (&self.ring.shared, self.stamps);
+        let cursor = &shared.header().tail;
+        claimable(
+            shared,
+            self.payload_offset,
+            cursor,
+            self.capacity,
+            |pos, stamp| stamps.for_producer(pos, stamp),
+        )
     }
 }

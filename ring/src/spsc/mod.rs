@@ -42,12 +42,9 @@
 //! `PeerGone` (a consumer once the ring is drained, a producer when it would
 //! wait for space).
 
-mod chunk;
 mod consumer;
 mod producer;
 
-pub use chunk::{ReadChunk, WriteChunk};
-pub use consumer::{BytesConsumer, Consumer};
-pub use producer::{BytesProducer, Producer};
-
 pub(crate) use crate::error::Waited;
+
+crate::handle::kind_aliases!(Spsc, "SPSC", producer::ProducerCore, consumer::ConsumerCore);

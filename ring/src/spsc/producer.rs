@@ -1,21 +1,20 @@
 //! The producing side of an SPSC ring.
 
-use core::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytemuck::Pod;
 use ringway_sync::WaitStrategy;
 
-use super::chunk::WriteChunk;
 use super::Waited;
-use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Role};
+use crate::error::{CorruptError, HandleError, Role};
+use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
 use crate::loom::{ordering, Ordering};
 use crate::peer::{self, Peer, WAIT_SPACE};
-use crate::ring::{check_message, Ring};
+use crate::ring::Ring;
 
 /// The producer's private state: its cursor and a cached copy of the consumer's.
 #[derive(Debug)]
-pub(crate) struct ProducerCore {
+#[allow(unreachable_pub)] // named by the sealed `Flavor` only
+pub struct ProducerCore {
     ring: Ring,
     /// Our cursor. Only we write the shared `tail`, so it equals this value
     /// between operations.
@@ -152,23 +151,6 @@ impl ProducerCore {
         self.strategy = strategy;
     }
 
-    /// Up to `want` free slots from `tail`: pointers to the first slot of the
-    /// two spans (before and after the wrap) and their lengths in slots.
-    pub(crate) fn reserve(
-        &mut self,
-        want: u64,
-    ) -> Result<(*mut u8, usize, *mut u8, usize), CorruptError> {
-        let n = self.free(want)?.min(want);
-        let shared = &self.ring.shared;
-        let (first_ptr, idx) = shared.slot(self.tail);
-        let first = n.min(self.capacity - idx as u64);
-        let (second_ptr, _) = shared.slot(0);
-        for i in 0..n {
-            shared.access.write(shared.slot(self.tail + i).1);
-        }
-        Ok((first_ptr, first as usize, second_ptr, (n - first) as usize))
-    }
-
     /// Makes `n` written slots visible to the consumer and wakes it if it sleeps.
     #[inline]
     pub(crate) fn publish(&mut self, n: u64) {
@@ -189,314 +171,70 @@ impl Drop for ProducerCore {
     }
 }
 
-/// The producer of a typed SPSC ring of `T`.
-///
-/// `T` is [`Pod`]: valid for any bit pattern, so a corrupt or malicious peer
-/// can make us read garbage values but never undefined behaviour.
-/// `Send`, not `Sync`: one thread pushes at a time.
-#[derive(Debug)]
-pub struct Producer<T> {
-    core: ProducerCore,
-    _message: PhantomData<fn(T) -> T>,
-}
-
-impl<T: Pod> Producer<T> {
-    /// Takes the producer role of `ring`.
-    ///
-    /// # Errors
-    /// [`HandleError::WrongKind`] for an MPMC ring, `TypeMismatch` when `T`
-    /// does not fit the slots, `RoleTaken` when another producer holds the role,
-    /// `Corrupt` when the cursors are inconsistent.
-    pub fn attach(ring: &Ring) -> Result<Producer<T>, HandleError> {
-        check_message::<T>(ring)?;
-        Ok(Producer {
-            core: ProducerCore::attach(ring)?,
-            _message: PhantomData,
-        })
+/// The seam of the handle layer: each step is one of the core's above.
+impl ProducerSide for ProducerCore {
+    fn attach(ring: &Ring) -> Result<Self, HandleError> {
+        ProducerCore::attach(ring)
     }
 
-    /// Pushes one message.
-    ///
-    /// # Errors
-    /// [`PushError::Full`] hands the message back; `Corrupt` when the
-    /// consumer's cursor is impossible.
+    fn ring(&self) -> &Ring {
+        ProducerCore::ring(self)
+    }
+
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        ProducerCore::set_wait_strategy(self, strategy);
+    }
+
     #[inline]
-    pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
-        match self.core.free(1) {
-            Ok(0) if self.core.peer.tick() && self.core.consumer_gone() => {
-                return Err(PushError::PeerGone(value))
-            }
-            Ok(0) => return Err(PushError::Full(value)),
-            Ok(_) => {}
-            Err(e) => return Err(PushError::Corrupt(e)),
+    fn claim_one(&mut self) -> Result<Span, CorruptError> {
+        if self.free(1)? == 0 {
+            return Ok(Span::default());
         }
-        let shared = &self.core.ring.shared;
-        let (ptr, idx) = shared.slot(self.core.tail);
-        shared.access.write(idx);
-        // SAFETY: `ptr` is slot `idx` (masked), inside the region; it is
-        // aligned for T (slots are aligned to slot_align >= align_of::<T>(),
-        // stride == size_of::<T>(), checked in `attach`); the slot is free
-        // (tail - head < capacity), so the consumer does not read it until
-        // `publish`.
-        unsafe { ptr.cast::<T>().write(value) };
-        self.core.publish(1);
-        Ok(())
+        let shared = &self.ring.shared;
+        shared.access.write(shared.slot(self.tail).1);
+        Ok(Span::new(self.tail, 1))
     }
 
-    /// Pushes as many of `values` as fit, in order, with one cursor update.
-    /// Returns how many were pushed (0 when full).
-    ///
-    /// # Errors
-    /// `Corrupt` when the consumer's cursor is impossible.
-    pub fn push_slice(&mut self, values: &[T]) -> Result<usize, CorruptError> {
-        let mut chunk = self.write_chunk(values.len())?;
-        let (a, b) = chunk.as_mut_slices();
-        let (first, rest) = values.split_at(a.len());
-        a.copy_from_slice(first);
-        b.copy_from_slice(&rest[..b.len()]);
-        let n = chunk.len();
-        chunk.commit_all();
-        Ok(n)
-    }
-
-    /// Up to `n` free slots to write in place; [`WriteChunk::commit`]
-    /// publishes them. The chunk may be shorter than `n` (or empty) when the
-    /// ring has less room.
-    ///
-    /// # Errors
-    /// `Corrupt` when the consumer's cursor is impossible.
-    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, T>, CorruptError> {
-        WriteChunk::new(&mut self.core, n, 1)
-    }
-
-    /// Free slots now (re-reads the consumer's cursor).
-    ///
-    /// # Errors
-    /// `Corrupt` when the consumer's cursor is impossible.
-    pub fn free_slots(&mut self) -> Result<usize, CorruptError> {
-        self.core.refresh().map(|n| n as usize)
-    }
-
-    /// Pushes one message, waiting for a free slot as long as it takes (or
-    /// until the consumer is gone).
-    ///
-    /// # Errors
-    /// [`PushTimeoutError::PeerGone`] hands the message back when the
-    /// consumer died and none is attached (learned within
-    /// [`LIVENESS_SLICE`](crate::peer::LIVENESS_SLICE) of sleeping); `Corrupt`
-    /// when the consumer's cursor is impossible. Never `Timeout`.
-    pub fn push_blocking(&mut self, value: T) -> Result<(), PushTimeoutError<T>> {
-        self.push_deadline_inner(value, None)
-    }
-
-    /// Pushes one message, waiting at most `timeout` for a free slot.
-    ///
-    /// # Errors
-    /// [`PushTimeoutError::Timeout`] hands the message back; `Corrupt`.
-    pub fn push_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
-        self.push_deadline_inner(value, Instant::now().checked_add(timeout))
-    }
-
-    /// Pushes one message, waiting until `deadline` at the latest.
-    ///
-    /// # Errors
-    /// As [`push_timeout`](Self::push_timeout).
-    pub fn push_deadline(
-        &mut self,
-        value: T,
-        deadline: Instant,
-    ) -> Result<(), PushTimeoutError<T>> {
-        self.push_deadline_inner(value, Some(deadline))
-    }
-
-    fn push_deadline_inner(
-        &mut self,
-        value: T,
-        deadline: Option<Instant>,
-    ) -> Result<(), PushTimeoutError<T>> {
-        match self.core.wait_free(1, deadline) {
-            Ok(_) => {}
-            Err(Waited::Timeout) => return Err(PushTimeoutError::Timeout(value)),
-            Err(Waited::PeerGone) => return Err(PushTimeoutError::PeerGone(value)),
-            Err(Waited::Corrupt(e)) => return Err(PushTimeoutError::Corrupt(e)),
+    fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
+        let n = self.free(n)?.min(n);
+        let shared = &self.ring.shared;
+        for i in 0..n {
+            shared.access.write(shared.slot(self.tail + i).1);
         }
-        match self.try_push(value) {
-            Ok(()) => Ok(()),
-            Err(PushError::Corrupt(e)) => Err(PushTimeoutError::Corrupt(e)),
-            Err(_) => unreachable!("a slot is free and only this handle fills slots"),
-        }
+        Ok(Span::new(self.tail, n))
     }
 
-    /// Waits until at least `n` slots (at most the capacity) are free, for a
-    /// [`write_chunk`](Self::write_chunk) of that size. `None` waits forever.
-    /// Returns the free slots.
-    ///
-    /// # Errors
-    /// `Timeout` when the deadline passes first; `Corrupt`.
-    pub fn wait_for_free(
-        &mut self,
-        n: usize,
-        deadline: Option<Instant>,
-    ) -> Result<usize, PushTimeoutError<()>> {
-        self.core
-            .wait_free(n as u64, deadline)
-            .map(|n| n as usize)
-            .map_err(Waited::into_push)
+    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited> {
+        self.wait_free(1, deadline)?;
+        self.claim_one().map_err(Waited::Corrupt)
     }
 
-    /// How the blocking calls wait (default: spin, then sleep on the futex).
-    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.core.set_wait_strategy(strategy);
-    }
-
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        self.core.ring()
-    }
-}
-
-/// The producer of an SPSC ring of fixed-size byte slots (for C and other
-/// non-Rust peers). `Send`, not `Sync`.
-#[derive(Debug)]
-pub struct BytesProducer {
-    core: ProducerCore,
-    slot_size: usize,
-}
-
-impl BytesProducer {
-    /// Takes the producer role of `ring`.
-    ///
-    /// # Errors
-    /// As [`Producer::attach`], without the type check.
-    pub fn attach(ring: &Ring) -> Result<BytesProducer, HandleError> {
-        Ok(BytesProducer {
-            core: ProducerCore::attach(ring)?,
-            slot_size: ring.slot_size(),
-        })
-    }
-
-    /// Bytes per message.
-    pub fn slot_size(&self) -> usize {
-        self.slot_size
-    }
-
-    /// Pushes one message of exactly [`slot_size`](Self::slot_size) bytes.
-    ///
-    /// # Errors
-    /// `Full` when there is no free slot, `Size` for a message of another
-    /// length, `Corrupt` when the consumer's cursor is impossible.
     #[inline]
-    pub fn try_push(&mut self, message: &[u8]) -> Result<(), PushError<()>> {
-        if message.len() != self.slot_size {
-            return Err(PushError::Size {
-                expected: self.slot_size,
-                found: message.len(),
-            });
+    fn payload(&self, pos: u64) -> *mut u8 {
+        self.ring.shared.slot(pos).0
+    }
+
+    fn spans(&self, claim: Span) -> Option<Spans> {
+        Some(contiguous(&self.ring, claim.pos, claim.len))
+    }
+
+    #[inline]
+    fn publish(&mut self, _claim: Span, written: u64) {
+        if written > 0 {
+            ProducerCore::publish(self, written);
         }
-        match self.core.free(1) {
-            Ok(0) if self.core.peer.tick() && self.core.consumer_gone() => {
-                return Err(PushError::PeerGone(()))
-            }
-            Ok(0) => return Err(PushError::Full(())),
-            Ok(_) => {}
-            Err(e) => return Err(PushError::Corrupt(e)),
-        }
-        let shared = &self.core.ring.shared;
-        let (ptr, idx) = shared.slot(self.core.tail);
-        shared.access.write(idx);
-        // SAFETY: `ptr` is slot `idx` (masked), with slot_size bytes inside the
-        // region; the slot is free until `publish`; `message` is our own memory
-        // and cannot overlap the mapping's slot we own.
-        unsafe { core::ptr::copy_nonoverlapping(message.as_ptr(), ptr, self.slot_size) };
-        self.core.publish(1);
-        Ok(())
     }
 
-    /// Up to `n` free slots to write in place, as bytes (`slot_size` bytes per
-    /// slot, contiguous).
-    ///
-    /// # Errors
-    /// `Corrupt` when the consumer's cursor is impossible.
-    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, u8>, CorruptError> {
-        let per_slot = self.slot_size;
-        WriteChunk::new(&mut self.core, n, per_slot)
+    fn free_slots(&mut self) -> Result<u64, CorruptError> {
+        self.refresh()
     }
 
-    /// Free slots now (re-reads the consumer's cursor).
-    ///
-    /// # Errors
-    /// `Corrupt` when the consumer's cursor is impossible.
-    pub fn free_slots(&mut self) -> Result<usize, CorruptError> {
-        self.core.refresh().map(|n| n as usize)
+    fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
+        ProducerCore::wait_free(self, n, deadline)
     }
 
-    /// Pushes one message, waiting until `deadline` (`None`: as long as it
-    /// takes) for a free slot.
-    ///
-    /// # Errors
-    /// `Timeout`, `Size` for a message of another length, `Corrupt`.
-    pub fn push_deadline(
-        &mut self,
-        message: &[u8],
-        deadline: Option<Instant>,
-    ) -> Result<(), PushTimeoutError<()>> {
-        if message.len() != self.slot_size {
-            return Err(PushTimeoutError::Size {
-                expected: self.slot_size,
-                found: message.len(),
-            });
-        }
-        self.core
-            .wait_free(1, deadline)
-            .map_err(Waited::into_push)?;
-        self.try_push(message).map_err(|e| match e {
-            PushError::Corrupt(e) => PushTimeoutError::Corrupt(e),
-            _ => unreachable!("a slot is free, the size is right"),
-        })
-    }
-
-    /// Pushes one message, waiting at most `timeout`.
-    ///
-    /// # Errors
-    /// As [`push_deadline`](Self::push_deadline).
-    pub fn push_timeout(
-        &mut self,
-        message: &[u8],
-        timeout: Duration,
-    ) -> Result<(), PushTimeoutError<()>> {
-        self.push_deadline(message, Instant::now().checked_add(timeout))
-    }
-
-    /// Pushes one message, waiting as long as it takes.
-    ///
-    /// # Errors
-    /// `Size` or `Corrupt` (never `Timeout`).
-    pub fn push_blocking(&mut self, message: &[u8]) -> Result<(), PushTimeoutError<()>> {
-        self.push_deadline(message, None)
-    }
-
-    /// Waits until at least `n` slots (at most the capacity) are free.
-    ///
-    /// # Errors
-    /// `Timeout` when the deadline passes first; `Corrupt`.
-    pub fn wait_for_free(
-        &mut self,
-        n: usize,
-        deadline: Option<Instant>,
-    ) -> Result<usize, PushTimeoutError<()>> {
-        self.core
-            .wait_free(n as u64, deadline)
-            .map(|n| n as usize)
-            .map_err(Waited::into_push)
-    }
-
-    /// How the blocking calls wait (default: spin, then sleep on the futex).
-    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.core.set_wait_strategy(strategy);
-    }
-
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        self.core.ring()
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.consumer_gone()
     }
 }

@@ -1,0 +1,225 @@
+//! The error of a failed call, and every mapping to it: from the Rust
+//! errors of ringway (`From` impls) and the ffi's own states (a pending
+//! chunk, no chunk). `boundary.rs` records an `Error` for
+//! `ringway_last_error_message`; `result.rs` holds only the codes.
+
+use std::borrow::Cow;
+use std::io;
+
+use ringway_core::{
+    CorruptError, CreateError, HandleError, OpenError, PopError, PopTimeoutError, PushError,
+    PushTimeoutError,
+};
+
+use crate::result::ringway_result::{self, *};
+
+/// A failed call: its code and a message for `ringway_last_error_message`.
+#[derive(Debug)]
+pub(crate) struct Error {
+    pub(crate) code: ringway_result,
+    pub(crate) message: Cow<'static, str>,
+}
+
+impl Error {
+    /// An error with a message that needs no allocation.
+    pub(crate) const fn fixed(code: ringway_result, message: &'static str) -> Error {
+        Error {
+            code,
+            message: Cow::Borrowed(message),
+        }
+    }
+
+    /// An error with a formatted message.
+    pub(crate) fn new(code: ringway_result, message: impl Into<Cow<'static, str>>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `RINGWAY_ERR_INVALID_ARGUMENT` with `message`.
+    pub(crate) fn invalid(message: impl Into<Cow<'static, str>>) -> Error {
+        Error::new(ringway_result::RINGWAY_ERR_INVALID_ARGUMENT, message)
+    }
+
+    /// `RINGWAY_ERR_NULL` naming the argument.
+    pub(crate) fn null(arg: &'static str) -> Error {
+        Error::new(
+            ringway_result::RINGWAY_ERR_NULL,
+            format!("argument `{arg}` is NULL"),
+        )
+    }
+}
+
+impl From<CreateError> for Error {
+    fn from(e: CreateError) -> Error {
+        let code = match &e {
+            CreateError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
+            CreateError::AlreadyExists { .. } => RINGWAY_ERR_EXISTS,
+            CreateError::Layout(_) | CreateError::Misaligned { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
+            CreateError::NoSpace { .. } => RINGWAY_ERR_NO_SPACE,
+            CreateError::RegionTooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
+            CreateError::Io { .. } => RINGWAY_ERR_IO,
+            _ => RINGWAY_ERR_OTHER,
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+impl From<OpenError> for Error {
+    fn from(e: OpenError) -> Error {
+        let code = match &e {
+            OpenError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
+            OpenError::NotFound { .. } => RINGWAY_ERR_NOT_FOUND,
+            OpenError::NotRegularFile { .. } => RINGWAY_ERR_NOT_REGULAR_FILE,
+            OpenError::WrongOwner { .. } => RINGWAY_ERR_WRONG_OWNER,
+            OpenError::TooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
+            OpenError::BadMagic { .. } => RINGWAY_ERR_BAD_MAGIC,
+            OpenError::AbiMismatch { .. } => RINGWAY_ERR_ABI_MISMATCH,
+            OpenError::LayoutMismatch { .. } => RINGWAY_ERR_LAYOUT_MISMATCH,
+            OpenError::NotReady { .. } => RINGWAY_ERR_NOT_READY,
+            OpenError::UnknownKind { .. }
+            | OpenError::BadGeometry { .. }
+            | OpenError::UnknownFlags { .. } => RINGWAY_ERR_BAD_HEADER,
+            OpenError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
+            OpenError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
+            OpenError::Io { .. } => RINGWAY_ERR_IO,
+            _ => RINGWAY_ERR_OTHER,
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+impl From<HandleError> for Error {
+    fn from(e: HandleError) -> Error {
+        let code = match &e {
+            HandleError::RoleTaken { .. } => RINGWAY_ERR_ROLE_TAKEN,
+            HandleError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
+            HandleError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
+            HandleError::TooManyPeers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
+            HandleError::Corrupt(_) => RINGWAY_ERR_CORRUPT,
+            _ => RINGWAY_ERR_OTHER,
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+impl From<CorruptError> for Error {
+    fn from(e: CorruptError) -> Error {
+        Error::new(RINGWAY_ERR_CORRUPT, e.to_string())
+    }
+}
+
+impl<T> From<PushError<T>> for Error {
+    fn from(e: PushError<T>) -> Error {
+        match e {
+            // Static: a producer spinning on a full ring must not allocate.
+            PushError::Full(_) => Error::fixed(RINGWAY_ERR_FULL, "ring is full"),
+            PushError::Size { expected, found } => Error::new(
+                RINGWAY_ERR_SIZE,
+                format!("message is {found} bytes; slots are {expected} bytes"),
+            ),
+            PushError::Corrupt(c) => c.into(),
+            PushError::PeerGone(_) => consumer_gone(),
+        }
+    }
+}
+
+impl From<PopError> for Error {
+    fn from(e: PopError) -> Error {
+        match e {
+            // Static: a consumer spinning on an empty ring must not allocate.
+            PopError::Empty => Error::fixed(RINGWAY_ERR_EMPTY, "ring is empty"),
+            PopError::Size { expected, found } => Error::new(
+                RINGWAY_ERR_SIZE,
+                format!("buffer is {found} bytes; slots are {expected} bytes"),
+            ),
+            PopError::Corrupt(c) => c.into(),
+            PopError::PeerGone => producer_gone(),
+        }
+    }
+}
+
+/// Maps an error of a remove call (`shm_unlink`, `unlink`) for `name`.
+pub(crate) fn remove_error(name: &str, e: io::Error) -> Error {
+    let (code, message): (ringway_result, Cow<'static, str>) = match e.kind() {
+        io::ErrorKind::InvalidInput => (
+            RINGWAY_ERR_INVALID_NAME,
+            format!("invalid ring name {name:?}: {e}").into(),
+        ),
+        io::ErrorKind::NotFound => (
+            RINGWAY_ERR_NOT_FOUND,
+            format!("no ring named {name}").into(),
+        ),
+        _ => (RINGWAY_ERR_IO, format!("cannot remove {name}: {e}").into()),
+    };
+    Error::new(code, message)
+}
+
+/// Maps a blocking push's error.
+impl<T> From<PushTimeoutError<T>> for Error {
+    fn from(e: PushTimeoutError<T>) -> Error {
+        match e {
+            PushTimeoutError::Timeout(_) => {
+                Error::fixed(RINGWAY_ERR_TIMEOUT, "timed out waiting for a free slot")
+            }
+            PushTimeoutError::Size { .. } => Error::new(RINGWAY_ERR_SIZE, e.to_string()),
+            PushTimeoutError::Corrupt(c) => c.into(),
+            PushTimeoutError::PeerGone(_) => consumer_gone(),
+        }
+    }
+}
+
+/// Maps a blocking pop's error.
+impl From<PopTimeoutError> for Error {
+    fn from(e: PopTimeoutError) -> Error {
+        match e {
+            PopTimeoutError::Timeout => {
+                Error::fixed(RINGWAY_ERR_TIMEOUT, "timed out waiting for a message")
+            }
+            PopTimeoutError::Size { .. } => Error::new(RINGWAY_ERR_SIZE, e.to_string()),
+            PopTimeoutError::Corrupt(c) => c.into(),
+            PopTimeoutError::PeerGone => producer_gone(),
+        }
+    }
+}
+
+/// A call on a handle while a chunk of `slots` is lent to C.
+pub(crate) fn pending_error(slots: usize) -> Error {
+    Error::new(
+        RINGWAY_ERR_STATE,
+        format!("a chunk of {slots} slots is outstanding; commit or release it first"),
+    )
+}
+
+/// A producer chunk call with nothing reserved.
+pub(crate) fn no_reservation() -> Error {
+    Error::fixed(
+        RINGWAY_ERR_STATE,
+        "no chunk is reserved; call ringway_producer_reserve first",
+    )
+}
+
+/// A consumer chunk call with nothing being read.
+pub(crate) fn nothing_read() -> Error {
+    Error::fixed(
+        RINGWAY_ERR_STATE,
+        "no chunk is being read; call ringway_consumer_read first",
+    )
+}
+
+/// `RINGWAY_ERR_PEER_GONE` for a producer (static: no allocation).
+fn consumer_gone() -> Error {
+    Error::fixed(
+        RINGWAY_ERR_PEER_GONE,
+        "the consumer is gone: it died and no live consumer is attached",
+    )
+}
+
+/// `RINGWAY_ERR_PEER_GONE` for a consumer (static: no allocation).
+fn producer_gone() -> Error {
+    Error::fixed(
+        RINGWAY_ERR_PEER_GONE,
+        "the producer is gone: it died and no live producer is attached; the ring is drained",
+    )
+}

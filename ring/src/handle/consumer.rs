@@ -1,0 +1,323 @@
+//! [`Consumer`]: the popping handle of every kind and format.
+
+use core::cell::Cell;
+use core::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use bytemuck::Pod;
+use ringway_sync::WaitStrategy;
+
+use super::chunk::ReadChunk;
+use super::side::ConsumerSide;
+use super::{after, Bytes, Failed, Flavor, Message, Wait};
+use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Waited};
+use crate::ring::Ring;
+
+/// The consumer of a ring of kind `K` carrying messages `M`; see
+/// [`Producer`](super::Producer). `Send`, not `Sync`.
+///
+/// ```compile_fail
+/// fn is_sync<T: Sync>() {}
+/// is_sync::<ringway::spsc::Consumer<u64>>();
+/// ```
+/// ```compile_fail
+/// fn is_sync<T: Sync>() {}
+/// is_sync::<ringway::mpmc::BytesConsumer>();
+/// ```
+pub struct Consumer<K: Flavor, M: Message> {
+    side: K::Consumer,
+    per_slot: usize,
+    _message: PhantomData<fn(M) -> M>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl<K: Flavor, M: Message> core::fmt::Debug for Consumer<K, M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("side", &self.side)
+            .field("per_slot", &self.per_slot)
+            .finish()
+    }
+}
+
+impl<K: Flavor, M: Message> Consumer<K, M> {
+    /// Attaches a consumer to `ring`: the consumer role of an SPSC ring (it
+    /// continues from the ring's `head`, so a consumer that reopens a
+    /// file-backed ring resumes where the last one stopped), or one more
+    /// consumer of an MPMC ring (consumers are not registered).
+    ///
+    /// # Errors
+    /// As [`Producer::attach`](super::Producer::attach).
+    pub fn attach(ring: &Ring) -> Result<Self, HandleError> {
+        let per_slot = M::per_slot(ring)?;
+        Ok(Consumer {
+            side: K::Consumer::attach(ring)?,
+            per_slot,
+            _message: PhantomData,
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// Elements of `M::Elem` per message (1, or the slot size in bytes).
+    #[inline]
+    pub fn slot_size(&self) -> usize {
+        M::elems(self.per_slot)
+    }
+
+    /// Pops up to `out.len() / slot_size` messages into `out`, in order,
+    /// with one claim. Returns how many messages came (0 when empty).
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{mpmc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(4).slot_size(2).create_anonymous()?;
+    /// let mut tx = mpmc::BytesProducer::attach(&ring)?;
+    /// let mut rx = mpmc::BytesConsumer::attach(&ring)?;
+    /// tx.push_slice(b"abcd")?;
+    /// let mut out = [0u8; 6];
+    /// assert_eq!(rx.pop_into(&mut out)?, 2);
+    /// assert_eq!(&out[..4], b"abcd");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pop_into(&mut self, out: &mut [M::Elem]) -> Result<usize, CorruptError> {
+        let per = self.slot_size();
+        let chunk = self.read_chunk(out.len() / per)?;
+        let n = chunk.copy_to(out);
+        chunk.release_all();
+        Ok(n)
+    }
+
+    /// Claims up to `n` ready messages to read in place; see [`ReadChunk`]
+    /// for release and drop. The chunk may hold fewer than `n` (none when
+    /// the ring is empty).
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{spsc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous()?;
+    /// let mut tx = spsc::Producer::<u8>::attach(&ring)?;
+    /// let mut rx = spsc::Consumer::<u8>::attach(&ring)?;
+    /// tx.push_slice(&[1, 2, 3])?;
+    /// let chunk = rx.read_chunk(8)?;
+    /// assert_eq!(chunk.iter().copied().collect::<Vec<u8>>(), [1, 2, 3]);
+    /// chunk.release(2); // 3 stays in the ring
+    /// assert_eq!(rx.try_pop(), Ok(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, K, M>, CorruptError> {
+        let claim = self.side.claim(n as u64)?;
+        Ok(ReadChunk::new(&mut self.side, claim, self.per_slot))
+    }
+
+    /// Ready messages now (re-reads the peer's state).
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    pub fn ready_slots(&mut self) -> Result<usize, CorruptError> {
+        self.side.ready_slots().map(|n| n as usize)
+    }
+
+    /// Waits until at least `n` messages (1 to the capacity) are ready, for
+    /// a [`read_chunk`](Self::read_chunk), or `deadline` passes (`None`: no
+    /// deadline). Returns the ready messages.
+    ///
+    /// # Errors
+    /// `Timeout`; `Corrupt`.
+    pub fn wait_for_ready(
+        &mut self,
+        n: usize,
+        deadline: impl Into<Option<Instant>>,
+    ) -> Result<usize, PopTimeoutError> {
+        self.side
+            .wait_ready(n as u64, deadline.into())
+            .map(|n| n as usize)
+            .map_err(Waited::into_pop)
+    }
+
+    /// How the blocking calls wait (default: spin briefly, then sleep).
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.side.set_wait_strategy(strategy);
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        self.side.ring()
+    }
+
+    /// Claims the next message (waiting as told), copies it into `out`
+    /// (one message long) and frees its slot.
+    #[inline]
+    fn pop(&mut self, out: &mut [M::Elem], wait: Wait) -> Result<(), Failed> {
+        let per = self.slot_size();
+        if out.len() != per {
+            return Err(Failed::Size(per, out.len()));
+        }
+        let claim = match wait {
+            Wait::Never => self.side.claim_one().map_err(Waited::Corrupt),
+            Wait::Until(deadline) => self.side.claim_one_until(deadline),
+        }
+        .map_err(Failed::Waited)?;
+        let Some(src) = self.side.shown(claim, 0) else {
+            // Nothing ready (or a skipped position, which `claim_one` passes
+            // over): give the claim back.
+            self.side.release(claim, claim.len);
+            let gone = matches!(wait, Wait::Never) && claim.len == 0 && self.side.peer_gone();
+            return Err(Failed::Waited(if gone {
+                Waited::PeerGone
+            } else {
+                Waited::Timeout
+            }));
+        };
+        // SAFETY: the message of `claim.pos` is ours until `release` (the
+        // claim gave it to this handle alone, its publication was loaded
+        // with Acquire); `per` elements inside the region, aligned for
+        // `Elem` (checked on attach); `Elem` is Pod, so any bytes are valid;
+        // `out` is our own memory of that length.
+        unsafe { core::ptr::copy_nonoverlapping(src.cast::<M::Elem>(), out.as_mut_ptr(), per) };
+        self.side.release(claim, 1);
+        Ok(())
+    }
+}
+
+impl<K: Flavor, T: Pod> Consumer<K, T> {
+    /// Pops one message without waiting.
+    ///
+    /// # Errors
+    /// [`PopError::Empty`] when nothing is ready (on MPMC also after losing
+    /// many races in a row); `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{spsc, Kind, PopError, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(2).message::<u64>().create_anonymous()?;
+    /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
+    /// let mut rx = spsc::Consumer::<u64>::attach(&ring)?;
+    /// assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    /// tx.try_push(7)?;
+    /// assert_eq!(rx.try_pop(), Ok(7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn try_pop(&mut self) -> Result<T, PopError> {
+        self.take(Wait::Never).map_err(Failed::into_pop)
+    }
+
+    /// Pops one message, waiting until `deadline` (an [`Instant`], or
+    /// `None` for as long as it takes).
+    ///
+    /// # Errors
+    /// [`PopTimeoutError::Timeout`]; `Corrupt`.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ringway::{mpmc, Kind, PopTimeoutError, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(2).message::<u64>().create_anonymous()?;
+    /// let mut rx = mpmc::Consumer::<u64>::attach(&ring)?;
+    /// let soon = Instant::now() + Duration::from_millis(1);
+    /// assert_eq!(rx.pop_deadline(soon), Err(PopTimeoutError::Timeout));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pop_deadline(
+        &mut self,
+        deadline: impl Into<Option<Instant>>,
+    ) -> Result<T, PopTimeoutError> {
+        self.take(Wait::Until(deadline.into()))
+            .map_err(Failed::into_pop_timeout)
+    }
+
+    /// Pops one message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`pop_deadline`](Self::pop_deadline).
+    pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopTimeoutError> {
+        self.pop_deadline(after(timeout))
+    }
+
+    /// Pops one message, waiting as long as it takes.
+    ///
+    /// # Errors
+    /// `Corrupt` (never `Timeout`).
+    pub fn pop_blocking(&mut self) -> Result<T, PopTimeoutError> {
+        self.pop_deadline(None)
+    }
+
+    #[inline]
+    fn take(&mut self, wait: Wait) -> Result<T, Failed> {
+        let mut value = T::zeroed();
+        self.pop(core::slice::from_mut(&mut value), wait)?;
+        Ok(value)
+    }
+}
+
+impl<K: Flavor> Consumer<K, Bytes> {
+    /// Pops one message into `out`, which must be one slot long, without
+    /// waiting.
+    ///
+    /// # Errors
+    /// `Empty`, `Size` for a buffer of another length, `Corrupt`.
+    #[inline]
+    pub fn try_pop(&mut self, out: &mut [u8]) -> Result<(), PopError> {
+        self.pop(out, Wait::Never).map_err(Failed::into_pop)
+    }
+
+    /// Pops one message into `out`, waiting until `deadline` (`None`: as
+    /// long as it takes).
+    ///
+    /// # Errors
+    /// `Timeout`, `Size`, `Corrupt`.
+    pub fn pop_deadline(
+        &mut self,
+        out: &mut [u8],
+        deadline: impl Into<Option<Instant>>,
+    ) -> Result<(), PopTimeoutError> {
+        self.pop(out, Wait::Until(deadline.into()))
+            .map_err(Failed::into_pop_timeout)
+    }
+
+    /// Pops one message into `out`, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`pop_deadline`](Self::pop_deadline).
+    pub fn pop_timeout(
+        &mut self,
+        out: &mut [u8],
+        timeout: Duration,
+    ) -> Result<(), PopTimeoutError> {
+        self.pop_deadline(out, after(timeout))
+    }
+
+    /// Pops one message into `out`, waiting as long as it takes.
+    ///
+    /// # Errors
+    /// `Size` or `Corrupt` (never `Timeout`).
+    pub fn pop_blocking(&mut self, out: &mut [u8]) -> Result<(), PopTimeoutError> {
+        self.pop_deadline(out, None)
+    }
+}
+
+impl<M: Message> Consumer<crate::spsc::Spsc, M> {
+    /// The next message in place, without consuming it (SPSC only: an SPSC
+    /// claim moves no shared cursor until it is released; an MPMC claim
+    /// takes the message from the other consumers).
+    ///
+    /// # Errors
+    /// `Empty` or `Corrupt`.
+    pub fn peek(&mut self) -> Result<M::Ref<'_>, PopError> {
+        let claim = self.side.claim_one()?;
+        let Some(p) = self.side.shown(claim, 0) else {
+            return Err(PopError::Empty);
+        };
+        // SAFETY: the slot at `head` is ready (published with Release, read
+        // with Acquire) and the producer does not write it until it is
+        // released, which needs `&mut self`, borrowed by the returned
+        // reference; aligned and sized for `M` (checked on attach).
+        Ok(unsafe { M::slot_ref(p, self.per_slot) })
+    }
+}

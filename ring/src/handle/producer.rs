@@ -1,0 +1,289 @@
+//! [`Producer`]: the pushing handle of every kind and format.
+
+use core::cell::Cell;
+use core::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use ringway_sync::WaitStrategy;
+
+use super::chunk::WriteChunk;
+use super::side::{ProducerSide, Span};
+use super::{after, Failed, Flavor, Message, Wait};
+use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Waited};
+use crate::ring::Ring;
+
+/// The producer of a ring of kind `K` ([`Spsc`](crate::spsc::Spsc),
+/// [`Mpmc`](crate::mpmc::Mpmc)) carrying messages `M` (a [`Pod`](bytemuck::Pod)
+/// type, or [`Bytes`](super::Bytes)).
+///
+/// `Send`, not `Sync`: one thread pushes through a handle at a time (attach
+/// one handle per thread where the kind allows several producers).
+///
+/// ```compile_fail
+/// fn is_sync<T: Sync>() {}
+/// is_sync::<ringway::spsc::Producer<u64>>();
+/// ```
+/// ```compile_fail
+/// fn is_sync<T: Sync>() {}
+/// is_sync::<ringway::mpmc::BytesProducer>();
+/// ```
+pub struct Producer<K: Flavor, M: Message> {
+    side: K::Producer,
+    per_slot: usize,
+    _message: PhantomData<fn(M) -> M>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl<K: Flavor, M: Message> core::fmt::Debug for Producer<K, M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Producer")
+            .field("side", &self.side)
+            .field("per_slot", &self.per_slot)
+            .finish()
+    }
+}
+
+impl<K: Flavor, M: Message> Producer<K, M> {
+    /// Attaches a producer to `ring`: the producer role of an SPSC ring (one
+    /// at a time), an entry of an MPMC ring's producer table.
+    ///
+    /// # Errors
+    /// [`HandleError::WrongKind`] for a ring of another kind, `TypeMismatch`
+    /// when a typed `M` does not fit the slots, `RoleTaken` (SPSC),
+    /// `TooManyProducers` (MPMC), `Corrupt` when the cursors are inconsistent.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{spsc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(8).message::<u32>().create_anonymous()?;
+    /// let tx = spsc::Producer::<u32>::attach(&ring)?;
+    /// assert!(spsc::Producer::<u32>::attach(&ring).is_err()); // one producer
+    /// # drop(tx); Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attach(ring: &Ring) -> Result<Self, HandleError> {
+        let per_slot = M::per_slot(ring)?;
+        Ok(Producer {
+            side: K::Producer::attach(ring)?,
+            per_slot,
+            _message: PhantomData,
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// Elements of `M::Elem` per message: 1 for a typed ring, the slot size
+    /// in bytes for [`Bytes`](super::Bytes).
+    #[inline]
+    pub fn slot_size(&self) -> usize {
+        M::elems(self.per_slot)
+    }
+
+    /// Pushes one message without waiting.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] hands the message back (on MPMC also after losing
+    /// many races for the cursor in a row); `Size` for a bytes message that
+    /// is not one slot long; `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{mpmc, Kind, PushError, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(2).message::<u64>().create_anonymous()?;
+    /// let mut tx = mpmc::Producer::<u64>::attach(&ring)?;
+    /// tx.try_push(1)?;
+    /// tx.try_push(2)?;
+    /// assert_eq!(tx.try_push(3), Err(PushError::Full(3)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn try_push<'m>(&mut self, message: M::In<'m>) -> Result<(), PushError<M::In<'m>>> {
+        match self.push(&message, Wait::Never) {
+            Ok(()) => Ok(()),
+            Err(Failed::Size(expected, found)) => Err(PushError::Size { expected, found }),
+            Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushError::Corrupt(e)),
+            Err(Failed::Waited(Waited::Timeout)) => Err(PushError::Full(message)),
+            Err(Failed::Waited(Waited::PeerGone)) => Err(PushError::PeerGone(message)),
+        }
+    }
+
+    /// Pushes one message, waiting until `deadline` (an [`Instant`], or
+    /// `None` for as long as it takes) for a free slot, as the
+    /// [wait strategy](Self::set_wait_strategy) says.
+    ///
+    /// # Errors
+    /// [`PushTimeoutError::Timeout`] hands the message back; `Size`;
+    /// `Corrupt`.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ringway::{spsc, Kind, PushTimeoutError, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(2).message::<u64>().create_anonymous()?;
+    /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
+    /// tx.push_deadline(1, None)?; // no deadline
+    /// tx.push_timeout(2, Duration::from_secs(1))?;
+    /// let soon = Instant::now() + Duration::from_millis(1);
+    /// assert_eq!(tx.push_deadline(3, soon), Err(PushTimeoutError::Timeout(3)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_deadline<'m>(
+        &mut self,
+        message: M::In<'m>,
+        deadline: impl Into<Option<Instant>>,
+    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
+        match self.push(&message, Wait::Until(deadline.into())) {
+            Ok(()) => Ok(()),
+            Err(Failed::Size(expected, found)) => Err(PushTimeoutError::Size { expected, found }),
+            Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushTimeoutError::Corrupt(e)),
+            Err(Failed::Waited(Waited::Timeout)) => Err(PushTimeoutError::Timeout(message)),
+            Err(Failed::Waited(Waited::PeerGone)) => Err(PushTimeoutError::PeerGone(message)),
+        }
+    }
+
+    /// Pushes one message, waiting at most `timeout` for a free slot.
+    ///
+    /// # Errors
+    /// As [`push_deadline`](Self::push_deadline).
+    pub fn push_timeout<'m>(
+        &mut self,
+        message: M::In<'m>,
+        timeout: Duration,
+    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
+        self.push_deadline(message, after(timeout))
+    }
+
+    /// Pushes one message, waiting as long as it takes for a free slot.
+    ///
+    /// # Errors
+    /// As [`push_deadline`](Self::push_deadline), never `Timeout`.
+    pub fn push_blocking<'m>(
+        &mut self,
+        message: M::In<'m>,
+    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
+        self.push_deadline(message, None)
+    }
+
+    /// Pushes as many whole messages of `values` (`slot_size` elements each)
+    /// as there are free slots, in order, with one claim. Returns how many
+    /// messages were pushed (0 when full).
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{spsc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u16>().create_anonymous()?;
+    /// let mut tx = spsc::Producer::<u16>::attach(&ring)?;
+    /// assert_eq!(tx.push_slice(&[1, 2, 3, 4, 5, 6])?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_slice(&mut self, values: &[M::Elem]) -> Result<usize, CorruptError> {
+        let per = self.slot_size();
+        let mut chunk = self.write_chunk(values.len() / per)?;
+        let n = chunk.fill_from(values);
+        chunk.commit(n);
+        Ok(n)
+    }
+
+    /// Claims up to `n` free slots to write in place. The chunk may be
+    /// shorter than `n` (empty when the ring is full); see [`WriteChunk`]
+    /// for commit and drop.
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{mpmc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(4).message::<u32>().create_anonymous()?;
+    /// let mut tx = mpmc::Producer::<u32>::attach(&ring)?;
+    /// let mut chunk = tx.write_chunk(3)?;
+    /// for (i, slot) in chunk.iter_mut().enumerate() {
+    ///     *slot = i as u32;
+    /// }
+    /// chunk.commit_all();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, K, M>, CorruptError> {
+        let claim = self.side.claim(n as u64)?;
+        Ok(WriteChunk::new(&mut self.side, claim, self.per_slot))
+    }
+
+    /// Free slots now (re-reads the peer's state).
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    pub fn free_slots(&mut self) -> Result<usize, CorruptError> {
+        self.side.free_slots().map(|n| n as usize)
+    }
+
+    /// Waits until at least `n` slots (1 to the capacity) are free, for a
+    /// [`write_chunk`](Self::write_chunk) of that size, or `deadline` passes
+    /// (`None`: no deadline). Returns the free slots.
+    ///
+    /// # Errors
+    /// `Timeout`; `Corrupt`.
+    pub fn wait_for_free(
+        &mut self,
+        n: usize,
+        deadline: impl Into<Option<Instant>>,
+    ) -> Result<usize, PushTimeoutError<()>> {
+        self.side
+            .wait_free(n as u64, deadline.into())
+            .map(|n| n as usize)
+            .map_err(Waited::into_push)
+    }
+
+    /// How the blocking calls wait (default: spin briefly, then sleep on
+    /// the ring's futex).
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.side.set_wait_strategy(strategy);
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        self.side.ring()
+    }
+
+    /// Claims a slot (waiting as told), copies `message` in and publishes it.
+    #[inline]
+    fn push(&mut self, message: &M::In<'_>, wait: Wait) -> Result<(), Failed> {
+        let src = M::as_elems(message);
+        let per = self.slot_size();
+        if src.len() != per {
+            return Err(Failed::Size(per, src.len()));
+        }
+        let claim = match wait {
+            Wait::Never => match self.side.claim_one() {
+                Ok(c) if c.len == 0 => {
+                    let why = if self.side.peer_gone() {
+                        Waited::PeerGone
+                    } else {
+                        Waited::Timeout
+                    };
+                    return Err(Failed::Waited(why));
+                }
+                Ok(c) => c,
+                Err(e) => return Err(Failed::Waited(Waited::Corrupt(e))),
+            },
+            Wait::Until(deadline) => self
+                .side
+                .claim_one_until(deadline)
+                .map_err(Failed::Waited)?,
+        };
+        self.write(claim, src);
+        Ok(())
+    }
+
+    #[inline]
+    fn write(&mut self, claim: Span, src: &[M::Elem]) {
+        let dst = self.side.payload(claim.pos).cast::<M::Elem>();
+        // SAFETY: the slot of `claim.pos` is ours until `publish` (the claim
+        // gave it to this handle alone); the payload holds `per_slot`
+        // elements inside the region (masked index; the slot size was
+        // checked on attach) aligned for `Elem`; `src` is our own memory of
+        // that length (checked by the caller).
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+        self.side.publish(claim, 1);
+    }
+}

@@ -1,0 +1,114 @@
+//! The seam between the protocol cores and the handles: what a kind's
+//! producer and consumer core do, and nothing more. Each kind implements
+//! these two traits once (in its core's file); every handle call, chunk and
+//! wait is written once above them, in this module's siblings.
+//!
+//! A claim is a run of positions a side owns until it gives it back:
+//! `publish` (producer) or `release` (consumer) ends it. The cores keep their
+//! own algorithms; the seam only names their steps.
+
+use std::time::Instant;
+
+use ringway_sync::WaitStrategy;
+
+use crate::error::{CorruptError, HandleError, Waited};
+use crate::ring::Ring;
+
+/// A run of claimed positions: the first, how many, and how many of them
+/// carry no message (MPMC positions published as skipped; 0 elsewhere).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Span {
+    pub(crate) pos: u64,
+    pub(crate) len: u64,
+    pub(crate) skips: u64,
+}
+
+impl Span {
+    pub(crate) fn new(pos: u64, len: u64) -> Span {
+        Span { pos, len, skips: 0 }
+    }
+}
+
+/// Two runs of contiguous slots (before and after the wrap): pointers and
+/// lengths in slots. Only kinds whose slots follow each other give them.
+pub(crate) type Spans = ((*mut u8, usize), (*mut u8, usize));
+
+/// The producing core of a kind.
+// `pub` in a private module: named by the public, sealed `Flavor`.
+#[allow(unreachable_pub)]
+pub trait ProducerSide: Sized + Send + core::fmt::Debug {
+    /// Takes a producer role or entry of `ring` (the kind check included).
+    fn attach(ring: &Ring) -> Result<Self, HandleError>;
+    /// The ring.
+    fn ring(&self) -> &Ring;
+    /// How the blocking calls wait.
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy);
+    /// Claims one free slot; an empty span when there is none.
+    fn claim_one(&mut self) -> Result<Span, CorruptError>;
+    /// Claims up to `n` free slots; an empty span when there is none.
+    fn claim(&mut self, n: u64) -> Result<Span, CorruptError>;
+    /// Claims one free slot, waiting until `deadline` (`None`: forever).
+    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited>;
+    /// The payload of the slot of position `pos` (any value: masked).
+    fn payload(&self, pos: u64) -> *mut u8;
+    /// The claim as contiguous runs, for kinds whose slots are contiguous.
+    fn spans(&self, claim: Span) -> Option<Spans>;
+    /// Ends a claim: its first `written` slots become messages; the rest
+    /// are given back as the kind does it (SPSC: unclaimed; MPMC: skipped).
+    fn publish(&mut self, claim: Span, written: u64);
+    /// Free slots now (re-reading what the kind must).
+    fn free_slots(&mut self) -> Result<u64, CorruptError>;
+    /// Waits until at least `n` (1 to capacity) slots are free.
+    fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited>;
+    /// After a non-blocking claim found no free slot: whether that is
+    /// because every consumer is gone (see `peer`; looked at only on some
+    /// of these calls, so cheap to ask).
+    fn peer_gone(&mut self) -> bool;
+}
+
+/// The consuming core of a kind.
+#[allow(unreachable_pub)]
+pub trait ConsumerSide: Sized + Send + core::fmt::Debug {
+    /// Whether `release` can give back part of a claim (the rest staying
+    /// ready), or frees it whole.
+    const PARTIAL_RELEASE: bool;
+    /// Takes a consumer role of `ring` (the kind check included).
+    fn attach(ring: &Ring) -> Result<Self, HandleError>;
+    /// The ring.
+    fn ring(&self) -> &Ring;
+    /// How the blocking calls wait.
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy);
+    /// Claims the next message; an empty span when there is none.
+    fn claim_one(&mut self) -> Result<Span, CorruptError>;
+    /// Claims up to `n` ready positions; an empty span when none are ready.
+    fn claim(&mut self, n: u64) -> Result<Span, CorruptError>;
+    /// Claims the next message, waiting until `deadline` (`None`: forever).
+    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited>;
+    /// The payload of position `i` of `claim`, `None` when it is skipped.
+    fn shown(&self, claim: Span, i: u64) -> Option<*const u8>;
+    /// The claim as contiguous runs, for kinds whose slots are contiguous.
+    fn spans(&self, claim: Span) -> Option<Spans>;
+    /// Ends a claim, giving back its first `read` positions (SPSC; the rest
+    /// stay ready) or all of them (MPMC: the claim took the messages).
+    fn release(&mut self, claim: Span, read: u64);
+    /// Ready messages now.
+    fn ready_slots(&mut self) -> Result<u64, CorruptError>;
+    /// Waits until at least `n` (1 to capacity) messages are ready.
+    fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited>;
+    /// After a non-blocking claim found no message: whether the ring is
+    /// drained and every producer is gone (see `peer`; looked at only on
+    /// some of these calls, so cheap to ask).
+    fn peer_gone(&mut self) -> bool;
+}
+
+/// The two runs of `len` contiguous slots from `pos` of `ring`.
+pub(crate) fn contiguous(ring: &Ring, pos: u64, len: u64) -> Spans {
+    let shared = &ring.shared;
+    let (first_ptr, idx) = shared.slot(pos);
+    let first = len.min(ring.capacity() - idx as u64);
+    let (second_ptr, _) = shared.slot(0);
+    (
+        (first_ptr, first as usize),
+        (second_ptr, (len - first) as usize),
+    )
+}
