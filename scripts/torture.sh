@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RINGWAY_TORTURE_KILLS="${RINGWAY_TORTURE_KILLS:-10000}"
 start=$(date +%s)
-cargo test --release -p ringway --test torture -- --nocapture 2>&1 | grep -E "^torture |test result|panicked|FAILED"
+cargo test --release -p ringway --test torture -- --nocapture 2>&1 | grep -E -A2 "^torture |test result|panicked|FAILED"
 echo "torture: $RINGWAY_TORTURE_KILLS kills took $(( $(date +%s) - start )) s"

@@ -261,7 +261,10 @@ fn spsc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
                     expected += 1;
                 }
                 Err(PopTimeoutError::Timeout) => {}
-                Err(e) => panic!("{e:?}"),
+                Err(e) => panic!(
+                    "{e:?} at {expected} while the producer {pid} lives; peers {:?}",
+                    ring.peers()
+                ),
             }
         }
         let killed = kill(children.0.pop().unwrap());
@@ -494,14 +497,23 @@ fn crash_torture() {
                 let _ = std::fs::remove_file(p);
             }
         };
-        let f = spsc_producer_kills(&at, per, seed);
-        report(&format!("spsc {tag}, producer killed"), &f);
-        clean(&at);
-        let f = spsc_consumer_kills(&at, per, seed + 1);
-        report(&format!("spsc {tag}, consumer killed"), &f);
-        clean(&at);
-        let f = mpmc_producer_kills(&at, per, seed + 2);
-        report(&format!("mpmc {tag}, producers killed"), &f);
-        clean(&at);
+        // `RINGWAY_TORTURE_ONLY=spsc-file-producer` (say) runs one scenario.
+        let only = std::env::var("RINGWAY_TORTURE_ONLY").unwrap_or_default();
+        let run = |what: &str| only.is_empty() || only == format!("{what}-{tag}");
+        if run("spsc-producer") {
+            let f = spsc_producer_kills(&at, per, seed);
+            report(&format!("spsc {tag}, producer killed"), &f);
+            clean(&at);
+        }
+        if run("spsc-consumer") {
+            let f = spsc_consumer_kills(&at, per, seed + 1);
+            report(&format!("spsc {tag}, consumer killed"), &f);
+            clean(&at);
+        }
+        if run("mpmc-producers") {
+            let f = mpmc_producer_kills(&at, per, seed + 2);
+            report(&format!("mpmc {tag}, producers killed"), &f);
+            clean(&at);
+        }
     }
 }

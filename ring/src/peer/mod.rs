@@ -89,7 +89,10 @@
 //! clean detach is not "gone": a new peer may attach and the ring goes on;
 //! and a handle attached after a crash (a restarted reader, say) waits for a
 //! new peer instead of reporting the old death (attach reaps every dead
-//! entry first, then takes the count).
+//! entry first, then takes the count). Each death is reported once per
+//! handle: after `PeerGone` the handle's calls wait (or say empty/full)
+//! until a new peer attaches or another one dies, so a pipeline whose peer
+//! restarts goes on with the same handle.
 //! A consumer reports it only once the ring is drained at its cursor, a
 //! producer only when it would otherwise wait for space.
 
@@ -665,7 +668,14 @@ impl Peer {
             // A live peer came after the deaths we knew of: they are old news.
             self.acked_deaths.set(deaths);
         }
-        gone && self.ring.shared.deaths(role) != self.acked_deaths.get()
+        let deaths = self.ring.shared.deaths(role);
+        if gone && deaths != self.acked_deaths.get() {
+            // Reported once: afterwards this handle waits for a new peer
+            // (a restarted one, which may be attaching right now).
+            self.acked_deaths.set(deaths);
+            return true;
+        }
+        false
     }
 
     /// Whether a holder of `role` lives now (after `gone_since_attach`
