@@ -453,7 +453,10 @@ impl Ring {
             // Release in `release_role` (or the reaper's), so its last cursor
             // store is visible to us. Acquire on failure: the new holder.
             match word.compare_exchange(held, mine, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    peer.took_role(role);
+                    return Ok(());
+                }
                 Err(now) => held = now,
             }
         }

@@ -231,9 +231,18 @@ impl Figures {
     }
 }
 
+/// Waits until child `pid` is attached: registered, and for SPSC holding
+/// its role (a child killed before it holds the role was never the peer).
 fn wait_registered(ring: &Ring, pid: u32) {
     let deadline = Instant::now() + PATIENCE;
-    while !ring.peers().iter().any(|p| p.pid == pid) {
+    let attached = |r: &Ring| {
+        let s = r.snapshot();
+        match r.kind() {
+            Kind::Spsc => s.producer_owner == pid || s.consumer_owner == pid,
+            Kind::Mpmc => s.peers.iter().any(|p| p.pid == pid),
+        }
+    };
+    while !attached(ring) {
         assert!(Instant::now() < deadline, "child {pid} never attached");
         std::thread::sleep(Duration::from_micros(200));
     }
@@ -334,9 +343,10 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         children.0.push(child);
         wait_registered(&ring, pid);
         std::thread::sleep(Duration::from_micros(rng.below(3000)));
+        // Cleared before the kill: each death is reported once.
+        gone_at.lock().unwrap().clear();
         let killed = kill(children.0.pop().unwrap());
         fig.kills += 1;
-        gone_at.lock().unwrap().clear();
         let deadline = Instant::now() + PATIENCE;
         let seen = loop {
             if let Some(&at) = gone_at.lock().unwrap().first() {

@@ -367,15 +367,24 @@ impl Shared {
             }
         }
         if let Some(role) = role {
-            if self.geometry().kind == Kind::Spsc {
-                // AcqRel: frees the role if this registration holds it; pairs
-                // with the next holder's Acquire CAS.
-                let _ = self.role_word(role).compare_exchange(
-                    role_word(index, info),
-                    0,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                );
+            // SPSC: only the holder of the role is a peer; a registrant that
+            // died before taking it is reaped without a word.
+            // AcqRel: frees the role if this registration holds it; pairs
+            // with the next holder's Acquire CAS.
+            let held = self.geometry().kind != Kind::Spsc
+                || self
+                    .role_word(role)
+                    .compare_exchange(
+                        role_word(index, info),
+                        0,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok();
+            if !held {
+                // Relaxed: a counter.
+                self.peers().reaped.fetch_add(1, Ordering::Relaxed);
+                return true;
             }
             // Release: a side that reads DIED (Acquire) sees the clean-up.
             self.left_word(role).store(LEFT_DIED, Ordering::Release);
@@ -559,8 +568,11 @@ impl Peer {
             // Release: publishes the identity stored above; pairs with the
             // Acquire loads of `info` in `liveness` and `reap`.
             entry.info.store(info, Ordering::Release);
-            // Release: a side that reads NONE after our attach sees our entry.
-            shared.left_word(role).store(LEFT_NONE, Ordering::Release);
+            if shared.geometry().kind != Kind::Spsc {
+                // Release: a side that reads NONE after our attach sees our
+                // entry. (SPSC: when the role is taken, `Peer::took_role`.)
+                shared.left_word(role).store(LEFT_NONE, Ordering::Release);
+            }
             return Ok(Peer {
                 ring: ring.clone(),
                 entry: core::ptr::NonNull::from(entry),
@@ -597,6 +609,16 @@ impl Peer {
     /// The SPSC role word of this registration.
     pub(crate) fn word(&self) -> u32 {
         role_word(self.index, self.info)
+    }
+
+    /// Called once this registration holds its SPSC role: the role has a
+    /// live holder again.
+    pub(crate) fn took_role(&self, role: Role) {
+        // Release: a side that reads NONE sees the role word we stored.
+        self.ring
+            .shared
+            .left_word(role)
+            .store(LEFT_NONE, Ordering::Release);
     }
 
     /// Our description, for the exclusive locks of reaping.
