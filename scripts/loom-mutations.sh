@@ -18,6 +18,7 @@ MUTATIONS=(
     "spsc_read_head_relaxed      spsc"
     "notify_without_fence        blocking"
     "park_without_fence          blocking"
+    "sleep_without_flag          blocking"
 )
 if [ -f loom-tests/tests/mpmc.rs ]; then
     while read -r line; do

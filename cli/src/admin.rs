@@ -17,6 +17,7 @@ pub(crate) fn create(
     capacity: u64,
     slot_size: u32,
     file: Option<PathBuf>,
+    barrier: Option<ringway::Barrier>,
 ) -> Result<(), Failure> {
     let locator = match (name, file) {
         (Some(_), Some(_)) => fail!("give a shm NAME or --file PATH, not both"),
@@ -32,6 +33,10 @@ pub(crate) fn create(
         .slot_size(slot_size)
         .slot_align(align)
         .unlink_on_drop(false);
+    let builder = match barrier {
+        Some(b) => builder.barrier(b),
+        None => builder,
+    };
     let ring = match &locator {
         Locator::Shm(name) => builder.create_shm(name)?,
         Locator::File(path) => builder.create_file(path)?,
@@ -99,6 +104,11 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         out,
         "mapped          {} bytes (slots at offset {})",
         g.total_len, g.slots_offset
+    );
+    let _ = writeln!(
+        out,
+        "barrier         {}",
+        ringway::Barrier::from_raw(id.barrier).map_or("unknown", ringway::Barrier::name)
     );
     let _ = writeln!(
         out,
@@ -239,7 +249,9 @@ pub(crate) fn rm(name: &str) -> Result<(), Failure> {
                 | Err(OpenError::LayoutMismatch { .. })
                 | Err(OpenError::BadGeometry { .. })
                 | Err(OpenError::UnknownKind { .. })
-                | Err(OpenError::UnknownFlags { .. }) => {}
+                | Err(OpenError::UnknownFlags { .. })
+                | Err(OpenError::UnknownBarrier { .. })
+                | Err(OpenError::BarrierUnavailable { .. }) => {}
                 Err(OpenError::BadMagic { .. }) | Err(OpenError::TooSmall { .. }) => {
                     fail!(
                         "{} is not a ringway ring; not removing it",

@@ -48,6 +48,17 @@ impl From<KindArg> for ringway::Kind {
     }
 }
 
+/// Barrier mode on the command line (see the README's "Barrier modes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BarrierArg {
+    /// Asymmetric where this process can register for membarrier, else symmetric.
+    Auto,
+    /// Full fences on both sides; parking interrupts no other CPU.
+    Symmetric,
+    /// No fence per push/pop; one membarrier per park (fails without membarrier).
+    Asymmetric,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Measure ringway across two processes pinned to two cores, against pipe,
@@ -69,6 +80,10 @@ enum Command {
         /// Create a file-backed ring at this path instead of a shm name.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// How notifiers and waiters pay for the wakeup handshake; fixed for
+        /// the ring's life.
+        #[arg(long, value_enum, default_value = "auto")]
+        barrier: BarrierArg,
     },
     /// Show a ring's header, cursors, fill level, roles and waiters.
     Info {
@@ -119,7 +134,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
             capacity,
             slot_size,
             file,
-        } => admin::create(name.as_deref(), kind.into(), capacity, slot_size, file),
+            barrier,
+        } => {
+            let barrier = match barrier {
+                BarrierArg::Auto => None,
+                BarrierArg::Symmetric => Some(ringway::Barrier::Symmetric),
+                BarrierArg::Asymmetric => Some(ringway::Barrier::Asymmetric),
+            };
+            admin::create(
+                name.as_deref(),
+                kind.into(),
+                capacity,
+                slot_size,
+                file,
+                barrier,
+            )
+        }
         Command::Info { name } => admin::info(&name),
         Command::Ls => admin::ls(),
         Command::Rm { name } => admin::rm(&name),

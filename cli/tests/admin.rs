@@ -76,6 +76,15 @@ fn mpmc_rings_show_their_kind() {
 }
 
 #[test]
+fn the_barrier_mode_is_chosen_at_create_and_shown_by_info() {
+    let name = Name::new("barrier");
+    ok(&["create", name.as_str(), "--barrier", "symmetric"]);
+    let info = ok(&["info", name.as_str()]);
+    assert!(info.contains("barrier         symmetric"), "{info}");
+    ok(&["rm", name.as_str()]);
+}
+
+#[test]
 fn file_backed_rings() {
     let dir = std::env::temp_dir().join(format!("ringway-clitest-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -67,6 +67,10 @@ fn quick_bench_prints_every_row_and_cleans_up() {
         if g.contains("blocking") {
             want.push("ringway default");
         }
+        if g.starts_with("one-way throughput, u64") {
+            // Two producer threads in the peer, two consumers in the bench.
+            want.push("mpmc 2p2c");
+        }
         for m in want {
             assert!(
                 body.lines().any(|l| l.trim_start().starts_with(m)),
@@ -90,6 +94,21 @@ fn quick_bench_prints_every_row_and_cleans_up() {
     assert!(rows
         .iter()
         .all(|r| r["mechanism"].is_string() && r["result"].is_object()));
+    // Each round trip's ratio to the raw cache-line round trip of its group.
+    assert!(table.contains("vs line"), "no floor column:\n{table}");
+    let busy = |name: &str| {
+        rows.iter()
+            .find(|r| r["mechanism"] == name && r["workload"]["mode"] == "busy_poll")
+            .unwrap_or_else(|| panic!("no busy-polling {name} row"))
+    };
+    assert_eq!(
+        busy("cache line")["ratio_to_cache_line"].as_f64(),
+        Some(1.0)
+    );
+    for name in ["ringway", "ringway mpmc"] {
+        let ratio = busy(name)["ratio_to_cache_line"].as_f64();
+        assert!(ratio.is_some_and(|r| r > 0.0), "{name}: {ratio:?}");
+    }
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(plot.starts_with("<svg") && plot.contains("polyline"));
     std::fs::remove_file(&json).unwrap();

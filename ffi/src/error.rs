@@ -60,6 +60,7 @@ impl From<CreateError> for Error {
             CreateError::NoSpace { .. } => RINGWAY_ERR_NO_SPACE,
             CreateError::RegionTooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
             CreateError::Io { .. } => RINGWAY_ERR_IO,
+            CreateError::BarrierUnavailable => RINGWAY_ERR_UNSUPPORTED,
             _ => RINGWAY_ERR_OTHER,
         };
         Error::new(code, e.to_string())
@@ -80,7 +81,9 @@ impl From<OpenError> for Error {
             OpenError::NotReady { .. } => RINGWAY_ERR_NOT_READY,
             OpenError::UnknownKind { .. }
             | OpenError::BadGeometry { .. }
-            | OpenError::UnknownFlags { .. } => RINGWAY_ERR_BAD_HEADER,
+            | OpenError::UnknownFlags { .. }
+            | OpenError::UnknownBarrier { .. } => RINGWAY_ERR_BAD_HEADER,
+            OpenError::BarrierUnavailable { .. } => RINGWAY_ERR_UNSUPPORTED,
             OpenError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
             OpenError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
             OpenError::Io { .. } => RINGWAY_ERR_IO,

@@ -8,7 +8,10 @@
 //!    before it is visible (`NotReady`);
 //! 3. magic, ABI version, layout hash (`BadMagic`, `AbiMismatch`, `LayoutMismatch`);
 //! 4. flags, kind, and the kind the caller asked for (`UnknownFlags`,
-//!    `UnknownKind`, `WrongKind`);
+//!    `UnknownKind`, `WrongKind`), then the barrier mode and whether this
+//!    process can honour it (`UnknownBarrier`, `BarrierUnavailable`: an
+//!    asymmetric ring needs every peer registered for `membarrier`, see
+//!    `ringway_sync::Barrier`);
 //! 5. geometry: capacity, slot size and alignment in range, and the recorded
 //!    stride, slot offset and total length equal to what [`Geometry::new`]
 //!    computes from them (`BadGeometry`);
@@ -21,6 +24,7 @@ use crate::layout::{
     STATE_READY,
 };
 use crate::loom::Ordering;
+use ringway_sync::Barrier;
 
 /// Fingerprint of a message type: size, alignment, name hash (0 = unnamed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +100,11 @@ pub(crate) fn check_identity(
         return Err(OpenError::UnknownFlags { flags: id.flags });
     }
     let kind = Kind::from_raw(id.kind).ok_or(OpenError::UnknownKind { found: id.kind })?;
+    let barrier =
+        Barrier::from_raw(id.barrier).ok_or(OpenError::UnknownBarrier { found: id.barrier })?;
+    if !barrier.available() {
+        return Err(OpenError::BarrierUnavailable { barrier });
+    }
     if let Some(expected) = expect.kind {
         if kind != expected {
             return Err(OpenError::WrongKind {

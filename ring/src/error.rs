@@ -68,6 +68,9 @@ pub enum CreateError {
         /// The address given.
         address: usize,
     },
+    /// An asymmetric ring was asked for, and this process cannot register
+    /// for `membarrier` (see [`OpenError::BarrierUnavailable`]).
+    BarrierUnavailable,
     /// A system call failed.
     Io {
         /// Which step failed.
@@ -99,6 +102,9 @@ impl fmt::Display for CreateError {
                 write!(f, "memory at {address:#x} is not aligned to 128 bytes")
             }
             CreateError::Io { context, source } => write!(f, "{context}: {source}"),
+            CreateError::BarrierUnavailable => f.write_str(
+                "an asymmetric ring needs membarrier, which this process cannot register for (old kernel, seccomp, or RINGWAY_BARRIER=symmetric); create it symmetric",
+            ),
         }
     }
 }
@@ -206,6 +212,19 @@ pub enum OpenError {
         /// The flags found.
         flags: u32,
     },
+    /// The barrier word names no known [`Barrier`](ringway_sync::Barrier) mode.
+    UnknownBarrier {
+        /// The word found.
+        found: u32,
+    },
+    /// The ring was created asymmetric (notifiers without a hardware fence,
+    /// waiters running `membarrier`), and this process cannot register for
+    /// `membarrier` (an old kernel, a seccomp filter, another system, or
+    /// `RINGWAY_BARRIER=symmetric`), so its waits could miss wakeups.
+    BarrierUnavailable {
+        /// The ring's mode.
+        barrier: ringway_sync::Barrier,
+    },
     /// The ring carries messages of another type.
     TypeMismatch {
         /// (size, alignment, name hash) recorded in the ring.
@@ -248,6 +267,11 @@ impl fmt::Display for OpenError {
             OpenError::NotReady { state } => write!(
                 f,
                 "ring is not initialised (state {state:#x}): its creator is still setting it up or died doing so; retry, or remove it"
+            ),
+            OpenError::UnknownBarrier { found } => write!(f, "ring barrier mode {found} is unknown to this library"),
+            OpenError::BarrierUnavailable { barrier } => write!(
+                f,
+                "ring is {barrier} but this process cannot register for membarrier (old kernel, seccomp, or RINGWAY_BARRIER=symmetric); create the ring symmetric to share it with such processes"
             ),
             OpenError::UnknownKind { found } => write!(f, "ring kind {found} is unknown to this library"),
             OpenError::WrongKind { found, expected } => write!(f, "ring is {found}, not {expected}"),

@@ -43,7 +43,14 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 
 /// Version of the mapped layout and protocol. A ring created with another
 /// version is refused with [`OpenError::AbiMismatch`](crate::OpenError::AbiMismatch).
-pub const ABI_VERSION: u32 = 2;
+///
+/// 2: the ring's barrier mode is recorded in [`Identity::barrier`] and the
+/// event word carries a sleeping flag (issue #13); an ABI-1 peer assumed its
+/// own process's mode and must not attach.
+///
+/// 3: a peer table follows the header (`peer`): every handle's entry, its
+/// liveness token, waiter registration and MPMC claim record (issue #11).
+pub const ABI_VERSION: u32 = 3;
 
 /// Size of the header; the peer table follows it, and the slots start at the
 /// first multiple of `max(128, slot_align)` after the peer table.
@@ -138,8 +145,11 @@ pub struct Identity {
     pub total_len: u64,
     /// Process id of the creator.
     pub creator_pid: u32,
-    /// Reserved, zero.
-    pub reserved: u32,
+    /// The ring's [`Barrier`](ringway_sync::Barrier) mode, as
+    /// [`Barrier::as_raw`](ringway_sync::Barrier::as_raw): how every notifier
+    /// and waiter of its events pays for the handshake's fences. Fixed at
+    /// creation; an opener that cannot honour it is refused.
+    pub barrier: u32,
     /// Start time of the creator process (clock ticks since boot), so that a
     /// recycled pid is not mistaken for the creator.
     pub creator_start_time: u64,
@@ -260,7 +270,7 @@ const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
 /// disagree on the layout refuse each other even at the same ABI number.
 #[cfg(not(loom))]
 pub const LAYOUT_HASH: u64 = {
-    let fields: [u64; 29] = [
+    let fields: [u64; 30] = [
         ABI_VERSION as u64,
         HEADER_SIZE as u64,
         LINE as u64,
@@ -280,6 +290,7 @@ pub const LAYOUT_HASH: u64 = {
         offset_of!(Identity, slots_offset) as u64,
         offset_of!(Identity, total_len) as u64,
         offset_of!(Identity, creator_pid) as u64,
+        offset_of!(Identity, barrier) as u64,
         offset_of!(Identity, creator_start_time) as u64,
         offset_of!(Header, state) as u64,
         offset_of!(Header, producer_owner) as u64,
@@ -332,6 +343,7 @@ const _: () = {
     assert!(offset_of!(Identity, capacity) == 24);
     assert!(offset_of!(Identity, total_len) == 72);
     assert!(offset_of!(Identity, creator_start_time) == 88);
+    assert!(offset_of!(Identity, barrier) == 84);
 };
 
 /// Where everything is, derived from the four numbers a creator chooses.

@@ -80,7 +80,7 @@ pub use error::{
 pub use handle::{AnyConsumer, AnyKind, AnyProducer, Bytes, Flavor, Message};
 pub use layout::{Geometry, Identity, Kind, LayoutError};
 pub use ring::{fingerprint, OpenOptions, Ring, RingBuilder, Snapshot};
-pub use ringway_sync::{WaitStrategy, DEFAULT_SPINS};
+pub use ringway_sync::{Barrier, WaitStrategy, BARRIER_ENV, DEFAULT_SPINS};
 
 /// The README's examples compile (and so stay true).
 #[cfg(doctest)]

@@ -12,6 +12,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use bytemuck::Pod;
+use ringway_sync::Barrier;
 
 use crate::attach::{self, Expect, TypeFingerprint};
 use crate::error::{CreateError, HandleError, OpenError, Role};
@@ -51,6 +52,9 @@ pub(crate) struct Shared {
     slots: NonNull<u8>,
     geometry: Geometry,
     identity: Identity,
+    /// The ring's barrier mode, from the validated identity copy (never
+    /// re-read from the header): passed to every notify and wait.
+    pub(crate) barrier: Barrier,
     pub(crate) access: SlotAccess,
     region: Region,
     #[cfg(loom)]
@@ -119,7 +123,7 @@ impl Shared {
 impl Identity {
     /// The identity a creator writes for `geometry` and, for a typed ring,
     /// its message type.
-    fn new(geometry: &Geometry, message: Option<TypeFingerprint>) -> Identity {
+    fn new(geometry: &Geometry, message: Option<TypeFingerprint>, barrier: Barrier) -> Identity {
         let message = message.unwrap_or(TypeFingerprint {
             size: 0,
             align: 0,
@@ -141,7 +145,7 @@ impl Identity {
             slots_offset: geometry.slots_offset,
             total_len: geometry.total_len,
             creator_pid: process::current_pid(),
-            reserved: 0,
+            barrier: barrier.as_raw(),
             creator_start_time: process::current_start_time(),
         }
     }
@@ -214,6 +218,11 @@ impl Ring {
     /// `InvalidInput` for a bad name, `NotFound` when there is none.
     pub fn remove_shm(name: &str) -> std::io::Result<()> {
         region::remove_shm(name)
+    }
+
+    /// The ring's barrier mode, fixed at creation (see [`RingBuilder::barrier`]).
+    pub fn barrier(&self) -> Barrier {
+        self.shared.barrier
     }
 
     /// The validated geometry.
@@ -349,6 +358,7 @@ impl Ring {
         region: Region,
         geometry: Geometry,
         message: Option<TypeFingerprint>,
+        barrier: Barrier,
         zero_header: bool,
     ) -> Ring {
         let header = region.as_ptr().cast::<Header>();
@@ -372,7 +382,7 @@ impl Ring {
                 }
             }
         }
-        let identity = Identity::new(&geometry, message);
+        let identity = Identity::new(&geometry, message, barrier);
         // SAFETY: `header` is the aligned start of a region of at least
         // HEADER_SIZE bytes that no peer uses before READY is published.
         unsafe { core::ptr::write_volatile((*header).identity_ptr(), identity) };
@@ -402,6 +412,9 @@ impl Ring {
                 slots: unsafe { NonNull::new_unchecked(slots) },
                 geometry,
                 identity,
+                // A validated identity's barrier word is a known mode
+                // (`attach::check_identity`; the creator wrote it).
+                barrier: Barrier::from_raw(identity.barrier).unwrap_or(Barrier::Symmetric),
                 access: SlotAccess::new(geometry.capacity as usize),
                 region,
             }),
@@ -499,6 +512,7 @@ pub struct RingBuilder {
     message: Option<TypeFingerprint>,
     mode: u32,
     unlink_on_drop: bool,
+    barrier: Option<Barrier>,
 }
 
 impl RingBuilder {
@@ -512,6 +526,7 @@ impl RingBuilder {
             message: None,
             mode: DEFAULT_MODE,
             unlink_on_drop: false,
+            barrier: None,
         }
     }
 
@@ -575,6 +590,29 @@ impl RingBuilder {
         Geometry::new(self.kind, self.capacity, self.slot_size, self.slot_align)
     }
 
+    /// The ring's [`Barrier`] mode: how its notifiers and waiters pay for the
+    /// wait/notify handshake, fixed for the ring's life and shared by every
+    /// process that opens it. The default is [`Barrier::best_available`]:
+    /// asymmetric where this process can register for `membarrier`, else
+    /// symmetric. Choose [`Barrier::Symmetric`] when the ring will be shared
+    /// with processes that cannot register (they would be refused an
+    /// asymmetric ring), or when other latency-sensitive work shares the
+    /// host's CPUs (each asymmetric park interrupts them; see the README).
+    pub fn barrier(mut self, barrier: Barrier) -> Self {
+        self.barrier = Some(barrier);
+        self
+    }
+
+    /// The barrier mode a ring created now gets.
+    #[cfg(not(loom))]
+    fn chosen_barrier(&self) -> Result<Barrier, CreateError> {
+        match self.barrier {
+            None => Ok(Barrier::best_available()),
+            Some(b) if b.available() => Ok(b),
+            Some(_) => Err(CreateError::BarrierUnavailable),
+        }
+    }
+
     /// Creates the ring in a new shm object `name` (`/something`); fails if
     /// the name exists.
     ///
@@ -584,11 +622,12 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_shm(&self, name: &str) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        let barrier = self.chosen_barrier()?;
         let mut region = region::create_shm(name, geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(region, geometry, self.message, barrier, false))
     }
 
     /// Creates the ring in a new file at `path` (never following a symlink).
@@ -598,11 +637,12 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_file(&self, path: impl AsRef<Path>) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        let barrier = self.chosen_barrier()?;
         let mut region = region::create_file(path.as_ref(), geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(region, geometry, self.message, barrier, false))
     }
 
     /// Creates the ring in an anonymous shared mapping, for threads and for
@@ -613,8 +653,9 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_anonymous(&self) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        let barrier = self.chosen_barrier()?;
         let region = region::create_anonymous(geometry.total_len)?;
-        Ok(Ring::init(region, geometry, self.message, false))
+        Ok(Ring::init(region, geometry, self.message, barrier, false))
     }
 
     /// Creates the ring in memory the caller provides, overwriting its header.
@@ -630,6 +671,7 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub unsafe fn create_in(&self, ptr: NonNull<u8>, len: usize) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        let barrier = self.chosen_barrier()?;
         if (len as u64) < geometry.total_len {
             return Err(CreateError::RegionTooSmall {
                 need: geometry.total_len,
@@ -643,7 +685,7 @@ impl RingBuilder {
         }
         // SAFETY: the caller's promise.
         let region = unsafe { Region::from_raw_parts(ptr, len) };
-        Ok(Ring::init(region, geometry, self.message, true))
+        Ok(Ring::init(region, geometry, self.message, barrier, true))
     }
 
     /// Creates the ring on the heap for a loom model: loom atomics cannot live
@@ -657,7 +699,7 @@ impl RingBuilder {
         let region = Region::heap(geometry.total_len as usize);
         let header = Header::zeroed_boxed();
         let peers = PeerTable::zeroed_boxed();
-        let identity = Identity::new(&geometry, None);
+        let identity = Identity::new(&geometry, None, Barrier::Symmetric);
         let base = region.as_ptr();
         Ring {
             shared: Arc::new(Shared {
@@ -667,6 +709,7 @@ impl RingBuilder {
                 slots: unsafe { NonNull::new_unchecked(base.add(geometry.slots_offset as usize)) },
                 geometry,
                 identity,
+                barrier: Barrier::Symmetric,
                 access: SlotAccess::new(geometry.capacity as usize),
                 region,
                 _loom_header: header,

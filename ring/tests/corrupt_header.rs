@@ -74,7 +74,7 @@ fn each_identity_field_is_checked() {
             },
         ),
         (
-            "abi older (1, before the peer table)",
+            "abi 1 (before the barrier mode and the peer table)",
             field_offset!(abi_version),
             1u32.to_le_bytes().to_vec(),
             |e| {
@@ -86,6 +86,24 @@ fn each_identity_field_is_checked() {
                     }
                 )
             },
+        ),
+        (
+            "abi newer",
+            field_offset!(abi_version),
+            (ABI_VERSION + 1).to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::AbiMismatch { found, .. } if *found == ABI_VERSION + 1),
+        ),
+        (
+            "barrier zero",
+            field_offset!(barrier),
+            0u32.to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::UnknownBarrier { found: 0 }),
+        ),
+        (
+            "barrier unknown",
+            field_offset!(barrier),
+            9u32.to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::UnknownBarrier { found: 9 }),
         ),
         (
             "kind unknown",
@@ -311,7 +329,6 @@ fn informational_fields_do_not_matter() {
             field_offset!(creator_start_time),
             1u64.to_le_bytes().to_vec(),
         ),
-        (field_offset!(reserved), 1u32.to_le_bytes().to_vec()),
     ] {
         let path = ring_file("info-field");
         poke(&path, offset, &bytes);

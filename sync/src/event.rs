@@ -12,10 +12,31 @@
 //! | --- | --- | --- | --- | --- |
 //! | caller's condition | publisher, before `notify` | waiter, in `ready()` | caller's Release store / Acquire load | each other; the two fences below order it against `waiters` |
 //! | `waiters` | parking waiter: saturating +1 on entry, saturating -1 on exit | `notify` | Relaxed RMWs and load | the `fence(SeqCst)` pair: the waiter's after its +1, the notifier's before its load |
-//! | `seq` | `notify`, only when `waiters != 0`: `fetch_add(1)` | parking waiter (epoch); the kernel's compare in the futex wait | Release RMW / Acquire load | each other |
+//! | `seq` bits 1.. (epoch) | `notify`, only when `waiters != 0`: CAS to `(seq \| 1) + 1`, a new epoch with the flag clear | parking waiter (epoch); the kernel's compare in the futex wait | Release RMW / Acquire load | each other |
+//! | `seq` bit 0 (`SLEEPING`) | parking waiter, right before its futex wait: CAS `epoch` -> `epoch \| 1` | `notify`'s RMW: wake syscall only if it was set | Relaxed CAS / the RMW above | the modification order of `seq` alone |
 //!
 //! The fences: `notify` runs `publish; fence(SeqCst); load waiters`, and a parking
-//! waiter runs `waiters += 1; epoch = seq; fence(SeqCst); ready()`.
+//! waiter runs `waiters += 1; epoch = seq; fence(SeqCst); ready()`. How each
+//! fence is paid depends on the ring's [`Barrier`] mode (`barrier.rs`).
+//!
+//! # Wakes about equal to sleeps
+//!
+//! A registered waiter usually finds its data on the re-check and never
+//! sleeps; a notifier that called the kernel whenever `waiters != 0` would
+//! make a wake syscall for nobody. So a waiter announces the sleep itself: it
+//! sets the `SLEEPING` bit of `seq` (on the epoch it read) right before the
+//! futex wait, and `notify` moves `seq` to a new epoch with the bit clear and
+//! calls the kernel only when the bit was set. Every wake syscall thus answers
+//! one announced sleep (which the kernel may still refuse with `EAGAIN` if
+//! the epoch moved in between, still counted as a wait).
+//!
+//! Why the flag loses nothing: the waiter's CAS from `epoch` and the
+//! notifier's RMW are ordered in the modification order of `seq`. If the CAS
+//! comes first, the notifier's RMW reads the bit and wakes (the futex then
+//! either finds the waiter queued or its compare sees the new epoch). If the
+//! RMW comes first, the CAS fails (`seq` is no longer `epoch`), and the waiter
+//! goes round again: its next Acquire epoch load synchronises with the
+//! notifier's Release RMW, so its re-check sees the publication.
 //!
 //! # Why no wakeup is lost
 //!
@@ -42,14 +63,18 @@
 //! them is trusted beyond "a hint":
 //!
 //! - A peer that died while registered leaves `waiters` too high. That only costs
-//!   every later `notify` one wake syscall with nobody to wake (about a
-//!   microsecond); it never loses a wakeup. Registration saturates at `u32::MAX`
-//!   and deregistration at 0, so a garbage count never wraps to 0 (which could
+//!   every later `notify` one RMW on `seq` (and, if it died asleep, one wake
+//!   syscall with nobody to wake, once); it never loses a wakeup. A flag left
+//!   set by a waiter that timed out costs the next notify one wake syscall.
+//!   Registration saturates at `u32::MAX` and deregistration at 0, so a garbage count never wraps to 0 (which could
 //!   lose wakeups) or from 0 to `u32::MAX`.
 //! - `seq` is an opaque number compared for equality; it wraps. A waiter that
 //!   read its epoch and then slept through exactly 2^32 notifies before entering
 //!   the kernel would sleep until the next one or its deadline; that is not a
-//!   practical concern.
+//!   practical concern. A peer that rewrites `seq` without pause makes the
+//!   notifier's CAS fail; after [`NOTIFY_CAS_TRIES`] failures it bumps the
+//!   epoch with a plain `fetch_add` and wakes regardless, so a notify is
+//!   wait-free.
 //! - A peer that can write the mapping can always make a waiter wait (by zeroing
 //!   `waiters`, or by never publishing); it cannot cause undefined behaviour or a
 //!   panic here. Waiters that must not hang pass a deadline.
@@ -57,7 +82,7 @@
 use core::fmt;
 use std::time::Instant;
 
-use crate::barrier;
+use crate::barrier::{self, Barrier, Drained};
 use crate::loom::{expired, spin_loop, yield_now, AtomicU32, Ordering};
 #[cfg(not(loom))]
 use crate::sys;
@@ -75,6 +100,13 @@ use crate::sys::Outcome;
 /// spinning wins less and a park costs less (~7 µs), so no budget is best there.
 pub const DEFAULT_SPINS: u32 = 256;
 
+/// Bit 0 of `seq`: a waiter announced that it is about to sleep on this epoch.
+const SLEEPING: u32 = 1;
+
+/// How many times `notify` tries to move `seq` to a new epoch with a CAS
+/// before it gives up on the flag and bumps and wakes unconditionally.
+const NOTIFY_CAS_TRIES: u32 = 4;
+
 /// How many spins pass between two looks at the clock in the spinning strategies
 /// (`Instant::now` costs about as much as a few dozen spins).
 const SPINS_PER_CLOCK_CHECK: u32 = 64;
@@ -88,14 +120,16 @@ const SPINS_PER_CLOCK_CHECK: u32 = 64;
 /// `Event`.
 ///
 /// How it works: `notify` runs `fence(SeqCst)` and reads `waiters`, and only when
-/// it is nonzero bumps `seq` and wakes the futex on it; a parking waiter registers
-/// in `waiters`, reads `seq`, runs `fence(SeqCst)`, re-checks its condition, and
-/// sleeps only while `seq` is unchanged. The protocol table and the proof that no
+/// it is nonzero moves `seq` to a new epoch, and wakes the futex on it only if a
+/// waiter flagged that it sleeps; a parking waiter registers in `waiters`, reads
+/// `seq`, runs `fence(SeqCst)`, re-checks its condition, flags `seq` and sleeps
+/// only while `seq` is unchanged. The protocol table and the proof that no
 /// wakeup is lost head `src/event.rs`.
 #[repr(C)]
 pub struct Event {
-    /// Bumped (wrapping) by every `notify` that finds a registered waiter; the word
-    /// waiters sleep on. Opaque: only compared for equality.
+    /// Moved to a new epoch (wrapping, bit 0 clear) by every `notify` that finds
+    /// a registered waiter; bit 0 ([`SLEEPING`]) is set by a waiter about to
+    /// sleep. The word waiters sleep on. Otherwise opaque.
     seq: AtomicU32,
     /// How many waiters are registered to park (a hint: saturating, and peers may
     /// have died while registered).
@@ -191,21 +225,32 @@ impl Event {
         }
     }
 
-    /// Wakes every parked waiter, if any. Call it right after publishing (storing
-    /// the condition with Release).
+    /// Wakes every parked waiter, if any, in a [`Barrier::Symmetric`] handshake.
+    /// Call it right after publishing (storing the condition with Release).
     ///
-    /// The fast path, taken whenever nobody is parked, is a `fence(SeqCst)`, a load
-    /// and a branch: no RMW on shared memory, no syscall. Only when a waiter is
-    /// registered does it bump the sequence and make one wake syscall.
+    /// The fast path, taken whenever nobody is registered, is a `fence(SeqCst)`,
+    /// a load and a branch: no RMW on shared memory, no syscall. With a waiter
+    /// registered it moves `seq` on with one RMW, and makes one wake syscall only
+    /// if a waiter announced that it sleeps.
     #[inline]
     pub fn notify(&self) {
+        self.notify_in(Barrier::Symmetric);
+    }
+
+    /// [`notify`](Self::notify) in a handshake of the given mode: the ring's
+    /// own [`Barrier`], which every waiter and notifier of the `Event` must
+    /// share. In [`Barrier::Asymmetric`] the fast path has no hardware fence.
+    #[inline]
+    pub fn notify_in(&self, barrier: Barrier) {
         // The notifier's half of the store-buffering pair; pairs with
-        // `barrier::heavy` in `park`. Orders the caller's publication before the
-        // load of `waiters` below: a `fence(SeqCst)`, or, where the waiter's
-        // side can run a membarrier, only a compiler fence (`barrier.rs`).
-        // (`ringway_mutation` removes it to prove loom notices.)
+        // `barrier::waiter_fence` (and `barrier::drain`) in `park`. Orders the
+        // caller's publication before the load of `waiters` below: a
+        // `fence(SeqCst)`, or, in an asymmetric ring, only a compiler fence
+        // (`barrier.rs`). (`ringway_mutation` removes it to prove loom notices.)
         #[cfg(not(ringway_mutation = "notify_without_fence"))]
-        barrier::light();
+        barrier::light(barrier);
+        #[cfg(ringway_mutation = "notify_without_fence")]
+        let _ = barrier;
         // Relaxed: ordered after the publication by the barrier above; pairs,
         // through it and the one in `park`, with the waiter's registration.
         if self.waiters.load(Ordering::Relaxed) != 0 {
@@ -213,18 +258,46 @@ impl Event {
         }
     }
 
-    /// `notify` with a waiter registered: bump the epoch, then wake.
+    /// `notify` with a waiter registered: move to a new epoch, clearing the
+    /// sleeping flag, and wake only if it was set.
     #[cold]
     #[inline(never)]
     fn notify_slow(&self) {
-        // Release: pairs with the Acquire epoch load in `park`; a waiter that reads
-        // this bump as its epoch also sees the publication before it. Wrapping.
-        self.seq.fetch_add(1, Ordering::Release);
+        // Relaxed: a first guess for the CAS below, which rereads on failure.
+        let mut seen = self.seq.load(Ordering::Relaxed);
+        for _ in 0..NOTIFY_CAS_TRIES {
+            // New epoch: +1 from a flagged (odd) value, +2 from a clear one;
+            // either way bit 0 ends clear. Wrapping.
+            let next = (seen | SLEEPING).wrapping_add(1);
+            // Release: pairs with the Acquire epoch load in `park`; a waiter
+            // that reads this epoch also sees the publication before it.
+            // Relaxed on failure: we only retry with the fresh value.
+            match self
+                .seq
+                .compare_exchange_weak(seen, next, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if seen & SLEEPING == 0 {
+                        // Nobody announced a sleep on `seen`: a waiter that
+                        // still wants to sleep must first CAS from an epoch,
+                        // which now fails or reads `next` (see module docs).
+                        return;
+                    }
+                    self.futex_wake();
+                    return;
+                }
+                Err(now) => seen = now,
+            }
+        }
+        // A peer rewrites `seq` without pause: bump and wake regardless.
+        // Release: as the CAS above.
+        self.seq.fetch_add(2, Ordering::Release);
         self.futex_wake();
     }
 
     /// Blocks until `ready()` returns `Some(r)`, and returns `Ok(r)`; or until
     /// `deadline` passes, and returns `Err(Timeout)`. `None` waits forever.
+    /// The handshake is [`Barrier::Symmetric`]; see [`wait_in`](Self::wait_in).
     ///
     /// `ready` is the condition: it should load the shared state with Acquire
     /// (pairing with the publisher's Release store), be cheap, and not block. It is
@@ -253,17 +326,40 @@ impl Event {
         deadline: Option<Instant>,
         ready: impl FnMut() -> Option<R>,
     ) -> Result<R, Timeout> {
-        self.wait_noting(strategy, deadline, |_| {}, ready)
+        self.wait_in(Barrier::Symmetric, strategy, deadline, ready)
     }
 
-    /// [`wait`](Self::wait), telling `note` when this waiter is registered in
-    /// the event: `note(true)` right before it registers to park, `note(false)`
-    /// right after it deregisters (also when `ready` panics).
+    /// [`wait`](Self::wait) in a handshake of the given mode: the ring's own
+    /// [`Barrier`], shared by every waiter and notifier of the `Event`. In
+    /// [`Barrier::Asymmetric`] a park that does not find its condition on the
+    /// first re-check makes one `membarrier` syscall (at most one per call).
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait).
+    pub fn wait_in<R>(
+        &self,
+        barrier: Barrier,
+        strategy: WaitStrategy,
+        deadline: Option<Instant>,
+        ready: impl FnMut() -> Option<R>,
+    ) -> Result<R, Timeout> {
+        self.wait_noting(barrier, strategy, deadline, |_| {}, ready)
+    }
+
+    /// [`wait_in`](Self::wait_in), telling `note` when this waiter is
+    /// registered in the event: `note(true)` right before it registers to
+    /// park, `note(false)` right after it deregisters (also when `ready`
+    /// panics).
     ///
     /// A caller that records the registration somewhere a survivor can read
     /// (a ring records it in its peer entry) lets the survivor undo it with
     /// [`forget_waiter`](Self::forget_waiter) when this process dies while
-    /// parked, so that notifies go back to making no syscall.
+    /// parked, so that notifies go back to their fast path.
     ///
     /// # Errors
     ///
@@ -274,6 +370,7 @@ impl Event {
     /// As [`wait`](Self::wait).
     pub fn wait_noting<R>(
         &self,
+        barrier: Barrier,
         strategy: WaitStrategy,
         deadline: Option<Instant>,
         mut note: impl FnMut(bool),
@@ -302,7 +399,7 @@ impl Event {
             Spun::Exhausted => {
                 note(true);
                 let _noted = Noted(&mut note);
-                self.park(deadline, &mut ready)
+                self.park(barrier, deadline, &mut ready)
             }
         }
     }
@@ -335,33 +432,67 @@ impl Event {
     /// The parking phase of `wait`: register, then re-check and sleep in a loop.
     fn park<R>(
         &self,
+        barrier: Barrier,
         deadline: Option<Instant>,
         ready: &mut impl FnMut() -> Option<R>,
     ) -> Result<R, Timeout> {
         let _registration = Registration::new(&self.waiters);
+        // Whether this park has run its (one) heavy drain yet, and how it went.
+        let mut drained: Option<Drained> = None;
         loop {
-            // Acquire: pairs with the Release bump in `notify_slow`: an epoch that
-            // already includes a bump comes with the publication made before it.
+            // Acquire: pairs with the Release epoch RMW in `notify_slow`: an
+            // epoch that already includes a notify comes with the publication
+            // made before it.
             let epoch = self.seq.load(Ordering::Acquire);
             // The waiter's half of the store-buffering pair; pairs with
-            // `barrier::light` in `notify`. Orders the registration (and the
-            // epoch load) before the re-check of the condition, and in
-            // asymmetric mode drains every notifier's publication
-            // (`barrier.rs`). (`ringway_mutation` removes it to prove loom notices.)
+            // `barrier::light` in `notify_in`. Orders the registration (and the
+            // epoch load) before the re-check of the condition.
+            // (`ringway_mutation` removes it to prove loom notices.)
             #[cfg(not(ringway_mutation = "park_without_fence"))]
-            barrier::heavy();
+            barrier::waiter_fence();
             if let Some(r) = ready() {
                 return Ok(r);
             }
+            let Some(drained) = drained else {
+                // About to sleep for the first time in this park: in an
+                // asymmetric ring, drain every light notifier once (at most
+                // one membarrier per park, however often a peer makes this
+                // loop go round), then re-check from a fresh epoch.
+                drained = Some(barrier::drain(barrier));
+                continue;
+            };
             if deadline.is_some_and(expired) {
                 return Err(Timeout);
             }
-            let sleep_deadline = barrier::sleep_until(deadline);
-            match self.futex_wait(epoch, sleep_deadline) {
+            // Announce the sleep on this epoch (unless another waiter has), so
+            // that the next notify makes the wake syscall. A failed CAS means
+            // a notify moved `seq` on (or another waiter flagged it first):
+            // re-check instead of sleeping.
+            #[cfg(not(ringway_mutation = "sleep_without_flag"))]
+            let sleep_on = if epoch & SLEEPING != 0 {
+                epoch
+            } else {
+                // Relaxed: only the modification order of `seq` matters here
+                // (module docs); the re-check after a failure reloads `seq`
+                // with Acquire.
+                match self.seq.compare_exchange(
+                    epoch,
+                    epoch | SLEEPING,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => epoch | SLEEPING,
+                    Err(_) => continue,
+                }
+            };
+            #[cfg(ringway_mutation = "sleep_without_flag")]
+            let sleep_on = epoch;
+            let sleep_deadline = barrier::sleep_until(drained, deadline);
+            match self.futex_wait(sleep_on, sleep_deadline) {
                 // A notify, a changed epoch, a signal or a spurious wake: re-check.
                 Outcome::Woken => {}
-                // The end of a symmetric slice (`barrier::sleep_until`), not
-                // the caller's deadline: re-check.
+                // The end of a slice (`barrier::sleep_until`), not the
+                // caller's deadline: re-check.
                 Outcome::TimedOut if sleep_deadline != deadline => {}
                 // One last look: the condition may have come with the deadline.
                 Outcome::TimedOut => return ready().ok_or(Timeout),

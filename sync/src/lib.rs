@@ -7,8 +7,10 @@
 //!
 //! # Guarantees
 //!
-//! - **No syscall on the fast path.** `notify` with nobody parked is a fence, a
-//!   load and a branch; a wait whose condition holds, or comes true while it spins,
+//! - **No syscall on the fast path.** `notify` with nobody parked is a fence (a
+//!   compiler fence only, in a [`Barrier::Asymmetric`] handshake), a load and a
+//!   branch, and with a waiter registered it calls the kernel only if the
+//!   waiter announced that it sleeps; a wait whose condition holds, or comes true while it spins,
 //!   makes no syscall either. [`stats()`] counts the syscalls that do happen, so tests
 //!   and benchmarks can check this.
 //! - **No lost wakeups**, by the eventcount protocol documented on [`Event`], checked with
@@ -77,6 +79,6 @@ mod fallback;
 #[cfg(loom)]
 mod loom_futex;
 
-pub use barrier::{asymmetric, SYMMETRIC_SLICE};
+pub use barrier::{asymmetric, Barrier, BARRIER_ENV, SYMMETRIC_SLICE};
 pub use event::{Event, Timeout, WaitStrategy, DEFAULT_SPINS};
 pub use stats::{stats, Stats};

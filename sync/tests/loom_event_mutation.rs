@@ -10,14 +10,17 @@
 //!   cargo test -p ringway-sync --release --test loom_event_mutation
 //! ```
 //!
-//! and the same with `ringway_mutation="park_without_fence"`. The test passes when
-//! the model fails.
+//! and the same with `ringway_mutation="park_without_fence"`, and with
+//! `ringway_mutation="sleep_without_flag"` (a waiter that sleeps without
+//! announcing it in `seq`'s sleeping bit, so the notifier skips the wake). The
+//! test passes when the model fails.
 
 #![cfg(all(
     loom,
     any(
         ringway_mutation = "notify_without_fence",
-        ringway_mutation = "park_without_fence"
+        ringway_mutation = "park_without_fence",
+        ringway_mutation = "sleep_without_flag"
     )
 ))]
 

@@ -11,6 +11,7 @@
 
 mod chan;
 mod lines;
+mod multi;
 pub(crate) mod peer;
 mod report;
 mod ringio;
@@ -54,8 +55,9 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "KIB", default_value_t = 256)]
     ring_kib: usize,
     /// Only these mechanisms (comma-separated: ringway, ringway-mpmc,
-    /// ringway-default, cache-line, pipe, fifo, unix-stream, unix-dgram, mq,
-    /// eventfd); ringway, the baseline, is always included.
+    /// ringway-mpmc-2p2c, ringway-default, cache-line, pipe, fifo,
+    /// unix-stream, unix-dgram, mq, eventfd); ringway, the baseline, is
+    /// always included.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -146,6 +148,8 @@ enum Side {
     RingRtt(ringio::PingPair, RingWait),
     RingU64(AnyConsumer<u64>),
     RingBytes(AnyConsumer<Bytes>),
+    /// The 2P2C MPMC row: the ring, for `multi::THREADS` consumers.
+    Multi(Ring),
     Line,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
@@ -187,6 +191,7 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
         for &m in mechs {
             if (m == Mech::CacheLine && work == Work::RttBlock)
                 || (m == Mech::RingDefault && work == Work::RttSpin)
+                || m == Mech::RingMpmc2p2c
             {
                 continue;
             }
@@ -196,7 +201,9 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
     for size in [8, 64, 4096, 65536] {
         for batch in [1, batch_for(size)] {
             for &m in mechs {
-                if matches!(m, Mech::CacheLine | Mech::Eventfd | Mech::RingDefault) {
+                if matches!(m, Mech::CacheLine | Mech::Eventfd | Mech::RingDefault)
+                    || (m == Mech::RingMpmc2p2c && size != 8)
+                {
                     continue;
                 }
                 rows.push((Work::Tput { size, batch }, m));
@@ -428,6 +435,11 @@ fn run_row(
     let mut spec_names = Vec::new();
     let rtt = matches!(work, Work::RttSpin | Work::RttBlock);
     let side = match (mech, work) {
+        (Mech::RingMpmc2p2c, _) => {
+            let capacity = ring_capacity(8, timing.ring_kib);
+            let ring = make_ring(&base, "data", Kind::Mpmc, capacity, None, &mut names)?;
+            Side::Multi(ring)
+        }
         (Mech::Ring | Mech::RingMpmc | Mech::RingDefault, _) => {
             let kind = if mech == Mech::RingMpmc {
                 Kind::Mpmc
@@ -640,6 +652,12 @@ fn run_row(
                 with_any!(rx, mut rx => work::ring_recv_u64(&mut rx, batch, &watch))?,
                 8,
             )
+        }
+        Side::Multi(ring) => {
+            let Work::Tput { batch, .. } = work else {
+                fail!("bad row")
+            };
+            stream(multi::recv(&ring, batch, &watch)?, 8)
         }
         Side::RingBytes(rx) => {
             let Work::Tput { size, batch } = work else {

@@ -21,6 +21,7 @@ enum Side {
     RingRtt(ringio::EchoPair, RingWait),
     RingU64(AnyProducer<u64>),
     RingBytes(AnyProducer<Bytes>),
+    Multi(Ring),
     Line,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
@@ -28,7 +29,7 @@ enum Side {
 
 /// Opens a ring of the bench's, checking its kind against the row's.
 fn open_ring(spec: &Spec, name: &str) -> Result<Ring, Failure> {
-    let kind = if spec.mech == Mech::RingMpmc {
+    let kind = if matches!(spec.mech, Mech::RingMpmc | Mech::RingMpmc2p2c) {
         Kind::Mpmc
     } else {
         Kind::Spsc
@@ -93,6 +94,7 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
                 _ => Side::RingBytes(AnyProducer::attach(&ring)?),
             }
         }
+        Mech::RingMpmc2p2c => Side::Multi(open_ring(&spec, name(&spec, 0)?)?),
         Mech::CacheLine => Side::Line,
         Mech::Pipe | Mech::Eventfd if rtt => {
             let (ping, pong) = (fd(&spec, 0)?, fd(&spec, 1)?);
@@ -153,6 +155,12 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
                 fail!("bad row")
             };
             with_any!(tx, mut tx => work::ring_send_u64(&mut tx, batch, dur, &watch))
+        }
+        Side::Multi(ring) => {
+            let Work::Tput { batch, .. } = spec.work else {
+                fail!("bad row")
+            };
+            super::multi::send(&ring, batch, dur, &watch)
         }
         Side::RingBytes(tx) => {
             let Work::Tput { batch, .. } = spec.work else {

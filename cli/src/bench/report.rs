@@ -141,8 +141,25 @@ fn rate(messages: u64, seconds: f64, size: usize) -> (String, String) {
     (m, b)
 }
 
+/// The cost of the cache-line row of `group` (the floor of a round trip).
+fn floor_of(group: &[&Row]) -> Option<f64> {
+    group
+        .iter()
+        .find(|r| r.mech == Mech::CacheLine)
+        .and_then(|r| r.outcome.cost())
+}
+
+/// `cost / floor` as `1.07x`, or `-`.
+fn ratio_to(floor: Option<f64>, cost: Option<f64>) -> String {
+    match (floor, cost) {
+        (Some(f), Some(c)) if f > 0.0 => format!("{:.2}x", c / f),
+        _ => "-".into(),
+    }
+}
+
 /// The table: one group per workload, each row's cost relative to the
-/// ringway row of its group, and the probe of each row.
+/// ringway row of its group and (round trips) to the raw cache-line round
+/// trip of its group, and the probe of each row.
 pub(crate) fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let mut i = 0;
@@ -154,13 +171,22 @@ pub(crate) fn table(rows: &[Row]) -> String {
             .iter()
             .find(|r| r.mech == Mech::Ring)
             .and_then(|r| r.outcome.cost());
+        let floor = floor_of(&group);
         let _ = writeln!(out, "\n{}", group_title(work));
         match work {
             Work::RttSpin | Work::RttBlock => {
                 let _ = writeln!(
                     out,
-                    "  {:<15} {:>10} {:>10} {:>10} {:>8} {:>11} {:>8} {:>7}",
-                    "mechanism", "p50", "p99", "p99.9", ">10µs", "vs ringway", "probe", "others"
+                    "  {:<15} {:>10} {:>10} {:>10} {:>8} {:>11} {:>8} {:>8} {:>7}",
+                    "mechanism",
+                    "p50",
+                    "p99",
+                    "p99.9",
+                    ">10µs",
+                    "vs ringway",
+                    "vs line",
+                    "probe",
+                    "others"
                 );
             }
             Work::Tput { .. } => {
@@ -191,12 +217,13 @@ pub(crate) fn table(rows: &[Row]) -> String {
             });
             let line = match &r.outcome {
                 Outcome::Latency(l) => format!(
-                    "{:>10} {:>10} {:>10} {:>7.2}% {:>11} {:>8} {:>7}",
+                    "{:>10} {:>10} {:>10} {:>7.2}% {:>11} {:>8} {:>8} {:>7}",
                     ns(l.p50),
                     ns(l.p99),
                     ns(l.p999),
                     l.over_10us * 100.0,
                     ratio,
+                    ratio_to(floor, r.outcome.cost()),
                     probe,
                     others
                 ),
@@ -234,11 +261,19 @@ pub(crate) fn json(rows: &[Row], meta: Value) -> Value {
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| {
+            let group: Vec<&Row> = rows.iter().filter(|o| o.work == r.work).collect();
+            let to_line = match (floor_of(&group), r.outcome.cost()) {
+                (Some(f), Some(c)) if f > 0.0 && matches!(r.outcome, Outcome::Latency(_)) => {
+                    Some(c / f)
+                }
+                _ => None,
+            };
             let mut v = json!({
                 "workload": work_json(r.work),
                 "mechanism": r.mech.name(),
                 "probe_ns": r.probe_ns,
                 "other_cpu_share": r.others,
+                "ratio_to_cache_line": to_line,
             });
             let result = match &r.outcome {
                 Outcome::Latency(l) => json!({

@@ -14,6 +14,9 @@ pub(crate) enum Mech {
     Ring,
     /// A ringway MPMC ring, one producer and one consumer.
     RingMpmc,
+    /// A ringway MPMC ring, two producer threads in the peer and two
+    /// consumer threads in the bench (u64 throughput rows only).
+    RingMpmc2p2c,
     /// A ringway SPSC ring waiting with the default strategy (spin, then
     /// park); blocking round trip only.
     RingDefault,
@@ -34,9 +37,10 @@ pub(crate) enum Mech {
 }
 
 impl Mech {
-    pub(crate) const ALL: [Mech; 10] = [
+    pub(crate) const ALL: [Mech; 11] = [
         Mech::Ring,
         Mech::RingMpmc,
+        Mech::RingMpmc2p2c,
         Mech::RingDefault,
         Mech::CacheLine,
         Mech::Pipe,
@@ -51,6 +55,7 @@ impl Mech {
         match self {
             Mech::Ring => "ringway",
             Mech::RingMpmc => "ringway mpmc",
+            Mech::RingMpmc2p2c => "mpmc 2p2c",
             Mech::RingDefault => "ringway default",
             Mech::CacheLine => "cache line",
             Mech::Pipe => "pipe",
@@ -67,6 +72,7 @@ impl Mech {
         match self {
             Mech::Ring => "ringway",
             Mech::RingMpmc => "ringway-mpmc",
+            Mech::RingMpmc2p2c => "ringway-mpmc-2p2c",
             Mech::RingDefault => "ringway-default",
             Mech::CacheLine => "cache-line",
             Mech::Pipe => "pipe",
@@ -80,7 +86,10 @@ impl Mech {
 
     /// Whether this is one of ringway's own rows.
     pub(crate) fn is_ring(self) -> bool {
-        matches!(self, Mech::Ring | Mech::RingMpmc | Mech::RingDefault)
+        matches!(
+            self,
+            Mech::Ring | Mech::RingMpmc | Mech::RingMpmc2p2c | Mech::RingDefault
+        )
     }
 }
 

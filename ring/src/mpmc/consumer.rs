@@ -172,7 +172,11 @@ impl ConsumerCore {
             );
         }
         self.peer.settled();
-        self.ring.shared.header().space_event.notify();
+        self.ring
+            .shared
+            .header()
+            .space_event
+            .notify_in(self.ring.shared.barrier);
     }
 
     /// Claims the next message (passing over skipped slots): its position.
@@ -208,6 +212,7 @@ impl ConsumerCore {
             let this = &*self;
             peer::wait_sliced(
                 &this.ring.shared.header().data_event,
+                this.ring.shared.barrier,
                 this.strategy,
                 deadline,
                 |on| this.peer.note_wait(WAIT_DATA, on),
@@ -304,6 +309,7 @@ impl ConsumerSide for ConsumerCore {
         let mut found = 0;
         peer::wait_sliced(
             &this.ring.shared.header().data_event,
+            this.ring.shared.barrier,
             this.strategy,
             deadline,
             |on| this.peer.note_wait(WAIT_DATA, on),

@@ -99,7 +99,7 @@ pub(crate) fn tombstone(shared: &Shared, me: usize, role: u32, pos: u64, len: u6
             Ordering::Relaxed,
         );
     }
-    shared.header().data_event.notify();
+    shared.header().data_event.notify_in(shared.barrier);
     true
 }
 
@@ -150,6 +150,6 @@ pub(crate) fn free_claimed(
             }
         }
     }
-    shared.header().space_event.notify();
+    shared.header().space_event.notify_in(shared.barrier);
     Some(lost)
 }

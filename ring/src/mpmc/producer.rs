@@ -167,7 +167,11 @@ impl ProducerCore {
             );
         }
         self.peer.settled();
-        self.ring.shared.header().data_event.notify();
+        self.ring
+            .shared
+            .header()
+            .data_event
+            .notify_in(self.ring.shared.barrier);
     }
 
     /// Whether a push could go ahead now: the slot at `tail` is free, or the
@@ -192,6 +196,7 @@ impl ProducerCore {
             let this = &*self;
             peer::wait_sliced(
                 &this.ring.shared.header().space_event,
+                this.ring.shared.barrier,
                 this.strategy,
                 deadline,
                 |on| this.peer.note_wait(WAIT_SPACE, on),
@@ -267,6 +272,7 @@ impl ProducerSide for ProducerCore {
         let this = &*self;
         peer::wait_sliced(
             &this.ring.shared.header().space_event,
+            this.ring.shared.barrier,
             this.strategy,
             deadline,
             |on| this.peer.note_wait(WAIT_SPACE, on),

@@ -10,17 +10,19 @@
 
 use std::time::Instant;
 
-use ringway_sync::{Event, WaitStrategy};
+use ringway_sync::{Barrier, Event, WaitStrategy};
 
 use super::LIVENESS_SLICE;
 use crate::error::Waited;
 
-/// Waits on `event` until `ready` gives a value, `deadline` passes, or
-/// `gone` says the peer is gone (after a last `ready`). `note` records the
-/// waiter registration (see `Event::wait_noting`).
+/// Waits on `event` (in the ring's `barrier` mode) until `ready` gives a
+/// value, `deadline` passes, or `gone` says the peer is gone (after a last
+/// `ready`). `note` records the waiter registration (see
+/// `Event::wait_noting`).
 #[cfg_attr(loom, allow(unused_mut))]
 pub(crate) fn wait_sliced<R>(
     event: &Event,
+    barrier: Barrier,
     strategy: WaitStrategy,
     deadline: Option<Instant>,
     mut note: impl FnMut(bool),
@@ -45,7 +47,7 @@ pub(crate) fn wait_sliced<R>(
             (Some(d), Some(s)) => Some(d.min(s)),
             (d, s) => d.or(s),
         };
-        match event.wait_noting(strategy, until, &mut note, &mut ready) {
+        match event.wait_noting(barrier, strategy, until, &mut note, &mut ready) {
             Ok(r) => return Ok(r),
             Err(_) => {
                 if gone() {

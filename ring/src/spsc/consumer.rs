@@ -133,6 +133,7 @@ impl ConsumerCore {
         let mut found = 0;
         peer::wait_sliced(
             &ring.shared.header().data_event,
+            ring.shared.barrier,
             self.strategy,
             deadline,
             |on| peer.note_wait(WAIT_DATA, on),
@@ -169,7 +170,7 @@ impl ConsumerCore {
         // `ProducerCore::refresh`.
         h.head
             .store(self.head, ordering!(Release, "spsc_release_relaxed"));
-        h.space_event.notify();
+        h.space_event.notify_in(self.ring.shared.barrier);
     }
 }
 

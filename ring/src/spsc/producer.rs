@@ -135,6 +135,7 @@ impl ProducerCore {
         let cached_head = &mut self.cached_head;
         peer::wait_sliced(
             &ring.shared.header().space_event,
+            ring.shared.barrier,
             self.strategy,
             deadline,
             |on| peer.note_wait(WAIT_SPACE, on),
@@ -161,7 +162,7 @@ impl ProducerCore {
         // Acquire load of tail in `ConsumerCore::refresh`.
         h.tail
             .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
-        h.data_event.notify();
+        h.data_event.notify_in(self.ring.shared.barrier);
     }
 }
 
