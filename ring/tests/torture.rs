@@ -414,7 +414,7 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
                             return (got, max_stall)
                         }
                         Err(PopTimeoutError::PeerGone) => last = Instant::now(),
-                        Err(e) => panic!("{e:?}"),
+                        Err(e) => panic!("{e:?}: {:?} {:?}", ring.snapshot(), ring.peers()),
                     }
                 }
             })
