@@ -57,7 +57,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 3
+#define RINGWAY_LAYOUT_VERSION 5
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -149,7 +149,8 @@ enum ringway_result
   RINGWAY_ERR_ROLE_TAKEN = 18,
   /**
    * Every entry of the ring's peer table has a live holder (62 handles
-   * of any role; entries of dead processes are reused).
+   * of any role; entries of dead processes are reused), or, for record
+   * producers and broadcast subscribers, of its producer table (32).
    */
   RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
   /**
@@ -190,11 +191,16 @@ enum ringway_result
    */
   RINGWAY_ERR_OTHER = 28,
   /**
+   * MPMC: a producer's claim holds the head (a message is being written
+   * there); the ring is not empty, retry (not an error condition).
+   */
+  RINGWAY_ERR_BUSY = 29,
+  /**
    * The other side is gone: its last holder died and none is attached
    * (a consumer sees it once the ring is drained, a producer when the
    * ring is full).
    */
-  RINGWAY_ERR_PEER_GONE = 29,
+  RINGWAY_ERR_PEER_GONE = 30,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

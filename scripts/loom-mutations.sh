@@ -20,11 +20,12 @@ MUTATIONS=(
     "park_without_fence          blocking"
     "sleep_without_flag          blocking"
 )
-if [ -f loom-tests/tests/mpmc.rs ]; then
+for model in loom-tests/tests/mpmc.rs loom-tests/tests/record.rs loom-tests/tests/broadcast.rs; do
+    [ -f "$model" ] || continue
     while read -r line; do
         [ -n "$line" ] && MUTATIONS+=("$line")
-    done < <(sed -n 's/^\/\/ mutation: //p' loom-tests/tests/mpmc.rs)
-fi
+    done < <(sed -n 's/^\/\/ mutation: //p' "$model")
+done
 
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom-mutation"

@@ -110,7 +110,7 @@ impl Queue for Ringway {
                         }
                         1
                     }
-                    Err(PopError::Empty) => 0,
+                    Err(PopError::Empty | PopError::Busy) => 0,
                     Err(e) => panic!("{e}"),
                 }
             };

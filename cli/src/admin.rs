@@ -1,24 +1,42 @@
-//! `create`, `info`, `ls`, `rm`, `gc`: operate rings by name.
+//! `create`, `info`, `ls`, `gc`: operate rings by name (`rm` is in `object.rs`).
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::PathBuf;
 
-use ringway::layout::MAGIC;
-use ringway::{Kind, OpenError, OpenOptions, Ring, RingBuilder};
+use ringway::probe::Probe;
+use ringway::{Kind, OpenOptions, Ring, RingBuilder};
 
 use crate::failure::{fail, Failure};
 use crate::locator::Locator;
+use crate::object::{path_of, Object};
+
+/// The parameters of `ringway create` besides where and which kind.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    /// Slots, or bytes for record and broadcast rings; a default if `None`.
+    pub(crate) capacity: Option<u64>,
+    /// Bytes per slot (slot rings).
+    pub(crate) slot_size: u32,
+    /// Broadcast: gated.
+    pub(crate) gated: bool,
+    /// Record: CRC32C per record.
+    pub(crate) checksums: bool,
+}
 
 /// `ringway create`.
 pub(crate) fn create(
     name: Option<&str>,
     kind: Kind,
-    capacity: u64,
-    slot_size: u32,
+    shape: Shape,
     file: Option<PathBuf>,
     barrier: Option<ringway::Barrier>,
 ) -> Result<(), Failure> {
+    let Shape {
+        capacity,
+        slot_size,
+        gated,
+        checksums,
+    } = shape;
     let locator = match (name, file) {
         (Some(_), Some(_)) => fail!("give a shm NAME or --file PATH, not both"),
         (None, None) => fail!("give a shm NAME (like /jobs) or --file PATH"),
@@ -28,11 +46,17 @@ pub(crate) fn create(
     // Slots aligned to the largest power of two (up to 64) dividing the size,
     // so typed peers of any alignment up to that can attach.
     let align = 1u32 << slot_size.trailing_zeros().min(6);
-    let builder = RingBuilder::new(kind)
-        .capacity(capacity)
-        .slot_size(slot_size)
-        .slot_align(align)
-        .unlink_on_drop(false);
+    let builder = match kind {
+        Kind::Record | Kind::Broadcast => RingBuilder::new(kind)
+            .capacity(capacity.unwrap_or(1 << 20))
+            .gated(gated)
+            .checksums(checksums),
+        Kind::Spsc | Kind::Mpmc => RingBuilder::new(kind)
+            .capacity(capacity.unwrap_or(1024))
+            .slot_size(slot_size)
+            .slot_align(align),
+    }
+    .unlink_on_drop(false);
     let builder = match barrier {
         Some(b) => builder.barrier(b),
         None => builder,
@@ -41,14 +65,24 @@ pub(crate) fn create(
         Locator::Shm(name) => builder.create_shm(name)?,
         Locator::File(path) => builder.create_file(path)?,
     };
-    println!(
-        "created {} ({}, {} slots of {} bytes, {} bytes mapped)",
-        locator.display(),
-        ring.kind(),
-        ring.capacity(),
-        ring.slot_size(),
-        ring.geometry().total_len
-    );
+    match kind {
+        Kind::Record | Kind::Broadcast => println!(
+            "created {} ({}, {} bytes of records, flags {:#x}, {} bytes mapped)",
+            locator.display(),
+            ring.kind(),
+            ring.capacity(),
+            ring.identity().flags,
+            ring.geometry().total_len
+        ),
+        Kind::Spsc | Kind::Mpmc => println!(
+            "created {} ({}, {} slots of {} bytes, {} bytes mapped)",
+            locator.display(),
+            ring.kind(),
+            ring.capacity(),
+            ring.slot_size(),
+            ring.geometry().total_len
+        ),
+    }
     Ok(())
 }
 
@@ -165,24 +199,96 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
     out
 }
 
-/// `ringway info`.
+/// `ringway info`: reads the header with `pread` first, and maps the ring
+/// only once that copy validated.
 pub(crate) fn info(name: &str) -> Result<(), Failure> {
     let locator = Locator::parse(name)?;
+    let shown = locator.display();
+    let object = match Object::open(&path_of(&locator)) {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fail!("no ring named {shown}"),
+        Err(e) => fail!("{shown}: {e}"),
+    };
+    match object.probe()? {
+        Probe::Ready(copy) => {
+            copy.validate()?;
+        }
+        Probe::Initialising(copy) => {
+            let id = copy.identity();
+            fail!(
+                "{shown} is not initialised: created by {}, ABI {}; retry, or remove it if its creator is gone",
+                role(id.creator_pid),
+                id.abi_version
+            )
+        }
+        Probe::Empty => fail!("{shown} is empty (0 bytes): not a ringway ring, or a creator died before writing to it"),
+        _ => fail!("{shown} is not a ringway ring"),
+    }
     let ring = locator.open(&OpenOptions::new())?;
-    print!("{}", describe(&ring, &locator.display()));
+    print!("{}", describe(&ring, &shown));
     Ok(())
 }
 
-/// Whether the object starts with the ring magic (read without mapping it).
-fn has_magic(path: &std::path::Path) -> bool {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut word = [0u8; 8];
-    f.read_exact(&mut word).is_ok() && u64::from_le_bytes(word) == MAGIC
+/// One `ls` row from a header copy (nothing mapped).
+fn ls_row(probe: &Probe, name: &str) -> Option<String> {
+    Some(match probe {
+        Probe::Ready(copy) => match copy.validate() {
+            Ok(g) => {
+                let (producer, consumer) = copy.role_owners();
+                let roles = match g.kind {
+                    Kind::Spsc => {
+                        format!("producer {}, consumer {}", role(producer), role(consumer))
+                    }
+                    Kind::Mpmc => match peer_count(name) {
+                        Some(n) => format!("{n} peers registered"),
+                        None => "peers unknown".to_string(),
+                    },
+                    Kind::Record => format!(
+                        "{} producers registered, consumer {}",
+                        copy.producers().len(),
+                        role(consumer)
+                    ),
+                    Kind::Broadcast => format!(
+                        "producer {}, {} subscribers registered",
+                        role(producer),
+                        copy.producers().len()
+                    ),
+                };
+                let fill = copy.tail().saturating_sub(copy.head()).min(g.capacity);
+                format!(
+                    "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",
+                    g.kind.name(),
+                    g.capacity,
+                    g.slot_size,
+                    fill,
+                    g.capacity
+                )
+            }
+            Err(e) => format!("unusable: {e}"),
+        },
+        Probe::Initialising(copy) => {
+            let gone = !copy.creator_alive();
+            format!(
+                "initialising, created by {}{}",
+                role(copy.identity().creator_pid),
+                if gone {
+                    "; `ringway rm` removes it"
+                } else {
+                    ""
+                }
+            )
+        }
+        Probe::Empty => {
+            "empty (0 bytes): not provably a ring; `ringway rm` will not remove it".to_owned()
+        }
+        _ => return None,
+    })
 }
 
-/// `ringway ls`: every object in /dev/shm that starts with the ring magic.
+/// `ringway ls`: every object in /dev/shm that starts with the ring magic,
+/// and the empty ones (which a creator that died may have left). Read with
+/// `pread` through a descriptor opened without following symlinks or
+/// blocking; nothing is mapped.
 pub(crate) fn ls() -> Result<(), Failure> {
     let dir = std::path::Path::new("/dev/shm");
     let entries = match std::fs::read_dir(dir) {
@@ -191,35 +297,14 @@ pub(crate) fn ls() -> Result<(), Failure> {
     };
     let mut rows = Vec::new();
     for entry in entries.flatten() {
-        let Ok(meta) = entry.metadata() else { continue };
-        if !meta.is_file() || !has_magic(&entry.path()) {
+        let Ok(object) = Object::open(&entry.path()) else {
             continue;
-        }
-        let name = format!("/{}", entry.file_name().to_string_lossy());
-        let state = match OpenOptions::new().allow_other_owner(true).open_shm(&name) {
-            Ok(ring) => {
-                let g = ring.geometry();
-                let s = ring.snapshot();
-                let roles = match g.kind {
-                    Kind::Spsc => format!(
-                        "producer {}, consumer {}",
-                        role(s.producer_owner),
-                        role(s.consumer_owner)
-                    ),
-                    Kind::Mpmc => format!("{} peers registered", s.peers.len()),
-                };
-                format!(
-                    "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",
-                    g.kind.name(),
-                    g.capacity,
-                    g.slot_size,
-                    s.len,
-                    g.capacity
-                )
-            }
-            Err(e) => format!("unusable: {e}"),
         };
-        rows.push((name, state));
+        let name = format!("/{}", entry.file_name().to_string_lossy());
+        let Some(row) = object.probe().ok().and_then(|p| ls_row(&p, &name)) else {
+            continue;
+        };
+        rows.push((name, row));
     }
     rows.sort();
     if rows.is_empty() {
@@ -231,43 +316,22 @@ pub(crate) fn ls() -> Result<(), Failure> {
     Ok(())
 }
 
-/// `ringway rm`: removes a ring, and only a ring.
-pub(crate) fn rm(name: &str) -> Result<(), Failure> {
-    let locator = Locator::parse(name)?;
-    match locator.open(&OpenOptions::new().allow_other_owner(true)) {
-        Ok(_) => {}
-        Err(f) => {
-            // Open again to look at the typed error: a half-initialised or
-            // foreign-version ring may go, something that is not a ring may not.
-            let typed = match &locator {
-                Locator::Shm(n) => OpenOptions::new().allow_other_owner(true).open_shm(n),
-                Locator::File(p) => OpenOptions::new().allow_other_owner(true).open_file(p),
-            };
-            match typed {
-                Err(OpenError::NotReady { .. })
-                | Err(OpenError::AbiMismatch { .. })
-                | Err(OpenError::LayoutMismatch { .. })
-                | Err(OpenError::BadGeometry { .. })
-                | Err(OpenError::UnknownKind { .. })
-                | Err(OpenError::UnknownFlags { .. })
-                | Err(OpenError::UnknownBarrier { .. })
-                | Err(OpenError::BarrierUnavailable { .. }) => {}
-                Err(OpenError::BadMagic { .. }) | Err(OpenError::TooSmall { .. }) => {
-                    fail!(
-                        "{} is not a ringway ring; not removing it",
-                        locator.display()
-                    )
-                }
-                _ => return Err(f),
-            }
-        }
-    }
-    match &locator {
-        Locator::Shm(n) => Ring::remove_shm(n)?,
-        Locator::File(p) => std::fs::remove_file(p)?,
-    }
-    println!("removed {}", locator.display());
-    Ok(())
+/// Number of entries in an MPMC shm ring's peer table (the peer table
+/// follows the header, so the header probe does not see it).
+fn peer_count(name: &str) -> Option<usize> {
+    let ring = OpenOptions::new()
+        .allow_other_owner(true)
+        .open_shm(name)
+        .ok()?;
+    Some(ring.snapshot().peers.len())
+}
+
+/// Whether the object at `path` probes as a ready ringway ring.
+fn is_ready_ring(path: &std::path::Path) -> bool {
+    Object::open(path)
+        .ok()
+        .and_then(|o| o.probe().ok())
+        .is_some_and(|p| matches!(p, Probe::Ready(_)))
 }
 
 /// What `gc` found in one ring.
@@ -320,7 +384,7 @@ pub(crate) fn gc(name: Option<&str>, dry_run: bool) -> Result<(), Failure> {
     };
     let mut names: Vec<String> = entries
         .flatten()
-        .filter(|e| e.metadata().is_ok_and(|m| m.is_file()) && has_magic(&e.path()))
+        .filter(|e| e.metadata().is_ok_and(|m| m.is_file()) && is_ready_ring(&e.path()))
         .map(|e| format!("/{}", e.file_name().to_string_lossy()))
         .collect();
     names.sort();

@@ -121,6 +121,10 @@ fn read_with<K: Flavor>(rx: &mut Consumer<K, Bytes>) -> Result<(), Failure> {
     let payload = slot - FRAME;
     let stdout = raw_fd(1);
     let mut out = io::BufWriter::with_capacity(1 << 20, &*stdout);
+    // Each slot is copied here before anything in it is looked at: the
+    // writer may change the slot's bytes at any time, so the length that is
+    // checked must be the length that is used (no double fetch).
+    let mut frame = vec![0u8; slot];
     loop {
         // Nothing for a millisecond: hand what we have downstream, then
         // sleep on the ring's futex until the writer publishes.
@@ -145,6 +149,8 @@ fn read_with<K: Flavor>(rx: &mut Consumer<K, Bytes>) -> Result<(), Failure> {
         let mut eos = false;
         for s in chunk.iter() {
             used += 1;
+            frame.copy_from_slice(s);
+            let s = &frame[..];
             let len = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
             if len == EOS {
                 eos = true;

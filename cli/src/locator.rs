@@ -24,7 +24,8 @@ impl Locator {
         if arg.is_empty() {
             fail!("invalid ring name \"\": the name is empty");
         }
-        if arg[1..].contains('/') || arg.starts_with('.') {
+        // By characters, not bytes: the first one may be several bytes long.
+        if arg.chars().skip(1).any(|c| c == '/') || arg.starts_with('.') {
             return Ok(Locator::File(PathBuf::from(arg)));
         }
         let name = if arg.starts_with('/') {
@@ -71,5 +72,8 @@ mod tests {
         assert!(Locator::parse("/").is_err());
         assert!(Locator::parse("").is_err());
         assert!(Locator::parse(&"x".repeat(300)).is_err());
+        // A multi-byte first character (used to panic slicing at byte 1).
+        assert_eq!(Locator::parse("é").unwrap(), Locator::Shm("/é".into()));
+        assert_eq!(Locator::parse("é/x").unwrap(), Locator::File("é/x".into()));
     }
 }

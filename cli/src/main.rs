@@ -12,6 +12,8 @@ mod bench;
 mod cat;
 mod failure;
 mod locator;
+mod object;
+mod records;
 mod sys;
 
 use std::path::PathBuf;
@@ -37,6 +39,10 @@ enum KindArg {
     Spsc,
     /// Many producers, many consumers.
     Mpmc,
+    /// Variable-size records, many producers, one consumer.
+    Record,
+    /// Variable-size records, one producer, many subscribers.
+    Broadcast,
 }
 
 impl From<KindArg> for ringway::Kind {
@@ -44,6 +50,8 @@ impl From<KindArg> for ringway::Kind {
         match k {
             KindArg::Spsc => ringway::Kind::Spsc,
             KindArg::Mpmc => ringway::Kind::Mpmc,
+            KindArg::Record => ringway::Kind::Record,
+            KindArg::Broadcast => ringway::Kind::Broadcast,
         }
     }
 }
@@ -71,15 +79,22 @@ enum Command {
         /// Ring kind.
         #[arg(long, value_enum, default_value = "spsc")]
         kind: KindArg,
-        /// Number of slots (a power of two).
-        #[arg(long, default_value_t = 1024)]
-        capacity: u64,
-        /// Bytes per slot.
+        /// Number of slots (a power of two); for record and broadcast
+        /// rings, bytes (default 1 MiB).
+        #[arg(long)]
+        capacity: Option<u64>,
+        /// Bytes per slot (spsc, mpmc).
         #[arg(long, default_value_t = 4096)]
         slot_size: u32,
         /// Create a file-backed ring at this path instead of a shm name.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Broadcast: the producer waits for the slowest subscriber.
+        #[arg(long)]
+        gated: bool,
+        /// Record: a CRC32C in every record (for durable file rings).
+        #[arg(long)]
+        checksums: bool,
         /// How notifiers and waiters pay for the wakeup handshake; fixed for
         /// the ring's life.
         #[arg(long, value_enum, default_value = "auto")]
@@ -106,9 +121,10 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Pipe bytes through an SPSC ring: `cat NAME --write < in`, `cat NAME --read > out`.
+    /// Pipe bytes through an SPSC or record ring: `cat NAME --write < in`,
+    /// `cat NAME --read > out`.
     Cat {
-        /// Shared-memory name or file path of an existing SPSC ring.
+        /// Shared-memory name or file path of an existing SPSC or record ring.
         name: String,
         /// Copy stdin into the ring, then mark the end of the stream.
         #[arg(long, conflicts_with = "read", required_unless_present = "read")]
@@ -116,6 +132,33 @@ enum Command {
         /// Copy the ring to stdout until the end-of-stream mark.
         #[arg(long)]
         read: bool,
+    },
+    /// Subscribe to a broadcast ring and print its records, one per line.
+    Tail {
+        /// Shared-memory name or file path of a broadcast ring.
+        name: String,
+        /// Start with the last N records already in the ring.
+        #[arg(long, default_value_t = 0)]
+        back: usize,
+        /// Exit after this many records.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Check a file-backed record ring: the longest valid prefix of records
+    /// and what recovery would drop (exit 1 if flushed records are damaged).
+    Verify {
+        /// Path of the ring file.
+        file: PathBuf,
+    },
+    /// The record rows' peer process (started by `bench --records`).
+    #[command(name = "__record-peer", hide = true)]
+    RecordPeer {
+        /// record, broadcast, pipe or dgram.
+        mode: String,
+        /// The ring's shm name or the socket path.
+        place: String,
+        /// Records to receive.
+        count: u64,
     },
     /// The bench's peer process (started by `bench`, not by hand).
     #[command(name = "__peer", hide = true)]
@@ -134,6 +177,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             capacity,
             slot_size,
             file,
+            gated,
+            checksums,
             barrier,
         } => {
             let barrier = match barrier {
@@ -144,25 +189,35 @@ fn run(cli: Cli) -> Result<(), Failure> {
             admin::create(
                 name.as_deref(),
                 kind.into(),
-                capacity,
-                slot_size,
+                admin::Shape {
+                    capacity,
+                    slot_size,
+                    gated,
+                    checksums,
+                },
                 file,
                 barrier,
             )
         }
         Command::Info { name } => admin::info(&name),
         Command::Ls => admin::ls(),
-        Command::Rm { name } => admin::rm(&name),
+        Command::Rm { name } => object::rm(&name),
         Command::Gc { name, dry_run } => admin::gc(name.as_deref(), dry_run),
         Command::Cat { name, write, read } => {
             debug_assert!(write != read);
-            if write {
-                cat::write(&name)
-            } else {
-                cat::read(&name)
+            match (records::is_record_ring(&name), write) {
+                (true, true) => records::write(&name),
+                (true, false) => records::read(&name),
+                (false, true) => cat::write(&name),
+                (false, false) => cat::read(&name),
             }
         }
+        Command::Tail { name, back, count } => records::tail(&name, back, count),
+        Command::Verify { file } => records::verify(&file),
         Command::Peer { spec } => bench::peer::run(&spec),
+        Command::RecordPeer { mode, place, count } => {
+            bench::records::peer_main(&mode, &place, count)
+        }
     }
 }
 

@@ -115,7 +115,8 @@ static void test_results(void) {
         {RINGWAY_ERR_UNSUPPORTED, 26},
         {RINGWAY_ERR_PANIC, 27},
         {RINGWAY_ERR_OTHER, 28},
-        {RINGWAY_ERR_PEER_GONE, 29},
+        {RINGWAY_ERR_BUSY, 29},
+        {RINGWAY_ERR_PEER_GONE, 30},
     };
     size_t n = sizeof pinned / sizeof pinned[0];
     for (size_t i = 0; i < n; i++) {
@@ -611,13 +612,21 @@ static void test_file(void) {
     CHECK_RC(ringway_ring_open_file(file_path, RINGWAY_KIND_ANY, &other), RINGWAY_ERR_NOT_FOUND);
     CHECK_RC(ringway_ring_remove_file(file_path), RINGWAY_ERR_NOT_FOUND);
 
-    /* A file too short to be a ring. */
+    /* A short foreign file: not a ring (bad magic), whatever its length. */
     FILE *f = fopen(file_path, "wb");
     CHECK(f != NULL);
     CHECK(fwrite("not a ring", 1, 10, f) == 10);
     CHECK(fclose(f) == 0);
+    CHECK_RC(ringway_ring_open_file(file_path, RINGWAY_KIND_ANY, &other), RINGWAY_ERR_BAD_MAGIC);
+    CHECK_LAST_ERROR_HAS("not a ringway ring");
+    CHECK(other == NULL);
+    /* The first bytes of the magic and nothing more: too small. */
+    f = fopen(file_path, "wb");
+    CHECK(f != NULL);
+    CHECK(fwrite("RING", 1, 4, f) == 4);
+    CHECK(fclose(f) == 0);
     CHECK_RC(ringway_ring_open_file(file_path, RINGWAY_KIND_ANY, &other), RINGWAY_ERR_TOO_SMALL);
-    CHECK_LAST_ERROR_HAS("region is 10 bytes");
+    CHECK_LAST_ERROR_HAS("region is 4 bytes");
     CHECK(other == NULL);
     CHECK(unlink(file_path) == 0);
     file_path[0] = '\0';
@@ -669,6 +678,29 @@ static void test_corrupt_header(void) {
     CHECK(munmap(raw, len) == 0);
     ringway_ring_free(ring);
     CHECK_OK(ringway_ring_remove_shm(name));
+}
+
+/* A foreign object (text, zeros) in /dev/shm is not a ring: BAD_MAGIC at
+ * once, never NOT_READY. */
+static void test_foreign_object(void) {
+    static const char text[] = "remember the milk\n";
+    static unsigned char zeros[8192];
+    const char *name = shm_name("foreign");
+    char path[300];
+    ringway_ring *other = NULL;
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    for (int round = 0; round < 2; round++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+        CHECK(fd >= 0);
+        const void *bytes = round == 0 ? (const void *)text : (const void *)zeros;
+        size_t n = round == 0 ? sizeof text - 1 : sizeof zeros;
+        CHECK(write(fd, bytes, n) == (ssize_t)n);
+        close(fd);
+        CHECK_RC(ringway_ring_open_shm(name, RINGWAY_KIND_ANY, &other), RINGWAY_ERR_BAD_MAGIC);
+        CHECK_LAST_ERROR_HAS("not a ringway ring");
+        CHECK(other == NULL);
+        CHECK(unlink(path) == 0);
+    }
 }
 
 static void test_bad_arguments(void) {
@@ -795,6 +827,7 @@ int main(void) {
     test_shm();
     test_file();
     test_corrupt_header();
+    test_foreign_object();
     test_bad_arguments();
     check_cleanup();
     printf("test_api: ok (ringway %s, C ABI %u)\n", ringway_version(), ringway_abi_version());

@@ -78,7 +78,10 @@ enum Tx {
 fn consume(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
     let attach = |e: ringway_core::HandleError| (2, e.to_string());
     let mut rx = match ring.kind() {
-        Kind::Spsc => Rx::Spsc(spsc::Consumer::attach(ring).map_err(attach)?),
+        // A record ring is refused by the typed SPSC handle (WrongKind).
+        Kind::Spsc | Kind::Record | Kind::Broadcast => {
+            Rx::Spsc(spsc::Consumer::attach(ring).map_err(attach)?)
+        }
         Kind::Mpmc => Rx::Mpmc(mpmc::Consumer::attach(ring).map_err(attach)?),
     };
     for expected in 0..count {
@@ -101,7 +104,10 @@ fn consume(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
 fn produce(ring: &ringway_core::Ring, count: u64) -> Result<(), Failure> {
     let attach = |e: ringway_core::HandleError| (2, e.to_string());
     let mut tx = match ring.kind() {
-        Kind::Spsc => Tx::Spsc(spsc::Producer::attach(ring).map_err(attach)?),
+        // A record ring is refused by the typed SPSC handle (WrongKind).
+        Kind::Spsc | Kind::Record | Kind::Broadcast => {
+            Tx::Spsc(spsc::Producer::attach(ring).map_err(attach)?)
+        }
         Kind::Mpmc => Tx::Mpmc(mpmc::Producer::attach(ring).map_err(attach)?),
     };
     for next in 0..count {

@@ -56,7 +56,9 @@ impl From<CreateError> for Error {
         let code = match &e {
             CreateError::InvalidName { .. } => RINGWAY_ERR_INVALID_NAME,
             CreateError::AlreadyExists { .. } => RINGWAY_ERR_EXISTS,
-            CreateError::Layout(_) | CreateError::Misaligned { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
+            CreateError::Layout(_)
+            | CreateError::Misaligned { .. }
+            | CreateError::InvalidMode { .. } => RINGWAY_ERR_INVALID_ARGUMENT,
             CreateError::NoSpace { .. } => RINGWAY_ERR_NO_SPACE,
             CreateError::RegionTooSmall { .. } => RINGWAY_ERR_TOO_SMALL,
             CreateError::Io { .. } => RINGWAY_ERR_IO,
@@ -99,7 +101,9 @@ impl From<HandleError> for Error {
             HandleError::RoleTaken { .. } => RINGWAY_ERR_ROLE_TAKEN,
             HandleError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
             HandleError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
-            HandleError::TooManyPeers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
+            HandleError::TooManyPeers | HandleError::TooManyProducers => {
+                RINGWAY_ERR_TOO_MANY_PRODUCERS
+            }
             HandleError::Corrupt(_) => RINGWAY_ERR_CORRUPT,
             _ => RINGWAY_ERR_OTHER,
         };
@@ -133,6 +137,10 @@ impl From<PopError> for Error {
         match e {
             // Static: a consumer spinning on an empty ring must not allocate.
             PopError::Empty => Error::fixed(RINGWAY_ERR_EMPTY, "ring is empty"),
+            PopError::Busy => Error::fixed(
+                RINGWAY_ERR_BUSY,
+                "a message is being written at the head of the ring; retry",
+            ),
             PopError::Size { expected, found } => Error::new(
                 RINGWAY_ERR_SIZE,
                 format!("buffer is {found} bytes; slots are {expected} bytes"),

@@ -56,7 +56,8 @@ pub enum ringway_result {
     /// The SPSC producer or consumer role is held by another handle.
     RINGWAY_ERR_ROLE_TAKEN = 18,
     /// Every entry of the ring's peer table has a live holder (62 handles
-    /// of any role; entries of dead processes are reused).
+    /// of any role; entries of dead processes are reused), or, for record
+    /// producers and broadcast subscribers, of its producer table (32).
     RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
     /// The region is shorter than the ring needs.
     RINGWAY_ERR_TOO_SMALL = 20,
@@ -77,16 +78,19 @@ pub enum ringway_result {
     RINGWAY_ERR_PANIC = 27,
     /// An error this version of the C API has no code for; see the message.
     RINGWAY_ERR_OTHER = 28,
+    /// MPMC: a producer's claim holds the head (a message is being written
+    /// there); the ring is not empty, retry (not an error condition).
+    RINGWAY_ERR_BUSY = 29,
     /// The other side is gone: its last holder died and none is attached
     /// (a consumer sees it once the ring is drained, a producer when the
     /// ring is full).
-    RINGWAY_ERR_PEER_GONE = 29,
+    RINGWAY_ERR_PEER_GONE = 30,
 }
 
 use ringway_result::*;
 
 /// Every code, in numeric order (for tests and `ringway_result_str`).
-pub(crate) const ALL: [ringway_result; 30] = [
+pub(crate) const ALL: [ringway_result; 31] = [
     RINGWAY_OK,
     RINGWAY_ERR_NULL,
     RINGWAY_ERR_INVALID_ARGUMENT,
@@ -116,6 +120,7 @@ pub(crate) const ALL: [ringway_result; 30] = [
     RINGWAY_ERR_UNSUPPORTED,
     RINGWAY_ERR_PANIC,
     RINGWAY_ERR_OTHER,
+    RINGWAY_ERR_BUSY,
     RINGWAY_ERR_PEER_GONE,
 ];
 
@@ -152,6 +157,7 @@ impl ringway_result {
             RINGWAY_ERR_UNSUPPORTED => c"not supported",
             RINGWAY_ERR_PANIC => c"panic caught inside ringway",
             RINGWAY_ERR_OTHER => c"other error",
+            RINGWAY_ERR_BUSY => c"a message is being written at the head; retry",
             RINGWAY_ERR_PEER_GONE => c"the peer is gone (it died)",
         }
     }

@@ -72,12 +72,13 @@ fn parking_consumer(ring: &Ring) -> Consumer<u64> {
     rx
 }
 
-/// Pops one message, retrying while `try_pop` says empty.
+/// Pops one message, retrying while `try_pop` says empty (or busy: a
+/// producer's claim holds the head).
 fn pop(rx: &mut Consumer<u64>) -> u64 {
     loop {
         match rx.try_pop() {
             Ok(v) => return v,
-            Err(PopError::Empty) => thread::yield_now(),
+            Err(PopError::Empty | PopError::Busy) => thread::yield_now(),
             Err(e) => panic!("{e:?}"),
         }
     }

@@ -5,7 +5,8 @@
 //!
 //! 1. the region holds a header (`TooSmall`);
 //! 2. `state` is READY, loaded with Acquire so that the identity written
-//!    before it is visible (`NotReady`);
+//!    before it is visible; if not, the magic tells a ring under construction
+//!    (`NotReady`) from a foreign object (`BadMagic`);
 //! 3. magic, ABI version, layout hash (`BadMagic`, `AbiMismatch`, `LayoutMismatch`);
 //! 4. flags, kind, and the kind the caller asked for (`UnknownFlags`,
 //!    `UnknownKind`, `WrongKind`), then the barrier mode and whether this
@@ -67,6 +68,17 @@ pub(crate) unsafe fn validate(
     // Acquire: pairs with the creator's Release store of READY in `Ring::init`,
     // so the identity read below is the one written before it.
     if state != STATE_READY {
+        // Not READY: a ring under construction starts with the magic (its
+        // creator's first write, see `layout.rs`); anything else is foreign
+        // and is refused at once rather than waited for.
+        // SAFETY: in bounds as above; a volatile copy of one word, which a
+        // peer may be writing (any value is a valid u64).
+        let magic = unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!((*(*header).identity_ptr()).magic))
+        };
+        if magic != MAGIC {
+            return Err(OpenError::BadMagic { found: magic });
+        }
         return Err(OpenError::NotReady { state });
     }
     // SAFETY: in bounds as above. A volatile copy: a peer may scribble on the
@@ -96,10 +108,10 @@ pub(crate) fn check_identity(
             expected: LAYOUT_HASH,
         });
     }
-    if id.flags != 0 {
+    let kind = Kind::from_raw(id.kind).ok_or(OpenError::UnknownKind { found: id.kind })?;
+    if id.flags & !kind.allowed_flags() != 0 {
         return Err(OpenError::UnknownFlags { flags: id.flags });
     }
-    let kind = Kind::from_raw(id.kind).ok_or(OpenError::UnknownKind { found: id.kind })?;
     let barrier =
         Barrier::from_raw(id.barrier).ok_or(OpenError::UnknownBarrier { found: id.barrier })?;
     if !barrier.available() {

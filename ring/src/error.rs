@@ -68,6 +68,12 @@ pub enum CreateError {
         /// The address given.
         address: usize,
     },
+    /// The permission bits are not usable for a ring: bits outside `0o777`
+    /// (set-id, sticky, file type), or no read and write for the owner.
+    InvalidMode {
+        /// The mode given.
+        mode: u32,
+    },
     /// An asymmetric ring was asked for, and this process cannot register
     /// for `membarrier` (see [`OpenError::BarrierUnavailable`]).
     BarrierUnavailable,
@@ -101,6 +107,10 @@ impl fmt::Display for CreateError {
             CreateError::Misaligned { address } => {
                 write!(f, "memory at {address:#x} is not aligned to 128 bytes")
             }
+            CreateError::InvalidMode { mode } => write!(
+                f,
+                "mode {mode:#o} is not usable for a ring: give permission bits within 0o777 that include owner read and write (0o600)"
+            ),
             CreateError::Io { context, source } => write!(f, "{context}: {source}"),
             CreateError::BarrierUnavailable => f.write_str(
                 "an asymmetric ring needs membarrier, which this process cannot register for (old kernel, seccomp, or RINGWAY_BARRIER=symmetric); create it symmetric",
@@ -347,6 +357,9 @@ pub enum HandleError {
     /// Every entry of the peer table has a live holder (62 handles of any
     /// kind and role; entries of dead processes are reused).
     TooManyPeers,
+    /// Every entry of the header's producer table (record-ring producers,
+    /// broadcast subscribers: 32 live holders) is in use.
+    TooManyProducers,
     /// The cursors in the header are inconsistent.
     Corrupt(CorruptError),
 }
@@ -369,6 +382,7 @@ impl fmt::Display for HandleError {
             HandleError::TooManyPeers => {
                 f.write_str("the ring's peer table is full: 62 live handles are attached; drop one")
             }
+            HandleError::TooManyProducers => f.write_str("the ring's producer table is full"),
             HandleError::Corrupt(e) => e.fmt(f),
         }
     }
@@ -449,8 +463,16 @@ impl<T> From<CorruptError> for PushError<T> {
 /// Why a pop did not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PopError {
-    /// No message is ready.
+    /// No message is ready: nothing has been claimed by a producer at the
+    /// consumer cursor.
     Empty,
+    /// MPMC only: a producer has claimed the position at the consumer cursor
+    /// and not published it yet (a message is being written at the head).
+    /// Messages claimed after it may already be published, but positions are
+    /// taken in order, so every consumer waits for that producer: the ring
+    /// is not empty, retry. (Rarely, also after losing many races for the
+    /// cursor in a row.)
+    Busy,
     /// A bytes buffer was not exactly one slot long.
     Size {
         /// The ring's slot size.
@@ -469,6 +491,9 @@ impl fmt::Display for PopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PopError::Empty => f.write_str("ring is empty"),
+            PopError::Busy => f.write_str(
+                "a message is being written at the head of the ring (a producer's claim holds it); retry",
+            ),
             PopError::Size { expected, found } => {
                 write!(f, "buffer is {found} bytes; slots are {expected} bytes")
             }

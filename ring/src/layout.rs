@@ -9,7 +9,11 @@
 //!    128     1  tail: producer cursor (u64, monotonic)        producer(s)
 //!    256     2  head: consumer cursor (u64, monotonic)        consumer(s)
 //!    384     3  data_event, space_event (futex words)         both sides
-//!    512   4-15 reserved, zero
+//!    512   4-11 producer table: 32 x 32 B (record-ring       each record producer,
+//!               producers, broadcast subscribers; pid-only)  broadcast subscriber
+//!   1536    12  durable: record-ring position up to which   `record::flush`
+//!               the data was synced (u64)
+//!   1664  13-15 reserved, zero
 //!   2048        peer table (4 KiB, `peer/table.rs`): one      each handle
 //!               entry per attached handle, liveness tokens
 //!   6144        slot 0, slot 1, ... slot capacity-1           (aligned to max(128, slot_align))
@@ -22,6 +26,14 @@
 //!
 //! Cursors count messages since creation and never wrap in practice (2^64
 //! messages); a slot index is always `cursor & (capacity - 1)`.
+//!
+//! Creation order (ABI 2): the creator's first write to a new, empty object is
+//! line 0 with the magic, ABI version, layout hash, its pid and start time and
+//! `state` = [`STATE_INIT`] (`pwrite` on the descriptor, before the object is
+//! sized); then it sizes and maps the object, writes the rest of [`Identity`],
+//! and stores [`STATE_READY`] with Release. An object of one byte or more that
+//! does not start with the magic is therefore foreign (`BadMagic` at once); an
+//! empty object is a creator between `open` and its first write, or foreign.
 //!
 //! Everything in [`Identity`] is written once by the creator before it stores
 //! `READY` into `state` with Release; an opener loads `state` with Acquire, then
@@ -48,9 +60,16 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 /// event word carries a sleeping flag (issue #13); an ABI-1 peer assumed its
 /// own process's mode and must not attach.
 ///
-/// 3: a peer table follows the header (`peer`): every handle's entry, its
-/// liveness token, waiter registration and MPMC claim record (issue #11).
-pub const ABI_VERSION: u32 = 3;
+/// 3: a creator's first write to a new object is line 0 of the header
+/// (magic, ABI, layout hash, creator, [`STATE_INIT`]), so that a ring under
+/// construction is told apart from a foreign object (issue #12).
+///
+/// 4: record and broadcast kinds, per-kind identity flags, and the
+/// `durable` header word (issue #14).
+///
+/// 5: the peer table (issue #11): every handle's entry, its liveness
+/// token, waiter registration and MPMC claim record, after the header.
+pub const ABI_VERSION: u32 = 5;
 
 /// Size of the header; the peer table follows it, and the slots start at the
 /// first multiple of `max(128, slot_align)` after the peer table.
@@ -72,6 +91,15 @@ pub const MAX_CAPACITY: u64 = 1 << 32;
 /// Value of the state word once the creator has written every immutable field.
 pub const STATE_READY: u32 = u32::from_le_bytes(*b"REDY");
 
+/// Value of the state word while the creator sets the ring up. The creator's
+/// first write to a new object (before it has any length beyond this line)
+/// is the first line of the header: [`MAGIC`], [`ABI_VERSION`], the layout
+/// hash, its pid and start time, and `STATE_INIT`. So an object that does
+/// not start with the magic is never a ring under construction, and a ring
+/// whose creator died mid-setup still proves what it is and who made it
+/// (see [`probe`](crate::probe)).
+pub const STATE_INIT: u32 = u32::from_le_bytes(*b"INIT");
+
 /// Which protocol runs over the slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
@@ -80,6 +108,33 @@ pub enum Kind {
     Spsc = 1,
     /// Any number of producers and consumers: a sequence stamp per slot.
     Mpmc = 2,
+    /// Variable-size records in a byte ring, one or many producers, one
+    /// consumer (see [`record`](crate::record)). `capacity` counts bytes.
+    Record = 3,
+    /// Variable-size records from one producer to any number of
+    /// subscribers, each with its own cursor (see
+    /// [`broadcast`](crate::broadcast)). `capacity` counts bytes.
+    Broadcast = 4,
+}
+
+/// [`Identity::flags`] bit of a [`Kind::Broadcast`] ring: the producer waits
+/// for the slowest live subscriber instead of lapping it.
+pub const FLAG_GATED: u32 = 1;
+
+/// [`Identity::flags`] bit of a [`Kind::Record`] ring: every data record
+/// carries a CRC32C of its position, length and payload, checked on read and
+/// by recovery.
+pub const FLAG_CRC32C: u32 = 2;
+
+impl Kind {
+    /// The [`Identity::flags`] bits defined for this kind.
+    pub fn allowed_flags(self) -> u32 {
+        match self {
+            Kind::Broadcast => FLAG_GATED,
+            Kind::Record => FLAG_CRC32C,
+            Kind::Spsc | Kind::Mpmc => 0,
+        }
+    }
 }
 
 impl Kind {
@@ -88,15 +143,19 @@ impl Kind {
         match raw {
             1 => Some(Kind::Spsc),
             2 => Some(Kind::Mpmc),
+            3 => Some(Kind::Record),
+            4 => Some(Kind::Broadcast),
             _ => None,
         }
     }
 
-    /// Lower-case name (`"spsc"`, `"mpmc"`).
+    /// Lower-case name (`"spsc"`, `"mpmc"`, `"record"`, `"broadcast"`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Spsc => "spsc",
             Kind::Mpmc => "mpmc",
+            Kind::Record => "record",
+            Kind::Broadcast => "broadcast",
         }
     }
 }
@@ -135,7 +194,8 @@ pub struct Identity {
     pub type_size: u32,
     /// Alignment of the message type of a typed ring, 0 for a bytes ring.
     pub type_align: u32,
-    /// Feature flags; none are defined in ABI 1, so it must be 0.
+    /// Feature flags: [`FLAG_GATED`] for a broadcast ring, none for the
+    /// other kinds (see [`Kind::allowed_flags`]).
     pub flags: u32,
     /// Hash of the message type's name, 0 when the creator gave none.
     pub type_name_hash: u64,
@@ -155,6 +215,27 @@ pub struct Identity {
     pub creator_start_time: u64,
 }
 
+/// Number of entries in the MPMC producer table.
+pub const PRODUCER_TABLE_LEN: usize = 32;
+
+/// One entry of the pid-only producer table (record-ring producers, broadcast
+/// subscribers): who holds a handle and which claim it has in flight, for the
+/// crash reaper. MPMC rings use the peer table (`peer`) instead.
+#[derive(Debug)]
+#[repr(C)]
+pub struct ProducerEntry {
+    /// Process id of the holder, 0 when the entry is free.
+    pub pid: AtomicU32,
+    /// Reserved, zero.
+    pub reserved: AtomicU32,
+    /// Start time of the holder process (clock ticks since boot).
+    pub start_time: AtomicU64,
+    /// First position of the claim in flight.
+    pub claim_pos: AtomicU64,
+    /// Number of slots claimed and not yet committed, 0 when none.
+    pub claim_len: AtomicU64,
+}
+
 /// The mapped header. See the module docs for the picture.
 ///
 /// Every byte of it is either an atomic or inside an `UnsafeCell` (the
@@ -164,7 +245,7 @@ pub struct Identity {
 pub struct Header {
     /// Immutable after `state` is READY; read once, by copy, on attach.
     pub(crate) identity: UnsafeCell<Identity>,
-    /// 0 while the creator initialises, [`STATE_READY`] after.
+    /// [`STATE_INIT`] while the creator initialises, [`STATE_READY`] after.
     pub(crate) state: AtomicU32,
     /// The peer entry holding the SPSC producer role, 0 when free:
     /// `generation << 8 | (index + 1)` (see `peer`).
@@ -187,8 +268,18 @@ pub struct Header {
     pub(crate) space_event: Event,
     _pad3: UnsafeCell<[u8; LINE - 2 * EVENT_SIZE]>,
 
-    _reserved: UnsafeCell<[u8; HEADER_SIZE - 4 * LINE]>,
+    /// MPMC producer registrations (record ring producers, broadcast
+    /// subscribers).
+    pub(crate) producers: [ProducerEntry; PRODUCER_TABLE_LEN],
+
+    /// Record ring: the position up to which `record::flush` synced the data.
+    pub(crate) durable: AtomicU64,
+    _pad4: UnsafeCell<[u8; LINE - 8]>,
+
+    _reserved: UnsafeCell<[u8; RESERVED]>,
 }
+
+const RESERVED: usize = HEADER_SIZE - 5 * LINE - PRODUCER_TABLE_LEN * 32;
 
 #[cfg(not(loom))]
 const EVENT_SIZE: usize = size_of::<Event>();
@@ -238,7 +329,16 @@ impl Header {
             data_event: Event::new(),
             space_event: Event::new(),
             _pad3: UnsafeCell::new([0; LINE - 2 * EVENT_SIZE]),
-            _reserved: UnsafeCell::new([0; HEADER_SIZE - 4 * LINE]),
+            producers: core::array::from_fn(|_| ProducerEntry {
+                pid: AtomicU32::new(0),
+                reserved: AtomicU32::new(0),
+                start_time: AtomicU64::new(0),
+                claim_pos: AtomicU64::new(0),
+                claim_len: AtomicU64::new(0),
+            }),
+            durable: AtomicU64::new(0),
+            _pad4: UnsafeCell::new([0; LINE - 8]),
+            _reserved: UnsafeCell::new([0; RESERVED]),
         })
     }
 }
@@ -270,7 +370,7 @@ const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
 /// disagree on the layout refuse each other even at the same ABI number.
 #[cfg(not(loom))]
 pub const LAYOUT_HASH: u64 = {
-    let fields: [u64; 30] = [
+    let fields: [u64; 34] = [
         ABI_VERSION as u64,
         HEADER_SIZE as u64,
         LINE as u64,
@@ -300,7 +400,11 @@ pub const LAYOUT_HASH: u64 = {
         offset_of!(Header, data_event) as u64,
         offset_of!(Header, space_event) as u64,
         size_of::<Event>() as u64,
+        offset_of!(Header, producers) as u64,
+        size_of::<ProducerEntry>() as u64,
+        PRODUCER_TABLE_LEN as u64,
         MPMC_STAMP_SIZE as u64,
+        offset_of!(Header, durable) as u64,
     ];
     let mut hash = fnv1a(b"ringway layout");
     let mut i = 0;
@@ -329,6 +433,7 @@ const _: () = {
     assert!(size_of::<Identity>() == 96);
     assert!(size_of::<Header>() == HEADER_SIZE);
     assert!(align_of::<Header>() == LINE);
+    assert!(size_of::<ProducerEntry>() == 32);
     assert!(size_of::<Event>() == 8);
     assert!(align_of::<Event>() <= 8);
     assert!(offset_of!(Header, identity) == 0);
@@ -339,6 +444,8 @@ const _: () = {
     assert!(offset_of!(Header, head) == 2 * LINE);
     assert!(offset_of!(Header, data_event) == 3 * LINE);
     assert!(offset_of!(Header, space_event) == 3 * LINE + 8);
+    assert!(offset_of!(Header, producers) == 4 * LINE);
+    assert!(offset_of!(Header, durable) == 12 * LINE);
     assert!(offset_of!(Identity, magic) == 0);
     assert!(offset_of!(Identity, capacity) == 24);
     assert!(offset_of!(Identity, total_len) == 72);
@@ -462,6 +569,19 @@ impl Geometry {
                     .ok_or(LayoutError::TooLarge)?;
                 (payload, stride)
             }
+            Kind::Record | Kind::Broadcast => {
+                // A byte ring: one "slot" per byte, records 16-aligned.
+                if u64::from(slot_size) != crate::record::RECORD_SLOT_SIZE {
+                    return Err(LayoutError::SlotSize(slot_size));
+                }
+                if u64::from(slot_align) != crate::record::RECORD_ALIGN {
+                    return Err(LayoutError::SlotAlign(slot_align));
+                }
+                if capacity < crate::record::MIN_CAPACITY {
+                    return Err(LayoutError::Capacity(capacity));
+                }
+                (0, 1)
+            }
         };
         let stride32 = u32::try_from(stride).map_err(|_| LayoutError::TooLarge)?;
         let slots_offset = round_up(
@@ -542,6 +662,27 @@ mod tests {
         assert_eq!(
             Geometry::new(Kind::Spsc, 4, 12, 8),
             Err(LayoutError::Unaligned { size: 12, align: 8 })
+        );
+    }
+
+    #[test]
+    fn record_geometry_is_a_byte_ring() {
+        let g = Geometry::new(Kind::Record, 4096, 1, 16).unwrap();
+        assert_eq!((g.payload_offset, g.stride), (0, 1));
+        // The slots follow the header and the peer table.
+        assert_eq!(g.slots_offset, 6144);
+        assert_eq!(g.total_len, 6144 + 4096);
+        assert_eq!(
+            Geometry::new(Kind::Record, 32, 1, 16),
+            Err(LayoutError::Capacity(32))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Record, 4096, 8, 16),
+            Err(LayoutError::SlotSize(8))
+        );
+        assert_eq!(
+            Geometry::new(Kind::Record, 4096, 1, 8),
+            Err(LayoutError::SlotAlign(8))
         );
     }
 

@@ -60,15 +60,19 @@
 #![cfg_attr(loom, allow(unused_imports, dead_code))]
 
 mod attach;
+pub mod broadcast;
 mod error;
 pub mod handle;
 pub mod layout;
 mod loom;
 pub mod mpmc;
 pub mod peer;
+pub mod probe;
 pub mod process;
+pub mod record;
 pub mod region;
 mod ring;
+mod sigbus;
 pub mod spsc;
 
 pub use attach::TypeFingerprint;

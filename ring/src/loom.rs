@@ -10,10 +10,10 @@
 //! The pattern follows tokio's `loom` facade.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// Atomics that loom does not track, for the peer table (`peer`): its words
 /// are read and written only around deaths and waits, and tracking them

@@ -9,9 +9,12 @@
 //!
 //! `posix_fallocate` makes the filesystem reserve every page at create time,
 //! so a full `/dev/shm` is an error from `create`, never a SIGBUS on the first
-//! write to a slot. On open, `fstat` comes before `mmap`: the object must be a
-//! regular file, owned by this user unless the caller allows otherwise, and at
-//! least as long as the header claims.
+//! write to a slot. Before sizing, the creator `pwrite`s line 0 of the header
+//! (magic, `STATE_INIT`, its pid), so an object never looks like anything but
+//! a ring from its first byte. On open, `fstat` and a `pread` of the header
+//! come before `mmap`: the object must be a regular file, owned by this user
+//! unless the caller allows otherwise, start with a READY header that
+//! validates, and be at least as long as the header claims (`probe.rs`).
 //!
 //! The mapping code is ours rather than the `shared_memory` crate's: that crate
 //! unlinks the name under live peers and ignores the requested size, and we
@@ -46,8 +49,9 @@ enum Cleanup {
 /// What keeps the memory alive.
 #[derive(Debug)]
 enum Backing {
-    /// A mapping of ours (shm, file or memfd); held for its drop, which unmaps.
-    Mapped(#[allow(dead_code)] memmap2::MmapRaw),
+    /// A mapping of ours (shm, file or memfd); held for its drop, which
+    /// unmaps, and for `sync`.
+    Mapped(memmap2::MmapRaw),
     /// Memory the caller owns.
     Borrowed,
     /// Heap memory for loom models (the slots; the loom header is boxed
@@ -68,6 +72,8 @@ pub struct Region {
     /// The mapped object, kept open: the peer registry tests its peers'
     /// liveness locks through it (`peer/token.rs`). `None` for caller memory.
     file: Option<File>,
+    /// Registration with the SIGBUS handler (shm and file mappings only).
+    guard: crate::sigbus::Guard,
 }
 
 // SAFETY: the region is a plain range of memory; every concurrent access to it
@@ -103,6 +109,22 @@ impl Region {
         self.file.as_ref()
     }
 
+    /// Set once the SIGBUS handler caught a fault in this region (the object
+    /// was truncated under us) and mapped zero pages over the lost range.
+    pub(crate) fn poison_flag(&self) -> crate::sigbus::Poison {
+        self.guard.flag()
+    }
+
+    /// Writes bytes `offset..offset + len` of a mapping back to its file and
+    /// waits for the write (`msync(MS_SYNC)`); nothing for memory that is
+    /// not a mapping of ours.
+    pub(crate) fn sync(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        match &self.backing {
+            Backing::Mapped(map) => map.flush_range(offset, len),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes the name (or file) when this region is dropped.
     pub(crate) fn unlink_on_drop(&mut self) {
         if let Some(name) = &self.name {
@@ -131,6 +153,7 @@ impl Region {
             backing: Backing::Mapped(map),
             cleanup: Cleanup::None,
             file: Some(file),
+            guard: crate::sigbus::register(ptr.as_ptr(), len),
         })
     }
 
@@ -148,6 +171,7 @@ impl Region {
             backing: Backing::Borrowed,
             cleanup: Cleanup::None,
             file: None,
+            guard: crate::sigbus::Guard::none(),
         }
     }
 
@@ -168,12 +192,18 @@ impl Region {
             backing: Backing::Heap(mem),
             cleanup: Cleanup::None,
             file: None,
+            guard: crate::sigbus::Guard::none(),
         }
     }
 }
 
 impl Drop for Region {
     fn drop(&mut self) {
+        // Leave the SIGBUS table before the mapping goes (fields drop after this).
+        drop(core::mem::replace(
+            &mut self.guard,
+            crate::sigbus::Guard::none(),
+        ));
         match &self.cleanup {
             Cleanup::None => {}
             Cleanup::UnlinkShm(name) => {
@@ -301,6 +331,7 @@ pub(crate) fn create_shm(name: &str, len: u64, mode: u32) -> Result<Region, Crea
         if unsafe { libc::fchmod(fd, mode as libc::mode_t) } != 0 {
             return Err(io_create("fchmod")(io::Error::last_os_error()));
         }
+        write_creation_line(&file)?;
         size_new(&file, len)?;
         Region::mapped(file, len, Some(name.to_owned())).map_err(io_create("mmap"))
     })();
@@ -326,14 +357,27 @@ fn check_opened(file: &File, name: &str, allow_other_owner: bool) -> Result<u64,
             expected: me,
         });
     }
+    // Nothing is mapped before its header was read (pread) and validated:
+    // a foreign object is `BadMagic` here, a ring still being set up is
+    // `NotReady`, and neither is ever mapped.
+    crate::probe::check_before_map(file)?;
+    // The length again, after the check: the mapping covers what is there
+    // now (a peer may have changed it; attach validates the mapped copy).
+    let len = file.metadata().map_err(io_open("fstat"))?.len();
     let need = crate::layout::HEADER_SIZE as u64;
-    if meta.len() < need {
-        return Err(OpenError::TooSmall {
-            need,
-            have: meta.len(),
-        });
+    if len < need {
+        return Err(OpenError::TooSmall { need, have: len });
     }
-    Ok(meta.len())
+    Ok(len)
+}
+
+/// The creator's first write to a new (empty) object: line 0 of the header
+/// with the magic and `STATE_INIT`, so that from its first byte on the object
+/// says it is a ring under construction, and by whom (see `layout.rs`).
+fn write_creation_line(file: &File) -> Result<(), CreateError> {
+    use std::os::unix::fs::FileExt;
+    file.write_all_at(&crate::probe::creation_line(), 0)
+        .map_err(io_create("pwrite"))
 }
 
 /// Opens the shm object `name` and maps all of it.
@@ -398,6 +442,7 @@ pub(crate) fn create_file(path: &Path, len: u64, mode: u32) -> Result<Region, Cr
     let result = (|| {
         file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
             .map_err(io_create("fchmod"))?;
+        write_creation_line(&file)?;
         size_new(&file, len)?;
         Region::mapped(file, len, Some(name.clone())).map_err(io_create("mmap"))
     })();

@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     /// re-read from the header): passed to every notify and wait.
     pub(crate) barrier: Barrier,
     pub(crate) access: SlotAccess,
+    /// The region's SIGBUS poison flag (see `sigbus.rs`).
+    poison: crate::sigbus::Poison,
     region: Region,
     #[cfg(loom)]
     _loom_header: Box<Header>,
@@ -120,10 +122,33 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// `msync(MS_SYNC)` of bytes `offset..offset + len` of the region (see
+    /// `Region::sync`).
+    pub(crate) fn sync(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        self.region.sync(offset, len)
+    }
+
+    /// Offset of the ring's data from the start of the region.
+    pub(crate) fn data_offset(&self) -> usize {
+        self.geometry.slots_offset as usize
+    }
+
+    /// Bytes of ring data (slots times stride).
+    pub(crate) fn data_len(&self) -> usize {
+        (self.geometry.capacity * u64::from(self.geometry.stride)) as usize
+    }
+}
+
 impl Identity {
     /// The identity a creator writes for `geometry` and, for a typed ring,
     /// its message type.
-    fn new(geometry: &Geometry, message: Option<TypeFingerprint>, barrier: Barrier) -> Identity {
+    fn new(
+        geometry: &Geometry,
+        message: Option<TypeFingerprint>,
+        flags: u32,
+        barrier: Barrier,
+    ) -> Identity {
         let message = message.unwrap_or(TypeFingerprint {
             size: 0,
             align: 0,
@@ -140,7 +165,7 @@ impl Identity {
             slot_stride: geometry.stride,
             type_size: message.size,
             type_align: message.align,
-            flags: 0,
+            flags,
             type_name_hash: message.name_hash,
             slots_offset: geometry.slots_offset,
             total_len: geometry.total_len,
@@ -187,6 +212,10 @@ pub struct Snapshot {
     pub space_waiters: u32,
     /// Registered handles, with their liveness.
     pub peers: Vec<PeerInfo>,
+    /// Record-ring producers and broadcast subscribers registered in the
+    /// header's pid-only producer table: (pid, start time, claim position,
+    /// claim length). Empty for SPSC and MPMC rings (they use `peers`).
+    pub producers: Vec<(u32, u64, u64, u64)>,
     /// MPMC messages lost with consumers that died holding them.
     pub lost: u64,
     /// Dead registrations cleaned up so far.
@@ -255,6 +284,35 @@ impl Ring {
         self.shared.region.name()
     }
 
+    /// Whether a truncation of the ring's object was caught (SIGBUS turned
+    /// into zero pages, see the `sigbus` module): every operation fails with
+    /// a [`CorruptError`](crate::CorruptError) from then on.
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poison.is_set()
+    }
+
+    /// The poison flag, for a handle's core to check on every operation.
+    pub(crate) fn poison(&self) -> crate::sigbus::Poison {
+        self.shared.poison
+    }
+
+    /// `Err` once the ring was poisoned by a caught truncation.
+    #[inline]
+    pub(crate) fn check_poison(&self) -> Result<(), crate::CorruptError> {
+        self.shared.poison.check()
+    }
+
+    /// The error for an impossible value read from the ring: the truncation
+    /// error when the ring was poisoned (the value came from a zero page the
+    /// SIGBUS handler mapped), else `what` and `value`.
+    #[cold]
+    pub(crate) fn corrupt(&self, what: &'static str, value: u64) -> crate::CorruptError {
+        match self.check_poison() {
+            Err(e) => e,
+            Ok(()) => crate::CorruptError { what, value },
+        }
+    }
+
     /// Reads the cursors, owners and waiters once.
     pub fn snapshot(&self) -> Snapshot {
         let h = self.shared.header();
@@ -262,16 +320,36 @@ impl Ring {
         let tail = h.tail.load(Ordering::Relaxed);
         let head = h.head.load(Ordering::Relaxed);
         let len = tail.saturating_sub(head).min(self.capacity());
-        let owner = |role| match self
-            .shared
-            .holder(self.shared.role_word(role).load(Ordering::Relaxed))
-        {
-            Holder::Alive { pid } => pid,
-            Holder::Dead { index } => self.shared.peers().entries[index]
-                .pid
-                .load(Ordering::Relaxed),
-            Holder::Gone => 0,
+        let spsc = self.kind() == Kind::Spsc;
+        let owner = |role| {
+            let word = self.shared.role_word(role).load(Ordering::Relaxed);
+            if !spsc {
+                // Record and broadcast roles hold a pid (`claim_role_pid`).
+                return word;
+            }
+            match self.shared.holder(word) {
+                Holder::Alive { pid } => pid,
+                Holder::Dead { index } => self.shared.peers().entries[index]
+                    .pid
+                    .load(Ordering::Relaxed),
+                Holder::Gone => 0,
+            }
         };
+        let producers = h
+            .producers
+            .iter()
+            .filter_map(|p| {
+                let pid = p.pid.load(Ordering::Relaxed);
+                (pid != 0).then(|| {
+                    (
+                        pid,
+                        p.start_time.load(Ordering::Relaxed),
+                        p.claim_pos.load(Ordering::Relaxed),
+                        p.claim_len.load(Ordering::Relaxed),
+                    )
+                })
+            })
+            .collect();
         let table = self.shared.peers();
         Snapshot {
             tail,
@@ -282,6 +360,7 @@ impl Ring {
             data_waiters: h.data_event.waiters(),
             space_waiters: h.space_event.waiters(),
             peers: self.shared.peer_infos(),
+            producers,
             lost: table.lost.load(Ordering::Relaxed),
             reaped: table.reaped.load(Ordering::Relaxed),
         }
@@ -358,6 +437,7 @@ impl Ring {
         region: Region,
         geometry: Geometry,
         message: Option<TypeFingerprint>,
+        flags: u32,
         barrier: Barrier,
         zero_header: bool,
     ) -> Ring {
@@ -366,6 +446,13 @@ impl Ring {
             // SAFETY: the region is at least total_len >= HEADER_SIZE bytes
             // (checked by the caller) and nobody else uses it yet.
             unsafe { core::ptr::write_bytes(region.as_ptr(), 0, HEADER_SIZE) };
+            // Line 0 with the magic and STATE_INIT, as a named object's
+            // creator writes it first (`region::write_creation_line`).
+            let line = crate::probe::creation_line();
+            // SAFETY: as above; LINE <= HEADER_SIZE bytes, and `line` is ours.
+            unsafe {
+                core::ptr::copy_nonoverlapping(line.as_ptr(), region.as_ptr(), line.len());
+            }
             // SAFETY: the peer table follows the header inside total_len.
             unsafe {
                 core::ptr::write_bytes(region.as_ptr().add(PEERS_OFFSET), 0, PEER_TABLE_SIZE)
@@ -381,8 +468,21 @@ impl Ring {
                     unsafe { region.as_ptr().add(at as usize).cast::<u64>().write(0) };
                 }
             }
+            if matches!(geometry.kind, Kind::Record | Kind::Broadcast) {
+                // Record stamps must start at 0 (nothing committed, see
+                // `record`); fresh shm, files and anonymous maps are zero already.
+                // SAFETY: slots_offset + capacity = total_len <= region
+                // length; nobody else uses the region yet.
+                unsafe {
+                    core::ptr::write_bytes(
+                        region.as_ptr().add(geometry.slots_offset as usize),
+                        0,
+                        geometry.capacity as usize,
+                    )
+                };
+            }
         }
-        let identity = Identity::new(&geometry, message, barrier);
+        let identity = Identity::new(&geometry, message, flags, barrier);
         // SAFETY: `header` is the aligned start of a region of at least
         // HEADER_SIZE bytes that no peer uses before READY is published.
         unsafe { core::ptr::write_volatile((*header).identity_ptr(), identity) };
@@ -416,6 +516,7 @@ impl Ring {
                 // (`attach::check_identity`; the creator wrote it).
                 barrier: Barrier::from_raw(identity.barrier).unwrap_or(Barrier::Symmetric),
                 access: SlotAccess::new(geometry.capacity as usize),
+                poison: region.poison_flag(),
                 region,
             }),
         }
@@ -434,6 +535,41 @@ impl Ring {
         let (identity, geometry) =
             unsafe { attach::validate(region.as_ptr().cast(), region.len() as u64, expect) }?;
         Ok(Ring::from_parts(region, identity, geometry))
+    }
+
+    /// Takes a pid-owned role of a ring that must be of `kind` (the one
+    /// consumer of a record ring, the one producer of a broadcast ring): CAS
+    /// the owner word from 0 to our pid. These kinds do not register in the
+    /// peer table yet (see `record`), so their roles carry a pid.
+    pub(crate) fn claim_role_pid(&self, role: Role, kind: Kind) -> Result<(), HandleError> {
+        if self.kind() != kind {
+            return Err(HandleError::WrongKind {
+                found: self.kind(),
+                expected: kind,
+            });
+        }
+        let me = process::current_pid();
+        // AcqRel on success: Acquire pairs with the previous holder's Release
+        // in `release_role_pid`, so its last cursor store is visible to us.
+        // Acquire on failure: we read the holder's pid for the error.
+        self.shared
+            .role_word(role)
+            .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(|pid| HandleError::RoleTaken { role, pid })
+    }
+
+    /// Gives a pid-owned role back (on handle drop), if we still hold it.
+    pub(crate) fn release_role_pid(&self, role: Role) {
+        let me = process::current_pid();
+        // Release: orders our last cursor store before the next holder's
+        // Acquire claim. Relaxed on failure: someone reclaimed it.
+        let _ = self.shared.role_word(role).compare_exchange(
+            me,
+            0,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
     }
 
     /// Takes an SPSC role for the registration `peer`: CAS the owner word
@@ -510,24 +646,59 @@ pub struct RingBuilder {
     slot_size: u32,
     slot_align: u32,
     message: Option<TypeFingerprint>,
+    flags: u32,
     mode: u32,
     unlink_on_drop: bool,
     barrier: Option<Barrier>,
 }
 
 impl RingBuilder {
-    /// A ring of `kind` with 1024 slots of 64 bytes aligned to 8.
+    /// A ring of `kind` with 1024 slots of 64 bytes aligned to 8; for
+    /// [`Kind::Record`], a byte ring of 64 KiB (`capacity` counts bytes, the
+    /// slot geometry is fixed: see [`record`](crate::record)).
     pub fn new(kind: Kind) -> RingBuilder {
+        let (capacity, slot_size, slot_align) = match kind {
+            Kind::Record | Kind::Broadcast => (
+                1 << 16,
+                crate::record::RECORD_SLOT_SIZE as u32,
+                crate::record::RECORD_ALIGN as u32,
+            ),
+            Kind::Spsc | Kind::Mpmc => (1024, 64, 8),
+        };
         RingBuilder {
             kind,
-            capacity: 1024,
-            slot_size: 64,
-            slot_align: 8,
+            capacity,
+            slot_size,
+            slot_align,
             message: None,
+            flags: 0,
             mode: DEFAULT_MODE,
             unlink_on_drop: false,
             barrier: None,
         }
+    }
+
+    /// For a [`Kind::Broadcast`] ring: the producer waits for the slowest
+    /// live subscriber (`true`) or never waits and laps slow subscribers
+    /// (`false`, the default). Ignored by the other kinds.
+    pub fn gated(mut self, gated: bool) -> Self {
+        self.flags &= !crate::layout::FLAG_GATED;
+        if gated && self.kind == Kind::Broadcast {
+            self.flags |= crate::layout::FLAG_GATED;
+        }
+        self
+    }
+
+    /// For a [`Kind::Record`] ring: every data record carries a CRC32C of
+    /// its position, length and payload, written on commit and checked on
+    /// read and by [`record::recover`](crate::record::recover) (default:
+    /// off). Ignored by the other kinds.
+    pub fn checksums(mut self, on: bool) -> Self {
+        self.flags &= !crate::layout::FLAG_CRC32C;
+        if on && self.kind == Kind::Record {
+            self.flags |= crate::layout::FLAG_CRC32C;
+        }
+        self
     }
 
     /// Number of slots: a power of two from 2 to 2^32.
@@ -570,6 +741,9 @@ impl RingBuilder {
     }
 
     /// Permission bits of a created shm object or file (default 0600).
+    /// `create_shm` and `create_file` refuse, with
+    /// [`CreateError::InvalidMode`], bits outside `0o777` (set-id, sticky)
+    /// and modes without owner read and write.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
@@ -580,6 +754,13 @@ impl RingBuilder {
     pub fn unlink_on_drop(mut self, yes: bool) -> Self {
         self.unlink_on_drop = yes;
         self
+    }
+
+    fn check_mode(&self) -> Result<(), CreateError> {
+        if self.mode & !0o777 != 0 || self.mode & 0o600 != 0o600 {
+            return Err(CreateError::InvalidMode { mode: self.mode });
+        }
+        Ok(())
     }
 
     /// The geometry these parameters give.
@@ -622,12 +803,20 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_shm(&self, name: &str) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        self.check_mode()?;
         let barrier = self.chosen_barrier()?;
         let mut region = region::create_shm(name, geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, barrier, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            barrier,
+            false,
+        ))
     }
 
     /// Creates the ring in a new file at `path` (never following a symlink).
@@ -637,12 +826,20 @@ impl RingBuilder {
     #[cfg(not(loom))]
     pub fn create_file(&self, path: impl AsRef<Path>) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
+        self.check_mode()?;
         let barrier = self.chosen_barrier()?;
         let mut region = region::create_file(path.as_ref(), geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
-        Ok(Ring::init(region, geometry, self.message, barrier, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            barrier,
+            false,
+        ))
     }
 
     /// Creates the ring in an anonymous shared mapping, for threads and for
@@ -655,7 +852,14 @@ impl RingBuilder {
         let geometry = self.geometry()?;
         let barrier = self.chosen_barrier()?;
         let region = region::create_anonymous(geometry.total_len)?;
-        Ok(Ring::init(region, geometry, self.message, barrier, false))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            barrier,
+            false,
+        ))
     }
 
     /// Creates the ring in memory the caller provides, overwriting its header.
@@ -685,7 +889,14 @@ impl RingBuilder {
         }
         // SAFETY: the caller's promise.
         let region = unsafe { Region::from_raw_parts(ptr, len) };
-        Ok(Ring::init(region, geometry, self.message, barrier, true))
+        Ok(Ring::init(
+            region,
+            geometry,
+            self.message,
+            self.flags,
+            barrier,
+            true,
+        ))
     }
 
     /// Creates the ring on the heap for a loom model: loom atomics cannot live
@@ -699,7 +910,7 @@ impl RingBuilder {
         let region = Region::heap(geometry.total_len as usize);
         let header = Header::zeroed_boxed();
         let peers = PeerTable::zeroed_boxed();
-        let identity = Identity::new(&geometry, None, Barrier::Symmetric);
+        let identity = Identity::new(&geometry, None, self.flags, Barrier::Symmetric);
         let base = region.as_ptr();
         Ring {
             shared: Arc::new(Shared {
@@ -711,6 +922,7 @@ impl RingBuilder {
                 identity,
                 barrier: Barrier::Symmetric,
                 access: SlotAccess::new(geometry.capacity as usize),
+                poison: region.poison_flag(),
                 region,
                 _loom_header: header,
                 _loom_peers: peers,
@@ -765,8 +977,12 @@ impl OpenOptions {
     /// When the ring does not exist yet, is still being sized, or its creator
     /// has not published READY (`NotFound`, `TooSmall`, `NotReady`), retry
     /// for up to `timeout` before giving up (default: no retry). A creator
-    /// makes the name, sizes it, then writes the header: an opener started at
-    /// the same time can see any of those steps.
+    /// makes the name, writes line 0 of the header (magic and an
+    /// initialising state), sizes it, then writes the rest: an opener
+    /// started at the same time can see any of those steps. A foreign object
+    /// (one that does not start with the magic) is `BadMagic` at once and is
+    /// not waited for; an empty one is (it may be a creator between its
+    /// `open` and its first write). `Duration::MAX` waits for ever.
     pub fn wait_for_creator(mut self, timeout: std::time::Duration) -> Self {
         self.wait_for_creator = timeout;
         self
@@ -779,14 +995,16 @@ impl OpenOptions {
         &self,
         mut open: impl FnMut() -> Result<Ring, OpenError>,
     ) -> Result<Ring, OpenError> {
-        let deadline = std::time::Instant::now() + self.wait_for_creator;
+        // No deadline (wait for ever) when the timeout does not fit an
+        // Instant, such as Duration::MAX.
+        let deadline = std::time::Instant::now().checked_add(self.wait_for_creator);
         loop {
             match open() {
                 Err(
                     OpenError::NotFound { .. }
                     | OpenError::TooSmall { .. }
                     | OpenError::NotReady { .. },
-                ) if std::time::Instant::now() < deadline => {
+                ) if deadline.is_none_or(|d| std::time::Instant::now() < d) => {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 result => return result,

@@ -129,6 +129,7 @@ fn consume_parked(ring: &Ring) {
     match ring.kind() {
         Kind::Spsc => consume_parked_in::<Spsc>(ring),
         Kind::Mpmc => consume_parked_in::<Mpmc>(ring),
+        other => panic!("these tests make slot rings, not {other}"),
     }
 }
 
@@ -137,6 +138,7 @@ fn produce_slowly(ring: &Ring) {
     match ring.kind() {
         Kind::Spsc => produce_slowly_in::<Spsc>(ring),
         Kind::Mpmc => produce_slowly_in::<Mpmc>(ring),
+        other => panic!("these tests make slot rings, not {other}"),
     }
 }
 

@@ -88,6 +88,20 @@ fn each_identity_field_is_checked() {
             },
         ),
         (
+            "abi older",
+            field_offset!(abi_version),
+            (ABI_VERSION - 1).to_le_bytes().to_vec(),
+            |e| {
+                matches!(
+                    e,
+                    OpenError::AbiMismatch {
+                        found,
+                        expected: ABI_VERSION
+                    } if *found == ABI_VERSION - 1
+                )
+            },
+        ),
+        (
             "abi newer",
             field_offset!(abi_version),
             (ABI_VERSION + 1).to_le_bytes().to_vec(),
@@ -405,8 +419,8 @@ fn a_short_file_is_an_error_not_a_signal() {
 fn a_foreign_file_is_not_a_ring() {
     let path = TempPath::new("foreign");
     std::fs::write(&path.0, vec![0xAB; 8192]).unwrap();
-    // State is not READY, so the magic is never even read.
-    assert!(matches!(open_typed(&path), Err(OpenError::NotReady { .. })));
+    // No magic: foreign, whatever the state word says (see tests/foreign.rs).
+    assert!(matches!(open_typed(&path), Err(OpenError::BadMagic { .. })));
     let missing = TempPath::new("missing");
     assert!(matches!(
         open_typed(&missing),

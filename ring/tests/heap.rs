@@ -110,5 +110,5 @@ fn caller_memory_is_checked() {
     // Zeroed memory is not a ring.
     // SAFETY: `mem` outlives the call.
     let zero = unsafe { OpenOptions::new().open_in(mem.ptr, len) };
-    assert!(matches!(zero, Err(OpenError::NotReady { state: 0 })));
+    assert!(matches!(zero, Err(OpenError::BadMagic { found: 0 })));
 }

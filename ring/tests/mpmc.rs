@@ -397,7 +397,7 @@ fn four_producers_four_consumers() {
                                 got.push(v);
                                 1
                             }
-                            Err(PopError::Empty) => 0,
+                            Err(PopError::Empty | PopError::Busy) => 0,
                             Err(e) => panic!("{e}"),
                         }
                     } else {

@@ -201,7 +201,7 @@ fn a_producer_killed_with_an_open_chunk_does_not_stall_consumers() {
         tx.try_push(v).unwrap();
     }
     let mut rx = mpmc::Consumer::<u64>::attach(&ring).unwrap();
-    assert_eq!(rx.try_pop(), Err(PopError::Empty), "stalled at position 0");
+    assert_eq!(rx.try_pop(), Err(PopError::Busy), "stalled at position 0");
     let killed_at = killed.kill();
     for v in 1..=5 {
         assert_eq!(rx.pop_timeout(PATIENCE), Ok(v));

@@ -240,6 +240,7 @@ fn wait_registered(ring: &Ring, pid: u32) {
         match r.kind() {
             Kind::Spsc => s.producer_owner == pid || s.consumer_owner == pid,
             Kind::Mpmc => s.peers.iter().any(|p| p.pid == pid),
+            kind => unreachable!("torture runs no {kind:?} ring"),
         }
     };
     while !attached(ring) {

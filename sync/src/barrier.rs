@@ -191,6 +191,12 @@ fn register() -> u8 {
         // state; it only stores to an atomic, which is async-signal-safe.
         unsafe { libc::pthread_atfork(None, None, Some(reset_in_child)) };
     });
+    if cfg!(miri) {
+        // Miri cannot run membarrier: the symmetric fences, which it checks.
+        // Release: pairs with the Acquire load in `mode`.
+        MODE.store(SYMMETRIC, UntrackedOrdering::Release);
+        return SYMMETRIC;
+    }
     const REGISTER_GLOBAL_EXPEDITED: libc::c_long = 1 << 2;
     let mode = if forced_symmetric() {
         SYMMETRIC

@@ -13,6 +13,7 @@ mod chan;
 mod lines;
 mod multi;
 pub(crate) mod peer;
+pub(crate) mod records;
 mod report;
 mod ringio;
 mod spec;
@@ -60,6 +61,11 @@ pub(crate) struct BenchArgs {
     /// always included.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Run the variable-size rows instead: records of 64 B..64 KiB through a
+    /// record ring, a pipe and a UNIX datagram socket, and a broadcast ring
+    /// to 1, 2 and 4 subscriber processes.
+    #[arg(long)]
+    records: bool,
 }
 
 /// A deadline for loops that wait on the peer.
@@ -268,6 +274,14 @@ fn loadavg() -> String {
 
 /// `ringway bench`.
 pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
+    if args.records {
+        let load = loadavg();
+        println!(
+            "ringway bench --records, {}; load average {load}",
+            utc_now()
+        );
+        return records::run(args.quick);
+    }
     let mut mechs = Mech::ALL.to_vec();
     if !args.only.is_empty() {
         for o in &args.only {

@@ -74,7 +74,7 @@ fn pushed<T>(r: Result<(), PushError<T>>) -> Result<bool, Failure> {
 fn popped<T>(r: Result<T, PopError>) -> Result<Option<T>, Failure> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(PopError::Empty) => Ok(None),
+        Err(PopError::Empty | PopError::Busy) => Ok(None),
         Err(e) => fail!("pop: {e}"),
     }
 }

@@ -95,6 +95,13 @@ impl<M: Message> AnyProducer<M> {
         Ok(match ring.kind() {
             Kind::Spsc => AnyKind::Spsc(Producer::attach(ring)?),
             Kind::Mpmc => AnyKind::Mpmc(Producer::attach(ring)?),
+            // Variable-size kinds have their own handles (`record`, `broadcast`).
+            found @ (Kind::Record | Kind::Broadcast) => {
+                return Err(HandleError::WrongKind {
+                    found,
+                    expected: Kind::Spsc,
+                })
+            }
         })
     }
 
@@ -131,6 +138,13 @@ impl<M: Message> AnyConsumer<M> {
         Ok(match ring.kind() {
             Kind::Spsc => AnyKind::Spsc(Consumer::attach(ring)?),
             Kind::Mpmc => AnyKind::Mpmc(Consumer::attach(ring)?),
+            // Variable-size kinds have their own handles (`record`, `broadcast`).
+            found @ (Kind::Record | Kind::Broadcast) => {
+                return Err(HandleError::WrongKind {
+                    found,
+                    expected: Kind::Spsc,
+                })
+            }
         })
     }
 

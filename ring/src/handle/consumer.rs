@@ -158,6 +158,7 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
         if out.len() != per {
             return Err(Failed::Size(per, out.len()));
         }
+        let never = matches!(wait, Wait::Never);
         let claim = match wait {
             Wait::Never => self.side.claim_one().map_err(Waited::Corrupt),
             Wait::Until(deadline) => self.side.claim_one_until(deadline),
@@ -167,12 +168,13 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
             // Nothing ready (or a skipped position, which `claim_one` passes
             // over): give the claim back.
             self.side.release(claim, claim.len);
-            let gone = matches!(wait, Wait::Never) && claim.len == 0 && self.side.peer_gone();
-            return Err(Failed::Waited(if gone {
-                Waited::PeerGone
+            return Err(if !never {
+                Failed::Waited(Waited::Timeout)
+            } else if claim.len == 0 && self.side.peer_gone() {
+                Failed::Waited(Waited::PeerGone)
             } else {
-                Waited::Timeout
-            }));
+                Failed::Nothing(self.side.empty_reason())
+            });
         };
         // SAFETY: the message of `claim.pos` is ours until `release` (the
         // claim gave it to this handle alone, its publication was loaded
@@ -189,8 +191,10 @@ impl<K: Flavor, T: Pod> Consumer<K, T> {
     /// Pops one message without waiting.
     ///
     /// # Errors
-    /// [`PopError::Empty`] when nothing is ready (on MPMC also after losing
-    /// many races in a row); `Corrupt` when the peer's state is impossible.
+    /// [`PopError::Empty`] when nothing is ready; on MPMC,
+    /// [`PopError::Busy`] when a producer's claim holds the head (a message
+    /// is being written there; later ones may be ready) or after losing many
+    /// races in a row; `Corrupt` when the peer's state is impossible.
     ///
     /// # Examples
     /// ```

@@ -116,6 +116,8 @@ enum Wait {
 enum Failed {
     Size(usize, usize),
     Waited(Waited),
+    /// A pop that does not wait found nothing: `Empty` or `Busy`.
+    Nothing(PopError),
 }
 
 impl Failed {
@@ -125,6 +127,7 @@ impl Failed {
             Failed::Waited(Waited::Timeout) => PopError::Empty,
             Failed::Waited(Waited::PeerGone) => PopError::PeerGone,
             Failed::Waited(Waited::Corrupt(e)) => PopError::Corrupt(e),
+            Failed::Nothing(e) => e,
         }
     }
 
@@ -132,6 +135,7 @@ impl Failed {
         match self {
             Failed::Size(expected, found) => PopTimeoutError::Size { expected, found },
             Failed::Waited(w) => w.into_pop(),
+            Failed::Nothing(_) => PopTimeoutError::Timeout,
         }
     }
 }

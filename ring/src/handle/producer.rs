@@ -100,8 +100,10 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             Ok(()) => Ok(()),
             Err(Failed::Size(expected, found)) => Err(PushError::Size { expected, found }),
             Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushError::Corrupt(e)),
-            Err(Failed::Waited(Waited::Timeout)) => Err(PushError::Full(message)),
             Err(Failed::Waited(Waited::PeerGone)) => Err(PushError::PeerGone(message)),
+            Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
+                Err(PushError::Full(message))
+            }
         }
     }
 
@@ -134,8 +136,10 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             Ok(()) => Ok(()),
             Err(Failed::Size(expected, found)) => Err(PushTimeoutError::Size { expected, found }),
             Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushTimeoutError::Corrupt(e)),
-            Err(Failed::Waited(Waited::Timeout)) => Err(PushTimeoutError::Timeout(message)),
             Err(Failed::Waited(Waited::PeerGone)) => Err(PushTimeoutError::PeerGone(message)),
+            Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
+                Err(PushTimeoutError::Timeout(message))
+            }
         }
     }
 

@@ -88,6 +88,11 @@ pub trait ConsumerSide: Sized + Send + core::fmt::Debug {
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8>;
     /// The claim as contiguous runs, for kinds whose slots are contiguous.
     fn spans(&self, claim: Span) -> Option<Spans>;
+    /// Why `claim_one` found nothing: `Empty`, or (MPMC) `Busy` when a
+    /// producer's claim holds the position at the consumer cursor.
+    fn empty_reason(&self) -> crate::PopError {
+        crate::PopError::Empty
+    }
     /// Ends a claim, giving back its first `read` positions (SPSC; the rest
     /// stay ready) or all of them (MPMC: the claim took the messages).
     fn release(&mut self, claim: Span, read: u64);

@@ -5,7 +5,8 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::stamp::{Seen, Stamps, SKIP};
-use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS};
+use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH};
+use crate::error::PopError;
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
@@ -60,20 +61,27 @@ impl ConsumerCore {
     /// positions whose stamps say ready (or skipped) for their lap. The
     /// argument is the producer's (`ProducerCore::claim`) with "ready" for
     /// "free": only the CAS that moves `head` across `p` takes `p`.
-    /// Claims as `claim_inner` says; a claim that got nothing leaves no
-    /// pending record behind (see `heal`: a live pending record holds back
-    /// the healing of the positions it names).
+    ///
+    /// With `until_message`, the scan stops after the first position that
+    /// holds a message: the claim is a run of skipped positions, then at
+    /// most one message (at `pos + len - 1`). `claim_message` uses it to pass
+    /// over skipped positions in batches, one CAS per batch.
+    ///
+    /// A claim that got nothing leaves no pending record behind (see `heal`:
+    /// a live pending record holds back the healing of the positions it
+    /// names).
     #[inline]
-    pub(crate) fn claim(&mut self, want: u64) -> Result<Claimed, Claim> {
-        let claimed = self.claim_inner(want);
+    pub(crate) fn claim(&mut self, want: u64, until_message: bool) -> Result<Claimed, Claim> {
+        let claimed = self.claim_inner(want, until_message);
         if claimed.is_err() {
             self.peer.settled();
         }
         claimed
     }
 
-    fn claim_inner(&mut self, want: u64) -> Result<Claimed, Claim> {
+    fn claim_inner(&mut self, want: u64, until_message: bool) -> Result<Claimed, Claim> {
         let want = want.min(self.capacity);
+        self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
@@ -101,10 +109,12 @@ impl ConsumerCore {
                 if seen != Seen::Claimable {
                     break;
                 }
+                n += 1;
                 if stamp == self.stamps.at(pos, SKIP) {
                     skips += 1;
+                } else if until_message {
+                    break;
                 }
-                n += 1;
             }
             if n > 0 {
                 self.peer.pending(head, n);
@@ -132,10 +142,10 @@ impl ConsumerCore {
                 match seen {
                     Seen::Wait | Seen::Claimable => return Err(Claim::Unavailable),
                     Seen::Corrupt => {
-                        return Err(Claim::Corrupt(CorruptError {
-                            what: "slot stamp is impossible for the consumer cursor",
-                            value: stamp,
-                        }))
+                        return Err(Claim::Corrupt(self.ring.corrupt(
+                            "slot stamp is impossible for the consumer cursor",
+                            stamp,
+                        )))
                     }
                     Seen::Ahead => {
                         // Acquire: as the first load.
@@ -143,10 +153,10 @@ impl ConsumerCore {
                         if now == head {
                             // The stamp was stored after a claim past `head`
                             // (Release, read with Acquire above).
-                            return Err(Claim::Corrupt(CorruptError {
-                                what: "slot stamp is ahead of the consumer cursor",
-                                value: stamp,
-                            }));
+                            return Err(Claim::Corrupt(
+                                self.ring
+                                    .corrupt("slot stamp is ahead of the consumer cursor", stamp),
+                            ));
                         }
                         head = now;
                     }
@@ -179,16 +189,52 @@ impl ConsumerCore {
             .notify_in(self.ring.shared.barrier);
     }
 
-    /// Claims the next message (passing over skipped slots): its position.
-    fn claim_message(&mut self) -> Result<u64, Claim> {
-        for _ in 0..MAX_ATTEMPTS {
-            let claimed = self.claim(1)?;
-            if claimed.skips == 0 {
-                return Ok(claimed.pos);
+    /// Claims the next message, passing over skipped positions: its position.
+    ///
+    /// Skipped positions are claimed and freed in batches of at most
+    /// [`SKIP_BATCH`] with one CAS each, so a long run of them (a dropped
+    /// `write_chunk(200)` on a 256-slot ring) costs a few CAS, not one
+    /// attempt each. At most `capacity` skipped positions are passed in one
+    /// call (a peer publishing SKIP for ever cannot hold a `try_pop`), and
+    /// with a deadline, it is looked at between batches.
+    fn claim_message(&mut self, deadline: Option<Instant>) -> Result<u64, Claim> {
+        let mut budget = self.capacity;
+        while budget > 0 {
+            let claimed = self.claim(budget.min(SKIP_BATCH), true)?;
+            budget -= claimed.len.min(budget);
+            if claimed.skips < claimed.len {
+                // The last position holds the message; the ones before are skipped.
+                self.release(claimed.pos, claimed.skips);
+                return Ok(claimed.pos.wrapping_add(claimed.skips));
             }
-            self.release(claimed.pos, 1);
+            self.release(claimed.pos, claimed.len);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
         }
         Err(Claim::Unavailable)
+    }
+
+    /// Why a claim found nothing: `Busy` when a producer has claimed the
+    /// position at the consumer cursor and not published it yet (later
+    /// messages may be ready behind it, and every consumer waits for that
+    /// one), `Empty` when no producer has claimed it.
+    ///
+    /// Consumers otherwise never read `tail`; this read classifies a failed
+    /// pop only. Acquire on both loads (pairs with the AcqRel CAS of the
+    /// cursors): a `tail` older than the `head` read first can only make a
+    /// claim that raced with this call look not yet made, which is a valid
+    /// order for it.
+    pub(crate) fn why_unavailable(&self) -> PopError {
+        let h = self.ring.shared.header();
+        let head = h.head.load(Ordering::Acquire);
+        let tail = h.tail.load(Ordering::Acquire);
+        let claimed = tail.wrapping_sub(head);
+        if claimed == 0 || claimed > self.capacity {
+            PopError::Empty
+        } else {
+            PopError::Busy
+        }
     }
 
     /// Whether a pop could go ahead now: the slot at `head` is ready, or the
@@ -202,12 +248,19 @@ impl ConsumerCore {
     }
 
     /// Claims the next message, waiting on `data_event` until `deadline`.
+    /// The deadline is checked between claim attempts as well as while
+    /// parked, so a run of skipped positions or a peer that keeps writing
+    /// SKIP stamps cannot hold the call past it (beyond one batch of
+    /// [`SKIP_BATCH`] stamp reads).
     fn claim_message_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
-            match self.claim_message() {
+            match self.claim_message(deadline) {
                 Ok(pos) => return Ok(pos),
                 Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
                 Err(Claim::Unavailable) => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Waited::Timeout);
             }
             let this = &*self;
             peer::wait_sliced(
@@ -249,7 +302,7 @@ impl ConsumerSide for ConsumerCore {
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
-        match self.claim_message() {
+        match self.claim_message(None) {
             Ok(pos) => Ok(Span::new(pos, 1)),
             Err(Claim::Unavailable) => Ok(Span::default()),
             Err(Claim::Corrupt(e)) => Err(e),
@@ -257,7 +310,7 @@ impl ConsumerSide for ConsumerCore {
     }
 
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
-        match ConsumerCore::claim(self, n) {
+        match ConsumerCore::claim(self, n, false) {
             Ok(Claimed { pos, len, skips }) => Ok(Span { pos, len, skips }),
             Err(Claim::Unavailable) => Ok(Span::default()),
             Err(Claim::Corrupt(e)) => Err(e),
@@ -288,6 +341,10 @@ impl ConsumerSide for ConsumerCore {
 
     fn spans(&self, _claim: Span) -> Option<Spans> {
         None
+    }
+
+    fn empty_reason(&self) -> PopError {
+        self.why_unavailable()
     }
 
     /// Frees every claimed position, whatever `read` says: the claim took

@@ -99,8 +99,33 @@
 //! | peer entry `claim_pos`, `claim_len` | the holder, after each claim CAS and after publishing / releasing | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` |
 //! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
 //!
-//! Producers never read `head` and consumers never read `tail`: each side
-//! reads only its own cursor and the stamps.
+//! Producers never read `head`, and consumers read `tail` only to tell
+//! `Busy` from `Empty` after a pop found nothing (see below): each side
+//! otherwise reads only its own cursor and the stamps.
+//!
+//! # Empty, Busy, and who waits on whom
+//!
+//! Positions are taken in order: the message at `head` must be published
+//! before any consumer can take the ones after it. So:
+//! - `try_pop` returns [`PopError::Empty`](crate::PopError::Empty) when no
+//!   producer has claimed the position at `head` (`tail == head`), and
+//!   [`PopError::Busy`](crate::PopError::Busy) when one has and has not
+//!   published it yet: the ring is not empty (later messages may be
+//!   published), every consumer waits for that producer.
+//! - `pop_timeout` / `pop_blocking` wait for that producer too; a deadline
+//!   bounds what it can cost (`Timeout`), and is checked between claim
+//!   attempts as well as while parked, so neither a long run of skipped
+//!   positions nor a peer that keeps publishing SKIP holds the call past it
+//!   by more than one batch of [`SKIP_BATCH`] stamp reads.
+//! - Producers wait for the consumer that claimed the position one lap
+//!   behind `tail` to release it (`Full`, or the push deadline).
+//! - A producer that stops for ever inside a claim (a crash) holds every
+//!   consumer at that position; freeing it is the crash reaper's job (the
+//!   peer table, below), not something a deadline can do.
+//! - Skipped positions (a dropped or partial write chunk) cost a consumer
+//!   one CAS per [`SKIP_BATCH`] of them, and `try_pop` passes up to
+//!   `capacity` of them in one call: a consumer that drains "until Empty"
+//!   does not stop early after a large dropped chunk.
 //!
 //! # Ordering guarantees
 //!
@@ -140,8 +165,9 @@
 //! honest peer leaves, or a stamp ahead of a cursor that does not move).
 //! Typed rings carry only `Pod` types, valid for any bytes. `try_*` calls
 //! retry a bounded number of times ([`MAX_ATTEMPTS`] lost races or stale
-//! reads), then report `Full`/`Empty`: a peer that keeps moving a cursor
-//! cannot make them spin forever.
+//! reads, `capacity` skipped positions), then report `Full`/`Empty`/`Busy`:
+//! a peer that keeps moving a cursor or publishing SKIP cannot make them
+//! spin forever.
 //!
 //! # Peers that die
 //!
@@ -167,6 +193,7 @@
 mod consumer;
 pub(crate) mod heal;
 mod producer;
+pub(crate) mod registry;
 mod stamp;
 
 use crate::error::{CorruptError, HandleError};
@@ -177,6 +204,10 @@ use crate::ring::{Ring, Shared};
 /// How many lost CAS races or stale cursor reads a `try_*` call tolerates
 /// before it reports `Full` or `Empty`.
 pub const MAX_ATTEMPTS: u32 = 128;
+
+/// Most skipped positions a consumer passes over with one CAS (and between
+/// two looks at its deadline).
+pub const SKIP_BATCH: u64 = 4096;
 
 /// Why a claim got nothing.
 #[derive(Debug)]

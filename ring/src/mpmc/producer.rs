@@ -72,6 +72,7 @@ impl ProducerCore {
 
     fn claim_inner(&mut self, want: u64) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
+        self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
@@ -126,10 +127,10 @@ impl ProducerCore {
                 match seen {
                     Seen::Wait | Seen::Claimable => return Err(Claim::Unavailable),
                     Seen::Corrupt => {
-                        return Err(Claim::Corrupt(CorruptError {
-                            what: "slot stamp is impossible for the producer cursor",
-                            value: stamp,
-                        }))
+                        return Err(Claim::Corrupt(self.ring.corrupt(
+                            "slot stamp is impossible for the producer cursor",
+                            stamp,
+                        )))
                     }
                     Seen::Ahead => {
                         // Acquire: as the first load.
@@ -138,10 +139,10 @@ impl ProducerCore {
                             // The stamp was stored after a claim past `tail`
                             // (Release, read with Acquire above), so an honest
                             // `tail` has moved on.
-                            return Err(Claim::Corrupt(CorruptError {
-                                what: "slot stamp is ahead of the producer cursor",
-                                value: stamp,
-                            }));
+                            return Err(Claim::Corrupt(
+                                self.ring
+                                    .corrupt("slot stamp is ahead of the producer cursor", stamp),
+                            ));
                         }
                         tail = now;
                     }
@@ -185,13 +186,19 @@ impl ProducerCore {
         self.stamps.for_producer(tail, stamp) != Seen::Wait
     }
 
-    /// Claims one slot, waiting on `space_event` until `deadline`.
+    /// Claims one slot, waiting on `space_event` until `deadline`. The
+    /// deadline is checked after every failed claim as well as while parked:
+    /// a ring state in which `may_claim` holds but claims keep failing (lost
+    /// races, a peer rewriting stamps) cannot hold the call past it.
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
             match self.claim(1) {
                 Ok((pos, _)) => return Ok(pos),
                 Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
                 Err(Claim::Unavailable) => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Waited::Timeout);
             }
             let this = &*self;
             peer::wait_sliced(

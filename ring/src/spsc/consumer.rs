@@ -10,12 +10,15 @@ use crate::handle::side::{contiguous, ConsumerSide, Span, Spans};
 use crate::loom::{ordering, Ordering};
 use crate::peer::{self, Peer, WAIT_DATA};
 use crate::ring::Ring;
+use crate::sigbus::Poison;
 
 /// The consumer's private state: its cursor and a cached copy of the producer's.
 #[derive(Debug)]
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ConsumerCore {
     ring: Ring,
+    /// The ring's SIGBUS poison flag, checked by every operation.
+    poison: Poison,
     /// Our cursor. Only we write the shared `head`, so it equals this value
     /// between operations.
     head: u64,
@@ -36,6 +39,7 @@ fn read_tail(
     cached_tail: &mut u64,
     capacity: u64,
 ) -> Result<u64, CorruptError> {
+    ring.check_poison()?;
     // Acquire: pairs with the Release store of tail in
     // `ProducerCore::publish`: the slot bytes below tail are visible.
     let tail = ring
@@ -44,16 +48,10 @@ fn read_tail(
         .tail
         .load(ordering!(Acquire, "spsc_read_tail_relaxed"));
     if tail < *cached_tail {
-        return Err(CorruptError {
-            what: "tail moved backwards",
-            value: tail,
-        });
+        return Err(ring.corrupt("tail moved backwards", tail));
     }
     if tail - head > capacity {
-        return Err(CorruptError {
-            what: "tail is more than capacity ahead of head",
-            value: tail,
-        });
+        return Err(ring.corrupt("tail is more than capacity ahead of head", tail));
     }
     *cached_tail = tail;
     Ok(tail - head)
@@ -71,14 +69,20 @@ impl ConsumerCore {
         let capacity = ring.capacity();
         if head > tail || tail - head > capacity {
             ring.release_role(Role::Consumer, &peer);
-            return Err(CorruptError {
-                what: "tail is not within capacity ahead of head",
-                value: tail,
-            }
-            .into());
+            return Err(ring
+                .corrupt("tail is not within capacity ahead of head", tail)
+                .into());
+        }
+        // Cursors count messages and never get near 2^64 honestly; one that
+        // does (a peer's write) would overflow `tail + n` below. The
+        // distance to 2^64 must hold at least two laps of pushes.
+        if tail > u64::MAX - 2 * capacity {
+            ring.release_role(Role::Consumer, &peer);
+            return Err(ring.corrupt("tail is too close to 2^64", tail).into());
         }
         Ok(ConsumerCore {
             ring: ring.clone(),
+            poison: ring.poison(),
             head,
             cached_tail: tail,
             capacity,
@@ -102,6 +106,7 @@ impl ConsumerCore {
     /// Ready slots, re-reading `tail` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
+        self.poison.check()?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
         let ready = self.cached_tail - self.head;
         if ready >= want {

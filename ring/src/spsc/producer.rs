@@ -10,12 +10,15 @@ use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
 use crate::loom::{ordering, Ordering};
 use crate::peer::{self, Peer, WAIT_SPACE};
 use crate::ring::Ring;
+use crate::sigbus::Poison;
 
 /// The producer's private state: its cursor and a cached copy of the consumer's.
 #[derive(Debug)]
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ProducerCore {
     ring: Ring,
+    /// The ring's SIGBUS poison flag, checked by every operation.
+    poison: Poison,
     /// Our cursor. Only we write the shared `tail`, so it equals this value
     /// between operations.
     tail: u64,
@@ -36,6 +39,7 @@ fn read_head(
     cached_head: &mut u64,
     capacity: u64,
 ) -> Result<u64, CorruptError> {
+    ring.check_poison()?;
     // Acquire: pairs with the Release store of head in
     // `ConsumerCore::release`: the consumer's reads of the slots below
     // head happen before we overwrite them.
@@ -45,16 +49,10 @@ fn read_head(
         .head
         .load(ordering!(Acquire, "spsc_read_head_relaxed"));
     if head < *cached_head {
-        return Err(CorruptError {
-            what: "head moved backwards",
-            value: head,
-        });
+        return Err(ring.corrupt("head moved backwards", head));
     }
     if head > tail {
-        return Err(CorruptError {
-            what: "head is ahead of tail",
-            value: head,
-        });
+        return Err(ring.corrupt("head is ahead of tail", head));
     }
     // head <= tail and head >= cached_head >= tail - capacity.
     *cached_head = head;
@@ -74,14 +72,20 @@ impl ProducerCore {
         let capacity = ring.capacity();
         if head > tail || tail - head > capacity {
             ring.release_role(Role::Producer, &peer);
-            return Err(CorruptError {
-                what: "tail is not within capacity ahead of head",
-                value: tail,
-            }
-            .into());
+            return Err(ring
+                .corrupt("tail is not within capacity ahead of head", tail)
+                .into());
+        }
+        // Cursors count messages and never get near 2^64 honestly; one that
+        // does (a peer's write) would overflow `tail + n` below. The
+        // distance to 2^64 must hold at least two laps of pushes.
+        if tail > u64::MAX - 2 * capacity {
+            ring.release_role(Role::Producer, &peer);
+            return Err(ring.corrupt("tail is too close to 2^64", tail).into());
         }
         Ok(ProducerCore {
             ring: ring.clone(),
+            poison: ring.poison(),
             tail,
             cached_head: head,
             capacity,
@@ -105,6 +109,7 @@ impl ProducerCore {
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
+        self.poison.check()?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
         let free = self.capacity - (self.tail - self.cached_head);
         if free >= want {

@@ -1,0 +1,418 @@
+//! The consuming side of a record ring: read the stamp at `head`, lend the
+//! record in place, zero it and move `head` on release.
+
+use core::cell::Cell;
+use core::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use bytemuck::Pod;
+use ringway_sync::WaitStrategy;
+
+use super::frame::{zero, Frame};
+use super::{
+    check_kind, deadline_after, record_size, DATA, PADDING, RECORD_ALIGN, RECORD_HEADER, TOMBSTONE,
+    TYPE_MASK,
+};
+use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Role, Waited};
+use crate::loom::{ordering, Ordering};
+use crate::process;
+use crate::ring::Ring;
+
+/// The consumer's private state.
+#[derive(Debug)]
+struct ConsumerCore {
+    ring: Ring,
+    /// Our cursor: the position of the next record. Only we write the shared
+    /// `head`, so it equals this value between operations. A multiple of 16.
+    head: u64,
+    capacity: u64,
+    /// Whether data records carry a CRC32C.
+    crc: bool,
+    strategy: WaitStrategy,
+}
+
+impl ConsumerCore {
+    fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
+        check_kind(ring)?;
+        ring.claim_role_pid(Role::Consumer, crate::layout::Kind::Record)?;
+        let h = ring.shared.header();
+        // Acquire: pairs with the previous consumer's Release store of head.
+        let head = h.head.load(Ordering::Acquire);
+        // Relaxed: only a bound for the check below.
+        let tail = h.tail.load(Ordering::Relaxed);
+        if head % RECORD_ALIGN != 0 || head > tail || tail - head > ring.capacity() {
+            ring.release_role_pid(Role::Consumer);
+            return Err(CorruptError {
+                what: "record ring head is not a multiple of 16 within capacity behind tail",
+                value: head,
+            }
+            .into());
+        }
+        Ok(ConsumerCore {
+            ring: ring.clone(),
+            head,
+            capacity: ring.capacity(),
+            crc: ring.identity().flags & crate::layout::FLAG_CRC32C != 0,
+            strategy: WaitStrategy::default(),
+        })
+    }
+
+    /// The length of the data record at `head`, skipping padding and
+    /// tombstones; `None` when nothing is committed there yet.
+    fn front(&mut self) -> Result<Option<u32>, CorruptError> {
+        loop {
+            let shared = &self.ring.shared;
+            let frame = Frame::of(shared, self.head);
+            // Acquire: pairs with the Release CAS in `ProducerCore::publish`
+            // (and in `heal_dead_producers`): the length and payload written
+            // before it are visible.
+            let stamp = frame
+                .stamp
+                .load(ordering!(Acquire, "record_read_stamp_relaxed"));
+            if stamp == 0 {
+                return Ok(None);
+            }
+            if stamp & !TYPE_MASK != self.head {
+                return Err(CorruptError {
+                    what: "record stamp does not match its position",
+                    value: stamp,
+                });
+            }
+            let room = self.capacity - frame.idx as u64;
+            match stamp & TYPE_MASK {
+                PADDING => {
+                    // Only the header was written: the rest of the lap is
+                    // still zero from the previous one.
+                    zero(shared, self.head, RECORD_HEADER);
+                    self.advance(room);
+                }
+                kind @ (DATA | TOMBSTONE) => {
+                    let len = frame.len();
+                    let size = record_size(len as usize)
+                        .filter(|&size| size <= room)
+                        .ok_or(CorruptError {
+                            what: "record length runs past the end of the ring",
+                            value: u64::from(len),
+                        })?;
+                    if kind == DATA {
+                        shared.access.read(frame.idx);
+                        if self.crc {
+                            // SAFETY: size <= room, checked above; the
+                            // record is published and ours until release.
+                            let payload = unsafe { frame.payload_slice(len as usize) };
+                            if super::checksum(self.head, payload) != frame.crc() {
+                                return Err(CorruptError {
+                                    what: "record checksum mismatch",
+                                    value: self.head,
+                                });
+                            }
+                        }
+                        return Ok(Some(len));
+                    }
+                    zero(shared, self.head, size);
+                    self.advance(size);
+                }
+                _ => {
+                    return Err(CorruptError {
+                        what: "record stamp has an unknown type",
+                        value: stamp,
+                    })
+                }
+            }
+        }
+    }
+
+    /// As `front`, waiting on the data event until `deadline`.
+    fn front_until(&mut self, deadline: Option<Instant>) -> Result<u32, Waited> {
+        loop {
+            if let Some(len) = self.front().map_err(Waited::Corrupt)? {
+                return Ok(len);
+            }
+            let shared = &self.ring.shared;
+            let frame = Frame::of(shared, self.head);
+            shared
+                .header()
+                .data_event
+                .wait(self.strategy, deadline, || {
+                    // Acquire: as in `front` (which re-reads it).
+                    (frame.stamp.load(Ordering::Acquire) != 0).then_some(())
+                })
+                .map_err(|_| Waited::Timeout)?;
+        }
+    }
+
+    /// Frees the data record of `len` bytes at `head` (checked by `front`),
+    /// and a padding record right behind it, so that a producer waiting for
+    /// the start of the ring gets it without another read.
+    fn release(&mut self, len: u32) {
+        let size = record_size(len as usize).unwrap_or(RECORD_HEADER);
+        let shared = &self.ring.shared;
+        zero(shared, self.head, size);
+        let mut advance = size;
+        let next = Frame::of(shared, self.head + size);
+        // Acquire: as in `front`.
+        if next.stamp.load(Ordering::Acquire) == (self.head + size) | PADDING {
+            zero(shared, self.head + size, RECORD_HEADER);
+            advance += self.capacity - next.idx as u64;
+        }
+        self.advance(advance);
+    }
+
+    /// Moves `head` on by `size` bytes we have zeroed and wakes producers.
+    fn advance(&mut self, size: u64) {
+        self.head += size;
+        let header = self.ring.shared.header();
+        // Release: our reads and zeroing of the bytes below head happen before
+        // a producer writes them; pairs with the Acquire load of head in
+        // `ProducerCore::fits`.
+        header
+            .head
+            .store(self.head, ordering!(Release, "record_release_relaxed"));
+        header.space_event.notify();
+    }
+
+    fn payload(&self, len: u32) -> &[u8] {
+        let frame = Frame::of(&self.ring.shared, self.head);
+        // SAFETY: `front` checked that the record's header and len payload
+        // bytes end inside the lap; the record is ours until `release`: its
+        // producer published it, and no producer writes these bytes again
+        // before our Release store of a head past them.
+        unsafe { core::slice::from_raw_parts(frame.payload(), len as usize) }
+    }
+}
+
+impl Drop for ConsumerCore {
+    fn drop(&mut self) {
+        self.ring.release_role_pid(Role::Consumer);
+    }
+}
+
+/// The one consumer of a record ring. `Send`, not `Sync`.
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<ringway::record::Consumer>();
+/// ```
+#[derive(Debug)]
+pub struct Consumer {
+    core: ConsumerCore,
+    /// `Send`, not `Sync`: one thread uses a handle at a time.
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl Consumer {
+    /// Takes the consumer role of a record ring; it continues from the
+    /// ring's `head`.
+    ///
+    /// # Errors
+    /// [`HandleError::WrongKind`] for another kind, `RoleTaken` when another
+    /// consumer holds the role, `Corrupt` for impossible cursors.
+    pub fn attach(ring: &Ring) -> Result<Consumer, HandleError> {
+        Ok(Consumer {
+            core: ConsumerCore::attach(ring)?,
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// Lends the next record in place; it is freed when the [`Record`] is
+    /// dropped.
+    ///
+    /// # Errors
+    /// [`PopError::Empty`] when no record is committed at the head (a
+    /// producer may be filling it); `Corrupt` for a stamp or length no
+    /// honest producer writes.
+    pub fn try_read(&mut self) -> Result<Record<'_>, PopError> {
+        match self.core.front()? {
+            Some(len) => Ok(Record {
+                core: &mut self.core,
+                len,
+            }),
+            None => Err(PopError::Empty),
+        }
+    }
+
+    /// As [`try_read`](Self::try_read), waiting as long as it takes.
+    ///
+    /// # Errors
+    /// `Corrupt` as `try_read`.
+    pub fn read_blocking(&mut self) -> Result<Record<'_>, CorruptError> {
+        match self.read_until(None) {
+            Ok(r) => Ok(r),
+            Err(PopTimeoutError::Corrupt(e)) => Err(e),
+            Err(_) => unreachable!("no deadline, no timeout"),
+        }
+    }
+
+    /// As [`try_read`](Self::try_read), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// [`PopTimeoutError::Timeout`]; `Corrupt` as `try_read`.
+    pub fn read_timeout(&mut self, timeout: Duration) -> Result<Record<'_>, PopTimeoutError> {
+        self.read_until(deadline_after(timeout))
+    }
+
+    /// As [`try_read`](Self::try_read), waiting until `deadline`.
+    ///
+    /// # Errors
+    /// As [`read_timeout`](Self::read_timeout).
+    pub fn read_deadline(&mut self, deadline: Instant) -> Result<Record<'_>, PopTimeoutError> {
+        self.read_until(Some(deadline))
+    }
+
+    fn read_until(&mut self, deadline: Option<Instant>) -> Result<Record<'_>, PopTimeoutError> {
+        let len = self.core.front_until(deadline).map_err(Waited::into_pop)?;
+        Ok(Record {
+            core: &mut self.core,
+            len,
+        })
+    }
+
+    /// Whether a record is ready to read now (padding and tombstones at the
+    /// head are skipped on the way).
+    ///
+    /// # Errors
+    /// `Corrupt` as [`try_read`](Self::try_read).
+    pub fn has_record(&mut self) -> Result<bool, CorruptError> {
+        Ok(self.core.front()?.is_some())
+    }
+
+    /// Copies the next record out and frees it.
+    ///
+    /// # Errors
+    /// As [`try_read`](Self::try_read).
+    pub fn try_pop_vec(&mut self) -> Result<Vec<u8>, PopError> {
+        Ok(self.try_read()?.to_vec())
+    }
+
+    /// Reads the next record as a `T` and frees it.
+    ///
+    /// # Errors
+    /// As [`try_read`](Self::try_read), and [`PopError::Size`] when the
+    /// record is not `size_of::<T>()` bytes long (the record stays unread).
+    pub fn try_pop_value<T: Pod>(&mut self) -> Result<T, PopError> {
+        let len = self.core.front()?.ok_or(PopError::Empty)?;
+        let want = core::mem::size_of::<T>();
+        if len as usize != want {
+            return Err(PopError::Size {
+                expected: want,
+                found: len as usize,
+            });
+        }
+        let value = bytemuck::pod_read_unaligned(self.core.payload(len));
+        self.core.release(len);
+        Ok(value)
+    }
+
+    /// Turns the claims in flight of producer processes that no longer exist
+    /// into tombstones, so that reading can go on past them, and frees their
+    /// producer-table entries. Returns how many claims it buried.
+    ///
+    /// A claim is buried only if it lies between our head and `tail` and its
+    /// stamp is still 0 (by CAS: a record the producer committed before it
+    /// died is delivered). A killed producer that is still a zombie (not
+    /// yet reaped by its parent) counts as alive.
+    ///
+    /// # Errors
+    /// None today; `Corrupt` is reserved for an impossible table.
+    pub fn heal_dead_producers(&mut self) -> Result<usize, CorruptError> {
+        let shared = &self.core.ring.shared;
+        let header = shared.header();
+        let (head, capacity) = (self.core.head, self.core.capacity);
+        // Relaxed: only a bound; claims below it were made before the
+        // holder died, which we establish below.
+        let tail = header.tail.load(Ordering::Relaxed);
+        let mut healed = 0;
+        for entry in &header.producers {
+            // Relaxed throughout: the holder is dead when we act, and its
+            // death (seen through kill/proc, full barriers) orders its stores
+            // before our loads (see `mpmc/registry.rs`).
+            let pid = entry.pid.load(Ordering::Relaxed);
+            if pid == 0 || process::is_alive(pid, Some(entry.start_time.load(Ordering::Relaxed))) {
+                continue;
+            }
+            let pos = entry.claim_pos.load(Ordering::Relaxed);
+            let len = entry.claim_len.load(Ordering::Relaxed);
+            let plausible = len >= RECORD_HEADER
+                && len % RECORD_ALIGN == 0
+                && pos % RECORD_ALIGN == 0
+                && pos >= head
+                && pos < tail
+                && len <= tail - pos
+                && len <= capacity - (pos & (capacity - 1));
+            if plausible {
+                let frame = Frame::of(shared, pos);
+                // Relaxed: a dead holder cannot change it; we only skip a
+                // committed record.
+                if frame.stamp.load(Ordering::Relaxed) == 0 {
+                    frame.set_len((len - RECORD_HEADER) as u32);
+                    // Release: publishes the length; pairs with the Acquire
+                    // load in `front`. Relaxed on failure: committed after all.
+                    if frame
+                        .stamp
+                        .compare_exchange(0, pos | TOMBSTONE, Ordering::Release, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        healed += 1;
+                    }
+                }
+            }
+            entry.claim_len.store(0, Ordering::Relaxed);
+            entry.start_time.store(0, Ordering::Relaxed);
+            // Release: our stores to the entry come before the next holder's
+            // Acquire CAS in `Registration::register`.
+            let _ = entry
+                .pid
+                .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed);
+        }
+        Ok(healed)
+    }
+
+    /// Position of the next record (bytes since the ring was created).
+    pub fn position(&self) -> u64 {
+        self.core.head
+    }
+
+    /// How the blocking calls wait for data.
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.core.strategy = strategy;
+    }
+
+    /// The ring this consumer reads.
+    pub fn ring(&self) -> &Ring {
+        &self.core.ring
+    }
+}
+
+/// A record lent in place; dropping it (or [`release`](Self::release))
+/// frees its bytes for the producers.
+#[derive(Debug)]
+pub struct Record<'a> {
+    core: &'a mut ConsumerCore,
+    len: u32,
+}
+
+impl Record<'_> {
+    /// The record's byte position since the ring was created.
+    pub fn position(&self) -> u64 {
+        self.core.head
+    }
+
+    /// Frees the record.
+    pub fn release(self) {
+        drop(self);
+    }
+}
+
+impl core::ops::Deref for Record<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.core.payload(self.len)
+    }
+}
+
+impl Drop for Record<'_> {
+    fn drop(&mut self) {
+        self.core.release(self.len);
+    }
+}
