@@ -62,7 +62,14 @@
 //! |---|---|---|
 //! | take entry `i` | attaching handle | OFD-lock byte `i` (fails: alive holder, next); if `pid != 0`, reap it first; CAS `pid` to ours; write start time, namespace, claim 0, then `info` |
 //! | leave | handle drop | clear `claim_len`, set `*_left = DETACHED`, store `pid = 0` (Release), then close the description (unlock) |
-//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), undo waiter registrations, heal the MPMC claim in flight, free its SPSC role, set `*_left = DIED`, store `pid = 0`, unlock |
+//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), set `REAPING` in `info` and undo waiter registrations (one RMW), heal the MPMC claim in flight, free its SPSC role, set `*_left = DIED`, count the death, store `pid = 0`, clear `REAPING`, unlock |
+//!
+//! While a reaper holds byte `i`, `F_OFD_GETLK` reports it locked exactly as
+//! for a live holder; `REAPING` (set before the death is counted, Release)
+//! is how the others tell: an entry with it is dead (`liveness`). Without
+//! it a handle that looked in that window counted the dying entry as a live
+//! peer and acknowledged the death as old news, so it never reported
+//! `PeerGone` (the torture test's intermittent 30 s consumer stall).
 //!
 //! A holder stores `pid = 0` before it unlocks, and a registrant locks before
 //! it stores its pid, so "locked byte" covers "pid set" for every live holder:
@@ -97,6 +104,8 @@
 //! producer only when it would otherwise wait for space.
 
 mod table;
+#[cfg(all(test, not(loom)))]
+mod tests;
 mod token;
 mod wait;
 
@@ -113,7 +122,7 @@ pub use table::{
     PEER_TABLE_SIZE,
 };
 pub(crate) use table::{
-    GEN_SHIFT, ROLE_CONSUMER, ROLE_MASK, ROLE_PRODUCER, TOKEN_OFD, WAIT_DATA, WAIT_SPACE,
+    GEN_SHIFT, REAPING, ROLE_CONSUMER, ROLE_MASK, ROLE_PRODUCER, TOKEN_OFD, WAIT_DATA, WAIT_SPACE,
 };
 
 use crate::error::{HandleError, Role};
@@ -241,6 +250,10 @@ impl Shared {
         }
         // Acquire: as above.
         let info = entry.info.load(Ordering::Acquire);
+        if info & REAPING != 0 {
+            // A reaper holds the byte: the holder died (see `REAPING`).
+            return Liveness::Dead;
+        }
         if info & TOKEN_OFD != 0 {
             if let Some(file) = self.region_file() {
                 match token::is_locked(file, PeerTable::lock_offset(index)) {
@@ -293,6 +306,13 @@ impl Shared {
                         .pid
                         .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
                         .is_ok();
+                if reaped {
+                    // The entry is free (pid 0): drop the mark before the
+                    // byte, so the next registrant starts clean. Release:
+                    // after the pid store, so an observer that sees the mark
+                    // gone sees the pid gone too.
+                    entry.info.fetch_and(!REAPING, Ordering::Release);
+                }
                 token::unlock(file, offset);
                 reaped
             }
@@ -319,10 +339,20 @@ impl Shared {
     /// the entry stays for a later reaping, with its waiter bits undone.
     fn clean_up(&self, index: usize, entry: &PeerEntry) -> bool {
         let h = self.header();
-        // AcqRel: takes the bits; pairs with the holder's RMWs of `info`.
+        // Our exclusive lock on the entry's byte (if any) now looks like a
+        // live holder to `F_OFD_GETLK`: mark the entry as being reaped first,
+        // so that nobody who reads the death count we bump below takes the
+        // entry for a live peer (`Peer::gone` would then acknowledge the
+        // death without reporting it: the torture test's 30 s stall).
+        // AcqRel: takes the bits; pairs with the holder's RMWs of `info`,
+        // and the Release half orders REAPING before our increment of the
+        // death count (an observer that reads the count with Acquire sees it).
         let info = entry
             .info
-            .fetch_and(!(WAIT_DATA | WAIT_SPACE), Ordering::AcqRel);
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |i| {
+                Some((i & !(WAIT_DATA | WAIT_SPACE)) | REAPING)
+            })
+            .unwrap_or_else(|i| i);
         if info & WAIT_DATA != 0 {
             h.data_event.forget_waiter();
         }

@@ -30,6 +30,12 @@ pub(crate) const TOKEN_OFD: u32 = 1 << 2;
 pub(crate) const WAIT_DATA: u32 = 1 << 3;
 /// `info` bit: the holder is (about to be) registered as a waiter in `space_event`.
 pub(crate) const WAIT_SPACE: u32 = 1 << 4;
+/// `info` bit: a reaper found the holder dead and is cleaning the entry up
+/// (it holds the entry's byte with its own exclusive lock, which
+/// `F_OFD_GETLK` cannot tell from the dead holder's: this bit can). Set before
+/// the death is counted; cleared after the pid is freed, or overwritten by
+/// the next registrant's `info`.
+pub(crate) const REAPING: u32 = 1 << 5;
 /// `info` bits 8-31: the entry's generation, bumped by every registration.
 pub(crate) const GEN_SHIFT: u32 = 8;
 
