@@ -271,6 +271,7 @@ impl ConsumerCore {
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 || this.may_claim().then_some(()),
                 || this.peer.gone(Role::Producer),
+                || this.peer.unreport(),
             )?;
         }
     }
@@ -280,7 +281,15 @@ impl ConsumerCore {
     /// way, which may tombstone the positions we wait at).
     #[cold]
     fn producers_gone(&mut self) -> bool {
-        self.peer.gone_now(Role::Producer) && !self.may_claim()
+        if !self.peer.gone_now(Role::Producer) {
+            return false;
+        }
+        if self.may_claim() {
+            // Reaping tombstoned something: report the death once drained.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 }
 
@@ -378,11 +387,16 @@ impl ConsumerSide for ConsumerCore {
                 other => Some(other),
             },
             || this.peer.gone(Role::Producer),
+            || this.peer.unreport(),
         )
         .map_err(|e| match e {
             // Fewer than `want` and no producer to bring more: hand over
             // what there is first.
-            Waited::PeerGone if found > 0 => Waited::Timeout,
+            // The death is reported when the caller waits again.
+            Waited::PeerGone if found > 0 => {
+                this.peer.unreport();
+                Waited::Timeout
+            }
             e => e,
         })?
         .map_err(Waited::Corrupt)

@@ -209,6 +209,7 @@ impl ProducerCore {
                 |on| this.peer.note_wait(WAIT_SPACE, on),
                 || this.may_claim().then_some(()),
                 || this.peer.gone(Role::Consumer),
+                || this.peer.unreport(),
             )?;
         }
     }
@@ -218,7 +219,15 @@ impl ProducerCore {
     /// which may free slots).
     #[cold]
     fn consumers_gone(&mut self) -> bool {
-        self.peer.gone_now(Role::Consumer) && !self.may_claim()
+        if !self.peer.gone_now(Role::Consumer) {
+            return false;
+        }
+        if self.may_claim() {
+            // Reaping freed space: report the death once the ring is full.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 }
 
@@ -288,6 +297,7 @@ impl ProducerSide for ProducerCore {
                 other => Some(other),
             },
             || this.peer.gone(Role::Consumer),
+            || this.peer.unreport(),
         )?
         .map_err(Waited::Corrupt)
     }

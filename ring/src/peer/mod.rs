@@ -527,6 +527,8 @@ pub(crate) struct Peer {
     /// Deaths of the other role this handle knows of: those before it
     /// attached, and those before it last saw a live peer.
     acked_deaths: core::cell::Cell<u32>,
+    /// `acked_deaths` before the last report, for `unreport`.
+    prev_acked: core::cell::Cell<u32>,
 }
 
 impl Peer {
@@ -613,6 +615,7 @@ impl Peer {
                 next_check: None,
                 polls: 0,
                 acked_deaths: core::cell::Cell::new(shared.deaths(other(role))),
+                prev_acked: core::cell::Cell::new(0),
             });
         }
         Err(HandleError::TooManyPeers)
@@ -710,6 +713,13 @@ impl Peer {
         self.gone(role)
     }
 
+    /// Takes back the last report of `gone` (which returned `true` just
+    /// before): the caller did not pass `PeerGone` on (reaping made
+    /// something ready), so the next `gone` reports the death again.
+    pub(crate) fn unreport(&self) {
+        self.acked_deaths.set(self.prev_acked.get());
+    }
+
     /// Whether the other side (`role`) is gone: for SPSC, the role holder
     /// died (or the role is free and its last holder died); for MPMC, no
     /// holder of `role` lives and the last one died. Reaps dead holders.
@@ -722,6 +732,7 @@ impl Peer {
         }
         let deaths = self.ring.shared.deaths(role);
         if gone && deaths != self.acked_deaths.get() {
+            self.prev_acked.set(self.acked_deaths.get());
             // Reported once: afterwards this handle waits for a new peer
             // (a restarted one, which may be attaching right now).
             self.acked_deaths.set(deaths);

@@ -64,3 +64,38 @@ fn a_death_counted_under_a_reapers_lock_is_still_reported() {
     );
     assert!(!(during && after), "the death was reported twice");
 }
+
+/// Regression (the same 30 s stall, its second cause): a consumer's reaping
+/// of the last producer tombstones that producer's claim, which makes the
+/// ring look non-empty just as the death is reported. The blocking pop took
+/// the report, went to claim the skipped position, found nothing, and never
+/// heard of the death again. Now the report is taken back
+/// (`Peer::unreport`) and the pop ends with `PeerGone`, not a timeout.
+#[test]
+fn a_death_whose_reaping_tombstones_a_claim_is_still_reported() {
+    let name = format!("/ringway-unit-unreport-{}", std::process::id());
+    let ring = RingBuilder::new(Kind::Mpmc)
+        .capacity(8)
+        .message::<u64>()
+        .create_shm(&name)
+        .unwrap();
+    Ring::remove_shm(&name).unwrap();
+    let mut rx = crate::mpmc::Consumer::<u64>::attach(&ring).unwrap();
+    // A producer claims position 0 (record, then the cursor CAS) and dies
+    // before publishing it.
+    let mut producer = Peer::register(&ring, Role::Producer).unwrap();
+    producer.pending(0, 1);
+    ring.shared
+        .header()
+        .tail
+        .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+        .unwrap();
+    drop(producer.lock.take());
+    core::mem::forget(producer);
+    // Generous: the report comes within a liveness slice or two.
+    assert_eq!(
+        rx.pop_timeout(std::time::Duration::from_secs(10)),
+        Err(crate::PopTimeoutError::PeerGone)
+    );
+    assert_eq!(ring.snapshot().reaped, 1);
+}

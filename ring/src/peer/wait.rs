@@ -18,8 +18,12 @@ use crate::error::Waited;
 /// Waits on `event` (in the ring's `barrier` mode) until `ready` gives a
 /// value, `deadline` passes, or `gone` says the peer is gone (after a last
 /// `ready`). `note` records the waiter registration (see
-/// `Event::wait_noting`).
+/// `Event::wait_noting`). `unreport` takes back `gone`'s report when that
+/// last `ready` gives a value after all (`Peer::unreport`).
 #[cfg_attr(loom, allow(unused_mut))]
+// Each closure is one step of the caller's core; a struct of them would only
+// move the same list elsewhere.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn wait_sliced<R>(
     event: &Event,
     barrier: Barrier,
@@ -28,13 +32,14 @@ pub(crate) fn wait_sliced<R>(
     mut note: impl FnMut(bool),
     mut ready: impl FnMut() -> Option<R>,
     mut gone: impl FnMut() -> bool,
+    mut unreport: impl FnMut(),
 ) -> Result<R, Waited> {
     // Under loom a timed wait never sleeps (the model has no clock), so
     // slicing would turn every blocking wait into a spin and hide lost
     // wakeups; the models wait unsliced, and model deaths by explicit reaping.
     #[cfg(loom)]
     {
-        let _ = &mut gone;
+        let _ = (&mut gone, &mut unreport);
         return event
             .wait_noting(strategy, deadline, note, ready)
             .map_err(|_| Waited::Timeout);
@@ -51,8 +56,18 @@ pub(crate) fn wait_sliced<R>(
             Ok(r) => return Ok(r),
             Err(_) => {
                 if gone() {
-                    // Whatever the peer published before it died counts.
-                    return ready().ok_or(Waited::PeerGone);
+                    // Whatever the peer published before it died counts, and
+                    // so does what reaping it made ready (its claim
+                    // tombstoned, or freed): then the death is not passed
+                    // on now, and must be reported when the caller waits
+                    // again (`Peer::unreport`).
+                    return match ready() {
+                        Some(r) => {
+                            unreport();
+                            Ok(r)
+                        }
+                        None => Err(Waited::PeerGone),
+                    };
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(Waited::Timeout);

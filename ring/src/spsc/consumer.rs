@@ -96,7 +96,15 @@ impl ConsumerCore {
     /// nothing reports.
     #[cold]
     pub(crate) fn producer_gone(&mut self) -> bool {
-        self.peer.gone_now(Role::Producer) && matches!(self.refresh(), Ok(0))
+        if !self.peer.gone_now(Role::Producer) {
+            return false;
+        }
+        if !matches!(self.refresh(), Ok(0)) {
+            // Reported once nothing is left to do.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 
     pub(crate) fn ring(&self) -> &Ring {
@@ -150,11 +158,16 @@ impl ConsumerCore {
                 other => Some(other),
             },
             || peer.gone(Role::Producer),
+            || peer.unreport(),
         )
         .map_err(|e| match e {
             // Fewer than `want` and no producer to bring more: hand over
             // what there is first.
-            Waited::PeerGone if found > 0 => Waited::Timeout,
+            // The death is reported when the caller waits again.
+            Waited::PeerGone if found > 0 => {
+                peer.unreport();
+                Waited::Timeout
+            }
             e => e,
         })?
         .map_err(Waited::Corrupt)

@@ -99,7 +99,15 @@ impl ProducerCore {
     /// no free slot reports.
     #[cold]
     pub(crate) fn consumer_gone(&mut self) -> bool {
-        self.peer.gone_now(Role::Consumer) && matches!(self.refresh(), Ok(0))
+        if !self.peer.gone_now(Role::Consumer) {
+            return false;
+        }
+        if !matches!(self.refresh(), Ok(0)) {
+            // Reported once nothing is left to do.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 
     pub(crate) fn ring(&self) -> &Ring {
@@ -149,6 +157,7 @@ impl ProducerCore {
                 other => Some(other),
             },
             || peer.gone(Role::Consumer),
+            || peer.unreport(),
         )?
         .map_err(Waited::Corrupt)
     }
