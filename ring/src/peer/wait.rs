@@ -41,7 +41,7 @@ pub(crate) fn wait_sliced<R>(
     {
         let _ = (&mut gone, &mut unreport);
         return event
-            .wait_noting(strategy, deadline, note, ready)
+            .wait_noting(barrier, strategy, deadline, note, ready)
             .map_err(|_| Waited::Timeout);
     }
     #[cfg(not(loom))]
