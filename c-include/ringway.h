@@ -57,7 +57,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 4
+#define RINGWAY_LAYOUT_VERSION 5
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -148,7 +148,9 @@ enum ringway_result
    */
   RINGWAY_ERR_ROLE_TAKEN = 18,
   /**
-   * Every entry of the MPMC producer table is in use.
+   * Every entry of the ring's peer table has a live holder (62 handles
+   * of any role; entries of dead processes are reused), or, for record
+   * producers and broadcast subscribers, of its producer table (32).
    */
   RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
   /**
@@ -201,6 +203,12 @@ enum ringway_result
    * The RPC server failed the call; the message says why.
    */
   RINGWAY_ERR_CALL_FAILED = 31,
+  /**
+   * The other side is gone: its last holder died and none is attached
+   * (a consumer sees it once the ring is drained, a producer when the
+   * ring is full).
+   */
+  RINGWAY_ERR_PEER_GONE = 32,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -835,6 +843,33 @@ ringway_result ringway_ring_remove_file(const char *path);
  * `ring` is a live ring handle; `out` is writable.
  */
 ringway_result ringway_ring_info(const struct ringway_ring *ring, struct ringway_info *out);
+
+/**
+ * Cleans up after every handle of the ring whose process died: undoes its
+ * waiter registration, heals its MPMC claim (a producer's unpublished
+ * slots are skipped, a consumer's unreleased slots freed and counted as
+ * lost) and frees its SPSC role. Blocking and full/empty calls do this on
+ * their own; this is for tools. Writes how many were reaped to `*out`.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_ring_reap_dead(const struct ringway_ring *ring, uint32_t *out);
+
+/**
+ * Writes to `*out` how many MPMC messages were lost because a consumer
+ * died between claiming and releasing them.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_ring_lost(const struct ringway_ring *ring, uint64_t *out);
 
 /**
  * Frees a ring handle (unmapping the ring once its producer and consumer

@@ -38,6 +38,9 @@ pub enum Error {
     /// The handle reported an error other than empty/full/corrupt (such as
     /// a bytes size mismatch).
     Other(String),
+    /// The other side of the ring is gone: its process died and no live
+    /// peer is attached (`PopError::PeerGone` / `PushError::PeerGone`).
+    PeerGone,
 }
 
 impl core::fmt::Display for Error {
@@ -46,6 +49,7 @@ impl core::fmt::Display for Error {
             Error::Corrupt(e) => write!(f, "ring corrupt: {e}"),
             Error::Io(e) => write!(f, "readiness fd: {e}"),
             Error::Other(e) => f.write_str(e),
+            Error::PeerGone => f.write_str("the other side of the ring is gone"),
         }
     }
 }
@@ -86,6 +90,7 @@ fn wait_for_completion(fd: &mut AsyncFd<Readiness>, cx: &mut Context<'_>) -> Pol
 fn pop_error(e: PopError) -> Error {
     match e {
         PopError::Corrupt(e) => Error::Corrupt(e),
+        PopError::PeerGone => Error::PeerGone,
         other => Error::Other(other.to_string()),
     }
 }
@@ -238,6 +243,11 @@ impl<S: Sender> AsyncProducer<S> {
                                 None
                             }
                             Err(PushError::Corrupt(e)) => Some(Err(Error::Corrupt(e))),
+                            Err(PushError::PeerGone(value)) => {
+                                // The value stays with the caller's sink.
+                                *slot = Some(value);
+                                Some(Err(Error::PeerGone))
+                            }
                             Err(PushError::Size { expected, found }) => Some(Err(Error::Other(
                                 format!("message of {found} bytes for slots of {expected}"),
                             ))),

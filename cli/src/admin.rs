@@ -1,4 +1,4 @@
-//! `create`, `info`, `ls`: operate rings by name (`rm` is in `object.rs`).
+//! `create`, `info`, `ls`, `gc`: operate rings by name (`rm` is in `object.rs`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -161,12 +161,34 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         let _ = writeln!(out, "producer        {}", role(s.producer_owner));
         let _ = writeln!(out, "consumer        {}", role(s.consumer_owner));
     }
-    let _ = writeln!(out, "registered producers {}", s.producers.len());
-    for (pid, start, pos, len) in &s.producers {
+    let _ = writeln!(
+        out,
+        "peers           {} registered, {} reaped so far, {} messages lost with dead consumers",
+        s.peers.len(),
+        s.reaped,
+        s.lost
+    );
+    for p in &s.peers {
+        let role = match p.role {
+            Some(r) => r.to_string(),
+            None => "?".to_owned(),
+        };
+        let live = match p.liveness {
+            ringway::peer::Liveness::Alive => "alive",
+            ringway::peer::Liveness::Dead => "DEAD (not reaped yet; `ringway gc` reaps it)",
+            ringway::peer::Liveness::Free => "left",
+        };
+        let token = if p.ofd_token { "ofd lock" } else { "pid check" };
         let _ = writeln!(
             out,
-            "  pid {pid} ({}), start {start}, claim {pos}+{len}",
-            alive(*pid)
+            "  [{}] {role:<8} pid {} gen {} start {}, {live} ({token}){}, claim {}+{}",
+            p.index,
+            p.pid,
+            p.generation,
+            p.start_time,
+            if p.waiting { ", parked" } else { "" },
+            p.claim.0,
+            p.claim.1
         );
     }
     let _ = writeln!(
@@ -208,7 +230,7 @@ pub(crate) fn info(name: &str) -> Result<(), Failure> {
 }
 
 /// One `ls` row from a header copy (nothing mapped).
-fn ls_row(probe: &Probe) -> Option<String> {
+fn ls_row(probe: &Probe, name: &str) -> Option<String> {
     Some(match probe {
         Probe::Ready(copy) => match copy.validate() {
             Ok(g) => {
@@ -217,7 +239,10 @@ fn ls_row(probe: &Probe) -> Option<String> {
                     Kind::Spsc => {
                         format!("producer {}, consumer {}", role(producer), role(consumer))
                     }
-                    Kind::Mpmc => format!("{} producers registered", copy.producers().len()),
+                    Kind::Mpmc => match peer_count(name) {
+                        Some(n) => format!("{n} peers registered"),
+                        None => "peers unknown".to_string(),
+                    },
                     Kind::Record => format!(
                         "{} producers registered, consumer {}",
                         copy.producers().len(),
@@ -275,10 +300,11 @@ pub(crate) fn ls() -> Result<(), Failure> {
         let Ok(object) = Object::open(&entry.path()) else {
             continue;
         };
-        let Some(row) = object.probe().ok().as_ref().and_then(ls_row) else {
+        let name = format!("/{}", entry.file_name().to_string_lossy());
+        let Some(row) = object.probe().ok().and_then(|p| ls_row(&p, &name)) else {
             continue;
         };
-        rows.push((format!("/{}", entry.file_name().to_string_lossy()), row));
+        rows.push((name, row));
     }
     rows.sort();
     if rows.is_empty() {
@@ -287,5 +313,100 @@ pub(crate) fn ls() -> Result<(), Failure> {
     for (name, state) in rows {
         println!("{name:<32} {state}");
     }
+    Ok(())
+}
+
+/// Number of entries in an MPMC shm ring's peer table (the peer table
+/// follows the header, so the header probe does not see it).
+fn peer_count(name: &str) -> Option<usize> {
+    let ring = OpenOptions::new()
+        .allow_other_owner(true)
+        .open_shm(name)
+        .ok()?;
+    Some(ring.snapshot().peers.len())
+}
+
+/// Whether the object at `path` probes as a ready ringway ring.
+fn is_ready_ring(path: &std::path::Path) -> bool {
+    Object::open(path)
+        .ok()
+        .and_then(|o| o.probe().ok())
+        .is_some_and(|p| matches!(p, Probe::Ready(_)))
+}
+
+/// What `gc` found in one ring.
+fn gc_one(ring: &Ring, dry_run: bool) -> (usize, usize) {
+    use ringway::peer::Liveness;
+    let peers = ring.peers();
+    let dead = peers
+        .iter()
+        .filter(|p| p.liveness == Liveness::Dead)
+        .count();
+    let alive = peers
+        .iter()
+        .filter(|p| p.liveness == Liveness::Alive)
+        .count();
+    if !dry_run && dead > 0 {
+        ring.reap_dead();
+    }
+    (dead, alive)
+}
+
+/// `ringway gc`: reaps dead peers; removes shm rings whose peers all died.
+///
+/// A ring is removed only when it is a valid ring of this ABI, had dead
+/// peers and has no live one: one that nobody is attached to (everyone left
+/// cleanly) is kept, and a file ring is never removed (its data persist
+/// across restarts on purpose).
+pub(crate) fn gc(name: Option<&str>, dry_run: bool) -> Result<(), Failure> {
+    let verb = if dry_run { "would" } else { "did" };
+    if let Some(name) = name {
+        let locator = Locator::parse(name)?;
+        let ring = locator.open(&OpenOptions::new())?;
+        let (dead, alive) = gc_one(&ring, dry_run);
+        println!(
+            "{}: {dead} dead peers ({verb} reap), {alive} alive",
+            locator.display()
+        );
+        if let (Locator::Shm(n), true) = (&locator, dead > 0 && alive == 0) {
+            drop(ring);
+            if !dry_run {
+                Ring::remove_shm(n)?;
+            }
+            println!("{}: every peer died; {verb} remove it", locator.display());
+        }
+        return Ok(());
+    }
+    let dir = std::path::Path::new("/dev/shm");
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => fail!("cannot list /dev/shm: {e}"),
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.metadata().is_ok_and(|m| m.is_file()) && is_ready_ring(&e.path()))
+        .map(|e| format!("/{}", e.file_name().to_string_lossy()))
+        .collect();
+    names.sort();
+    let (mut reaped, mut removed) = (0, 0);
+    for name in names {
+        // Only our own rings, and only those this library can validate.
+        let Ok(ring) = OpenOptions::new().open_shm(&name) else {
+            continue;
+        };
+        let (dead, alive) = gc_one(&ring, dry_run);
+        reaped += dead;
+        if dead > 0 {
+            println!("{name}: {dead} dead peers ({verb} reap), {alive} alive");
+        }
+        if dead > 0 && alive == 0 {
+            drop(ring);
+            if dry_run || Ring::remove_shm(&name).is_ok() {
+                removed += 1;
+                println!("{name}: every peer died; {verb} remove it");
+            }
+        }
+    }
+    println!("gc: {reaped} dead peers, {removed} rings removed ({verb})");
     Ok(())
 }

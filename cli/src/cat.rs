@@ -101,7 +101,16 @@ fn write_with<K: Flavor>(tx: &mut Producer<K, Bytes>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `ringway cat NAME --read`: the ring (of any kind) to stdout until EOS.
+/// The writer died before its end of stream: hand on what arrived, then fail.
+fn writer_died(out: &mut impl Write) -> Result<(), Failure> {
+    if let Err(e) = out.flush() {
+        fail!("writing stdout: {e}");
+    }
+    fail!("the writer died before the end of the stream (everything it wrote was copied)")
+}
+
+/// `ringway cat NAME --read`: the ring (of any kind) to stdout until EOS, or
+/// an error when the writer dies first (a restarted writer takes over its role).
 pub(crate) fn read(name: &str) -> Result<(), Failure> {
     let ring = open(name)?;
     with_any!(AnyConsumer::<Bytes>::attach(&ring)?, mut rx => read_with(&mut rx))
@@ -128,9 +137,11 @@ fn read_with<K: Flavor>(rx: &mut Consumer<K, Bytes>) -> Result<(), Failure> {
                 }
                 match rx.wait_for_ready(1, None) {
                     Ok(n) => n,
+                    Err(PopTimeoutError::PeerGone) => return writer_died(&mut out),
                     Err(e) => fail!("waiting for data: {e}"),
                 }
             }
+            Err(PopTimeoutError::PeerGone) => return writer_died(&mut out),
             Err(e) => fail!("waiting for data: {e}"),
         };
         let chunk = rx.read_chunk(ready.min(1024))?;

@@ -112,6 +112,15 @@ enum Command {
         /// Shared-memory name or file path.
         name: String,
     },
+    /// Clean up after dead processes: reap the dead peers of every ring in
+    /// /dev/shm (or of NAME), and remove shm rings whose peers all died.
+    Gc {
+        /// Only this ring (shared-memory name or file path; a file is never removed).
+        name: Option<String>,
+        /// Say what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Pipe bytes through an SPSC or record ring: `cat NAME --write < in`,
     /// `cat NAME --read > out`.
     Cat {
@@ -193,6 +202,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Info { name } => admin::info(&name),
         Command::Ls => admin::ls(),
         Command::Rm { name } => object::rm(&name),
+        Command::Gc { name, dry_run } => admin::gc(name.as_deref(), dry_run),
         Command::Cat { name, write, read } => {
             debug_assert!(write != read);
             match (records::is_record_ring(&name), write) {

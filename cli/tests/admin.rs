@@ -32,7 +32,7 @@ fn create_info_ls_rm_round_trip() {
         "fill            0 of 64",
         "producer        free",
         "consumer        free",
-        "registered producers 0",
+        "peers           0 registered, 0 reaped so far, 0 messages lost with dead consumers",
         "waiters         0 for data, 0 for space",
     ] {
         assert!(info.contains(want), "info lacks {want:?}:\n{info}");

@@ -121,6 +121,7 @@ static void test_results(void) {
         {RINGWAY_ERR_BUSY, 29},
         {RINGWAY_ERR_SERVER_GONE, 30},
         {RINGWAY_ERR_CALL_FAILED, 31},
+        {RINGWAY_ERR_PEER_GONE, 32},
     };
     size_t n = sizeof pinned / sizeof pinned[0];
     for (size_t i = 0; i < n; i++) {
@@ -670,6 +671,15 @@ static void test_mpmc(void) {
         CHECK_OK(ringway_producer_create(ring, &tx[i]));
         CHECK_OK(ringway_consumer_create(ring, &rx[i]));
     }
+    /* Every handle lives: nothing to reap, nothing lost. */
+    uint32_t reaped = 99;
+    uint64_t lost = 99;
+    CHECK_OK(ringway_ring_reap_dead(ring, &reaped));
+    CHECK(reaped == 0);
+    CHECK_OK(ringway_ring_lost(ring, &lost));
+    CHECK(lost == 0);
+    CHECK_RC(ringway_ring_reap_dead(ring, NULL), RINGWAY_ERR_NULL);
+    CHECK_RC(ringway_ring_lost(NULL, &lost), RINGWAY_ERR_NULL);
 
     /* Two producers, two consumers: each producer's messages in order. */
     for (uint64_t i = 0; i < 4; i++) {
@@ -718,7 +728,7 @@ static void test_mpmc(void) {
     CHECK_OK(ringway_consumer_release(rx[1], 3));
     CHECK_RC(ringway_consumer_read(rx[0], 8, &c), RINGWAY_ERR_EMPTY); /* skipped slots: none */
 
-    /* The producer table has a bound. */
+    /* The peer table has a bound (62 handles of any role). */
     ringway_producer *more[64];
     int made = 0;
     ringway_result rc = RINGWAY_OK;
@@ -727,7 +737,7 @@ static void test_mpmc(void) {
     }
     CHECK_RC(rc, RINGWAY_ERR_TOO_MANY_PRODUCERS);
     CHECK(made >= 1 && made < 64);
-    CHECK_LAST_ERROR_HAS("producer table is full");
+    CHECK_LAST_ERROR_HAS("peer table is full");
     for (int i = 0; i < made; i++) {
         ringway_producer_free(more[i]);
     }

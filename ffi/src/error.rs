@@ -101,7 +101,9 @@ impl From<HandleError> for Error {
             HandleError::RoleTaken { .. } => RINGWAY_ERR_ROLE_TAKEN,
             HandleError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
             HandleError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
-            HandleError::TooManyProducers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
+            HandleError::TooManyPeers | HandleError::TooManyProducers => {
+                RINGWAY_ERR_TOO_MANY_PRODUCERS
+            }
             HandleError::Corrupt(_) => RINGWAY_ERR_CORRUPT,
             _ => RINGWAY_ERR_OTHER,
         };
@@ -125,6 +127,7 @@ impl<T> From<PushError<T>> for Error {
                 format!("message is {found} bytes; slots are {expected} bytes"),
             ),
             PushError::Corrupt(c) => c.into(),
+            PushError::PeerGone(_) => consumer_gone(),
         }
     }
 }
@@ -143,6 +146,7 @@ impl From<PopError> for Error {
                 format!("buffer is {found} bytes; slots are {expected} bytes"),
             ),
             PopError::Corrupt(c) => c.into(),
+            PopError::PeerGone => producer_gone(),
         }
     }
 }
@@ -172,6 +176,7 @@ impl<T> From<PushTimeoutError<T>> for Error {
             }
             PushTimeoutError::Size { .. } => Error::new(RINGWAY_ERR_SIZE, e.to_string()),
             PushTimeoutError::Corrupt(c) => c.into(),
+            PushTimeoutError::PeerGone(_) => consumer_gone(),
         }
     }
 }
@@ -185,6 +190,7 @@ impl From<PopTimeoutError> for Error {
             }
             PopTimeoutError::Size { .. } => Error::new(RINGWAY_ERR_SIZE, e.to_string()),
             PopTimeoutError::Corrupt(c) => c.into(),
+            PopTimeoutError::PeerGone => producer_gone(),
         }
     }
 }
@@ -210,5 +216,21 @@ pub(crate) fn nothing_read() -> Error {
     Error::fixed(
         RINGWAY_ERR_STATE,
         "no chunk is being read; call ringway_consumer_read first",
+    )
+}
+
+/// `RINGWAY_ERR_PEER_GONE` for a producer (static: no allocation).
+fn consumer_gone() -> Error {
+    Error::fixed(
+        RINGWAY_ERR_PEER_GONE,
+        "the consumer is gone: it died and no live consumer is attached",
+    )
+}
+
+/// `RINGWAY_ERR_PEER_GONE` for a consumer (static: no allocation).
+fn producer_gone() -> Error {
+    Error::fixed(
+        RINGWAY_ERR_PEER_GONE,
+        "the producer is gone: it died and no live producer is attached; the ring is drained",
     )
 }

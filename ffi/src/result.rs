@@ -55,7 +55,9 @@ pub enum ringway_result {
     RINGWAY_ERR_TYPE_MISMATCH = 17,
     /// The SPSC producer or consumer role is held by another handle.
     RINGWAY_ERR_ROLE_TAKEN = 18,
-    /// Every entry of the MPMC producer table is in use.
+    /// Every entry of the ring's peer table has a live holder (62 handles
+    /// of any role; entries of dead processes are reused), or, for record
+    /// producers and broadcast subscribers, of its producer table (32).
     RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
     /// The region is shorter than the ring needs.
     RINGWAY_ERR_TOO_SMALL = 20,
@@ -83,12 +85,16 @@ pub enum ringway_result {
     RINGWAY_ERR_SERVER_GONE = 30,
     /// The RPC server failed the call; the message says why.
     RINGWAY_ERR_CALL_FAILED = 31,
+    /// The other side is gone: its last holder died and none is attached
+    /// (a consumer sees it once the ring is drained, a producer when the
+    /// ring is full).
+    RINGWAY_ERR_PEER_GONE = 32,
 }
 
 use ringway_result::*;
 
 /// Every code, in numeric order (for tests and `ringway_result_str`).
-pub(crate) const ALL: [ringway_result; 32] = [
+pub(crate) const ALL: [ringway_result; 33] = [
     RINGWAY_OK,
     RINGWAY_ERR_NULL,
     RINGWAY_ERR_INVALID_ARGUMENT,
@@ -121,6 +127,7 @@ pub(crate) const ALL: [ringway_result; 32] = [
     RINGWAY_ERR_BUSY,
     RINGWAY_ERR_SERVER_GONE,
     RINGWAY_ERR_CALL_FAILED,
+    RINGWAY_ERR_PEER_GONE,
 ];
 
 impl ringway_result {
@@ -146,7 +153,7 @@ impl ringway_result {
             RINGWAY_ERR_WRONG_KIND => c"ring is of another kind",
             RINGWAY_ERR_TYPE_MISMATCH => c"ring carries another message type",
             RINGWAY_ERR_ROLE_TAKEN => c"role is held by another handle",
-            RINGWAY_ERR_TOO_MANY_PRODUCERS => c"producer table is full",
+            RINGWAY_ERR_TOO_MANY_PRODUCERS => c"peer table is full",
             RINGWAY_ERR_TOO_SMALL => c"region is too small for the ring",
             RINGWAY_ERR_NOT_REGULAR_FILE => c"not a regular file",
             RINGWAY_ERR_WRONG_OWNER => c"ring is owned by another user",
@@ -159,6 +166,7 @@ impl ringway_result {
             RINGWAY_ERR_BUSY => c"a message is being written at the head; retry",
             RINGWAY_ERR_SERVER_GONE => c"the RPC server is gone",
             RINGWAY_ERR_CALL_FAILED => c"the RPC server failed the call",
+            RINGWAY_ERR_PEER_GONE => c"the peer is gone (it died)",
         }
     }
 }

@@ -349,6 +349,56 @@ pub unsafe extern "C" fn ringway_ring_info(
     })
 }
 
+/// Cleans up after every handle of the ring whose process died: undoes its
+/// waiter registration, heals its MPMC claim (a producer's unpublished
+/// slots are skipped, a consumer's unreleased slots freed and counted as
+/// lost) and frees its SPSC role. Blocking and full/empty calls do this on
+/// their own; this is for tools. Writes how many were reaped to `*out`.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`.
+///
+/// # Safety
+/// `ring` is a live ring handle; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_reap_dead(
+    ring: *const ringway_ring,
+    out: *mut u32,
+) -> ringway_result {
+    call("ringway_ring_reap_dead", || {
+        // SAFETY: the caller's promise on `ring`.
+        let ring = &unsafe { arg_ref(ring, "ring") }?.ring;
+        let out = arg_out(out, "out")?;
+        let reaped = u32::try_from(ring.reap_dead()).unwrap_or(u32::MAX);
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(reaped) };
+        Ok(())
+    })
+}
+
+/// Writes to `*out` how many MPMC messages were lost because a consumer
+/// died between claiming and releasing them.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`.
+///
+/// # Safety
+/// `ring` is a live ring handle; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_lost(
+    ring: *const ringway_ring,
+    out: *mut u64,
+) -> ringway_result {
+    call("ringway_ring_lost", || {
+        // SAFETY: the caller's promise on `ring`.
+        let ring = &unsafe { arg_ref(ring, "ring") }?.ring;
+        let out = arg_out(out, "out")?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(ring.lost()) };
+        Ok(())
+    })
+}
+
 /// Frees a ring handle (unmapping the ring once its producer and consumer
 /// handles are freed too). `NULL` is a no-op.
 ///

@@ -354,7 +354,11 @@ pub enum HandleError {
         /// (size, alignment) of the requested type.
         requested: (u32, u32),
     },
-    /// Every entry of the MPMC producer table is in use.
+    /// Every entry of the peer table has a live holder (62 handles of any
+    /// kind and role; entries of dead processes are reused).
+    TooManyPeers,
+    /// Every entry of the header's producer table (record-ring producers,
+    /// broadcast subscribers: 32 live holders) is in use.
     TooManyProducers,
     /// The cursors in the header are inconsistent.
     Corrupt(CorruptError),
@@ -365,7 +369,7 @@ impl fmt::Display for HandleError {
         match self {
             HandleError::RoleTaken { role, pid } => write!(
                 f,
-                "the {role} role is already held by pid {pid}; an SPSC ring has one {role} (if that process died, reclaim the role)"
+                "the {role} role is already held by live pid {pid}; an SPSC ring has one {role}"
             ),
             HandleError::WrongKind { found, expected } => {
                 write!(f, "ring is {found}; this handle needs {expected}")
@@ -375,6 +379,9 @@ impl fmt::Display for HandleError {
                 "slots are {} bytes aligned to {}, the message type is {} bytes aligned to {}",
                 slot.0, slot.1, requested.0, requested.1
             ),
+            HandleError::TooManyPeers => {
+                f.write_str("the ring's peer table is full: 62 live handles are attached; drop one")
+            }
             HandleError::TooManyProducers => f.write_str("the ring's producer table is full"),
             HandleError::Corrupt(e) => e.fmt(f),
         }
@@ -410,6 +417,9 @@ pub enum PushError<T> {
     },
     /// The ring's cursors are inconsistent.
     Corrupt(CorruptError),
+    /// The consumer side is gone (it died, and no live consumer is
+    /// attached); the message is handed back.
+    PeerGone(T),
 }
 
 impl<T> fmt::Display for PushError<T> {
@@ -420,6 +430,9 @@ impl<T> fmt::Display for PushError<T> {
                 write!(f, "message is {found} bytes; slots are {expected} bytes")
             }
             PushError::Corrupt(e) => e.fmt(f),
+            PushError::PeerGone(_) => {
+                f.write_str("the consumer is gone: it died and no live consumer is attached")
+            }
         }
     }
 }
@@ -434,6 +447,7 @@ impl<T> fmt::Debug for PushError<T> {
                 .field("found", found)
                 .finish(),
             PushError::Corrupt(e) => f.debug_tuple("Corrupt").field(e).finish(),
+            PushError::PeerGone(_) => f.write_str("PeerGone(..)"),
         }
     }
 }
@@ -468,6 +482,9 @@ pub enum PopError {
     },
     /// The ring's cursors are inconsistent.
     Corrupt(CorruptError),
+    /// The ring is drained and the producer side is gone (it died, and no
+    /// live producer is attached).
+    PeerGone,
 }
 
 impl fmt::Display for PopError {
@@ -481,6 +498,7 @@ impl fmt::Display for PopError {
                 write!(f, "buffer is {found} bytes; slots are {expected} bytes")
             }
             PopError::Corrupt(e) => e.fmt(f),
+            PopError::PeerGone => f.write_str("the producer is gone: it died and no live producer is attached; the ring is drained"),
         }
     }
 }
@@ -508,6 +526,8 @@ pub enum PushTimeoutError<T> {
     },
     /// The ring's cursors are inconsistent.
     Corrupt(CorruptError),
+    /// As [`PushError::PeerGone`]; the message is handed back.
+    PeerGone(T),
 }
 
 impl<T> fmt::Display for PushTimeoutError<T> {
@@ -518,6 +538,9 @@ impl<T> fmt::Display for PushTimeoutError<T> {
                 write!(f, "message is {found} bytes; slots are {expected} bytes")
             }
             PushTimeoutError::Corrupt(e) => e.fmt(f),
+            PushTimeoutError::PeerGone(_) => {
+                f.write_str("the consumer is gone: it died and no live consumer is attached")
+            }
         }
     }
 }
@@ -532,6 +555,7 @@ impl<T> fmt::Debug for PushTimeoutError<T> {
                 .field("found", found)
                 .finish(),
             PushTimeoutError::Corrupt(e) => f.debug_tuple("Corrupt").field(e).finish(),
+            PushTimeoutError::PeerGone(_) => f.write_str("PeerGone(..)"),
         }
     }
 }
@@ -558,6 +582,8 @@ pub enum PopTimeoutError {
     },
     /// The ring's cursors are inconsistent.
     Corrupt(CorruptError),
+    /// As [`PopError::PeerGone`].
+    PeerGone,
 }
 
 impl fmt::Display for PopTimeoutError {
@@ -568,6 +594,7 @@ impl fmt::Display for PopTimeoutError {
                 write!(f, "buffer is {found} bytes; slots are {expected} bytes")
             }
             PopTimeoutError::Corrupt(e) => e.fmt(f),
+            PopTimeoutError::PeerGone => f.write_str("the producer is gone: it died and no live producer is attached; the ring is drained"),
         }
     }
 }
@@ -586,6 +613,8 @@ impl From<CorruptError> for PopTimeoutError {
 #[allow(unreachable_pub)] // named by the sealed handle seam only
 pub enum Waited {
     Timeout,
+    /// The other side is gone.
+    PeerGone,
     Corrupt(CorruptError),
 }
 
@@ -593,6 +622,7 @@ impl Waited {
     pub(crate) fn into_push(self) -> PushTimeoutError<()> {
         match self {
             Waited::Timeout => PushTimeoutError::Timeout(()),
+            Waited::PeerGone => PushTimeoutError::PeerGone(()),
             Waited::Corrupt(e) => PushTimeoutError::Corrupt(e),
         }
     }
@@ -600,6 +630,7 @@ impl Waited {
     pub(crate) fn into_pop(self) -> PopTimeoutError {
         match self {
             Waited::Timeout => PopTimeoutError::Timeout,
+            Waited::PeerGone => PopTimeoutError::PeerGone,
             Waited::Corrupt(e) => PopTimeoutError::Corrupt(e),
         }
     }

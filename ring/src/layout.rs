@@ -9,11 +9,14 @@
 //!    128     1  tail: producer cursor (u64, monotonic)        producer(s)
 //!    256     2  head: consumer cursor (u64, monotonic)        consumer(s)
 //!    384     3  data_event, space_event (futex words)         both sides
-//!    512   4-11 producer table: 32 x 32 B (MPMC crash info)   each MPMC producer
+//!    512   4-11 producer table: 32 x 32 B (record-ring       each record producer,
+//!               producers, broadcast subscribers; pid-only)  broadcast subscriber
 //!   1536    12  durable: record-ring position up to which   `record::flush`
 //!               the data was synced (u64)
 //!   1664  13-15 reserved, zero
-//!   2048        slot 0, slot 1, ... slot capacity-1           (aligned to max(128, slot_align))
+//!   2048        peer table (4 KiB, `peer/table.rs`): one      each handle
+//!               entry per attached handle, liveness tokens
+//!   6144        slot 0, slot 1, ... slot capacity-1           (aligned to max(128, slot_align))
 //! ```
 //!
 //! The producer and consumer cursors sit on their own 128-byte lines (two 64-byte
@@ -63,18 +66,18 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 ///
 /// 4: record and broadcast kinds, per-kind identity flags, and the
 /// `durable` header word (issue #14).
-pub const ABI_VERSION: u32 = 4;
+///
+/// 5: the peer table (issue #11): every handle's entry, its liveness
+/// token, waiter registration and MPMC claim record, after the header.
+pub const ABI_VERSION: u32 = 5;
 
-/// Size of the header; the slots start at the first multiple of
-/// `max(128, slot_align)` at or after it.
+/// Size of the header; the peer table follows it, and the slots start at the
+/// first multiple of `max(128, slot_align)` after the peer table.
 pub const HEADER_SIZE: usize = 2048;
 
 /// The line size the layout pads to (two 64-byte lines: the spatial
 /// prefetcher on x86 pulls lines in pairs).
 pub const LINE: usize = 128;
-
-/// Number of entries in the MPMC producer table.
-pub const PRODUCER_TABLE_LEN: usize = 32;
 
 /// Largest slot alignment a ring accepts.
 pub const MAX_SLOT_ALIGN: u32 = 4096;
@@ -212,8 +215,12 @@ pub struct Identity {
     pub creator_start_time: u64,
 }
 
-/// One entry of the MPMC producer table: who holds a producer handle and which
-/// claim it has in flight, for the crash reaper.
+/// Number of entries in the MPMC producer table.
+pub const PRODUCER_TABLE_LEN: usize = 32;
+
+/// One entry of the pid-only producer table (record-ring producers, broadcast
+/// subscribers): who holds a handle and which claim it has in flight, for the
+/// crash reaper. MPMC rings use the peer table (`peer`) instead.
 #[derive(Debug)]
 #[repr(C)]
 pub struct ProducerEntry {
@@ -240,9 +247,10 @@ pub struct Header {
     pub(crate) identity: UnsafeCell<Identity>,
     /// [`STATE_INIT`] while the creator initialises, [`STATE_READY`] after.
     pub(crate) state: AtomicU32,
-    /// Pid of the process holding the SPSC producer role, 0 when free.
+    /// The peer entry holding the SPSC producer role, 0 when free:
+    /// `generation << 8 | (index + 1)` (see `peer`).
     pub(crate) producer_owner: AtomicU32,
-    /// Pid of the process holding the SPSC consumer role, 0 when free.
+    /// The peer entry holding the SPSC consumer role, as `producer_owner`.
     pub(crate) consumer_owner: AtomicU32,
     _pad0: UnsafeCell<[u8; LINE - size_of::<Identity>() - 3 * 4]>,
 
@@ -402,6 +410,12 @@ pub const LAYOUT_HASH: u64 = {
     let mut i = 0;
     while i < fields.len() {
         hash = fnv1a_u64(hash, fields[i]);
+        i += 1;
+    }
+    let peers = crate::peer::LAYOUT_FIELDS;
+    let mut i = 0;
+    while i < peers.len() {
+        hash = fnv1a_u64(hash, peers[i]);
         i += 1;
     }
     hash
@@ -570,8 +584,11 @@ impl Geometry {
             }
         };
         let stride32 = u32::try_from(stride).map_err(|_| LayoutError::TooLarge)?;
-        let slots_offset =
-            round_up(HEADER_SIZE as u64, align.max(LINE as u64)).ok_or(LayoutError::TooLarge)?;
+        let slots_offset = round_up(
+            (crate::peer::PEERS_OFFSET + crate::peer::PEER_TABLE_SIZE) as u64,
+            align.max(LINE as u64),
+        )
+        .ok_or(LayoutError::TooLarge)?;
         let total_len = capacity
             .checked_mul(stride)
             .and_then(|slots| slots.checked_add(slots_offset))
@@ -604,8 +621,8 @@ mod tests {
         let g = Geometry::new(Kind::Spsc, 1024, 64, 8).unwrap();
         assert_eq!(g.stride, 64);
         assert_eq!(g.payload_offset, 0);
-        assert_eq!(g.slots_offset, HEADER_SIZE as u64);
-        assert_eq!(g.total_len, HEADER_SIZE as u64 + 1024 * 64);
+        assert_eq!(g.slots_offset, 6144);
+        assert_eq!(g.total_len, 6144 + 1024 * 64);
     }
 
     #[test]
@@ -621,7 +638,7 @@ mod tests {
     #[test]
     fn large_alignment_moves_the_slots() {
         let g = Geometry::new(Kind::Spsc, 4, 4096, 4096).unwrap();
-        assert_eq!(g.slots_offset, 4096);
+        assert_eq!(g.slots_offset, 8192);
     }
 
     #[test]
@@ -652,7 +669,9 @@ mod tests {
     fn record_geometry_is_a_byte_ring() {
         let g = Geometry::new(Kind::Record, 4096, 1, 16).unwrap();
         assert_eq!((g.payload_offset, g.stride), (0, 1));
-        assert_eq!(g.total_len, HEADER_SIZE as u64 + 4096);
+        // The slots follow the header and the peer table.
+        assert_eq!(g.slots_offset, 6144);
+        assert_eq!(g.total_len, 6144 + 4096);
         assert_eq!(
             Geometry::new(Kind::Record, 32, 1, 16),
             Err(LayoutError::Capacity(32))

@@ -66,6 +66,7 @@ pub mod handle;
 pub mod layout;
 mod loom;
 pub mod mpmc;
+pub mod peer;
 pub mod probe;
 pub mod process;
 pub mod record;

@@ -15,6 +15,16 @@ pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
+/// Atomics that loom does not track, for the peer table (`peer`): its words
+/// are read and written only around deaths and waits, and tracking them
+/// multiplied the branches of every MPMC model (a record store before and
+/// after each claim) for no check they need. Under loom they behave as
+/// sequentially consistent memory; the peer models check the healing
+/// logic and its stamp CASes, which stay tracked, against live peers.
+pub(crate) mod untracked {
+    pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64};
+}
+
 #[cfg(loom)]
 pub(crate) use loom::hint::spin_loop;
 

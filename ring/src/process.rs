@@ -23,6 +23,37 @@ pub fn start_time(pid: u32) -> Option<u64> {
     after.split_whitespace().nth(22 - 3)?.parse().ok()
 }
 
+/// Whether process `pid` is a zombie (exited, not yet reaped by its parent) or
+/// dead, as `/proc` tells it; `false` when it cannot tell.
+pub fn is_zombie(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|at| stat[at + 1..].split_whitespace().next());
+    matches!(state, Some("Z" | "X" | "x"))
+}
+
+/// Identity of this process's pid namespace (the inode of
+/// `/proc/self/ns/pid`), 0 where the system does not tell it. Two processes
+/// may compare pids only when these are equal. Cached per pid.
+pub fn current_pid_namespace() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    static PID: AtomicU64 = AtomicU64::new(0);
+    static NS: AtomicU64 = AtomicU64::new(0);
+    let key = (u64::from(current_pid()) << 1) | 1;
+    if PID.load(Ordering::Acquire) == key {
+        // Acquire pairs with the Release store of PID below.
+        return NS.load(Ordering::Relaxed);
+    }
+    let ns = std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino());
+    NS.store(ns, Ordering::Relaxed);
+    // Release: publishes NS; pairs with the Acquire load above.
+    PID.store(key, Ordering::Release);
+    ns
+}
+
 /// Start time of this process, 0 where the system does not tell it. Cached,
 /// and recomputed after a `fork` (the cache is keyed by pid).
 pub fn current_start_time() -> u64 {
@@ -56,7 +87,7 @@ pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
     // SAFETY: kill with signal 0 only checks for existence and permission.
     let exists = unsafe { libc::kill(raw, 0) } == 0
         || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    if !exists {
+    if !exists || is_zombie(pid) {
         return false;
     }
     match (start, start_time(pid)) {

@@ -69,6 +69,9 @@ pub struct Region {
     name: Option<String>,
     backing: Backing,
     cleanup: Cleanup,
+    /// The mapped object, kept open: the peer registry tests its peers'
+    /// liveness locks through it (`peer/token.rs`). `None` for caller memory.
+    file: Option<File>,
     /// Registration with the SIGBUS handler (shm and file mappings only).
     guard: crate::sigbus::Guard,
 }
@@ -99,6 +102,11 @@ impl Region {
     /// The shm name or file path it was created or opened by, if any.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    /// The mapped object (shm, file or memfd), if the region has one.
+    pub(crate) fn file(&self) -> Option<&File> {
+        self.file.as_ref()
     }
 
     /// Set once the SIGBUS handler caught a fault in this region (the object
@@ -133,9 +141,9 @@ impl Region {
         }
     }
 
-    fn mapped(file: &File, len: u64, name: Option<String>) -> io::Result<Region> {
+    fn mapped(file: File, len: u64, name: Option<String>) -> io::Result<Region> {
         let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let map = memmap2::MmapOptions::new().len(len).map_raw(file)?;
+        let map = memmap2::MmapOptions::new().len(len).map_raw(&file)?;
         let ptr =
             NonNull::new(map.as_mut_ptr()).ok_or_else(|| io::Error::other("mmap returned null"))?;
         Ok(Region {
@@ -144,6 +152,7 @@ impl Region {
             name,
             backing: Backing::Mapped(map),
             cleanup: Cleanup::None,
+            file: Some(file),
             guard: crate::sigbus::register(ptr.as_ptr(), len),
         })
     }
@@ -161,6 +170,7 @@ impl Region {
             name: None,
             backing: Backing::Borrowed,
             cleanup: Cleanup::None,
+            file: None,
             guard: crate::sigbus::Guard::none(),
         }
     }
@@ -181,6 +191,7 @@ impl Region {
             name: None,
             backing: Backing::Heap(mem),
             cleanup: Cleanup::None,
+            file: None,
             guard: crate::sigbus::Guard::none(),
         }
     }
@@ -322,7 +333,7 @@ pub(crate) fn create_shm(name: &str, len: u64, mode: u32) -> Result<Region, Crea
         }
         write_creation_line(&file)?;
         size_new(&file, len)?;
-        Region::mapped(&file, len, Some(name.to_owned())).map_err(io_create("mmap"))
+        Region::mapped(file, len, Some(name.to_owned())).map_err(io_create("mmap"))
     })();
     if result.is_err() {
         unlink();
@@ -391,7 +402,7 @@ pub(crate) fn open_shm(name: &str, allow_other_owner: bool) -> Result<Region, Op
     // SAFETY: `fd` is a fresh descriptor that nothing else owns.
     let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     let len = check_opened(&file, name, allow_other_owner)?;
-    Region::mapped(&file, len, Some(name.to_owned())).map_err(io_open("mmap"))
+    Region::mapped(file, len, Some(name.to_owned())).map_err(io_open("mmap"))
 }
 
 /// Removes the shm name. Peers that have the ring mapped keep using it; new
@@ -433,7 +444,7 @@ pub(crate) fn create_file(path: &Path, len: u64, mode: u32) -> Result<Region, Cr
             .map_err(io_create("fchmod"))?;
         write_creation_line(&file)?;
         size_new(&file, len)?;
-        Region::mapped(&file, len, Some(name.clone())).map_err(io_create("mmap"))
+        Region::mapped(file, len, Some(name.clone())).map_err(io_create("mmap"))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(path);
@@ -458,7 +469,7 @@ pub(crate) fn open_file(path: &Path, allow_other_owner: bool) -> Result<Region, 
             },
         })?;
     let len = check_opened(&file, &name, allow_other_owner)?;
-    Region::mapped(&file, len, Some(name)).map_err(io_open("mmap"))
+    Region::mapped(file, len, Some(name)).map_err(io_open("mmap"))
 }
 
 /// An anonymous shared region of `len` bytes: a memfd sealed against shrinking
@@ -467,7 +478,7 @@ pub(crate) fn create_anonymous(len: u64) -> Result<Region, CreateError> {
     let file = anonymous_file()?;
     size_new(&file, len)?;
     seal(&file)?;
-    Region::mapped(&file, len, None).map_err(io_create("mmap"))
+    Region::mapped(file, len, None).map_err(io_create("mmap"))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -21,6 +21,7 @@ use crate::layout::{
     STATE_READY,
 };
 use crate::loom::{Ordering, SlotAccess};
+use crate::peer::{self, Holder, Peer, PeerInfo, PeerTable, PEERS_OFFSET, PEER_TABLE_SIZE};
 use crate::process;
 use crate::region::{self, Region, DEFAULT_MODE};
 
@@ -47,6 +48,7 @@ fn align_u32<T>() -> u32 {
 /// State shared by every handle of one ring.
 pub(crate) struct Shared {
     header: NonNull<Header>,
+    peers: NonNull<PeerTable>,
     slots: NonNull<u8>,
     geometry: Geometry,
     identity: Identity,
@@ -59,6 +61,8 @@ pub(crate) struct Shared {
     region: Region,
     #[cfg(loom)]
     _loom_header: Box<Header>,
+    #[cfg(loom)]
+    _loom_peers: Box<PeerTable>,
 }
 
 // SAFETY: `header` and `slots` point into `region`, which `Shared` owns and
@@ -77,6 +81,31 @@ impl Shared {
         // of `Header` is atomic or in an `UnsafeCell`, so a peer writing it
         // does not invalidate the reference.
         unsafe { self.header.as_ref() }
+    }
+
+    /// Pointer to the peer table (see `peer`).
+    #[inline]
+    pub(crate) fn peers_ptr(&self) -> NonNull<PeerTable> {
+        self.peers
+    }
+
+    /// The ring object, when the region has one (not for caller memory).
+    pub(crate) fn region_file(&self) -> Option<&std::fs::File> {
+        self.region.file()
+    }
+
+    /// The validated geometry.
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// The owner word of an SPSC role.
+    pub(crate) fn role_word(&self, role: Role) -> &crate::loom::AtomicU32 {
+        let h = self.header();
+        match role {
+            Role::Producer => &h.producer_owner,
+            Role::Consumer => &h.consumer_owner,
+        }
     }
 
     /// Start of the slot at cursor position `pos`, and its index.
@@ -173,16 +202,24 @@ pub struct Snapshot {
     pub head: u64,
     /// `tail - head` clamped to `0..=capacity`.
     pub len: u64,
-    /// Pid holding the SPSC producer role, 0 when free.
+    /// Pid holding the SPSC producer role, 0 when free (or its holder left).
     pub producer_owner: u32,
-    /// Pid holding the SPSC consumer role, 0 when free.
+    /// Pid holding the SPSC consumer role, 0 when free (or its holder left).
     pub consumer_owner: u32,
     /// Consumers registered as sleeping for data.
     pub data_waiters: u32,
     /// Producers registered as sleeping for space.
     pub space_waiters: u32,
-    /// Registered MPMC producers: (pid, start time, claim position, claim length).
+    /// Registered handles, with their liveness.
+    pub peers: Vec<PeerInfo>,
+    /// Record-ring producers and broadcast subscribers registered in the
+    /// header's pid-only producer table: (pid, start time, claim position,
+    /// claim length). Empty for SPSC and MPMC rings (they use `peers`).
     pub producers: Vec<(u32, u64, u64, u64)>,
+    /// MPMC messages lost with consumers that died holding them.
+    pub lost: u64,
+    /// Dead registrations cleaned up so far.
+    pub reaped: u64,
 }
 
 impl Ring {
@@ -297,6 +334,21 @@ impl Ring {
         let tail = h.tail.load(Ordering::Relaxed);
         let head = h.head.load(Ordering::Relaxed);
         let len = tail.saturating_sub(head).min(self.capacity());
+        let spsc = self.kind() == Kind::Spsc;
+        let owner = |role| {
+            let word = self.shared.role_word(role).load(Ordering::Relaxed);
+            if !spsc {
+                // Record and broadcast roles hold a pid (`claim_role_pid`).
+                return word;
+            }
+            match self.shared.holder(word) {
+                Holder::Alive { pid } => pid,
+                Holder::Dead { index } => self.shared.peers().entries[index]
+                    .pid
+                    .load(Ordering::Relaxed),
+                Holder::Gone => 0,
+            }
+        };
         let producers = h
             .producers
             .iter()
@@ -312,46 +364,83 @@ impl Ring {
                 })
             })
             .collect();
+        let table = self.shared.peers();
         Snapshot {
             tail,
             head,
             len,
-            producer_owner: h.producer_owner.load(Ordering::Relaxed),
-            consumer_owner: h.consumer_owner.load(Ordering::Relaxed),
+            producer_owner: owner(Role::Producer),
+            consumer_owner: owner(Role::Consumer),
             data_waiters: h.data_event.waiters(),
             space_waiters: h.space_event.waiters(),
+            peers: self.shared.peer_infos(),
             producers,
+            lost: table.lost.load(Ordering::Relaxed),
+            reaped: table.reaped.load(Ordering::Relaxed),
         }
     }
 
-    /// Frees an SPSC role whose holder process no longer exists (it crashed
-    /// without dropping its handle). Returns whether the role was freed.
+    /// The registered handles and whether each lives.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.shared.peer_infos()
+    }
+
+    /// Whether the holder of peer entry `index` lives: one `F_OFD_GETLK`
+    /// for an entry with a liveness token, pid + start time otherwise (see
+    /// [`peer`](crate::peer)).
+    pub fn peer_liveness(&self, index: usize) -> crate::peer::Liveness {
+        self.shared.liveness(index)
+    }
+
+    /// Cleans up after every registered handle whose process died (its
+    /// waiter registrations, MPMC claims and SPSC role). Returns how many.
+    /// Blocking and full/empty calls do this on their own; this is for tools.
+    pub fn reap_dead(&self) -> usize {
+        let lock = self.lock_file();
+        self.shared.reap_all(lock.as_ref())
+    }
+
+    /// MPMC messages lost because a consumer died between claiming and
+    /// releasing them (counted when the reaper frees their slots).
+    pub fn lost(&self) -> u64 {
+        // Relaxed: a counter.
+        self.shared.peers().lost.load(Ordering::Relaxed)
+    }
+
+    /// A description of our own for exclusive reaping locks.
+    fn lock_file(&self) -> Option<std::fs::File> {
+        self.shared.region_file().and_then(|f| peer::reopen(f).ok())
+    }
+
+    /// Frees an SPSC role whose holder died without dropping its handle
+    /// (attaching does this on its own; this is the explicit form). Returns
+    /// whether the role was freed.
     ///
     /// # Errors
     /// [`HandleError::RoleTaken`] when the holder is alive.
     pub fn reclaim_role(&self, role: Role) -> Result<bool, HandleError> {
-        let word = self.role_word(role);
-        // Acquire: pairs with the Release of the holder's claim, so that a
-        // live holder is seen.
-        let pid = word.load(Ordering::Acquire);
-        if pid == 0 {
+        let word = self.shared.role_word(role);
+        // Acquire: pairs with the holder's claim of the role.
+        let held = word.load(Ordering::Acquire);
+        if held == 0 {
             return Ok(false);
         }
-        if process::is_alive(pid, None) {
-            return Err(HandleError::RoleTaken { role, pid });
-        }
-        // Relaxed on both outcomes: the claim that follows (Acquire) orders
-        // the next holder after the dead one's last cursor store.
-        Ok(word
-            .compare_exchange(pid, 0, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok())
-    }
-
-    pub(crate) fn role_word(&self, role: Role) -> &crate::loom::AtomicU32 {
-        let h = self.shared.header();
-        match role {
-            Role::Producer => &h.producer_owner,
-            Role::Consumer => &h.consumer_owner,
+        match self.shared.holder(held) {
+            Holder::Alive { pid } => Err(HandleError::RoleTaken { role, pid }),
+            Holder::Dead { index } => {
+                let lock = self.lock_file();
+                self.shared.reap(index, lock.as_ref());
+                // The reaper freed the role if the word still named the dead
+                // registration.
+                // Acquire: as above.
+                Ok(word.load(Ordering::Acquire) != held)
+            }
+            Holder::Gone => {
+                // AcqRel: pairs with the next holder's Acquire claim.
+                Ok(word
+                    .compare_exchange(held, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok())
+            }
         }
     }
 
@@ -378,6 +467,10 @@ impl Ring {
             unsafe {
                 core::ptr::copy_nonoverlapping(line.as_ptr(), region.as_ptr(), line.len());
             }
+            // SAFETY: the peer table follows the header inside total_len.
+            unsafe {
+                core::ptr::write_bytes(region.as_ptr().add(PEERS_OFFSET), 0, PEER_TABLE_SIZE)
+            };
             if geometry.kind == Kind::Mpmc {
                 // MPMC stamps must start at 0 (free for lap 0, see
                 // `mpmc`); fresh shm, files and anonymous maps are zero already.
@@ -424,6 +517,11 @@ impl Ring {
             shared: Arc::new(Shared {
                 // SAFETY: base is non-null (a region's pointer).
                 header: unsafe { NonNull::new_unchecked(base.cast::<Header>()) },
+                // SAFETY: PEERS_OFFSET + PEER_TABLE_SIZE <= slots_offset <
+                // total_len <= region length; 128-aligned (base is).
+                peers: unsafe {
+                    NonNull::new_unchecked(base.add(PEERS_OFFSET).cast::<PeerTable>())
+                },
                 // SAFETY: derived from a non-null base by an in-bounds offset.
                 slots: unsafe { NonNull::new_unchecked(slots) },
                 geometry,
@@ -453,14 +551,11 @@ impl Ring {
         Ok(Ring::from_parts(region, identity, geometry))
     }
 
-    /// Takes an SPSC role: CAS the owner word from 0 to our pid.
-    pub(crate) fn claim_role(&self, role: Role) -> Result<(), HandleError> {
-        self.claim_role_of(role, Kind::Spsc)
-    }
-
-    /// Takes a role of a ring that must be of `kind` (the SPSC roles, the
-    /// one consumer of a record ring): CAS the owner word from 0 to our pid.
-    pub(crate) fn claim_role_of(&self, role: Role, kind: Kind) -> Result<(), HandleError> {
+    /// Takes a pid-owned role of a ring that must be of `kind` (the one
+    /// consumer of a record ring, the one producer of a broadcast ring): CAS
+    /// the owner word from 0 to our pid. These kinds do not register in the
+    /// peer table yet (see `record`), so their roles carry a pid.
+    pub(crate) fn claim_role_pid(&self, role: Role, kind: Kind) -> Result<(), HandleError> {
         if self.kind() != kind {
             return Err(HandleError::WrongKind {
                 found: self.kind(),
@@ -469,23 +564,84 @@ impl Ring {
         }
         let me = process::current_pid();
         // AcqRel on success: Acquire pairs with the previous holder's Release
-        // in `release_role`, so its last cursor store is visible to us; the
-        // Release half orders nothing we rely on but keeps the CAS symmetric.
+        // in `release_role_pid`, so its last cursor store is visible to us.
         // Acquire on failure: we read the holder's pid for the error.
-        self.role_word(role)
+        self.shared
+            .role_word(role)
             .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
             .map(|_| ())
             .map_err(|pid| HandleError::RoleTaken { role, pid })
     }
 
-    /// Gives an SPSC role back (on handle drop), if we still hold it.
-    pub(crate) fn release_role(&self, role: Role) {
+    /// Gives a pid-owned role back (on handle drop), if we still hold it.
+    pub(crate) fn release_role_pid(&self, role: Role) {
         let me = process::current_pid();
         // Release: orders our last cursor store before the next holder's
+        // Acquire claim. Relaxed on failure: someone reclaimed it.
+        let _ = self.shared.role_word(role).compare_exchange(
+            me,
+            0,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Takes an SPSC role for the registration `peer`: CAS the owner word
+    /// from 0 to the registration's word, or from a dead holder's (taking the
+    /// role over, after reaping it).
+    pub(crate) fn claim_role(&self, role: Role, peer: &Peer) -> Result<(), HandleError> {
+        if self.kind() != Kind::Spsc {
+            return Err(HandleError::WrongKind {
+                found: self.kind(),
+                expected: Kind::Spsc,
+            });
+        }
+        let word = self.shared.role_word(role);
+        let mine = peer.word();
+        // Acquire: pairs with the holder's claim (a live one is seen).
+        let mut held = word.load(Ordering::Acquire);
+        // Bounded: each round either claims, reports a live holder, or finds
+        // the word changed by another claimant or a reaper.
+        for _ in 0..64 {
+            if held != 0 {
+                match self.shared.holder(held) {
+                    Holder::Alive { pid } => return Err(HandleError::RoleTaken { role, pid }),
+                    Holder::Dead { index } => {
+                        self.shared.reap(index, peer.lock());
+                    }
+                    Holder::Gone => {}
+                }
+            }
+            // AcqRel on success: Acquire pairs with the previous holder's
+            // Release in `release_role` (or the reaper's), so its last cursor
+            // store is visible to us. Acquire on failure: the new holder.
+            match word.compare_exchange(held, mine, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    peer.took_role(role);
+                    return Ok(());
+                }
+                Err(now) => held = now,
+            }
+        }
+        Err(HandleError::RoleTaken {
+            role,
+            pid: match self.shared.holder(held) {
+                Holder::Alive { pid } => pid,
+                _ => 0,
+            },
+        })
+    }
+
+    /// Gives an SPSC role back (on handle drop), if `peer` still holds it.
+    pub(crate) fn release_role(&self, role: Role, peer: &Peer) {
+        // Release: orders our last cursor store before the next holder's
         // Acquire claim. Relaxed on failure: someone reclaimed it; nothing to do.
-        let _ = self
-            .role_word(role)
-            .compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed);
+        let _ = self.shared.role_word(role).compare_exchange(
+            peer.word(),
+            0,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -767,11 +923,13 @@ impl RingBuilder {
         let geometry = self.geometry().expect("loom model parameters");
         let region = Region::heap(geometry.total_len as usize);
         let header = Header::zeroed_boxed();
+        let peers = PeerTable::zeroed_boxed();
         let identity = Identity::new(&geometry, None, self.flags, Barrier::Symmetric);
         let base = region.as_ptr();
         Ring {
             shared: Arc::new(Shared {
                 header: NonNull::from(&*header),
+                peers: NonNull::from(&*peers),
                 // SAFETY: slots_offset < total_len = region length.
                 slots: unsafe { NonNull::new_unchecked(base.add(geometry.slots_offset as usize)) },
                 geometry,
@@ -781,6 +939,7 @@ impl RingBuilder {
                 poison: region.poison_flag(),
                 region,
                 _loom_header: header,
+                _loom_peers: peers,
             }),
         }
     }

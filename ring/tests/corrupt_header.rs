@@ -63,9 +63,18 @@ fn each_identity_field_is_checked() {
             |e| matches!(e, OpenError::BadMagic { found } if *found == u64::from_le_bytes(*b"NOTARING")),
         ),
         (
-            // A ring made by a build from before the barrier mode was a ring
-            // property (ABI 1) is refused: its peers assumed their own mode.
-            "abi 1",
+            "abi newer",
+            field_offset!(abi_version),
+            (ABI_VERSION + 1).to_le_bytes().to_vec(),
+            |e| {
+                matches!(
+                    e,
+                    OpenError::AbiMismatch { found, expected: ABI_VERSION } if *found == ABI_VERSION + 1
+                )
+            },
+        ),
+        (
+            "abi 1 (before the barrier mode and the peer table)",
             field_offset!(abi_version),
             1u32.to_le_bytes().to_vec(),
             |e| {
@@ -471,15 +480,18 @@ fn impossible_cursors_are_corrupt_errors() {
 }
 
 #[test]
-fn a_garbage_role_word_reads_as_taken() {
+fn a_garbage_role_word_names_no_holder_and_is_taken_over() {
     let path = ring_file("roles");
     poke(&path, 100, &u32::MAX.to_le_bytes());
     let ring = open_typed(&path).unwrap();
+    // u32::MAX points at no peer entry: no live holder, so attach takes over.
+    let tx = Producer::<u64>::attach(&ring).unwrap();
     assert!(matches!(
         Producer::<u64>::attach(&ring),
-        Err(HandleError::RoleTaken { pid: u32::MAX, .. })
+        Err(HandleError::RoleTaken { .. })
     ));
-    // Nobody has pid u32::MAX, so the role can be reclaimed.
+    drop(tx);
+    poke(&path, 100, &u32::MAX.to_le_bytes());
     assert_eq!(ring.reclaim_role(ringway::Role::Producer), Ok(true));
     Producer::<u64>::attach(&ring).unwrap();
 }

@@ -232,19 +232,34 @@ fn bytes_rings_have_their_own_handles() {
 }
 
 #[test]
-fn producer_table_registers_and_frees_entries() {
+fn peer_table_registers_and_frees_entries() {
+    use ringway::peer::{Liveness, PEER_TABLE_LEN};
     let ring = ring_u64(4);
-    let mut producers: Vec<_> = (0..32)
+    let mut producers: Vec<_> = (0..PEER_TABLE_LEN - 2)
         .map(|_| Producer::<u64>::attach(&ring).unwrap())
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| Consumer::<u64>::attach(&ring).unwrap())
         .collect();
     assert!(matches!(
         Producer::<u64>::attach(&ring),
-        Err(HandleError::TooManyProducers)
+        Err(HandleError::TooManyPeers)
+    ));
+    assert!(matches!(
+        Consumer::<u64>::attach(&ring),
+        Err(HandleError::TooManyPeers)
     ));
     let snap = ring.snapshot();
-    assert_eq!(snap.producers.len(), 32);
+    assert_eq!(snap.peers.len(), PEER_TABLE_LEN);
     let pid = std::process::id();
-    assert!(snap.producers.iter().all(|p| p.0 == pid && p.3 == 0));
+    assert!(snap
+        .peers
+        .iter()
+        .all(|p| p.pid == pid && p.claim.1 == 0 && p.liveness == Liveness::Alive));
+    assert!(
+        snap.peers.iter().all(|p| p.ofd_token),
+        "an memfd ring has OFD tokens"
+    );
     // A chunk in flight is recorded, and cleared on commit.
     {
         let mut chunk = producers[0].write_chunk(3).unwrap();
@@ -252,19 +267,16 @@ fn producer_table_registers_and_frees_entries() {
             *slot = 7;
         }
         let snap = ring.snapshot();
-        assert!(snap.producers.iter().any(|p| (p.2, p.3) == (0, 3)));
+        assert!(snap.peers.iter().any(|p| p.claim == (0, 3)));
         chunk.commit_all();
     }
-    assert!(ring.snapshot().producers.iter().all(|p| p.3 == 0));
+    assert!(ring.snapshot().peers.iter().all(|p| p.claim.1 == 0));
     producers.truncate(10);
-    assert_eq!(ring.snapshot().producers.len(), 10);
-    // Consumers do not take entries.
-    let _rx: Vec<_> = (0..40)
-        .map(|_| Consumer::<u64>::attach(&ring).unwrap())
-        .collect();
+    assert_eq!(ring.snapshot().peers.len(), 12);
     producers.push(Producer::<u64>::attach(&ring).unwrap());
     drop(producers);
-    assert!(ring.snapshot().producers.is_empty());
+    drop(consumers);
+    assert!(ring.snapshot().peers.is_empty());
 }
 
 #[test]

@@ -226,6 +226,8 @@ impl Client {
                 Ok(()) => return Ok(()),
                 Err(PushError::Full(f)) => frame = f,
                 Err(PushError::Corrupt(e)) => return Err(e.into()),
+                // The request ring's consumer (the server) died.
+                Err(PushError::PeerGone(_)) => return Err(RpcError::ServerGone),
                 Err(PushError::Size { .. }) => unreachable!("typed ring"),
             }
             if !self.server.is_alive() {
@@ -237,6 +239,7 @@ impl Client {
                 Ok(()) => return Ok(()),
                 Err(ringway::PushTimeoutError::Timeout(f)) => frame = f,
                 Err(ringway::PushTimeoutError::Corrupt(e)) => return Err(e.into()),
+                Err(ringway::PushTimeoutError::PeerGone(_)) => return Err(RpcError::ServerGone),
                 Err(ringway::PushTimeoutError::Size { .. }) => unreachable!("typed ring"),
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -289,6 +292,8 @@ impl Client {
                     }
                 }
                 Some(Err(PopError::Corrupt(e))) => return Err(e.into()),
+                // The response ring's producer (the server) died.
+                Some(Err(PopError::PeerGone)) => return Err(RpcError::ServerGone),
                 Some(Err(e)) => unreachable!("typed ring: {e:?}"),
             }
         }

@@ -133,7 +133,9 @@ impl Server {
                     }
                     return Ok(request);
                 }
-                Err(PopTimeoutError::Timeout) => {
+                // PeerGone: every client died (reported once per death);
+                // the server goes on serving whoever attaches next.
+                Err(PopTimeoutError::Timeout | PopTimeoutError::PeerGone) => {
                     self.sweep();
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(RpcError::Timeout);
@@ -165,7 +167,12 @@ impl Server {
                     return Ok(Some(request));
                 }
                 // Busy: a producer is writing the head message; its commit notifies.
-                Err(ringway::PopError::Empty | ringway::PopError::Busy) => return Ok(None),
+                // PeerGone: every client died; new ones may come.
+                Err(
+                    ringway::PopError::Empty
+                    | ringway::PopError::Busy
+                    | ringway::PopError::PeerGone,
+                ) => return Ok(None),
                 Err(ringway::PopError::Corrupt(e)) => return Err(e.into()),
                 Err(e) => unreachable!("typed ring: {e:?}"),
             }
@@ -240,6 +247,10 @@ impl Server {
                     self.forget(key);
                     Ok(Delivery::ClientGone)
                 }
+            }
+            Err(PushError::PeerGone(_)) => {
+                self.forget(key);
+                Ok(Delivery::ClientGone)
             }
             Err(PushError::Corrupt(e)) => Err(e.into()),
             Err(e @ PushError::Size { .. }) => unreachable!("typed ring: {e:?}"),

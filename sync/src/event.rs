@@ -346,6 +346,34 @@ impl Event {
         barrier: Barrier,
         strategy: WaitStrategy,
         deadline: Option<Instant>,
+        ready: impl FnMut() -> Option<R>,
+    ) -> Result<R, Timeout> {
+        self.wait_noting(barrier, strategy, deadline, |_| {}, ready)
+    }
+
+    /// [`wait_in`](Self::wait_in), telling `note` when this waiter is
+    /// registered in the event: `note(true)` right before it registers to
+    /// park, `note(false)` right after it deregisters (also when `ready`
+    /// panics).
+    ///
+    /// A caller that records the registration somewhere a survivor can read
+    /// (a ring records it in its peer entry) lets the survivor undo it with
+    /// [`forget_waiter`](Self::forget_waiter) when this process dies while
+    /// parked, so that notifies go back to their fast path.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait).
+    pub fn wait_noting<R>(
+        &self,
+        barrier: Barrier,
+        strategy: WaitStrategy,
+        deadline: Option<Instant>,
+        mut note: impl FnMut(bool),
         mut ready: impl FnMut() -> Option<R>,
     ) -> Result<R, Timeout> {
         if let Some(r) = ready() {
@@ -368,8 +396,27 @@ impl Event {
         match spun {
             Spun::Ready(r) => Ok(r),
             Spun::Expired => Err(Timeout),
-            Spun::Exhausted => self.park(barrier, deadline, &mut ready),
+            Spun::Exhausted => {
+                note(true);
+                let _noted = Noted(&mut note);
+                self.park(barrier, deadline, &mut ready)
+            }
         }
+    }
+
+    /// Undoes the registration of a waiter that died while parked (saturating
+    /// at 0). Call it only for a registration recorded through
+    /// [`wait_noting`](Self::wait_noting) whose process is known to be dead.
+    ///
+    /// A death between `note(true)` and the registration makes this undo a
+    /// registration that was never made, which can take away a live waiter's:
+    /// that waiter then sleeps until its deadline instead of being woken, so
+    /// callers that use this bound their sleeps (a ring's waits are sliced).
+    pub fn forget_waiter(&self) {
+        // Relaxed: the count is a hint (see `Registration::drop`).
+        let _ = self
+            .waiters
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// How many waiters are registered to park, as last written by any process.
@@ -535,6 +582,15 @@ fn spin<R>(
         if spins % clock_every == 0 && deadline.is_some_and(expired) {
             return Spun::Expired;
         }
+    }
+}
+
+/// Calls the caller's `note(false)` on drop, after the registration is undone.
+struct Noted<'a, F: FnMut(bool)>(&'a mut F);
+
+impl<F: FnMut(bool)> Drop for Noted<'_, F> {
+    fn drop(&mut self) {
+        (self.0)(false);
     }
 }
 

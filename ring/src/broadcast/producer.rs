@@ -44,7 +44,7 @@ fn corrupt(what: &'static str, value: u64) -> CorruptError {
 impl ProducerCore {
     fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
         check_kind(ring)?;
-        ring.claim_role_of(Role::Producer, Kind::Broadcast)?;
+        ring.claim_role_pid(Role::Producer, Kind::Broadcast)?;
         let mut core = ProducerCore {
             ring: ring.clone(),
             tail: 0,
@@ -56,7 +56,7 @@ impl ProducerCore {
             strategy: WaitStrategy::default(),
         };
         if let Err(e) = core.recover() {
-            ring.release_role(Role::Producer);
+            ring.release_role_pid(Role::Producer);
             return Err(e.into());
         }
         Ok(core)
@@ -249,7 +249,11 @@ impl ProducerCore {
                     None => return Err(PushTimeoutError::Timeout(())),
                     Some(d) => match self.wait_room(pos + need, d) {
                         Ok(()) => {}
-                        Err(Waited::Timeout) => return Err(PushTimeoutError::Timeout(())),
+                        // Subscribers are not peers: a broadcast producer
+                        // is never told its readers are gone.
+                        Err(Waited::Timeout | Waited::PeerGone) => {
+                            return Err(PushTimeoutError::Timeout(()))
+                        }
                         Err(Waited::Corrupt(e)) => return Err(PushTimeoutError::Corrupt(e)),
                     },
                 }
@@ -308,7 +312,7 @@ impl ProducerCore {
 
 impl Drop for ProducerCore {
     fn drop(&mut self) {
-        self.ring.release_role(Role::Producer);
+        self.ring.release_role_pid(Role::Producer);
     }
 }
 
@@ -362,6 +366,7 @@ impl Producer {
             PushTimeoutError::Timeout(()) => PushError::Full(()),
             PushTimeoutError::Size { expected, found } => PushError::Size { expected, found },
             PushTimeoutError::Corrupt(e) => PushError::Corrupt(e),
+            PushTimeoutError::PeerGone(()) => PushError::PeerGone(()),
         })
     }
 

@@ -171,10 +171,12 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
             // Nothing ready (or a skipped position, which `claim_one` passes
             // over): give the claim back.
             self.side.release(claim, claim.len);
-            return Err(if never {
-                Failed::Nothing(self.side.empty_reason())
-            } else {
+            return Err(if !never {
                 Failed::Waited(Waited::Timeout)
+            } else if claim.len == 0 && self.side.peer_gone() {
+                Failed::Waited(Waited::PeerGone)
+            } else {
+                Failed::Nothing(self.side.empty_reason())
             });
         };
         // SAFETY: the message of `claim.pos` is ours until `release` (the

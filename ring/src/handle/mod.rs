@@ -125,6 +125,7 @@ impl Failed {
         match self {
             Failed::Size(expected, found) => PopError::Size { expected, found },
             Failed::Waited(Waited::Timeout) => PopError::Empty,
+            Failed::Waited(Waited::PeerGone) => PopError::PeerGone,
             Failed::Waited(Waited::Corrupt(e)) => PopError::Corrupt(e),
             Failed::Nothing(e) => e,
         }

@@ -100,6 +100,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             Ok(()) => Ok(()),
             Err(Failed::Size(expected, found)) => Err(PushError::Size { expected, found }),
             Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushError::Corrupt(e)),
+            Err(Failed::Waited(Waited::PeerGone)) => Err(PushError::PeerGone(message)),
             Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
                 Err(PushError::Full(message))
             }
@@ -135,6 +136,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             Ok(()) => Ok(()),
             Err(Failed::Size(expected, found)) => Err(PushTimeoutError::Size { expected, found }),
             Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushTimeoutError::Corrupt(e)),
+            Err(Failed::Waited(Waited::PeerGone)) => Err(PushTimeoutError::PeerGone(message)),
             Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
                 Err(PushTimeoutError::Timeout(message))
             }
@@ -258,7 +260,14 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         }
         let claim = match wait {
             Wait::Never => match self.side.claim_one() {
-                Ok(c) if c.len == 0 => return Err(Failed::Waited(Waited::Timeout)),
+                Ok(c) if c.len == 0 => {
+                    let why = if self.side.peer_gone() {
+                        Waited::PeerGone
+                    } else {
+                        Waited::Timeout
+                    };
+                    return Err(Failed::Waited(why));
+                }
                 Ok(c) => c,
                 Err(e) => return Err(Failed::Waited(Waited::Corrupt(e))),
             },

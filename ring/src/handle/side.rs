@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use ringway_sync::{Barrier, Event, WaitStrategy};
+use ringway_sync::WaitStrategy;
 
 use crate::error::{CorruptError, HandleError, Waited};
 use crate::ring::Ring;
@@ -60,6 +60,10 @@ pub trait ProducerSide: Sized + Send + core::fmt::Debug {
     fn free_slots(&mut self) -> Result<u64, CorruptError>;
     /// Waits until at least `n` (1 to capacity) slots are free.
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited>;
+    /// After a non-blocking claim found no free slot: whether that is
+    /// because every consumer is gone (see `peer`; looked at only on some
+    /// of these calls, so cheap to ask).
+    fn peer_gone(&mut self) -> bool;
 }
 
 /// The consuming core of a kind.
@@ -96,6 +100,10 @@ pub trait ConsumerSide: Sized + Send + core::fmt::Debug {
     fn ready_slots(&mut self) -> Result<u64, CorruptError>;
     /// Waits until at least `n` (1 to capacity) messages are ready.
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited>;
+    /// After a non-blocking claim found no message: whether the ring is
+    /// drained and every producer is gone (see `peer`; looked at only on
+    /// some of these calls, so cheap to ask).
+    fn peer_gone(&mut self) -> bool;
 }
 
 /// The two runs of `len` contiguous slots from `pos` of `ring`.
@@ -108,25 +116,4 @@ pub(crate) fn contiguous(ring: &Ring, pos: u64, len: u64) -> Spans {
         (first_ptr, first as usize),
         (second_ptr, (len - first) as usize),
     )
-}
-
-/// Waits on `event` until `count` says at least `want`, or `deadline`
-/// passes; returns the count (or its error). For cores whose count is a
-/// pure read of shared state. `barrier` must be the ring's own mode (its
-/// notifiers use it; a waiter in another mode could miss their wakeups).
-pub(crate) fn wait_count(
-    event: &Event,
-    barrier: Barrier,
-    strategy: WaitStrategy,
-    deadline: Option<Instant>,
-    want: u64,
-    count: impl Fn() -> Result<u64, CorruptError>,
-) -> Result<u64, Waited> {
-    event
-        .wait_in(barrier, strategy, deadline, || match count() {
-            Ok(n) if n < want => None,
-            other => Some(other),
-        })
-        .map_err(|_| Waited::Timeout)?
-        .map_err(Waited::Corrupt)
 }

@@ -7,10 +7,12 @@ use ringway_sync::WaitStrategy;
 use super::stamp::{Seen, Stamps, SKIP};
 use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH};
 use crate::error::PopError;
+use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
-use crate::handle::side::{wait_count, ConsumerSide, Span, Spans};
+use crate::handle::side::{ConsumerSide, Span, Spans};
 use crate::loom::{ordering, spin_loop, Ordering};
+use crate::peer::{self, Peer, WAIT_DATA};
 use crate::ring::Ring;
 
 /// A consumer's private state.
@@ -22,6 +24,8 @@ pub struct ConsumerCore {
     capacity: u64,
     payload_offset: usize,
     strategy: WaitStrategy,
+    /// Our entry in the peer table (records the claim in flight).
+    pub(crate) peer: Peer,
 }
 
 /// A run of claimed positions: the first, how many, and how many of them
@@ -36,12 +40,14 @@ pub(crate) struct Claimed {
 impl ConsumerCore {
     fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
         check_kind(ring)?;
+        let peer = Peer::register(ring, Role::Consumer)?;
         Ok(ConsumerCore {
             ring: ring.clone(),
             stamps: Stamps::new(ring.capacity()),
             capacity: ring.capacity(),
             payload_offset: ring.geometry().payload_offset as usize,
             strategy: WaitStrategy::default(),
+            peer,
         })
     }
 
@@ -60,7 +66,20 @@ impl ConsumerCore {
     /// holds a message: the claim is a run of skipped positions, then at
     /// most one message (at `pos + len - 1`). `claim_message` uses it to pass
     /// over skipped positions in batches, one CAS per batch.
+    ///
+    /// A claim that got nothing leaves no pending record behind (see `heal`:
+    /// a live pending record holds back the healing of the positions it
+    /// names).
+    #[inline]
     pub(crate) fn claim(&mut self, want: u64, until_message: bool) -> Result<Claimed, Claim> {
+        let claimed = self.claim_inner(want, until_message);
+        if claimed.is_err() {
+            self.peer.settled();
+        }
+        claimed
+    }
+
+    fn claim_inner(&mut self, want: u64, until_message: bool) -> Result<Claimed, Claim> {
         let want = want.min(self.capacity);
         self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
@@ -98,6 +117,7 @@ impl ConsumerCore {
                 }
             }
             if n > 0 {
+                self.peer.pending(head, n);
                 // AcqRel / Acquire: as the producer's CAS of `tail`.
                 match header.head.compare_exchange(
                     head,
@@ -161,6 +181,7 @@ impl ConsumerCore {
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }
+        self.peer.settled();
         self.ring
             .shared
             .header()
@@ -242,15 +263,33 @@ impl ConsumerCore {
                 return Err(Waited::Timeout);
             }
             let this = &*self;
-            this.ring
-                .shared
-                .header()
-                .data_event
-                .wait_in(this.ring.shared.barrier, this.strategy, deadline, || {
-                    this.may_claim().then_some(())
-                })
-                .map_err(|_| Waited::Timeout)?;
+            peer::wait_sliced(
+                &this.ring.shared.header().data_event,
+                this.ring.shared.barrier,
+                this.strategy,
+                deadline,
+                |on| this.peer.note_wait(WAIT_DATA, on),
+                || this.may_claim().then_some(()),
+                || this.peer.gone(Role::Producer),
+                || this.peer.unreport(),
+            )?;
         }
+    }
+
+    /// Whether the ring is drained and every producer is gone (looked at no
+    /// more often than `peer::CHECK_INTERVAL`; reaps dead producers on the
+    /// way, which may tombstone the positions we wait at).
+    #[cold]
+    fn producers_gone(&mut self) -> bool {
+        if !self.peer.gone_now(Role::Producer) {
+            return false;
+        }
+        if self.may_claim() {
+            // Reaping tombstoned something: report the death once drained.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 }
 
@@ -331,12 +370,41 @@ impl ConsumerSide for ConsumerCore {
     }
 
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
-        let event = &self.ring.shared.header().data_event;
         let want = n.clamp(1, self.capacity);
-        let barrier = self.ring.shared.barrier;
-        wait_count(event, barrier, self.strategy, deadline, want, || {
-            self.ready_prefix()
-        })
+        let this = &*self;
+        let mut found = 0;
+        peer::wait_sliced(
+            &this.ring.shared.header().data_event,
+            this.ring.shared.barrier,
+            this.strategy,
+            deadline,
+            |on| this.peer.note_wait(WAIT_DATA, on),
+            || match this.ready_prefix() {
+                Ok(n) if n < want => {
+                    found = n;
+                    None
+                }
+                other => Some(other),
+            },
+            || this.peer.gone(Role::Producer),
+            || this.peer.unreport(),
+        )
+        .map_err(|e| match e {
+            // Fewer than `want` and no producer to bring more: hand over
+            // what there is first.
+            // The death is reported when the caller waits again.
+            Waited::PeerGone if found > 0 => {
+                this.peer.unreport();
+                Waited::Timeout
+            }
+            e => e,
+        })?
+        .map_err(Waited::Corrupt)
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.producers_gone()
     }
 }
 

@@ -96,8 +96,7 @@
 //! | slot stamp → next lap `FREE` | consumer, after reading the payload (`ConsumerCore::release`) | producer scan (`ProducerCore::claim`) | Release / Acquire | the consumer's reads happen before the next producer's writes |
 //! | `tail` | producers: CAS `t → t + n` | producers | AcqRel CAS, Acquire loads | the producer that claimed `t - capacity`: its free stamp is visible, so an older stamp is corruption, not staleness |
 //! | `head` | consumers: CAS `h → h + n` | consumers | AcqRel CAS, Acquire loads | as `tail`, with ready stamps |
-//! | `producers[i].pid` | producer handle: CAS 0 → pid on attach, pid → 0 on drop | the next holder, the reaper | Acquire CAS / Release CAS | the previous holder's stores to the entry |
-//! | `producers[i].{start_time, claim_pos, claim_len}` | the holder | the crash reaper (later), inspection | Relaxed | none: read after the holder's death (see `registry.rs`) |
+//! | peer entry `claim_pos`, `claim_len` | the holder, after each claim CAS and after publishing / releasing | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` |
 //! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
 //!
 //! Producers never read `head`, and consumers read `tail` only to tell
@@ -122,7 +121,7 @@
 //!   behind `tail` to release it (`Full`, or the push deadline).
 //! - A producer that stops for ever inside a claim (a crash) holds every
 //!   consumer at that position; freeing it is the crash reaper's job (the
-//!   producer table below), not something a deadline can do.
+//!   peer table, below), not something a deadline can do.
 //! - Skipped positions (a dropped or partial write chunk) cost a consumer
 //!   one CAS per [`SKIP_BATCH`] of them, and `try_pop` passes up to
 //!   `capacity` of them in one call: a consumer that drains "until Empty"
@@ -170,14 +169,29 @@
 //! a peer that keeps moving a cursor or publishing SKIP cannot make them
 //! spin forever.
 //!
-//! # Producer table
+//! # Peers that die
 //!
-//! Each producer handle holds an entry of the header's producer table (pid,
-//! process start time, the claim in flight) for a crash reaper to come;
-//! `attach` fails with [`HandleError::TooManyProducers`](crate::HandleError)
-//! when all 32 are taken. Consumers are not registered.
+//! Each handle, producer or consumer, holds an entry of the peer table
+//! ([`peer`](crate::peer)) and records there the claim it has in flight. When
+//! a call finds the ring empty or full (or a blocking call's sleep slice
+//! ends), it looks for dead holders of the other role and reaps them
+//! (`heal.rs`): a dead producer's unpublished positions become `SKIP`, a dead
+//! consumer's unreleased positions are freed and their messages counted as
+//! lost ([`Ring::lost`]). Entries of dead processes are reused, so dead
+//! producers never exhaust the table. A consumer gets `PeerGone` once the
+//! ring is drained and no producer lives (the last one died); a producer
+//! once the ring is full and no consumer lives.
+//!
+//! A live but stalled producer is never unblocked: only the kernel's word
+//! that its process is gone lets a reaper touch its claim, so no late write
+//! can land on a healed position.
+//!
+//! Claims are recorded before the cursor CAS (pending) and confirmed after
+//! it (`heal.rs`), so a holder killed at any instruction leaves a record of
+//! every position it may own.
 
 mod consumer;
+pub(crate) mod heal;
 mod producer;
 pub(crate) mod registry;
 mod stamp;

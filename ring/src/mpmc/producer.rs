@@ -4,22 +4,23 @@ use std::time::Instant;
 
 use ringway_sync::WaitStrategy;
 
-use super::registry::Registration;
 use super::stamp::{Seen, Stamps, READY, SKIP};
 use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS};
+use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
-use crate::handle::side::{wait_count, ProducerSide, Span, Spans};
+use crate::handle::side::{ProducerSide, Span, Spans};
 use crate::loom::{ordering, spin_loop, Ordering};
+use crate::peer::{self, Peer, WAIT_SPACE};
 use crate::ring::Ring;
 
-/// A producer's private state: the ring, its producer-table entry, and the
+/// A producer's private state: the ring, its peer entry, and the
 /// numbers it needs on every operation.
 #[derive(Debug)]
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ProducerCore {
     ring: Ring,
-    registration: Registration,
+    pub(crate) peer: Peer,
     stamps: Stamps,
     capacity: u64,
     payload_offset: usize,
@@ -29,10 +30,10 @@ pub struct ProducerCore {
 impl ProducerCore {
     fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
         check_kind(ring)?;
-        let registration = Registration::register(ring)?;
+        let peer = Peer::register(ring, Role::Producer)?;
         Ok(ProducerCore {
             ring: ring.clone(),
-            registration,
+            peer,
             stamps: Stamps::new(ring.capacity()),
             capacity: ring.capacity(),
             payload_offset: ring.geometry().payload_offset as usize,
@@ -57,7 +58,19 @@ impl ProducerCore {
     /// ever covers `p`. A CAS from `t` succeeds only while `tail == t`, so no
     /// position at or after `t` has been claimed, and the stamps we read as
     /// free are still free.
+    /// Claims as `claim_inner` says; a claim that got nothing leaves no
+    /// pending record behind (see `heal`: a live pending record holds back
+    /// the healing of the positions it names).
+    #[inline]
     pub(crate) fn claim(&mut self, want: u64) -> Result<(u64, u64), Claim> {
+        let claimed = self.claim_inner(want);
+        if claimed.is_err() {
+            self.peer.settled();
+        }
+        claimed
+    }
+
+    fn claim_inner(&mut self, want: u64) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
         self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
@@ -90,6 +103,7 @@ impl ProducerCore {
                 n += 1;
             }
             if n > 0 {
+                self.peer.pending(tail, n);
                 // AcqRel: Release so that producers that read the new tail
                 // with Acquire see the stamps we read (see the load above);
                 // Acquire for the same reason on our side. On failure,
@@ -101,7 +115,6 @@ impl ProducerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.registration.claimed(tail, n);
                         for i in 0..n {
                             let slot = self.slot(tail.wrapping_add(i));
                             self.ring.shared.access.write(slot.idx);
@@ -154,7 +167,7 @@ impl ProducerCore {
                 ordering!(Release, "mpmc_publish_relaxed"),
             );
         }
-        self.registration.published();
+        self.peer.settled();
         self.ring
             .shared
             .header()
@@ -188,15 +201,33 @@ impl ProducerCore {
                 return Err(Waited::Timeout);
             }
             let this = &*self;
-            this.ring
-                .shared
-                .header()
-                .space_event
-                .wait_in(this.ring.shared.barrier, this.strategy, deadline, || {
-                    this.may_claim().then_some(())
-                })
-                .map_err(|_| Waited::Timeout)?;
+            peer::wait_sliced(
+                &this.ring.shared.header().space_event,
+                this.ring.shared.barrier,
+                this.strategy,
+                deadline,
+                |on| this.peer.note_wait(WAIT_SPACE, on),
+                || this.may_claim().then_some(()),
+                || this.peer.gone(Role::Consumer),
+                || this.peer.unreport(),
+            )?;
         }
+    }
+
+    /// Whether the ring is full and every consumer is gone (looked at no more
+    /// often than `peer::CHECK_INTERVAL`; reaps dead consumers on the way,
+    /// which may free slots).
+    #[cold]
+    fn consumers_gone(&mut self) -> bool {
+        if !self.peer.gone_now(Role::Consumer) {
+            return false;
+        }
+        if self.may_claim() {
+            // Reaping freed space: report the death once the ring is full.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 }
 
@@ -253,12 +284,27 @@ impl ProducerSide for ProducerCore {
     }
 
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
-        let event = &self.ring.shared.header().space_event;
         let want = n.clamp(1, self.capacity);
-        let barrier = self.ring.shared.barrier;
-        wait_count(event, barrier, self.strategy, deadline, want, || {
-            self.free_prefix()
-        })
+        let this = &*self;
+        peer::wait_sliced(
+            &this.ring.shared.header().space_event,
+            this.ring.shared.barrier,
+            this.strategy,
+            deadline,
+            |on| this.peer.note_wait(WAIT_SPACE, on),
+            || match this.free_prefix() {
+                Ok(n) if n < want => None,
+                other => Some(other),
+            },
+            || this.peer.gone(Role::Consumer),
+            || this.peer.unreport(),
+        )?
+        .map_err(Waited::Corrupt)
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.consumers_gone()
     }
 }
 

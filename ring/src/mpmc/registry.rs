@@ -1,6 +1,9 @@
-//! The producer table: one entry per live MPMC producer handle, for the
-//! crash reaper (a later issue) to find claims that a dead process left
-//! unpublished.
+//! The pid-only producer table in the header: one entry per live record-ring
+//! producer or broadcast subscriber, for `record`'s healer and the broadcast
+//! producer's eviction to find claims / readers that a dead process left.
+//! MPMC (and SPSC) handles register in the peer table instead (`peer`, with
+//! OFD-lock liveness); moving these two kinds there too is open work (#11
+//! merge notes).
 //!
 //! An entry is taken by CAS of its `pid` from 0 to ours, and given back by
 //! CAS from ours to 0 on drop. While a claim is in flight the holder records

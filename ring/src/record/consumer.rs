@@ -34,14 +34,14 @@ struct ConsumerCore {
 impl ConsumerCore {
     fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
         check_kind(ring)?;
-        ring.claim_role_of(Role::Consumer, crate::layout::Kind::Record)?;
+        ring.claim_role_pid(Role::Consumer, crate::layout::Kind::Record)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous consumer's Release store of head.
         let head = h.head.load(Ordering::Acquire);
         // Relaxed: only a bound for the check below.
         let tail = h.tail.load(Ordering::Relaxed);
         if head % RECORD_ALIGN != 0 || head > tail || tail - head > ring.capacity() {
-            ring.release_role(Role::Consumer);
+            ring.release_role_pid(Role::Consumer);
             return Err(CorruptError {
                 what: "record ring head is not a multiple of 16 within capacity behind tail",
                 value: head,
@@ -183,7 +183,7 @@ impl ConsumerCore {
 
 impl Drop for ConsumerCore {
     fn drop(&mut self) {
-        self.ring.release_role(Role::Consumer);
+        self.ring.release_role_pid(Role::Consumer);
     }
 }
 

@@ -71,7 +71,10 @@
 //! after all is left alone), then frees the entries. A producer killed
 //! inside the window between its CAS and its record leaves a claim nobody
 //! knows the size of; as in the MPMC ring, this window is documented and not
-//! healed (the peer-liveness registry is a separate piece of work).
+//! healed. Record producers (and broadcast subscribers) register in the
+//! header's pid-only producer table (`mpmc/registry.rs`), not yet in the
+//! peer table with its OFD-lock liveness and pending claim records that
+//! MPMC rings use (`peer`, issue #11).
 //!
 //! # Durable file rings
 //!

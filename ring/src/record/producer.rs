@@ -370,6 +370,7 @@ impl Producer {
             Err(PushError::Full(())) => Err(PushError::Full(value)),
             Err(PushError::Size { expected, found }) => Err(PushError::Size { expected, found }),
             Err(PushError::Corrupt(e)) => Err(PushError::Corrupt(e)),
+            Err(PushError::PeerGone(())) => Err(PushError::PeerGone(value)),
         }
     }
 

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::{max_record_len, record_size, Consumer, Producer, RECORD_HEADER};
 use crate::error::{HandleError, PopError, PopTimeoutError, PushError};
-use crate::layout::{Kind, HEADER_SIZE};
+use crate::layout::{Geometry, Kind};
 use crate::ring::{Ring, RingBuilder};
 
 fn ring(capacity: u64) -> Ring {
@@ -233,7 +233,9 @@ struct Scribble {
 
 impl Scribble {
     fn new(capacity: u64) -> (Scribble, Ring) {
-        let len = HEADER_SIZE + capacity as usize;
+        let len = Geometry::new(Kind::Record, capacity, 1, 16)
+            .unwrap()
+            .total_len as usize;
         let mut s = Scribble {
             mem: vec![0u128; len / 16 + 8],
         };

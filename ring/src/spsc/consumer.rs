@@ -8,6 +8,7 @@ use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ConsumerSide, Span, Spans};
 use crate::loom::{ordering, Ordering};
+use crate::peer::{self, Peer, WAIT_DATA};
 use crate::ring::Ring;
 use crate::sigbus::Poison;
 
@@ -26,6 +27,8 @@ pub struct ConsumerCore {
     capacity: u64,
     /// How the blocking calls wait for messages.
     strategy: WaitStrategy,
+    /// Our entry in the peer table.
+    pub(crate) peer: Peer,
 }
 
 /// Re-reads the producer's cursor, checks it against ours and the cached one,
@@ -56,7 +59,8 @@ fn read_tail(
 
 impl ConsumerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
-        ring.claim_role(Role::Consumer)?;
+        let peer = Peer::register(ring, Role::Consumer)?;
+        ring.claim_role(Role::Consumer, &peer)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous consumer's Release store of head.
         let head = h.head.load(Ordering::Acquire);
@@ -64,7 +68,7 @@ impl ConsumerCore {
         let tail = h.tail.load(Ordering::Acquire);
         let capacity = ring.capacity();
         if head > tail || tail - head > capacity {
-            ring.release_role(Role::Consumer);
+            ring.release_role(Role::Consumer, &peer);
             return Err(ring
                 .corrupt("tail is not within capacity ahead of head", tail)
                 .into());
@@ -73,7 +77,7 @@ impl ConsumerCore {
         // does (a peer's write) would overflow `tail + n` below. The
         // distance to 2^64 must hold at least two laps of pushes.
         if tail > u64::MAX - 2 * capacity {
-            ring.release_role(Role::Consumer);
+            ring.release_role(Role::Consumer, &peer);
             return Err(ring.corrupt("tail is too close to 2^64", tail).into());
         }
         Ok(ConsumerCore {
@@ -83,7 +87,24 @@ impl ConsumerCore {
             cached_tail: tail,
             capacity,
             strategy: WaitStrategy::default(),
+            peer,
         })
+    }
+
+    /// Whether the ring is drained and the producer is gone (checked at most
+    /// every `peer::CHECK_INTERVAL`): the error a non-blocking pop that found
+    /// nothing reports.
+    #[cold]
+    pub(crate) fn producer_gone(&mut self) -> bool {
+        if !self.peer.gone_now(Role::Producer) {
+            return false;
+        }
+        if !matches!(self.refresh(), Ok(0)) {
+            // Reported once nothing is left to do.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 
     pub(crate) fn ring(&self) -> &Ring {
@@ -120,22 +141,36 @@ impl ConsumerCore {
         if ready >= want {
             return Ok(ready);
         }
-        let (ring, head, capacity) = (&self.ring, self.head, self.capacity);
+        let (ring, head, capacity, peer) = (&self.ring, self.head, self.capacity, &self.peer);
         let cached_tail = &mut self.cached_tail;
-        ring.shared
-            .header()
-            .data_event
-            .wait_in(
-                ring.shared.barrier,
-                self.strategy,
-                deadline,
-                || match read_tail(ring, head, cached_tail, capacity) {
-                    Ok(n) if n < want => None,
-                    other => Some(other),
-                },
-            )
-            .map_err(|_| Waited::Timeout)?
-            .map_err(Waited::Corrupt)
+        let mut found = 0;
+        peer::wait_sliced(
+            &ring.shared.header().data_event,
+            ring.shared.barrier,
+            self.strategy,
+            deadline,
+            |on| peer.note_wait(WAIT_DATA, on),
+            || match read_tail(ring, head, cached_tail, capacity) {
+                Ok(n) if n < want => {
+                    found = n;
+                    None
+                }
+                other => Some(other),
+            },
+            || peer.gone(Role::Producer),
+            || peer.unreport(),
+        )
+        .map_err(|e| match e {
+            // Fewer than `want` and no producer to bring more: hand over
+            // what there is first.
+            // The death is reported when the caller waits again.
+            Waited::PeerGone if found > 0 => {
+                peer.unreport();
+                Waited::Timeout
+            }
+            e => e,
+        })?
+        .map_err(Waited::Corrupt)
     }
 
     pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
@@ -159,7 +194,7 @@ impl ConsumerCore {
 
 impl Drop for ConsumerCore {
     fn drop(&mut self) {
-        self.ring.release_role(Role::Consumer);
+        self.ring.release_role(Role::Consumer, &self.peer);
     }
 }
 
@@ -225,5 +260,10 @@ impl ConsumerSide for ConsumerCore {
 
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         ConsumerCore::wait_ready(self, n, deadline)
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.producer_gone()
     }
 }

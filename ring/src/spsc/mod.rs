@@ -28,6 +28,19 @@
 //! index is masked, so no value of a shared cursor can cause an access outside
 //! the slots; at worst a corrupt peer makes us read garbage bytes, which typed
 //! rings accept because their message types are valid for any bit pattern.
+//!
+//! # Crashes and restarts
+//!
+//! A role whose holder died is taken over by the next `attach` (see
+//! [`peer`](crate::peer)), which continues from the shared cursors. A
+//! producer killed before publishing loses only what it had not published
+//! (the cursor did not move): committed messages are delivered exactly once.
+//! A consumer killed after reading messages and before releasing them (the
+//! head store) gets them again when it restarts: delivery across a consumer
+//! crash is **at-least-once**; make processing idempotent or release before
+//! acting if that matters. The surviving side learns of the death as
+//! `PeerGone` (a consumer once the ring is drained, a producer when it would
+//! wait for space).
 
 mod consumer;
 mod producer;

@@ -8,6 +8,7 @@ use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
 use crate::loom::{ordering, Ordering};
+use crate::peer::{self, Peer, WAIT_SPACE};
 use crate::ring::Ring;
 use crate::sigbus::Poison;
 
@@ -26,6 +27,8 @@ pub struct ProducerCore {
     capacity: u64,
     /// How the blocking calls wait for space.
     strategy: WaitStrategy,
+    /// Our entry in the peer table.
+    pub(crate) peer: Peer,
 }
 
 /// Re-reads the consumer's cursor, checks it against ours and the cached one,
@@ -58,7 +61,8 @@ fn read_head(
 
 impl ProducerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
-        ring.claim_role(Role::Producer)?;
+        let peer = Peer::register(ring, Role::Producer)?;
+        ring.claim_role(Role::Producer, &peer)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous producer's Release store of tail,
         // so we continue exactly where it stopped.
@@ -67,7 +71,7 @@ impl ProducerCore {
         let head = h.head.load(Ordering::Acquire);
         let capacity = ring.capacity();
         if head > tail || tail - head > capacity {
-            ring.release_role(Role::Producer);
+            ring.release_role(Role::Producer, &peer);
             return Err(ring
                 .corrupt("tail is not within capacity ahead of head", tail)
                 .into());
@@ -76,7 +80,7 @@ impl ProducerCore {
         // does (a peer's write) would overflow `tail + n` below. The
         // distance to 2^64 must hold at least two laps of pushes.
         if tail > u64::MAX - 2 * capacity {
-            ring.release_role(Role::Producer);
+            ring.release_role(Role::Producer, &peer);
             return Err(ring.corrupt("tail is too close to 2^64", tail).into());
         }
         Ok(ProducerCore {
@@ -86,7 +90,24 @@ impl ProducerCore {
             cached_head: head,
             capacity,
             strategy: WaitStrategy::default(),
+            peer,
         })
+    }
+
+    /// Whether the ring is full because the consumer is gone (checked at most
+    /// every `peer::CHECK_INTERVAL`): the error a non-blocking push that found
+    /// no free slot reports.
+    #[cold]
+    pub(crate) fn consumer_gone(&mut self) -> bool {
+        if !self.peer.gone_now(Role::Consumer) {
+            return false;
+        }
+        if !matches!(self.refresh(), Ok(0)) {
+            // Reported once nothing is left to do.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 
     pub(crate) fn ring(&self) -> &Ring {
@@ -123,22 +144,22 @@ impl ProducerCore {
         if free >= want {
             return Ok(free);
         }
-        let (ring, tail, capacity) = (&self.ring, self.tail, self.capacity);
+        let (ring, tail, capacity, peer) = (&self.ring, self.tail, self.capacity, &self.peer);
         let cached_head = &mut self.cached_head;
-        ring.shared
-            .header()
-            .space_event
-            .wait_in(
-                ring.shared.barrier,
-                self.strategy,
-                deadline,
-                || match read_head(ring, tail, cached_head, capacity) {
-                    Ok(n) if n < want => None,
-                    other => Some(other),
-                },
-            )
-            .map_err(|_| Waited::Timeout)?
-            .map_err(Waited::Corrupt)
+        peer::wait_sliced(
+            &ring.shared.header().space_event,
+            ring.shared.barrier,
+            self.strategy,
+            deadline,
+            |on| peer.note_wait(WAIT_SPACE, on),
+            || match read_head(ring, tail, cached_head, capacity) {
+                Ok(n) if n < want => None,
+                other => Some(other),
+            },
+            || peer.gone(Role::Consumer),
+            || peer.unreport(),
+        )?
+        .map_err(Waited::Corrupt)
     }
 
     pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
@@ -161,7 +182,7 @@ impl ProducerCore {
 
 impl Drop for ProducerCore {
     fn drop(&mut self) {
-        self.ring.release_role(Role::Producer);
+        self.ring.release_role(Role::Producer, &self.peer);
     }
 }
 
@@ -225,5 +246,10 @@ impl ProducerSide for ProducerCore {
 
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         ProducerCore::wait_free(self, n, deadline)
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.consumer_gone()
     }
 }

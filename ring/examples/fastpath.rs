@@ -1,0 +1,86 @@
+//! The push/pop fast path in one thread, without a second core: ns per
+//! message for single and batched calls on SPSC and MPMC rings, the minimum
+//! of many short runs (robust to a loaded machine, where cross-core
+//! throughput figures are noise). For before/after comparisons of changes
+//! to the fast path; it measures instruction-path cost, not transfer cost.
+//!
+//! `cargo run --release -p ringway --example fastpath`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use ringway::{mpmc, spsc, Kind, RingBuilder};
+
+const N: u64 = 1 << 16;
+const RUNS: usize = 41;
+const BATCH: usize = 64;
+
+fn best(mut run: impl FnMut() -> std::time::Duration) -> f64 {
+    (0..RUNS)
+        .map(|_| run().as_nanos() as f64 / N as f64)
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let spsc_ring = RingBuilder::new(Kind::Spsc)
+        .capacity(1024)
+        .message::<u64>()
+        .create_anonymous()?;
+    let mut tx = spsc::Producer::<u64>::attach(&spsc_ring)?;
+    let mut rx = spsc::Consumer::<u64>::attach(&spsc_ring)?;
+    let single = best(|| {
+        let t = Instant::now();
+        for i in 0..N {
+            tx.try_push(black_box(i)).unwrap();
+            black_box(rx.try_pop().unwrap());
+        }
+        t.elapsed()
+    });
+    let buf: Vec<u64> = (0..BATCH as u64).collect();
+    let mut out = vec![0u64; BATCH];
+    let batched = best(|| {
+        let t = Instant::now();
+        for _ in 0..N / BATCH as u64 {
+            tx.push_slice(black_box(&buf)).unwrap();
+            black_box(rx.pop_into(&mut out).unwrap());
+        }
+        t.elapsed()
+    });
+    let empty = best(|| {
+        let t = Instant::now();
+        for _ in 0..N {
+            black_box(rx.try_pop().is_err());
+        }
+        t.elapsed()
+    });
+    drop((tx, rx));
+
+    let mpmc_ring = RingBuilder::new(Kind::Mpmc)
+        .capacity(1024)
+        .message::<u64>()
+        .create_anonymous()?;
+    let mut tx = mpmc::Producer::<u64>::attach(&mpmc_ring)?;
+    let mut rx = mpmc::Consumer::<u64>::attach(&mpmc_ring)?;
+    let m_single = best(|| {
+        let t = Instant::now();
+        for i in 0..N {
+            tx.try_push(black_box(i)).unwrap();
+            black_box(rx.try_pop().unwrap());
+        }
+        t.elapsed()
+    });
+    let m_batched = best(|| {
+        let t = Instant::now();
+        for _ in 0..N / BATCH as u64 {
+            tx.push_slice(black_box(&buf)).unwrap();
+            black_box(rx.pop_into(&mut out).unwrap());
+        }
+        t.elapsed()
+    });
+    println!("spsc single   push+pop {single:6.2} ns/msg");
+    println!("spsc batched  push+pop {batched:6.2} ns/msg (64 per call)");
+    println!("spsc empty    try_pop  {empty:6.2} ns/call");
+    println!("mpmc single   push+pop {m_single:6.2} ns/msg");
+    println!("mpmc batched  push+pop {m_batched:6.2} ns/msg (64 per call)");
+    Ok(())
+}

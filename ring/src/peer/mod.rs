@@ -1,0 +1,885 @@
+//! The peer registry: who is attached to a ring, and whether they still live.
+//!
+//! Every attached handle of every kind (SPSC and MPMC, producers and
+//! consumers) holds an entry of a table mapped right after the header
+//! ([`table`](self) for the layout). The entry says who holds it and what it
+//! holds in flight, so that a survivor can clean up after a holder that died:
+//!
+//! ```text
+//! region offset 2048: PeerTable (4096 B)
+//!   +0    producer_left u32, consumer_left u32   how the last holder of each role left
+//!   +8    lost u64                               MPMC messages lost with dead consumers
+//!   +16   reaped u64                             dead entries cleaned up so far
+//!   +24   producer_deaths u32, consumer_deaths u32  holders of each role found dead
+//!   +128  entries[62] x 64 B:
+//!           pid u32 | info u32 (role, token, waiter bits, generation << 8)
+//!           start_time u64 | pid_ns u64 | claim_pos u64 | claim_len u64 | reserved
+//! ```
+//!
+//! # Identity
+//!
+//! `pid` + process start time (field 22 of `/proc/PID/stat`) + the pid
+//! namespace's inode + a 24-bit generation bumped by each registration of the
+//! entry. An SPSC role word holds `generation << 8 | (index + 1)`, so a role
+//! points at one registration, never at a pid that may have been recycled.
+//!
+//! # Liveness token
+//!
+//! Each handle write-locks the byte of its entry with an open-file-description
+//! lock (`F_OFD_SETLK`) on its own description of the ring object
+//! (`token.rs`). The kernel drops that lock when the holder's last thread is
+//! gone, and anyone who maps the object tests it with `F_OFD_GETLK` through
+//! another description, from any pid namespace that shares the object. So
+//! "dead" is the kernel's word, not a guess from a pid: no false "alive"
+//! after pid reuse, no false "dead" across namespaces, and no late write
+//! from a "dead" holder (its threads are gone).
+//!
+//! Alternatives measured or considered: a pidfd per peer needs the peer's
+//! pid in our namespace and a descriptor per peer per observer; `kill(pid,
+//! 0)` plus the start time is a signal probe and a read of `/proc` per
+//! check, wrong across namespaces, for zombies and for a recycled pid whose
+//! start time `/proc` cannot give. Measured (`examples/liveness_cost.rs`,
+//! release, 2-core machine under load 15): the OFD test 1.9 µs per check,
+//! pid + `/proc` 87 µs, the clock read that rate-limits the checks of the
+//! non-blocking calls 33 ns. The OFD test is made only on slow
+//! paths: when a call would otherwise report empty/full (at most once per
+//! [`CHECK_INTERVAL`] per handle, looking at the clock every
+//! [`CLOCK_EVERY`]-th such call), at the end of each slice of a blocking wait
+//! ([`LIVENESS_SLICE`]), on attach and in inspection tools. The push and pop
+//! fast paths never make it.
+//!
+//! **Fallbacks.** Anonymous rings are memfds: the token works on them. Rings in
+//! caller memory (`create_in`/`open_in`) have no object to lock: entries
+//! record no token bit and liveness falls back to pid + start time (and not a
+//! zombie), trusted only between processes of the same pid namespace (a
+//! holder from another namespace is assumed alive). A `fork`ed child inherits
+//! its parent's descriptions, so a parent's handle stays "alive" while a child
+//! that did not close them lives.
+//!
+//! # Registration and reaping
+//!
+//! | step | who | what |
+//! |---|---|---|
+//! | take entry `i` | attaching handle | OFD-lock byte `i` (fails: alive holder, next); if `pid != 0`, reap it first; CAS `pid` to ours; write start time, namespace, claim 0, then `info` |
+//! | leave | handle drop | clear `claim_len`, set `*_left = DETACHED`, store `pid = 0` (Release), then close the description (unlock) |
+//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), set `REAPING` in `info` and undo waiter registrations (one RMW), heal the MPMC claim in flight, free its SPSC role, set `*_left = DIED`, count the death, store `pid = 0`, clear `REAPING`, unlock |
+//!
+//! While a reaper holds byte `i`, `F_OFD_GETLK` reports it locked exactly as
+//! for a live holder; `REAPING` (set before the death is counted, Release)
+//! is how the others tell: an entry with it is dead (`liveness`). Without
+//! it a handle that looked in that window counted the dying entry as a live
+//! peer and acknowledged the death as old news, so it never reported
+//! `PeerGone` (the torture test's intermittent 30 s consumer stall).
+//!
+//! A holder stores `pid = 0` before it unlocks, and a registrant locks before
+//! it stores its pid, so "locked byte" covers "pid set" for every live holder:
+//! whoever holds the lock on a byte whose `pid` is set knows its holder died.
+//!
+//! # Waiter registrations
+//!
+//! A handle about to park sets `WAIT_DATA`/`WAIT_SPACE` in its `info` before it
+//! registers in the event and clears it after it deregisters
+//! (`Event::wait_noting`). A reaper that clears a set bit undoes one
+//! registration (`Event::forget_waiter`), so a consumer killed while parked
+//! costs later pushes no wake syscall. A death between setting the bit and
+//! registering makes the reaper take away a registration that was never
+//! made; a live waiter may then miss one wake and sleep until the end of its
+//! slice: every wait of a ring is sliced ([`LIVENESS_SLICE`]), so this costs
+//! latency, never a hang.
+//!
+//! # Peer gone
+//!
+//! A side learns that its peer is gone when no holder of the other role is
+//! alive, the last one to leave died (`*_left == DIED`, set by the reaper),
+//! and that death came after this handle attached (or after it last saw a
+//! live peer): `*_deaths` moved past the count the handle acknowledged. A
+//! clean detach is not "gone": a new peer may attach and the ring goes on;
+//! and a handle attached after a crash (a restarted reader, say) waits for a
+//! new peer instead of reporting the old death (attach reaps every dead
+//! entry first, then takes the count). Each death is reported once per
+//! handle: after `PeerGone` the handle's calls wait (or say empty/full)
+//! until a new peer attaches or another one dies, so a pipeline whose peer
+//! restarts goes on with the same handle.
+//! A consumer reports it only once the ring is drained at its cursor, a
+//! producer only when it would otherwise wait for space.
+
+mod table;
+#[cfg(all(test, not(loom)))]
+mod tests;
+mod token;
+mod wait;
+
+pub(crate) use token::reopen;
+pub(crate) use wait::wait_sliced;
+
+use std::fs::File;
+use std::time::{Duration, Instant};
+
+#[cfg(not(loom))]
+pub(crate) use table::LAYOUT_FIELDS;
+pub use table::{
+    PeerEntry, PeerTable, LEFT_DETACHED, LEFT_DIED, LEFT_NONE, PEERS_OFFSET, PEER_TABLE_LEN,
+    PEER_TABLE_SIZE,
+};
+pub(crate) use table::{
+    GEN_SHIFT, REAPING, ROLE_CONSUMER, ROLE_MASK, ROLE_PRODUCER, TOKEN_OFD, WAIT_DATA, WAIT_SPACE,
+};
+
+use crate::error::{HandleError, Role};
+use crate::layout::Kind;
+use crate::loom::Ordering;
+use crate::process;
+use crate::ring::{Ring, Shared};
+
+/// Longest sleep of a blocking call between two looks at its peer's liveness:
+/// a parked side learns of its peer's death within this (plus one check).
+pub const LIVENESS_SLICE: Duration = Duration::from_millis(25);
+
+/// Least time between two liveness checks made by the non-blocking calls of
+/// one handle that find the ring empty or full.
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The non-blocking calls that find the ring empty or full look at the
+/// clock (for [`CHECK_INTERVAL`]) on every this many-th call: a poller that
+/// calls once per millisecond learns of a death within ~16 ms, and a busy
+/// poll pays ~2 ns per empty result instead of ~25.
+pub const CLOCK_EVERY: u32 = 16;
+
+/// What the registry says about an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Nobody holds the entry.
+    Free,
+    /// Its holder lives (or cannot be shown dead).
+    Alive,
+    /// Its holder died and the entry was not cleaned up yet.
+    Dead,
+}
+
+/// One registered handle as an inspection tool sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Index in the table.
+    pub index: usize,
+    /// Pid of the holder (in its namespace).
+    pub pid: u32,
+    /// Start time of the holder process.
+    pub start_time: u64,
+    /// Generation of the registration.
+    pub generation: u32,
+    /// Producer or consumer.
+    pub role: Option<Role>,
+    /// Whether the holder keeps an OFD lock (otherwise pid-checked).
+    pub ofd_token: bool,
+    /// Whether it is registered as a waiter.
+    pub waiting: bool,
+    /// MPMC claim in flight: first position and length.
+    pub claim: (u64, u64),
+    /// Alive, or dead and not yet reaped.
+    pub liveness: Liveness,
+}
+
+fn role_bits(role: Role) -> u32 {
+    match role {
+        Role::Producer => ROLE_PRODUCER,
+        Role::Consumer => ROLE_CONSUMER,
+    }
+}
+
+fn other(role: Role) -> Role {
+    match role {
+        Role::Producer => Role::Consumer,
+        Role::Consumer => Role::Producer,
+    }
+}
+
+fn role_of(info: u32) -> Option<Role> {
+    match info & ROLE_MASK {
+        ROLE_PRODUCER => Some(Role::Producer),
+        ROLE_CONSUMER => Some(Role::Consumer),
+        _ => None,
+    }
+}
+
+/// The SPSC role word of a registration.
+pub(crate) fn role_word(index: usize, info: u32) -> u32 {
+    ((info >> GEN_SHIFT) << 8) | (index as u32 + 1)
+}
+
+impl Shared {
+    /// The mapped peer table.
+    #[inline]
+    pub(crate) fn peers(&self) -> &PeerTable {
+        // SAFETY: `peers` points to a whole, aligned table inside the region
+        // (total_len covers it, checked at create/open), which lives as long
+        // as `self`; every byte of it is atomic or never read.
+        unsafe { self.peers_ptr().as_ref() }
+    }
+
+    fn left_word(&self, role: Role) -> &crate::loom::untracked::AtomicU32 {
+        match role {
+            Role::Producer => &self.peers().producer_left,
+            Role::Consumer => &self.peers().consumer_left,
+        }
+    }
+
+    fn deaths_word(&self, role: Role) -> &crate::loom::untracked::AtomicU32 {
+        match role {
+            Role::Producer => &self.peers().producer_deaths,
+            Role::Consumer => &self.peers().consumer_deaths,
+        }
+    }
+
+    /// Holders of `role` found dead so far.
+    pub(crate) fn deaths(&self, role: Role) -> u32 {
+        // Acquire: pairs with the reaper's Release increment (its clean-up
+        // is visible).
+        self.deaths_word(role).load(Ordering::Acquire)
+    }
+
+    /// Whether the holder of entry `index` lives.
+    pub(crate) fn liveness(&self, index: usize) -> Liveness {
+        let Some(entry) = self.peers().entries.get(index) else {
+            return Liveness::Free;
+        };
+        // Acquire: pairs with the holder's Release store of its pid, so its
+        // `info` and identity are visible.
+        let pid = entry.pid.load(Ordering::Acquire);
+        if pid == 0 {
+            return Liveness::Free;
+        }
+        // Acquire: as above.
+        let info = entry.info.load(Ordering::Acquire);
+        if info & REAPING != 0 {
+            // A reaper holds the byte: the holder died (see `REAPING`).
+            return Liveness::Dead;
+        }
+        if info & TOKEN_OFD != 0 {
+            if let Some(file) = self.region_file() {
+                match token::is_locked(file, PeerTable::lock_offset(index)) {
+                    Ok(true) => return Liveness::Alive,
+                    Ok(false) => {
+                        // A holder clears its pid before it unlocks: a pid
+                        // still here after the unlock was seen is a death.
+                        // Acquire: as above.
+                        return if entry.pid.load(Ordering::Acquire) == pid {
+                            Liveness::Dead
+                        } else {
+                            Liveness::Free
+                        };
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        pid_liveness(entry, pid)
+    }
+
+    /// Reaps entry `index` if its holder is dead, using `lock` (a description
+    /// of our own) for the exclusive OFD lock where the entry has a token.
+    /// Returns whether it reaped.
+    pub(crate) fn reap(&self, index: usize, lock: Option<&File>) -> bool {
+        let Some(entry) = self.peers().entries.get(index) else {
+            return false;
+        };
+        // Acquire: as in `liveness`.
+        let pid = entry.pid.load(Ordering::Acquire);
+        if pid == 0 {
+            return false;
+        }
+        // Acquire: as in `liveness`.
+        let info = entry.info.load(Ordering::Acquire);
+        let offset = PeerTable::lock_offset(index);
+        match lock {
+            Some(file) if info & TOKEN_OFD != 0 => {
+                if !matches!(token::try_lock(file, offset), Ok(true)) {
+                    return false;
+                }
+                // We hold the byte: no live holder, no other reaper or registrant.
+                // Acquire: the dead holder's last stores (its exit ordered them).
+                let pid = entry.pid.load(Ordering::Acquire);
+                let reaped = pid != 0
+                    && self.clean_up(index, entry)
+                    // Release: our clean-up comes before the next registrant's
+                    // Acquire CAS of the pid.
+                    && entry
+                        .pid
+                        .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+                        .is_ok();
+                if reaped {
+                    // The entry is free (pid 0): drop the mark before the
+                    // byte, so the next registrant starts clean. Release:
+                    // after the pid store, so an observer that sees the mark
+                    // gone sees the pid gone too.
+                    entry.info.fetch_and(!REAPING, Ordering::Release);
+                }
+                token::unlock(file, offset);
+                reaped
+            }
+            _ => {
+                if pid_liveness(entry, pid) != Liveness::Dead {
+                    return false;
+                }
+                // No token to make us exclusive: each clean-up step is an
+                // atomic that only one reaper wins (see `clean_up`).
+                // Release: as above.
+                self.clean_up(index, entry)
+                    && entry
+                        .pid
+                        .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+                        .is_ok()
+            }
+        }
+    }
+
+    /// Undoes what a dead holder left: waiter registrations, the MPMC claim in
+    /// flight, its SPSC role. Each step takes its state with one atomic RMW
+    /// (or a stamp CAS), so two racing reapers (pid fallback) do each step
+    /// once. `false` when the claim cannot be healed yet (see `mpmc::heal`):
+    /// the entry stays for a later reaping, with its waiter bits undone.
+    fn clean_up(&self, index: usize, entry: &PeerEntry) -> bool {
+        let h = self.header();
+        // Our exclusive lock on the entry's byte (if any) now looks like a
+        // live holder to `F_OFD_GETLK`: mark the entry as being reaped first,
+        // so that nobody who reads the death count we bump below takes the
+        // entry for a live peer (`Peer::gone` would then acknowledge the
+        // death without reporting it: the torture test's 30 s stall).
+        // AcqRel: takes the bits; pairs with the holder's RMWs of `info`,
+        // and the Release half orders REAPING before our increment of the
+        // death count (an observer that reads the count with Acquire sees it).
+        let info = entry
+            .info
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |i| {
+                Some((i & !(WAIT_DATA | WAIT_SPACE)) | REAPING)
+            })
+            .unwrap_or_else(|i| i);
+        if info & WAIT_DATA != 0 {
+            h.data_event.forget_waiter();
+        }
+        if info & WAIT_SPACE != 0 {
+            h.space_event.forget_waiter();
+        }
+        let role = role_of(info);
+        if self.geometry().kind == Kind::Mpmc {
+            // Acquire: pairs with the holder's Release stores of its record.
+            let len = entry.claim_len.load(Ordering::Acquire);
+            // Relaxed: stored before `claim_len`.
+            let pos = entry.claim_pos.load(Ordering::Relaxed);
+            if len != 0 {
+                let bits = info & ROLE_MASK;
+                let healed = match role {
+                    Some(Role::Producer) => {
+                        crate::mpmc::heal::tombstone(self, index, bits, pos, len)
+                    }
+                    Some(Role::Consumer) => {
+                        match crate::mpmc::heal::free_claimed(self, index, bits, pos, len) {
+                            Some(lost) => {
+                                // Relaxed: a counter.
+                                self.peers().lost.fetch_add(lost, Ordering::Relaxed);
+                                true
+                            }
+                            None => false,
+                        }
+                    }
+                    None => true,
+                };
+                if !healed {
+                    return false;
+                }
+                // AcqRel: one reaper takes the healed record.
+                if entry
+                    .claim_len
+                    .compare_exchange(len, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+        }
+        if let Some(role) = role {
+            // SPSC: only the holder of the role is a peer; a registrant that
+            // died before taking it is reaped without a word.
+            // AcqRel: frees the role if this registration holds it; pairs
+            // with the next holder's Acquire CAS.
+            let held = self.geometry().kind != Kind::Spsc
+                || self
+                    .role_word(role)
+                    .compare_exchange(
+                        role_word(index, info),
+                        0,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok();
+            if !held {
+                // Relaxed: a counter.
+                self.peers().reaped.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            // Release: a side that reads DIED (Acquire) sees the clean-up.
+            self.left_word(role).store(LEFT_DIED, Ordering::Release);
+            // Release: as above.
+            self.deaths_word(role).fetch_add(1, Ordering::Release);
+        }
+        // Relaxed: a counter.
+        self.peers().reaped.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Reaps every dead entry; returns how many.
+    pub(crate) fn reap_all(&self, lock: Option<&File>) -> usize {
+        (0..PEER_TABLE_LEN)
+            .filter(|&i| self.liveness(i) == Liveness::Dead && self.reap(i, lock))
+            .count()
+    }
+
+    /// Whether no holder of `role` lives and the last one to leave died;
+    /// reaps the dead holders it finds on the way. (The caller also checks
+    /// that the death is news to it.)
+    pub(crate) fn role_gone(&self, role: Role, lock: Option<&File>) -> bool {
+        let want = role_bits(role);
+        let mut alive = false;
+        for (i, entry) in self.peers().entries.iter().enumerate() {
+            // Relaxed pre-filter; `liveness` re-reads with Acquire.
+            if entry.pid.load(Ordering::Relaxed) == 0
+                || entry.info.load(Ordering::Relaxed) & ROLE_MASK != want
+            {
+                continue;
+            }
+            match self.liveness(i) {
+                Liveness::Alive => alive = true,
+                Liveness::Dead => {
+                    if !self.reap(i, lock) && self.liveness(i) == Liveness::Alive {
+                        alive = true;
+                    }
+                }
+                Liveness::Free => {}
+            }
+        }
+        // Acquire: pairs with the reaper's Release store of DIED.
+        !alive && self.left_word(role).load(Ordering::Acquire) == LEFT_DIED
+    }
+
+    /// The registrations, for inspection tools.
+    pub(crate) fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut out = Vec::new();
+        for (index, entry) in self.peers().entries.iter().enumerate() {
+            // Relaxed throughout: informational.
+            let pid = entry.pid.load(Ordering::Relaxed);
+            if pid == 0 {
+                continue;
+            }
+            let info = entry.info.load(Ordering::Relaxed);
+            out.push(PeerInfo {
+                index,
+                pid,
+                start_time: entry.start_time.load(Ordering::Relaxed),
+                generation: info >> GEN_SHIFT,
+                role: role_of(info),
+                ofd_token: info & TOKEN_OFD != 0,
+                waiting: info & (WAIT_DATA | WAIT_SPACE) != 0,
+                claim: (
+                    entry.claim_pos.load(Ordering::Relaxed),
+                    entry.claim_len.load(Ordering::Relaxed) & !crate::mpmc::heal::PENDING,
+                ),
+                liveness: self.liveness(index),
+            });
+        }
+        out
+    }
+}
+
+/// Liveness from the recorded pid and start time, trusted only inside the
+/// recorder's pid namespace.
+fn pid_liveness(entry: &PeerEntry, pid: u32) -> Liveness {
+    // Relaxed: written before the pid (Release), which the caller read with Acquire.
+    let ns = entry.pid_ns.load(Ordering::Relaxed);
+    let ours = process::current_pid_namespace();
+    if ns != 0 && ours != 0 && ns != ours {
+        return Liveness::Alive;
+    }
+    // Relaxed: as above.
+    let start = entry.start_time.load(Ordering::Relaxed);
+    if process::is_alive(pid, Some(start)) {
+        Liveness::Alive
+    } else {
+        Liveness::Dead
+    }
+}
+
+/// A handle's entry in the peer table, left on drop.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    ring: Ring,
+    /// Our entry, inside `ring`'s mapping (which `ring` keeps alive): the
+    /// claim records are stored through it on every MPMC claim, so it is
+    /// not looked up through the `Arc` each time.
+    entry: core::ptr::NonNull<PeerEntry>,
+    index: usize,
+    info: u32,
+    pid: u32,
+    /// Our own open file description, holding the lock on our entry's byte.
+    lock: Option<File>,
+    /// When the non-blocking calls may next check the peer's liveness.
+    next_check: Option<Instant>,
+    /// Calls of `gone_now` so far (wrapping).
+    polls: u32,
+    /// Deaths of the other role this handle knows of: those before it
+    /// attached, and those before it last saw a live peer.
+    acked_deaths: core::cell::Cell<u32>,
+    /// `acked_deaths` before the last report, for `unreport`.
+    prev_acked: core::cell::Cell<u32>,
+}
+
+impl Peer {
+    /// Takes a free entry (reaping a dead holder's on the way) for `role`.
+    ///
+    /// # Errors
+    /// [`HandleError::TooManyPeers`] when every entry has a live holder.
+    pub(crate) fn register(ring: &Ring, role: Role) -> Result<Peer, HandleError> {
+        let shared = &ring.shared;
+        let lock = shared.region_file().and_then(|f| token::reopen(f).ok());
+        let pid = process::current_pid();
+        // Deaths before we attach are not news to us: reap them, then count
+        // (after taking our entry, whose reaping may count one more).
+        shared.reap_all(lock.as_ref());
+        for index in 0..PEER_TABLE_LEN {
+            let entry = &shared.peers().entries[index];
+            let offset = PeerTable::lock_offset(index);
+            let locked = match &lock {
+                Some(file) => match token::try_lock(file, offset) {
+                    Ok(true) => true,
+                    _ => continue,
+                },
+                None => false,
+            };
+            let give_up = |lock: &Option<File>| {
+                if let (true, Some(file)) = (locked, lock) {
+                    token::unlock(file, offset);
+                }
+            };
+            // Acquire: pairs with the previous holder's (or reaper's) Release
+            // store of the pid, so its stores to the entry come first.
+            let old = entry.pid.load(Ordering::Acquire);
+            if old != 0 {
+                // Acquire: as above.
+                let info = entry.info.load(Ordering::Acquire);
+                let dead = if locked && info & TOKEN_OFD != 0 {
+                    true
+                } else {
+                    pid_liveness(entry, old) == Liveness::Dead
+                };
+                if !dead || !shared.clean_up(index, entry) {
+                    give_up(&lock);
+                    continue;
+                }
+            }
+            // Acquire on success: as the load above. Relaxed on failure: next entry.
+            if entry
+                .pid
+                .compare_exchange(old, pid, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                give_up(&lock);
+                continue;
+            }
+            // Relaxed: published by the Release store of `info` below; others
+            // read them after reading `info` with Acquire.
+            entry
+                .start_time
+                .store(process::current_start_time(), Ordering::Relaxed);
+            entry
+                .pid_ns
+                .store(process::current_pid_namespace(), Ordering::Relaxed);
+            entry.claim_pos.store(0, Ordering::Relaxed);
+            entry.claim_len.store(0, Ordering::Relaxed);
+            // Relaxed: our own entry's previous value, ordered by the CAS.
+            let generation = (entry.info.load(Ordering::Relaxed) >> GEN_SHIFT).wrapping_add(1);
+            let info =
+                (generation << GEN_SHIFT) | role_bits(role) | if locked { TOKEN_OFD } else { 0 };
+            // Release: publishes the identity stored above; pairs with the
+            // Acquire loads of `info` in `liveness` and `reap`.
+            entry.info.store(info, Ordering::Release);
+            if shared.geometry().kind != Kind::Spsc {
+                // Release: a side that reads NONE after our attach sees our
+                // entry. (SPSC: when the role is taken, `Peer::took_role`.)
+                shared.left_word(role).store(LEFT_NONE, Ordering::Release);
+            }
+            return Ok(Peer {
+                ring: ring.clone(),
+                entry: core::ptr::NonNull::from(entry),
+                index,
+                info,
+                pid,
+                lock: if locked { lock } else { None },
+                next_check: None,
+                polls: 0,
+                acked_deaths: core::cell::Cell::new(shared.deaths(other(role))),
+                prev_acked: core::cell::Cell::new(0),
+            });
+        }
+        Err(HandleError::TooManyPeers)
+    }
+
+    /// Our entry.
+    #[inline]
+    pub(crate) fn entry(&self) -> &PeerEntry {
+        // SAFETY: `entry` points into the peer table of `self.ring`'s
+        // mapping, which lives as long as `self.ring`; every field of an
+        // entry is an atomic, so peers writing it do not invalidate `&`.
+        unsafe { self.entry.as_ref() }
+    }
+
+    /// Counts a non-blocking call that found the ring empty or full; `true`
+    /// on the calls that may look at the peer's liveness (every
+    /// [`CLOCK_EVERY`]-th). Inline: the other calls pay an add and a branch.
+    #[inline]
+    pub(crate) fn tick(&mut self) -> bool {
+        self.polls = self.polls.wrapping_add(1);
+        self.polls % CLOCK_EVERY == 0
+    }
+
+    /// The SPSC role word of this registration.
+    pub(crate) fn word(&self) -> u32 {
+        role_word(self.index, self.info)
+    }
+
+    /// Called once this registration holds its SPSC role: the role has a
+    /// live holder again.
+    pub(crate) fn took_role(&self, role: Role) {
+        // Release: a side that reads NONE sees the role word we stored.
+        self.ring
+            .shared
+            .left_word(role)
+            .store(LEFT_NONE, Ordering::Release);
+    }
+
+    /// Our description, for the exclusive locks of reaping.
+    pub(crate) fn lock(&self) -> Option<&File> {
+        self.lock.as_ref()
+    }
+
+    /// Records a claim about to be made (MPMC): before the CAS on the
+    /// cursor, so that no instruction owns positions without a record. The
+    /// record stays until `settled` (it is not confirmed after the CAS: a
+    /// reaper cannot tell a won claim from a lost one by the record alone,
+    /// see `mpmc::heal`, and the store would cost every claim).
+    #[inline]
+    pub(crate) fn pending(&self, pos: u64, len: u64) {
+        let entry = self.entry();
+        // Relaxed: ordered before the cursor CAS (AcqRel) that follows, and
+        // read by a reaper after `claim_len`.
+        entry.claim_pos.store(pos, Ordering::Relaxed);
+        // Relaxed: as above.
+        entry
+            .claim_len
+            .store(len | crate::mpmc::heal::PENDING, Ordering::Relaxed);
+    }
+
+    /// Records that no claim is in flight (MPMC).
+    #[inline]
+    pub(crate) fn settled(&self) {
+        // Release: after our stamp stores, so a reaper that reads 0 sees them.
+        self.entry().claim_len.store(0, Ordering::Release);
+    }
+
+    /// Sets or clears a waiter bit (`WAIT_DATA`, `WAIT_SPACE`) of our entry.
+    pub(crate) fn note_wait(&self, bit: u32, on: bool) {
+        let info = &self.entry().info;
+        // AcqRel: ordered with the reaper's `fetch_and` of the same word.
+        if on {
+            info.fetch_or(bit, Ordering::AcqRel);
+        } else {
+            info.fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the other side (`role`) is gone, looked at no more often than
+    /// [`CHECK_INTERVAL`]: `false` between two checks. For the non-blocking
+    /// calls that found the ring empty or full.
+    pub(crate) fn gone_now(&mut self, role: Role) -> bool {
+        // Under loom no peer dies on its own (models reap explicitly): skip
+        // the check and its extra atomics.
+        if cfg!(loom) {
+            return false;
+        }
+        // The caller reads the clock on every CLOCK_EVERY-th call only
+        // (`tick`): it costs ~25 ns, ten times an empty poll.
+        let now = Instant::now();
+        if self.next_check.is_some_and(|at| now < at) {
+            return false;
+        }
+        self.next_check = now.checked_add(CHECK_INTERVAL);
+        self.gone(role)
+    }
+
+    /// Takes back the last report of `gone` (which returned `true` just
+    /// before): the caller did not pass `PeerGone` on (reaping made
+    /// something ready), so the next `gone` reports the death again.
+    pub(crate) fn unreport(&self) {
+        self.acked_deaths.set(self.prev_acked.get());
+    }
+
+    /// Whether the other side (`role`) is gone: for SPSC, the role holder
+    /// died (or the role is free and its last holder died); for MPMC, no
+    /// holder of `role` lives and the last one died. Reaps dead holders.
+    pub(crate) fn gone(&self, role: Role) -> bool {
+        let deaths = self.ring.shared.deaths(role);
+        let gone = self.gone_since_attach(role);
+        if !gone && self.live_peer_seen(role) {
+            // A live peer came after the deaths we knew of: they are old news.
+            self.acked_deaths.set(deaths);
+        }
+        let deaths = self.ring.shared.deaths(role);
+        if gone && deaths != self.acked_deaths.get() {
+            self.prev_acked.set(self.acked_deaths.get());
+            // Reported once: afterwards this handle waits for a new peer
+            // (a restarted one, which may be attaching right now).
+            self.acked_deaths.set(deaths);
+            return true;
+        }
+        false
+    }
+
+    /// Whether a holder of `role` lives now (after `gone_since_attach`
+    /// reaped the dead).
+    fn live_peer_seen(&self, role: Role) -> bool {
+        let shared = &self.ring.shared;
+        if shared.geometry().kind == Kind::Spsc {
+            // Acquire: pairs with the holder's claim of the role.
+            let word = shared.role_word(role).load(Ordering::Acquire);
+            return matches!(shared.holder(word), Holder::Alive { .. });
+        }
+        let want = role_bits(role);
+        shared.peers().entries.iter().enumerate().any(|(i, e)| {
+            // Relaxed pre-filter; `liveness` re-reads with Acquire.
+            e.info.load(Ordering::Relaxed) & ROLE_MASK == want
+                && shared.liveness(i) == Liveness::Alive
+        })
+    }
+
+    fn gone_since_attach(&self, role: Role) -> bool {
+        let shared = &self.ring.shared;
+        if shared.geometry().kind == Kind::Spsc {
+            // Acquire: pairs with the holder's claim of the role.
+            let word = shared.role_word(role).load(Ordering::Acquire);
+            if word != 0 {
+                match shared.holder(word) {
+                    Holder::Alive { .. } => return false,
+                    Holder::Dead { index } => {
+                        shared.reap(index, self.lock());
+                    }
+                    Holder::Gone => {}
+                }
+            }
+            // Acquire: pairs with the reaper's Release store of DIED.
+            return shared.role_word(role).load(Ordering::Acquire) == 0
+                && shared.left_word(role).load(Ordering::Acquire) == LEFT_DIED;
+        }
+        shared.role_gone(role, self.lock())
+    }
+
+    /// Leaves the entry: called on drop.
+    fn leave(&mut self) {
+        if process::current_pid() != self.pid {
+            // A `fork`ed copy of the handle: the entry and the lock (a shared
+            // description) are the parent's.
+            return;
+        }
+        let shared = &self.ring.shared;
+        let entry = self.entry();
+        // Relaxed: our own entry; the Release store of the pid orders it.
+        entry.claim_len.store(0, Ordering::Relaxed);
+        if let Some(role) = role_of(self.info) {
+            // Release: pairs with the Acquire load in `gone`.
+            shared
+                .left_word(role)
+                .store(LEFT_DETACHED, Ordering::Release);
+        }
+        // Release: orders our stores to the entry before the next holder's
+        // Acquire CAS. Relaxed on failure: a reaper took it (it found us
+        // dead, which cannot happen while we run; or a scribbler).
+        let _ = entry
+            .pid
+            .compare_exchange(self.pid, 0, Ordering::Release, Ordering::Relaxed);
+        // Dropping the description after this unlocks the byte.
+        if let Some(file) = &self.lock {
+            token::unlock(file, PeerTable::lock_offset(self.index));
+        }
+    }
+}
+
+// SAFETY: `entry` points into shared memory owned by `ring` (Send + Sync) and
+// is only accessed through atomics; the handle that owns the `Peer` is used by
+// one thread at a time.
+unsafe impl Send for Peer {}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// Who holds an SPSC role, from its role word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// A live registration.
+    Alive {
+        /// Its pid.
+        pid: u32,
+    },
+    /// A registration whose holder died, not yet reaped.
+    Dead {
+        /// Its entry.
+        index: usize,
+    },
+    /// The word names no current registration (left, reaped, or garbage).
+    Gone,
+}
+
+impl Shared {
+    /// Who the role word `word` names.
+    pub(crate) fn holder(&self, word: u32) -> Holder {
+        let index = (word & 0xff) as usize;
+        if index == 0 || index > PEER_TABLE_LEN {
+            return Holder::Gone;
+        }
+        let index = index - 1;
+        let entry = &self.peers().entries[index];
+        // Acquire: as in `liveness`.
+        let pid = entry.pid.load(Ordering::Acquire);
+        // Acquire: as in `liveness`.
+        let info = entry.info.load(Ordering::Acquire);
+        if pid == 0 || role_word(index, info) != word {
+            return Holder::Gone;
+        }
+        match self.liveness(index) {
+            Liveness::Alive => Holder::Alive { pid },
+            Liveness::Dead => Holder::Dead { index },
+            Liveness::Free => Holder::Gone,
+        }
+    }
+}
+
+#[cfg(loom)]
+impl Ring {
+    /// Reaps entry `index` as if its holder were dead: in a loom model a
+    /// death is a thread that stopped (and was joined), which the model
+    /// knows and the kernel's token cannot tell it.
+    #[doc(hidden)]
+    pub fn reap_as_dead(&self, index: usize) -> bool {
+        let shared = &self.shared;
+        let entry = &shared.peers().entries[index];
+        // Acquire: as in `Shared::reap`.
+        let pid = entry.pid.load(Ordering::Acquire);
+        if pid == 0 {
+            return false;
+        }
+        // Release: as in `Shared::reap`.
+        shared.clean_up(index, entry)
+            && entry
+                .pid
+                .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+    }
+}

@@ -1,0 +1,530 @@
+//! Crash torture: producers and consumers SIGKILLed at random moments
+//! (inside pushes, with chunks open, while parked), restarted, over SPSC and
+//! MPMC rings in shm and in files. Checks:
+//!
+//! - SPSC, producer killed: the consumer (this process) receives every
+//!   position exactly once, in order (values are positions), and sees
+//!   `PeerGone` after each death; the time from SIGKILL to `PeerGone` is the
+//!   detection time.
+//! - SPSC, consumer killed: every position reaches some consumer
+//!   incarnation's log at least once, in order; duplicates are the
+//!   documented at-least-once (read, logged, killed before release); the
+//!   producer (this process) sees `PeerGone` once the ring fills.
+//! - MPMC, producers killed: each producer incarnation's messages arrive as
+//!   a gap-free prefix of what it pushed (what it committed), none twice,
+//!   in its order per consumer; no consumer stalls (the longest gap between
+//!   two messages while producers live is reported).
+//!
+//! `cargo test` runs a short loop (`RINGWAY_TORTURE_KILLS`, default 200
+//! kills in all); `scripts/torture.sh` runs the long one in release.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{spawn_child, ShmName, TempPath, CHILD_ENV};
+use ringway::{mpmc, spsc};
+use ringway::{Kind, OpenOptions, PopTimeoutError, PushTimeoutError, Ring, RingBuilder};
+
+/// A guard against hangs, not a timing assertion.
+const PATIENCE: Duration = Duration::from_secs(30);
+/// Generous bound on detection and stalls for a loaded machine; the design
+/// bound is 25 ms (`peer::LIVENESS_SLICE`) plus a check; the measured
+/// figures are printed.
+const BOUND: Duration = Duration::from_secs(2);
+
+fn kills() -> usize {
+    std::env::var("RINGWAY_TORTURE_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+/// xorshift64*: deterministic per seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Kills (SIGKILL) and reaps children on drop, also when a test fails.
+#[derive(Default)]
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn kill(mut child: Child) -> Instant {
+    child.kill().unwrap();
+    let at = Instant::now();
+    child.wait().unwrap();
+    at
+}
+
+#[derive(Clone)]
+enum Where {
+    Shm(String),
+    File(String),
+}
+
+impl Where {
+    fn spec(&self) -> String {
+        match self {
+            Where::Shm(n) => format!("shm:{n}"),
+            Where::File(p) => format!("file:{p}"),
+        }
+    }
+
+    fn create(&self, kind: Kind, capacity: u64) -> Ring {
+        let b = RingBuilder::new(kind).capacity(capacity).message::<u64>();
+        match self {
+            Where::Shm(n) => b.create_shm(n).unwrap(),
+            Where::File(p) => b.create_file(p).unwrap(),
+        }
+    }
+}
+
+fn open(spec: &str) -> Ring {
+    let opts = OpenOptions::new().message::<u64>();
+    match spec.split_once(':') {
+        Some(("shm", n)) => opts.open_shm(n).unwrap(),
+        Some(("file", p)) => opts.open_file(p).unwrap(),
+        _ => panic!("bad spec {spec}"),
+    }
+}
+
+fn spawn(action: &str, at: &Where, arg: &str) -> Child {
+    spawn_child(
+        "torture_child",
+        action,
+        &[
+            ("RINGWAY_TORTURE_RING", at.spec()),
+            ("RINGWAY_TORTURE_ARG", arg.to_owned()),
+        ],
+    )
+}
+
+/// Entry point of the child processes. Not a test on its own.
+#[test]
+#[ignore = "entry point of the child processes the other tests spawn"]
+fn torture_child() {
+    let action = std::env::var(CHILD_ENV).expect("run by a parent test");
+    let ring = open(&std::env::var("RINGWAY_TORTURE_RING").unwrap());
+    let arg = std::env::var("RINGWAY_TORTURE_ARG").unwrap();
+    let mut rng = Rng(u64::from(std::process::id()) | 1);
+    match action.as_str() {
+        // Pushes value = position, forever (or up to `arg` positions), in
+        // single pushes and chunks of random sizes.
+        "spsc-producer" => {
+            let end: u64 = arg.parse().unwrap_or(u64::MAX);
+            let mut tx = spsc::Producer::<u64>::attach(&ring).unwrap();
+            let mut next = ring.snapshot().tail;
+            while next < end {
+                if rng.below(2) == 0 {
+                    match tx.push_timeout(next, PATIENCE) {
+                        Ok(()) => next += 1,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                    continue;
+                }
+                let want = (rng.below(16) + 1).min(end - next) as usize;
+                let mut chunk = tx.write_chunk(want).unwrap();
+                let n = chunk.len() as u64;
+                let (a, b) = chunk.as_mut_slices();
+                for (i, s) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+                    *s = next + i as u64;
+                }
+                chunk.commit_all();
+                next += n;
+            }
+        }
+        // Reads chunks, logs them (to its own file), then releases them.
+        "spsc-consumer" => {
+            let (log, end) = arg.split_once('|').unwrap();
+            let end: u64 = end.parse().unwrap_or(u64::MAX);
+            let mut out = std::fs::File::create(log).unwrap();
+            let mut rx = spsc::Consumer::<u64>::attach(&ring).unwrap();
+            loop {
+                match rx.wait_for_ready(1, Some(Instant::now() + PATIENCE)) {
+                    Ok(_) => {}
+                    Err(e) => panic!("{e:?}"),
+                }
+                let chunk = rx.read_chunk(1 + rng.below(32) as usize).unwrap();
+                let mut bytes = Vec::with_capacity(chunk.len() * 8);
+                let mut last = 0;
+                let (a, b) = chunk.as_slices();
+                for &v in a.iter().chain(b.iter()) {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                    last = v;
+                }
+                out.write_all(&bytes).unwrap();
+                chunk.release_all();
+                if last + 1 >= end {
+                    return;
+                }
+            }
+        }
+        // Pushes (id << 32 | seq) forever, singly and in chunks left open
+        // for a while.
+        "mpmc-producer" => {
+            let id: u64 = arg.parse().unwrap();
+            let mut tx = mpmc::Producer::<u64>::attach(&ring).unwrap();
+            let mut seq = 0u64;
+            loop {
+                if rng.below(2) == 0 {
+                    match tx.push_timeout(id << 32 | seq, PATIENCE) {
+                        Ok(()) => seq += 1,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                    continue;
+                }
+                let mut chunk = tx.write_chunk(1 + rng.below(8) as usize).unwrap();
+                for s in chunk.iter_mut() {
+                    *s = id << 32 | seq;
+                    seq += 1;
+                }
+                if rng.below(8) == 0 {
+                    std::thread::yield_now();
+                }
+                chunk.commit_all();
+            }
+        }
+        other => panic!("unknown action {other}"),
+    }
+}
+
+/// Figures of one run, printed at the end.
+#[derive(Default, Debug)]
+struct Figures {
+    kills: usize,
+    messages: u64,
+    duplicated: u64,
+    lost: u64,
+    max_detect: Duration,
+    max_stall: Duration,
+}
+
+impl Figures {
+    fn detected(&mut self, d: Duration) {
+        assert!(d < BOUND, "a death was seen {d:?} after the kill");
+        self.max_detect = self.max_detect.max(d);
+    }
+}
+
+/// Waits until child `pid` is attached: registered, and for SPSC holding
+/// its role (a child killed before it holds the role was never the peer).
+fn wait_registered(ring: &Ring, pid: u32) {
+    let deadline = Instant::now() + PATIENCE;
+    let attached = |r: &Ring| {
+        let s = r.snapshot();
+        match r.kind() {
+            Kind::Spsc => s.producer_owner == pid || s.consumer_owner == pid,
+            Kind::Mpmc => s.peers.iter().any(|p| p.pid == pid),
+            kind => unreachable!("torture runs no {kind:?} ring"),
+        }
+    };
+    while !attached(ring) {
+        assert!(Instant::now() < deadline, "child {pid} never attached");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// SPSC, the producer killed `n` times; this process consumes.
+fn spsc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
+    let ring = at.create(Kind::Spsc, 64);
+    let mut rx = spsc::Consumer::<u64>::attach(&ring).unwrap();
+    let mut rng = Rng(seed);
+    let mut fig = Figures::default();
+    let mut children = Children::default();
+    let mut expected = 0u64;
+    for _ in 0..n {
+        let child = spawn("spsc-producer", at, "");
+        let pid = child.id();
+        children.0.push(child);
+        wait_registered(&ring, pid);
+        // Consume for a random while, the child pushing.
+        let until = Instant::now() + Duration::from_micros(rng.below(3000));
+        while Instant::now() < until {
+            match rx.pop_timeout(Duration::from_millis(1)) {
+                Ok(v) => {
+                    assert_eq!(v, expected, "lost, duplicated or out of order");
+                    expected += 1;
+                }
+                Err(PopTimeoutError::Timeout) => {}
+                Err(e) => panic!(
+                    "{e:?} at {expected} while the producer {pid} lives; peers {:?}",
+                    ring.peers()
+                ),
+            }
+        }
+        let killed = kill(children.0.pop().unwrap());
+        fig.kills += 1;
+        loop {
+            match rx.pop_timeout(PATIENCE) {
+                Ok(v) => {
+                    assert_eq!(v, expected, "lost, duplicated or out of order");
+                    expected += 1;
+                }
+                Err(PopTimeoutError::PeerGone) => break,
+                Err(e) => panic!("{e:?} at {expected}"),
+            }
+        }
+        fig.detected(killed.elapsed());
+    }
+    // A last producer runs to a known end; everything committed arrives once.
+    let end = expected + 1000;
+    let child = spawn("spsc-producer", at, &end.to_string());
+    children.0.push(child);
+    while expected < end {
+        assert_eq!(rx.pop_timeout(PATIENCE), Ok(expected));
+        expected += 1;
+    }
+    let status = children.0.pop().unwrap().wait().unwrap();
+    assert!(status.success());
+    fig.messages = expected;
+    fig
+}
+
+/// SPSC, the consumer killed `n` times; this process produces.
+fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
+    let ring = at.create(Kind::Spsc, 64);
+    let logs: Vec<TempPath> = (0..=n).map(|_| TempPath::new("torture-log")).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let gone_at = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let sent = Arc::new(AtomicU64::new(0));
+    let producer = {
+        let ring = ring.clone();
+        let (stop, gone_at, sent) = (stop.clone(), gone_at.clone(), sent.clone());
+        std::thread::spawn(move || {
+            let mut tx = spsc::Producer::<u64>::attach(&ring).unwrap();
+            let mut next = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                match tx.push_timeout(next, Duration::from_millis(5)) {
+                    Ok(()) => {
+                        next += 1;
+                        sent.store(next, Ordering::Relaxed);
+                    }
+                    Err(PushTimeoutError::Timeout(_)) => {}
+                    Err(PushTimeoutError::PeerGone(_)) => {
+                        gone_at.lock().unwrap().push(Instant::now());
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            next
+        })
+    };
+    let mut rng = Rng(seed);
+    let mut fig = Figures::default();
+    let mut children = Children::default();
+    for log in logs.iter().take(n) {
+        let child = spawn("spsc-consumer", at, &format!("{}|", log.0.display()));
+        let pid = child.id();
+        children.0.push(child);
+        wait_registered(&ring, pid);
+        std::thread::sleep(Duration::from_micros(rng.below(3000)));
+        // Cleared before the kill: each death is reported once.
+        gone_at.lock().unwrap().clear();
+        let killed = kill(children.0.pop().unwrap());
+        fig.kills += 1;
+        let deadline = Instant::now() + PATIENCE;
+        let seen = loop {
+            if let Some(&at) = gone_at.lock().unwrap().first() {
+                break at;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the producer never saw the death"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        fig.detected(seen.saturating_duration_since(killed));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let end = producer.join().unwrap();
+    let last = logs.last().unwrap();
+    let child = spawn("spsc-consumer", at, &format!("{}|{end}", last.0.display()));
+    children.0.push(child);
+    let status = children.0.pop().unwrap().wait().unwrap();
+    assert!(status.success(), "the last consumer");
+    // Every position at least once; each log is in order; re-reads only of
+    // what the previous incarnation had not released.
+    let mut count = vec![0u32; end as usize];
+    for log in &logs {
+        let bytes = std::fs::read(&log.0).unwrap_or_default();
+        let mut prev: Option<u64> = None;
+        for w in bytes.chunks_exact(8) {
+            let v = u64::from_le_bytes(w.try_into().unwrap());
+            assert!(v < end, "garbage {v}");
+            if let Some(p) = prev {
+                assert_eq!(v, p + 1, "out of order within one consumer");
+            }
+            prev = Some(v);
+            count[v as usize] += 1;
+        }
+    }
+    fig.lost = count.iter().filter(|&&c| c == 0).count() as u64;
+    fig.duplicated = count.iter().map(|&c| u64::from(c.saturating_sub(1))).sum();
+    assert_eq!(fig.lost, 0, "messages lost");
+    fig.messages = end;
+    fig
+}
+
+/// MPMC, producers killed `n` times in all; this process consumes with two threads.
+fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
+    let ring = at.create(Kind::Mpmc, 64);
+    let live = Arc::new(AtomicBool::new(true));
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let ring = ring.clone();
+            let live = live.clone();
+            std::thread::spawn(move || {
+                let mut rx = mpmc::Consumer::<u64>::attach(&ring).unwrap();
+                let mut got = Vec::new();
+                let mut last = Instant::now();
+                let mut max_stall = Duration::ZERO;
+                loop {
+                    match rx.pop_timeout(PATIENCE) {
+                        Ok(v) => {
+                            max_stall = max_stall.max(last.elapsed());
+                            last = Instant::now();
+                            got.push(v);
+                        }
+                        Err(PopTimeoutError::PeerGone) if !live.load(Ordering::Acquire) => {
+                            return (got, max_stall)
+                        }
+                        Err(PopTimeoutError::PeerGone) => last = Instant::now(),
+                        Err(e) => panic!("{e:?}: {:?} {:?}", ring.snapshot(), ring.peers()),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut rng = Rng(seed);
+    let mut fig = Figures::default();
+    let mut children = Children::default();
+    let mut next_id = 1u64;
+    for _ in 0..2 {
+        let child = spawn("mpmc-producer", at, &next_id.to_string());
+        next_id += 1;
+        wait_registered(&ring, child.id());
+        children.0.push(child);
+    }
+    for _ in 0..n {
+        std::thread::sleep(Duration::from_micros(rng.below(3000)));
+        let victim = rng.below(2) as usize;
+        kill(children.0.swap_remove(victim));
+        fig.kills += 1;
+        let child = spawn("mpmc-producer", at, &next_id.to_string());
+        next_id += 1;
+        wait_registered(&ring, child.id());
+        children.0.push(child);
+    }
+    live.store(false, Ordering::Release);
+    for c in children.0.drain(..) {
+        kill(c);
+    }
+    let mut per_id: HashMap<u64, Vec<u64>> = HashMap::new();
+    for c in consumers {
+        let (got, stall) = c.join().unwrap();
+        fig.max_stall = fig.max_stall.max(stall);
+        let mut last: HashMap<u64, u64> = HashMap::new();
+        for v in got {
+            let (id, seq) = (v >> 32, v & 0xffff_ffff);
+            if let Some(&p) = last.get(&id) {
+                assert!(seq > p, "producer {id}: {seq} after {p} in one consumer");
+            }
+            last.insert(id, seq);
+            per_id.entry(id).or_default().push(seq);
+        }
+    }
+    for (id, mut seqs) in per_id {
+        seqs.sort_unstable();
+        let n = seqs.len() as u64;
+        seqs.dedup();
+        fig.duplicated += n - seqs.len() as u64;
+        // A gap-free prefix: the last one delivered is the count minus one.
+        let gaps = seqs.last().map_or(0, |&l| l + 1 - seqs.len() as u64);
+        assert_eq!(gaps, 0, "producer {id}: committed messages lost");
+        fig.messages += n;
+    }
+    assert_eq!(fig.duplicated, 0, "duplicates");
+    assert!(
+        fig.max_stall < BOUND,
+        "a consumer stalled {:?}",
+        fig.max_stall
+    );
+    fig
+}
+
+fn report(what: &str, f: &Figures) {
+    eprintln!(
+        "torture {what}: {} kills, {} messages, {} lost, {} duplicated, longest detection {:?}, longest stall {:?}",
+        f.kills, f.messages, f.lost, f.duplicated, f.max_detect, f.max_stall
+    );
+}
+
+#[test]
+fn crash_torture() {
+    let total = kills();
+    let per = total.div_ceil(6).max(1);
+    let name = ShmName::new("torture");
+    let path = TempPath::new("torture");
+    for (i, at) in [
+        Where::Shm(name.0.clone()),
+        Where::File(path.0.display().to_string()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tag = if i == 0 { "shm" } else { "file" };
+        let seed = 0x9e37_79b9_7f4a_7c15 ^ i as u64;
+        let clean = |at: &Where| match at {
+            Where::Shm(n) => {
+                let _ = Ring::remove_shm(n);
+            }
+            Where::File(p) => {
+                let _ = std::fs::remove_file(p);
+            }
+        };
+        // `RINGWAY_TORTURE_ONLY=spsc-file-producer` (say) runs one scenario.
+        let only = std::env::var("RINGWAY_TORTURE_ONLY").unwrap_or_default();
+        let run = |what: &str| only.is_empty() || only == format!("{what}-{tag}");
+        if run("spsc-producer") {
+            let f = spsc_producer_kills(&at, per, seed);
+            report(&format!("spsc {tag}, producer killed"), &f);
+            clean(&at);
+        }
+        if run("spsc-consumer") {
+            let f = spsc_consumer_kills(&at, per, seed + 1);
+            report(&format!("spsc {tag}, consumer killed"), &f);
+            clean(&at);
+        }
+        if run("mpmc-producers") {
+            let f = mpmc_producer_kills(&at, per, seed + 2);
+            report(&format!("mpmc {tag}, producers killed"), &f);
+            clean(&at);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The long crash torture (ring/tests/torture.rs): RINGWAY_TORTURE_KILLS
+# SIGKILLs in all (default 10000) of SPSC producers, SPSC consumers and MPMC
+# producers over shm and file rings, with restarts; prints, per scenario,
+# kills, messages, lost, duplicated, the longest detection and the longest
+# stall. Release build. Takes roughly kills x 60 ms on an idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RINGWAY_TORTURE_KILLS="${RINGWAY_TORTURE_KILLS:-10000}"
+start=$(date +%s)
+cargo test --release -p ringway --test torture -- --nocapture 2>&1 | grep -E -A2 "^torture |test result|panicked|FAILED"
+echo "torture: $RINGWAY_TORTURE_KILLS kills took $(( $(date +%s) - start )) s"
