@@ -109,7 +109,9 @@ impl Source {
         let (done, failed) = with_any!(&mut self.consumer, c => {
             match c.wait_for_ready(1, deadline) {
                 Ok(_) => {}
-                Err(PopTimeoutError::Timeout) => return Ok(0),
+                // PeerGone: the local producer died and the ring is drained
+                // (reported once); a restarted producer goes on, so wait on.
+                Err(PopTimeoutError::Timeout | PopTimeoutError::PeerGone) => return Ok(0),
                 Err(e) => return Err(DrainError::Ring(e.to_string())),
             }
             let chunk = c.read_chunk(max).map_err(|e| DrainError::Ring(e.to_string()))?;
@@ -160,7 +162,9 @@ impl Source {
         with_any!(&mut self.consumer, c => {
             match c.wait_for_ready(skip + 1, deadline) {
                 Ok(_) => {}
-                Err(PopTimeoutError::Timeout) => return Ok(0),
+                // PeerGone: the local producer died and the ring is drained
+                // (reported once); a restarted producer goes on, so wait on.
+                Err(PopTimeoutError::Timeout | PopTimeoutError::PeerGone) => return Ok(0),
                 Err(e) => return Err(DrainError::Ring(e.to_string())),
             }
             let chunk = c
@@ -246,7 +250,12 @@ impl Sink {
         self.producer
             .push_deadline(message, deadline)
             .map_err(|e| match e {
-                PushTimeoutError::Timeout(_) => PushTimeoutError::Timeout(()),
+                // PeerGone: the local consumer died (reported once); the
+                // message was not written, and a restarted consumer drains
+                // the ring, so the caller retries as after a timeout.
+                PushTimeoutError::Timeout(_) | PushTimeoutError::PeerGone(_) => {
+                    PushTimeoutError::Timeout(())
+                }
                 PushTimeoutError::Size { expected, found } => {
                     PushTimeoutError::Size { expected, found }
                 }
