@@ -816,21 +816,7 @@ impl RingBuilder {
     /// space in `/dev/shm`, or a failed system call.
     #[cfg(not(loom))]
     pub fn create_shm(&self, name: &str) -> Result<Ring, CreateError> {
-        let geometry = self.geometry()?;
-        self.check_mode()?;
-        let barrier = self.chosen_barrier()?;
-        let mut region = region::create_shm(name, geometry.total_len, self.mode)?;
-        if self.unlink_on_drop {
-            region.unlink_on_drop();
-        }
-        Ok(Ring::init(
-            region,
-            geometry,
-            self.message,
-            self.flags,
-            barrier,
-            false,
-        ))
+        self.create_named(|len, mode| region::create_shm(name, len, mode))
     }
 
     /// Creates the ring in a new file at `path` (never following a symlink).
@@ -839,10 +825,21 @@ impl RingBuilder {
     /// As [`create_shm`](Self::create_shm).
     #[cfg(not(loom))]
     pub fn create_file(&self, path: impl AsRef<Path>) -> Result<Ring, CreateError> {
+        self.create_named(|len, mode| region::create_file(path.as_ref(), len, mode))
+    }
+
+    /// The one creation path of the named kinds (shm and file): checks the
+    /// parameters, makes the region with `make(total_len, mode)` and
+    /// initialises the ring in it.
+    #[cfg(not(loom))]
+    fn create_named(
+        &self,
+        make: impl FnOnce(u64, u32) -> Result<Region, CreateError>,
+    ) -> Result<Ring, CreateError> {
         let geometry = self.geometry()?;
         self.check_mode()?;
         let barrier = self.chosen_barrier()?;
-        let mut region = region::create_file(path.as_ref(), geometry.total_len, self.mode)?;
+        let mut region = make(geometry.total_len, self.mode)?;
         if self.unlink_on_drop {
             region.unlink_on_drop();
         }
