@@ -57,7 +57,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 5
+#define RINGWAY_LAYOUT_VERSION 6
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -149,8 +149,7 @@ enum ringway_result
   RINGWAY_ERR_ROLE_TAKEN = 18,
   /**
    * Every entry of the ring's peer table has a live holder (62 handles
-   * of any role; entries of dead processes are reused), or, for record
-   * producers and broadcast subscribers, of its producer table (32).
+   * of any kind and role; entries of dead processes are reused).
    */
   RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
   /**

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use ringway::probe::Probe;
-use ringway::{Kind, OpenOptions, Ring, RingBuilder};
+use ringway::{Kind, OpenOptions, Ring, RingBuilder, Role};
 
 use crate::failure::{fail, Failure};
 use crate::locator::Locator;
@@ -243,16 +243,14 @@ fn ls_row(probe: &Probe, name: &str) -> Option<String> {
                         Some(n) => format!("{n} peers registered"),
                         None => "peers unknown".to_string(),
                     },
-                    Kind::Record => format!(
-                        "{} producers registered, consumer {}",
-                        copy.producers().len(),
-                        role(consumer)
-                    ),
-                    Kind::Broadcast => format!(
-                        "producer {}, {} subscribers registered",
-                        role(producer),
-                        copy.producers().len()
-                    ),
+                    Kind::Record => match role_counts(name) {
+                        Some((p, c)) => format!("{p} producers, {c} consumer registered"),
+                        None => "peers unknown".to_string(),
+                    },
+                    Kind::Broadcast => match role_counts(name) {
+                        Some((p, c)) => format!("{p} producer, {c} subscribers registered"),
+                        None => "peers unknown".to_string(),
+                    },
                 };
                 let fill = copy.tail().saturating_sub(copy.head()).min(g.capacity);
                 format!(
@@ -324,6 +322,17 @@ fn peer_count(name: &str) -> Option<usize> {
         .open_shm(name)
         .ok()?;
     Some(ring.snapshot().peers.len())
+}
+
+/// Producer and consumer handles registered in the named ring's peer table.
+fn role_counts(name: &str) -> Option<(usize, usize)> {
+    let ring = OpenOptions::new()
+        .allow_other_owner(true)
+        .open_shm(name)
+        .ok()?;
+    let peers = ring.peers();
+    let count = |role| peers.iter().filter(|p| p.role == Some(role)).count();
+    Some((count(Role::Producer), count(Role::Consumer)))
 }
 
 /// Whether the object at `path` probes as a ready ringway ring.

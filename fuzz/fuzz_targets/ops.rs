@@ -17,7 +17,7 @@ const CAPACITY: u64 = 8;
 const SLOT: u32 = 16;
 
 /// Offsets worth hitting: state, role owners, tail, head, the futex words,
-/// the producer table, and (added below) each slot's first word.
+/// a reserved line, and (added below) each slot's first word.
 const HOT: [usize; 9] = [96, 100, 104, LINE, 2 * LINE, 3 * LINE, 3 * LINE + 4, 3 * LINE + 8, 4 * LINE];
 
 struct Mem {

@@ -9,8 +9,9 @@
 //!    128     1  tail: producer cursor (u64, monotonic)        producer(s)
 //!    256     2  head: consumer cursor (u64, monotonic)        consumer(s)
 //!    384     3  data_event, space_event (futex words)         both sides
-//!    512   4-11 producer table: 32 x 32 B (record-ring       each record producer,
-//!               producers, broadcast subscribers; pid-only)  broadcast subscriber
+//!    512   4-11 reserved, zero (the pid-only producer table
+//!               of ABI 4-5; record and broadcast handles now
+//!               register in the peer table)
 //!   1536    12  durable: record-ring position up to which   `record::flush`
 //!               the data was synced (u64)
 //!   1664  13-15 reserved, zero
@@ -69,7 +70,12 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 ///
 /// 5: the peer table (issue #11): every handle's entry, its liveness
 /// token, waiter registration and MPMC claim record, after the header.
-pub const ABI_VERSION: u32 = 5;
+///
+/// 6: record producers and consumers, broadcast producers and subscribers
+/// register in the peer table too (their claim records, a subscriber's
+/// cursor and the single roles' words live there); the header's pid-only
+/// producer table is gone (issue #11).
+pub const ABI_VERSION: u32 = 6;
 
 /// Size of the header; the peer table follows it, and the slots start at the
 /// first multiple of `max(128, slot_align)` after the peer table.
@@ -215,27 +221,6 @@ pub struct Identity {
     pub creator_start_time: u64,
 }
 
-/// Number of entries in the MPMC producer table.
-pub const PRODUCER_TABLE_LEN: usize = 32;
-
-/// One entry of the pid-only producer table (record-ring producers, broadcast
-/// subscribers): who holds a handle and which claim it has in flight, for the
-/// crash reaper. MPMC rings use the peer table (`peer`) instead.
-#[derive(Debug)]
-#[repr(C)]
-pub struct ProducerEntry {
-    /// Process id of the holder, 0 when the entry is free.
-    pub pid: AtomicU32,
-    /// Reserved, zero.
-    pub reserved: AtomicU32,
-    /// Start time of the holder process (clock ticks since boot).
-    pub start_time: AtomicU64,
-    /// First position of the claim in flight.
-    pub claim_pos: AtomicU64,
-    /// Number of slots claimed and not yet committed, 0 when none.
-    pub claim_len: AtomicU64,
-}
-
 /// The mapped header. See the module docs for the picture.
 ///
 /// Every byte of it is either an atomic or inside an `UnsafeCell` (the
@@ -268,9 +253,8 @@ pub struct Header {
     pub(crate) space_event: Event,
     _pad3: UnsafeCell<[u8; LINE - 2 * EVENT_SIZE]>,
 
-    /// MPMC producer registrations (record ring producers, broadcast
-    /// subscribers).
-    pub(crate) producers: [ProducerEntry; PRODUCER_TABLE_LEN],
+    /// Reserved, zero (the producer table of ABI 4-5).
+    _reserved_lines: UnsafeCell<[u8; 8 * LINE]>,
 
     /// Record ring: the position up to which `record::flush` synced the data.
     pub(crate) durable: AtomicU64,
@@ -279,7 +263,7 @@ pub struct Header {
     _reserved: UnsafeCell<[u8; RESERVED]>,
 }
 
-const RESERVED: usize = HEADER_SIZE - 5 * LINE - PRODUCER_TABLE_LEN * 32;
+const RESERVED: usize = HEADER_SIZE - 13 * LINE;
 
 #[cfg(not(loom))]
 const EVENT_SIZE: usize = size_of::<Event>();
@@ -329,13 +313,7 @@ impl Header {
             data_event: Event::new(),
             space_event: Event::new(),
             _pad3: UnsafeCell::new([0; LINE - 2 * EVENT_SIZE]),
-            producers: core::array::from_fn(|_| ProducerEntry {
-                pid: AtomicU32::new(0),
-                reserved: AtomicU32::new(0),
-                start_time: AtomicU64::new(0),
-                claim_pos: AtomicU64::new(0),
-                claim_len: AtomicU64::new(0),
-            }),
+            _reserved_lines: UnsafeCell::new([0; 8 * LINE]),
             durable: AtomicU64::new(0),
             _pad4: UnsafeCell::new([0; LINE - 8]),
             _reserved: UnsafeCell::new([0; RESERVED]),
@@ -370,7 +348,7 @@ const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
 /// disagree on the layout refuse each other even at the same ABI number.
 #[cfg(not(loom))]
 pub const LAYOUT_HASH: u64 = {
-    let fields: [u64; 34] = [
+    let fields: [u64; 31] = [
         ABI_VERSION as u64,
         HEADER_SIZE as u64,
         LINE as u64,
@@ -400,9 +378,6 @@ pub const LAYOUT_HASH: u64 = {
         offset_of!(Header, data_event) as u64,
         offset_of!(Header, space_event) as u64,
         size_of::<Event>() as u64,
-        offset_of!(Header, producers) as u64,
-        size_of::<ProducerEntry>() as u64,
-        PRODUCER_TABLE_LEN as u64,
         MPMC_STAMP_SIZE as u64,
         offset_of!(Header, durable) as u64,
     ];
@@ -433,7 +408,6 @@ const _: () = {
     assert!(size_of::<Identity>() == 96);
     assert!(size_of::<Header>() == HEADER_SIZE);
     assert!(align_of::<Header>() == LINE);
-    assert!(size_of::<ProducerEntry>() == 32);
     assert!(size_of::<Event>() == 8);
     assert!(align_of::<Event>() <= 8);
     assert!(offset_of!(Header, identity) == 0);
@@ -444,7 +418,6 @@ const _: () = {
     assert!(offset_of!(Header, head) == 2 * LINE);
     assert!(offset_of!(Header, data_event) == 3 * LINE);
     assert!(offset_of!(Header, space_event) == 3 * LINE + 8);
-    assert!(offset_of!(Header, producers) == 4 * LINE);
     assert!(offset_of!(Header, durable) == 12 * LINE);
     assert!(offset_of!(Identity, magic) == 0);
     assert!(offset_of!(Identity, capacity) == 24);

@@ -234,7 +234,13 @@ fn broadcast_row(count: u64, subscribers: usize) -> Result<Row, Failure> {
         .map(|_| peer(&["broadcast", &name, &count.to_string()]))
         .collect::<Result<Vec<_>, _>>()?;
     let waited = Instant::now();
-    while ring.snapshot().producers.len() < subscribers {
+    while ring
+        .peers()
+        .iter()
+        .filter(|p| p.role == Some(ringway::Role::Consumer))
+        .count()
+        < subscribers
+    {
         if waited.elapsed() > PATIENCE {
             fail!("broadcast subscribers did not attach");
         }

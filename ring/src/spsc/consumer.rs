@@ -60,7 +60,7 @@ fn read_tail(
 impl ConsumerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
         let peer = Peer::register(ring, Role::Consumer)?;
-        ring.claim_role(Role::Consumer, &peer)?;
+        ring.claim_role(Role::Consumer, &peer, crate::layout::Kind::Spsc)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous consumer's Release store of head.
         let head = h.head.load(Ordering::Acquire);

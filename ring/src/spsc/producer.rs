@@ -62,7 +62,7 @@ fn read_head(
 impl ProducerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
         let peer = Peer::register(ring, Role::Producer)?;
-        ring.claim_role(Role::Producer, &peer)?;
+        ring.claim_role(Role::Producer, &peer, crate::layout::Kind::Spsc)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous producer's Release store of tail,
         // so we continue exactly where it stopped.
