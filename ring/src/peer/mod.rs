@@ -73,7 +73,7 @@
 //! |---|---|---|
 //! | take entry `i` | attaching handle | OFD-lock byte `i` (fails: alive holder, next); if `pid != 0`, reap it first; CAS `pid` to ours; write start time, namespace, claim 0, then `info` |
 //! | leave | handle drop | clear `claim_len`, set `*_left = DETACHED`, store `pid = 0` (Release), then close the description (unlock) |
-//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), set `REAPING` in `info` and undo waiter registrations (one RMW), heal the MPMC claim in flight, free its SPSC role, set `*_left = DIED`, count the death, store `pid = 0`, clear `REAPING`, unlock |
+//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), set `REAPING` in `info` and undo waiter registrations (one RMW), heal the claim in flight (MPMC: `mpmc::heal`; record: `record::heal`, a producer's claim only by the consumer), free its single role, set `*_left = DIED`, count the death, store `pid = 0`, clear `REAPING`, unlock |
 //!
 //! While a reaper holds byte `i`, `F_OFD_GETLK` reports it locked exactly as
 //! for a live holder; `REAPING` (set before the death is counted, Release)
