@@ -47,7 +47,14 @@
 //! record again: at-least-once).
 //!
 //! No late write follows a healing: the reaper acts only once the kernel
-//! dropped the holder's liveness token, after its last thread exited.
+//! dropped the holder's liveness token, after its last thread exited (or,
+//! for caller memory, once its pid and start time show it gone). The
+//! commit CAS of `producer.rs` fences only the stamp: a producer wrongly
+//! taken for dead would still write its length, checksum and payload bytes
+//! into a claim the consumer may already have zeroed and freed, which no
+//! fence in the record can stop (the same reason the MPMC ring offers no
+//! unblock of a live claim, see `mpmc`). So healing rests on liveness
+//! being the kernel's word, never on a timeout.
 
 use super::frame::{zero, Frame};
 use super::{RECORD_ALIGN, RECORD_HEADER, TOMBSTONE};
