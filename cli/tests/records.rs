@@ -64,6 +64,18 @@ fn tail_prints_broadcast_records() {
     let mut tx = Producer::attach(&ring).unwrap();
     tx.try_push(b"first").unwrap();
     tx.try_push(b"second\n").unwrap();
+    let info = ok(&["info", name.as_str()]);
+    for want in [
+        "capacity        4096 bytes (a byte ring of variable-size records",
+        "mode            lossy: the producer never waits",
+        "head (oldest)   0 (the oldest record still intact)",
+        "tail (written)  64 ",
+        &format!("producer        pid {} (alive)", std::process::id()),
+        "subscribers     0 registered",
+    ] {
+        assert!(info.contains(want), "{want:?} not in\n{info}");
+    }
+    assert!(!info.contains("slot "), "{info}");
     let out = ok(&["tail", name.as_str(), "--back", "2", "--count", "2"]);
     assert_eq!(out, "first\nsecond\n");
     let line = fails(&["tail", "/ringway-clitest-no-such-ring", "--count", "1"]);
@@ -95,9 +107,25 @@ fn verify_reports_the_valid_prefix_of_a_record_file() {
         tx.try_push(&[i; 40]).unwrap();
     }
     ringway::record::flush(&ring).unwrap();
+    tx.try_push(&[9; 40]).unwrap(); // committed, not flushed
+    let info = ok(&["info", p]);
+    for want in [
+        "capacity        8192 bytes",
+        "largest record 8176 bytes",
+        "mode            checksums: a CRC32C per record",
+        "tail (claimed)  384 ",
+        "head (read)     0 (the consumer's next record)",
+        "durable         320 (records below it were flushed to the file)",
+        "committed       6 records, 384 bytes from head; 0 bytes claimed",
+        "consumer        free",
+        "producers       1 registered",
+        "no claim in flight",
+    ] {
+        assert!(info.contains(want), "{want:?} not in\n{info}");
+    }
     let out = ok(&["verify", p]);
     assert!(out.contains("crc32c"), "{out}");
-    assert!(out.contains("(5 records)"), "{out}");
+    assert!(out.contains("(6 records)"), "{out}");
     assert!(out.contains("would drop      0 bytes"), "{out}");
     // Damage the third record's payload (records are 64 bytes): the prefix
     // ends before it, below the durable cursor.
