@@ -105,9 +105,11 @@ fn start_of(start: ringway_start, back: u64) -> Result<Start, Error> {
         RINGWAY_START_NEWEST => Start::Newest,
         RINGWAY_START_BACK => Start::Back(usize::try_from(back).unwrap_or(usize::MAX)),
         RINGWAY_START_NEXT => Start::Next,
-        other => return Err(Error::invalid(format!(
+        other => {
+            return Err(Error::invalid(format!(
             "start {other} is none of RINGWAY_START_OLDEST (0), _NEWEST (1), _BACK (2), _NEXT (3)"
-        ))),
+        )))
+        }
     })
 }
 
