@@ -47,6 +47,53 @@ fn cat_through_a_record_ring_without_framing_of_its_own() {
 }
 
 #[test]
+fn cat_through_a_gated_broadcast_ring() {
+    let name = Name::new("bc-cat");
+    ok(&[
+        "create",
+        name.as_str(),
+        "--kind",
+        "broadcast",
+        "--capacity",
+        "65536",
+        "--gated",
+    ]);
+    let ring = OpenOptions::new()
+        .kind(Kind::Broadcast)
+        .open_shm(name.as_str())
+        .unwrap();
+    let mut reader = ringway()
+        .args(["cat", name.as_str(), "--read"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The writer must not start before the reader subscribed: a gated
+    // producer waits only for subscribers it can see.
+    let started = std::time::Instant::now();
+    while ring.snapshot().producers.is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let mut writer = ringway()
+        .args(["cat", name.as_str(), "--write"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data = random_bytes(1 << 20, 5);
+    let mut stdin = writer.stdin.take().unwrap();
+    let input = data.clone();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let mut got = Vec::new();
+    reader.stdout.take().unwrap().read_to_end(&mut got).unwrap();
+    feeder.join().unwrap();
+    assert!(writer.wait().unwrap().success());
+    assert!(reader.wait().unwrap().success());
+    assert!(got == data, "{} bytes out, {} in", got.len(), data.len());
+    drop(ring);
+    ok(&["rm", name.as_str()]);
+}
+
+#[test]
 fn tail_prints_broadcast_records() {
     let name = Name::new("bc-tail");
     ok(&[
