@@ -278,11 +278,16 @@ fn ls_row(probe: &Probe, name: &str) -> Option<String> {
                     ),
                 };
                 let fill = copy.tail().saturating_sub(copy.head()).min(g.capacity);
+                let shape = match g.kind {
+                    // Byte rings: capacity and fill count bytes.
+                    Kind::Record | Kind::Broadcast => format!("{:>12} B bytes", g.capacity),
+                    Kind::Spsc | Kind::Mpmc => {
+                        format!("{:>8} x {:>7} B", g.capacity, g.slot_size)
+                    }
+                };
                 format!(
-                    "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",
+                    "{:<5} {shape}  fill {:>8}/{:<8} {roles}",
                     g.kind.name(),
-                    g.capacity,
-                    g.slot_size,
                     fill,
                     g.capacity
                 )

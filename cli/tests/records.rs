@@ -123,6 +123,16 @@ fn tail_prints_broadcast_records() {
         assert!(info.contains(want), "{want:?} not in\n{info}");
     }
     assert!(!info.contains("slot "), "{info}");
+    let ls = ok(&["ls"]);
+    let row = ls
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", name.as_str())))
+        .unwrap_or_else(|| panic!("no row for {} in\n{ls}", name.as_str()));
+    assert!(
+        row.contains("broadcast         4096 B bytes  fill       64/4096"),
+        "{row}"
+    );
+    assert!(row.contains("0 subscribers registered"), "{row}");
     let out = ok(&["tail", name.as_str(), "--back", "2", "--count", "2"]);
     assert_eq!(out, "first\nsecond\n");
     let line = fails(&["tail", "/ringway-clitest-no-such-ring", "--count", "1"]);
