@@ -270,6 +270,22 @@ impl<M: Message> AnyReadChunk<'_, M> {
 /// slot ring (SPSC, MPMC) every message is exactly the slot size; on a
 /// record or broadcast ring any length up to [`max_len`](Self::max_len).
 /// Typed messages and chunks stay with the kinds' own handles.
+///
+/// # Examples
+/// ```
+/// use ringway::broadcast::Start;
+/// use ringway::{AnyReceiver, AnySender, Kind, RingBuilder};
+/// for kind in [Kind::Record, Kind::Broadcast] {
+///     let ring = RingBuilder::new(kind).capacity(4096).create_anonymous()?;
+///     let mut rx = AnyReceiver::attach(&ring, Start::Next)?;
+///     let mut tx = AnySender::attach(&ring)?;
+///     tx.try_send(b"any length")?;
+///     let mut buf = Vec::new();
+///     assert_eq!(rx.try_recv_into(&mut buf)?, 10);
+///     assert_eq!(buf, b"any length");
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub enum AnySender {
     /// The producer of a slot ring.
