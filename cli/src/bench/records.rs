@@ -5,8 +5,10 @@
 //! ring (gated, so nothing is lost) to 1, 2 and 4 subscriber processes.
 //!
 //! Every receiver checks every record's length and its first and last
-//! bytes against the sequence, and exits non-zero on a mismatch; a row's
-//! time runs from the first send to the exit of the last receiver.
+//! bytes against the sequence, and exits non-zero on a mismatch. Each peer
+//! writes one byte to its stdout once it is attached (or bound, or about to
+//! read its stdin), and a row's time runs from then (the first send) to the
+//! exit of the last receiver: process start-up is not counted.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
@@ -61,7 +63,29 @@ fn peer(args: &[&str]) -> Result<Child, Failure> {
         .arg("__record-peer")
         .args(args)
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()?)
+}
+
+/// Waits for the peer's ready byte (see the module docs).
+fn await_ready(child: &mut Child) -> Result<(), Failure> {
+    let mut byte = [0u8];
+    let got = match child.stdout.as_mut() {
+        Some(out) => out.read_exact(&mut byte).is_ok(),
+        None => false,
+    };
+    if !got || byte != *b"R" {
+        fail!("a record peer did not get ready");
+    }
+    Ok(())
+}
+
+/// The peer's side of `await_ready`.
+fn ready() -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(b"R")?;
+    out.flush()?;
+    Ok(())
 }
 
 fn reap(mut child: Child, what: &str) -> Result<(), Failure> {
@@ -86,6 +110,7 @@ pub(crate) fn peer_main(mode: &str, place: &str, count: u64) -> Result<(), Failu
             // One receiving path for both kinds; the copy into `buf` is the
             // one every other row makes.
             let mut rx = AnyReceiver::attach(&ring, Start::Oldest)?;
+            ready()?;
             for i in 0..count {
                 rx.recv_deadline_into(&mut buf, Instant::now() + PATIENCE)?;
                 check(&buf, i)?;
@@ -96,6 +121,7 @@ pub(crate) fn peer_main(mode: &str, place: &str, count: u64) -> Result<(), Failu
         }
         "pipe" => {
             let mut input = std::io::stdin().lock();
+            ready()?;
             for i in 0..count {
                 let mut len = [0u8; 4];
                 input.read_exact(&mut len)?;
@@ -106,6 +132,7 @@ pub(crate) fn peer_main(mode: &str, place: &str, count: u64) -> Result<(), Failu
         }
         "dgram" => {
             let sock = UnixDatagram::bind(place)?;
+            ready()?;
             buf.resize(1 << 17, 0);
             for i in 0..count {
                 let n = sock.recv(&mut buf)?;
@@ -161,7 +188,8 @@ fn record_row(count: u64) -> Result<Row, Failure> {
         .create_shm(&name)?;
     let _unlink = Unlink(name.clone());
     let mut tx = record::Producer::attach(&ring)?;
-    let child = peer(&["record", &name, &count.to_string()])?;
+    let mut child = peer(&["record", &name, &count.to_string()])?;
+    await_ready(&mut child)?;
     let mut src = vec![0u8; 1 << 16];
     let start = Instant::now();
     for i in 0..count {
@@ -183,6 +211,7 @@ fn record_row(count: u64) -> Result<Row, Failure> {
 fn pipe_row(count: u64) -> Result<Row, Failure> {
     let mut child = peer(&["pipe", "-", &count.to_string()])?;
     let mut stdin = child.stdin.take().ok_or(Failure("no pipe".into()))?;
+    await_ready(&mut child)?;
     let mut src = vec![0u8; (1 << 16) + 4];
     let start = Instant::now();
     for i in 0..count {
@@ -206,7 +235,8 @@ fn dgram_row(count: u64) -> Result<Row, Failure> {
         std::env::temp_dir().join(format!("ringway-bench-dgram-{}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let place = path.to_str().ok_or(Failure("temp path".into()))?.to_owned();
-    let child = peer(&["dgram", &place, &count.to_string()])?;
+    let mut child = peer(&["dgram", &place, &count.to_string()])?;
+    await_ready(&mut child)?;
     let sock = UnixDatagram::unbound()?;
     let waited = Instant::now();
     while sock.connect(&path).is_err() {
@@ -241,15 +271,11 @@ fn broadcast_row(count: u64, subscribers: usize) -> Result<Row, Failure> {
         .create_shm(&name)?;
     let _unlink = Unlink(name.clone());
     let mut tx = broadcast::Producer::attach(&ring)?;
-    let children = (0..subscribers)
+    let mut children = (0..subscribers)
         .map(|_| peer(&["broadcast", &name, &count.to_string()]))
         .collect::<Result<Vec<_>, _>>()?;
-    let waited = Instant::now();
-    while ring.snapshot().producers.len() < subscribers {
-        if waited.elapsed() > PATIENCE {
-            fail!("broadcast subscribers did not attach");
-        }
-        std::thread::sleep(Duration::from_millis(1));
+    for c in &mut children {
+        await_ready(c)?;
     }
     let mut src = vec![0u8; 1 << 16];
     let start = Instant::now();
