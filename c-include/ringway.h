@@ -192,7 +192,9 @@ enum ringway_result
   RINGWAY_ERR_OTHER = 28,
   /**
    * MPMC: a producer's claim holds the head (a message is being written
-   * there); the ring is not empty, retry (not an error condition).
+   * there; from a pop: the ring is not empty) or a consumer's claim
+   * holds the slot at the tail (a message there is still being read;
+   * from a push: the ring is not full); retry (not an error condition).
    */
   RINGWAY_ERR_BUSY = 29,
   /**

@@ -103,7 +103,7 @@ impl ringway_producer {
         let side = unsafe { self.side.as_mut() };
         let event = armable.ring.space_event();
         let mut give = || match side.try_push(message) {
-            Err(PushError::Full(_)) => None,
+            Err(PushError::Full(_) | PushError::Busy(_)) => None,
             other => Some(other),
         };
         match armable

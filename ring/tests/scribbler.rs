@@ -70,7 +70,7 @@ impl Tally {
 fn count_push<T>(t: &mut Tally, r: Result<(), PushError<T>>) {
     t.ops += 1;
     match r {
-        Ok(()) | Err(PushError::Full(_)) => t.ok += 1,
+        Ok(()) | Err(PushError::Full(_) | PushError::Busy(_)) => t.ok += 1,
         Err(PushError::Corrupt(_)) => t.corrupt += 1,
         Err(_) => t.other += 1,
     }

@@ -1,15 +1,18 @@
 //! No SIGBUS from a truncation: a victim process works on a shm ring or a
-//! file ring while this process truncates the object to 0 bytes. The victim
-//! must get a typed error (`CorruptError`, the ring poisoned) and exit 0,
-//! never die by SIGBUS.
+//! file ring (SPSC, MPMC, record, broadcast) while this process truncates
+//! the object to 0 bytes. The victim must get a typed error (`CorruptError`,
+//! the ring poisoned) and exit 0, never die by SIGBUS, and never take the
+//! zero pages that replace the lost range for an empty ring.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::{reap, spawn_child, ShmName, TempPath, CHILD_ENV};
+use ringway::broadcast::{self, Start};
 use ringway::{
-    mpmc, spsc, Kind, OpenOptions, PopError, PopTimeoutError, PushError, Ring, RingBuilder,
+    mpmc, record, spsc, Kind, OpenOptions, PopError, PopTimeoutError, PushError, PushTimeoutError,
+    Ring, RingBuilder,
 };
 
 const CAPACITY: u64 = 1024;
@@ -77,6 +80,67 @@ fn mpmc_victim(ring: &Ring) {
     }
 }
 
+/// A record ring: one producer and the consumer, a deadline call and a
+/// non-waiting one on each side.
+fn record_victim(ring: &Ring) {
+    let mut tx = record::Producer::attach(ring).unwrap();
+    let mut rx = record::Consumer::attach(ring).unwrap();
+    let msg = [7u8; 40];
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never poisoned"
+        );
+        match tx.push_timeout(&msg, Duration::from_millis(1)) {
+            Ok(()) | Err(PushTimeoutError::Timeout(())) => {}
+            Err(PushTimeoutError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("record push: {e:?}"),
+        }
+        match rx.try_pop_vec() {
+            Ok(_) | Err(PopError::Empty) => {}
+            Err(PopError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("record pop: {e:?}"),
+        }
+        match rx.read_timeout(Duration::from_millis(1)) {
+            Ok(r) => r.release(),
+            Err(PopTimeoutError::Timeout) => {}
+            Err(PopTimeoutError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("record read: {e:?}"),
+        }
+    }
+}
+
+/// A broadcast ring: its producer and one subscriber.
+fn broadcast_victim(ring: &Ring) {
+    let mut tx = broadcast::Producer::attach(ring).unwrap();
+    let mut sub = broadcast::Subscriber::attach(ring, Start::Oldest).unwrap();
+    let msg = [9u8; 40];
+    let mut buf = Vec::new();
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never poisoned"
+        );
+        match tx.push_timeout(&msg, Duration::from_millis(1)) {
+            Ok(()) | Err(PushTimeoutError::Timeout(())) => {}
+            Err(PushTimeoutError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("broadcast push: {e:?}"),
+        }
+        match sub.pop_timeout_into(&mut buf, Duration::from_millis(1)) {
+            Ok(_) | Err(PopTimeoutError::Timeout) => {}
+            Err(PopTimeoutError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("broadcast pop: {e:?}"),
+        }
+        match sub.try_pop_into(&mut buf) {
+            Ok(_) | Err(PopError::Empty) => {}
+            Err(PopError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("broadcast try_pop: {e:?}"),
+        }
+    }
+}
+
 fn check_poisoned(ring: &Ring, message: &str) {
     assert!(
         ring.is_poisoned(),
@@ -92,6 +156,8 @@ fn victim_entry() {
     match role.as_str() {
         "spsc" => spsc_victim(&open_victim_ring(Kind::Spsc)),
         "mpmc" => mpmc_victim(&open_victim_ring(Kind::Mpmc)),
+        "record" => record_victim(&open_victim_ring(Kind::Record)),
+        "broadcast" => broadcast_victim(&open_victim_ring(Kind::Broadcast)),
         other => panic!("unknown role {other}"),
     }
 }
@@ -105,7 +171,8 @@ fn truncate_under_victim(kind: Kind, shm: bool) {
     let builder = match kind {
         Kind::Spsc => builder.message::<u64>(),
         Kind::Mpmc => builder.slot_size(64),
-        other => unreachable!("the truncation victim runs slot rings, not {other:?}"),
+        // Record and broadcast capacities are bytes.
+        Kind::Record | Kind::Broadcast => RingBuilder::new(kind).capacity(CAPACITY * 16),
     };
     let (ring, var, object) = if shm {
         let ring = builder.create_shm(&shm_name.0).unwrap();
@@ -159,6 +226,26 @@ fn truncating_a_shm_mpmc_ring_is_an_error_not_a_signal() {
 #[test]
 fn truncating_a_file_mpmc_ring_is_an_error_not_a_signal() {
     truncate_under_victim(Kind::Mpmc, false);
+}
+
+#[test]
+fn truncating_a_shm_record_ring_is_an_error_not_a_signal() {
+    truncate_under_victim(Kind::Record, true);
+}
+
+#[test]
+fn truncating_a_file_record_ring_is_an_error_not_a_signal() {
+    truncate_under_victim(Kind::Record, false);
+}
+
+#[test]
+fn truncating_a_shm_broadcast_ring_is_an_error_not_a_signal() {
+    truncate_under_victim(Kind::Broadcast, true);
+}
+
+#[test]
+fn truncating_a_file_broadcast_ring_is_an_error_not_a_signal() {
+    truncate_under_victim(Kind::Broadcast, false);
 }
 
 /// A SIGBUS that is not inside a ring still ends the process as before (the

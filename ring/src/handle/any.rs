@@ -249,6 +249,16 @@ impl<M: Message> AnyReadChunk<'_, M> {
         crate::with_any!(self, c => c.releases_part())
     }
 
+    /// See [`ReadChunk::copy_to`].
+    pub fn copy_to(&self, out: &mut [M::Elem]) -> usize {
+        crate::with_any!(self, c => c.copy_to(out))
+    }
+
+    /// See [`ReadChunk::copy_message`].
+    pub fn copy_message(&self, i: usize, out: &mut [M::Elem]) -> bool {
+        crate::with_any!(self, c => c.copy_message(i, out))
+    }
+
     /// See [`ReadChunk::release`] (panics as there).
     pub fn release(self, read: usize) {
         crate::with_any!(self, c => c.release(read))
