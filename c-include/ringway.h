@@ -423,8 +423,10 @@ void ringway_consumer_free(struct ringway_consumer *consumer);
  * without waiting. `buf` is written only on success.
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY` (no message: retry later), `_SIZE`, `_NULL`, `_STATE`
- * (a chunk is being read), `_CORRUPT`.
+ * `RINGWAY_ERR_EMPTY` (no message: retry later), `_BUSY` (MPMC: a
+ * producer's claim holds the head; the ring is not empty, retry),
+ * `_PEER_GONE` (drained, and every producer died), `_SIZE`, `_NULL`,
+ * `_STATE` (a chunk is being read), `_CORRUPT`.
  *
  * # Safety
  * `consumer` is a live consumer handle not used by another thread during
@@ -438,7 +440,8 @@ ringway_result ringway_consumer_try_pop(struct ringway_consumer *consumer, void 
  * futex; a producer's push wakes it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`.
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`,
+ * `_PEER_GONE` (drained, and every producer died).
  *
  * # Safety
  * As `ringway_consumer_try_pop`.
@@ -450,7 +453,8 @@ ringway_result ringway_consumer_pop(struct ringway_consumer *consumer, void *buf
  * one.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+ * `_PEER_GONE` (drained, and every producer died).
  *
  * # Safety
  * As `ringway_consumer_try_pop`.
@@ -591,8 +595,10 @@ void ringway_producer_free(struct ringway_producer *producer);
  * Pushes one message of exactly the ring's slot size, without waiting.
  *
  * # Errors
- * `RINGWAY_ERR_FULL` (no free slot: retry later), `_SIZE`, `_NULL`,
- * `_STATE` (a chunk is reserved), `_CORRUPT`.
+ * `RINGWAY_ERR_FULL` (no free slot: retry later), `_BUSY` (MPMC: the slot
+ * at the tail is still held by a consumer's claim; the ring is not full,
+ * retry), `_PEER_GONE` (every consumer died), `_SIZE`, `_NULL`, `_STATE` (a
+ * chunk is reserved), `_CORRUPT`.
  *
  * # Safety
  * `producer` is a live producer handle not used by another thread during
@@ -608,7 +614,8 @@ ringway_result ringway_producer_try_push(struct ringway_producer *producer,
  * futex; a consumer's pop wakes it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`.
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`,
+ * `_PEER_GONE` (every consumer died).
  *
  * # Safety
  * As `ringway_producer_try_push`.
@@ -623,7 +630,8 @@ ringway_result ringway_producer_push(struct ringway_producer *producer,
  * `RINGWAY_ERR_TIMEOUT`).
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+ * `_PEER_GONE` (every consumer died).
  *
  * # Safety
  * As `ringway_producer_try_push`.
