@@ -330,7 +330,10 @@ pub unsafe extern "C" fn ringway_consumer_read(
 }
 
 /// The address of message `index` (from 0) of the chunk being read, to read
-/// its `slot_size` bytes in place; works for both ring kinds.
+/// its `slot_size` bytes in place; works for both ring kinds. The bytes are
+/// in shared memory: a peer that does not follow the protocol may change
+/// them while you read, so copy a message (`memcpy`, or
+/// `ringway_consumer_try_pop`) before validating what you parse from it.
 ///
 /// # Errors
 /// `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (`index`
