@@ -237,9 +237,13 @@ impl ProducerCore {
             Some(size) if size <= self.capacity => size,
             _ => return Err(too_long),
         };
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring
+            .check_poison()
+            .map_err(PushTimeoutError::Corrupt)?;
         loop {
-            // A truncation caught by the SIGBUS handler fails every call
-            // from then on (and explains any error read from its zeros).
+            // Again on every lap of the loop: a wait for room may have
+            // come back from a truncated ring.
             self.ring
                 .check_poison()
                 .map_err(PushTimeoutError::Corrupt)?;

@@ -211,18 +211,18 @@ impl Subscriber {
         tail > pos + self.capacity
     }
 
-    /// `look`, after a look at the poison flag (a truncation caught by the
-    /// SIGBUS handler fails every call from then on: its zeros read as "no
-    /// new record", which must not pass for empty), with the truncation
-    /// error in place of any other once the ring is poisoned.
+    /// `look` (which looks at the poison flag first), with the truncation
+    /// error in place of any other once the ring is poisoned (a value read
+    /// from the zero pages the SIGBUS handler mapped).
     fn look_checked(&mut self, buf: &mut Vec<u8>) -> Result<Look, CorruptError> {
-        self.ring.check_poison()?;
         self.look(buf).map_err(|e| self.ring.explain(e))
     }
 
     /// One look at the cursor: copies a data record into `buf`, skips
     /// padding and tombstones, resumes after a lap.
     fn look(&mut self, buf: &mut Vec<u8>) -> Result<Look, CorruptError> {
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring.check_poison()?;
         loop {
             let shared = &self.ring.shared;
             let pos = self.pos;

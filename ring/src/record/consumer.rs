@@ -57,9 +57,9 @@ impl ConsumerCore {
         })
     }
 
-    /// `front_once`, after a look at the poison flag, with the truncation
-    /// error in place of any other once the ring is poisoned (a zero page
-    /// reads as "nothing committed", which must not pass for empty).
+    /// `front_once`, after a look at the poison flag (a zero page reads as
+    /// "nothing committed", which must not pass for empty), with the
+    /// truncation error in place of any other once the ring is poisoned.
     fn front(&mut self) -> Result<Option<u32>, CorruptError> {
         self.ring.check_poison()?;
         self.front_once().map_err(|e| self.ring.explain(e))

@@ -101,11 +101,10 @@ impl ProducerCore {
         Ok(tail - head + need <= self.capacity)
     }
 
-    /// `claim_once`, after a look at the poison flag (a truncation caught
-    /// by the SIGBUS handler fails every call from then on), with the
-    /// truncation error in place of any other once the ring is poisoned.
+    /// `claim_once` (which looks at the poison flag first), with the
+    /// truncation error in place of any other once the ring is poisoned (a
+    /// value read from the zero pages the SIGBUS handler mapped).
     fn claim(&mut self, size: u64) -> Result<u64, Claim> {
-        self.ring.check_poison().map_err(Claim::Corrupt)?;
         self.claim_once(size).map_err(|c| match c {
             Claim::Corrupt(e) => Claim::Corrupt(self.ring.explain(e)),
             Claim::Full => Claim::Full,
@@ -117,6 +116,8 @@ impl ProducerCore {
     /// too short. Returns the record's position.
     fn claim_once(&mut self, size: u64) -> Result<u64, Claim> {
         debug_assert!(size % RECORD_ALIGN == 0 && size <= self.capacity);
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring.check_poison().map_err(Claim::Corrupt)?;
         loop {
             // Relaxed: `tail` only hands out byte ranges; what we may write
             // is decided by `head` (Acquire in `fits`) and the CAS below.
