@@ -213,6 +213,13 @@ impl Subscriber {
         tail > pos + self.capacity
     }
 
+    /// `look` (which looks at the poison flag first), with the truncation
+    /// error in place of any other once the ring is poisoned (a value read
+    /// from the zero pages the SIGBUS handler mapped).
+    fn look_checked(&mut self, buf: &mut Vec<u8>) -> Result<Look, CorruptError> {
+        self.look(buf).map_err(|e| self.ring.explain(e))
+    }
+
     /// One look at the cursor: copies a data record into `buf`, skips
     /// padding and tombstones, resumes after a lap.
     fn look(&mut self, buf: &mut Vec<u8>) -> Result<Look, CorruptError> {
@@ -313,11 +320,11 @@ impl Subscriber {
     /// impossible positions or lengths (a lap is not an error: it shows as
     /// [`Received::missed`]).
     pub fn try_pop_into(&mut self, buf: &mut Vec<u8>) -> Result<Received, PopError> {
-        match self.look(buf)? {
+        match self.look_checked(buf)? {
             Look::Data { len, seq } => Ok(self.deliver(len, seq)),
             Look::Nothing if self.peer.tick() && self.peer.gone_now(Role::Producer) => {
                 // Whatever the producer wrote before it died counts first.
-                match self.look(buf)? {
+                match self.look_checked(buf)? {
                     Look::Data { len, seq } => {
                         self.peer.unreport();
                         Ok(self.deliver(len, seq))
@@ -369,7 +376,7 @@ impl Subscriber {
         deadline: Option<Instant>,
     ) -> Result<Received, PopTimeoutError> {
         loop {
-            if let Look::Data { len, seq } = self.look(buf)? {
+            if let Look::Data { len, seq } = self.look_checked(buf)? {
                 return Ok(self.deliver(len, seq));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -377,11 +384,14 @@ impl Subscriber {
             }
             let this = &*self;
             let (shared, pos, capacity) = (&this.ring.shared, this.pos, this.capacity);
-            peer::wait_sliced(
+            // In slices (`Ring::slice_of`): a slice ending early is not a
+            // timeout; the loop looks again (and at the poison flag). The
+            // producer's liveness is looked at after each slice.
+            match peer::wait_sliced(
                 &shared.header().data_event,
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
-                deadline,
+                crate::ring::Ring::slice_of(deadline),
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 || {
                     // Acquire: as in `look` (which re-reads both).
@@ -391,8 +401,10 @@ impl Subscriber {
                 },
                 || this.peer.gone(Role::Producer),
                 || this.peer.unreport(),
-            )
-            .map_err(Waited::into_pop)?;
+            ) {
+                Ok(()) | Err(Waited::Timeout) => {}
+                Err(e) => return Err(e.into_pop()),
+            }
         }
     }
 

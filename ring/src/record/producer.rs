@@ -102,20 +102,26 @@ impl ProducerCore {
         Ok(tail - head + need <= self.capacity)
     }
 
-    /// Claims `size` bytes (a multiple of 16, at most the capacity) for one
-    /// record, publishing a padding record first when the rest of the lap is
-    /// too short. Returns the record's position.
+    /// `claim_once` (which looks at the poison flag first), with the
+    /// truncation error in place of any other once the ring is poisoned (a
+    /// value read from the zero pages the SIGBUS handler mapped). A claim
+    /// that got nothing leaves no pending record (it would hold back the
+    /// healing of the position it names, `heal`).
     fn claim(&mut self, size: u64) -> Result<u64, Claim> {
-        let claimed = self.claim_inner(size);
+        let claimed = self.claim_once(size).map_err(|c| match c {
+            Claim::Corrupt(e) => Claim::Corrupt(self.ring.explain(e)),
+            Claim::Full => Claim::Full,
+        });
         if claimed.is_err() {
-            // A claim that got nothing leaves no pending record (it would
-            // hold back the healing of the position it names, `heal`).
             self.peer.settled();
         }
         claimed
     }
 
-    fn claim_inner(&mut self, size: u64) -> Result<u64, Claim> {
+    /// Claims `size` bytes (a multiple of 16, at most the capacity) for one
+    /// record, publishing a padding record first when the rest of the lap is
+    /// too short. Returns the record's position.
+    fn claim_once(&mut self, size: u64) -> Result<u64, Claim> {
         debug_assert!(size % RECORD_ALIGN == 0 && size <= self.capacity);
         // A truncation caught by the SIGBUS handler fails every operation.
         self.ring.check_poison().map_err(Claim::Corrupt)?;
@@ -166,7 +172,8 @@ impl ProducerCore {
         }
     }
 
-    /// Claims, waiting on the space event while the ring is full.
+    /// Claims, waiting on the space event while the ring is full (in
+    /// slices: `Ring::slice_of`).
     fn claim_until(&mut self, size: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
             match self.claim(size) {
@@ -179,11 +186,14 @@ impl ProducerCore {
             }
             let (header, capacity) = (self.ring.shared.header(), self.capacity);
             let this = &*self;
-            peer::wait_sliced(
+            // One slice (`Ring::slice_of`), then the loop claims again (and
+            // looks at the poison flag); the consumer's liveness is looked
+            // at after each slice.
+            match peer::wait_sliced(
                 &header.space_event,
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
-                deadline,
+                Ring::slice_of(deadline),
                 |on| this.peer.note_wait(WAIT_SPACE, on),
                 || {
                     // Acquire: as in `fits`.
@@ -196,7 +206,10 @@ impl ProducerCore {
                 },
                 || this.peer.gone(Role::Consumer),
                 || this.peer.unreport(),
-            )?;
+            ) {
+                Ok(()) | Err(Waited::Timeout) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -242,9 +255,11 @@ impl ProducerCore {
         );
         self.peer.settled();
         self.header().data_event.notify();
-        result.map(|_| ()).map_err(|found| CorruptError {
-            what: "the record's claim was healed as a tombstone (this producer was taken for dead)",
-            value: found,
+        result.map(|_| ()).map_err(|found| {
+            self.ring.explain(CorruptError {
+                what: "the record's claim was healed as a tombstone (this producer was taken for dead)",
+                value: found,
+            })
         })
     }
 }
@@ -430,6 +445,7 @@ impl Producer {
             Err(PushError::Size { expected, found }) => Err(PushError::Size { expected, found }),
             Err(PushError::Corrupt(e)) => Err(PushError::Corrupt(e)),
             Err(PushError::PeerGone(())) => Err(PushError::PeerGone(value)),
+            Err(PushError::Busy(())) => Err(PushError::Busy(value)),
         }
     }
 
