@@ -652,8 +652,8 @@ ringway_result ringway_broadcast_producer_push_timeout(struct ringway_broadcast_
  *
  * # Errors
  * `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT` (unknown `start`), `_WRONG_KIND`
- * (not a broadcast ring), `_TOO_MANY_PRODUCERS` (the 32-entry subscriber
- * table is full), `_CORRUPT`.
+ * (not a broadcast ring), `_TOO_MANY_PRODUCERS` (the ring's peer table is
+ * full: 62 handles), `_CORRUPT`.
  *
  * # Safety
  * `ring` is a live ring handle; `out` is writable.
@@ -682,7 +682,8 @@ void ringway_broadcast_subscriber_free(struct ringway_broadcast_subscriber *subs
  * counted as missed.
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY` (no new record), `_SIZE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_EMPTY` (no new record), `_PEER_GONE` (no new record, and
+ * the producer died; reported once), `_SIZE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * `subscriber` is a live subscriber handle not used by another thread
@@ -697,7 +698,7 @@ ringway_result ringway_broadcast_subscriber_try_pop(struct ringway_broadcast_sub
  * As `ringway_broadcast_subscriber_try_pop`, waiting as long as it takes.
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_PEER_GONE` (the producer died), `_SIZE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_broadcast_subscriber_try_pop`.
@@ -712,7 +713,7 @@ ringway_result ringway_broadcast_subscriber_pop(struct ringway_broadcast_subscri
  * nanoseconds for a record.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_broadcast_subscriber_try_pop`.
@@ -1161,7 +1162,8 @@ void ringway_record_consumer_free(struct ringway_record_consumer *consumer);
  * stays unread (`RINGWAY_ERR_SIZE`; the message gives its length).
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY` (no record: retry later), `_SIZE`, `_NULL`, `_STATE`
+ * `RINGWAY_ERR_EMPTY` (no record: retry later), `_PEER_GONE` (drained,
+ * and every producer died; reported once), `_SIZE`, `_NULL`, `_STATE`
  * (a record is lent), `_CORRUPT` (a stamp, length or checksum no honest
  * producer writes).
  *
@@ -1180,7 +1182,8 @@ ringway_result ringway_record_consumer_try_pop(struct ringway_record_consumer *c
  * record.
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_PEER_GONE` (drained, and every producer died), `_SIZE`,
+ * `_NULL`, `_STATE`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_consumer_try_pop`.
@@ -1195,7 +1198,8 @@ ringway_result ringway_record_consumer_pop(struct ringway_record_consumer *consu
  * nanoseconds for a record.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_STATE`,
+ * `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_consumer_try_pop`.
@@ -1213,8 +1217,8 @@ ringway_result ringway_record_consumer_pop_timeout(struct ringway_record_consume
  * read (prefer `_pop`, which copies them out once).
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY`, `_STATE` (a record is already lent), `_NULL`,
- * `_CORRUPT`.
+ * `RINGWAY_ERR_EMPTY`, `_PEER_GONE` (drained, and every producer died),
+ * `_STATE` (a record is already lent), `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * `consumer` is a live record consumer handle not used by another thread
@@ -1228,7 +1232,7 @@ ringway_result ringway_record_consumer_read(struct ringway_record_consumer *cons
  * nanoseconds for a record.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_STATE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_STATE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_consumer_read`.
@@ -1272,7 +1276,7 @@ ringway_result ringway_record_consumer_heal_dead_producers(struct ringway_record
  *
  * # Errors
  * `RINGWAY_ERR_NULL`, `_WRONG_KIND` (not a record ring),
- * `_TOO_MANY_PRODUCERS` (the 32-entry producer table is full).
+ * `_TOO_MANY_PRODUCERS` (the ring's peer table is full: 62 handles).
  *
  * # Safety
  * `ring` is a live ring handle; `out` is writable.
@@ -1295,7 +1299,8 @@ void ringway_record_producer_free(struct ringway_record_producer *producer);
  * waiting.
  *
  * # Errors
- * `RINGWAY_ERR_FULL` (no room now: retry later), `_SIZE` (longer than
+ * `RINGWAY_ERR_FULL` (no room now: retry later), `_PEER_GONE` (full, and
+ * the consumer died; reported once), `_SIZE` (longer than
  * `capacity - RINGWAY_RECORD_HEADER`), `_NULL`, `_STATE` (a record is
  * reserved), `_CORRUPT`.
  *
@@ -1313,7 +1318,7 @@ ringway_result ringway_record_producer_try_push(struct ringway_record_producer *
  * it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_PEER_GONE` (the consumer died), `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_producer_try_push`.
@@ -1326,7 +1331,7 @@ ringway_result ringway_record_producer_push(struct ringway_record_producer *prod
  * Writes one record, waiting at most `timeout_ns` nanoseconds for room.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_producer_try_push`.
@@ -1344,7 +1349,7 @@ ringway_result ringway_record_producer_push_timeout(struct ringway_record_produc
  * longer the caller's.
  *
  * # Errors
- * `RINGWAY_ERR_FULL`, `_SIZE`, `_STATE` (a record is already reserved),
+ * `RINGWAY_ERR_FULL`, `_PEER_GONE`, `_SIZE`, `_STATE` (a record is already reserved),
  * `_NULL`, `_CORRUPT`.
  *
  * # Safety
@@ -1360,7 +1365,7 @@ ringway_result ringway_record_producer_reserve(struct ringway_record_producer *p
  * nanoseconds for room.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_STATE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_STATE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_producer_reserve`.
