@@ -32,6 +32,16 @@
 #define RINGWAY_CREATE_UNLINK_ON_DROP 1
 
 /**
+ * `ringway_params.flags`, SPSC only: stamped slots, each a readiness stamp
+ * then the payload, so a consumer learns of a message from the message's
+ * own cache line (the lowest round-trip latency). Its chunks are scattered
+ * (`ringway_chunk.first` is NULL: use `ringway_producer_slot` and
+ * `ringway_consumer_slot`); without the flag the slots are contiguous and
+ * chunks give two runs of slots.
+ */
+#define RINGWAY_CREATE_STAMPED 2
+
+/**
  * Major version of the library (`RINGWAY_VERSION_MAJOR` in C).
  */
 #define RINGWAY_VERSION_MAJOR 0
@@ -57,7 +67,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 5
+#define RINGWAY_LAYOUT_VERSION 6
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -249,7 +259,8 @@ typedef struct ringway_rpc_server ringway_rpc_server;
  * wrap around the end of the slot array, so it comes as two spans; `second`
  * is NULL and `second_len` 0 when it does not wrap. Lengths are in bytes,
  * each a multiple of the slot size; `slots` is the number of slots in both.
- * On an MPMC ring slots are not contiguous (each carries a stamp): `first`
+ * On an MPMC ring, or an SPSC ring created with `RINGWAY_CREATE_STAMPED`,
+ * slots are not contiguous (each carries a stamp): `first`
  * and `second` are NULL, the lengths 0, and `ringway_producer_slot` /
  * `ringway_consumer_slot` give each slot's address (they work for SPSC too).
  *

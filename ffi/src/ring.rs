@@ -31,6 +31,14 @@ pub const RINGWAY_KIND_MPMC: ringway_kind = 2;
 /// ring and its last handle are freed in the creating process.
 pub const RINGWAY_CREATE_UNLINK_ON_DROP: u32 = 1;
 
+/// `ringway_params.flags`, SPSC only: stamped slots, each a readiness stamp
+/// then the payload, so a consumer learns of a message from the message's
+/// own cache line (the lowest round-trip latency). Its chunks are scattered
+/// (`ringway_chunk.first` is NULL: use `ringway_producer_slot` and
+/// `ringway_consumer_slot`); without the flag the slots are contiguous and
+/// chunks give two runs of slots.
+pub const RINGWAY_CREATE_STAMPED: u32 = 2;
+
 const _: () = assert!(RINGWAY_KIND_SPSC == Kind::Spsc as u32);
 const _: () = assert!(RINGWAY_KIND_MPMC == Kind::Mpmc as u32);
 
@@ -109,9 +117,15 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
     if params.reserved != 0 {
         return Err(Error::invalid("ringway_params.reserved must be 0"));
     }
-    let unknown = params.flags & !RINGWAY_CREATE_UNLINK_ON_DROP;
+    let unknown = params.flags & !(RINGWAY_CREATE_UNLINK_ON_DROP | RINGWAY_CREATE_STAMPED);
     if unknown != 0 {
         return Err(Error::invalid(format!("unknown flags {unknown:#x}")));
+    }
+    let stamped = params.flags & RINGWAY_CREATE_STAMPED != 0;
+    if stamped && params.kind != RINGWAY_KIND_SPSC {
+        return Err(Error::invalid(
+            "RINGWAY_CREATE_STAMPED is for SPSC rings (MPMC slots always carry a stamp)",
+        ));
     }
     let align = match params.slot_align {
         0 => 1 << params.slot_size.trailing_zeros().min(3),
@@ -126,6 +140,7 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
         .slot_size(params.slot_size)
         .slot_align(align)
         .mode(mode)
+        .stamped(stamped)
         .unlink_on_drop(params.flags & RINGWAY_CREATE_UNLINK_ON_DROP != 0))
 }
 
