@@ -1,9 +1,9 @@
-// mutation: spsc_stamp_no_fence stamped
+// mutation: spsc_stamp_relaxed stamped
 // mutation: spsc_stamp_acquire_relaxed stamped
 //! loom models of the stamped SPSC layout (`RingBuilder::stamped`), over the
 //! real `ringway::spsc` code: a one-message pop learns of a message from the
-//! slot's stamp alone, so the producer's fence before its stamp stores and
-//! the consumer's Acquire load of the stamp are what order the payload (the
+//! slot's stamp alone, so the producer's Release stamp stores and the
+//! consumer's Acquire load of the stamp are what order the payload (the
 //! slot access witness in `loom.rs` turns a missing edge into a loom error).
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p ringway-loom-tests --release --test stamped`
@@ -66,8 +66,7 @@ fn single_messages_across_a_wrap() {
     });
 }
 
-/// A batch of two published at once (one tail store, one fence, two stamp
-/// stores), read one message at a time through the stamps.
+/// A batch of two published at once (one tail store, two stamp stores), read one message at a time through the stamps.
 #[test]
 fn a_batch_read_one_stamp_at_a_time() {
     loom::model(|| {

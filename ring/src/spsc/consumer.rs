@@ -146,9 +146,8 @@ impl ConsumerCore {
     fn stamp_ready(&mut self) -> Result<u64, CorruptError> {
         let pos = self.head;
         debug_assert_eq!(self.cached_tail, pos);
-        // Acquire: pairs with the producer's fence(Release) before its stamp
-        // stores in `ProducerCore::publish` (and the Release stores of
-        // `ProducerCore::attach`): the payload and a tail of at least
+        // Acquire: pairs with the producer's Release stamp stores in
+        // `ProducerCore::publish` (and in `ProducerCore::attach`): the payload and a tail of at least
         // `pos + 1` are visible once the stamp is.
         let stamp = super::stamp(&self.ring, self.payload_offset, pos)
             .load(ordering!(Acquire, "spsc_stamp_acquire_relaxed"));

@@ -18,7 +18,7 @@
 //! | atomic | written by | read by | ordering | pairs with |
 //! |---|---|---|---|---|
 //! | `tail` | producer, after writing slots (`ProducerCore::publish`) | consumer refill (`ConsumerCore::refresh`) | Release / Acquire | the slot bytes: the consumer reads what was written below `tail` |
-//! | slot stamp (stamped slots only) | producer, after `tail`, behind one `fence(Release)` per batch (`ProducerCore::publish`); again on attach | consumer with nothing cached, one message (`ConsumerCore::stamp_ready`) | fence(Release) + Relaxed / Acquire | the slot's payload and the `tail` store before it |
+//! | slot stamp (stamped slots only) | producer, after `tail`, for each published slot (`ProducerCore::publish`); again on attach | consumer with nothing cached, one message (`ConsumerCore::stamp_ready`) | Release / Acquire | the slot's payload and the `tail` store before it |
 //! | `head` | consumer, after reading slots (`ConsumerCore::release`) | producer refill (`ProducerCore::refresh`) | Release / Acquire | the consumer's slot reads happen before the producer overwrites them |
 //! | `producer_owner`, `consumer_owner` | the handle, CAS 0 -> pid on attach, pid -> 0 on drop | the next handle | AcqRel CAS / Release | a new holder sees the old holder's last cursor store |
 //! | `data_event`, `space_event` | see `ringway_sync::Event` | | fence(SeqCst) | the blocking calls |
@@ -38,13 +38,13 @@
 //! from `tail`, then reads the slot: two cache lines cross per message. With
 //! stamped slots the producer still stores `tail` (once per batch: for
 //! `ready_slots`, batch claims, the blocking calls, takeover and the
-//! drained/`PeerGone` checks), then one `fence(Release)`, then the stamp
-//! of each slot it published; a one-message claim with nothing cached loads
+//! drained/`PeerGone` checks), then the stamp of each slot it published
+//! (Release: plain stores on x86, written with the payload lines); a one-message claim with nothing cached loads
 //! only the stamp at `head`, in the line of the payload it is about to read,
 //! so a busy-polling round trip moves one line each way, as the MPMC stamp
 //! does. Batch claims (`want > 1`) still read `tail`: one line for the whole
 //! batch. Chunks of a stamped ring are not contiguous: they lend each
-//! element (`get`, `iter`), and `as_slices`/`spans` give `None`.
+//! element (`get`, `iter`); `slices()` gives `None` and `as_slices` panics.
 //!
 //! Stamps are `position + 1` and are classified against the position they
 //! are read for: `head + 1` is ready; 0 (never written) or the stamp of an
