@@ -224,7 +224,9 @@ enum ringway_result
   RINGWAY_ERR_OTHER = 28,
   /**
    * MPMC: a producer's claim holds the head (a message is being written
-   * there); the ring is not empty, retry (not an error condition).
+   * there; from a pop: the ring is not empty) or a consumer's claim
+   * holds the slot at the tail (a message there is still being read;
+   * from a push: the ring is not full); retry (not an error condition).
    */
   RINGWAY_ERR_BUSY = 29,
   /**
@@ -776,8 +778,10 @@ void ringway_consumer_free(struct ringway_consumer *consumer);
  * without waiting. `buf` is written only on success.
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY` (no message: retry later), `_SIZE`, `_NULL`, `_STATE`
- * (a chunk is being read), `_CORRUPT`.
+ * `RINGWAY_ERR_EMPTY` (no message: retry later), `_BUSY` (MPMC: a
+ * producer's claim holds the head; the ring is not empty, retry),
+ * `_PEER_GONE` (drained, and every producer died), `_SIZE`, `_NULL`,
+ * `_STATE` (a chunk is being read), `_CORRUPT`.
  *
  * # Safety
  * `consumer` is a live consumer handle not used by another thread during
@@ -791,7 +795,8 @@ ringway_result ringway_consumer_try_pop(struct ringway_consumer *consumer, void 
  * futex; a producer's push wakes it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`.
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`,
+ * `_PEER_GONE` (drained, and every producer died).
  *
  * # Safety
  * As `ringway_consumer_try_pop`.
@@ -803,7 +808,8 @@ ringway_result ringway_consumer_pop(struct ringway_consumer *consumer, void *buf
  * one.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+ * `_PEER_GONE` (drained, and every producer died).
  *
  * # Safety
  * As `ringway_consumer_try_pop`.
@@ -835,7 +841,10 @@ ringway_result ringway_consumer_read(struct ringway_consumer *consumer,
 
 /**
  * The address of message `index` (from 0) of the chunk being read, to read
- * its `slot_size` bytes in place; works for both ring kinds.
+ * its `slot_size` bytes in place; works for both ring kinds. The bytes are
+ * in shared memory: a peer that does not follow the protocol may change
+ * them while you read, so copy a message (`memcpy`, or
+ * `ringway_consumer_try_pop`) before validating what you parse from it.
  *
  * # Errors
  * `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (`index`
@@ -989,8 +998,10 @@ void ringway_producer_free(struct ringway_producer *producer);
  * Pushes one message of exactly the ring's slot size, without waiting.
  *
  * # Errors
- * `RINGWAY_ERR_FULL` (no free slot: retry later), `_SIZE`, `_NULL`,
- * `_STATE` (a chunk is reserved), `_CORRUPT`.
+ * `RINGWAY_ERR_FULL` (no free slot: retry later), `_BUSY` (MPMC: the slot
+ * at the tail is still held by a consumer's claim; the ring is not full,
+ * retry), `_PEER_GONE` (every consumer died), `_SIZE`, `_NULL`, `_STATE` (a
+ * chunk is reserved), `_CORRUPT`.
  *
  * # Safety
  * `producer` is a live producer handle not used by another thread during
@@ -1006,7 +1017,8 @@ ringway_result ringway_producer_try_push(struct ringway_producer *producer,
  * futex; a consumer's pop wakes it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`.
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`,
+ * `_PEER_GONE` (every consumer died).
  *
  * # Safety
  * As `ringway_producer_try_push`.
@@ -1021,7 +1033,8 @@ ringway_result ringway_producer_push(struct ringway_producer *producer,
  * `RINGWAY_ERR_TIMEOUT`).
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+ * `_PEER_GONE` (every consumer died).
  *
  * # Safety
  * As `ringway_producer_try_push`.

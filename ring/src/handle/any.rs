@@ -259,6 +259,16 @@ impl<M: Message> AnyReadChunk<'_, M> {
         crate::with_any!(self, c => c.releases_part())
     }
 
+    /// See [`ReadChunk::copy_to`].
+    pub fn copy_to(&self, out: &mut [M::Elem]) -> usize {
+        crate::with_any!(self, c => c.copy_to(out))
+    }
+
+    /// See [`ReadChunk::copy_message`].
+    pub fn copy_message(&self, i: usize, out: &mut [M::Elem]) -> bool {
+        crate::with_any!(self, c => c.copy_message(i, out))
+    }
+
     /// See [`ReadChunk::release`] (panics as there).
     pub fn release(self, read: usize) {
         crate::with_any!(self, c => c.release(read))
@@ -314,6 +324,7 @@ fn unit_push<T>(e: PushError<T>) -> PushError<()> {
         PushError::Size { expected, found } => PushError::Size { expected, found },
         PushError::Corrupt(c) => PushError::Corrupt(c),
         PushError::PeerGone(_) => PushError::PeerGone(()),
+        PushError::Busy(_) => PushError::Busy(()),
     }
 }
 

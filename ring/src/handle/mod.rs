@@ -119,7 +119,8 @@ enum Wait {
 enum Failed {
     Size(usize, usize),
     Waited(Waited),
-    /// A pop that does not wait found nothing: `Empty` or `Busy`.
+    /// A pop that does not wait found nothing (`Empty` or `Busy`), or a
+    /// push that does not wait found the slot at the tail held (`Busy`).
     Nothing(PopError),
 }
 
