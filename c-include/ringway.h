@@ -54,6 +54,16 @@
 #define RINGWAY_CREATE_CHECKSUMS 4
 
 /**
+ * `ringway_params.flags`, SPSC rings only: stamped slots, each a readiness
+ * stamp then the payload, so a consumer learns of a message from the
+ * message's own cache line (the lowest round-trip latency). Its chunks are
+ * scattered (`ringway_chunk.first` is NULL: use `ringway_producer_slot` and
+ * `ringway_consumer_slot`); without the flag the slots are contiguous and
+ * chunks give two runs of slots. (MPMC slots always carry a stamp.)
+ */
+#define RINGWAY_CREATE_STAMPED 8
+
+/**
  * Major version of the library (`RINGWAY_VERSION_MAJOR` in C).
  */
 #define RINGWAY_VERSION_MAJOR 0
@@ -79,7 +89,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 6
+#define RINGWAY_LAYOUT_VERSION 7
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -321,7 +331,8 @@ typedef struct ringway_received {
  * wrap around the end of the slot array, so it comes as two spans; `second`
  * is NULL and `second_len` 0 when it does not wrap. Lengths are in bytes,
  * each a multiple of the slot size; `slots` is the number of slots in both.
- * On an MPMC ring slots are not contiguous (each carries a stamp): `first`
+ * On an MPMC ring, or an SPSC ring created with `RINGWAY_CREATE_STAMPED`,
+ * slots are not contiguous (each carries a stamp): `first`
  * and `second` are NULL, the lengths 0, and `ringway_producer_slot` /
  * `ringway_consumer_slot` give each slot's address (they work for SPSC too).
  *

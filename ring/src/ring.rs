@@ -473,13 +473,14 @@ impl Ring {
             unsafe {
                 core::ptr::write_bytes(region.as_ptr().add(PEERS_OFFSET), 0, PEER_TABLE_SIZE)
             };
-            if geometry.kind == Kind::Mpmc {
-                // MPMC stamps must start at 0 (free for lap 0, see
-                // `mpmc`); fresh shm, files and anonymous maps are zero already.
+            if geometry.kind == Kind::Mpmc || geometry.stamped {
+                // MPMC and stamped-SPSC stamps must start at 0 (free for lap
+                // 0, see `mpmc`; not ready, see `spsc`); fresh shm, files and
+                // anonymous maps are zero already.
                 for idx in 0..geometry.capacity {
                     let at = geometry.slots_offset + idx * u64::from(geometry.stride);
                     // SAFETY: at + 8 <= total_len <= region length; 8-aligned
-                    // (slots_offset and the MPMC stride are); nobody else uses
+                    // (slots_offset and the stamped stride are); nobody else uses
                     // the region yet.
                     unsafe { region.as_ptr().add(at as usize).cast::<u64>().write(0) };
                 }
@@ -688,6 +689,21 @@ impl RingBuilder {
         self
     }
 
+    /// For a [`Kind::Spsc`] ring: stamped slots (`true`), each
+    /// `[stamp u64 | payload]`, so that a consumer learns of a message from
+    /// the message's own cache line (the lowest round-trip latency), or
+    /// contiguous payloads (`false`, the default), whose chunks lend plain
+    /// slices (`as_slices`, the C chunk pointers) and whose batches move the
+    /// fewest bytes. See [`spsc`](crate::spsc) for the numbers. Ignored by
+    /// the other kinds.
+    pub fn stamped(mut self, on: bool) -> Self {
+        self.flags &= !crate::layout::FLAG_STAMPED;
+        if on && self.kind == Kind::Spsc {
+            self.flags |= crate::layout::FLAG_STAMPED;
+        }
+        self
+    }
+
     /// Number of slots: a power of two from 2 to 2^32.
     pub fn capacity(mut self, slots: u64) -> Self {
         self.capacity = slots;
@@ -755,7 +771,13 @@ impl RingBuilder {
     /// # Errors
     /// The first parameter that cannot be laid out.
     pub fn geometry(&self) -> Result<Geometry, crate::layout::LayoutError> {
-        Geometry::new(self.kind, self.capacity, self.slot_size, self.slot_align)
+        Geometry::with_flags(
+            self.kind,
+            self.flags,
+            self.capacity,
+            self.slot_size,
+            self.slot_align,
+        )
     }
 
     /// The ring's [`Barrier`] mode: how its notifiers and waiters pay for the

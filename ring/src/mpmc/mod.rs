@@ -307,9 +307,10 @@ impl<'a> Slot<'a> {
         #[cfg(not(loom))]
         // SAFETY: `start` is the start of slot `idx < capacity`, inside the
         // region, which lives as long as `shared`. It is 8-aligned: slots
-        // start at a multiple of 128 and an MPMC stride is a multiple of 8.
-        // The first 8 bytes of an MPMC slot are its stamp, only ever
-        // accessed atomically (AtomicU64 has the size and alignment of u64).
+        // start at a multiple of 128 and an MPMC (or stamped SPSC) stride is
+        // a multiple of 8. The first 8 bytes of such a slot are its stamp,
+        // only ever accessed atomically (AtomicU64 has the size and
+        // alignment of u64).
         let stamp = unsafe { &*start.cast::<AtomicU64>() };
         #[cfg(loom)]
         let stamp = shared.access.stamp(idx);
