@@ -3,7 +3,7 @@
 //! `Empty`) says a claim holds the head, deadlines hold inside the claim
 //! loop, and no cursor value panics.
 
-mod common;
+use ringway_test_support as common;
 
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};

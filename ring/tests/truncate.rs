@@ -3,7 +3,7 @@
 //! must get a typed error (`CorruptError`, the ring poisoned) and exit 0,
 //! never die by SIGBUS.
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::{Duration, Instant};
 
