@@ -11,10 +11,14 @@
 #   `ProducerCore` / `ConsumerCore` above them protocol core; the two chunk
 #   files are wrapper API.
 # - now: `ring/src/handle/` is wrapper API (`any.rs`, the one kind switch
-#   that replaced cli's and ffi's, shown on its own line too); in the four core
-#   files, the seam impls (`impl ProducerSide for` / `impl ConsumerSide for`,
-#   with their docs, to their closing brace) are wrapper API, the rest
-#   protocol core.
+#   that replaced cli's and ffi's, shown on its own line too); the four core
+#   files are protocol core. The cores implement the seam themselves (`impl
+#   ProducerSide for` / `impl ConsumerSide for`, shown on their own line: a
+#   core's steps, not delegation, since the handle-lines change).
+#   `ring/src/peer/wait.rs` holds the blocking waits the cores share (#11's
+#   liveness-sliced wait, and the helpers the cores call instead of each
+#   writing the wait out): protocol core, on a line of its own and in the
+#   last total.
 #
 # Usage: scripts/handle-lines.sh [REV]   (REV: the "now" side; default the
 # working tree)
@@ -77,10 +81,10 @@ if [ -n "$NOW" ]; then
 else
     handle_files=$(ls ring/src/handle/*.rs)
 fi
-{ for f in $handle_files; do text "$f" "$NOW"; done; } | row "  ring/src/handle/"
+{ for f in $handle_files; do text "$f" "$NOW"; done; } | row "  wrapper API: ring/src/handle/"
 text ring/src/handle/any.rs "$NOW" | row "    of which any.rs (the kind switch of cli and ffi)"
-{ for f in $CORES; do text "$f" "$NOW" | part W "$SEAM_START" '^}'; done; } | row "  seam impls in the four core files"
-{ for f in $handle_files; do text "$f" "$NOW"; done
-  for f in $CORES; do text "$f" "$NOW" | part W "$SEAM_START" '^}'; done; } | row "  wrapper API: handle/ + seam impls"
-{ for f in $CORES; do text "$f" "$NOW" | part C "$SEAM_START" '^}'; done; } | row "  protocol core: four files without the seam impls"
+{ for f in $CORES; do text "$f" "$NOW"; done; } | row "  protocol core: the four core files"
+{ for f in $CORES; do text "$f" "$NOW" | part W "$SEAM_START" '^}'; done; } | row "    of which the seam impls"
 { for f in $handle_files $CORES; do text "$f" "$NOW"; done; } | row "  total: four files + handle/"
+text ring/src/peer/wait.rs "$NOW" | row "  ring/src/peer/wait.rs (waits shared by the cores)"
+{ for f in $handle_files $CORES ring/src/peer/wait.rs; do text "$f" "$NOW"; done; } | row "  total: four files + handle/ + peer/wait.rs"

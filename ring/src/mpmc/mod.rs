@@ -197,6 +197,7 @@ pub(crate) mod registry;
 mod stamp;
 
 use crate::error::{CorruptError, HandleError};
+use crate::handle::side::Span;
 use crate::layout::Kind;
 use crate::loom::AtomicU64;
 use crate::ring::{Ring, Shared};
@@ -216,6 +217,17 @@ pub(crate) enum Claim {
     Unavailable,
     /// A stamp no honest peer writes.
     Corrupt(CorruptError),
+}
+
+impl Claim {
+    /// A claim's result as the seam has it: nothing claimed is an empty span.
+    fn into_seam(claimed: Result<Span, Claim>) -> Result<Span, CorruptError> {
+        match claimed {
+            Ok(span) => Ok(span),
+            Err(Claim::Unavailable) => Ok(Span::default()),
+            Err(Claim::Corrupt(e)) => Err(e),
+        }
+    }
 }
 
 crate::handle::kind_aliases!(Mpmc, "MPMC", producer::ProducerCore, consumer::ConsumerCore);

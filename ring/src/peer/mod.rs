@@ -110,7 +110,6 @@ mod token;
 mod wait;
 
 pub(crate) use token::reopen;
-pub(crate) use wait::wait_sliced;
 
 use std::fs::File;
 use std::time::{Duration, Instant};

@@ -7,8 +7,8 @@ use ringway_sync::WaitStrategy;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ConsumerSide, Span, Spans};
-use crate::loom::{ordering, Ordering};
-use crate::peer::{self, Peer, WAIT_DATA};
+use crate::loom::ordering;
+use crate::peer::Peer;
 use crate::ring::Ring;
 use crate::sigbus::Poison;
 
@@ -58,62 +58,9 @@ fn read_tail(
 }
 
 impl ConsumerCore {
-    pub(crate) fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
-        let peer = Peer::register(ring, Role::Consumer)?;
-        ring.claim_role(Role::Consumer, &peer)?;
-        let h = ring.shared.header();
-        // Acquire: pairs with the previous consumer's Release store of head.
-        let head = h.head.load(Ordering::Acquire);
-        // Acquire: pairs with the producer's Release store of tail.
-        let tail = h.tail.load(Ordering::Acquire);
-        let capacity = ring.capacity();
-        if head > tail || tail - head > capacity {
-            ring.release_role(Role::Consumer, &peer);
-            return Err(ring
-                .corrupt("tail is not within capacity ahead of head", tail)
-                .into());
-        }
-        // Cursors count messages and never get near 2^64 honestly; one that
-        // does (a peer's write) would overflow `tail + n` below. The
-        // distance to 2^64 must hold at least two laps of pushes.
-        if tail > u64::MAX - 2 * capacity {
-            ring.release_role(Role::Consumer, &peer);
-            return Err(ring.corrupt("tail is too close to 2^64", tail).into());
-        }
-        Ok(ConsumerCore {
-            ring: ring.clone(),
-            poison: ring.poison(),
-            head,
-            cached_tail: tail,
-            capacity,
-            strategy: WaitStrategy::default(),
-            peer,
-        })
-    }
-
-    /// Whether the ring is drained and the producer is gone (checked at most
-    /// every `peer::CHECK_INTERVAL`): the error a non-blocking pop that found
-    /// nothing reports.
-    #[cold]
-    pub(crate) fn producer_gone(&mut self) -> bool {
-        if !self.peer.gone_now(Role::Producer) {
-            return false;
-        }
-        if !matches!(self.refresh(), Ok(0)) {
-            // Reported once nothing is left to do.
-            self.peer.unreport();
-            return false;
-        }
-        true
-    }
-
-    pub(crate) fn ring(&self) -> &Ring {
-        &self.ring
-    }
-
     /// Ready slots, re-reading `tail` only if the cached value shows fewer than `want`.
     #[inline]
-    pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
+    fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
         let ready = self.cached_tail - self.head;
@@ -124,71 +71,8 @@ impl ConsumerCore {
     }
 
     /// Re-reads the producer's cursor and checks it.
-    pub(crate) fn refresh(&mut self) -> Result<u64, CorruptError> {
+    fn refresh(&mut self) -> Result<u64, CorruptError> {
         read_tail(&self.ring, self.head, &mut self.cached_tail, self.capacity)
-    }
-
-    /// Waits until at least `want` messages (at most the capacity) are ready,
-    /// or the deadline passes, sleeping on the ring's data event as the wait
-    /// strategy says. Returns the ready messages.
-    pub(crate) fn wait_ready(
-        &mut self,
-        want: u64,
-        deadline: Option<Instant>,
-    ) -> Result<u64, Waited> {
-        let want = want.clamp(1, self.capacity);
-        let ready = self.ready(want).map_err(Waited::Corrupt)?;
-        if ready >= want {
-            return Ok(ready);
-        }
-        let (ring, head, capacity, peer) = (&self.ring, self.head, self.capacity, &self.peer);
-        let cached_tail = &mut self.cached_tail;
-        let mut found = 0;
-        peer::wait_sliced(
-            &ring.shared.header().data_event,
-            ring.shared.barrier,
-            self.strategy,
-            deadline,
-            |on| peer.note_wait(WAIT_DATA, on),
-            || match read_tail(ring, head, cached_tail, capacity) {
-                Ok(n) if n < want => {
-                    found = n;
-                    None
-                }
-                other => Some(other),
-            },
-            || peer.gone(Role::Producer),
-            || peer.unreport(),
-        )
-        .map_err(|e| match e {
-            // Fewer than `want` and no producer to bring more: hand over
-            // what there is first.
-            // The death is reported when the caller waits again.
-            Waited::PeerGone if found > 0 => {
-                peer.unreport();
-                Waited::Timeout
-            }
-            e => e,
-        })?
-        .map_err(Waited::Corrupt)
-    }
-
-    pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.strategy = strategy;
-    }
-
-    /// Hands `n` read slots back to the producer and wakes it if it sleeps.
-    #[inline]
-    pub(crate) fn release(&mut self, n: u64) {
-        debug_assert!(self.head + n <= self.cached_tail);
-        self.head += n;
-        let h = self.ring.shared.header();
-        // Release: our reads of the slots below head happen before the
-        // producer's overwrite; pairs with the Acquire load of head in
-        // `ProducerCore::refresh`.
-        h.head
-            .store(self.head, ordering!(Release, "spsc_release_relaxed"));
-        h.space_event.notify_in(self.ring.shared.barrier);
     }
 }
 
@@ -198,20 +82,29 @@ impl Drop for ConsumerCore {
     }
 }
 
-/// The seam of the handle layer: each step is one of the core's above.
+/// The seam of the handle layer, implemented by the core itself.
 impl ConsumerSide for ConsumerCore {
     const PARTIAL_RELEASE: bool = true;
 
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        ConsumerCore::attach(ring)
+        let (peer, head, tail) = super::attach(ring, Role::Consumer)?;
+        Ok(ConsumerCore {
+            ring: ring.clone(),
+            poison: ring.poison(),
+            head,
+            cached_tail: tail,
+            capacity: ring.capacity(),
+            strategy: WaitStrategy::default(),
+            peer,
+        })
     }
 
     fn ring(&self) -> &Ring {
-        ConsumerCore::ring(self)
+        &self.ring
     }
 
     fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        ConsumerCore::set_wait_strategy(self, strategy);
+        self.strategy = strategy;
     }
 
     #[inline]
@@ -247,23 +140,48 @@ impl ConsumerSide for ConsumerCore {
         Some(contiguous(&self.ring, claim.pos, claim.len))
     }
 
+    /// Hands `read` slots back to the producer and wakes it if it sleeps.
     #[inline]
     fn release(&mut self, _claim: Span, read: u64) {
-        if read > 0 {
-            ConsumerCore::release(self, read);
+        if read == 0 {
+            return;
         }
+        debug_assert!(self.head + read <= self.cached_tail);
+        self.head += read;
+        let h = self.ring.shared.header();
+        // Release: our reads of the slots below head happen before the
+        // producer's overwrite; pairs with the Acquire load of head in
+        // `ProducerCore::refresh`.
+        h.head
+            .store(self.head, ordering!(Release, "spsc_release_relaxed"));
+        h.space_event.notify_in(self.ring.shared.barrier);
     }
 
     fn ready_slots(&mut self) -> Result<u64, CorruptError> {
         self.refresh()
     }
 
+    /// Waits on the ring's data event (see `Peer::wait_count`).
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
-        ConsumerCore::wait_ready(self, n, deadline)
+        let want = n.clamp(1, self.capacity);
+        let ready = self.ready(want).map_err(Waited::Corrupt)?;
+        if ready >= want {
+            return Ok(ready);
+        }
+        let (ring, head, capacity) = (&self.ring, self.head, self.capacity);
+        let cached_tail = &mut self.cached_tail;
+        self.peer.wait_count(self.strategy, want, deadline, || {
+            read_tail(ring, head, cached_tail, capacity)
+        })
     }
 
+    /// Whether the ring is drained and the producer is gone (looked at as
+    /// `Peer::gone_now` says).
     #[inline]
     fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.producer_gone()
+        self.peer.tick() && self.peer.gone_now(Role::Producer) && {
+            let drained = matches!(self.refresh(), Ok(0));
+            self.peer.confirm_gone(drained)
+        }
     }
 }

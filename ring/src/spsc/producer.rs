@@ -7,8 +7,8 @@ use ringway_sync::WaitStrategy;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
-use crate::loom::{ordering, Ordering};
-use crate::peer::{self, Peer, WAIT_SPACE};
+use crate::loom::ordering;
+use crate::peer::Peer;
 use crate::ring::Ring;
 use crate::sigbus::Poison;
 
@@ -60,63 +60,9 @@ fn read_head(
 }
 
 impl ProducerCore {
-    pub(crate) fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
-        let peer = Peer::register(ring, Role::Producer)?;
-        ring.claim_role(Role::Producer, &peer)?;
-        let h = ring.shared.header();
-        // Acquire: pairs with the previous producer's Release store of tail,
-        // so we continue exactly where it stopped.
-        let tail = h.tail.load(Ordering::Acquire);
-        // Acquire: pairs with the consumer's Release store of head.
-        let head = h.head.load(Ordering::Acquire);
-        let capacity = ring.capacity();
-        if head > tail || tail - head > capacity {
-            ring.release_role(Role::Producer, &peer);
-            return Err(ring
-                .corrupt("tail is not within capacity ahead of head", tail)
-                .into());
-        }
-        // Cursors count messages and never get near 2^64 honestly; one that
-        // does (a peer's write) would overflow `tail + n` below. The
-        // distance to 2^64 must hold at least two laps of pushes.
-        if tail > u64::MAX - 2 * capacity {
-            ring.release_role(Role::Producer, &peer);
-            return Err(ring.corrupt("tail is too close to 2^64", tail).into());
-        }
-        Ok(ProducerCore {
-            ring: ring.clone(),
-            poison: ring.poison(),
-            tail,
-            cached_head: head,
-            capacity,
-            strategy: WaitStrategy::default(),
-            peer,
-        })
-    }
-
-    /// Whether the ring is full because the consumer is gone (checked at most
-    /// every `peer::CHECK_INTERVAL`): the error a non-blocking push that found
-    /// no free slot reports.
-    #[cold]
-    pub(crate) fn consumer_gone(&mut self) -> bool {
-        if !self.peer.gone_now(Role::Consumer) {
-            return false;
-        }
-        if !matches!(self.refresh(), Ok(0)) {
-            // Reported once nothing is left to do.
-            self.peer.unreport();
-            return false;
-        }
-        true
-    }
-
-    pub(crate) fn ring(&self) -> &Ring {
-        &self.ring
-    }
-
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
     #[inline]
-    pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
+    fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
         let free = self.capacity - (self.tail - self.cached_head);
@@ -127,56 +73,8 @@ impl ProducerCore {
     }
 
     /// Re-reads the consumer's cursor and checks it.
-    pub(crate) fn refresh(&mut self) -> Result<u64, CorruptError> {
+    fn refresh(&mut self) -> Result<u64, CorruptError> {
         read_head(&self.ring, self.tail, &mut self.cached_head, self.capacity)
-    }
-
-    /// Waits until at least `want` slots (at most the capacity) are free, or
-    /// the deadline passes, sleeping on the ring's space event as the wait
-    /// strategy says. Returns the free slots.
-    pub(crate) fn wait_free(
-        &mut self,
-        want: u64,
-        deadline: Option<Instant>,
-    ) -> Result<u64, Waited> {
-        let want = want.clamp(1, self.capacity);
-        let free = self.free(want).map_err(Waited::Corrupt)?;
-        if free >= want {
-            return Ok(free);
-        }
-        let (ring, tail, capacity, peer) = (&self.ring, self.tail, self.capacity, &self.peer);
-        let cached_head = &mut self.cached_head;
-        peer::wait_sliced(
-            &ring.shared.header().space_event,
-            ring.shared.barrier,
-            self.strategy,
-            deadline,
-            |on| peer.note_wait(WAIT_SPACE, on),
-            || match read_head(ring, tail, cached_head, capacity) {
-                Ok(n) if n < want => None,
-                other => Some(other),
-            },
-            || peer.gone(Role::Consumer),
-            || peer.unreport(),
-        )?
-        .map_err(Waited::Corrupt)
-    }
-
-    pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.strategy = strategy;
-    }
-
-    /// Makes `n` written slots visible to the consumer and wakes it if it sleeps.
-    #[inline]
-    pub(crate) fn publish(&mut self, n: u64) {
-        debug_assert!(self.tail + n - self.cached_head <= self.capacity);
-        self.tail += n;
-        let h = self.ring.shared.header();
-        // Release: publishes the slot bytes written before; pairs with the
-        // Acquire load of tail in `ConsumerCore::refresh`.
-        h.tail
-            .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
-        h.data_event.notify_in(self.ring.shared.barrier);
     }
 }
 
@@ -186,18 +84,27 @@ impl Drop for ProducerCore {
     }
 }
 
-/// The seam of the handle layer: each step is one of the core's above.
+/// The seam of the handle layer, implemented by the core itself.
 impl ProducerSide for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        ProducerCore::attach(ring)
+        let (peer, head, tail) = super::attach(ring, Role::Producer)?;
+        Ok(ProducerCore {
+            ring: ring.clone(),
+            poison: ring.poison(),
+            tail,
+            cached_head: head,
+            capacity: ring.capacity(),
+            strategy: WaitStrategy::default(),
+            peer,
+        })
     }
 
     fn ring(&self) -> &Ring {
-        ProducerCore::ring(self)
+        &self.ring
     }
 
     fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        ProducerCore::set_wait_strategy(self, strategy);
+        self.strategy = strategy;
     }
 
     #[inline]
@@ -233,23 +140,47 @@ impl ProducerSide for ProducerCore {
         Some(contiguous(&self.ring, claim.pos, claim.len))
     }
 
+    /// Makes `written` slots visible to the consumer and wakes it if it sleeps.
     #[inline]
     fn publish(&mut self, _claim: Span, written: u64) {
-        if written > 0 {
-            ProducerCore::publish(self, written);
+        if written == 0 {
+            return;
         }
+        debug_assert!(self.tail + written - self.cached_head <= self.capacity);
+        self.tail += written;
+        let h = self.ring.shared.header();
+        // Release: publishes the slot bytes written before; pairs with the
+        // Acquire load of tail in `ConsumerCore::refresh`.
+        h.tail
+            .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
+        h.data_event.notify_in(self.ring.shared.barrier);
     }
 
     fn free_slots(&mut self) -> Result<u64, CorruptError> {
         self.refresh()
     }
 
+    /// Waits on the ring's space event (see `Peer::wait_count`).
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
-        ProducerCore::wait_free(self, n, deadline)
+        let want = n.clamp(1, self.capacity);
+        let free = self.free(want).map_err(Waited::Corrupt)?;
+        if free >= want {
+            return Ok(free);
+        }
+        let (ring, tail, capacity) = (&self.ring, self.tail, self.capacity);
+        let cached_head = &mut self.cached_head;
+        self.peer.wait_count(self.strategy, want, deadline, || {
+            read_head(ring, tail, cached_head, capacity)
+        })
     }
 
+    /// Whether the ring is full because the consumer is gone (looked at as
+    /// `Peer::gone_now` says).
     #[inline]
     fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.consumer_gone()
+        self.peer.tick() && self.peer.gone_now(Role::Consumer) && {
+            let full = matches!(self.refresh(), Ok(0));
+            self.peer.confirm_gone(full)
+        }
     }
 }
