@@ -22,7 +22,7 @@ use crate::spsc::Spsc;
 /// A chunk borrows its handle: the handle cannot be used, nor dropped, while
 /// the chunk lives.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0499
 /// use ringway::{spsc, Kind, RingBuilder};
 /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
 /// let mut tx = spsc::Producer::<u8>::attach(&ring).unwrap();
@@ -30,7 +30,7 @@ use crate::spsc::Spsc;
 /// tx.try_push(1).unwrap(); // the handle is borrowed by the chunk
 /// chunk.commit_all();
 /// ```
-/// ```compile_fail
+/// ```compile_fail,E0505
 /// use ringway::{mpmc, Kind, RingBuilder};
 /// let ring = RingBuilder::new(Kind::Mpmc).capacity(4).message::<u8>().create_anonymous().unwrap();
 /// let mut tx = mpmc::Producer::<u8>::attach(&ring).unwrap();
@@ -49,7 +49,7 @@ pub struct WriteChunk<'a, K: Flavor, M: Message> {
 /// [`release`](Self::release) and drop. Borrows its handle as
 /// [`WriteChunk`] does.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0505
 /// use ringway::{spsc, Kind, RingBuilder};
 /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
 /// let mut rx = spsc::Consumer::<u8>::attach(&ring).unwrap();
