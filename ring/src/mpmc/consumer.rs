@@ -262,13 +262,7 @@ impl ConsumerSide for ConsumerCore {
         })
     }
 
-    fn ring(&self) -> &Ring {
-        &self.ring
-    }
-
-    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.strategy = strategy;
-    }
+    crate::handle::side::ring_and_strategy!();
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
