@@ -5,7 +5,7 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::stamp::{Seen, Stamps, SKIP};
-use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH};
+use super::{check_kind, claim_until, claimable, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH};
 use crate::error::PopError;
 use crate::error::Role;
 use crate::error::Waited;
@@ -224,26 +224,6 @@ impl ConsumerCore {
         let stamp = self.slot(head).stamp.load(Ordering::Acquire);
         self.stamps.for_consumer(head, stamp) != Seen::Wait
     }
-
-    /// Claims the next message, waiting on `data_event` until `deadline`.
-    /// The deadline is checked between claim attempts as well as while
-    /// parked, so a run of skipped positions or a peer that keeps writing
-    /// SKIP stamps cannot hold the call past it (beyond one batch of
-    /// [`SKIP_BATCH`] stamp reads).
-    fn claim_message_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
-        loop {
-            match self.claim_message(deadline) {
-                Ok(pos) => return Ok(pos),
-                Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
-                Err(Claim::Unavailable) => {}
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Waited::Timeout);
-            }
-            self.peer
-                .wait(self.strategy, deadline, || self.may_claim().then_some(()))?;
-        }
-    }
 }
 
 /// The seam of the handle layer, implemented by the core itself.
@@ -273,9 +253,16 @@ impl ConsumerSide for ConsumerCore {
         Claim::into_seam(ConsumerCore::claim(self, n, false))
     }
 
+    /// Waits on the ring's data event (see `claim_until`); between two
+    /// looks at the deadline it passes at most one batch of [`SKIP_BATCH`]
+    /// skipped positions.
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited> {
-        self.claim_message_until(deadline)
-            .map(|pos| Span::new(pos, 1))
+        let claim = |c: &mut Self| c.claim_message(deadline);
+        let sleep = |c: &Self| {
+            c.peer
+                .wait(c.strategy, deadline, || c.may_claim().then_some(()))
+        };
+        claim_until(self, deadline, claim, sleep)
     }
 
     #[inline]

@@ -5,7 +5,7 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::stamp::{Seen, Stamps, READY, SKIP};
-use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS};
+use super::{check_kind, claim_until, claimable, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
@@ -172,25 +172,6 @@ impl ProducerCore {
         let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
         self.stamps.for_producer(tail, stamp) != Seen::Wait
     }
-
-    /// Claims one slot, waiting on `space_event` until `deadline`. The
-    /// deadline is checked after every failed claim as well as while parked:
-    /// a ring state in which `may_claim` holds but claims keep failing (lost
-    /// races, a peer rewriting stamps) cannot hold the call past it.
-    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
-        loop {
-            match self.claim(1) {
-                Ok((pos, _)) => return Ok(pos),
-                Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
-                Err(Claim::Unavailable) => {}
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Waited::Timeout);
-            }
-            self.peer
-                .wait(self.strategy, deadline, || self.may_claim().then_some(()))?;
-        }
-    }
 }
 
 /// The seam of the handle layer, implemented by the core itself.
@@ -219,8 +200,14 @@ impl ProducerSide for ProducerCore {
         Claim::into_seam(ProducerCore::claim(self, n).map(|(pos, len)| Span::new(pos, len)))
     }
 
+    /// Waits on the ring's space event (see `claim_until`).
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited> {
-        ProducerCore::claim_one_until(self, deadline).map(|pos| Span::new(pos, 1))
+        let claim = |c: &mut Self| c.claim(1).map(|(pos, _)| pos);
+        let sleep = |c: &Self| {
+            c.peer
+                .wait(c.strategy, deadline, || c.may_claim().then_some(()))
+        };
+        claim_until(self, deadline, claim, sleep)
     }
 
     #[inline]
