@@ -98,6 +98,27 @@ unsafe fn slices<'a, E>(spans: Spans, per_slot: usize) -> (&'a mut [E], &'a mut 
     }
 }
 
+/// Ends a chunk's claim with `end` (the side's `publish` or `release`) of
+/// its first `n` slots (`what`: the call, for the panic), once: the claim is
+/// taken, so the drop after a commit or release finds it empty.
+///
+/// # Panics
+/// When `n` is more than the chunk's `len`.
+#[inline]
+fn end<S>(
+    side: &mut S,
+    claim: &mut Span,
+    what: &str,
+    n: usize,
+    len: usize,
+    end: impl FnOnce(&mut S, Span, u64),
+) {
+    assert!(n <= len, "{what}({n}) of a chunk of {len} slots");
+    if claim.len > 0 {
+        end(side, core::mem::take(claim), n as u64);
+    }
+}
+
 impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
     pub(crate) fn new(side: &'a mut K::Producer, claim: Span, per_slot: usize) -> Self {
         WriteChunk {
@@ -145,13 +166,15 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
     /// # Panics
     /// When `written` is more than [`len`](Self::len).
     pub fn commit(mut self, written: usize) {
-        assert!(
-            written <= self.len(),
-            "commit({written}) of a chunk of {} slots",
-            self.len()
+        let len = self.len();
+        end(
+            self.side,
+            &mut self.claim,
+            "commit",
+            written,
+            len,
+            K::Producer::publish,
         );
-        let claim = core::mem::take(&mut self.claim);
-        self.side.publish(claim, written as u64);
     }
 
     /// Publishes every slot of the chunk.
@@ -196,10 +219,14 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
 
 impl<K: Flavor, M: Message> Drop for WriteChunk<'_, K, M> {
     fn drop(&mut self) {
-        if self.claim.len > 0 {
-            let claim = core::mem::take(&mut self.claim);
-            self.side.publish(claim, 0);
-        }
+        end(
+            self.side,
+            &mut self.claim,
+            "drop",
+            0,
+            0,
+            K::Producer::publish,
+        );
     }
 }
 
@@ -261,13 +288,15 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
     /// # Panics
     /// When `read` is more than [`len`](Self::len).
     pub fn release(mut self, read: usize) {
-        assert!(
-            read <= self.len(),
-            "release({read}) of a chunk of {} slots",
-            self.len()
+        let len = self.len();
+        end(
+            self.side,
+            &mut self.claim,
+            "release",
+            read,
+            len,
+            K::Consumer::release,
         );
-        let claim = core::mem::take(&mut self.claim);
-        self.side.release(claim, read as u64);
     }
 
     /// Whether [`release`](Self::release) of part of the chunk leaves the
@@ -316,10 +345,14 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
 
 impl<K: Flavor, M: Message> Drop for ReadChunk<'_, K, M> {
     fn drop(&mut self) {
-        if self.claim.len > 0 {
-            let claim = core::mem::take(&mut self.claim);
-            self.side.release(claim, 0);
-        }
+        end(
+            self.side,
+            &mut self.claim,
+            "drop",
+            0,
+            0,
+            K::Consumer::release,
+        );
     }
 }
 
