@@ -99,21 +99,10 @@ unsafe fn slices<'a, E>(spans: Spans, per_slot: usize) -> (&'a mut [E], &'a mut 
 }
 
 /// Ends a chunk's claim with `end` (the side's `publish` or `release`) of
-/// its first `n` slots (`what`: the call, for the panic), once: the claim is
-/// taken, so the drop after a commit or release finds it empty.
-///
-/// # Panics
-/// When `n` is more than the chunk's `len`.
+/// its first `n` slots, once: the claim is taken, so the drop after a commit
+/// or release finds it empty.
 #[inline]
-fn end<S>(
-    side: &mut S,
-    claim: &mut Span,
-    what: &str,
-    n: usize,
-    len: usize,
-    end: impl FnOnce(&mut S, Span, u64),
-) {
-    assert!(n <= len, "{what}({n}) of a chunk of {len} slots");
+fn end<S>(side: &mut S, claim: &mut Span, n: usize, end: impl FnOnce(&mut S, Span, u64)) {
     if claim.len > 0 {
         end(side, core::mem::take(claim), n as u64);
     }
@@ -167,14 +156,11 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
     /// When `written` is more than [`len`](Self::len).
     pub fn commit(mut self, written: usize) {
         let len = self.len();
-        end(
-            self.side,
-            &mut self.claim,
-            "commit",
-            written,
-            len,
-            K::Producer::publish,
+        assert!(
+            written <= len,
+            "commit({written}) of a chunk of {len} slots"
         );
+        end(self.side, &mut self.claim, written, K::Producer::publish);
     }
 
     /// Publishes every slot of the chunk.
@@ -219,14 +205,7 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
 
 impl<K: Flavor, M: Message> Drop for WriteChunk<'_, K, M> {
     fn drop(&mut self) {
-        end(
-            self.side,
-            &mut self.claim,
-            "drop",
-            0,
-            0,
-            K::Producer::publish,
-        );
+        end(self.side, &mut self.claim, 0, K::Producer::publish);
     }
 }
 
@@ -289,14 +268,8 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
     /// When `read` is more than [`len`](Self::len).
     pub fn release(mut self, read: usize) {
         let len = self.len();
-        end(
-            self.side,
-            &mut self.claim,
-            "release",
-            read,
-            len,
-            K::Consumer::release,
-        );
+        assert!(read <= len, "release({read}) of a chunk of {len} slots");
+        end(self.side, &mut self.claim, read, K::Consumer::release);
     }
 
     /// Whether [`release`](Self::release) of part of the chunk leaves the
@@ -345,14 +318,7 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
 
 impl<K: Flavor, M: Message> Drop for ReadChunk<'_, K, M> {
     fn drop(&mut self) {
-        end(
-            self.side,
-            &mut self.claim,
-            "drop",
-            0,
-            0,
-            K::Consumer::release,
-        );
+        end(self.side, &mut self.claim, 0, K::Consumer::release);
     }
 }
 
