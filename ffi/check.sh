@@ -9,7 +9,8 @@
 #  3. compiles the header alone as C11, C99 and C++ (-fsyntax-only);
 #  4. compiles the C tests with -std=c11 -Wall -Wextra -Wpedantic -Werror
 #     under ASan + UBSan, linked against the static AND the shared library,
-#     and runs them (API happy and error paths; C <-> Rust across processes,
+#     and runs them (API happy and error paths; record and broadcast rings,
+#     durable files; C <-> Rust across processes,
 #     10^6 messages each way); links a C++ program against both;
 #  5. builds the C example (examples/c) and runs producer and consumer;
 #  6. compiles and runs the program and the compile/link line of the README
@@ -94,7 +95,7 @@ run "$CXX" -std=c++11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ c-in
 
 step "compile the C tests (ASan + UBSan) against the static and the shared library"
 inc=(-Ic-include -Iffi/c-tests)
-for t in test_api test_cross_process; do
+for t in test_api test_records test_cross_process; do
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-static" \
         "$libdir/libringway.a" "${static_libs[@]}"
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-shared" \
@@ -116,6 +117,7 @@ fi
 for link in static shared; do
     step "run the C tests ($link library, ASan + UBSan)"
     run "$work/test_api-$link"
+    run "$work/test_records-$link"
     run "$work/test_cxx-$link"
     run "$work/test_cross_process-$link" "$peer" "$count"
 done

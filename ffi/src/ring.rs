@@ -15,7 +15,8 @@ use crate::boundary::{arg_cstr, arg_out, arg_ref, arg_str, boundary, call};
 use crate::error::{remove_error, Error};
 use crate::result::ringway_result;
 
-/// A ring kind: `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC` (and
+/// A ring kind: `RINGWAY_KIND_SPSC`, `RINGWAY_KIND_MPMC`,
+/// `RINGWAY_KIND_RECORD` or `RINGWAY_KIND_BROADCAST` (and
 /// `RINGWAY_KIND_ANY` when opening).
 #[allow(non_camel_case_types)]
 pub type ringway_kind = u32;
@@ -26,26 +27,53 @@ pub const RINGWAY_KIND_ANY: ringway_kind = 0;
 pub const RINGWAY_KIND_SPSC: ringway_kind = 1;
 /// Any number of producers and consumers.
 pub const RINGWAY_KIND_MPMC: ringway_kind = 2;
+/// Variable-size records in a byte ring: any number of producers, one
+/// consumer (`ringway_record_producer`, `ringway_record_consumer`).
+/// `capacity` counts bytes.
+pub const RINGWAY_KIND_RECORD: ringway_kind = 3;
+/// Variable-size records from one producer to any number of subscribers,
+/// each with its own cursor (`ringway_broadcast_producer`,
+/// `ringway_broadcast_subscriber`). `capacity` counts bytes.
+pub const RINGWAY_KIND_BROADCAST: ringway_kind = 4;
 
 /// `ringway_params.flags`: remove the ring's name (shm) or file when the
 /// ring and its last handle are freed in the creating process.
 pub const RINGWAY_CREATE_UNLINK_ON_DROP: u32 = 1;
 
+/// `ringway_params.flags`, broadcast rings only: the producer waits for the
+/// slowest live subscriber (dead ones are evicted) instead of lapping slow
+/// subscribers (the default, *lossy*: a lapped subscriber counts what it
+/// missed).
+pub const RINGWAY_CREATE_GATED: u32 = 2;
+
+/// `ringway_params.flags`, record rings only: every record carries a CRC32C
+/// of its position, length and payload, checked on read and by
+/// `ringway_ring_scan` / `ringway_ring_recover` (create durable file rings
+/// with it).
+pub const RINGWAY_CREATE_CHECKSUMS: u32 = 4;
+
 const _: () = assert!(RINGWAY_KIND_SPSC == Kind::Spsc as u32);
 const _: () = assert!(RINGWAY_KIND_MPMC == Kind::Mpmc as u32);
+const _: () = assert!(RINGWAY_KIND_RECORD == Kind::Record as u32);
+const _: () = assert!(RINGWAY_KIND_BROADCAST == Kind::Broadcast as u32);
 
 /// Parameters of a new ring. Zero means "default" for every field but
 /// `kind`, `capacity` and `slot_size`, so a C99 designated initializer that
-/// names those three is complete.
+/// names those three is complete. Record and broadcast rings are byte
+/// rings: `capacity` is their size in bytes and `slot_size` and
+/// `slot_align` must be 0.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ringway_params {
-    /// `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC`.
+    /// `RINGWAY_KIND_SPSC`, `_MPMC`, `_RECORD` or `_BROADCAST`.
     pub kind: ringway_kind,
     /// Payload bytes per slot (1 to 2^24); every message is exactly this long.
+    /// 0 for record and broadcast rings.
     pub slot_size: u32,
-    /// Number of slots: a power of two from 2 to 2^32.
+    /// Number of slots: a power of two from 2 to 2^32. Record and broadcast
+    /// rings: bytes, a power of two from 64; the largest record is
+    /// `capacity - RINGWAY_RECORD_HEADER` bytes.
     pub capacity: u64,
     /// Alignment of each slot, a power of two up to 4096 that divides
     /// `slot_size` for SPSC; 0 picks the largest power of two up to 8 that
@@ -53,7 +81,8 @@ pub struct ringway_params {
     pub slot_align: u32,
     /// Permission bits of a shm object or file; 0 means 0600.
     pub mode: u32,
-    /// `RINGWAY_CREATE_*` flags.
+    /// `RINGWAY_CREATE_*` flags (`_GATED` only for broadcast rings,
+    /// `_CHECKSUMS` only for record rings).
     pub flags: u32,
     /// Must be 0.
     pub reserved: u32,
@@ -64,12 +93,15 @@ const _: () = assert!(core::mem::align_of::<ringway_params>() == 8);
 const _: () = assert!(core::mem::offset_of!(ringway_params, capacity) == 8);
 const _: () = assert!(core::mem::offset_of!(ringway_params, reserved) == 28);
 
-/// A ring's geometry and fill level at one moment.
+/// A ring's geometry and fill level at one moment. For record and
+/// broadcast rings `slot_size` is 1, `capacity` and `len` count bytes (`len`:
+/// bytes between the consumer's, or the oldest record's, position and the
+/// producers' claims) and `slot_align` is 16, the records' alignment.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ringway_info {
-    /// `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC`.
+    /// The ring's `RINGWAY_KIND_*`.
     pub kind: ringway_kind,
     /// Payload bytes per slot.
     pub slot_size: u32,
@@ -100,7 +132,7 @@ pub struct ringway_ring {
 fn kind_of(raw: ringway_kind) -> Result<Kind, Error> {
     Kind::from_raw(raw).ok_or_else(|| {
         Error::invalid(format!(
-            "kind {raw} is neither RINGWAY_KIND_SPSC (1) nor RINGWAY_KIND_MPMC (2)"
+            "kind {raw} is none of RINGWAY_KIND_SPSC (1), _MPMC (2), _RECORD (3), _BROADCAST (4)"
         ))
     })
 }
@@ -109,24 +141,42 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
     if params.reserved != 0 {
         return Err(Error::invalid("ringway_params.reserved must be 0"));
     }
-    let unknown = params.flags & !RINGWAY_CREATE_UNLINK_ON_DROP;
+    let kind = kind_of(params.kind)?;
+    let known = RINGWAY_CREATE_UNLINK_ON_DROP
+        | match kind {
+            Kind::Broadcast => RINGWAY_CREATE_GATED,
+            Kind::Record => RINGWAY_CREATE_CHECKSUMS,
+            Kind::Spsc | Kind::Mpmc => 0,
+        };
+    let unknown = params.flags & !known;
     if unknown != 0 {
-        return Err(Error::invalid(format!("unknown flags {unknown:#x}")));
+        return Err(Error::invalid(format!(
+            "flags {unknown:#x} are unknown or do not apply to this kind"
+        )));
+    }
+    let mode = match params.mode {
+        0 => 0o600,
+        m => m,
+    };
+    let builder = RingBuilder::new(kind)
+        .capacity(params.capacity)
+        .mode(mode)
+        .unlink_on_drop(params.flags & RINGWAY_CREATE_UNLINK_ON_DROP != 0);
+    if matches!(kind, Kind::Record | Kind::Broadcast) {
+        if params.slot_size != 0 || params.slot_align != 0 {
+            return Err(Error::invalid(
+                "record and broadcast rings are byte rings: slot_size and slot_align must be 0",
+            ));
+        }
+        return Ok(builder
+            .gated(params.flags & RINGWAY_CREATE_GATED != 0)
+            .checksums(params.flags & RINGWAY_CREATE_CHECKSUMS != 0));
     }
     let align = match params.slot_align {
         0 => 1 << params.slot_size.trailing_zeros().min(3),
         a => a,
     };
-    let mode = match params.mode {
-        0 => 0o600,
-        m => m,
-    };
-    Ok(RingBuilder::new(kind_of(params.kind)?)
-        .capacity(params.capacity)
-        .slot_size(params.slot_size)
-        .slot_align(align)
-        .mode(mode)
-        .unlink_on_drop(params.flags & RINGWAY_CREATE_UNLINK_ON_DROP != 0))
+    Ok(builder.slot_size(params.slot_size).slot_align(align))
 }
 
 fn open_options(kind: ringway_kind) -> Result<OpenOptions, Error> {

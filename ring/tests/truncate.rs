@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{reap, spawn_child, ShmName, TempPath, CHILD_ENV};
 use ringway::{
-    mpmc, spsc, Kind, OpenOptions, PopError, PopTimeoutError, PushError, Ring, RingBuilder,
+    broadcast, mpmc, spsc, AnyReceiver, AnySender, Kind, OpenOptions, PopError, PopTimeoutError,
+    PushError, Ring, RingBuilder,
 };
 
 const CAPACITY: u64 = 1024;
@@ -77,6 +78,45 @@ fn mpmc_victim(ring: &Ring) {
     }
 }
 
+/// A record or broadcast ring through the one bytes path. A call that was
+/// inside the ring when the fault hit may report what it read from the
+/// zero pages (an impossible cursor); the ring is poisoned by then, and
+/// the next call reports the truncation.
+fn byte_victim(ring: &Ring) {
+    let mut rx = AnyReceiver::attach(ring, broadcast::Start::Next).unwrap();
+    let mut tx = AnySender::attach(ring).unwrap();
+    let mut buf = Vec::new();
+    let started = Instant::now();
+    let corrupt = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never poisoned"
+        );
+        match tx.try_send(&[7; 40]) {
+            Ok(()) | Err(PushError::Full(())) => {}
+            Err(PushError::Corrupt(e)) => break e,
+            Err(e) => panic!("send: {e:?}"),
+        }
+        match rx.try_recv_into(&mut buf) {
+            Ok(_) | Err(PopError::Empty) => {}
+            Err(PopError::Corrupt(e)) => break e,
+            Err(e) => panic!("receive: {e:?}"),
+        }
+    };
+    assert!(
+        ring.is_poisoned(),
+        "a corrupt error without a caught truncation: {corrupt}"
+    );
+    match tx.try_send(&[7; 40]) {
+        Err(PushError::Corrupt(e)) => check_poisoned(ring, &e.to_string()),
+        other => panic!("send after the truncation: {other:?}"),
+    }
+    match rx.try_recv_into(&mut buf) {
+        Err(PopError::Corrupt(e)) => check_poisoned(ring, &e.to_string()),
+        other => panic!("receive after the truncation: {other:?}"),
+    }
+}
+
 fn check_poisoned(ring: &Ring, message: &str) {
     assert!(
         ring.is_poisoned(),
@@ -92,6 +132,8 @@ fn victim_entry() {
     match role.as_str() {
         "spsc" => spsc_victim(&open_victim_ring(Kind::Spsc)),
         "mpmc" => mpmc_victim(&open_victim_ring(Kind::Mpmc)),
+        "record" => byte_victim(&open_victim_ring(Kind::Record)),
+        "broadcast" => byte_victim(&open_victim_ring(Kind::Broadcast)),
         other => panic!("unknown role {other}"),
     }
 }
@@ -105,7 +147,7 @@ fn truncate_under_victim(kind: Kind, shm: bool) {
     let builder = match kind {
         Kind::Spsc => builder.message::<u64>(),
         Kind::Mpmc => builder.slot_size(64),
-        other => unreachable!("the truncation victim runs slot rings, not {other:?}"),
+        Kind::Record | Kind::Broadcast => builder,
     };
     let (ring, var, object) = if shm {
         let ring = builder.create_shm(&shm_name.0).unwrap();
@@ -159,6 +201,16 @@ fn truncating_a_shm_mpmc_ring_is_an_error_not_a_signal() {
 #[test]
 fn truncating_a_file_mpmc_ring_is_an_error_not_a_signal() {
     truncate_under_victim(Kind::Mpmc, false);
+}
+
+#[test]
+fn truncating_a_shm_record_ring_is_an_error_not_a_signal() {
+    truncate_under_victim(Kind::Record, true);
+}
+
+#[test]
+fn truncating_a_file_broadcast_ring_is_an_error_not_a_signal() {
+    truncate_under_victim(Kind::Broadcast, false);
 }
 
 /// A SIGBUS that is not inside a ring still ends the process as before (the

@@ -236,6 +236,10 @@ impl ProducerCore {
             Some(size) if size <= self.capacity => size,
             _ => return Err(too_long),
         };
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring
+            .check_poison()
+            .map_err(PushTimeoutError::Corrupt)?;
         loop {
             let pos = self.tail;
             let padding = size > room(pos, self.capacity);

@@ -214,6 +214,8 @@ impl Subscriber {
     /// One look at the cursor: copies a data record into `buf`, skips
     /// padding and tombstones, resumes after a lap.
     fn look(&mut self, buf: &mut Vec<u8>) -> Result<Look, CorruptError> {
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring.check_poison()?;
         loop {
             let shared = &self.ring.shared;
             let pos = self.pos;

@@ -37,7 +37,9 @@ pub(crate) mod side;
 
 use std::time::{Duration, Instant};
 
-pub use any::{AnyConsumer, AnyKind, AnyProducer, AnyReadChunk, AnyWriteChunk};
+pub use any::{
+    AnyConsumer, AnyKind, AnyProducer, AnyReadChunk, AnyReceiver, AnySender, AnyWriteChunk,
+};
 pub use chunk::{ReadChunk, WriteChunk};
 pub use consumer::Consumer;
 pub use message::{Bytes, Message};

@@ -60,6 +60,9 @@ impl ConsumerCore {
     /// The length of the data record at `head`, skipping padding and
     /// tombstones; `None` when nothing is committed there yet.
     fn front(&mut self) -> Result<Option<u32>, CorruptError> {
+        // A truncation caught by the SIGBUS handler (zero pages mapped over
+        // the lost range) fails every operation from then on.
+        self.ring.check_poison()?;
         loop {
             let shared = &self.ring.shared;
             let frame = Frame::of(shared, self.head);

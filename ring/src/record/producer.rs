@@ -106,6 +106,8 @@ impl ProducerCore {
     /// too short. Returns the record's position.
     fn claim(&mut self, size: u64) -> Result<u64, Claim> {
         debug_assert!(size % RECORD_ALIGN == 0 && size <= self.capacity);
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring.check_poison().map_err(Claim::Corrupt)?;
         loop {
             // Relaxed: `tail` only hands out byte ranges; what we may write
             // is decided by `head` (Acquire in `fits`) and the CAS below.
