@@ -54,6 +54,16 @@
 #define RINGWAY_CREATE_CHECKSUMS 4
 
 /**
+ * `ringway_params.flags`, SPSC rings only: stamped slots, each a readiness
+ * stamp then the payload, so a consumer learns of a message from the
+ * message's own cache line (the lowest round-trip latency). Its chunks are
+ * scattered (`ringway_chunk.first` is NULL: use `ringway_producer_slot` and
+ * `ringway_consumer_slot`); without the flag the slots are contiguous and
+ * chunks give two runs of slots. (MPMC slots always carry a stamp.)
+ */
+#define RINGWAY_CREATE_STAMPED 8
+
+/**
  * Major version of the library (`RINGWAY_VERSION_MAJOR` in C).
  */
 #define RINGWAY_VERSION_MAJOR 0
@@ -79,7 +89,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 5
+#define RINGWAY_LAYOUT_VERSION 6
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -214,7 +224,9 @@ enum ringway_result
   RINGWAY_ERR_OTHER = 28,
   /**
    * MPMC: a producer's claim holds the head (a message is being written
-   * there); the ring is not empty, retry (not an error condition).
+   * there; from a pop: the ring is not empty) or a consumer's claim
+   * holds the slot at the tail (a message there is still being read;
+   * from a push: the ring is not full); retry (not an error condition).
    */
   RINGWAY_ERR_BUSY = 29,
   /**
@@ -320,7 +332,8 @@ typedef struct ringway_received {
  * wrap around the end of the slot array, so it comes as two spans; `second`
  * is NULL and `second_len` 0 when it does not wrap. Lengths are in bytes,
  * each a multiple of the slot size; `slots` is the number of slots in both.
- * On an MPMC ring slots are not contiguous (each carries a stamp): `first`
+ * On an MPMC ring, or an SPSC ring created with `RINGWAY_CREATE_STAMPED`,
+ * slots are not contiguous (each carries a stamp): `first`
  * and `second` are NULL, the lengths 0, and `ringway_producer_slot` /
  * `ringway_consumer_slot` give each slot's address (they work for SPSC too).
  *
@@ -765,8 +778,10 @@ void ringway_consumer_free(struct ringway_consumer *consumer);
  * without waiting. `buf` is written only on success.
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY` (no message: retry later), `_SIZE`, `_NULL`, `_STATE`
- * (a chunk is being read), `_CORRUPT`.
+ * `RINGWAY_ERR_EMPTY` (no message: retry later), `_BUSY` (MPMC: a
+ * producer's claim holds the head; the ring is not empty, retry),
+ * `_PEER_GONE` (drained, and every producer died), `_SIZE`, `_NULL`,
+ * `_STATE` (a chunk is being read), `_CORRUPT`.
  *
  * # Safety
  * `consumer` is a live consumer handle not used by another thread during
@@ -780,7 +795,8 @@ ringway_result ringway_consumer_try_pop(struct ringway_consumer *consumer, void 
  * futex; a producer's push wakes it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`.
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`,
+ * `_PEER_GONE` (drained, and every producer died).
  *
  * # Safety
  * As `ringway_consumer_try_pop`.
@@ -792,7 +808,8 @@ ringway_result ringway_consumer_pop(struct ringway_consumer *consumer, void *buf
  * one.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+ * `_PEER_GONE` (drained, and every producer died).
  *
  * # Safety
  * As `ringway_consumer_try_pop`.
@@ -824,7 +841,10 @@ ringway_result ringway_consumer_read(struct ringway_consumer *consumer,
 
 /**
  * The address of message `index` (from 0) of the chunk being read, to read
- * its `slot_size` bytes in place; works for both ring kinds.
+ * its `slot_size` bytes in place; works for both ring kinds. The bytes are
+ * in shared memory: a peer that does not follow the protocol may change
+ * them while you read, so copy a message (`memcpy`, or
+ * `ringway_consumer_try_pop`) before validating what you parse from it.
  *
  * # Errors
  * `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (`index`
@@ -978,8 +998,10 @@ void ringway_producer_free(struct ringway_producer *producer);
  * Pushes one message of exactly the ring's slot size, without waiting.
  *
  * # Errors
- * `RINGWAY_ERR_FULL` (no free slot: retry later), `_SIZE`, `_NULL`,
- * `_STATE` (a chunk is reserved), `_CORRUPT`.
+ * `RINGWAY_ERR_FULL` (no free slot: retry later), `_BUSY` (MPMC: the slot
+ * at the tail is still held by a consumer's claim; the ring is not full,
+ * retry), `_PEER_GONE` (every consumer died), `_SIZE`, `_NULL`, `_STATE` (a
+ * chunk is reserved), `_CORRUPT`.
  *
  * # Safety
  * `producer` is a live producer handle not used by another thread during
@@ -995,7 +1017,8 @@ ringway_result ringway_producer_try_push(struct ringway_producer *producer,
  * futex; a consumer's pop wakes it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`.
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`,
+ * `_PEER_GONE` (every consumer died).
  *
  * # Safety
  * As `ringway_producer_try_push`.
@@ -1010,7 +1033,8 @@ ringway_result ringway_producer_push(struct ringway_producer *producer,
  * `RINGWAY_ERR_TIMEOUT`).
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+ * `_PEER_GONE` (every consumer died).
  *
  * # Safety
  * As `ringway_producer_try_push`.

@@ -10,8 +10,10 @@
 #  4. compiles the C tests with -std=c11 -Wall -Wextra -Wpedantic -Werror
 #     under ASan + UBSan, linked against the static AND the shared library,
 #     and runs them (API happy and error paths; record and broadcast rings,
-#     durable files; C <-> Rust across processes,
-#     10^6 messages each way); links a C++ program against both;
+#     durable files; C <-> Rust across processes, 10^6 messages each way;
+#     the scribbler: a forked child writes random bytes into the rings the
+#     C calls work on, RINGWAY_C_SCRIBBLE_WRITES, default 10^5); links a C++
+#     program against both;
 #  5. builds the C example (examples/c) and runs producer and consumer;
 #  6. compiles and runs the program and the compile/link line of the README
 #     section "Using ringway from C" (README.md between <!-- c-link-line -->
@@ -20,7 +22,8 @@
 #
 # Environment: CARGO_TARGET_DIR (default <repo>/target), RINGWAY_PROFILE
 # (debug or release; default debug, which keeps debug assertions on),
-# CC, CXX, RINGWAY_XPROC_COUNT (default 1000000).
+# CC, CXX, RINGWAY_XPROC_COUNT (default 1000000), RINGWAY_C_SCRIBBLE_WRITES
+# (default 100000).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +42,7 @@ libdir="$target_dir/$profile"
 CC="${CC:-cc}"
 CXX="${CXX:-c++}"
 count="${RINGWAY_XPROC_COUNT:-1000000}"
+scribble_writes="${RINGWAY_C_SCRIBBLE_WRITES:-100000}"
 
 # System libraries a Rust staticlib needs (rustc --print native-static-libs).
 static_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl)
@@ -95,7 +99,7 @@ run "$CXX" -std=c++11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ c-in
 
 step "compile the C tests (ASan + UBSan) against the static and the shared library"
 inc=(-Ic-include -Iffi/c-tests)
-for t in test_api test_records test_cross_process; do
+for t in test_api test_records test_cross_process test_scribbler; do
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-static" \
         "$libdir/libringway.a" "${static_libs[@]}"
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-shared" \
@@ -120,6 +124,7 @@ for link in static shared; do
     run "$work/test_records-$link"
     run "$work/test_cxx-$link"
     run "$work/test_cross_process-$link" "$peer" "$count"
+    run "$work/test_scribbler-$link" "$scribble_writes"
 done
 
 step "build and run the C example (examples/c)"

@@ -21,6 +21,8 @@ pub(crate) struct Shape {
     pub(crate) gated: bool,
     /// Record: CRC32C per record.
     pub(crate) checksums: bool,
+    /// SPSC: stamped slots.
+    pub(crate) stamped: bool,
 }
 
 /// `ringway create`.
@@ -36,6 +38,7 @@ pub(crate) fn create(
         slot_size,
         gated,
         checksums,
+        stamped,
     } = shape;
     let locator = match (name, file) {
         (Some(_), Some(_)) => fail!("give a shm NAME or --file PATH, not both"),
@@ -54,7 +57,8 @@ pub(crate) fn create(
         Kind::Spsc | Kind::Mpmc => RingBuilder::new(kind)
             .capacity(capacity.unwrap_or(1024))
             .slot_size(slot_size)
-            .slot_align(align),
+            .slot_align(align)
+            .stamped(stamped),
     }
     .unlink_on_drop(false);
     let builder = match barrier {
@@ -128,6 +132,17 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
             out,
             "slot            {} bytes, align {}, stride {}",
             g.slot_size, g.slot_align, g.stride
+        );
+    }
+    if g.kind == Kind::Spsc {
+        let _ = writeln!(
+            out,
+            "slot layout     {}",
+            if g.stamped {
+                "stamped (a readiness stamp in front of each payload)"
+            } else {
+                "contiguous"
+            }
         );
     }
     if !bytes {

@@ -128,6 +128,10 @@ impl<T> From<PushError<T>> for Error {
             ),
             PushError::Corrupt(c) => c.into(),
             PushError::PeerGone(_) => consumer_gone(),
+            PushError::Busy(_) => Error::fixed(
+                RINGWAY_ERR_BUSY,
+                "the slot at the tail of the ring is still being read; retry",
+            ),
         }
     }
 }

@@ -52,6 +52,14 @@ pub const RINGWAY_CREATE_GATED: u32 = 2;
 /// with it).
 pub const RINGWAY_CREATE_CHECKSUMS: u32 = 4;
 
+/// `ringway_params.flags`, SPSC rings only: stamped slots, each a readiness
+/// stamp then the payload, so a consumer learns of a message from the
+/// message's own cache line (the lowest round-trip latency). Its chunks are
+/// scattered (`ringway_chunk.first` is NULL: use `ringway_producer_slot` and
+/// `ringway_consumer_slot`); without the flag the slots are contiguous and
+/// chunks give two runs of slots. (MPMC slots always carry a stamp.)
+pub const RINGWAY_CREATE_STAMPED: u32 = 8;
+
 const _: () = assert!(RINGWAY_KIND_SPSC == Kind::Spsc as u32);
 const _: () = assert!(RINGWAY_KIND_MPMC == Kind::Mpmc as u32);
 const _: () = assert!(RINGWAY_KIND_RECORD == Kind::Record as u32);
@@ -146,7 +154,8 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
         | match kind {
             Kind::Broadcast => RINGWAY_CREATE_GATED,
             Kind::Record => RINGWAY_CREATE_CHECKSUMS,
-            Kind::Spsc | Kind::Mpmc => 0,
+            Kind::Spsc => RINGWAY_CREATE_STAMPED,
+            Kind::Mpmc => 0,
         };
     let unknown = params.flags & !known;
     if unknown != 0 {
@@ -176,7 +185,10 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
         0 => 1 << params.slot_size.trailing_zeros().min(3),
         a => a,
     };
-    Ok(builder.slot_size(params.slot_size).slot_align(align))
+    Ok(builder
+        .slot_size(params.slot_size)
+        .slot_align(align)
+        .stamped(params.flags & RINGWAY_CREATE_STAMPED != 0))
 }
 
 fn open_options(kind: ringway_kind) -> Result<OpenOptions, Error> {

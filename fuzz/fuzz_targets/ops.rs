@@ -1,4 +1,5 @@
-//! A sequence of operations on both sides of a ring (SPSC or MPMC, bytes)
+//! A sequence of operations on both sides of a ring (SPSC contiguous, SPSC
+//! stamped or MPMC, bytes)
 //! while the fuzzer's bytes overwrite the header, the cursors, the slot
 //! stamps, the futex words and the producer-table entries between
 //! operations. Every operation must return a result or a typed error: no
@@ -36,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let kind = if first & 1 == 0 { Kind::Spsc } else { Kind::Mpmc };
+    // Bit 1: SPSC stamped slots (ignored by MPMC).
     let builder = RingBuilder::new(kind)
+        .stamped(first & 2 != 0)
         .capacity(CAPACITY)
         .slot_size(SLOT)
         .slot_align(8);

@@ -61,6 +61,7 @@
 
 mod attach;
 pub mod broadcast;
+mod copy;
 mod error;
 pub mod handle;
 pub mod layout;

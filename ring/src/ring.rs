@@ -316,6 +316,30 @@ impl Ring {
         self.shared.poison.check()
     }
 
+    /// `e`, or the truncation error when the ring was poisoned meanwhile
+    /// (the value behind `e` came from a zero page the SIGBUS handler
+    /// mapped): for cores that build their errors before they know.
+    #[cold]
+    pub(crate) fn explain(&self, e: crate::CorruptError) -> crate::CorruptError {
+        self.check_poison().err().unwrap_or(e)
+    }
+
+    /// The end of one slice of a blocking wait until `deadline`: at most
+    /// [`LIVENESS_SLICE`](crate::peer::LIVENESS_SLICE) from now, so that a
+    /// wait whose futex word was lost to a truncation (a private zero page
+    /// that nobody wakes) comes back to look at the poison flag.
+    pub(crate) fn slice_of(deadline: Option<std::time::Instant>) -> Option<std::time::Instant> {
+        // Under loom a timed wait never sleeps (see `peer::wait`): unsliced.
+        if cfg!(loom) {
+            return deadline;
+        }
+        let slice = std::time::Instant::now().checked_add(crate::peer::LIVENESS_SLICE);
+        match (deadline, slice) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
+        }
+    }
+
     /// The error for an impossible value read from the ring: the truncation
     /// error when the ring was poisoned (the value came from a zero page the
     /// SIGBUS handler mapped), else `what` and `value`.
@@ -471,13 +495,14 @@ impl Ring {
             unsafe {
                 core::ptr::write_bytes(region.as_ptr().add(PEERS_OFFSET), 0, PEER_TABLE_SIZE)
             };
-            if geometry.kind == Kind::Mpmc {
-                // MPMC stamps must start at 0 (free for lap 0, see
-                // `mpmc`); fresh shm, files and anonymous maps are zero already.
+            if geometry.kind == Kind::Mpmc || geometry.stamped {
+                // MPMC and stamped-SPSC stamps must start at 0 (free for lap
+                // 0, see `mpmc`; not ready, see `spsc`); fresh shm, files and
+                // anonymous maps are zero already.
                 for idx in 0..geometry.capacity {
                     let at = geometry.slots_offset + idx * u64::from(geometry.stride);
                     // SAFETY: at + 8 <= total_len <= region length; 8-aligned
-                    // (slots_offset and the MPMC stride are); nobody else uses
+                    // (slots_offset and the stamped stride are); nobody else uses
                     // the region yet.
                     unsafe { region.as_ptr().add(at as usize).cast::<u64>().write(0) };
                 }
@@ -715,6 +740,21 @@ impl RingBuilder {
         self
     }
 
+    /// For a [`Kind::Spsc`] ring: stamped slots (`true`), each
+    /// `[stamp u64 | payload]`, so that a consumer learns of a message from
+    /// the message's own cache line (the lowest round-trip latency), or
+    /// contiguous payloads (`false`, the default), whose chunks lend plain
+    /// slices (`as_slices`, the C chunk pointers) and whose batches move the
+    /// fewest bytes. See [`spsc`](crate::spsc) for the numbers. Ignored by
+    /// the other kinds.
+    pub fn stamped(mut self, on: bool) -> Self {
+        self.flags &= !crate::layout::FLAG_STAMPED;
+        if on && self.kind == Kind::Spsc {
+            self.flags |= crate::layout::FLAG_STAMPED;
+        }
+        self
+    }
+
     /// Number of slots: a power of two from 2 to 2^32.
     pub fn capacity(mut self, slots: u64) -> Self {
         self.capacity = slots;
@@ -782,7 +822,13 @@ impl RingBuilder {
     /// # Errors
     /// The first parameter that cannot be laid out.
     pub fn geometry(&self) -> Result<Geometry, crate::layout::LayoutError> {
-        Geometry::new(self.kind, self.capacity, self.slot_size, self.slot_align)
+        Geometry::with_flags(
+            self.kind,
+            self.flags,
+            self.capacity,
+            self.slot_size,
+            self.slot_align,
+        )
     }
 
     /// The ring's [`Barrier`] mode: how its notifiers and waiters pay for the

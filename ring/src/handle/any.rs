@@ -233,6 +233,10 @@ impl<M: Message> AnyReadChunk<'_, M> {
         fn slices([&] self) -> Option<Slices<'_, M::Elem>>;
         /// See [`ReadChunk::releases_part`].
         fn releases_part([&] self) -> bool;
+        /// See [`ReadChunk::copy_to`].
+        fn copy_to([&] self, out: &mut [M::Elem]) -> usize;
+        /// See [`ReadChunk::copy_message`].
+        fn copy_message([&] self, i: usize, out: &mut [M::Elem]) -> bool;
         /// See [`ReadChunk::release`] (panics as there).
         fn release([] self, read: usize);
     }
@@ -287,6 +291,7 @@ fn unit_push<T>(e: PushError<T>) -> PushError<()> {
         PushError::Size { expected, found } => PushError::Size { expected, found },
         PushError::Corrupt(c) => PushError::Corrupt(c),
         PushError::PeerGone(_) => PushError::PeerGone(()),
+        PushError::Busy(_) => PushError::Busy(()),
     }
 }
 

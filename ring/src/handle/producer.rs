@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use super::chunk::WriteChunk;
 use super::side::{ProducerSide, Span};
 use super::{after, claim_single, Failed, Flavor, Message, Wait};
-use crate::error::{CorruptError, PushError, PushTimeoutError, Waited};
+use crate::error::{CorruptError, PopError, PushError, PushTimeoutError, Waited};
 use crate::ring::Ring;
 
 super::handle! {
@@ -47,8 +47,10 @@ impl<K: Flavor, M: Message> Producer<K, M> {
     /// Pushes one message without waiting.
     ///
     /// # Errors
-    /// [`PushError::Full`] hands the message back (on MPMC also after losing
-    /// many races for the cursor in a row); `Size` for a bytes message that
+    /// [`PushError::Full`] hands the message back; on MPMC,
+    /// [`PushError::Busy`] when a consumer's claim holds the slot at the
+    /// tail (the ring is not full; retry) or after losing many races for
+    /// the cursor in a row; `Size` for a bytes message that
     /// is not one slot long; `Corrupt` when the peer's state is impossible.
     ///
     /// # Examples
@@ -68,6 +70,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             Err(Failed::Size(expected, found)) => Err(PushError::Size { expected, found }),
             Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushError::Corrupt(e)),
             Err(Failed::Waited(Waited::PeerGone)) => Err(PushError::PeerGone(message)),
+            Err(Failed::Nothing(PopError::Busy)) => Err(PushError::Busy(message)),
             Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
                 Err(PushError::Full(message))
             }
@@ -220,7 +223,13 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             <K::Producer>::claim_one,
             <K::Producer>::claim_one_until,
             <K::Producer>::peer_gone,
-        )?;
+        );
+        let claim = claim.map_err(|failed| match failed {
+            // Full, or (MPMC) a live claim holds the slot at the tail.
+            Failed::Nothing(_) if self.side.busy() => Failed::Nothing(PopError::Busy),
+            Failed::Nothing(_) => Failed::Waited(Waited::Timeout),
+            failed => failed,
+        })?;
         self.write(claim, src);
         Ok(())
     }

@@ -99,9 +99,10 @@
 //! | peer entry `claim_pos`, `claim_len` | the holder, after each claim CAS and after publishing / releasing | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` |
 //! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
 //!
-//! Producers never read `head`, and consumers read `tail` only to tell
-//! `Busy` from `Empty` after a pop found nothing (see below): each side
-//! otherwise reads only its own cursor and the stamps.
+//! Producers read `head` only to tell `Busy` from `Full` after a push found
+//! no free slot, and consumers read `tail` only to tell `Busy` from `Empty`
+//! after a pop found nothing (see below): each side otherwise reads only its
+//! own cursor and the stamps.
 //!
 //! # Empty, Busy, and who waits on whom
 //!
@@ -118,7 +119,13 @@
 //!   positions nor a peer that keeps publishing SKIP holds the call past it
 //!   by more than one batch of [`SKIP_BATCH`] stamp reads.
 //! - Producers wait for the consumer that claimed the position one lap
-//!   behind `tail` to release it (`Full`, or the push deadline).
+//!   behind `tail` to release it. `try_push` returns
+//!   [`PushError::Full`](crate::PushError::Full) when `capacity` positions
+//!   are unconsumed (`tail - head == capacity`: no consumer has claimed
+//!   that position), and [`PushError::Busy`](crate::PushError::Busy) when
+//!   fewer are (a consumer has claimed it and not released its slot yet):
+//!   the ring is not full, every producer waits for that consumer. The
+//!   push deadline bounds what it can cost.
 //! - A producer that stops for ever inside a claim (a crash) holds every
 //!   consumer at that position; freeing it is the crash reaper's job (the
 //!   peer table, below), not something a deadline can do.
@@ -319,9 +326,10 @@ impl<'a> Slot<'a> {
         #[cfg(not(loom))]
         // SAFETY: `start` is the start of slot `idx < capacity`, inside the
         // region, which lives as long as `shared`. It is 8-aligned: slots
-        // start at a multiple of 128 and an MPMC stride is a multiple of 8.
-        // The first 8 bytes of an MPMC slot are its stamp, only ever
-        // accessed atomically (AtomicU64 has the size and alignment of u64).
+        // start at a multiple of 128 and an MPMC (or stamped SPSC) stride is
+        // a multiple of 8. The first 8 bytes of such a slot are its stamp,
+        // only ever accessed atomically (AtomicU64 has the size and
+        // alignment of u64).
         let stamp = unsafe { &*start.cast::<AtomicU64>() };
         #[cfg(loom)]
         let stamp = shared.access.stamp(idx);

@@ -246,6 +246,31 @@ impl ProducerSide for ProducerCore {
             && self.peer.gone_now(Role::Consumer)
             && self.peer.confirm_gone(!self.may_claim())
     }
+
+    fn busy(&self) -> bool {
+        self.held_by_consumer()
+    }
+}
+
+impl ProducerCore {
+    /// Why a claim found no free slot: `true` (`PushError::Busy`) when
+    /// fewer than `capacity` positions are unconsumed, so the consumers
+    /// have claimed position `tail - capacity` and one of them has not yet
+    /// released its slot (every producer waits for it: positions are taken
+    /// in order); `false` (`Full`) when `capacity` positions are unconsumed
+    /// (or the cursors are impossible, which the next claim reports).
+    ///
+    /// Producers otherwise never read `head`; this read classifies a failed
+    /// push only. Acquire on both loads (pairs with the AcqRel CAS of the
+    /// cursors). `head` is read first: a `head` older than the `tail` read
+    /// after it can only make the ring look fuller than it is, which is a
+    /// valid order for a call that raced with a pop.
+    pub(crate) fn held_by_consumer(&self) -> bool {
+        let h = self.ring.shared.header();
+        let head = h.head.load(Ordering::Acquire);
+        let tail = h.tail.load(Ordering::Acquire);
+        tail.wrapping_sub(head) < self.capacity
+    }
 }
 
 impl ProducerCore {

@@ -27,6 +27,11 @@ pub struct ConsumerCore {
     capacity: u64,
     /// How the blocking calls wait for messages.
     strategy: WaitStrategy,
+    /// Stamped slots (`FLAG_STAMPED`): a one-message claim looks at the
+    /// stamp of the slot at `head`, not at `tail`.
+    stamped: bool,
+    /// Offset of the payload in a slot (0, or after the stamp).
+    payload_offset: usize,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -58,21 +63,129 @@ fn read_tail(
 }
 
 impl ConsumerCore {
-    /// Ready slots, re-reading `tail` only if the cached value shows fewer than `want`.
+    pub(crate) fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
+        let (peer, head, tail) = super::attach(ring, Role::Consumer)?;
+        let capacity = ring.capacity();
+        Ok(ConsumerCore {
+            ring: ring.clone(),
+            poison: ring.poison(),
+            head,
+            cached_tail: tail,
+            capacity,
+            strategy: WaitStrategy::default(),
+            stamped: ring.geometry().stamped,
+            payload_offset: ring.geometry().payload_offset as usize,
+            peer,
+        })
+    }
+
+    /// Whether the ring is drained and the producer is gone (checked at most
+    /// every `peer::CHECK_INTERVAL`): the error a non-blocking pop that found
+    /// nothing reports.
+    #[cold]
+    pub(crate) fn producer_gone(&mut self) -> bool {
+        if !self.peer.gone_now(Role::Producer) {
+            return false;
+        }
+        if !matches!(self.refresh(), Ok(0)) {
+            // Reported once nothing is left to do.
+            self.peer.unreport();
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Ready slots, re-reading `tail` only if the cached value shows fewer
+    /// than `want`; for one message from stamped slots, the stamp at `head`
+    /// instead of `tail`.
     #[inline]
-    fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
+    pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
         let ready = self.cached_tail - self.head;
         if ready >= want {
             return Ok(ready);
         }
+        if self.stamped && want == 1 {
+            return self.stamp_ready();
+        }
         self.refresh()
     }
 
+    /// With nothing known ready: whether the slot at `head` holds its
+    /// message, from its stamp (1 or 0). The shared `tail` stays untouched,
+    /// so a polling consumer keeps only the slot's line.
+    ///
+    /// The stamp is classified against `head`: `head + 1` is ready; 0 or
+    /// the stamp of an earlier position of this slot is "not yet"; anything
+    /// else (a later position, another slot's) no honest producer writes.
+    #[inline]
+    fn stamp_ready(&mut self) -> Result<u64, CorruptError> {
+        let pos = self.head;
+        debug_assert_eq!(self.cached_tail, pos);
+        // Acquire: pairs with the producer's Release stamp stores in
+        // `ProducerCore::publish` (and in `ProducerCore::attach`): the payload and a tail of at least
+        // `pos + 1` are visible once the stamp is.
+        let stamp = super::stamp(&self.ring, self.payload_offset, pos)
+            .load(ordering!(Acquire, "spsc_stamp_acquire_relaxed"));
+        if stamp == pos + 1 {
+            self.cached_tail = pos + 1;
+            return Ok(1);
+        }
+        let mask = self.capacity - 1;
+        if stamp == 0 || (stamp <= pos && (stamp - 1) & mask == pos & mask) {
+            return Ok(0);
+        }
+        Err(self
+            .ring
+            .corrupt("slot stamp is impossible for its position", stamp))
+    }
+
     /// Re-reads the producer's cursor and checks it.
-    fn refresh(&mut self) -> Result<u64, CorruptError> {
+    pub(crate) fn refresh(&mut self) -> Result<u64, CorruptError> {
         read_tail(&self.ring, self.head, &mut self.cached_tail, self.capacity)
+    }
+
+    /// Waits until at least `want` messages (at most the capacity) are ready,
+    /// or the deadline passes, sleeping on the ring's data event as the wait
+    /// strategy says. Returns the ready messages.
+    pub(crate) fn wait_ready(
+        &mut self,
+        want: u64,
+        deadline: Option<Instant>,
+    ) -> Result<u64, Waited> {
+        let want = want.clamp(1, self.capacity);
+        let ready = self.ready(want).map_err(Waited::Corrupt)?;
+        if ready >= want {
+            return Ok(ready);
+        }
+        let (ring, head, capacity) = (&self.ring, self.head, self.capacity);
+        let cached_tail = &mut self.cached_tail;
+        self.peer.wait_count(self.strategy, want, deadline, || {
+            read_tail(ring, head, cached_tail, capacity)
+        })
+    }
+
+    pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
+    }
+
+    /// Hands `n` read slots back to the producer and wakes it if it sleeps.
+    #[inline]
+    pub(crate) fn release(&mut self, n: u64) {
+        debug_assert!(self.head + n <= self.cached_tail);
+        self.head += n;
+        let h = self.ring.shared.header();
+        // Release: our reads of the slots below head happen before the
+        // producer's overwrite; pairs with the Acquire load of head in
+        // `ProducerCore::refresh`.
+        h.head
+            .store(self.head, ordering!(Release, "spsc_release_relaxed"));
+        h.space_event.notify_in(self.ring.shared.barrier);
     }
 }
 
@@ -82,24 +195,21 @@ impl Drop for ConsumerCore {
     }
 }
 
-/// The seam of the handle layer, implemented by the core itself.
+/// The seam of the handle layer: each step is one of the core's above.
 impl ConsumerSide for ConsumerCore {
     const PARTIAL_RELEASE: bool = true;
 
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        let (peer, head, tail) = super::attach(ring, Role::Consumer)?;
-        Ok(ConsumerCore {
-            ring: ring.clone(),
-            poison: ring.poison(),
-            head,
-            cached_tail: tail,
-            capacity: ring.capacity(),
-            strategy: WaitStrategy::default(),
-            peer,
-        })
+        ConsumerCore::attach(ring)
     }
 
-    crate::handle::side::ring_and_strategy!();
+    fn ring(&self) -> &Ring {
+        ConsumerCore::ring(self)
+    }
+
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        ConsumerCore::set_wait_strategy(self, strategy);
+    }
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
@@ -127,55 +237,31 @@ impl ConsumerSide for ConsumerCore {
 
     #[inline]
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {
-        (i < claim.len).then(|| self.ring.shared.slot(claim.pos + i).0.cast_const())
+        (i < claim.len)
+            .then(|| super::payload(&self.ring, self.payload_offset, claim.pos + i).cast_const())
     }
 
     fn spans(&self, claim: Span) -> Option<Spans> {
-        Some(contiguous(&self.ring, claim.pos, claim.len))
+        (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
-    /// Hands `read` slots back to the producer and wakes it if it sleeps.
     #[inline]
     fn release(&mut self, _claim: Span, read: u64) {
-        if read == 0 {
-            return;
+        if read > 0 {
+            ConsumerCore::release(self, read);
         }
-        debug_assert!(self.head + read <= self.cached_tail);
-        self.head += read;
-        let h = self.ring.shared.header();
-        // Release: our reads of the slots below head happen before the
-        // producer's overwrite; pairs with the Acquire load of head in
-        // `ProducerCore::refresh`.
-        h.head
-            .store(self.head, ordering!(Release, "spsc_release_relaxed"));
-        h.space_event.notify_in(self.ring.shared.barrier);
     }
 
     fn ready_slots(&mut self) -> Result<u64, CorruptError> {
         self.refresh()
     }
 
-    /// Waits on the ring's data event (see `Peer::wait_count`).
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
-        let want = n.clamp(1, self.capacity);
-        let ready = self.ready(want).map_err(Waited::Corrupt)?;
-        if ready >= want {
-            return Ok(ready);
-        }
-        let (ring, head, capacity) = (&self.ring, self.head, self.capacity);
-        let cached_tail = &mut self.cached_tail;
-        self.peer.wait_count(self.strategy, want, deadline, || {
-            read_tail(ring, head, cached_tail, capacity)
-        })
+        ConsumerCore::wait_ready(self, n, deadline)
     }
 
-    /// Whether the ring is drained and the producer is gone (looked at as
-    /// `Peer::gone_now` says).
     #[inline]
     fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.peer.gone_now(Role::Producer) && {
-            let drained = matches!(self.refresh(), Ok(0));
-            self.peer.confirm_gone(drained)
-        }
+        self.peer.tick() && self.producer_gone()
     }
 }

@@ -7,7 +7,7 @@ use ringway_sync::WaitStrategy;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
-use crate::loom::ordering;
+use crate::loom::{ordering, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
 use crate::sigbus::Poison;
@@ -27,6 +27,10 @@ pub struct ProducerCore {
     capacity: u64,
     /// How the blocking calls wait for space.
     strategy: WaitStrategy,
+    /// Stamped slots (`FLAG_STAMPED`): `publish` stores each slot's stamp.
+    stamped: bool,
+    /// Offset of the payload in a slot (0, or after the stamp).
+    payload_offset: usize,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -60,9 +64,60 @@ fn read_head(
 }
 
 impl ProducerCore {
+    pub(crate) fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
+        let (peer, head, tail) = super::attach(ring, Role::Producer)?;
+        let capacity = ring.capacity();
+        let core = ProducerCore {
+            ring: ring.clone(),
+            poison: ring.poison(),
+            tail,
+            cached_head: head,
+            capacity,
+            strategy: WaitStrategy::default(),
+            stamped: ring.geometry().stamped,
+            payload_offset: ring.geometry().payload_offset as usize,
+            peer,
+        };
+        if core.stamped {
+            // A producer that died between its `tail` store and its stamp
+            // stores left published messages without stamps: stamp every
+            // message still in the ring again (the same values an honest
+            // producer wrote; a slot the consumer frees meanwhile gets a
+            // stamp of an older position, which it reads as "not yet").
+            // Release: each stamp publishes the payload, which our Acquire
+            // load of tail above made ours to publish; pairs with the
+            // Acquire load in `ConsumerCore::stamp_ready`.
+            for pos in head..tail {
+                super::stamp(&core.ring, core.payload_offset, pos)
+                    .store(pos + 1, Ordering::Release);
+            }
+        }
+        Ok(core)
+    }
+
+    /// Whether the ring is full because the consumer is gone (checked at most
+    /// every `peer::CHECK_INTERVAL`): the error a non-blocking push that found
+    /// no free slot reports.
+    #[cold]
+    pub(crate) fn consumer_gone(&mut self) -> bool {
+        if !self.peer.gone_now(Role::Consumer) {
+            return false;
+        }
+        if !matches!(self.refresh(), Ok(0)) {
+            // Reported once nothing is left to do.
+            self.peer.unreport();
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
     #[inline]
-    fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
+    pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
         let free = self.capacity - (self.tail - self.cached_head);
@@ -73,8 +128,61 @@ impl ProducerCore {
     }
 
     /// Re-reads the consumer's cursor and checks it.
-    fn refresh(&mut self) -> Result<u64, CorruptError> {
+    pub(crate) fn refresh(&mut self) -> Result<u64, CorruptError> {
         read_head(&self.ring, self.tail, &mut self.cached_head, self.capacity)
+    }
+
+    /// Waits until at least `want` slots (at most the capacity) are free, or
+    /// the deadline passes, sleeping on the ring's space event as the wait
+    /// strategy says. Returns the free slots.
+    pub(crate) fn wait_free(
+        &mut self,
+        want: u64,
+        deadline: Option<Instant>,
+    ) -> Result<u64, Waited> {
+        let want = want.clamp(1, self.capacity);
+        let free = self.free(want).map_err(Waited::Corrupt)?;
+        if free >= want {
+            return Ok(free);
+        }
+        let (ring, tail, capacity) = (&self.ring, self.tail, self.capacity);
+        let cached_head = &mut self.cached_head;
+        self.peer.wait_count(self.strategy, want, deadline, || {
+            read_head(ring, tail, cached_head, capacity)
+        })
+    }
+
+    pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
+    }
+
+    /// Makes `n` written slots visible to the consumer and wakes it if it
+    /// sleeps: one `tail` store, then (stamped slots) each slot's stamp, then
+    /// one notify.
+    #[inline]
+    pub(crate) fn publish(&mut self, n: u64) {
+        debug_assert!(self.tail + n - self.cached_head <= self.capacity);
+        let first = self.tail;
+        self.tail += n;
+        let h = self.ring.shared.header();
+        // Release: publishes the slot bytes written before; pairs with the
+        // Acquire load of tail in `ConsumerCore::refresh`.
+        h.tail
+            .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
+        if self.stamped {
+            for pos in first..self.tail {
+                // Release: the payloads and the tail store above happen
+                // before the stamp is seen; pairs with the Acquire load of a
+                // stamp in `ConsumerCore::stamp_ready`. So a consumer that
+                // saw a stamp reads the payload, and reads a tail no lower.
+                // (A Release store per stamp rather than one fence(Release)
+                // per batch: the same instructions on x86, and ThreadSanitizer
+                // does not model standalone fences.)
+                super::stamp(&self.ring, self.payload_offset, pos)
+                    .store(pos + 1, ordering!(Release, "spsc_stamp_relaxed"));
+            }
+        }
+        h.data_event.notify_in(self.ring.shared.barrier);
     }
 }
 
@@ -84,22 +192,19 @@ impl Drop for ProducerCore {
     }
 }
 
-/// The seam of the handle layer, implemented by the core itself.
+/// The seam of the handle layer: each step is one of the core's above.
 impl ProducerSide for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        let (peer, head, tail) = super::attach(ring, Role::Producer)?;
-        Ok(ProducerCore {
-            ring: ring.clone(),
-            poison: ring.poison(),
-            tail,
-            cached_head: head,
-            capacity: ring.capacity(),
-            strategy: WaitStrategy::default(),
-            peer,
-        })
+        ProducerCore::attach(ring)
     }
 
-    crate::handle::side::ring_and_strategy!();
+    fn ring(&self) -> &Ring {
+        ProducerCore::ring(self)
+    }
+
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        ProducerCore::set_wait_strategy(self, strategy);
+    }
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
@@ -127,54 +232,30 @@ impl ProducerSide for ProducerCore {
 
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
-        self.ring.shared.slot(pos).0
+        super::payload(&self.ring, self.payload_offset, pos)
     }
 
     fn spans(&self, claim: Span) -> Option<Spans> {
-        Some(contiguous(&self.ring, claim.pos, claim.len))
+        (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
-    /// Makes `written` slots visible to the consumer and wakes it if it sleeps.
     #[inline]
     fn publish(&mut self, _claim: Span, written: u64) {
-        if written == 0 {
-            return;
+        if written > 0 {
+            ProducerCore::publish(self, written);
         }
-        debug_assert!(self.tail + written - self.cached_head <= self.capacity);
-        self.tail += written;
-        let h = self.ring.shared.header();
-        // Release: publishes the slot bytes written before; pairs with the
-        // Acquire load of tail in `ConsumerCore::refresh`.
-        h.tail
-            .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
-        h.data_event.notify_in(self.ring.shared.barrier);
     }
 
     fn free_slots(&mut self) -> Result<u64, CorruptError> {
         self.refresh()
     }
 
-    /// Waits on the ring's space event (see `Peer::wait_count`).
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
-        let want = n.clamp(1, self.capacity);
-        let free = self.free(want).map_err(Waited::Corrupt)?;
-        if free >= want {
-            return Ok(free);
-        }
-        let (ring, tail, capacity) = (&self.ring, self.tail, self.capacity);
-        let cached_head = &mut self.cached_head;
-        self.peer.wait_count(self.strategy, want, deadline, || {
-            read_head(ring, tail, cached_head, capacity)
-        })
+        ProducerCore::wait_free(self, n, deadline)
     }
 
-    /// Whether the ring is full because the consumer is gone (looked at as
-    /// `Peer::gone_now` says).
     #[inline]
     fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.peer.gone_now(Role::Consumer) && {
-            let full = matches!(self.refresh(), Ok(0));
-            self.peer.confirm_gone(full)
-        }
+        self.peer.tick() && self.consumer_gone()
     }
 }
