@@ -9,7 +9,7 @@
 //! producer pushing on meanwhile, busy-spinning) with no syscall, and the
 //! producer fills the ring with no syscall while the consumer is not waiting.
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The tokio adapter within one process: a producer thread against an async
 //! consumer (and the reverse), cancellation, Stream/Sink, MPMC handles, and the raw readiness fd with poll(2).
 
-mod common;
+use ringway_test_support as common;
 
 use std::future::Future;
 use std::pin::pin;

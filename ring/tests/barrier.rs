@@ -5,7 +5,7 @@
 //! `RINGWAY_BARRIER=symmetric`) delivers every wakeup.
 #![cfg(target_os = "linux")]
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::Duration;
 

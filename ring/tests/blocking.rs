@@ -1,7 +1,7 @@
 //! Blocking push and pop: across processes with both sides sleeping at
 //! random, deadlines, and wake-ups between threads.
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::{Duration, Instant};
 

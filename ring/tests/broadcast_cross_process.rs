@@ -5,7 +5,7 @@
 //! everything; the slow one is lapped (it starts reading only after the
 //! producer has written two rings' worth) and reports how many it missed.
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::Duration;
 

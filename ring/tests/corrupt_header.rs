@@ -2,7 +2,7 @@
 //! right `OpenError`, a short file is an error rather than a SIGBUS, corrupt
 //! cursors give `CorruptError`, and random garbage never panics.
 
-mod common;
+use ringway_test_support as common;
 
 use std::fs::OpenOptions as FileOptions;
 use std::os::unix::fs::FileExt;

@@ -2,7 +2,7 @@
 //! again, see `common::spawn_child`) on the other side of a named shm ring or
 //! a file-backed ring.
 
-mod common;
+use ringway_test_support as common;
 
 use common::{reap, spawn_child, ShmName, TempPath, CHILD_ENV};
 use ringway::spsc::{Consumer, Producer};

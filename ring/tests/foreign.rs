@@ -3,7 +3,7 @@
 //! `NotReady`, never waited for by `wait_for_creator`), and it is never
 //! mapped. A ring whose creator died mid-setup still says what it is.
 
-mod common;
+use ringway_test_support as common;
 
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};

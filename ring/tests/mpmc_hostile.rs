@@ -4,7 +4,7 @@
 //! consumer's claim holds the tail's slot, deadlines hold inside the claim
 //! loop, and no cursor value panics.
 
-mod common;
+use ringway_test_support as common;
 
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};

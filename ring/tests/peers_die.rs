@@ -6,7 +6,7 @@
 //! the parent waits until the ring shows the child's state (its peer entry,
 //! its claim, its waiter registration) before it kills it.
 
-mod common;
+use ringway_test_support as common;
 
 use std::process::Child;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! The child does one thing (`rb_child`), then sleeps until it is killed;
 //! the parent waits until the ring shows the child's state before it kills.
 
-mod common;
+use ringway_test_support as common;
 
 use std::process::Child;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! killed between claim and commit, healed by the consumer. The children are
 //! this test binary re-executed (see `common::spawn_child`).
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::Duration;
 

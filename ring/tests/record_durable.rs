@@ -4,7 +4,7 @@
 //! page cache was written back) recover a valid prefix that holds every
 //! flushed record.
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::{Duration, Instant};
 

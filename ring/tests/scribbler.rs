@@ -9,7 +9,7 @@
 //! `cargo test` runs 10^5 writes; `scripts/scribble-long.sh` runs 10^7
 //! (`RINGWAY_SCRIBBLE_WRITES`) in a release build.
 
-mod common;
+use ringway_test_support as common;
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! is found through `tail` and written again by the next producer, and a
 //! producer process killed mid-stream loses nothing it published.
 
-mod common;
+use ringway_test_support as common;
 
 use std::fs::OpenOptions as FileOptions;
 use std::os::unix::fs::FileExt;

@@ -24,7 +24,7 @@
 //! `cargo test` runs a short loop (`RINGWAY_TORTURE_KILLS`, default 200
 //! kills in all); `scripts/torture.sh` runs the long one in release.
 
-mod common;
+use ringway_test_support as common;
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -5,7 +5,7 @@
 //! typed error (`CorruptError`, the ring poisoned) and exit 0, never die by
 //! SIGBUS, and never take the zero pages for an empty ring.
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::{Duration, Instant};
 

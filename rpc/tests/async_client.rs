@@ -2,7 +2,7 @@
 //! client threads, and deadlines with late
 //! answers (which the next call must discard), blocking and async.
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! test binary run again (`common::spawn_child`), killed by the kernel if
 //! the test dies.
 
-mod common;
+use ringway_test_support as common;
 
 use std::time::{Duration, Instant};
 

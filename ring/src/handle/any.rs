@@ -58,6 +58,29 @@ macro_rules! with_any {
     };
 }
 
+/// Methods of an [`AnyKind`] that call the same method of whichever kind it
+/// holds (`[&mut] self`: the receiver).
+macro_rules! forward {
+    ($($(#[$attr:meta])* fn $name:ident $(<$lt:lifetime>)?
+        ([$($r:tt)*] $s:ident $(, $arg:ident: $ty:ty)*) $(-> $ret:ty)?;)*) => {$(
+        $(#[$attr])*
+        pub fn $name $(<$lt>)? ($($r)* $s $(, $arg: $ty)*) $(-> $ret)? {
+            crate::with_any!($s, h => h.$name($($arg),*))
+        }
+    )*};
+}
+
+/// `$body` run on whichever kind `$any` holds, its value wrapped back in
+/// that kind.
+macro_rules! map_any {
+    ($any:expr, $h:pat => $body:expr) => {
+        match $any {
+            AnyKind::Spsc($h) => AnyKind::Spsc($body),
+            AnyKind::Mpmc($h) => AnyKind::Mpmc($body),
+        }
+    };
+}
+
 /// A producer of any kind.
 pub type AnyProducer<M> = AnyKind<Producer<Spsc, M>, Producer<Mpmc, M>>;
 /// A consumer of any kind.
@@ -66,6 +89,21 @@ pub type AnyConsumer<M> = AnyKind<Consumer<Spsc, M>, Consumer<Mpmc, M>>;
 pub type AnyWriteChunk<'a, M> = AnyKind<WriteChunk<'a, Spsc, M>, WriteChunk<'a, Mpmc, M>>;
 /// A read chunk of any kind.
 pub type AnyReadChunk<'a, M> = AnyKind<ReadChunk<'a, Spsc, M>, ReadChunk<'a, Mpmc, M>>;
+
+impl AnyKind<(), ()> {
+    /// The kind of `ring`, holding nothing yet.
+    fn of(ring: &Ring) -> Result<Self, HandleError> {
+        match ring.kind() {
+            Kind::Spsc => Ok(AnyKind::Spsc(())),
+            Kind::Mpmc => Ok(AnyKind::Mpmc(())),
+            // Variable-size kinds have their own handles (`record`, `broadcast`).
+            found @ (Kind::Record | Kind::Broadcast) => Err(HandleError::WrongKind {
+                found,
+                expected: Kind::Spsc,
+            }),
+        }
+    }
+}
 
 impl<S, M> AnyKind<S, M> {
     /// The kind held.
@@ -102,40 +140,21 @@ impl<M: Message> AnyProducer<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        Ok(match ring.kind() {
-            Kind::Spsc => AnyKind::Spsc(Producer::attach(ring)?),
-            Kind::Mpmc => AnyKind::Mpmc(Producer::attach(ring)?),
-            // Variable-size kinds have their own handles (`record`, `broadcast`).
-            found @ (Kind::Record | Kind::Broadcast) => {
-                return Err(HandleError::WrongKind {
-                    found,
-                    expected: Kind::Spsc,
-                })
-            }
-        })
-    }
-
-    /// See [`Producer::try_push`] (errors as there).
-    #[inline]
-    pub fn try_push<'m>(&mut self, message: M::In<'m>) -> Result<(), PushError<M::In<'m>>> {
-        crate::with_any!(self, h => h.try_push(message))
-    }
-
-    /// See [`Producer::push_deadline`] (errors as there).
-    pub fn push_deadline<'m>(
-        &mut self,
-        message: M::In<'m>,
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
-        crate::with_any!(self, h => h.push_deadline(message, deadline))
+        Ok(map_any!(AnyKind::of(ring)?, () => Producer::attach(ring)?))
     }
 
     /// See [`Producer::write_chunk`] (errors as there).
     pub fn write_chunk(&mut self, n: usize) -> Result<AnyWriteChunk<'_, M>, CorruptError> {
-        Ok(match self {
-            AnyKind::Spsc(h) => AnyKind::Spsc(h.write_chunk(n)?),
-            AnyKind::Mpmc(h) => AnyKind::Mpmc(h.write_chunk(n)?),
-        })
+        Ok(map_any!(self, h => h.write_chunk(n)?))
+    }
+
+    forward! {
+        /// See [`Producer::try_push`] (errors as there).
+        #[inline]
+        fn try_push<'m>([&mut] self, message: M::In<'m>) -> Result<(), PushError<M::In<'m>>>;
+        /// See [`Producer::push_deadline`] (errors as there).
+        fn push_deadline<'m>([&mut] self, message: M::In<'m>, deadline: impl Into<Option<Instant>>)
+            -> Result<(), PushTimeoutError<M::In<'m>>>;
     }
 }
 
@@ -145,133 +164,81 @@ impl<M: Message> AnyConsumer<M> {
     /// # Errors
     /// As [`Consumer::attach`].
     pub fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        Ok(match ring.kind() {
-            Kind::Spsc => AnyKind::Spsc(Consumer::attach(ring)?),
-            Kind::Mpmc => AnyKind::Mpmc(Consumer::attach(ring)?),
-            // Variable-size kinds have their own handles (`record`, `broadcast`).
-            found @ (Kind::Record | Kind::Broadcast) => {
-                return Err(HandleError::WrongKind {
-                    found,
-                    expected: Kind::Spsc,
-                })
-            }
-        })
+        Ok(map_any!(AnyKind::of(ring)?, () => Consumer::attach(ring)?))
     }
 
     /// See [`Consumer::read_chunk`] (errors as there).
     pub fn read_chunk(&mut self, n: usize) -> Result<AnyReadChunk<'_, M>, CorruptError> {
-        Ok(match self {
-            AnyKind::Spsc(h) => AnyKind::Spsc(h.read_chunk(n)?),
-            AnyKind::Mpmc(h) => AnyKind::Mpmc(h.read_chunk(n)?),
-        })
+        Ok(map_any!(self, h => h.read_chunk(n)?))
     }
 }
 
 impl<T: Pod> AnyConsumer<T> {
-    /// See [`Consumer::try_pop`] (errors as there).
-    #[inline]
-    pub fn try_pop(&mut self) -> Result<T, PopError> {
-        crate::with_any!(self, h => h.try_pop())
-    }
-
-    /// See [`Consumer::pop_deadline`] (errors as there).
-    pub fn pop_deadline(
-        &mut self,
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<T, PopTimeoutError> {
-        crate::with_any!(self, h => h.pop_deadline(deadline))
+    forward! {
+        /// See [`Consumer::try_pop`] (errors as there).
+        #[inline]
+        fn try_pop([&mut] self) -> Result<T, PopError>;
+        /// See [`Consumer::pop_deadline`] (errors as there).
+        fn pop_deadline([&mut] self, deadline: impl Into<Option<Instant>>) -> Result<T, PopTimeoutError>;
     }
 }
 
 impl AnyConsumer<Bytes> {
-    /// See [`Consumer::try_pop`](Consumer#method.try_pop-1).
-    ///
-    /// # Errors
-    /// As there.
-    #[inline]
-    pub fn try_pop(&mut self, out: &mut [u8]) -> Result<(), PopError> {
-        crate::with_any!(self, h => h.try_pop(out))
-    }
-
-    /// See [`Consumer::pop_deadline`](Consumer#method.pop_deadline-1).
-    ///
-    /// # Errors
-    /// As there.
-    pub fn pop_deadline(
-        &mut self,
-        out: &mut [u8],
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<(), PopTimeoutError> {
-        crate::with_any!(self, h => h.pop_deadline(out, deadline))
+    forward! {
+        /// See [`Consumer::try_pop`](Consumer#method.try_pop-1).
+        ///
+        /// # Errors
+        /// As there.
+        #[inline]
+        fn try_pop([&mut] self, out: &mut [u8]) -> Result<(), PopError>;
+        /// See [`Consumer::pop_deadline`](Consumer#method.pop_deadline-1).
+        ///
+        /// # Errors
+        /// As there.
+        fn pop_deadline([&mut] self, out: &mut [u8], deadline: impl Into<Option<Instant>>)
+            -> Result<(), PopTimeoutError>;
     }
 }
 
 impl<M: Message> AnyWriteChunk<'_, M> {
-    /// See [`WriteChunk::len`].
-    pub fn len(&self) -> usize {
-        crate::with_any!(self, c => c.len())
-    }
-
     /// Whether the chunk is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// See [`WriteChunk::get_mut`].
-    pub fn get_mut(&mut self, i: usize) -> Option<M::Mut<'_>> {
-        crate::with_any!(self, c => c.get_mut(i))
-    }
-
-    /// See [`WriteChunk::slices_mut`].
-    pub fn slices_mut(&mut self) -> Option<SlicesMut<'_, M::Elem>> {
-        crate::with_any!(self, c => c.slices_mut())
-    }
-
-    /// See [`WriteChunk::commit`] (panics as there).
-    pub fn commit(self, written: usize) {
-        crate::with_any!(self, c => c.commit(written))
+    forward! {
+        /// See [`WriteChunk::len`].
+        fn len([&] self) -> usize;
+        /// See [`WriteChunk::get_mut`].
+        fn get_mut([&mut] self, i: usize) -> Option<M::Mut<'_>>;
+        /// See [`WriteChunk::slices_mut`].
+        fn slices_mut([&mut] self) -> Option<SlicesMut<'_, M::Elem>>;
+        /// See [`WriteChunk::commit`] (panics as there).
+        fn commit([] self, written: usize);
     }
 }
 
 impl<M: Message> AnyReadChunk<'_, M> {
-    /// See [`ReadChunk::len`].
-    pub fn len(&self) -> usize {
-        crate::with_any!(self, c => c.len())
-    }
-
     /// Whether the chunk is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// See [`ReadChunk::get`].
-    pub fn get(&self, i: usize) -> Option<M::Ref<'_>> {
-        crate::with_any!(self, c => c.get(i))
-    }
-
-    /// See [`ReadChunk::slices`].
-    pub fn slices(&self) -> Option<Slices<'_, M::Elem>> {
-        crate::with_any!(self, c => c.slices())
-    }
-
-    /// See [`ReadChunk::releases_part`].
-    pub fn releases_part(&self) -> bool {
-        crate::with_any!(self, c => c.releases_part())
-    }
-
-    /// See [`ReadChunk::copy_to`].
-    pub fn copy_to(&self, out: &mut [M::Elem]) -> usize {
-        crate::with_any!(self, c => c.copy_to(out))
-    }
-
-    /// See [`ReadChunk::copy_message`].
-    pub fn copy_message(&self, i: usize, out: &mut [M::Elem]) -> bool {
-        crate::with_any!(self, c => c.copy_message(i, out))
-    }
-
-    /// See [`ReadChunk::release`] (panics as there).
-    pub fn release(self, read: usize) {
-        crate::with_any!(self, c => c.release(read))
+    forward! {
+        /// See [`ReadChunk::len`].
+        fn len([&] self) -> usize;
+        /// See [`ReadChunk::get`].
+        fn get([&] self, i: usize) -> Option<M::Ref<'_>>;
+        /// See [`ReadChunk::slices`].
+        fn slices([&] self) -> Option<Slices<'_, M::Elem>>;
+        /// See [`ReadChunk::releases_part`].
+        fn releases_part([&] self) -> bool;
+        /// See [`ReadChunk::copy_to`].
+        fn copy_to([&] self, out: &mut [M::Elem]) -> usize;
+        /// See [`ReadChunk::copy_message`].
+        fn copy_message([&] self, i: usize, out: &mut [M::Elem]) -> bool;
+        /// See [`ReadChunk::release`] (panics as there).
+        fn release([] self, read: usize);
     }
 }
 

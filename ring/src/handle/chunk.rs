@@ -22,7 +22,7 @@ use crate::spsc::Spsc;
 /// A chunk borrows its handle: the handle cannot be used, nor dropped, while
 /// the chunk lives.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0499
 /// use ringway::{spsc, Kind, RingBuilder};
 /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
 /// let mut tx = spsc::Producer::<u8>::attach(&ring).unwrap();
@@ -30,7 +30,7 @@ use crate::spsc::Spsc;
 /// tx.try_push(1).unwrap(); // the handle is borrowed by the chunk
 /// chunk.commit_all();
 /// ```
-/// ```compile_fail
+/// ```compile_fail,E0505
 /// use ringway::{mpmc, Kind, RingBuilder};
 /// let ring = RingBuilder::new(Kind::Mpmc).capacity(4).message::<u8>().create_anonymous().unwrap();
 /// let mut tx = mpmc::Producer::<u8>::attach(&ring).unwrap();
@@ -59,7 +59,7 @@ pub struct WriteChunk<'a, K: Flavor, M: Message> {
 /// see the `copy` module docs of the crate source for why lending `&T` of a
 /// `Pod` type is kept and what its residual risk is).
 ///
-/// ```compile_fail
+/// ```compile_fail,E0505
 /// use ringway::{spsc, Kind, RingBuilder};
 /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
 /// let mut rx = spsc::Consumer::<u8>::attach(&ring).unwrap();
@@ -105,6 +105,16 @@ unsafe fn slices<'a, E>(spans: Spans, per_slot: usize) -> (&'a mut [E], &'a mut 
             core::slice::from_raw_parts_mut(a.cast(), an * per_slot),
             core::slice::from_raw_parts_mut(b.cast(), bn * per_slot),
         )
+    }
+}
+
+/// Ends a chunk's claim with `end` (the side's `publish` or `release`) of
+/// its first `n` slots, once: the claim is taken, so the drop after a commit
+/// or release finds it empty.
+#[inline]
+fn end<S>(side: &mut S, claim: &mut Span, n: usize, end: impl FnOnce(&mut S, Span, u64)) {
+    if claim.len > 0 {
+        end(side, core::mem::take(claim), n as u64);
     }
 }
 
@@ -156,13 +166,12 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
     /// # Panics
     /// When `written` is more than [`len`](Self::len).
     pub fn commit(mut self, written: usize) {
+        let len = self.len();
         assert!(
-            written <= self.len(),
-            "commit({written}) of a chunk of {} slots",
-            self.len()
+            written <= len,
+            "commit({written}) of a chunk of {len} slots"
         );
-        let claim = core::mem::take(&mut self.claim);
-        self.side.publish(claim, written as u64);
+        end(self.side, &mut self.claim, written, K::Producer::publish);
     }
 
     /// Publishes every slot of the chunk.
@@ -207,10 +216,7 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
 
 impl<K: Flavor, M: Message> Drop for WriteChunk<'_, K, M> {
     fn drop(&mut self) {
-        if self.claim.len > 0 {
-            let claim = core::mem::take(&mut self.claim);
-            self.side.publish(claim, 0);
-        }
+        end(self.side, &mut self.claim, 0, K::Producer::publish);
     }
 }
 
@@ -273,13 +279,9 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
     /// # Panics
     /// When `read` is more than [`len`](Self::len).
     pub fn release(mut self, read: usize) {
-        assert!(
-            read <= self.len(),
-            "release({read}) of a chunk of {} slots",
-            self.len()
-        );
-        let claim = core::mem::take(&mut self.claim);
-        self.side.release(claim, read as u64);
+        let len = self.len();
+        assert!(read <= len, "release({read}) of a chunk of {len} slots");
+        end(self.side, &mut self.claim, read, K::Consumer::release);
     }
 
     /// Whether [`release`](Self::release) of part of the chunk leaves the
@@ -394,10 +396,7 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
 
 impl<K: Flavor, M: Message> Drop for ReadChunk<'_, K, M> {
     fn drop(&mut self) {
-        if self.claim.len > 0 {
-            let claim = core::mem::take(&mut self.claim);
-            self.side.release(claim, 0);
-        }
+        end(self.side, &mut self.claim, 0, K::Consumer::release);
     }
 }
 

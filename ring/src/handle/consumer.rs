@@ -1,69 +1,38 @@
 //! [`Consumer`]: the popping handle of every kind and format.
 
-use core::cell::Cell;
-use core::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
-use ringway_sync::WaitStrategy;
 
 use super::chunk::ReadChunk;
 use super::side::ConsumerSide;
-use super::{after, Bytes, Failed, Flavor, Message, Wait};
-use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Waited};
+use super::{after, claim_single, Bytes, Failed, Flavor, Message, Wait};
+use crate::error::{CorruptError, PopError, PopTimeoutError, Waited};
 use crate::ring::Ring;
 
-/// The consumer of a ring of kind `K` carrying messages `M`; see
-/// [`Producer`](super::Producer). `Send`, not `Sync`.
-///
-/// ```compile_fail
-/// fn is_sync<T: Sync>() {}
-/// is_sync::<ringway::spsc::Consumer<u64>>();
-/// ```
-/// ```compile_fail
-/// fn is_sync<T: Sync>() {}
-/// is_sync::<ringway::mpmc::BytesConsumer>();
-/// ```
-pub struct Consumer<K: Flavor, M: Message> {
-    side: K::Consumer,
-    per_slot: usize,
-    _message: PhantomData<fn(M) -> M>,
-    _not_sync: PhantomData<Cell<()>>,
-}
-
-impl<K: Flavor, M: Message> core::fmt::Debug for Consumer<K, M> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Consumer")
-            .field("side", &self.side)
-            .field("per_slot", &self.per_slot)
-            .finish()
-    }
-}
-
-impl<K: Flavor, M: Message> Consumer<K, M> {
+super::handle! {
+    /// The consumer of a ring of kind `K` carrying messages `M`; see
+    /// [`Producer`](super::Producer). `Send`, not `Sync`.
+    ///
+    /// ```compile_fail,E0277
+    /// fn is_sync<T: Sync>() {}
+    /// is_sync::<ringway::spsc::Consumer<u64>>();
+    /// ```
+    /// ```compile_fail,E0277
+    /// fn is_sync<T: Sync>() {}
+    /// is_sync::<ringway::mpmc::BytesConsumer>();
+    /// ```
+    Consumer(Consumer),
     /// Attaches a consumer to `ring`: the consumer role of an SPSC ring (it
     /// continues from the ring's `head`, so a consumer that reopens a
     /// file-backed ring resumes where the last one stopped), or one more
-    /// consumer of an MPMC ring (consumers are not registered).
+    /// consumer of an MPMC ring.
     ///
     /// # Errors
     /// As [`Producer::attach`](super::Producer::attach).
-    pub fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        let per_slot = M::per_slot(ring)?;
-        Ok(Consumer {
-            side: K::Consumer::attach(ring)?,
-            per_slot,
-            _message: PhantomData,
-            _not_sync: PhantomData,
-        })
-    }
+}
 
-    /// Elements of `M::Elem` per message (1, or the slot size in bytes).
-    #[inline]
-    pub fn slot_size(&self) -> usize {
-        M::elems(self.per_slot)
-    }
-
+impl<K: Flavor, M: Message> Consumer<K, M> {
     /// Pops up to `out.len() / slot_size` messages into `out`, in order,
     /// with one claim. Returns how many messages came (0 when empty).
     ///
@@ -143,16 +112,6 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
             .map_err(Waited::into_pop)
     }
 
-    /// How the blocking calls wait (default: spin briefly, then sleep).
-    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.side.set_wait_strategy(strategy);
-    }
-
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        self.side.ring()
-    }
-
     /// Claims the next message (waiting as told), copies it into `out`
     /// (one message long) and frees its slot.
     #[inline]
@@ -161,23 +120,22 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
         if out.len() != per {
             return Err(Failed::Size(per, out.len()));
         }
-        let never = matches!(wait, Wait::Never);
-        let claim = match wait {
-            Wait::Never => self.side.claim_one().map_err(Waited::Corrupt),
-            Wait::Until(deadline) => self.side.claim_one_until(deadline),
-        }
-        .map_err(Failed::Waited)?;
+        let claim = claim_single(
+            &mut self.side,
+            wait,
+            <K::Consumer>::claim_one,
+            <K::Consumer>::claim_one_until,
+            <K::Consumer>::peer_gone,
+        );
+        let claim = claim.map_err(|failed| match failed {
+            Failed::Nothing(_) => Failed::Nothing(self.side.empty_reason()),
+            failed => failed,
+        })?;
         let Some(src) = self.side.shown(claim, 0) else {
-            // Nothing ready (or a skipped position, which `claim_one` passes
-            // over): give the claim back.
+            // Not from an honest core (`claim_one` passes over skipped
+            // positions): give the claim back.
             self.side.release(claim, claim.len);
-            return Err(if !never {
-                Failed::Waited(Waited::Timeout)
-            } else if claim.len == 0 && self.side.peer_gone() {
-                Failed::Waited(Waited::PeerGone)
-            } else {
-                Failed::Nothing(self.side.empty_reason())
-            });
+            return Err(Failed::Nothing(self.side.empty_reason()));
         };
         // SAFETY: the message of `claim.pos` is ours until `release` (the
         // claim gave it to this handle alone, its publication was loaded
@@ -191,70 +149,6 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
 }
 
 impl<K: Flavor, T: Pod> Consumer<K, T> {
-    /// Pops one message without waiting.
-    ///
-    /// # Errors
-    /// [`PopError::Empty`] when nothing is ready; on MPMC,
-    /// [`PopError::Busy`] when a producer's claim holds the head (a message
-    /// is being written there; later ones may be ready) or after losing many
-    /// races in a row; `Corrupt` when the peer's state is impossible.
-    ///
-    /// # Examples
-    /// ```
-    /// use ringway::{spsc, Kind, PopError, RingBuilder};
-    /// let ring = RingBuilder::new(Kind::Spsc).capacity(2).message::<u64>().create_anonymous()?;
-    /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
-    /// let mut rx = spsc::Consumer::<u64>::attach(&ring)?;
-    /// assert_eq!(rx.try_pop(), Err(PopError::Empty));
-    /// tx.try_push(7)?;
-    /// assert_eq!(rx.try_pop(), Ok(7));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline]
-    pub fn try_pop(&mut self) -> Result<T, PopError> {
-        self.take(Wait::Never).map_err(Failed::into_pop)
-    }
-
-    /// Pops one message, waiting until `deadline` (an [`Instant`], or
-    /// `None` for as long as it takes).
-    ///
-    /// # Errors
-    /// [`PopTimeoutError::Timeout`]; `Corrupt`.
-    ///
-    /// # Examples
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// use ringway::{mpmc, Kind, PopTimeoutError, RingBuilder};
-    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(2).message::<u64>().create_anonymous()?;
-    /// let mut rx = mpmc::Consumer::<u64>::attach(&ring)?;
-    /// let soon = Instant::now() + Duration::from_millis(1);
-    /// assert_eq!(rx.pop_deadline(soon), Err(PopTimeoutError::Timeout));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn pop_deadline(
-        &mut self,
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<T, PopTimeoutError> {
-        self.take(Wait::Until(deadline.into()))
-            .map_err(Failed::into_pop_timeout)
-    }
-
-    /// Pops one message, waiting at most `timeout`.
-    ///
-    /// # Errors
-    /// As [`pop_deadline`](Self::pop_deadline).
-    pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopTimeoutError> {
-        self.pop_deadline(after(timeout))
-    }
-
-    /// Pops one message, waiting as long as it takes.
-    ///
-    /// # Errors
-    /// `Corrupt` (never `Timeout`).
-    pub fn pop_blocking(&mut self) -> Result<T, PopTimeoutError> {
-        self.pop_deadline(None)
-    }
-
     #[inline]
     fn take(&mut self, wait: Wait) -> Result<T, Failed> {
         let mut value = T::zeroed();
@@ -263,51 +157,89 @@ impl<K: Flavor, T: Pod> Consumer<K, T> {
     }
 }
 
-impl<K: Flavor> Consumer<K, Bytes> {
-    /// Pops one message into `out`, which must be one slot long, without
-    /// waiting.
-    ///
-    /// # Errors
-    /// `Empty`, `Size` for a buffer of another length, `Corrupt`.
-    #[inline]
-    pub fn try_pop(&mut self, out: &mut [u8]) -> Result<(), PopError> {
-        self.pop(out, Wait::Never).map_err(Failed::into_pop)
-    }
+/// The single pops of a typed consumer (the message returned) and of a bytes
+/// one (copied into `out`, which must be one slot long), written once.
+macro_rules! pops {
+    ([$($gen:tt)*] $m:ty, ($($out:ident: $out_ty:ty)?) -> $ret:ty, |$c:ident, $w:ident| $pop:expr) => {
+        impl<$($gen)*> Consumer<K, $m> {
+            /// Pops one message without waiting (bytes: into `out`).
+            ///
+            /// # Errors
+            /// [`PopError::Empty`] when nothing is ready; on MPMC,
+            /// [`PopError::Busy`] when a producer's claim holds the head (a
+            /// message is being written there; later ones may be ready) or
+            /// after losing many races in a row; `Size` for a bytes buffer of
+            /// another length; `Corrupt` when the peer's state is impossible;
+            /// `PeerGone` when the ring is drained and no producer is left.
+            ///
+            /// # Examples
+            /// ```
+            /// use ringway::{spsc, Kind, PopError, RingBuilder};
+            /// let ring = RingBuilder::new(Kind::Spsc).capacity(2).message::<u64>().create_anonymous()?;
+            /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
+            /// let mut rx = spsc::Consumer::<u64>::attach(&ring)?;
+            /// assert_eq!(rx.try_pop(), Err(PopError::Empty));
+            /// tx.try_push(7)?;
+            /// assert_eq!(rx.try_pop(), Ok(7)); // bytes: rx.try_pop(&mut buf)
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            #[inline]
+            pub fn try_pop(&mut self $(, $out: $out_ty)?) -> Result<$ret, PopError> {
+                let ($c, $w) = (self, Wait::Never);
+                $pop.map_err(Failed::into_pop)
+            }
 
-    /// Pops one message into `out`, waiting until `deadline` (`None`: as
-    /// long as it takes).
-    ///
-    /// # Errors
-    /// `Timeout`, `Size`, `Corrupt`.
-    pub fn pop_deadline(
-        &mut self,
-        out: &mut [u8],
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<(), PopTimeoutError> {
-        self.pop(out, Wait::Until(deadline.into()))
-            .map_err(Failed::into_pop_timeout)
-    }
+            /// Pops one message, waiting until `deadline` (an [`Instant`], or
+            /// `None` for as long as it takes).
+            ///
+            /// # Errors
+            /// [`PopTimeoutError::Timeout`]; `Size`, `Corrupt` and `PeerGone`
+            /// as [`try_pop`](Self::try_pop).
+            ///
+            /// # Examples
+            /// ```
+            /// use std::time::{Duration, Instant};
+            /// use ringway::{mpmc, Kind, PopTimeoutError, RingBuilder};
+            /// let ring = RingBuilder::new(Kind::Mpmc).capacity(2).message::<u64>().create_anonymous()?;
+            /// let mut rx = mpmc::Consumer::<u64>::attach(&ring)?;
+            /// let soon = Instant::now() + Duration::from_millis(1);
+            /// assert_eq!(rx.pop_deadline(soon), Err(PopTimeoutError::Timeout));
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn pop_deadline(
+                &mut self,
+                $($out: $out_ty,)?
+                deadline: impl Into<Option<Instant>>,
+            ) -> Result<$ret, PopTimeoutError> {
+                let ($c, $w) = (self, Wait::Until(deadline.into()));
+                $pop.map_err(Failed::into_pop_timeout)
+            }
 
-    /// Pops one message into `out`, waiting at most `timeout`.
-    ///
-    /// # Errors
-    /// As [`pop_deadline`](Self::pop_deadline).
-    pub fn pop_timeout(
-        &mut self,
-        out: &mut [u8],
-        timeout: Duration,
-    ) -> Result<(), PopTimeoutError> {
-        self.pop_deadline(out, after(timeout))
-    }
+            /// Pops one message, waiting at most `timeout`.
+            ///
+            /// # Errors
+            /// As [`pop_deadline`](Self::pop_deadline).
+            pub fn pop_timeout(
+                &mut self,
+                $($out: $out_ty,)?
+                timeout: Duration,
+            ) -> Result<$ret, PopTimeoutError> {
+                self.pop_deadline($($out,)? after(timeout))
+            }
 
-    /// Pops one message into `out`, waiting as long as it takes.
-    ///
-    /// # Errors
-    /// `Size` or `Corrupt` (never `Timeout`).
-    pub fn pop_blocking(&mut self, out: &mut [u8]) -> Result<(), PopTimeoutError> {
-        self.pop_deadline(out, None)
-    }
+            /// Pops one message, waiting as long as it takes.
+            ///
+            /// # Errors
+            /// As [`pop_deadline`](Self::pop_deadline), never `Timeout`.
+            pub fn pop_blocking(&mut self $(, $out: $out_ty)?) -> Result<$ret, PopTimeoutError> {
+                self.pop_deadline($($out,)? None)
+            }
+        }
+    };
 }
+
+pops!([K: Flavor, T: Pod] T, () -> T, |c, w| c.take(w));
+pops!([K: Flavor] Bytes, (out: &mut [u8]) -> (), |c, w| c.pop(out, w));
 
 impl<M: Message> Consumer<crate::spsc::Spsc, M> {
     /// The next message in place, without consuming it (SPSC only: an SPSC

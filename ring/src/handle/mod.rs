@@ -46,8 +46,9 @@ pub use consumer::Consumer;
 pub use message::{Bytes, Message};
 pub use producer::Producer;
 
-use crate::error::{PopError, PopTimeoutError, Waited};
+use crate::error::{CorruptError, PopError, PopTimeoutError, Waited};
 use crate::layout::Kind;
+use side::Span;
 
 /// A kind's marker type `$k` (its [`Flavor`], over its two cores) and the
 /// public names of its handles (`spsc::Producer<T>`, ...), as aliases of the
@@ -84,6 +85,62 @@ macro_rules! kind_aliases {
 }
 pub(crate) use kind_aliases;
 
+/// The parts of [`Producer`] and [`Consumer`] that are the same but for the
+/// side (`$side`: `Producer` or `Consumer`, the core of `K` it holds): the
+/// struct, `Debug`, `attach`, `slot_size`, `set_wait_strategy` and `ring`.
+macro_rules! handle {
+    ($(#[$doc:meta])* $name:ident($side:ident), $(#[$attach:meta])*) => {
+        $(#[$doc])*
+        pub struct $name<K: Flavor, M: Message> {
+            side: K::$side,
+            per_slot: usize,
+            _message: core::marker::PhantomData<fn(M) -> M>,
+            _not_sync: core::marker::PhantomData<core::cell::Cell<()>>,
+        }
+
+        impl<K: Flavor, M: Message> core::fmt::Debug for $name<K, M> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("side", &self.side)
+                    .field("per_slot", &self.per_slot)
+                    .finish()
+            }
+        }
+
+        impl<K: Flavor, M: Message> $name<K, M> {
+            $(#[$attach])*
+            pub fn attach(ring: &Ring) -> Result<Self, crate::HandleError> {
+                let per_slot = M::per_slot(ring)?;
+                Ok($name {
+                    side: <K::$side>::attach(ring)?,
+                    per_slot,
+                    _message: core::marker::PhantomData,
+                    _not_sync: core::marker::PhantomData,
+                })
+            }
+
+            /// Elements of `M::Elem` per message: 1 for a typed ring, the
+            /// slot size in bytes for [`Bytes`](crate::Bytes).
+            #[inline]
+            pub fn slot_size(&self) -> usize {
+                M::elems(self.per_slot)
+            }
+
+            /// How the blocking calls wait (default: spin briefly, then
+            /// sleep on the ring's futex).
+            pub fn set_wait_strategy(&mut self, strategy: ringway_sync::WaitStrategy) {
+                self.side.set_wait_strategy(strategy);
+            }
+
+            /// The ring.
+            pub fn ring(&self) -> &Ring {
+                self.side.ring()
+            }
+        }
+    };
+}
+use handle;
+
 /// A ring kind, as a type: [`Spsc`](crate::spsc::Spsc) or
 /// [`Mpmc`](crate::mpmc::Mpmc). Code generic over `K: Flavor` is written
 /// once for every kind.
@@ -114,14 +171,37 @@ enum Wait {
     Until(Option<Instant>),
 }
 
-/// Why a single push or pop did not happen: a bad size, or what the wait
-/// said (`Timeout` stands for full / empty when there was no wait).
+/// Why a single push or pop did not happen: a bad size, what the wait said,
+/// or (no wait) that nothing was free / ready.
 enum Failed {
     Size(usize, usize),
     Waited(Waited),
     /// A pop that does not wait found nothing (`Empty` or `Busy`), or a
     /// push that does not wait found the slot at the tail held (`Busy`).
     Nothing(PopError),
+}
+
+/// Claims one slot or message for a single push or pop, of either side (the
+/// side's `claim_one`, `claim_one_until` and `peer_gone` given): without
+/// waiting, nothing free / ready is `Nothing` (`PeerGone` when the other
+/// side is gone); with a wait, what the wait says.
+#[inline]
+fn claim_single<S>(
+    side: &mut S,
+    wait: Wait,
+    one: impl FnOnce(&mut S) -> Result<Span, CorruptError>,
+    until: impl FnOnce(&mut S, Option<Instant>) -> Result<Span, Waited>,
+    gone: impl FnOnce(&mut S) -> bool,
+) -> Result<Span, Failed> {
+    match wait {
+        Wait::Never => match one(side) {
+            Ok(claim) if claim.len == 0 && gone(side) => Err(Failed::Waited(Waited::PeerGone)),
+            Ok(claim) if claim.len == 0 => Err(Failed::Nothing(PopError::Empty)),
+            Ok(claim) => Ok(claim),
+            Err(e) => Err(Failed::Waited(Waited::Corrupt(e))),
+        },
+        Wait::Until(deadline) => until(side, deadline).map_err(Failed::Waited),
+    }
 }
 
 impl Failed {

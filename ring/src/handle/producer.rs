@@ -1,55 +1,36 @@
 //! [`Producer`]: the pushing handle of every kind and format.
 
-use core::cell::Cell;
-use core::marker::PhantomData;
 use std::time::{Duration, Instant};
-
-use ringway_sync::WaitStrategy;
 
 use super::chunk::WriteChunk;
 use super::side::{ProducerSide, Span};
-use super::{after, Failed, Flavor, Message, Wait};
-use crate::error::{CorruptError, HandleError, PopError, PushError, PushTimeoutError, Waited};
+use super::{after, claim_single, Failed, Flavor, Message, Wait};
+use crate::error::{CorruptError, PopError, PushError, PushTimeoutError, Waited};
 use crate::ring::Ring;
 
-/// The producer of a ring of kind `K` ([`Spsc`](crate::spsc::Spsc),
-/// [`Mpmc`](crate::mpmc::Mpmc)) carrying messages `M` (a [`Pod`](bytemuck::Pod)
-/// type, or [`Bytes`](super::Bytes)).
-///
-/// `Send`, not `Sync`: one thread pushes through a handle at a time (attach
-/// one handle per thread where the kind allows several producers).
-///
-/// ```compile_fail
-/// fn is_sync<T: Sync>() {}
-/// is_sync::<ringway::spsc::Producer<u64>>();
-/// ```
-/// ```compile_fail
-/// fn is_sync<T: Sync>() {}
-/// is_sync::<ringway::mpmc::BytesProducer>();
-/// ```
-pub struct Producer<K: Flavor, M: Message> {
-    side: K::Producer,
-    per_slot: usize,
-    _message: PhantomData<fn(M) -> M>,
-    _not_sync: PhantomData<Cell<()>>,
-}
-
-impl<K: Flavor, M: Message> core::fmt::Debug for Producer<K, M> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Producer")
-            .field("side", &self.side)
-            .field("per_slot", &self.per_slot)
-            .finish()
-    }
-}
-
-impl<K: Flavor, M: Message> Producer<K, M> {
+super::handle! {
+    /// The producer of a ring of kind `K` ([`Spsc`](crate::spsc::Spsc),
+    /// [`Mpmc`](crate::mpmc::Mpmc)) carrying messages `M` (a [`Pod`](bytemuck::Pod)
+    /// type, or [`Bytes`](super::Bytes)).
+    ///
+    /// `Send`, not `Sync`: one thread pushes through a handle at a time (attach
+    /// one handle per thread where the kind allows several producers).
+    ///
+    /// ```compile_fail,E0277
+    /// fn is_sync<T: Sync>() {}
+    /// is_sync::<ringway::spsc::Producer<u64>>();
+    /// ```
+    /// ```compile_fail,E0277
+    /// fn is_sync<T: Sync>() {}
+    /// is_sync::<ringway::mpmc::BytesProducer>();
+    /// ```
+    Producer(Producer),
     /// Attaches a producer to `ring`: the producer role of an SPSC ring (one
     /// at a time), any number on an MPMC ring; each holds an entry of the
     /// peer table.
     ///
     /// # Errors
-    /// [`HandleError::WrongKind`] for a ring of another kind, `TypeMismatch`
+    /// [`HandleError::WrongKind`](crate::HandleError::WrongKind) for a ring of another kind, `TypeMismatch`
     /// when a typed `M` does not fit the slots, `RoleTaken` (SPSC),
     /// `TooManyPeers` when the peer table is full, `Corrupt` when the cursors
     /// are inconsistent.
@@ -62,23 +43,9 @@ impl<K: Flavor, M: Message> Producer<K, M> {
     /// assert!(spsc::Producer::<u32>::attach(&ring).is_err()); // one producer
     /// # drop(tx); Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        let per_slot = M::per_slot(ring)?;
-        Ok(Producer {
-            side: K::Producer::attach(ring)?,
-            per_slot,
-            _message: PhantomData,
-            _not_sync: PhantomData,
-        })
-    }
+}
 
-    /// Elements of `M::Elem` per message: 1 for a typed ring, the slot size
-    /// in bytes for [`Bytes`](super::Bytes).
-    #[inline]
-    pub fn slot_size(&self) -> usize {
-        M::elems(self.per_slot)
-    }
-
+impl<K: Flavor, M: Message> Producer<K, M> {
     /// Pushes one message without waiting.
     ///
     /// # Errors
@@ -244,17 +211,6 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             .map_err(Waited::into_push)
     }
 
-    /// How the blocking calls wait (default: spin briefly, then sleep on
-    /// the ring's futex).
-    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.side.set_wait_strategy(strategy);
-    }
-
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        self.side.ring()
-    }
-
     /// Claims a slot (waiting as told), copies `message` in and publishes it.
     #[inline]
     fn push(&mut self, message: &M::In<'_>, wait: Wait) -> Result<(), Failed> {
@@ -263,25 +219,19 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         if src.len() != per {
             return Err(Failed::Size(per, src.len()));
         }
-        let claim = match wait {
-            Wait::Never => match self.side.claim_one() {
-                Ok(c) if c.len == 0 => {
-                    if self.side.peer_gone() {
-                        return Err(Failed::Waited(Waited::PeerGone));
-                    }
-                    if self.side.busy() {
-                        return Err(Failed::Nothing(PopError::Busy));
-                    }
-                    return Err(Failed::Waited(Waited::Timeout));
-                }
-                Ok(c) => c,
-                Err(e) => return Err(Failed::Waited(Waited::Corrupt(e))),
-            },
-            Wait::Until(deadline) => self
-                .side
-                .claim_one_until(deadline)
-                .map_err(Failed::Waited)?,
-        };
+        let claim = claim_single(
+            &mut self.side,
+            wait,
+            <K::Producer>::claim_one,
+            <K::Producer>::claim_one_until,
+            <K::Producer>::peer_gone,
+        );
+        let claim = claim.map_err(|failed| match failed {
+            // Full, or (MPMC) a live claim holds the slot at the tail.
+            Failed::Nothing(_) if self.side.busy() => Failed::Nothing(PopError::Busy),
+            Failed::Nothing(_) => Failed::Waited(Waited::Timeout),
+            failed => failed,
+        })?;
         self.write(claim, src);
         Ok(())
     }

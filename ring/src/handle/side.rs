@@ -112,6 +112,21 @@ pub trait ConsumerSide: Sized + Send + core::fmt::Debug {
     fn peer_gone(&mut self) -> bool;
 }
 
+/// The seam's `ring` and `set_wait_strategy`, for a core that keeps them
+/// in fields `ring` and `strategy` (every core so far).
+macro_rules! ring_and_strategy {
+    () => {
+        fn ring(&self) -> &crate::ring::Ring {
+            &self.ring
+        }
+
+        fn set_wait_strategy(&mut self, strategy: ringway_sync::WaitStrategy) {
+            self.strategy = strategy;
+        }
+    };
+}
+pub(crate) use ring_and_strategy;
+
 /// The two runs of `len` contiguous slots from `pos` of `ring`.
 pub(crate) fn contiguous(ring: &Ring, pos: u64, len: u64) -> Spans {
     let shared = &ring.shared;

@@ -5,14 +5,14 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::stamp::{Seen, Stamps, SKIP};
-use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH};
+use super::{check_kind, claim_until, claimable, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH};
 use crate::error::PopError;
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
 use crate::handle::side::{ConsumerSide, Span, Spans};
 use crate::loom::{ordering, spin_loop, Ordering};
-use crate::peer::{self, Peer, WAIT_DATA};
+use crate::peer::Peer;
 use crate::ring::Ring;
 
 /// A consumer's private state.
@@ -28,29 +28,7 @@ pub struct ConsumerCore {
     pub(crate) peer: Peer,
 }
 
-/// A run of claimed positions: the first, how many, and how many of them
-/// are skipped (published without a message).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Claimed {
-    pub(crate) pos: u64,
-    pub(crate) len: u64,
-    pub(crate) skips: u64,
-}
-
 impl ConsumerCore {
-    fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
-        check_kind(ring)?;
-        let peer = Peer::register(ring, Role::Consumer)?;
-        Ok(ConsumerCore {
-            ring: ring.clone(),
-            stamps: Stamps::new(ring.capacity()),
-            capacity: ring.capacity(),
-            payload_offset: ring.geometry().payload_offset as usize,
-            strategy: WaitStrategy::default(),
-            peer,
-        })
-    }
-
     /// The stamp and payload of the slot of `pos`.
     #[inline]
     pub(crate) fn slot(&self, pos: u64) -> Slot<'_> {
@@ -71,7 +49,7 @@ impl ConsumerCore {
     /// a live pending record holds back the healing of the positions it
     /// names).
     #[inline]
-    pub(crate) fn claim(&mut self, want: u64, until_message: bool) -> Result<Claimed, Claim> {
+    pub(crate) fn claim(&mut self, want: u64, until_message: bool) -> Result<Span, Claim> {
         let claimed = self.claim_inner(want, until_message);
         if claimed.is_err() {
             self.peer.settled();
@@ -79,7 +57,7 @@ impl ConsumerCore {
         claimed
     }
 
-    fn claim_inner(&mut self, want: u64, until_message: bool) -> Result<Claimed, Claim> {
+    fn claim_inner(&mut self, want: u64, until_message: bool) -> Result<Span, Claim> {
         let want = want.min(self.capacity);
         self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
@@ -130,7 +108,7 @@ impl ConsumerCore {
                             let slot = self.slot(head.wrapping_add(i));
                             self.ring.shared.access.read(slot.idx);
                         }
-                        return Ok(Claimed {
+                        return Ok(Span {
                             pos: head,
                             len: n,
                             skips,
@@ -246,98 +224,45 @@ impl ConsumerCore {
         let stamp = self.slot(head).stamp.load(Ordering::Acquire);
         self.stamps.for_consumer(head, stamp) != Seen::Wait
     }
-
-    /// Claims the next message, waiting on `data_event` until `deadline`.
-    /// The deadline is checked between claim attempts as well as while
-    /// parked, so a run of skipped positions or a peer that keeps writing
-    /// SKIP stamps cannot hold the call past it (beyond one batch of
-    /// [`SKIP_BATCH`] stamp reads).
-    fn claim_message_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
-        loop {
-            match self.claim_message(deadline) {
-                Ok(pos) => return Ok(pos),
-                Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
-                Err(Claim::Unavailable) => {}
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Waited::Timeout);
-            }
-            let this = &*self;
-            peer::wait_sliced(
-                &this.ring.shared.header().data_event,
-                this.ring.shared.barrier,
-                this.strategy,
-                deadline,
-                |on| this.peer.note_wait(WAIT_DATA, on),
-                || this.may_claim().then_some(()),
-                || this.peer.gone(Role::Producer),
-                || this.peer.unreport(),
-            )?;
-        }
-    }
-
-    /// Whether the ring is drained and every producer is gone (looked at no
-    /// more often than `peer::CHECK_INTERVAL`; reaps dead producers on the
-    /// way, which may tombstone the positions we wait at).
-    #[cold]
-    fn producers_gone(&mut self) -> bool {
-        self.peer.gone_now(Role::Producer) && self.drained_after_gone()
-    }
-
-    /// After `gone` reported the producers gone: whether the ring is
-    /// drained, else the report is taken back (reaping tombstoned what we
-    /// wait at: the death is reported once drained, `Peer::unreport`).
-    fn drained_after_gone(&mut self) -> bool {
-        if self.may_claim() {
-            self.peer.unreport();
-            return false;
-        }
-        true
-    }
-
-    /// `producers_gone` without the clock (see `Consumer::loom_peer_gone`).
-    #[cfg(loom)]
-    pub(crate) fn loom_producers_gone(&mut self) -> bool {
-        self.peer.gone(Role::Producer) && self.drained_after_gone()
-    }
 }
 
-/// The seam of the handle layer: each step is one of the core's above.
+/// The seam of the handle layer, implemented by the core itself.
 impl ConsumerSide for ConsumerCore {
     const PARTIAL_RELEASE: bool = false;
 
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        ConsumerCore::attach(ring)
+        check_kind(ring)?;
+        Ok(ConsumerCore {
+            ring: ring.clone(),
+            stamps: Stamps::new(ring.capacity()),
+            capacity: ring.capacity(),
+            payload_offset: ring.geometry().payload_offset as usize,
+            strategy: WaitStrategy::default(),
+            peer: Peer::register(ring, Role::Consumer)?,
+        })
     }
 
-    fn ring(&self) -> &Ring {
-        &self.ring
-    }
-
-    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.strategy = strategy;
-    }
+    crate::handle::side::ring_and_strategy!();
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
-        match self.claim_message(None) {
-            Ok(pos) => Ok(Span::new(pos, 1)),
-            Err(Claim::Unavailable) => Ok(Span::default()),
-            Err(Claim::Corrupt(e)) => Err(e),
-        }
+        Claim::into_seam(self.claim_message(None).map(|pos| Span::new(pos, 1)))
     }
 
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
-        match ConsumerCore::claim(self, n, false) {
-            Ok(Claimed { pos, len, skips }) => Ok(Span { pos, len, skips }),
-            Err(Claim::Unavailable) => Ok(Span::default()),
-            Err(Claim::Corrupt(e)) => Err(e),
-        }
+        Claim::into_seam(ConsumerCore::claim(self, n, false))
     }
 
+    /// Waits on the ring's data event (see `claim_until`); between two
+    /// looks at the deadline it passes at most one batch of [`SKIP_BATCH`]
+    /// skipped positions.
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited> {
-        self.claim_message_until(deadline)
-            .map(|pos| Span::new(pos, 1))
+        let claim = |c: &mut Self| c.claim_message(deadline);
+        let sleep = |c: &Self| {
+            c.peer
+                .wait(c.strategy, deadline, || c.may_claim().then_some(()))
+        };
+        claim_until(self, deadline, claim, sleep)
     }
 
     #[inline]
@@ -378,42 +303,30 @@ impl ConsumerSide for ConsumerCore {
         self.ready_prefix()
     }
 
+    /// Waits on the ring's data event (see `Peer::wait_count`).
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         let want = n.clamp(1, self.capacity);
-        let this = &*self;
-        let mut found = 0;
-        peer::wait_sliced(
-            &this.ring.shared.header().data_event,
-            this.ring.shared.barrier,
-            this.strategy,
-            deadline,
-            |on| this.peer.note_wait(WAIT_DATA, on),
-            || match this.ready_prefix() {
-                Ok(n) if n < want => {
-                    found = n;
-                    None
-                }
-                other => Some(other),
-            },
-            || this.peer.gone(Role::Producer),
-            || this.peer.unreport(),
-        )
-        .map_err(|e| match e {
-            // Fewer than `want` and no producer to bring more: hand over
-            // what there is first.
-            // The death is reported when the caller waits again.
-            Waited::PeerGone if found > 0 => {
-                this.peer.unreport();
-                Waited::Timeout
-            }
-            e => e,
-        })?
-        .map_err(Waited::Corrupt)
+        self.peer
+            .wait_count(self.strategy, want, deadline, || self.ready_prefix())
     }
 
+    /// Whether the ring is drained and every producer is gone (looked at as
+    /// `Peer::gone_now` says; reaps dead producers on the way, which may
+    /// tombstone the positions we wait at).
     #[inline]
     fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.producers_gone()
+        self.peer.tick()
+            && self.peer.gone_now(Role::Producer)
+            && self.peer.confirm_gone(!self.may_claim())
+    }
+}
+
+impl ConsumerCore {
+    /// `peer_gone` without the clock and the tick (see
+    /// `Consumer::loom_peer_gone`).
+    #[cfg(loom)]
+    pub(crate) fn loom_producers_gone(&mut self) -> bool {
+        self.peer.gone(Role::Producer) && self.peer.confirm_gone(!self.may_claim())
     }
 }
 

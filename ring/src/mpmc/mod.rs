@@ -223,7 +223,10 @@ pub(crate) mod heal;
 mod producer;
 mod stamp;
 
-use crate::error::{CorruptError, HandleError};
+use std::time::Instant;
+
+use crate::error::{CorruptError, HandleError, Waited};
+use crate::handle::side::Span;
 use crate::layout::Kind;
 use crate::loom::AtomicU64;
 use crate::ring::{Ring, Shared};
@@ -243,6 +246,42 @@ pub(crate) enum Claim {
     Unavailable,
     /// A stamp no honest peer writes.
     Corrupt(CorruptError),
+}
+
+impl Claim {
+    /// A claim's result as the seam has it: nothing claimed is an empty span.
+    fn into_seam(claimed: Result<Span, Claim>) -> Result<Span, CorruptError> {
+        match claimed {
+            Ok(span) => Ok(span),
+            Err(Claim::Unavailable) => Ok(Span::default()),
+            Err(Claim::Corrupt(e)) => Err(e),
+        }
+    }
+}
+
+/// Claims with `claim` until it gets a position, sleeping with `sleep` (on
+/// the side's event, until a claim may succeed) in between, until
+/// `deadline`. The deadline is checked after every failed claim as well as
+/// while parked: a ring in which a claim looks possible but keeps failing
+/// (lost races, a peer rewriting stamps, runs of skipped positions) cannot
+/// hold the call past it. The blocking claim of both sides.
+fn claim_until<C>(
+    core: &mut C,
+    deadline: Option<Instant>,
+    mut claim: impl FnMut(&mut C) -> Result<u64, Claim>,
+    mut sleep: impl FnMut(&C) -> Result<(), Waited>,
+) -> Result<Span, Waited> {
+    loop {
+        match claim(core) {
+            Ok(pos) => return Ok(Span::new(pos, 1)),
+            Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
+            Err(Claim::Unavailable) => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Waited::Timeout);
+        }
+        sleep(core)?;
+    }
 }
 
 crate::handle::kind_aliases!(Mpmc, "MPMC", producer::ProducerCore, consumer::ConsumerCore);

@@ -5,13 +5,13 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::stamp::{Seen, Stamps, READY, SKIP};
-use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS};
+use super::{check_kind, claim_until, claimable, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
 use crate::handle::side::{ProducerSide, Span, Spans};
 use crate::loom::{ordering, spin_loop, Ordering};
-use crate::peer::{self, Peer, WAIT_SPACE};
+use crate::peer::Peer;
 use crate::ring::Ring;
 
 /// A producer's private state: the ring, its peer entry, and the
@@ -28,19 +28,6 @@ pub struct ProducerCore {
 }
 
 impl ProducerCore {
-    fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
-        check_kind(ring)?;
-        let peer = Peer::register(ring, Role::Producer)?;
-        Ok(ProducerCore {
-            ring: ring.clone(),
-            peer,
-            stamps: Stamps::new(ring.capacity()),
-            capacity: ring.capacity(),
-            payload_offset: ring.geometry().payload_offset as usize,
-            strategy: WaitStrategy::default(),
-        })
-    }
-
     /// The stamp and payload of the slot of `pos`.
     #[inline]
     pub(crate) fn slot(&self, pos: u64) -> Slot<'_> {
@@ -185,65 +172,23 @@ impl ProducerCore {
         let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
         self.stamps.for_producer(tail, stamp) != Seen::Wait
     }
-
-    /// Claims one slot, waiting on `space_event` until `deadline`. The
-    /// deadline is checked after every failed claim as well as while parked:
-    /// a ring state in which `may_claim` holds but claims keep failing (lost
-    /// races, a peer rewriting stamps) cannot hold the call past it.
-    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<u64, Waited> {
-        loop {
-            match self.claim(1) {
-                Ok((pos, _)) => return Ok(pos),
-                Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
-                Err(Claim::Unavailable) => {}
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Waited::Timeout);
-            }
-            let this = &*self;
-            peer::wait_sliced(
-                &this.ring.shared.header().space_event,
-                this.ring.shared.barrier,
-                this.strategy,
-                deadline,
-                |on| this.peer.note_wait(WAIT_SPACE, on),
-                || this.may_claim().then_some(()),
-                || this.peer.gone(Role::Consumer),
-                || this.peer.unreport(),
-            )?;
-        }
-    }
-
-    /// Whether the ring is full and every consumer is gone (looked at no more
-    /// often than `peer::CHECK_INTERVAL`; reaps dead consumers on the way,
-    /// which may free slots).
-    #[cold]
-    fn consumers_gone(&mut self) -> bool {
-        if !self.peer.gone_now(Role::Consumer) {
-            return false;
-        }
-        if self.may_claim() {
-            // Reaping freed space: report the death once the ring is full.
-            self.peer.unreport();
-            return false;
-        }
-        true
-    }
 }
 
-/// The seam of the handle layer: each step is one of the core's above.
+/// The seam of the handle layer, implemented by the core itself.
 impl ProducerSide for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
-        ProducerCore::attach(ring)
+        check_kind(ring)?;
+        Ok(ProducerCore {
+            ring: ring.clone(),
+            peer: Peer::register(ring, Role::Producer)?,
+            stamps: Stamps::new(ring.capacity()),
+            capacity: ring.capacity(),
+            payload_offset: ring.geometry().payload_offset as usize,
+            strategy: WaitStrategy::default(),
+        })
     }
 
-    fn ring(&self) -> &Ring {
-        &self.ring
-    }
-
-    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
-        self.strategy = strategy;
-    }
+    crate::handle::side::ring_and_strategy!();
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
@@ -252,15 +197,17 @@ impl ProducerSide for ProducerCore {
 
     #[inline]
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
-        match ProducerCore::claim(self, n) {
-            Ok((pos, len)) => Ok(Span::new(pos, len)),
-            Err(Claim::Unavailable) => Ok(Span::default()),
-            Err(Claim::Corrupt(e)) => Err(e),
-        }
+        Claim::into_seam(ProducerCore::claim(self, n).map(|(pos, len)| Span::new(pos, len)))
     }
 
+    /// Waits on the ring's space event (see `claim_until`).
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited> {
-        ProducerCore::claim_one_until(self, deadline).map(|pos| Span::new(pos, 1))
+        let claim = |c: &mut Self| c.claim(1).map(|(pos, _)| pos);
+        let sleep = |c: &Self| {
+            c.peer
+                .wait(c.strategy, deadline, || c.may_claim().then_some(()))
+        };
+        claim_until(self, deadline, claim, sleep)
     }
 
     #[inline]
@@ -283,28 +230,21 @@ impl ProducerSide for ProducerCore {
         self.free_prefix()
     }
 
+    /// Waits on the ring's space event (see `Peer::wait_count`).
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         let want = n.clamp(1, self.capacity);
-        let this = &*self;
-        peer::wait_sliced(
-            &this.ring.shared.header().space_event,
-            this.ring.shared.barrier,
-            this.strategy,
-            deadline,
-            |on| this.peer.note_wait(WAIT_SPACE, on),
-            || match this.free_prefix() {
-                Ok(n) if n < want => None,
-                other => Some(other),
-            },
-            || this.peer.gone(Role::Consumer),
-            || this.peer.unreport(),
-        )?
-        .map_err(Waited::Corrupt)
+        self.peer
+            .wait_count(self.strategy, want, deadline, || self.free_prefix())
     }
 
+    /// Whether the ring is full and every consumer is gone (looked at as
+    /// `Peer::gone_now` says; reaps dead consumers on the way, which may
+    /// free slots).
     #[inline]
     fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.consumers_gone()
+        self.peer.tick()
+            && self.peer.gone_now(Role::Consumer)
+            && self.peer.confirm_gone(!self.may_claim())
     }
 
     fn busy(&self) -> bool {

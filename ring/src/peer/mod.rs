@@ -119,9 +119,9 @@ mod table;
 mod tests;
 mod token;
 mod wait;
+pub(crate) use wait::wait_sliced;
 
 pub(crate) use token::reopen;
-pub(crate) use wait::wait_sliced;
 
 use std::fs::File;
 use std::time::{Duration, Instant};

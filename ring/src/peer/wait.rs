@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use ringway_sync::{Barrier, Event, WaitStrategy};
 
-use super::LIVENESS_SLICE;
-use crate::error::Waited;
+use super::{other, role_of, Peer, LIVENESS_SLICE, WAIT_DATA, WAIT_SPACE};
+use crate::error::{CorruptError, Role, Waited};
 
 /// Waits on `event` (in the ring's `barrier` mode) until `ready` gives a
 /// value, `deadline` passes, or `gone` says the peer is gone (after a last
@@ -73,6 +73,77 @@ pub(crate) fn wait_sliced<R>(
                     return Err(Waited::Timeout);
                 }
             }
+        }
+    }
+}
+
+/// What the SPSC and MPMC cores ask of their entry, written once: a handle
+/// waits on the event of its role (a producer on `space_event` for the
+/// consumers to free slots, a consumer on `data_event`), and a death of the
+/// other role ends the wait.
+impl Peer {
+    /// After `gone_now` said the other role is gone: whether to report it,
+    /// which is when the caller is `idle` (its ring full, or drained);
+    /// otherwise reaping made work after all and the report is taken back.
+    pub(crate) fn confirm_gone(&self, idle: bool) -> bool {
+        if !idle {
+            self.unreport();
+        }
+        idle
+    }
+
+    /// Waits as [`wait_sliced`] until `ready` gives a value or `deadline`
+    /// passes (`None`: no deadline).
+    pub(crate) fn wait<R>(
+        &self,
+        strategy: WaitStrategy,
+        deadline: Option<Instant>,
+        ready: impl FnMut() -> Option<R>,
+    ) -> Result<R, Waited> {
+        let role = role_of(self.info).unwrap_or(Role::Consumer);
+        let header = self.ring.shared.header();
+        let (event, bit) = match role {
+            Role::Producer => (&header.space_event, WAIT_SPACE),
+            Role::Consumer => (&header.data_event, WAIT_DATA),
+        };
+        wait_sliced(
+            event,
+            self.ring.shared.barrier,
+            strategy,
+            deadline,
+            |on| self.note_wait(bit, on),
+            ready,
+            || self.gone(other(role)),
+            || self.unreport(),
+        )
+    }
+
+    /// Waits until `count()` (free slots, ready messages) is at least
+    /// `want`, or `deadline` passes; returns the count. A consumer whose
+    /// producers are gone while fewer than `want` but some messages are
+    /// ready gets `Timeout`, so it takes those first (the death is reported
+    /// when it waits again).
+    pub(crate) fn wait_count(
+        &self,
+        strategy: WaitStrategy,
+        want: u64,
+        deadline: Option<Instant>,
+        mut count: impl FnMut() -> Result<u64, CorruptError>,
+    ) -> Result<u64, Waited> {
+        let mut found = 0;
+        let waited = self.wait(strategy, deadline, || match count() {
+            Ok(n) if n < want => {
+                found = n;
+                None
+            }
+            other => Some(other),
+        });
+        match waited {
+            Err(Waited::PeerGone) if found > 0 && role_of(self.info) == Some(Role::Consumer) => {
+                self.unreport();
+                Err(Waited::Timeout)
+            }
+            other => other?.map_err(Waited::Corrupt),
         }
     }
 }

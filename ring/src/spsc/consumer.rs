@@ -7,8 +7,8 @@ use ringway_sync::WaitStrategy;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ConsumerSide, Span, Spans};
-use crate::loom::{ordering, Ordering};
-use crate::peer::{self, Peer, WAIT_DATA};
+use crate::loom::ordering;
+use crate::peer::Peer;
 use crate::ring::Ring;
 use crate::sigbus::Poison;
 
@@ -64,27 +64,8 @@ fn read_tail(
 
 impl ConsumerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
-        let peer = Peer::register(ring, Role::Consumer)?;
-        ring.claim_role(Role::Consumer, &peer, crate::layout::Kind::Spsc)?;
-        let h = ring.shared.header();
-        // Acquire: pairs with the previous consumer's Release store of head.
-        let head = h.head.load(Ordering::Acquire);
-        // Acquire: pairs with the producer's Release store of tail.
-        let tail = h.tail.load(Ordering::Acquire);
+        let (peer, head, tail) = super::attach(ring, Role::Consumer)?;
         let capacity = ring.capacity();
-        if head > tail || tail - head > capacity {
-            ring.release_role(Role::Consumer, &peer);
-            return Err(ring
-                .corrupt("tail is not within capacity ahead of head", tail)
-                .into());
-        }
-        // Cursors count messages and never get near 2^64 honestly; one that
-        // does (a peer's write) would overflow `tail + n` below. The
-        // distance to 2^64 must hold at least two laps of pushes.
-        if tail > u64::MAX - 2 * capacity {
-            ring.release_role(Role::Consumer, &peer);
-            return Err(ring.corrupt("tail is too close to 2^64", tail).into());
-        }
         Ok(ConsumerCore {
             ring: ring.clone(),
             poison: ring.poison(),
@@ -182,36 +163,11 @@ impl ConsumerCore {
         if ready >= want {
             return Ok(ready);
         }
-        let (ring, head, capacity, peer) = (&self.ring, self.head, self.capacity, &self.peer);
+        let (ring, head, capacity) = (&self.ring, self.head, self.capacity);
         let cached_tail = &mut self.cached_tail;
-        let mut found = 0;
-        peer::wait_sliced(
-            &ring.shared.header().data_event,
-            ring.shared.barrier,
-            self.strategy,
-            deadline,
-            |on| peer.note_wait(WAIT_DATA, on),
-            || match read_tail(ring, head, cached_tail, capacity) {
-                Ok(n) if n < want => {
-                    found = n;
-                    None
-                }
-                other => Some(other),
-            },
-            || peer.gone(Role::Producer),
-            || peer.unreport(),
-        )
-        .map_err(|e| match e {
-            // Fewer than `want` and no producer to bring more: hand over
-            // what there is first.
-            // The death is reported when the caller waits again.
-            Waited::PeerGone if found > 0 => {
-                peer.unreport();
-                Waited::Timeout
-            }
-            e => e,
-        })?
-        .map_err(Waited::Corrupt)
+        self.peer.wait_count(self.strategy, want, deadline, || {
+            read_tail(ring, head, cached_tail, capacity)
+        })
     }
 
     pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {

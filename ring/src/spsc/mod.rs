@@ -80,9 +80,12 @@ mod consumer;
 mod producer;
 
 pub(crate) use crate::error::Waited;
+use crate::error::{HandleError, Role};
+use crate::loom::Ordering;
+use crate::peer::Peer;
+use crate::ring::Ring;
 
 use crate::loom::AtomicU64;
-use crate::ring::Ring;
 
 /// The payload of the slot of position `pos` (any value: masked).
 #[inline]
@@ -101,3 +104,34 @@ fn stamp(ring: &Ring, payload_offset: usize, pos: u64) -> &AtomicU64 {
 }
 
 crate::handle::kind_aliases!(Spsc, "SPSC", producer::ProducerCore, consumer::ConsumerCore);
+
+/// Takes `role` of `ring` (registering in the peer table, taking over from a
+/// dead holder) and reads the cursors the new holder continues from:
+/// `(peer, head, tail)`, checked.
+fn attach(ring: &Ring, role: Role) -> Result<(Peer, u64, u64), HandleError> {
+    let peer = Peer::register(ring, role)?;
+    ring.claim_role(role, &peer, crate::layout::Kind::Spsc)?;
+    let h = ring.shared.header();
+    // Acquire: pairs with the Release stores of head and tail by the last
+    // holders of the roles (`ConsumerCore::release`, `ProducerCore::publish`),
+    // so we continue exactly where the last holder of ours stopped.
+    let head = h.head.load(Ordering::Acquire);
+    // Acquire: as above.
+    let tail = h.tail.load(Ordering::Acquire);
+    let capacity = ring.capacity();
+    // Cursors count messages and never get near 2^64 honestly; one that
+    // does (a peer's write) would overflow `tail + n`. The distance to 2^64
+    // must hold at least two laps of pushes.
+    let bad = if head > tail || tail - head > capacity {
+        Some("tail is not within capacity ahead of head")
+    } else if tail > u64::MAX - 2 * capacity {
+        Some("tail is too close to 2^64")
+    } else {
+        None
+    };
+    if let Some(what) = bad {
+        ring.release_role(role, &peer);
+        return Err(ring.corrupt(what, tail).into());
+    }
+    Ok((peer, head, tail))
+}

@@ -8,7 +8,7 @@ use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
 use crate::loom::{ordering, Ordering};
-use crate::peer::{self, Peer, WAIT_SPACE};
+use crate::peer::Peer;
 use crate::ring::Ring;
 use crate::sigbus::Poison;
 
@@ -65,28 +65,8 @@ fn read_head(
 
 impl ProducerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
-        let peer = Peer::register(ring, Role::Producer)?;
-        ring.claim_role(Role::Producer, &peer, crate::layout::Kind::Spsc)?;
-        let h = ring.shared.header();
-        // Acquire: pairs with the previous producer's Release store of tail,
-        // so we continue exactly where it stopped.
-        let tail = h.tail.load(Ordering::Acquire);
-        // Acquire: pairs with the consumer's Release store of head.
-        let head = h.head.load(Ordering::Acquire);
+        let (peer, head, tail) = super::attach(ring, Role::Producer)?;
         let capacity = ring.capacity();
-        if head > tail || tail - head > capacity {
-            ring.release_role(Role::Producer, &peer);
-            return Err(ring
-                .corrupt("tail is not within capacity ahead of head", tail)
-                .into());
-        }
-        // Cursors count messages and never get near 2^64 honestly; one that
-        // does (a peer's write) would overflow `tail + n` below. The
-        // distance to 2^64 must hold at least two laps of pushes.
-        if tail > u64::MAX - 2 * capacity {
-            ring.release_role(Role::Producer, &peer);
-            return Err(ring.corrupt("tail is too close to 2^64", tail).into());
-        }
         let core = ProducerCore {
             ring: ring.clone(),
             poison: ring.poison(),
@@ -165,22 +145,11 @@ impl ProducerCore {
         if free >= want {
             return Ok(free);
         }
-        let (ring, tail, capacity, peer) = (&self.ring, self.tail, self.capacity, &self.peer);
+        let (ring, tail, capacity) = (&self.ring, self.tail, self.capacity);
         let cached_head = &mut self.cached_head;
-        peer::wait_sliced(
-            &ring.shared.header().space_event,
-            ring.shared.barrier,
-            self.strategy,
-            deadline,
-            |on| peer.note_wait(WAIT_SPACE, on),
-            || match read_head(ring, tail, cached_head, capacity) {
-                Ok(n) if n < want => None,
-                other => Some(other),
-            },
-            || peer.gone(Role::Consumer),
-            || peer.unreport(),
-        )?
-        .map_err(Waited::Corrupt)
+        self.peer.wait_count(self.strategy, want, deadline, || {
+            read_head(ring, tail, cached_head, capacity)
+        })
     }
 
     pub(crate) fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
