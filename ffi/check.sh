@@ -10,7 +10,8 @@
 #  4. compiles the C tests with -std=c11 -Wall -Wextra -Wpedantic -Werror
 #     under ASan + UBSan, linked against the static AND the shared library,
 #     and runs them (API happy and error paths; C <-> Rust across processes,
-#     10^6 messages each way); links a C++ program against both;
+#     10^6 messages each way; the barrier mode chosen from C, refused when
+#     invalid or unavailable); links a C++ program against both;
 #  5. builds the C example (examples/c) and runs producer and consumer;
 #  6. compiles and runs the program and the compile/link line of the README
 #     section "Using ringway from C" (README.md between <!-- c-link-line -->
@@ -94,7 +95,7 @@ run "$CXX" -std=c++11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ c-in
 
 step "compile the C tests (ASan + UBSan) against the static and the shared library"
 inc=(-Ic-include -Iffi/c-tests)
-for t in test_api test_cross_process; do
+for t in test_api test_cross_process test_barrier; do
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-static" \
         "$libdir/libringway.a" "${static_libs[@]}"
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-shared" \
@@ -118,6 +119,7 @@ for link in static shared; do
     run "$work/test_api-$link"
     run "$work/test_cxx-$link"
     run "$work/test_cross_process-$link" "$peer" "$count"
+    run "$work/test_barrier-$link"
 done
 
 step "build and run the C example (examples/c)"

@@ -9,7 +9,7 @@ use std::ffi::{c_char, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use ringway_core::{Kind, OpenOptions, Ring, RingBuilder};
+use ringway_core::{Barrier, Kind, OpenOptions, Ring, RingBuilder};
 
 use crate::boundary::{arg_cstr, arg_out, arg_ref, arg_str, boundary, call};
 use crate::error::{remove_error, Error};
@@ -30,6 +30,34 @@ pub const RINGWAY_KIND_MPMC: ringway_kind = 2;
 /// `ringway_params.flags`: remove the ring's name (shm) or file when the
 /// ring and its last handle are freed in the creating process.
 pub const RINGWAY_CREATE_UNLINK_ON_DROP: u32 = 1;
+/// `ringway_params.flags`: create the ring with the symmetric barrier (a
+/// full fence on both sides of every wait/notify handshake; parking costs
+/// other CPUs nothing). Any process can attach to such a ring. At most one
+/// of the two barrier flags; with neither, the ring gets the best mode this
+/// process can honour (asymmetric where it can register for `membarrier`).
+pub const RINGWAY_CREATE_SYMMETRIC_BARRIER: u32 = 1 << 1;
+/// `ringway_params.flags`: create the ring with the asymmetric barrier
+/// (notifies pay no hardware fence; a waiter about to sleep pays one
+/// `membarrier`, which interrupts the CPUs running ringway processes).
+/// Creation fails with `RINGWAY_ERR_UNSUPPORTED` in a process that cannot
+/// register for `membarrier`, and so does attaching from one.
+pub const RINGWAY_CREATE_ASYMMETRIC_BARRIER: u32 = 1 << 2;
+
+const CREATE_FLAGS: u32 = RINGWAY_CREATE_UNLINK_ON_DROP
+    | RINGWAY_CREATE_SYMMETRIC_BARRIER
+    | RINGWAY_CREATE_ASYMMETRIC_BARRIER;
+
+/// A ring's barrier mode, fixed at its creation (`ringway_ring_barrier`).
+#[allow(non_camel_case_types)]
+pub type ringway_barrier = u32;
+
+/// `fence(SeqCst)` on both sides of the wait/notify handshake.
+pub const RINGWAY_BARRIER_SYMMETRIC: ringway_barrier = 1;
+/// A compiler fence for notifiers; one `membarrier` per sleep for waiters.
+pub const RINGWAY_BARRIER_ASYMMETRIC: ringway_barrier = 2;
+
+const _: () = assert!(RINGWAY_BARRIER_SYMMETRIC == Barrier::Symmetric as u32);
+const _: () = assert!(RINGWAY_BARRIER_ASYMMETRIC == Barrier::Asymmetric as u32);
 
 const _: () = assert!(RINGWAY_KIND_SPSC == Kind::Spsc as u32);
 const _: () = assert!(RINGWAY_KIND_MPMC == Kind::Mpmc as u32);
@@ -109,10 +137,11 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
     if params.reserved != 0 {
         return Err(Error::invalid("ringway_params.reserved must be 0"));
     }
-    let unknown = params.flags & !RINGWAY_CREATE_UNLINK_ON_DROP;
+    let unknown = params.flags & !CREATE_FLAGS;
     if unknown != 0 {
         return Err(Error::invalid(format!("unknown flags {unknown:#x}")));
     }
+    let barrier = barrier_of(params.flags)?;
     let align = match params.slot_align {
         0 => 1 << params.slot_size.trailing_zeros().min(3),
         a => a,
@@ -121,12 +150,31 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
         0 => 0o600,
         m => m,
     };
-    Ok(RingBuilder::new(kind_of(params.kind)?)
+    let builder = RingBuilder::new(kind_of(params.kind)?)
         .capacity(params.capacity)
         .slot_size(params.slot_size)
         .slot_align(align)
         .mode(mode)
-        .unlink_on_drop(params.flags & RINGWAY_CREATE_UNLINK_ON_DROP != 0))
+        .unlink_on_drop(params.flags & RINGWAY_CREATE_UNLINK_ON_DROP != 0);
+    Ok(match barrier {
+        Some(barrier) => builder.barrier(barrier),
+        None => builder,
+    })
+}
+
+/// The barrier mode the creation flags ask for (`None`: the builder's
+/// default); both flags at once are refused.
+fn barrier_of(flags: u32) -> Result<Option<Barrier>, Error> {
+    const BOTH: u32 = RINGWAY_CREATE_SYMMETRIC_BARRIER | RINGWAY_CREATE_ASYMMETRIC_BARRIER;
+    match flags & BOTH {
+        0 => Ok(None),
+        RINGWAY_CREATE_SYMMETRIC_BARRIER => Ok(Some(Barrier::Symmetric)),
+        RINGWAY_CREATE_ASYMMETRIC_BARRIER => Ok(Some(Barrier::Asymmetric)),
+        _ => Err(Error::invalid(
+            "invalid barrier mode: RINGWAY_CREATE_SYMMETRIC_BARRIER and \
+             RINGWAY_CREATE_ASYMMETRIC_BARRIER are exclusive",
+        )),
+    }
 }
 
 fn open_options(kind: ringway_kind) -> Result<OpenOptions, Error> {
@@ -156,7 +204,8 @@ fn path_of(path: &std::ffi::CStr) -> &Path {
 ///
 /// # Errors
 /// `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_EXISTS`, `_INVALID_ARGUMENT` (bad
-/// parameters), `_NO_SPACE`, `_IO`.
+/// parameters, both barrier flags), `_UNSUPPORTED` (an asymmetric barrier
+/// this process cannot honour), `_NO_SPACE`, `_IO`.
 ///
 /// # Safety
 /// `name` is a NUL-terminated string; `params` points to a `ringway_params`;
@@ -208,11 +257,12 @@ pub unsafe extern "C" fn ringway_ring_create_file(
 }
 
 /// Creates a ring in an anonymous shared mapping, for threads of this process
-/// and for children `fork`ed afterwards. `params.mode` and `params.flags`
-/// are ignored.
+/// and for children `fork`ed afterwards. `params.mode` and
+/// `RINGWAY_CREATE_UNLINK_ON_DROP` are ignored; the barrier flags are not.
 ///
 /// # Errors
-/// `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT`, `_IO`.
+/// `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT`, `_UNSUPPORTED` (an asymmetric
+/// barrier this process cannot honour), `_IO`.
 ///
 /// # Safety
 /// `params` points to a `ringway_params`; `out` is writable.
@@ -238,7 +288,9 @@ pub unsafe extern "C" fn ringway_ring_create_anonymous(
 /// # Errors
 /// `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_NOT_FOUND`, `_WRONG_KIND`,
 /// `_NOT_REGULAR_FILE`, `_WRONG_OWNER`, `_TOO_SMALL`, `_BAD_MAGIC`,
-/// `_ABI_MISMATCH`, `_LAYOUT_MISMATCH`, `_NOT_READY`, `_BAD_HEADER`, `_IO`.
+/// `_ABI_MISMATCH`, `_LAYOUT_MISMATCH`, `_NOT_READY`, `_BAD_HEADER`,
+/// `_UNSUPPORTED` (an asymmetric ring, and this process cannot register for
+/// `membarrier`), `_IO`.
 ///
 /// # Safety
 /// `name` is a NUL-terminated string; `out` is writable.
@@ -345,6 +397,29 @@ pub unsafe extern "C" fn ringway_ring_info(
         };
         // SAFETY: `out` is non-null and writable.
         unsafe { out.write(info) };
+        Ok(())
+    })
+}
+
+/// Writes the ring's barrier mode, fixed when it was created, to `*out`:
+/// `RINGWAY_BARRIER_SYMMETRIC` or `RINGWAY_BARRIER_ASYMMETRIC`.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`.
+///
+/// # Safety
+/// `ring` is a live ring handle; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_barrier(
+    ring: *const ringway_ring,
+    out: *mut ringway_barrier,
+) -> ringway_result {
+    call("ringway_ring_barrier", || {
+        // SAFETY: the caller's promise on `ring`.
+        let ring = &unsafe { arg_ref(ring, "ring") }?.ring;
+        let out = arg_out(out, "out")?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(ring.barrier().as_raw()) };
         Ok(())
     })
 }
