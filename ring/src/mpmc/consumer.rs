@@ -5,7 +5,9 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::stamp::{Seen, Stamps, READY, SKIP};
-use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH};
+use super::{
+    backoff, check_kind, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH,
+};
 use crate::error::PopError;
 use crate::error::Role;
 use crate::error::Waited;
@@ -382,10 +384,21 @@ impl ConsumerSide for ConsumerCore {
         if let Some(pos) = self.claim_single() {
             return Ok(Span::new(pos, 1));
         }
-        match self.claim_message(None) {
-            Ok(pos) => Ok(Span::new(pos, 1)),
-            Err(Claim::Unavailable) => Ok(Span::default()),
-            Err(Claim::Corrupt(e)) => Err(e),
+        let mut round = 0;
+        loop {
+            match self.claim_message(None) {
+                Ok(pos) => return Ok(Span::new(pos, 1)),
+                Err(Claim::Corrupt(e)) => return Err(e),
+                Err(Claim::Unavailable) => {}
+            }
+            // A producer holds the position at `head` (claimed, not yet
+            // published): most likely between its CAS and its stamp store.
+            // Wait for it a bounded time before reporting `Busy`.
+            if round >= peer_spin_rounds() || !matches!(self.why_unavailable(), PopError::Busy) {
+                return Ok(Span::default());
+            }
+            backoff(round);
+            round += 1;
         }
     }
 

@@ -99,9 +99,16 @@
 //! | peer entry `claim_pos`, `claim_len` | the holder, after each claim CAS and after publishing / releasing | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` |
 //! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
 //!
-//! Producers never read `head`, and consumers read `tail` only to tell
-//! `Busy` from `Empty` after a pop found nothing (see below): each side
-//! otherwise reads only its own cursor and the stamps.
+//! Each side reads only its own cursor and the stamps, but for one case: a
+//! one-message call (`try_push`, `try_pop`) that found the slot at its
+//! cursor not yet claimable reads the other cursor, to tell a peer in the
+//! middle of its step there (a producer between claim and publish at
+//! `head`; a consumer between claim and release one lap behind `tail`)
+//! from an empty or full ring. It waits for such a peer a bounded time
+//! ([`PEER_SPIN_ROUNDS`] of backoff, as `ArrayQueue` waits without a bound)
+//! before it reports `Busy` or `Full`: that step takes nanoseconds, and
+//! giving up the thread costs microseconds. The same read tells `Busy`
+//! from `Empty` after a pop found nothing (see below).
 //!
 //! # Empty, Busy, and who waits on whom
 //!
@@ -208,6 +215,40 @@ pub const MAX_ATTEMPTS: u32 = 128;
 /// Most skipped positions a consumer passes over with one CAS (and between
 /// two looks at its deadline).
 pub const SKIP_BATCH: u64 = 4096;
+
+/// How many backoff rounds `try_push` / `try_pop` wait for a peer caught in
+/// the middle of its step at our cursor (a producer between its claim and
+/// its publish, at `head`; a consumer between its claim and its release,
+/// one lap behind `tail`) before reporting `Busy` / `Full`. Round `k` spins
+/// `2^min(k, 6)` times: 191 spin hints in all, a few microseconds, the most
+/// a stalled or dead peer adds to one such call. `ArrayQueue` waits for
+/// such a peer without a bound.
+pub const PEER_SPIN_ROUNDS: u32 = 8;
+
+/// Waits round `round` of a backoff: `2^min(round, 6)` spin hints (one
+/// under loom, whose models gain nothing from more).
+#[inline]
+pub(crate) fn backoff(round: u32) {
+    #[cfg(not(loom))]
+    for _ in 0..1u32 << round.min(6) {
+        crate::loom::spin_loop();
+    }
+    #[cfg(loom)]
+    {
+        let _ = round;
+        crate::loom::spin_loop();
+    }
+}
+
+/// `PEER_SPIN_ROUNDS`, or none under loom (the rounds only repeat a claim
+/// the models already explore, and multiply their interleavings).
+pub(crate) const fn peer_spin_rounds() -> u32 {
+    if cfg!(loom) {
+        0
+    } else {
+        PEER_SPIN_ROUNDS
+    }
+}
 
 /// Why a claim got nothing.
 #[derive(Debug)]

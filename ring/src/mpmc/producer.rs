@@ -5,7 +5,7 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::stamp::{Seen, Stamps, FREE, READY, SKIP};
-use super::{check_kind, claimable, Claim, Slot, MAX_ATTEMPTS};
+use super::{backoff, check_kind, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS};
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
@@ -215,6 +215,17 @@ impl ProducerCore {
             .notify_in(self.ring.shared.barrier);
     }
 
+    /// Whether the position one lap behind `tail` has been claimed by a
+    /// consumer (`tail - head < capacity`): the slot at `tail` is then being
+    /// read, not full. Acquire on both loads, as `ConsumerCore::why_unavailable`;
+    /// only decides whether to try again.
+    fn consumer_in_slot(&self) -> bool {
+        let h = self.ring.shared.header();
+        let tail = h.tail.load(Ordering::Acquire);
+        let head = h.head.load(Ordering::Acquire);
+        tail.wrapping_sub(head) < self.capacity
+    }
+
     /// Whether a push could go ahead now: the slot at `tail` is free, or the
     /// ring is in a state `claim` reports (stale, corrupt). The condition of
     /// the blocking calls.
@@ -290,7 +301,18 @@ impl ProducerSide for ProducerCore {
         if let Some(pos) = self.claim_single() {
             return Ok(Span::new(pos, 1));
         }
-        ProducerSide::claim(self, 1)
+        let mut round = 0;
+        loop {
+            let claimed = ProducerSide::claim(self, 1)?;
+            // A consumer holds the slot at `tail` (it claimed the position
+            // one lap behind and has not released it yet): wait for it a
+            // bounded time before reporting `Full`.
+            if claimed.len > 0 || round >= peer_spin_rounds() || !self.consumer_in_slot() {
+                return Ok(claimed);
+            }
+            backoff(round);
+            round += 1;
+        }
     }
 
     #[inline]
