@@ -26,6 +26,12 @@
 #define RINGWAY_VERSION "0.1.0"
 
 /**
+ * Bytes of the header in front of every record in a record or broadcast
+ * ring: the largest record is `capacity - RINGWAY_RECORD_HEADER` bytes.
+ */
+#define RINGWAY_RECORD_HEADER 16
+
+/**
  * `ringway_params.flags`: remove the ring's name (shm) or file when the
  * ring and its last handle are freed in the creating process.
  */
@@ -38,7 +44,7 @@
  * of the two barrier flags; with neither, the ring gets the best mode this
  * process can honour (asymmetric where it can register for `membarrier`).
  */
-#define RINGWAY_CREATE_SYMMETRIC_BARRIER (1 << 1)
+#define RINGWAY_CREATE_SYMMETRIC_BARRIER (1 << 3)
 
 /**
  * `ringway_params.flags`: create the ring with the asymmetric barrier
@@ -47,7 +53,23 @@
  * Creation fails with `RINGWAY_ERR_UNSUPPORTED` in a process that cannot
  * register for `membarrier`, and so does attaching from one.
  */
-#define RINGWAY_CREATE_ASYMMETRIC_BARRIER (1 << 2)
+#define RINGWAY_CREATE_ASYMMETRIC_BARRIER (1 << 4)
+
+/**
+ * `ringway_params.flags`, broadcast rings only: the producer waits for the
+ * slowest live subscriber (dead ones are evicted) instead of lapping slow
+ * subscribers (the default, *lossy*: a lapped subscriber counts what it
+ * missed).
+ */
+#define RINGWAY_CREATE_GATED 2
+
+/**
+ * `ringway_params.flags`, record rings only: every record carries a CRC32C
+ * of its position, length and payload, checked on read and by
+ * `ringway_ring_scan` / `ringway_ring_recover` (create durable file rings
+ * with it).
+ */
+#define RINGWAY_CREATE_CHECKSUMS 4
 
 /**
  * Major version of the library (`RINGWAY_VERSION_MAJOR` in C).
@@ -210,7 +232,9 @@ enum ringway_result
   RINGWAY_ERR_OTHER = 28,
   /**
    * MPMC: a producer's claim holds the head (a message is being written
-   * there); the ring is not empty, retry (not an error condition).
+   * there; from a pop: the ring is not empty) or a consumer's claim
+   * holds the slot at the tail (a message there is still being read;
+   * from a push: the ring is not full); retry (not an error condition).
    */
   RINGWAY_ERR_BUSY = 29,
   /**
@@ -237,6 +261,16 @@ typedef uint32_t ringway_result;
 #endif // __cplusplus
 
 /**
+ * The producer of a broadcast ring (opaque; one at a time).
+ */
+typedef struct ringway_broadcast_producer ringway_broadcast_producer;
+
+/**
+ * A subscriber of a broadcast ring (opaque; up to 32 at a time).
+ */
+typedef struct ringway_broadcast_subscriber ringway_broadcast_subscriber;
+
+/**
  * The consumer of a ring (opaque). SPSC rings have one; MPMC rings any number.
  */
 typedef struct ringway_consumer ringway_consumer;
@@ -245,6 +279,17 @@ typedef struct ringway_consumer ringway_consumer;
  * The producer of a ring (opaque). SPSC rings have one; MPMC rings any number.
  */
 typedef struct ringway_producer ringway_producer;
+
+/**
+ * The one consumer of a record ring (opaque).
+ */
+typedef struct ringway_record_consumer ringway_record_consumer;
+
+/**
+ * A producer of a record ring (opaque). Any number may write one ring, from
+ * any processes (up to the ring's 32-entry producer table).
+ */
+typedef struct ringway_record_producer ringway_record_producer;
 
 /**
  * A mapped, validated ring (opaque).
@@ -260,6 +305,34 @@ typedef struct ringway_rpc_client ringway_rpc_client;
  * A request/response server (opaque): owns the request ring.
  */
 typedef struct ringway_rpc_server ringway_rpc_server;
+
+/**
+ * Where a new subscriber starts (`ringway_broadcast_subscriber_create`).
+ */
+typedef uint32_t ringway_start;
+
+/**
+ * What a subscriber's pop received.
+ */
+typedef struct ringway_received {
+  /**
+   * Bytes of the record (now in the caller's buffer).
+   */
+  size_t len;
+  /**
+   * Records this subscriber missed just before this one because the
+   * producer lapped it (lossy rings; always 0 on gated rings).
+   */
+  uint64_t missed;
+  /**
+   * The producer's sequence number of the record (its low 32 bits).
+   */
+  uint32_t seq;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+} ringway_received;
 
 /**
  * Slots lent by `ringway_producer_reserve` (to write) or
@@ -298,7 +371,72 @@ typedef struct ringway_chunk {
 } ringway_chunk;
 
 /**
- * A ring kind: `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC` (and
+ * What `ringway_ring_scan` or `ringway_ring_recover` found: positions are
+ * bytes since the ring was created.
+ */
+typedef struct ringway_scan {
+  /**
+   * The consumer's cursor: where the scan started.
+   */
+  uint64_t head;
+  /**
+   * The durable cursor (records below it were flushed), at least `head`.
+   */
+  uint64_t durable;
+  /**
+   * The producers' claim cursor as recorded.
+   */
+  uint64_t tail;
+  /**
+   * End of the longest valid prefix of records from `head`.
+   */
+  uint64_t end;
+  /**
+   * Data records in that prefix.
+   */
+  uint64_t records;
+  /**
+   * Bytes claimed beyond the prefix (`tail - end`, or 0): what recovery
+   * drops.
+   */
+  uint64_t dropped;
+  /**
+   * 1 when the prefix reaches `durable`; 0 when flushed data was lost or
+   * damaged (by the disk, say).
+   */
+  uint32_t durable_intact;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+} ringway_scan;
+
+/**
+ * A record lent to C: reserved by `ringway_record_producer_reserve` (to
+ * fill `len` bytes at `data`, which start zeroed) or lent by
+ * `ringway_record_consumer_read` (to read them; do not write). Valid until
+ * the matching `_commit` / `_abort` or `_release` (or the handle is
+ * freed). `data` is 16-aligned.
+ */
+typedef struct ringway_record {
+  /**
+   * The record's payload, in the ring.
+   */
+  uint8_t *data;
+  /**
+   * Bytes of the payload.
+   */
+  size_t len;
+  /**
+   * The record's byte position since the ring was created (a multiple
+   * of 16; increases from record to record).
+   */
+  uint64_t position;
+} ringway_record;
+
+/**
+ * A ring kind: `RINGWAY_KIND_SPSC`, `RINGWAY_KIND_MPMC`,
+ * `RINGWAY_KIND_RECORD` or `RINGWAY_KIND_BROADCAST` (and
  * `RINGWAY_KIND_ANY` when opening).
  */
 typedef uint32_t ringway_kind;
@@ -306,19 +444,24 @@ typedef uint32_t ringway_kind;
 /**
  * Parameters of a new ring. Zero means "default" for every field but
  * `kind`, `capacity` and `slot_size`, so a C99 designated initializer that
- * names those three is complete.
+ * names those three is complete. Record and broadcast rings are byte
+ * rings: `capacity` is their size in bytes and `slot_size` and
+ * `slot_align` must be 0.
  */
 typedef struct ringway_params {
   /**
-   * `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC`.
+   * `RINGWAY_KIND_SPSC`, `_MPMC`, `_RECORD` or `_BROADCAST`.
    */
   ringway_kind kind;
   /**
    * Payload bytes per slot (1 to 2^24); every message is exactly this long.
+   * 0 for record and broadcast rings.
    */
   uint32_t slot_size;
   /**
-   * Number of slots: a power of two from 2 to 2^32.
+   * Number of slots: a power of two from 2 to 2^32. Record and broadcast
+   * rings: bytes, a power of two from 64; the largest record is
+   * `capacity - RINGWAY_RECORD_HEADER` bytes.
    */
   uint64_t capacity;
   /**
@@ -332,7 +475,8 @@ typedef struct ringway_params {
    */
   uint32_t mode;
   /**
-   * `RINGWAY_CREATE_*` flags.
+   * `RINGWAY_CREATE_*` flags (`_GATED` only for broadcast rings,
+   * `_CHECKSUMS` only for record rings).
    */
   uint32_t flags;
   /**
@@ -342,11 +486,14 @@ typedef struct ringway_params {
 } ringway_params;
 
 /**
- * A ring's geometry and fill level at one moment.
+ * A ring's geometry and fill level at one moment. For record and
+ * broadcast rings `slot_size` is 1, `capacity` and `len` count bytes (`len`:
+ * bytes between the consumer's, or the oldest record's, position and the
+ * producers' claims) and `slot_align` is 16, the records' alignment.
  */
 typedef struct ringway_info {
   /**
-   * `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC`.
+   * The ring's `RINGWAY_KIND_*`.
    */
   ringway_kind kind;
   /**
@@ -382,6 +529,27 @@ typedef struct ringway_info {
 typedef uint32_t ringway_barrier;
 
 /**
+ * At the oldest record still in the ring.
+ */
+#define RINGWAY_START_OLDEST 0
+
+/**
+ * With the newest record already written (as `RINGWAY_START_BACK` with 1).
+ */
+#define RINGWAY_START_NEWEST 1
+
+/**
+ * With the last `back` records already written (fewer if the ring holds
+ * fewer).
+ */
+#define RINGWAY_START_BACK 2
+
+/**
+ * With the next record written after subscribing.
+ */
+#define RINGWAY_START_NEXT 3
+
+/**
  * When opening: accept a ring of either kind.
  */
 #define RINGWAY_KIND_ANY 0
@@ -395,6 +563,20 @@ typedef uint32_t ringway_barrier;
  * Any number of producers and consumers.
  */
 #define RINGWAY_KIND_MPMC 2
+
+/**
+ * Variable-size records in a byte ring: any number of producers, one
+ * consumer (`ringway_record_producer`, `ringway_record_consumer`).
+ * `capacity` counts bytes.
+ */
+#define RINGWAY_KIND_RECORD 3
+
+/**
+ * Variable-size records from one producer to any number of subscribers,
+ * each with its own cursor (`ringway_broadcast_producer`,
+ * `ringway_broadcast_subscriber`). `capacity` counts bytes.
+ */
+#define RINGWAY_KIND_BROADCAST 4
 
 /**
  * `fence(SeqCst)` on both sides of the wait/notify handshake.
@@ -426,6 +608,170 @@ extern "C" {
 size_t ringway_last_error_message(char *buf, size_t len);
 
 /**
+ * Takes the producer role of a broadcast ring. It continues after the
+ * last record written; a record a dead producer left half-written is
+ * skipped.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`, `_WRONG_KIND` (not a broadcast ring), `_ROLE_TAKEN`
+ * (another producer holds the role), `_CORRUPT`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_broadcast_producer_create(const struct ringway_ring *ring,
+                                                 struct ringway_broadcast_producer **out);
+
+/**
+ * Frees a broadcast producer handle, giving its role back. `NULL` is a
+ * no-op.
+ *
+ * # Safety
+ * `producer` is NULL or a broadcast producer handle not yet freed; it is
+ * not used afterwards.
+ */
+void ringway_broadcast_producer_free(struct ringway_broadcast_producer *producer);
+
+/**
+ * Sends `len` bytes at `record` to every subscriber as one record, without
+ * waiting. A lossy ring never refuses for lack of room (it laps slow
+ * subscribers); a gated ring does while the slowest live subscriber has
+ * not read far enough.
+ *
+ * # Errors
+ * `RINGWAY_ERR_FULL` (gated), `_SIZE` (longer than `capacity -
+ * RINGWAY_RECORD_HEADER`), `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * `producer` is a live broadcast producer handle not used by another
+ * thread during the call; `record` is readable for `len` bytes.
+ */
+ringway_result ringway_broadcast_producer_try_push(struct ringway_broadcast_producer *producer,
+                                                   const void *record,
+                                                   size_t len);
+
+/**
+ * As `ringway_broadcast_producer_try_push`, waiting (gated rings) as long
+ * as it takes; a dead subscriber is evicted within about 20 ms.
+ *
+ * # Errors
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_broadcast_producer_try_push`.
+ */
+ringway_result ringway_broadcast_producer_push(struct ringway_broadcast_producer *producer,
+                                               const void *record,
+                                               size_t len);
+
+/**
+ * As `ringway_broadcast_producer_try_push`, waiting (gated rings) at most
+ * `timeout_ns` nanoseconds for room.
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_broadcast_producer_try_push`.
+ */
+ringway_result ringway_broadcast_producer_push_timeout(struct ringway_broadcast_producer *producer,
+                                                       const void *record,
+                                                       size_t len,
+                                                       uint64_t timeout_ns);
+
+/**
+ * Subscribes to a broadcast ring, starting at `start` (`back`: how many
+ * records back for `RINGWAY_START_BACK`, ignored otherwise). On a gated
+ * ring the producer waits for this subscriber from now on.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT` (unknown `start`), `_WRONG_KIND`
+ * (not a broadcast ring), `_TOO_MANY_PRODUCERS` (the 32-entry subscriber
+ * table is full), `_CORRUPT`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_broadcast_subscriber_create(const struct ringway_ring *ring,
+                                                   ringway_start start,
+                                                   uint64_t back,
+                                                   struct ringway_broadcast_subscriber **out);
+
+/**
+ * Frees a subscriber handle (a gated producer stops waiting for it).
+ * `NULL` is a no-op.
+ *
+ * # Safety
+ * `subscriber` is NULL or a subscriber handle not yet freed; it is not
+ * used afterwards.
+ */
+void ringway_broadcast_subscriber_free(struct ringway_broadcast_subscriber *subscriber);
+
+/**
+ * Copies the next record into `buf` (`cap` bytes), without waiting, and
+ * describes it in `*out` (its length, and how many records were missed
+ * just before it). A record longer than `cap` is kept for the next pop
+ * (`RINGWAY_ERR_SIZE`; the message gives its length). A record is never
+ * torn: one the producer overwrote while it was copied is dropped and
+ * counted as missed.
+ *
+ * # Errors
+ * `RINGWAY_ERR_EMPTY` (no new record), `_SIZE`, `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * `subscriber` is a live subscriber handle not used by another thread
+ * during the call; `buf` is writable for `cap` bytes; `out` is writable.
+ */
+ringway_result ringway_broadcast_subscriber_try_pop(struct ringway_broadcast_subscriber *subscriber,
+                                                    void *buf,
+                                                    size_t cap,
+                                                    struct ringway_received *out);
+
+/**
+ * As `ringway_broadcast_subscriber_try_pop`, waiting as long as it takes.
+ *
+ * # Errors
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_broadcast_subscriber_try_pop`.
+ */
+ringway_result ringway_broadcast_subscriber_pop(struct ringway_broadcast_subscriber *subscriber,
+                                                void *buf,
+                                                size_t cap,
+                                                struct ringway_received *out);
+
+/**
+ * As `ringway_broadcast_subscriber_try_pop`, waiting at most `timeout_ns`
+ * nanoseconds for a record.
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_broadcast_subscriber_try_pop`.
+ */
+ringway_result ringway_broadcast_subscriber_pop_timeout(struct ringway_broadcast_subscriber *subscriber,
+                                                        void *buf,
+                                                        size_t cap,
+                                                        uint64_t timeout_ns,
+                                                        struct ringway_received *out);
+
+/**
+ * Writes to `*out` how many records this subscriber has missed to laps
+ * since it subscribed (the sum of every `ringway_received.missed`).
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`.
+ *
+ * # Safety
+ * `subscriber` is a live subscriber handle not used by another thread
+ * during the call; `out` is writable.
+ */
+ringway_result ringway_broadcast_subscriber_missed(struct ringway_broadcast_subscriber *subscriber,
+                                                   uint64_t *out);
+
+/**
  * Takes a consumer handle of `ring`: the consumer role of an SPSC ring
  * (one at a time), or a new consumer of an MPMC ring.
  *
@@ -454,8 +800,10 @@ void ringway_consumer_free(struct ringway_consumer *consumer);
  * without waiting. `buf` is written only on success.
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY` (no message: retry later), `_SIZE`, `_NULL`, `_STATE`
- * (a chunk is being read), `_CORRUPT`.
+ * `RINGWAY_ERR_EMPTY` (no message: retry later), `_BUSY` (MPMC: a
+ * producer's claim holds the head; the ring is not empty, retry),
+ * `_PEER_GONE` (drained, and every producer died), `_SIZE`, `_NULL`,
+ * `_STATE` (a chunk is being read), `_CORRUPT`.
  *
  * # Safety
  * `consumer` is a live consumer handle not used by another thread during
@@ -469,7 +817,8 @@ ringway_result ringway_consumer_try_pop(struct ringway_consumer *consumer, void 
  * futex; a producer's push wakes it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`.
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`,
+ * `_PEER_GONE` (drained, and every producer died).
  *
  * # Safety
  * As `ringway_consumer_try_pop`.
@@ -481,7 +830,8 @@ ringway_result ringway_consumer_pop(struct ringway_consumer *consumer, void *buf
  * one.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+ * `_PEER_GONE` (drained, and every producer died).
  *
  * # Safety
  * As `ringway_consumer_try_pop`.
@@ -513,7 +863,10 @@ ringway_result ringway_consumer_read(struct ringway_consumer *consumer,
 
 /**
  * The address of message `index` (from 0) of the chunk being read, to read
- * its `slot_size` bytes in place; works for both ring kinds.
+ * its `slot_size` bytes in place; works for both ring kinds. The bytes are
+ * in shared memory: a peer that does not follow the protocol may change
+ * them while you read, so copy a message (`memcpy`, or
+ * `ringway_consumer_try_pop`) before validating what you parse from it.
  *
  * # Errors
  * `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (`index`
@@ -595,6 +948,51 @@ ringway_result ringway_consumer_pop_or_arm(struct ringway_consumer *consumer,
 ringway_result ringway_consumer_disarm(struct ringway_consumer *consumer);
 
 /**
+ * Makes every record committed so far durable: syncs the ring's data to
+ * its file (`msync(MS_SYNC)`), then stores the end of the committed prefix
+ * in the header's durable cursor and syncs the header; writes that
+ * position to `*out`. On a ring that is not a file it only moves the
+ * cursor. May run while producers and the consumer work.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`, `_WRONG_KIND` (not a record ring), `_IO` (`msync`),
+ * `_CORRUPT`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_ring_flush(const struct ringway_ring *ring, uint64_t *out);
+
+/**
+ * Reports in `*out` the longest valid prefix of records from the
+ * consumer's cursor (stamps, lengths, and checksums on rings created with
+ * `RINGWAY_CREATE_CHECKSUMS`), writing nothing to the ring.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`, `_WRONG_KIND`, `_CORRUPT` (an impossible cursor).
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_ring_scan(const struct ringway_ring *ring, struct ringway_scan *out);
+
+/**
+ * Repairs a record ring after a crash: keeps the longest valid prefix of
+ * records from the consumer's cursor, drops everything after it, syncs,
+ * and reports in `*out` what it found (`out->dropped` bytes are gone).
+ * Exclusive: call it at start-up, before any producer or consumer of any
+ * process attaches (it rewrites the producers' cursor and the bytes past
+ * the prefix).
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`, `_WRONG_KIND`, `_CORRUPT`, `_IO` (`msync`).
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_ring_recover(const struct ringway_ring *ring, struct ringway_scan *out);
+
+/**
  * Takes a producer handle of `ring`: the producer role of an SPSC ring
  * (one at a time), or a new producer of an MPMC ring.
  *
@@ -622,8 +1020,10 @@ void ringway_producer_free(struct ringway_producer *producer);
  * Pushes one message of exactly the ring's slot size, without waiting.
  *
  * # Errors
- * `RINGWAY_ERR_FULL` (no free slot: retry later), `_SIZE`, `_NULL`,
- * `_STATE` (a chunk is reserved), `_CORRUPT`.
+ * `RINGWAY_ERR_FULL` (no free slot: retry later), `_BUSY` (MPMC: the slot
+ * at the tail is still held by a consumer's claim; the ring is not full,
+ * retry), `_PEER_GONE` (every consumer died), `_SIZE`, `_NULL`, `_STATE` (a
+ * chunk is reserved), `_CORRUPT`.
  *
  * # Safety
  * `producer` is a live producer handle not used by another thread during
@@ -639,7 +1039,8 @@ ringway_result ringway_producer_try_push(struct ringway_producer *producer,
  * futex; a consumer's pop wakes it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`.
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`,
+ * `_PEER_GONE` (every consumer died).
  *
  * # Safety
  * As `ringway_producer_try_push`.
@@ -654,7 +1055,8 @@ ringway_result ringway_producer_push(struct ringway_producer *producer,
  * `RINGWAY_ERR_TIMEOUT`).
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+ * `_PEER_GONE` (every consumer died).
  *
  * # Safety
  * As `ringway_producer_try_push`.
@@ -762,6 +1164,271 @@ ringway_result ringway_producer_push_or_arm(struct ringway_producer *producer,
  * the call.
  */
 ringway_result ringway_producer_disarm(struct ringway_producer *producer);
+
+/**
+ * Takes the consumer role of a record ring; it continues from the ring's
+ * consumer cursor.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`, `_WRONG_KIND` (not a record ring), `_ROLE_TAKEN`
+ * (another consumer holds the role), `_CORRUPT`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_record_consumer_create(const struct ringway_ring *ring,
+                                              struct ringway_record_consumer **out);
+
+/**
+ * Frees a record consumer handle, giving its role back. A record lent by
+ * `_read` and not released stays in the ring. `NULL` is a no-op.
+ *
+ * # Safety
+ * `consumer` is NULL or a record consumer handle not yet freed; it is not
+ * used afterwards.
+ */
+void ringway_record_consumer_free(struct ringway_record_consumer *consumer);
+
+/**
+ * Copies the next record into `buf` (`cap` bytes) and frees it, without
+ * waiting; writes its length to `*out_len`. A record longer than `cap`
+ * stays unread (`RINGWAY_ERR_SIZE`; the message gives its length).
+ *
+ * # Errors
+ * `RINGWAY_ERR_EMPTY` (no record: retry later), `_SIZE`, `_NULL`, `_STATE`
+ * (a record is lent), `_CORRUPT` (a stamp, length or checksum no honest
+ * producer writes).
+ *
+ * # Safety
+ * `consumer` is a live record consumer handle not used by another thread
+ * during the call; `buf` is writable for `cap` bytes; `out_len` is
+ * writable.
+ */
+ringway_result ringway_record_consumer_try_pop(struct ringway_record_consumer *consumer,
+                                               void *buf,
+                                               size_t cap,
+                                               size_t *out_len);
+
+/**
+ * As `ringway_record_consumer_try_pop`, waiting as long as it takes for a
+ * record.
+ *
+ * # Errors
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_record_consumer_try_pop`.
+ */
+ringway_result ringway_record_consumer_pop(struct ringway_record_consumer *consumer,
+                                           void *buf,
+                                           size_t cap,
+                                           size_t *out_len);
+
+/**
+ * As `ringway_record_consumer_try_pop`, waiting at most `timeout_ns`
+ * nanoseconds for a record.
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_record_consumer_try_pop`.
+ */
+ringway_result ringway_record_consumer_pop_timeout(struct ringway_record_consumer *consumer,
+                                                   void *buf,
+                                                   size_t cap,
+                                                   uint64_t timeout_ns,
+                                                   size_t *out_len);
+
+/**
+ * Lends the next record in place, without waiting, in `*out`, until
+ * `ringway_record_consumer_release`. The bytes are in shared memory: a
+ * faulty or hostile producer process could change them while they are
+ * read (prefer `_pop`, which copies them out once).
+ *
+ * # Errors
+ * `RINGWAY_ERR_EMPTY`, `_STATE` (a record is already lent), `_NULL`,
+ * `_CORRUPT`.
+ *
+ * # Safety
+ * `consumer` is a live record consumer handle not used by another thread
+ * during the call; `out` is writable.
+ */
+ringway_result ringway_record_consumer_read(struct ringway_record_consumer *consumer,
+                                            struct ringway_record *out);
+
+/**
+ * As `ringway_record_consumer_read`, waiting at most `timeout_ns`
+ * nanoseconds for a record.
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_STATE`, `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_record_consumer_read`.
+ */
+ringway_result ringway_record_consumer_read_timeout(struct ringway_record_consumer *consumer,
+                                                    uint64_t timeout_ns,
+                                                    struct ringway_record *out);
+
+/**
+ * Frees the record lent by `ringway_record_consumer_read` for the
+ * producers.
+ *
+ * # Errors
+ * `RINGWAY_ERR_STATE` (nothing lent), `_NULL`.
+ *
+ * # Safety
+ * `consumer` is a live record consumer handle not used by another thread
+ * during the call.
+ */
+ringway_result ringway_record_consumer_release(struct ringway_record_consumer *consumer);
+
+/**
+ * Turns the claims in flight of producer processes that no longer exist
+ * into tombstones, so that reading goes on past them, and frees their
+ * producer-table entries; writes how many claims it buried to `*out`. A
+ * record such a producer committed before it died is delivered. Not done
+ * automatically: call it when a read times out with producers known dead.
+ *
+ * # Errors
+ * `RINGWAY_ERR_STATE` (a record is lent), `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * `consumer` is a live record consumer handle not used by another thread
+ * during the call; `out` is writable.
+ */
+ringway_result ringway_record_consumer_heal_dead_producers(struct ringway_record_consumer *consumer,
+                                                           uint32_t *out);
+
+/**
+ * Attaches a new producer to a record ring.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`, `_WRONG_KIND` (not a record ring),
+ * `_TOO_MANY_PRODUCERS` (the 32-entry producer table is full).
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_record_producer_create(const struct ringway_ring *ring,
+                                              struct ringway_record_producer **out);
+
+/**
+ * Frees a record producer handle. A reserved record that was not committed
+ * is aborted (the consumer skips it). `NULL` is a no-op.
+ *
+ * # Safety
+ * `producer` is NULL or a record producer handle not yet freed; it is not
+ * used afterwards.
+ */
+void ringway_record_producer_free(struct ringway_record_producer *producer);
+
+/**
+ * Writes `len` bytes at `record` as one record (`len` may be 0), without
+ * waiting.
+ *
+ * # Errors
+ * `RINGWAY_ERR_FULL` (no room now: retry later), `_SIZE` (longer than
+ * `capacity - RINGWAY_RECORD_HEADER`), `_NULL`, `_STATE` (a record is
+ * reserved), `_CORRUPT`.
+ *
+ * # Safety
+ * `producer` is a live record producer handle not used by another thread
+ * during the call; `record` is readable for `len` bytes.
+ */
+ringway_result ringway_record_producer_try_push(struct ringway_record_producer *producer,
+                                                const void *record,
+                                                size_t len);
+
+/**
+ * Writes one record, waiting as long as it takes for room (spinning
+ * briefly, then sleeping on the ring's futex; the consumer's release wakes
+ * it).
+ *
+ * # Errors
+ * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_record_producer_try_push`.
+ */
+ringway_result ringway_record_producer_push(struct ringway_record_producer *producer,
+                                            const void *record,
+                                            size_t len);
+
+/**
+ * Writes one record, waiting at most `timeout_ns` nanoseconds for room.
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_record_producer_try_push`.
+ */
+ringway_result ringway_record_producer_push_timeout(struct ringway_record_producer *producer,
+                                                    const void *record,
+                                                    size_t len,
+                                                    uint64_t timeout_ns);
+
+/**
+ * Claims room for a record of `len` bytes, without waiting, and lends it
+ * in `*out` (`out->data`: `len` zeroed bytes to fill in place;
+ * `out->position`: the record's byte position). Nothing is visible to the
+ * consumer until `ringway_record_producer_commit`; then the bytes are no
+ * longer the caller's.
+ *
+ * # Errors
+ * `RINGWAY_ERR_FULL`, `_SIZE`, `_STATE` (a record is already reserved),
+ * `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * `producer` is a live record producer handle not used by another thread
+ * during the call; `out` is writable.
+ */
+ringway_result ringway_record_producer_reserve(struct ringway_record_producer *producer,
+                                               size_t len,
+                                               struct ringway_record *out);
+
+/**
+ * As `ringway_record_producer_reserve`, waiting at most `timeout_ns`
+ * nanoseconds for room.
+ *
+ * # Errors
+ * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_STATE`, `_NULL`, `_CORRUPT`.
+ *
+ * # Safety
+ * As `ringway_record_producer_reserve`.
+ */
+ringway_result ringway_record_producer_reserve_timeout(struct ringway_record_producer *producer,
+                                                       size_t len,
+                                                       uint64_t timeout_ns,
+                                                       struct ringway_record *out);
+
+/**
+ * Publishes the reserved record and ends the reservation.
+ *
+ * # Errors
+ * `RINGWAY_ERR_STATE` (nothing reserved), `_CORRUPT` (the consumer took
+ * this process for dead and buried the claim: the record is not
+ * delivered), `_NULL`.
+ *
+ * # Safety
+ * `producer` is a live record producer handle not used by another thread
+ * during the call.
+ */
+ringway_result ringway_record_producer_commit(struct ringway_record_producer *producer);
+
+/**
+ * Gives the reserved record up: it becomes a tombstone the consumer skips.
+ *
+ * # Errors
+ * `RINGWAY_ERR_STATE` (nothing reserved), `_NULL`.
+ *
+ * # Safety
+ * `producer` is a live record producer handle not used by another thread
+ * during the call.
+ */
+ringway_result ringway_record_producer_abort(struct ringway_record_producer *producer);
 
 /**
  * A static description of `result` (any value: unknown codes get
@@ -1083,9 +1750,15 @@ uint32_t ringway_layout_version(void);
 static_assert(sizeof(ringway_chunk) == 5 * sizeof(void *), "ringway_chunk size");
 static_assert(sizeof(ringway_params) == 32, "ringway_params size");
 static_assert(sizeof(ringway_info) == 40, "ringway_info size");
+static_assert(sizeof(ringway_record) == 2 * sizeof(void *) + 8, "ringway_record size");
+static_assert(sizeof(ringway_received) == 24, "ringway_received size");
+static_assert(sizeof(ringway_scan) == 56, "ringway_scan size");
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 _Static_assert(sizeof(ringway_chunk) == 5 * sizeof(void *), "ringway_chunk size");
 _Static_assert(sizeof(ringway_params) == 32, "ringway_params size");
 _Static_assert(sizeof(ringway_info) == 40, "ringway_info size");
+_Static_assert(sizeof(ringway_record) == 2 * sizeof(void *) + 8, "ringway_record size");
+_Static_assert(sizeof(ringway_received) == 24, "ringway_received size");
+_Static_assert(sizeof(ringway_scan) == 56, "ringway_scan size");
 #endif
 #endif /* RINGWAY_H_STRUCT_ASSERTS */

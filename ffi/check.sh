@@ -9,9 +9,12 @@
 #  3. compiles the header alone as C11, C99 and C++ (-fsyntax-only);
 #  4. compiles the C tests with -std=c11 -Wall -Wextra -Wpedantic -Werror
 #     under ASan + UBSan, linked against the static AND the shared library,
-#     and runs them (API happy and error paths; C <-> Rust across processes,
-#     10^6 messages each way; the barrier mode chosen from C, refused when
-#     invalid or unavailable); links a C++ program against both;
+#     and runs them (API happy and error paths; record and broadcast rings,
+#     durable files; C <-> Rust across processes, 10^6 messages each way; the
+#     barrier mode chosen from C, refused when invalid or unavailable;
+#     the scribbler: a forked child writes random bytes into the rings the
+#     C calls work on, RINGWAY_C_SCRIBBLE_WRITES, default 10^5); links a C++
+#     program against both;
 #  5. builds the C example (examples/c) and runs producer and consumer;
 #  6. compiles and runs the program and the compile/link line of the README
 #     section "Using ringway from C" (README.md between <!-- c-link-line -->
@@ -20,7 +23,8 @@
 #
 # Environment: CARGO_TARGET_DIR (default <repo>/target), RINGWAY_PROFILE
 # (debug or release; default debug, which keeps debug assertions on),
-# CC, CXX, RINGWAY_XPROC_COUNT (default 1000000).
+# CC, CXX, RINGWAY_XPROC_COUNT (default 1000000), RINGWAY_C_SCRIBBLE_WRITES
+# (default 100000).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +43,7 @@ libdir="$target_dir/$profile"
 CC="${CC:-cc}"
 CXX="${CXX:-c++}"
 count="${RINGWAY_XPROC_COUNT:-1000000}"
+scribble_writes="${RINGWAY_C_SCRIBBLE_WRITES:-100000}"
 
 # System libraries a Rust staticlib needs (rustc --print native-static-libs).
 static_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl)
@@ -95,7 +100,7 @@ run "$CXX" -std=c++11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ c-in
 
 step "compile the C tests (ASan + UBSan) against the static and the shared library"
 inc=(-Ic-include -Iffi/c-tests)
-for t in test_api test_cross_process test_barrier; do
+for t in test_api test_records test_cross_process test_scribbler test_barrier; do
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-static" \
         "$libdir/libringway.a" "${static_libs[@]}"
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-shared" \
@@ -117,8 +122,10 @@ fi
 for link in static shared; do
     step "run the C tests ($link library, ASan + UBSan)"
     run "$work/test_api-$link"
+    run "$work/test_records-$link"
     run "$work/test_cxx-$link"
     run "$work/test_cross_process-$link" "$peer" "$count"
+    run "$work/test_scribbler-$link" "$scribble_writes"
     run "$work/test_barrier-$link"
 done
 

@@ -9,3 +9,4 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/miri"
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
 cargo +nightly miri test -p ringway --test heap
 cargo +nightly miri test -p ringway --lib layout
+cargo +nightly miri test -p ringway --lib copy

@@ -238,7 +238,9 @@ impl<S: Sender> AsyncProducer<S> {
                         let value = slot.take()?;
                         match inner.try_send(value) {
                             Ok(()) => Some(Ok(())),
-                            Err(PushError::Full(value)) => {
+                            // Busy: a consumer still reads the slot at the
+                            // tail; its release notifies the space event.
+                            Err(PushError::Full(value) | PushError::Busy(value)) => {
                                 *slot = Some(value);
                                 None
                             }

@@ -80,7 +80,7 @@ impl Queue for Ringway {
                 loop {
                     match tx.try_push(v) {
                         Ok(()) => break,
-                        Err(PushError::Full(back)) => {
+                        Err(PushError::Full(back) | PushError::Busy(back)) => {
                             v = back;
                             std::thread::yield_now();
                         }

@@ -30,6 +30,10 @@ pub struct Source {
     head: Option<u64>,
     capacity: u64,
     slot_size: usize,
+    /// One message copied out of the ring (`ReadChunk::copy_message`):
+    /// `each` gets this private copy, never the slot a peer may be writing,
+    /// so a length it checks is the length it uses.
+    message: Vec<u8>,
 }
 
 /// The filling end of a local ring.
@@ -71,6 +75,7 @@ impl Source {
             head,
             capacity: ring.capacity(),
             slot_size: ring.slot_size(),
+            message: vec![0; ring.slot_size()],
         })
     }
 
@@ -117,8 +122,8 @@ impl Source {
             let chunk = c.read_chunk(max).map_err(|e| DrainError::Ring(e.to_string()))?;
             let mut done = 0;
             let mut failed = None;
-            for message in chunk.iter() {
-                if let Err(e) = each(message) {
+            while chunk.copy_message(done, &mut self.message) {
+                if let Err(e) = each(&self.message) {
                     failed = Some(e);
                     break;
                 }
@@ -174,8 +179,8 @@ impl Source {
             // checked above through `head`) gets here.
             debug_assert!(chunk.releases_part());
             let mut done = 0;
-            for message in chunk.iter().skip(skip) {
-                each(message).map_err(DrainError::Each)?;
+            while chunk.copy_message(skip + done, &mut self.message) {
+                each(&self.message).map_err(DrainError::Each)?;
                 done += 1;
             }
             // Dropping the chunk releases nothing: the messages stay.

@@ -119,25 +119,34 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         id.abi_version, id.flags
     );
     let _ = writeln!(out, "layout hash     {:#018x}", id.layout_hash);
-    let _ = writeln!(out, "capacity        {} slots", g.capacity);
-    let _ = writeln!(
-        out,
-        "slot            {} bytes, align {}, stride {}",
-        g.slot_size, g.slot_align, g.stride
-    );
-    if id.type_size == 0 {
-        let _ = writeln!(out, "message type    bytes (untyped)");
+    let bytes = matches!(g.kind, Kind::Record | Kind::Broadcast);
+    if bytes {
+        crate::byteinfo::geometry(ring, &mut out);
     } else {
+        let _ = writeln!(out, "capacity        {} slots", g.capacity);
         let _ = writeln!(
             out,
-            "message type    {} bytes, align {}, name hash {:#x}",
-            id.type_size, id.type_align, id.type_name_hash
+            "slot            {} bytes, align {}, stride {}",
+            g.slot_size, g.slot_align, g.stride
         );
+    }
+    if !bytes {
+        if id.type_size == 0 {
+            let _ = writeln!(out, "message type    bytes (untyped)");
+        } else {
+            let _ = writeln!(
+                out,
+                "message type    {} bytes, align {}, name hash {:#x}",
+                id.type_size, id.type_align, id.type_name_hash
+            );
+        }
     }
     let _ = writeln!(
         out,
-        "mapped          {} bytes (slots at offset {})",
-        g.total_len, g.slots_offset
+        "mapped          {} bytes ({} at offset {})",
+        g.total_len,
+        if bytes { "data" } else { "slots" },
+        g.slots_offset
     );
     let _ = writeln!(
         out,
@@ -150,16 +159,30 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         role(id.creator_pid),
         id.creator_start_time
     );
-    let _ = writeln!(out, "tail (written)  {}", s.tail);
-    let _ = writeln!(out, "head (read)     {}", s.head);
-    let _ = writeln!(
-        out,
-        "fill            {} of {} ({fill:.1}%)",
-        s.len, g.capacity
-    );
+    if bytes {
+        crate::byteinfo::cursors(ring, &s, &mut out);
+    } else {
+        let _ = writeln!(out, "tail (written)  {}", s.tail);
+        let _ = writeln!(out, "head (read)     {}", s.head);
+        let _ = writeln!(
+            out,
+            "fill            {} of {} ({fill:.1}%)",
+            s.len, g.capacity
+        );
+    }
     if g.kind == Kind::Spsc {
         let _ = writeln!(out, "producer        {}", role(s.producer_owner));
         let _ = writeln!(out, "consumer        {}", role(s.consumer_owner));
+    }
+    // Record producers and broadcast subscribers are in the producer table
+    // (above), not yet in the peer table.
+    if bytes {
+        let _ = writeln!(
+            out,
+            "waiters         {} for data, {} for space",
+            s.data_waiters, s.space_waiters
+        );
+        return out;
     }
     let _ = writeln!(
         out,
@@ -255,11 +278,16 @@ fn ls_row(probe: &Probe, name: &str) -> Option<String> {
                     ),
                 };
                 let fill = copy.tail().saturating_sub(copy.head()).min(g.capacity);
+                let shape = match g.kind {
+                    // Byte rings: capacity and fill count bytes.
+                    Kind::Record | Kind::Broadcast => format!("{:>12} B bytes", g.capacity),
+                    Kind::Spsc | Kind::Mpmc => {
+                        format!("{:>8} x {:>7} B", g.capacity, g.slot_size)
+                    }
+                };
                 format!(
-                    "{:<5} {:>8} x {:>7} B  fill {:>8}/{:<8} {roles}",
+                    "{:<5} {shape}  fill {:>8}/{:<8} {roles}",
                     g.kind.name(),
-                    g.capacity,
-                    g.slot_size,
                     fill,
                     g.capacity
                 )

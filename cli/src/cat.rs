@@ -121,7 +121,8 @@ fn read_with<K: Flavor>(rx: &mut Consumer<K, Bytes>) -> Result<(), Failure> {
     let payload = slot - FRAME;
     let stdout = raw_fd(1);
     let mut out = io::BufWriter::with_capacity(1 << 20, &*stdout);
-    // Each slot is copied here before anything in it is looked at: the
+    // Each slot is copied here (volatile loads, each byte once:
+    // `ReadChunk::copy_message`) before anything in it is looked at: the
     // writer may change the slot's bytes at any time, so the length that is
     // checked must be the length that is used (no double fetch).
     let mut frame = vec![0u8; slot];
@@ -147,9 +148,8 @@ fn read_with<K: Flavor>(rx: &mut Consumer<K, Bytes>) -> Result<(), Failure> {
         let chunk = rx.read_chunk(ready.min(1024))?;
         let mut used = 0;
         let mut eos = false;
-        for s in chunk.iter() {
+        while chunk.copy_message(used, &mut frame) {
             used += 1;
-            frame.copy_from_slice(s);
             let s = &frame[..];
             let len = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
             if len == EOS {

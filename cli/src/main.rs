@@ -9,6 +9,7 @@
 
 mod admin;
 mod bench;
+mod byteinfo;
 mod cat;
 mod failure;
 mod locator;
@@ -121,8 +122,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Pipe bytes through an SPSC or record ring: `cat NAME --write < in`,
-    /// `cat NAME --read > out`.
+    /// Pipe bytes through a ring of any kind: `cat NAME --write < in`,
+    /// `cat NAME --read > out` (slot rings: a framing of cat's own in each
+    /// slot; record and broadcast rings: one record per read of stdin).
     Cat {
         /// Shared-memory name or file path of an existing SPSC or record ring.
         name: String,
@@ -205,11 +207,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Gc { name, dry_run } => admin::gc(name.as_deref(), dry_run),
         Command::Cat { name, write, read } => {
             debug_assert!(write != read);
-            match (records::is_record_ring(&name), write) {
-                (true, true) => records::write(&name),
-                (true, false) => records::read(&name),
-                (false, true) => cat::write(&name),
-                (false, false) => cat::read(&name),
+            match (records::byte_ring(&name), write) {
+                (Some(ring), true) => records::write(&ring),
+                (Some(ring), false) => records::read(&ring),
+                (None, true) => cat::write(&name),
+                (None, false) => cat::read(&name),
             }
         }
         Command::Tail { name, back, count } => records::tail(&name, back, count),

@@ -1,17 +1,19 @@
-//! `cat` over a record ring, `tail` of a broadcast ring, `verify` of a
-//! durable record ring file.
+//! `cat` over a record or broadcast ring, `tail` of a broadcast ring,
+//! `verify` of a durable record ring file.
 //!
-//! A record ring carries its own framing (each record has a length), so
-//! `cat` adds none: each read of stdin becomes one record (at most 64 KiB or
-//! the ring's largest record), and the end of the stream is one empty
-//! record.
+//! Record and broadcast rings carry their own framing (each record has a
+//! length), so `cat` adds none: each read of stdin becomes one record (at
+//! most 64 KiB or the ring's largest record), and the end of the stream is
+//! one empty record. Both kinds go through one path, `AnySender` /
+//! `AnyReceiver` (a `cat --read` of a broadcast ring subscribes from the
+//! oldest record; records it missed to laps are reported on stderr).
 
 use std::io::{self, Read, Write};
 use std::path::Path;
 
 use ringway::broadcast::{Start, Subscriber};
-use ringway::record::{self, Consumer, Producer};
-use ringway::{Kind, OpenOptions, Ring};
+use ringway::record;
+use ringway::{AnyReceiver, AnySender, Kind, OpenOptions, Ring};
 
 use crate::failure::{fail, Failure};
 use crate::locator::Locator;
@@ -22,17 +24,18 @@ fn open(name: &str, kind: Kind) -> Result<Ring, Failure> {
     locator.open(&OpenOptions::new().kind(kind))
 }
 
-/// Whether `name` is a record ring (for `cat` to choose its framing).
-pub(crate) fn is_record_ring(name: &str) -> bool {
+/// `name` opened, if it is a record or broadcast ring (for `cat` to choose
+/// its framing).
+pub(crate) fn byte_ring(name: &str) -> Option<Ring> {
     Locator::parse(name)
         .and_then(|l| l.open(&OpenOptions::new()))
-        .is_ok_and(|r| r.kind() == Kind::Record)
+        .ok()
+        .filter(|r| matches!(r.kind(), Kind::Record | Kind::Broadcast))
 }
 
-/// `ringway cat NAME --write` over a record ring.
-pub(crate) fn write(name: &str) -> Result<(), Failure> {
-    let ring = open(name, Kind::Record)?;
-    let mut tx = Producer::attach(&ring)?;
+/// `ringway cat NAME --write` over a record or broadcast ring.
+pub(crate) fn write(ring: &Ring) -> Result<(), Failure> {
+    let mut tx = AnySender::attach(ring)?;
     let mut buf = vec![0u8; tx.max_len().min(1 << 16)];
     let mut input = io::stdin().lock();
     loop {
@@ -41,7 +44,7 @@ pub(crate) fn write(name: &str) -> Result<(), Failure> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => fail!("reading stdin: {e}"),
         };
-        if let Err(e) = tx.push_blocking(&buf[..n]) {
+        if let Err(e) = tx.send_deadline(&buf[..n], None) {
             fail!("writing a record: {e}");
         }
         if n == 0 {
@@ -50,26 +53,35 @@ pub(crate) fn write(name: &str) -> Result<(), Failure> {
     }
 }
 
-/// `ringway cat NAME --read` over a record ring.
-pub(crate) fn read(name: &str) -> Result<(), Failure> {
-    let ring = open(name, Kind::Record)?;
-    let mut rx = Consumer::attach(&ring)?;
+/// `ringway cat NAME --read` over a record or broadcast ring.
+pub(crate) fn read(ring: &Ring) -> Result<(), Failure> {
+    let mut rx = AnyReceiver::attach(ring, Start::Oldest)?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut missed = 0;
     loop {
-        // Nothing ready: hand what we have downstream before sleeping.
-        if !rx.has_record()? {
-            out.flush()
-                .map_err(|e| Failure(format!("writing stdout: {e}")))?;
-        }
-        let record = match rx.read_blocking() {
-            Ok(r) => r,
+        let n = match rx.try_recv_into(&mut buf) {
+            Ok(n) => n,
+            Err(ringway::PopError::Empty) => {
+                // Nothing ready: hand what we have downstream before sleeping.
+                out.flush()
+                    .map_err(|e| Failure(format!("writing stdout: {e}")))?;
+                match rx.recv_deadline_into(&mut buf, None) {
+                    Ok(n) => n,
+                    Err(e) => fail!("reading the ring: {e}"),
+                }
+            }
             Err(e) => fail!("reading the ring: {e}"),
         };
-        if record.is_empty() {
+        if rx.missed() > missed {
+            eprintln!("ringway: missed {} records (lapped)", rx.missed() - missed);
+            missed = rx.missed();
+        }
+        if n == 0 {
             break;
         }
-        if let Err(e) = out.write_all(&record) {
+        if let Err(e) = out.write_all(&buf) {
             fail!("writing stdout: {e}");
         }
     }

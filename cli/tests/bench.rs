@@ -86,6 +86,24 @@ fn quick_bench_prints_every_row_and_cleans_up() {
         }
     }
     assert!(table.contains("1.00x"), "no ratio column:\n{table}");
+    // The variable-size group ends the default run.
+    let records = table
+        .find("variable-size records")
+        .map(|at| &table[at..])
+        .unwrap_or_else(|| panic!("no variable-size group:\n{table}"));
+    for row in [
+        "record ring",
+        "pipe (length-prefixed)",
+        "UNIX datagram socket",
+        "broadcast, gated, 1 subscriber",
+        "broadcast, gated, 2 subscriber",
+        "broadcast, gated, 4 subscriber",
+    ] {
+        assert!(
+            records.lines().any(|l| l.trim_start().starts_with(row)),
+            "no {row:?} row:\n{records}"
+        );
+    }
 
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -109,18 +127,28 @@ fn quick_bench_prints_every_row_and_cleans_up() {
         let ratio = busy(name)["ratio_to_cache_line"].as_f64();
         assert!(ratio.is_some_and(|r| r > 0.0), "{name}: {ratio:?}");
     }
+    let variable = doc["records"].as_array().unwrap();
+    assert_eq!(variable.len(), 6, "{variable:?}");
+    assert!(variable
+        .iter()
+        .all(|r| r["records"] == 200 && r["mb_per_s"].as_f64().is_some_and(|v| v > 0.0)));
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(plot.starts_with("<svg") && plot.contains("polyline"));
     std::fs::remove_file(&json).unwrap();
     std::fs::remove_file(&svg).unwrap();
 
-    // No names left behind.
+    // No names left behind (the record rows' names end with the pid).
     let prefix = format!("ringway-bench-{pid}-");
+    let suffix = format!("-{pid}");
     for dir in ["/dev/shm", dir.to_str().unwrap()] {
         let left: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(&prefix)
+                    || name.starts_with("ringway-bench-") && name.ends_with(&suffix)
+            })
             .collect();
         assert!(left.is_empty(), "left in {dir}: {left:?}");
     }

@@ -1030,7 +1030,7 @@ static void test_bad_arguments(void) {
     bad = params;
     bad.kind = 7;
     CHECK_RC(ringway_ring_create_anonymous(&bad, &out), RINGWAY_ERR_INVALID_ARGUMENT);
-    CHECK_LAST_ERROR_HAS("kind 7 is neither");
+    CHECK_LAST_ERROR_HAS("kind 7 is none of");
     bad = params;
     bad.flags = 0x80;
     CHECK_RC(ringway_ring_create_anonymous(&bad, &out), RINGWAY_ERR_INVALID_ARGUMENT);

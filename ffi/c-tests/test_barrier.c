@@ -27,8 +27,9 @@ _Static_assert(sizeof(ringway_barrier) == 4, "ringway_barrier is 32 bits");
 _Static_assert((RINGWAY_CREATE_SYMMETRIC_BARRIER & RINGWAY_CREATE_ASYMMETRIC_BARRIER) == 0,
                "distinct barrier flags");
 _Static_assert(((RINGWAY_CREATE_SYMMETRIC_BARRIER | RINGWAY_CREATE_ASYMMETRIC_BARRIER) &
-                RINGWAY_CREATE_UNLINK_ON_DROP) == 0,
-               "barrier flags distinct from UNLINK_ON_DROP");
+                (RINGWAY_CREATE_UNLINK_ON_DROP | RINGWAY_CREATE_GATED |
+                 RINGWAY_CREATE_CHECKSUMS)) == 0,
+               "barrier flags distinct from the other creation flags");
 
 #define MESSAGES 1000u
 /* Generous: a loaded machine, ASan. */
@@ -111,6 +112,15 @@ static void test_anonymous(void) {
     CHECK(got == 42);
     ringway_producer_free(tx);
     ringway_consumer_free(rx);
+    ringway_ring_free(ring);
+
+    /* The flags apply to every kind: a record ring (a byte ring). */
+    ringway_params r = {0};
+    r.kind = RINGWAY_KIND_RECORD;
+    r.capacity = 4096;
+    r.flags = RINGWAY_CREATE_SYMMETRIC_BARRIER;
+    CHECK_OK(ringway_ring_create_anonymous(&r, &ring));
+    CHECK(barrier_of(ring) == RINGWAY_BARRIER_SYMMETRIC);
     ringway_ring_free(ring);
 }
 

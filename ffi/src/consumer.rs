@@ -225,8 +225,10 @@ pub unsafe extern "C" fn ringway_consumer_free(consumer: *mut ringway_consumer) 
 /// without waiting. `buf` is written only on success.
 ///
 /// # Errors
-/// `RINGWAY_ERR_EMPTY` (no message: retry later), `_SIZE`, `_NULL`, `_STATE`
-/// (a chunk is being read), `_CORRUPT`.
+/// `RINGWAY_ERR_EMPTY` (no message: retry later), `_BUSY` (MPMC: a
+/// producer's claim holds the head; the ring is not empty, retry),
+/// `_PEER_GONE` (drained, and every producer died), `_SIZE`, `_NULL`,
+/// `_STATE` (a chunk is being read), `_CORRUPT`.
 ///
 /// # Safety
 /// `consumer` is a live consumer handle not used by another thread during
@@ -251,7 +253,8 @@ pub unsafe extern "C" fn ringway_consumer_try_pop(
 /// futex; a producer's push wakes it).
 ///
 /// # Errors
-/// `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`.
+/// `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is being read), `_CORRUPT`,
+/// `_PEER_GONE` (drained, and every producer died).
 ///
 /// # Safety
 /// As `ringway_consumer_try_pop`.
@@ -274,7 +277,8 @@ pub unsafe extern "C" fn ringway_consumer_pop(
 /// one.
 ///
 /// # Errors
-/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+/// `_PEER_GONE` (drained, and every producer died).
 ///
 /// # Safety
 /// As `ringway_consumer_try_pop`.
@@ -326,7 +330,10 @@ pub unsafe extern "C" fn ringway_consumer_read(
 }
 
 /// The address of message `index` (from 0) of the chunk being read, to read
-/// its `slot_size` bytes in place; works for both ring kinds.
+/// its `slot_size` bytes in place; works for both ring kinds. The bytes are
+/// in shared memory: a peer that does not follow the protocol may change
+/// them while you read, so copy a message (`memcpy`, or
+/// `ringway_consumer_try_pop`) before validating what you parse from it.
 ///
 /// # Errors
 /// `RINGWAY_ERR_STATE` (nothing being read), `_INVALID_ARGUMENT` (`index`

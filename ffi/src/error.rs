@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::io;
 
 use ringway_core::{
-    CorruptError, CreateError, HandleError, OpenError, PopError, PopTimeoutError, PushError,
+    CorruptError, CreateError, HandleError, Kind, OpenError, PopError, PopTimeoutError, PushError,
     PushTimeoutError,
 };
 
@@ -128,6 +128,10 @@ impl<T> From<PushError<T>> for Error {
             ),
             PushError::Corrupt(c) => c.into(),
             PushError::PeerGone(_) => consumer_gone(),
+            PushError::Busy(_) => Error::fixed(
+                RINGWAY_ERR_BUSY,
+                "the slot at the tail of the ring is still being read; retry",
+            ),
         }
     }
 }
@@ -232,5 +236,80 @@ fn producer_gone() -> Error {
     Error::fixed(
         RINGWAY_ERR_PEER_GONE,
         "the producer is gone: it died and no live producer is attached; the ring is drained",
+    )
+}
+
+/// A record longer than the ring's largest (`expected` in the core's error).
+fn record_too_long(found: usize, largest: usize) -> Error {
+    Error::new(
+        RINGWAY_ERR_SIZE,
+        format!("record is {found} bytes; the largest this ring takes is {largest}"),
+    )
+}
+
+/// Maps a record or broadcast push (or reservation): sizes speak of records.
+pub(crate) fn record_push(e: PushError<()>) -> Error {
+    match e {
+        PushError::Size { expected, found } => record_too_long(found, expected),
+        other => other.into(),
+    }
+}
+
+/// Maps a waiting record or broadcast push (or reservation).
+pub(crate) fn record_push_wait(e: PushTimeoutError<()>) -> Error {
+    match e {
+        PushTimeoutError::Size { expected, found } => record_too_long(found, expected),
+        other => other.into(),
+    }
+}
+
+/// A record that does not fit the caller's buffer (it stays unread).
+pub(crate) fn buffer_too_small(record: usize, buf: usize) -> Error {
+    Error::new(
+        RINGWAY_ERR_SIZE,
+        format!(
+            "the next record is {record} bytes; the buffer holds {buf} (the record stays unread)"
+        ),
+    )
+}
+
+/// A call on a record handle while a record is lent to C.
+pub(crate) fn record_pending(what: &'static str) -> Error {
+    Error::new(
+        RINGWAY_ERR_STATE,
+        format!("a record is {what}; finish it first"),
+    )
+}
+
+/// A call on a ring of another kind than the call's.
+pub(crate) fn wrong_kind(found: Kind, expected: Kind) -> Error {
+    Error::new(
+        RINGWAY_ERR_WRONG_KIND,
+        format!("the ring is of kind {found}; this call needs a {expected} ring"),
+    )
+}
+
+/// Maps an error of `flush` / `recover` (`InvalidData` is a corrupt ring).
+pub(crate) fn durable_error(e: io::Error) -> Error {
+    let code = match e.kind() {
+        io::ErrorKind::InvalidData => RINGWAY_ERR_CORRUPT,
+        _ => RINGWAY_ERR_IO,
+    };
+    Error::new(code, e.to_string())
+}
+
+/// `_commit` / `_abort` of a record producer with nothing reserved.
+pub(crate) fn no_record_reserved() -> Error {
+    Error::fixed(
+        RINGWAY_ERR_STATE,
+        "no record is reserved; call ringway_record_producer_reserve first",
+    )
+}
+
+/// `_release` of a record consumer with nothing being read.
+pub(crate) fn no_record_read() -> Error {
+    Error::fixed(
+        RINGWAY_ERR_STATE,
+        "no record is being read; call ringway_record_consumer_read first",
     )
 }

@@ -103,7 +103,7 @@ impl ringway_producer {
         let side = unsafe { self.side.as_mut() };
         let event = armable.ring.space_event();
         let mut give = || match side.try_push(message) {
-            Err(PushError::Full(_)) => None,
+            Err(PushError::Full(_) | PushError::Busy(_)) => None,
             other => Some(other),
         };
         match armable
@@ -226,8 +226,10 @@ pub unsafe extern "C" fn ringway_producer_free(producer: *mut ringway_producer) 
 /// Pushes one message of exactly the ring's slot size, without waiting.
 ///
 /// # Errors
-/// `RINGWAY_ERR_FULL` (no free slot: retry later), `_SIZE`, `_NULL`,
-/// `_STATE` (a chunk is reserved), `_CORRUPT`.
+/// `RINGWAY_ERR_FULL` (no free slot: retry later), `_BUSY` (MPMC: the slot
+/// at the tail is still held by a consumer's claim; the ring is not full,
+/// retry), `_PEER_GONE` (every consumer died), `_SIZE`, `_NULL`, `_STATE` (a
+/// chunk is reserved), `_CORRUPT`.
 ///
 /// # Safety
 /// `producer` is a live producer handle not used by another thread during
@@ -252,7 +254,8 @@ pub unsafe extern "C" fn ringway_producer_try_push(
 /// futex; a consumer's pop wakes it).
 ///
 /// # Errors
-/// `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`.
+/// `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE` (a chunk is reserved), `_CORRUPT`,
+/// `_PEER_GONE` (every consumer died).
 ///
 /// # Safety
 /// As `ringway_producer_try_push`.
@@ -276,7 +279,8 @@ pub unsafe extern "C" fn ringway_producer_push(
 /// `RINGWAY_ERR_TIMEOUT`).
 ///
 /// # Errors
-/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`,
+/// `_PEER_GONE` (every consumer died).
 ///
 /// # Safety
 /// As `ringway_producer_try_push`.

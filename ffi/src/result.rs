@@ -79,7 +79,9 @@ pub enum ringway_result {
     /// An error this version of the C API has no code for; see the message.
     RINGWAY_ERR_OTHER = 28,
     /// MPMC: a producer's claim holds the head (a message is being written
-    /// there); the ring is not empty, retry (not an error condition).
+    /// there; from a pop: the ring is not empty) or a consumer's claim
+    /// holds the slot at the tail (a message there is still being read;
+    /// from a push: the ring is not full); retry (not an error condition).
     RINGWAY_ERR_BUSY = 29,
     /// The RPC server's process is gone (exited or killed).
     RINGWAY_ERR_SERVER_GONE = 30,
@@ -163,7 +165,7 @@ impl ringway_result {
             RINGWAY_ERR_UNSUPPORTED => c"not supported",
             RINGWAY_ERR_PANIC => c"panic caught inside ringway",
             RINGWAY_ERR_OTHER => c"other error",
-            RINGWAY_ERR_BUSY => c"a message is being written at the head; retry",
+            RINGWAY_ERR_BUSY => c"a claim in flight holds the next position; retry",
             RINGWAY_ERR_SERVER_GONE => c"the RPC server is gone",
             RINGWAY_ERR_CALL_FAILED => c"the RPC server failed the call",
             RINGWAY_ERR_PEER_GONE => c"the peer is gone (it died)",

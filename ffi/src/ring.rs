@@ -15,7 +15,8 @@ use crate::boundary::{arg_cstr, arg_out, arg_ref, arg_str, boundary, call};
 use crate::error::{remove_error, Error};
 use crate::result::ringway_result;
 
-/// A ring kind: `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC` (and
+/// A ring kind: `RINGWAY_KIND_SPSC`, `RINGWAY_KIND_MPMC`,
+/// `RINGWAY_KIND_RECORD` or `RINGWAY_KIND_BROADCAST` (and
 /// `RINGWAY_KIND_ANY` when opening).
 #[allow(non_camel_case_types)]
 pub type ringway_kind = u32;
@@ -26,6 +27,14 @@ pub const RINGWAY_KIND_ANY: ringway_kind = 0;
 pub const RINGWAY_KIND_SPSC: ringway_kind = 1;
 /// Any number of producers and consumers.
 pub const RINGWAY_KIND_MPMC: ringway_kind = 2;
+/// Variable-size records in a byte ring: any number of producers, one
+/// consumer (`ringway_record_producer`, `ringway_record_consumer`).
+/// `capacity` counts bytes.
+pub const RINGWAY_KIND_RECORD: ringway_kind = 3;
+/// Variable-size records from one producer to any number of subscribers,
+/// each with its own cursor (`ringway_broadcast_producer`,
+/// `ringway_broadcast_subscriber`). `capacity` counts bytes.
+pub const RINGWAY_KIND_BROADCAST: ringway_kind = 4;
 
 /// `ringway_params.flags`: remove the ring's name (shm) or file when the
 /// ring and its last handle are freed in the creating process.
@@ -35,17 +44,16 @@ pub const RINGWAY_CREATE_UNLINK_ON_DROP: u32 = 1;
 /// other CPUs nothing). Any process can attach to such a ring. At most one
 /// of the two barrier flags; with neither, the ring gets the best mode this
 /// process can honour (asymmetric where it can register for `membarrier`).
-pub const RINGWAY_CREATE_SYMMETRIC_BARRIER: u32 = 1 << 1;
+pub const RINGWAY_CREATE_SYMMETRIC_BARRIER: u32 = 1 << 3;
 /// `ringway_params.flags`: create the ring with the asymmetric barrier
 /// (notifies pay no hardware fence; a waiter about to sleep pays one
 /// `membarrier`, which interrupts the CPUs running ringway processes).
 /// Creation fails with `RINGWAY_ERR_UNSUPPORTED` in a process that cannot
 /// register for `membarrier`, and so does attaching from one.
-pub const RINGWAY_CREATE_ASYMMETRIC_BARRIER: u32 = 1 << 2;
+pub const RINGWAY_CREATE_ASYMMETRIC_BARRIER: u32 = 1 << 4;
 
-const CREATE_FLAGS: u32 = RINGWAY_CREATE_UNLINK_ON_DROP
-    | RINGWAY_CREATE_SYMMETRIC_BARRIER
-    | RINGWAY_CREATE_ASYMMETRIC_BARRIER;
+/// The barrier flags (any kind).
+const BARRIER_FLAGS: u32 = RINGWAY_CREATE_SYMMETRIC_BARRIER | RINGWAY_CREATE_ASYMMETRIC_BARRIER;
 
 /// A ring's barrier mode, fixed at its creation (`ringway_ring_barrier`).
 #[allow(non_camel_case_types)]
@@ -59,21 +67,40 @@ pub const RINGWAY_BARRIER_ASYMMETRIC: ringway_barrier = 2;
 const _: () = assert!(RINGWAY_BARRIER_SYMMETRIC == Barrier::Symmetric as u32);
 const _: () = assert!(RINGWAY_BARRIER_ASYMMETRIC == Barrier::Asymmetric as u32);
 
+/// `ringway_params.flags`, broadcast rings only: the producer waits for the
+/// slowest live subscriber (dead ones are evicted) instead of lapping slow
+/// subscribers (the default, *lossy*: a lapped subscriber counts what it
+/// missed).
+pub const RINGWAY_CREATE_GATED: u32 = 2;
+
+/// `ringway_params.flags`, record rings only: every record carries a CRC32C
+/// of its position, length and payload, checked on read and by
+/// `ringway_ring_scan` / `ringway_ring_recover` (create durable file rings
+/// with it).
+pub const RINGWAY_CREATE_CHECKSUMS: u32 = 4;
+
 const _: () = assert!(RINGWAY_KIND_SPSC == Kind::Spsc as u32);
 const _: () = assert!(RINGWAY_KIND_MPMC == Kind::Mpmc as u32);
+const _: () = assert!(RINGWAY_KIND_RECORD == Kind::Record as u32);
+const _: () = assert!(RINGWAY_KIND_BROADCAST == Kind::Broadcast as u32);
 
 /// Parameters of a new ring. Zero means "default" for every field but
 /// `kind`, `capacity` and `slot_size`, so a C99 designated initializer that
-/// names those three is complete.
+/// names those three is complete. Record and broadcast rings are byte
+/// rings: `capacity` is their size in bytes and `slot_size` and
+/// `slot_align` must be 0.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ringway_params {
-    /// `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC`.
+    /// `RINGWAY_KIND_SPSC`, `_MPMC`, `_RECORD` or `_BROADCAST`.
     pub kind: ringway_kind,
     /// Payload bytes per slot (1 to 2^24); every message is exactly this long.
+    /// 0 for record and broadcast rings.
     pub slot_size: u32,
-    /// Number of slots: a power of two from 2 to 2^32.
+    /// Number of slots: a power of two from 2 to 2^32. Record and broadcast
+    /// rings: bytes, a power of two from 64; the largest record is
+    /// `capacity - RINGWAY_RECORD_HEADER` bytes.
     pub capacity: u64,
     /// Alignment of each slot, a power of two up to 4096 that divides
     /// `slot_size` for SPSC; 0 picks the largest power of two up to 8 that
@@ -81,7 +108,8 @@ pub struct ringway_params {
     pub slot_align: u32,
     /// Permission bits of a shm object or file; 0 means 0600.
     pub mode: u32,
-    /// `RINGWAY_CREATE_*` flags.
+    /// `RINGWAY_CREATE_*` flags (`_GATED` only for broadcast rings,
+    /// `_CHECKSUMS` only for record rings).
     pub flags: u32,
     /// Must be 0.
     pub reserved: u32,
@@ -92,12 +120,15 @@ const _: () = assert!(core::mem::align_of::<ringway_params>() == 8);
 const _: () = assert!(core::mem::offset_of!(ringway_params, capacity) == 8);
 const _: () = assert!(core::mem::offset_of!(ringway_params, reserved) == 28);
 
-/// A ring's geometry and fill level at one moment.
+/// A ring's geometry and fill level at one moment. For record and
+/// broadcast rings `slot_size` is 1, `capacity` and `len` count bytes (`len`:
+/// bytes between the consumer's, or the oldest record's, position and the
+/// producers' claims) and `slot_align` is 16, the records' alignment.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ringway_info {
-    /// `RINGWAY_KIND_SPSC` or `RINGWAY_KIND_MPMC`.
+    /// The ring's `RINGWAY_KIND_*`.
     pub kind: ringway_kind,
     /// Payload bytes per slot.
     pub slot_size: u32,
@@ -128,7 +159,7 @@ pub struct ringway_ring {
 fn kind_of(raw: ringway_kind) -> Result<Kind, Error> {
     Kind::from_raw(raw).ok_or_else(|| {
         Error::invalid(format!(
-            "kind {raw} is neither RINGWAY_KIND_SPSC (1) nor RINGWAY_KIND_MPMC (2)"
+            "kind {raw} is none of RINGWAY_KIND_SPSC (1), _MPMC (2), _RECORD (3), _BROADCAST (4)"
         ))
     })
 }
@@ -137,29 +168,47 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
     if params.reserved != 0 {
         return Err(Error::invalid("ringway_params.reserved must be 0"));
     }
-    let unknown = params.flags & !CREATE_FLAGS;
+    let kind = kind_of(params.kind)?;
+    let known = RINGWAY_CREATE_UNLINK_ON_DROP
+        | BARRIER_FLAGS
+        | match kind {
+            Kind::Broadcast => RINGWAY_CREATE_GATED,
+            Kind::Record => RINGWAY_CREATE_CHECKSUMS,
+            Kind::Spsc | Kind::Mpmc => 0,
+        };
+    let unknown = params.flags & !known;
     if unknown != 0 {
-        return Err(Error::invalid(format!("unknown flags {unknown:#x}")));
+        return Err(Error::invalid(format!(
+            "flags {unknown:#x} are unknown or do not apply to this kind"
+        )));
     }
-    let barrier = barrier_of(params.flags)?;
-    let align = match params.slot_align {
-        0 => 1 << params.slot_size.trailing_zeros().min(3),
-        a => a,
-    };
     let mode = match params.mode {
         0 => 0o600,
         m => m,
     };
-    let builder = RingBuilder::new(kind_of(params.kind)?)
+    let builder = RingBuilder::new(kind)
         .capacity(params.capacity)
-        .slot_size(params.slot_size)
-        .slot_align(align)
         .mode(mode)
         .unlink_on_drop(params.flags & RINGWAY_CREATE_UNLINK_ON_DROP != 0);
-    Ok(match barrier {
+    let builder = match barrier_of(params.flags)? {
         Some(barrier) => builder.barrier(barrier),
         None => builder,
-    })
+    };
+    if matches!(kind, Kind::Record | Kind::Broadcast) {
+        if params.slot_size != 0 || params.slot_align != 0 {
+            return Err(Error::invalid(
+                "record and broadcast rings are byte rings: slot_size and slot_align must be 0",
+            ));
+        }
+        return Ok(builder
+            .gated(params.flags & RINGWAY_CREATE_GATED != 0)
+            .checksums(params.flags & RINGWAY_CREATE_CHECKSUMS != 0));
+    }
+    let align = match params.slot_align {
+        0 => 1 << params.slot_size.trailing_zeros().min(3),
+        a => a,
+    };
+    Ok(builder.slot_size(params.slot_size).slot_align(align))
 }
 
 /// The barrier mode the creation flags ask for (`None`: the builder's

@@ -24,7 +24,7 @@ fn push(tx: &mut Producer<u64>, mut value: u64) {
     loop {
         match tx.try_push(value) {
             Ok(()) => return,
-            Err(PushError::Full(back)) => {
+            Err(PushError::Full(back) | PushError::Busy(back)) => {
                 value = back;
                 thread::yield_now();
             }

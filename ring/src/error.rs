@@ -420,6 +420,13 @@ pub enum PushError<T> {
     /// The consumer side is gone (it died, and no live consumer is
     /// attached); the message is handed back.
     PeerGone(T),
+    /// MPMC only: the slot at the producer cursor is held by a consumer's
+    /// claim (a consumer took the message there and has not released the
+    /// slot yet), although fewer than `capacity` messages are in the ring.
+    /// Positions are taken in order, so every producer waits for that
+    /// consumer: the ring is not full, retry. (Rarely, also after losing
+    /// many races for the cursor in a row.) The message is handed back.
+    Busy(T),
 }
 
 impl<T> fmt::Display for PushError<T> {
@@ -433,6 +440,9 @@ impl<T> fmt::Display for PushError<T> {
             PushError::PeerGone(_) => {
                 f.write_str("the consumer is gone: it died and no live consumer is attached")
             }
+            PushError::Busy(_) => f.write_str(
+                "the slot at the tail of the ring is still being read (a consumer's claim holds it); retry",
+            ),
         }
     }
 }
@@ -448,6 +458,7 @@ impl<T> fmt::Debug for PushError<T> {
                 .finish(),
             PushError::Corrupt(e) => f.debug_tuple("Corrupt").field(e).finish(),
             PushError::PeerGone(_) => f.write_str("PeerGone(..)"),
+            PushError::Busy(_) => f.write_str("Busy(..)"),
         }
     }
 }

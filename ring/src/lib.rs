@@ -61,6 +61,7 @@
 
 mod attach;
 pub mod broadcast;
+mod copy;
 mod error;
 pub mod handle;
 pub mod layout;
@@ -81,7 +82,9 @@ pub use error::{
     CorruptError, CreateError, HandleError, OpenError, PopError, PopTimeoutError, PushError,
     PushTimeoutError, Role,
 };
-pub use handle::{AnyConsumer, AnyKind, AnyProducer, Bytes, Flavor, Message};
+pub use handle::{
+    AnyConsumer, AnyKind, AnyProducer, AnyReceiver, AnySender, Bytes, Flavor, Message,
+};
 pub use layout::{Geometry, Identity, Kind, LayoutError};
 pub use ring::{fingerprint, OpenOptions, Ring, RingBuilder, Snapshot};
 pub use ringway_sync::{Barrier, WaitStrategy, BARRIER_ENV, DEFAULT_SPINS};

@@ -1,6 +1,7 @@
 //! MPMC against skipped runs, held claims, a SKIP-writing peer and cursors
 //! near 2^64: `try_pop` passes any number of skipped positions, `Busy` (not
-//! `Empty`) says a claim holds the head, deadlines hold inside the claim
+//! `Empty`) says a claim holds the head, `Busy` (not `Full`) says a
+//! consumer's claim holds the tail's slot, deadlines hold inside the claim
 //! loop, and no cursor value panics.
 
 mod common;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::TempPath;
 use ringway::layout::LINE;
 use ringway::mpmc::{Consumer, Producer};
-use ringway::{spsc, Kind, PopError, PopTimeoutError, RingBuilder};
+use ringway::{spsc, Kind, PopError, PopTimeoutError, PushError, PushTimeoutError, RingBuilder};
 
 fn ring(capacity: u64) -> ringway::Ring {
     RingBuilder::new(Kind::Mpmc)
@@ -21,6 +22,38 @@ fn ring(capacity: u64) -> ringway::Ring {
         .message::<u64>()
         .create_anonymous()
         .unwrap()
+}
+
+#[test]
+fn a_consumer_claim_at_the_tail_is_busy_not_full() {
+    let ring = ring(4);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let mut holder = Consumer::<u64>::attach(&ring).unwrap();
+    let mut other = Consumer::<u64>::attach(&ring).unwrap();
+    tx.push_slice(&[0, 1, 2, 3]).unwrap();
+    // Four messages in four slots: full.
+    assert_eq!(tx.try_push(9), Err(PushError::Full(9)));
+    // A consumer claims position 0 and keeps it; another takes 1 and frees
+    // its slot. Two messages are left, but the slot at the tail (position
+    // 4 = slot 0) is still held by the first claim.
+    let chunk = holder.read_chunk(1).unwrap();
+    assert_eq!(other.try_pop(), Ok(1));
+    assert_eq!(tx.try_push(9), Err(PushError::Busy(9)));
+    assert!(tx
+        .try_push(9)
+        .unwrap_err()
+        .to_string()
+        .contains("still being read"));
+    // Generous bound; the call must time out, not take slot 1 out of order.
+    assert_eq!(
+        tx.push_timeout(9, Duration::from_millis(20)),
+        Err(PushTimeoutError::Timeout(9))
+    );
+    assert_eq!(chunk.get(0), Some(&0));
+    chunk.release_all();
+    assert_eq!(tx.try_push(9), Ok(()));
+    assert_eq!(tx.try_push(10), Ok(()));
+    assert_eq!(tx.try_push(11), Err(PushError::Full(11)));
 }
 
 #[test]

@@ -32,10 +32,32 @@ struct Tally {
     other: u64,
     timed_calls: u64,
     max_overrun_us: u128,
+    /// Deadline calls that returned more than 10 ms late by wall time.
     over_10ms: u64,
     /// Most CPU time one deadline call used (wall time minus this is time
     /// spent asleep or preempted).
     max_call_cpu_us: u128,
+    /// Of the calls more than 10 ms late: the most CPU time one of them
+    /// used. Far below its wall-time lateness, the call was asleep or
+    /// preempted past its deadline, not running.
+    late_max_cpu_us: u128,
+    /// Of the calls more than 10 ms late: how many the kernel preempted
+    /// (an involuntary context switch during the call), and how many slept
+    /// (a voluntary one).
+    late_preempted: u64,
+    late_slept: u64,
+    /// Deadline calls whose CPU time alone ran more than 10 ms past the
+    /// deadline: a loop that does not look at its deadline.
+    cpu_over_10ms: u64,
+}
+
+/// This thread's voluntary and involuntary context switches so far.
+fn switches() -> (i64, i64) {
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut ru: libc::rusage = unsafe { core::mem::zeroed() };
+    // SAFETY: `ru` is a valid out-parameter.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    (ru.ru_nvcsw, ru.ru_nivcsw)
 }
 
 /// This thread's CPU time.
@@ -51,17 +73,25 @@ fn thread_cpu() -> Duration {
 
 impl Tally {
     fn timed<R>(&mut self, call: impl FnOnce() -> R) -> R {
+        let (voluntary, involuntary) = switches();
         let cpu = thread_cpu();
         let started = Instant::now();
         let r = call();
         let took = started.elapsed();
         let cpu = thread_cpu().saturating_sub(cpu);
+        let (voluntary_after, involuntary_after) = switches();
         self.max_call_cpu_us = self.max_call_cpu_us.max(cpu.as_micros());
         self.timed_calls += 1;
         let over = took.saturating_sub(DEADLINE);
         self.max_overrun_us = self.max_overrun_us.max(over.as_micros());
         if over > Duration::from_millis(10) {
             self.over_10ms += 1;
+            self.late_max_cpu_us = self.late_max_cpu_us.max(cpu.as_micros());
+            self.late_preempted += u64::from(involuntary_after > involuntary);
+            self.late_slept += u64::from(voluntary_after > voluntary);
+        }
+        if cpu.saturating_sub(DEADLINE) > Duration::from_millis(10) {
+            self.cpu_over_10ms += 1;
         }
         r
     }
@@ -70,7 +100,7 @@ impl Tally {
 fn count_push<T>(t: &mut Tally, r: Result<(), PushError<T>>) {
     t.ops += 1;
     match r {
-        Ok(()) | Err(PushError::Full(_)) => t.ok += 1,
+        Ok(()) | Err(PushError::Full(_) | PushError::Busy(_)) => t.ok += 1,
         Err(PushError::Corrupt(_)) => t.corrupt += 1,
         Err(_) => t.other += 1,
     }
@@ -283,4 +313,17 @@ fn a_scribbling_peer_never_crashes_or_hangs_the_victim() {
         .and_then(|s| s.trim().parse().ok())
         .unwrap();
     assert!(max_us < 2_000_000, "a deadline call overran by {max_us} us");
+    // CPU time is not inflated by preemption: a deadline call that ran on
+    // the CPU past its deadline has a loop that ignores it. Still a
+    // generous bound (page faults, a slow debug build).
+    let cpu_us: u128 = tally
+        .split("max_call_cpu_us: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap();
+    assert!(
+        cpu_us < 200_000,
+        "a deadline call ran {cpu_us} us on the CPU"
+    );
 }

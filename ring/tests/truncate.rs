@@ -1,7 +1,9 @@
 //! No SIGBUS from a truncation: a victim process works on a shm ring or a
-//! file ring while this process truncates the object to 0 bytes. The victim
-//! must get a typed error (`CorruptError`, the ring poisoned) and exit 0,
-//! never die by SIGBUS.
+//! file ring (SPSC, MPMC, record, broadcast; try calls, and for record and
+//! broadcast also calls with a deadline, whose waits run in slices) while
+//! this process truncates the object to 0 bytes. The victim must get a
+//! typed error (`CorruptError`, the ring poisoned) and exit 0, never die by
+//! SIGBUS, and never take the zero pages for an empty ring.
 
 mod common;
 
@@ -9,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{reap, spawn_child, ShmName, TempPath, CHILD_ENV};
 use ringway::{
-    mpmc, spsc, Kind, OpenOptions, PopError, PopTimeoutError, PushError, Ring, RingBuilder,
+    broadcast, mpmc, record, spsc, AnyReceiver, AnySender, Kind, OpenOptions, PopError,
+    PopTimeoutError, PushError, PushTimeoutError, Ring, RingBuilder,
 };
 
 const CAPACITY: u64 = 1024;
@@ -77,6 +80,102 @@ fn mpmc_victim(ring: &Ring) {
     }
 }
 
+/// A record or broadcast ring through the one bytes path. A call that was
+/// inside the ring when the fault hit may report what it read from the
+/// zero pages (an impossible cursor); the ring is poisoned by then, and
+/// the next call reports the truncation.
+fn byte_victim(ring: &Ring) {
+    let mut rx = AnyReceiver::attach(ring, broadcast::Start::Next).unwrap();
+    let mut tx = AnySender::attach(ring).unwrap();
+    let mut buf = Vec::new();
+    let started = Instant::now();
+    let corrupt = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never poisoned"
+        );
+        match tx.try_send(&[7; 40]) {
+            Ok(()) | Err(PushError::Full(())) => {}
+            Err(PushError::Corrupt(e)) => break e,
+            Err(e) => panic!("send: {e:?}"),
+        }
+        match rx.try_recv_into(&mut buf) {
+            Ok(_) | Err(PopError::Empty) => {}
+            Err(PopError::Corrupt(e)) => break e,
+            Err(e) => panic!("receive: {e:?}"),
+        }
+    };
+    assert!(
+        ring.is_poisoned(),
+        "a corrupt error without a caught truncation: {corrupt}"
+    );
+    match tx.try_send(&[7; 40]) {
+        Err(PushError::Corrupt(e)) => check_poisoned(ring, &e.to_string()),
+        other => panic!("send after the truncation: {other:?}"),
+    }
+    match rx.try_recv_into(&mut buf) {
+        Err(PopError::Corrupt(e)) => check_poisoned(ring, &e.to_string()),
+        other => panic!("receive after the truncation: {other:?}"),
+    }
+}
+
+/// A record ring through its own handles, with deadline calls (their waits
+/// run in slices, so one parked on the lost futex word comes back to the
+/// poison flag) and non-waiting ones.
+fn record_deadline_victim(ring: &Ring) {
+    let mut tx = record::Producer::attach(ring).unwrap();
+    let mut rx = record::Consumer::attach(ring).unwrap();
+    let msg = [7u8; 40];
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never poisoned"
+        );
+        match tx.push_timeout(&msg, Duration::from_millis(1)) {
+            Ok(()) | Err(PushTimeoutError::Timeout(())) => {}
+            Err(PushTimeoutError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("record push: {e:?}"),
+        }
+        match rx.try_pop_vec() {
+            Ok(_) | Err(PopError::Empty) => {}
+            Err(PopError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("record pop: {e:?}"),
+        }
+        match rx.read_timeout(Duration::from_millis(1)) {
+            Ok(r) => r.release(),
+            Err(PopTimeoutError::Timeout) => {}
+            Err(PopTimeoutError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("record read: {e:?}"),
+        }
+    }
+}
+
+/// A broadcast ring through its own handles, with deadline calls.
+fn broadcast_deadline_victim(ring: &Ring) {
+    let mut tx = broadcast::Producer::attach(ring).unwrap();
+    let mut sub = broadcast::Subscriber::attach(ring, broadcast::Start::Oldest).unwrap();
+    let msg = [9u8; 40];
+    let mut buf = Vec::new();
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never poisoned"
+        );
+        match tx.push_timeout(&msg, Duration::from_millis(1)) {
+            Ok(()) | Err(PushTimeoutError::Timeout(())) => {}
+            Err(PushTimeoutError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("broadcast push: {e:?}"),
+        }
+        match sub.pop_timeout_into(&mut buf, Duration::from_millis(1)) {
+            Ok(_) | Err(PopTimeoutError::Timeout) => {}
+            Err(PopTimeoutError::Corrupt(e)) => return check_poisoned(ring, &e.to_string()),
+            Err(e) => panic!("broadcast pop: {e:?}"),
+        }
+    }
+}
+
 fn check_poisoned(ring: &Ring, message: &str) {
     assert!(
         ring.is_poisoned(),
@@ -92,6 +191,10 @@ fn victim_entry() {
     match role.as_str() {
         "spsc" => spsc_victim(&open_victim_ring(Kind::Spsc)),
         "mpmc" => mpmc_victim(&open_victim_ring(Kind::Mpmc)),
+        "record" => byte_victim(&open_victim_ring(Kind::Record)),
+        "broadcast" => byte_victim(&open_victim_ring(Kind::Broadcast)),
+        "record-deadline" => record_deadline_victim(&open_victim_ring(Kind::Record)),
+        "broadcast-deadline" => broadcast_deadline_victim(&open_victim_ring(Kind::Broadcast)),
         other => panic!("unknown role {other}"),
     }
 }
@@ -99,13 +202,18 @@ fn victim_entry() {
 /// Creates the ring, starts the victim, waits until it holds the ring, then
 /// truncates the object under it and checks it exited 0.
 fn truncate_under_victim(kind: Kind, shm: bool) {
+    truncate_under(kind, kind.name(), shm);
+}
+
+/// As `truncate_under_victim`, with the victim role `role`.
+fn truncate_under(kind: Kind, role: &str, shm: bool) {
     let shm_name = ShmName::new("trunc");
     let path = TempPath::new("trunc");
     let builder = RingBuilder::new(kind).capacity(CAPACITY);
     let builder = match kind {
         Kind::Spsc => builder.message::<u64>(),
         Kind::Mpmc => builder.slot_size(64),
-        other => unreachable!("the truncation victim runs slot rings, not {other:?}"),
+        Kind::Record | Kind::Broadcast => builder,
     };
     let (ring, var, object) = if shm {
         let ring = builder.create_shm(&shm_name.0).unwrap();
@@ -120,7 +228,7 @@ fn truncate_under_victim(kind: Kind, shm: bool) {
         let var = ("RINGWAY_TEST_FILE", path.0.display().to_string());
         (ring, var, path.0.clone())
     };
-    let child = spawn_child("victim_entry", kind.name(), &[var]);
+    let child = spawn_child("victim_entry", role, &[var]);
     // Wait until the victim is at work: it has pushed (tail moved).
     let started = Instant::now();
     while ring.snapshot().tail < 10 {
@@ -159,6 +267,28 @@ fn truncating_a_shm_mpmc_ring_is_an_error_not_a_signal() {
 #[test]
 fn truncating_a_file_mpmc_ring_is_an_error_not_a_signal() {
     truncate_under_victim(Kind::Mpmc, false);
+}
+
+#[test]
+fn truncating_a_shm_record_ring_is_an_error_not_a_signal() {
+    truncate_under_victim(Kind::Record, true);
+}
+
+#[test]
+fn truncating_a_file_broadcast_ring_is_an_error_not_a_signal() {
+    truncate_under_victim(Kind::Broadcast, false);
+}
+
+#[test]
+fn truncating_a_record_ring_under_deadline_calls_is_an_error() {
+    truncate_under(Kind::Record, "record-deadline", true);
+    truncate_under(Kind::Record, "record-deadline", false);
+}
+
+#[test]
+fn truncating_a_broadcast_ring_under_deadline_calls_is_an_error() {
+    truncate_under(Kind::Broadcast, "broadcast-deadline", true);
+    truncate_under(Kind::Broadcast, "broadcast-deadline", false);
 }
 
 /// A SIGBUS that is not inside a ring still ends the process as before (the

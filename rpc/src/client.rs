@@ -224,7 +224,9 @@ impl Client {
         loop {
             match self.requests.try_push(frame) {
                 Ok(()) => return Ok(()),
-                Err(PushError::Full(f)) => frame = f,
+                // Busy (MPMC: a consumer still reads the slot at the tail)
+                // waits as Full does.
+                Err(PushError::Full(f) | PushError::Busy(f)) => frame = f,
                 Err(PushError::Corrupt(e)) => return Err(e.into()),
                 // The request ring's consumer (the server) died.
                 Err(PushError::PeerGone(_)) => return Err(RpcError::ServerGone),

@@ -240,7 +240,9 @@ impl Server {
         };
         match peer.tx.try_push(f) {
             Ok(()) => Ok(Delivery::Delivered),
-            Err(PushError::Full(_)) => {
+            // Busy (MPMC: the client still reads the slot at the tail)
+            // counts as full.
+            Err(PushError::Full(_) | PushError::Busy(_)) => {
                 if peer.watch.is_alive() {
                     Ok(Delivery::ClientFull)
                 } else {

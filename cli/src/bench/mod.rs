@@ -58,12 +58,13 @@ pub(crate) struct BenchArgs {
     /// Only these mechanisms (comma-separated: ringway, ringway-mpmc,
     /// ringway-mpmc-2p2c, ringway-default, cache-line, pipe, fifo,
     /// unix-stream, unix-dgram, mq, eventfd); ringway, the baseline, is
-    /// always included.
+    /// always included. `records` adds the variable-size rows, which the
+    /// default run (no `--only`) ends with.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Run the variable-size rows instead: records of 64 B..64 KiB through a
+    /// Run only the variable-size rows: records of 64 B..64 KiB through a
     /// record ring, a pipe and a UNIX datagram socket, and a broadcast ring
-    /// to 1, 2 and 4 subscriber processes.
+    /// to 1, 2 and 4 subscriber processes (the default run ends with them).
     #[arg(long)]
     records: bool,
 }
@@ -280,16 +281,17 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
             "ringway bench --records, {}; load average {load}",
             utc_now()
         );
-        return records::run(args.quick);
+        return records::run(args.quick).map(drop);
     }
     let mut mechs = Mech::ALL.to_vec();
     if !args.only.is_empty() {
         for o in &args.only {
-            if !Mech::ALL.iter().any(|&m| m.token() == o) {
+            if o != records::TOKEN && !Mech::ALL.iter().any(|&m| m.token() == o) {
                 let all: Vec<&str> = Mech::ALL.iter().map(|m| m.token()).collect();
                 fail!(
-                    "unknown mechanism {o:?} in --only (one of {})",
-                    all.join(", ")
+                    "unknown mechanism {o:?} in --only (one of {}, {})",
+                    all.join(", "),
+                    records::TOKEN
                 );
             }
         }
@@ -394,12 +396,18 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
             printed = rows.len();
         }
     }
+    // The variable-size rows: in the default run, or when `--only` names them.
+    let variable = if args.only.is_empty() || args.only.iter().any(|o| o == records::TOKEN) {
+        Some(records::run(args.quick)?)
+    } else {
+        None
+    };
     let took = started.elapsed();
     let load_after = loadavg();
     println!(
         "\n{} rows in {:.1} s; load average after: {load_after}. \
          Two vCPUs drift (the probe column shows where each row ran): compare rows with similar probes, and rerun when in doubt.",
-        rows.len(),
+        rows.len() + variable.as_ref().map_or(0, Vec::len),
         took.as_secs_f64()
     );
     let subtitle = format!("{date}; {place}; load {load_before}");
@@ -410,7 +418,15 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), Failure> {
             "rtt_ms": timing.rtt.as_millis() as u64, "tput_ms": timing.tput.as_millis() as u64,
             "probe_ms": timing.probe.as_millis() as u64, "mq_msgsize_max": mq_max,
         });
-        let doc = report::json(&rows, meta);
+        let mut doc = report::json(&rows, meta);
+        if let (Some(v), Some(obj)) = (&variable, doc.as_object_mut()) {
+            obj.insert(
+                "records".into(),
+                v.iter()
+                    .map(records::Row::json)
+                    .collect::<serde_json::Value>(),
+            );
+        }
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .map_err(|e| Failure(format!("writing {}: {e}", path.display())))?;
         println!("results written to {}", path.display());

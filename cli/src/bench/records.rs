@@ -5,8 +5,10 @@
 //! ring (gated, so nothing is lost) to 1, 2 and 4 subscriber processes.
 //!
 //! Every receiver checks every record's length and its first and last
-//! bytes against the sequence, and exits non-zero on a mismatch; a row's
-//! time runs from the first send to the exit of the last receiver.
+//! bytes against the sequence, and exits non-zero on a mismatch. Each peer
+//! writes one byte to its stdout once it is attached (or bound, or about to
+//! read its stdin), and a row's time runs from then (the first send) to the
+//! exit of the last receiver: process start-up is not counted.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
@@ -14,11 +16,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ringway::broadcast::{self, Start, Subscriber};
+use ringway::broadcast::{self, Start};
 use ringway::record;
-use ringway::{Kind, OpenOptions, Ring, RingBuilder};
+use ringway::{AnyReceiver, Kind, OpenOptions, Ring, RingBuilder};
 
 use crate::failure::{fail, Failure};
+
+/// The `--only` token of these rows.
+pub(crate) const TOKEN: &str = "records";
 
 /// Bytes of the record and broadcast rings.
 const RING_BYTES: u64 = 1 << 21;
@@ -58,7 +63,29 @@ fn peer(args: &[&str]) -> Result<Child, Failure> {
         .arg("__record-peer")
         .args(args)
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()?)
+}
+
+/// Waits for the peer's ready byte (see the module docs).
+fn await_ready(child: &mut Child) -> Result<(), Failure> {
+    let mut byte = [0u8];
+    let got = match child.stdout.as_mut() {
+        Some(out) => out.read_exact(&mut byte).is_ok(),
+        None => false,
+    };
+    if !got || byte != *b"R" {
+        fail!("a record peer did not get ready");
+    }
+    Ok(())
+}
+
+/// The peer's side of `await_ready`.
+fn ready() -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(b"R")?;
+    out.flush()?;
+    Ok(())
 }
 
 fn reap(mut child: Child, what: &str) -> Result<(), Failure> {
@@ -73,30 +100,28 @@ fn reap(mut child: Child, what: &str) -> Result<(), Failure> {
 pub(crate) fn peer_main(mode: &str, place: &str, count: u64) -> Result<(), Failure> {
     let mut buf = Vec::with_capacity(1 << 16);
     match mode {
-        "record" => {
-            let ring = OpenOptions::new().kind(Kind::Record).open_shm(place)?;
-            let mut rx = record::Consumer::attach(&ring)?;
+        "record" | "broadcast" => {
+            let kind = if mode == "record" {
+                Kind::Record
+            } else {
+                Kind::Broadcast
+            };
+            let ring = OpenOptions::new().kind(kind).open_shm(place)?;
+            // One receiving path for both kinds; the copy into `buf` is the
+            // one every other row makes.
+            let mut rx = AnyReceiver::attach(&ring, Start::Oldest)?;
+            ready()?;
             for i in 0..count {
-                let r = rx.read_timeout(PATIENCE)?;
-                buf.clear();
-                buf.extend_from_slice(&r); // the copy every other row makes
-                drop(r);
+                rx.recv_deadline_into(&mut buf, Instant::now() + PATIENCE)?;
                 check(&buf, i)?;
             }
-        }
-        "broadcast" => {
-            let ring = OpenOptions::new().kind(Kind::Broadcast).open_shm(place)?;
-            let mut sub = Subscriber::attach(&ring, Start::Oldest)?;
-            for i in 0..count {
-                let r = sub.pop_timeout_into(&mut buf, PATIENCE)?;
-                if r.missed != 0 {
-                    fail!("a gated subscriber missed {} records", r.missed);
-                }
-                check(&buf, i)?;
+            if rx.missed() != 0 {
+                fail!("a gated subscriber missed {} records", rx.missed());
             }
         }
         "pipe" => {
             let mut input = std::io::stdin().lock();
+            ready()?;
             for i in 0..count {
                 let mut len = [0u8; 4];
                 input.read_exact(&mut len)?;
@@ -107,6 +132,7 @@ pub(crate) fn peer_main(mode: &str, place: &str, count: u64) -> Result<(), Failu
         }
         "dgram" => {
             let sock = UnixDatagram::bind(place)?;
+            ready()?;
             buf.resize(1 << 17, 0);
             for i in 0..count {
                 let n = sock.recv(&mut buf)?;
@@ -119,11 +145,23 @@ pub(crate) fn peer_main(mode: &str, place: &str, count: u64) -> Result<(), Failu
 }
 
 /// One row's result.
-struct Row {
+pub(crate) struct Row {
     name: String,
     records: u64,
     bytes: u64,
     secs: f64,
+}
+
+impl Row {
+    /// The row for `--json`.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "row": self.name, "records": self.records, "bytes": self.bytes,
+            "seconds": self.secs,
+            "records_per_s": self.records as f64 / self.secs,
+            "mb_per_s": self.bytes as f64 / self.secs / 1e6,
+        })
+    }
 }
 
 fn shm_name(tag: &str) -> String {
@@ -150,7 +188,8 @@ fn record_row(count: u64) -> Result<Row, Failure> {
         .create_shm(&name)?;
     let _unlink = Unlink(name.clone());
     let mut tx = record::Producer::attach(&ring)?;
-    let child = peer(&["record", &name, &count.to_string()])?;
+    let mut child = peer(&["record", &name, &count.to_string()])?;
+    await_ready(&mut child)?;
     let mut src = vec![0u8; 1 << 16];
     let start = Instant::now();
     for i in 0..count {
@@ -172,6 +211,7 @@ fn record_row(count: u64) -> Result<Row, Failure> {
 fn pipe_row(count: u64) -> Result<Row, Failure> {
     let mut child = peer(&["pipe", "-", &count.to_string()])?;
     let mut stdin = child.stdin.take().ok_or(Failure("no pipe".into()))?;
+    await_ready(&mut child)?;
     let mut src = vec![0u8; (1 << 16) + 4];
     let start = Instant::now();
     for i in 0..count {
@@ -195,7 +235,8 @@ fn dgram_row(count: u64) -> Result<Row, Failure> {
         std::env::temp_dir().join(format!("ringway-bench-dgram-{}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let place = path.to_str().ok_or(Failure("temp path".into()))?.to_owned();
-    let child = peer(&["dgram", &place, &count.to_string()])?;
+    let mut child = peer(&["dgram", &place, &count.to_string()])?;
+    await_ready(&mut child)?;
     let sock = UnixDatagram::unbound()?;
     let waited = Instant::now();
     while sock.connect(&path).is_err() {
@@ -230,15 +271,11 @@ fn broadcast_row(count: u64, subscribers: usize) -> Result<Row, Failure> {
         .create_shm(&name)?;
     let _unlink = Unlink(name.clone());
     let mut tx = broadcast::Producer::attach(&ring)?;
-    let children = (0..subscribers)
+    let mut children = (0..subscribers)
         .map(|_| peer(&["broadcast", &name, &count.to_string()]))
         .collect::<Result<Vec<_>, _>>()?;
-    let waited = Instant::now();
-    while ring.snapshot().producers.len() < subscribers {
-        if waited.elapsed() > PATIENCE {
-            fail!("broadcast subscribers did not attach");
-        }
-        std::thread::sleep(Duration::from_millis(1));
+    for c in &mut children {
+        await_ready(c)?;
     }
     let mut src = vec![0u8; 1 << 16];
     let start = Instant::now();
@@ -258,20 +295,21 @@ fn broadcast_row(count: u64, subscribers: usize) -> Result<Row, Failure> {
     })
 }
 
-/// Runs the rows and prints their table.
-pub(crate) fn run(quick: bool) -> Result<(), Failure> {
+/// Runs the rows and prints their table; returns the rows.
+pub(crate) fn run(quick: bool) -> Result<Vec<Row>, Failure> {
     let count = if quick { 200 } else { 20_000 };
     println!(
         "\nvariable-size records, one producer process to peer processes: {count} records of \
-         64 B..64 KiB ({:.1} MB), each checked by every receiver; rings of {} KiB",
+         64 B..64 KiB ({:.1} MB), each checked by every receiver; rings of {} KiB. \
+         `vs record ring`: the row's time over the record ring's (above 1 is slower).",
         total_bytes(count) as f64 / 1e6,
         RING_BYTES >> 10
     );
     println!(
-        "{:<44} {:>12} {:>10} {:>10}",
-        "row", "records/s", "MB/s", "time"
+        "  {:<44} {:>12} {:>10} {:>10} {:>15}",
+        "mechanism", "records/s", "MB/s", "time", "vs record ring"
     );
-    let rows = [
+    let rows = vec![
         record_row(count)?,
         pipe_row(count)?,
         dgram_row(count)?,
@@ -279,14 +317,16 @@ pub(crate) fn run(quick: bool) -> Result<(), Failure> {
         broadcast_row(count, 2)?,
         broadcast_row(count, 4)?,
     ];
-    for r in rows {
+    let base = rows[0].secs;
+    for r in &rows {
         println!(
-            "{:<44} {:>12.0} {:>10.0} {:>9.3}s",
+            "  {:<44} {:>12.0} {:>10.0} {:>9.3}s {:>14.2}x",
             r.name,
             r.records as f64 / r.secs,
             r.bytes as f64 / r.secs / 1e6,
-            r.secs
+            r.secs,
+            r.secs / base
         );
     }
-    Ok(())
+    Ok(rows)
 }

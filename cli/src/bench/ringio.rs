@@ -61,11 +61,12 @@ pub(crate) trait BytesRx {
     fn pop_batch(&mut self, out: &mut [u8]) -> Result<usize, Failure>;
 }
 
-/// Whether a push went (`Full` is `false`, any other error a failure).
+/// Whether a push went (`Full` and `Busy` are `false`, any other error a
+/// failure).
 fn pushed<T>(r: Result<(), PushError<T>>) -> Result<bool, Failure> {
     match r {
         Ok(()) => Ok(true),
-        Err(PushError::Full(_)) => Ok(false),
+        Err(PushError::Full(_) | PushError::Busy(_)) => Ok(false),
         Err(e) => fail!("push: {e}"),
     }
 }

@@ -169,6 +169,7 @@ impl ProducerCore {
     /// subscribers' processes are alive (evicting dead ones) and waits again.
     fn wait_room(&mut self, end: u64, deadline: Option<Instant>) -> Result<(), Waited> {
         loop {
+            self.ring.check_poison().map_err(Waited::Corrupt)?;
             if self.has_room(end, false) {
                 return Ok(());
             }
@@ -236,7 +237,16 @@ impl ProducerCore {
             Some(size) if size <= self.capacity => size,
             _ => return Err(too_long),
         };
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring
+            .check_poison()
+            .map_err(PushTimeoutError::Corrupt)?;
         loop {
+            // Again on every lap of the loop: a wait for room may have
+            // come back from a truncated ring.
+            self.ring
+                .check_poison()
+                .map_err(PushTimeoutError::Corrupt)?;
             let pos = self.tail;
             let padding = size > room(pos, self.capacity);
             let need = if padding {
@@ -258,7 +268,8 @@ impl ProducerCore {
                     },
                 }
             }
-            self.retire(pos + need).map_err(PushTimeoutError::Corrupt)?;
+            self.retire(pos + need)
+                .map_err(|e| PushTimeoutError::Corrupt(self.ring.explain(e)))?;
             let shared = &self.ring.shared;
             let header = shared.header();
             // Release: orders the `oldest` store above before it, for a

@@ -211,9 +211,18 @@ impl Subscriber {
         tail > pos + self.capacity
     }
 
+    /// `look` (which looks at the poison flag first), with the truncation
+    /// error in place of any other once the ring is poisoned (a value read
+    /// from the zero pages the SIGBUS handler mapped).
+    fn look_checked(&mut self, buf: &mut Vec<u8>) -> Result<Look, CorruptError> {
+        self.look(buf).map_err(|e| self.ring.explain(e))
+    }
+
     /// One look at the cursor: copies a data record into `buf`, skips
     /// padding and tombstones, resumes after a lap.
     fn look(&mut self, buf: &mut Vec<u8>) -> Result<Look, CorruptError> {
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring.check_poison()?;
         loop {
             let shared = &self.ring.shared;
             let pos = self.pos;
@@ -307,7 +316,7 @@ impl Subscriber {
     /// impossible positions or lengths (a lap is not an error: it shows as
     /// [`Received::missed`]).
     pub fn try_pop_into(&mut self, buf: &mut Vec<u8>) -> Result<Received, PopError> {
-        match self.look(buf)? {
+        match self.look_checked(buf)? {
             Look::Data { len, seq } => Ok(self.deliver(len, seq)),
             Look::Nothing => Err(PopError::Empty),
         }
@@ -355,20 +364,25 @@ impl Subscriber {
         deadline: Option<Instant>,
     ) -> Result<Received, PopTimeoutError> {
         loop {
-            if let Look::Data { len, seq } = self.look(buf)? {
+            if let Look::Data { len, seq } = self.look_checked(buf)? {
                 return Ok(self.deliver(len, seq));
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(PopTimeoutError::Timeout);
+            }
             let (shared, pos, capacity) = (&self.ring.shared, self.pos, self.capacity);
-            shared
-                .header()
-                .data_event
-                .wait(self.strategy, deadline, || {
+            // In slices (`Ring::slice_of`): a slice ending early is not a
+            // timeout; the loop looks again (and at the poison flag).
+            let _ = shared.header().data_event.wait(
+                self.strategy,
+                crate::ring::Ring::slice_of(deadline),
+                || {
                     // Acquire: as in `look` (which re-reads both).
                     let s = stamp(shared, pos).load(Ordering::Acquire);
                     let tail = shared.header().tail.load(Ordering::Acquire);
                     (s & !15 == pos && s != pos || tail > pos + capacity).then_some(())
-                })
-                .map_err(|_| PopTimeoutError::Timeout)?;
+                },
+            );
         }
     }
 

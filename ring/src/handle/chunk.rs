@@ -49,6 +49,16 @@ pub struct WriteChunk<'a, K: Flavor, M: Message> {
 /// [`release`](Self::release) and drop. Borrows its handle as
 /// [`WriteChunk`] does.
 ///
+/// **The bytes lent in place may change under you.** An honest peer does
+/// not write a claimed slot, but any process that can write the ring can:
+/// the views ([`get`](Self::get), [`iter`](Self::iter),
+/// [`slices`](Self::slices)) are for passing bytes on (to `write(2)`, a
+/// hash, a copy), and a value checked through them may read differently
+/// when it is used. Parse from a copy: [`copy_to`](Self::copy_to) or
+/// [`copy_message`](Self::copy_message) (volatile loads, each byte once;
+/// see the `copy` module docs of the crate source for why lending `&T` of a
+/// `Pod` type is kept and what its residual risk is).
+///
 /// ```compile_fail
 /// use ringway::{spsc, Kind, RingBuilder};
 /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
@@ -282,24 +292,90 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
         self.release(n);
     }
 
-    /// Copies whole messages into `out`, in order; how many.
-    pub(crate) fn copy_to(&self, out: &mut [M::Elem]) -> usize {
+    /// Copies whole messages of the chunk into `out`, in order, and returns
+    /// how many (at most `out.len() / slot_size`). The chunk keeps them:
+    /// [`release`](Self::release) still decides what leaves the ring.
+    ///
+    /// This is the read to parse from: each byte is read once with a
+    /// volatile load (see the `copy` module docs), so what `out` holds is a
+    /// private snapshot that a peer writing the slots cannot change after
+    /// it is checked. The in-place views ([`get`](Self::get),
+    /// [`iter`](Self::iter), [`slices`](Self::slices)) lend bytes that may
+    /// change under the reader: copy before validating.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{spsc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).slot_size(8).create_anonymous()?;
+    /// let mut tx = spsc::BytesProducer::attach(&ring)?;
+    /// let mut rx = spsc::BytesConsumer::attach(&ring)?;
+    /// tx.push_slice(b"message1message2")?;
+    /// let chunk = rx.read_chunk(4)?;
+    /// let mut out = [0u8; 20];
+    /// assert_eq!(chunk.copy_to(&mut out), 2);
+    /// assert_eq!(&out[..16], b"message1message2");
+    /// let mut one = [0u8; 8];
+    /// assert!(chunk.copy_message(1, &mut one));
+    /// assert_eq!(&one, b"message2");
+    /// assert!(!chunk.copy_message(2, &mut one));
+    /// chunk.release_all();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn copy_to(&self, out: &mut [M::Elem]) -> usize {
         let per = M::elems(self.per_slot);
-        if let Some((a, b)) = self.slices() {
-            let (first, rest) = out.split_at_mut(a.len().min(out.len()));
-            first.copy_from_slice(&a[..first.len()]);
-            let m = b.len().min(rest.len());
-            rest[..m].copy_from_slice(&b[..m]);
-            return (first.len() + m) / per;
+        if let Some(((a, an), (b, bn))) = self.side.spans(self.claim) {
+            // Contiguous slots: at most two runs, each copied at once.
+            let first = an.min(out.len() / per);
+            let second = bn.min(out.len() / per - first);
+            let (out_a, out_b) = out.split_at_mut(first * per);
+            // SAFETY: the spans are this chunk's ready slots (as in
+            // `slices`), `first` and `second` slots of them, copied into
+            // our caller's own memory of that many messages.
+            unsafe {
+                crate::copy::copy_out_elems(a.cast_const(), out_a);
+                crate::copy::copy_out_elems(b.cast_const(), &mut out_b[..second * per]);
+            }
+            return first + second;
         }
         let mut n = 0;
-        let shown = (0..self.claim.len).filter_map(|i| self.side.shown(self.claim, i));
-        for (dst, src) in out.chunks_exact_mut(per).zip(shown) {
-            // SAFETY: as in `show`; `dst` is our own memory of `per` elements.
-            unsafe { core::ptr::copy_nonoverlapping(src.cast(), dst.as_mut_ptr(), per) };
+        for dst in out.chunks_exact_mut(per).take(self.len()) {
+            if !self.copy_into(n, dst) {
+                break;
+            }
             n += 1;
         }
         n
+    }
+
+    /// Copies message `i` of the chunk into `out`, which must be one message
+    /// long ([`slot_size`](super::Consumer::slot_size) elements), as
+    /// [`copy_to`](Self::copy_to) copies: a private snapshot to parse from.
+    /// Returns `false` (and copies nothing) when `i` is past the end or
+    /// `out` is not one message long.
+    pub fn copy_message(&self, i: usize, out: &mut [M::Elem]) -> bool {
+        out.len() == M::elems(self.per_slot) && self.copy_into(i, out)
+    }
+
+    /// Message `i` copied into `out` (one message long), unless past the end.
+    fn copy_into(&self, i: usize, out: &mut [M::Elem]) -> bool {
+        let p = if self.claim.skips == 0 {
+            if i >= self.len() {
+                return false;
+            }
+            self.side.shown(self.claim, i as u64)
+        } else {
+            (0..self.claim.len)
+                .filter_map(|k| self.side.shown(self.claim, k))
+                .nth(i)
+        };
+        let Some(p) = p else { return false };
+        debug_assert_eq!(out.len(), M::elems(self.per_slot));
+        // SAFETY: as in `show` (a claimed, published slot of `out.len()`
+        // elements inside the region); `out` is our caller's own memory;
+        // volatile loads, so a peer writing the slot anyway only tears the
+        // copy.
+        unsafe { crate::copy::copy_out_elems(p, out) };
+        true
     }
 
     /// Position `i` of the claim, unless it is skipped.

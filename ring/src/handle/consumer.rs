@@ -181,10 +181,10 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
         };
         // SAFETY: the message of `claim.pos` is ours until `release` (the
         // claim gave it to this handle alone, its publication was loaded
-        // with Acquire); `per` elements inside the region, aligned for
-        // `Elem` (checked on attach); `Elem` is Pod, so any bytes are valid;
+        // with Acquire); `per` elements inside the region; copied out with
+        // volatile loads (`crate::copy`: a hostile peer may write it anyway);
         // `out` is our own memory of that length.
-        unsafe { core::ptr::copy_nonoverlapping(src.cast::<M::Elem>(), out.as_mut_ptr(), per) };
+        unsafe { crate::copy::copy_out_elems(src, out) };
         self.side.release(claim, 1);
         Ok(())
     }
@@ -312,7 +312,9 @@ impl<K: Flavor> Consumer<K, Bytes> {
 impl<M: Message> Consumer<crate::spsc::Spsc, M> {
     /// The next message in place, without consuming it (SPSC only: an SPSC
     /// claim moves no shared cursor until it is released; an MPMC claim
-    /// takes the message from the other consumers).
+    /// takes the message from the other consumers). The bytes may change
+    /// under you if a peer writes the slot: copy before validating (see
+    /// [`ReadChunk`]).
     ///
     /// # Errors
     /// `Empty` or `Corrupt`.

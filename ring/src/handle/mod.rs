@@ -37,7 +37,9 @@ pub(crate) mod side;
 
 use std::time::{Duration, Instant};
 
-pub use any::{AnyConsumer, AnyKind, AnyProducer, AnyReadChunk, AnyWriteChunk};
+pub use any::{
+    AnyConsumer, AnyKind, AnyProducer, AnyReadChunk, AnyReceiver, AnySender, AnyWriteChunk,
+};
 pub use chunk::{ReadChunk, WriteChunk};
 pub use consumer::Consumer;
 pub use message::{Bytes, Message};
@@ -116,7 +118,8 @@ enum Wait {
 enum Failed {
     Size(usize, usize),
     Waited(Waited),
-    /// A pop that does not wait found nothing: `Empty` or `Busy`.
+    /// A pop that does not wait found nothing (`Empty` or `Busy`), or a
+    /// push that does not wait found the slot at the tail held (`Busy`).
     Nothing(PopError),
 }
 

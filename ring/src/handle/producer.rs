@@ -9,7 +9,7 @@ use ringway_sync::WaitStrategy;
 use super::chunk::WriteChunk;
 use super::side::{ProducerSide, Span};
 use super::{after, Failed, Flavor, Message, Wait};
-use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Waited};
+use crate::error::{CorruptError, HandleError, PopError, PushError, PushTimeoutError, Waited};
 use crate::ring::Ring;
 
 /// The producer of a ring of kind `K` ([`Spsc`](crate::spsc::Spsc),
@@ -80,8 +80,10 @@ impl<K: Flavor, M: Message> Producer<K, M> {
     /// Pushes one message without waiting.
     ///
     /// # Errors
-    /// [`PushError::Full`] hands the message back (on MPMC also after losing
-    /// many races for the cursor in a row); `Size` for a bytes message that
+    /// [`PushError::Full`] hands the message back; on MPMC,
+    /// [`PushError::Busy`] when a consumer's claim holds the slot at the
+    /// tail (the ring is not full; retry) or after losing many races for
+    /// the cursor in a row; `Size` for a bytes message that
     /// is not one slot long; `Corrupt` when the peer's state is impossible.
     ///
     /// # Examples
@@ -101,6 +103,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
             Err(Failed::Size(expected, found)) => Err(PushError::Size { expected, found }),
             Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushError::Corrupt(e)),
             Err(Failed::Waited(Waited::PeerGone)) => Err(PushError::PeerGone(message)),
+            Err(Failed::Nothing(PopError::Busy)) => Err(PushError::Busy(message)),
             Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
                 Err(PushError::Full(message))
             }
@@ -261,12 +264,13 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         let claim = match wait {
             Wait::Never => match self.side.claim_one() {
                 Ok(c) if c.len == 0 => {
-                    let why = if self.side.peer_gone() {
-                        Waited::PeerGone
-                    } else {
-                        Waited::Timeout
-                    };
-                    return Err(Failed::Waited(why));
+                    if self.side.peer_gone() {
+                        return Err(Failed::Waited(Waited::PeerGone));
+                    }
+                    if self.side.busy() {
+                        return Err(Failed::Nothing(PopError::Busy));
+                    }
+                    return Err(Failed::Waited(Waited::Timeout));
                 }
                 Ok(c) => c,
                 Err(e) => return Err(Failed::Waited(Waited::Corrupt(e))),

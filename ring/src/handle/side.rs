@@ -60,6 +60,12 @@ pub trait ProducerSide: Sized + Send + core::fmt::Debug {
     fn free_slots(&mut self) -> Result<u64, CorruptError>;
     /// Waits until at least `n` (1 to capacity) slots are free.
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited>;
+    /// After a claim found no free slot: whether a consumer's claim holds
+    /// the slot at the producer cursor (MPMC, `PushError::Busy`) rather
+    /// than the ring being full.
+    fn busy(&self) -> bool {
+        false
+    }
     /// After a non-blocking claim found no free slot: whether that is
     /// because every consumer is gone (see `peer`; looked at only on some
     /// of these calls, so cheap to ask).

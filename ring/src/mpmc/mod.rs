@@ -99,16 +99,15 @@
 //! | peer entry `claim_pos`, `claim_len` | the holder, after each claim CAS and after publishing / releasing | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` |
 //! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
 //!
-//! Each side reads only its own cursor and the stamps, but for one case: a
-//! one-message call (`try_push`, `try_pop`) that found the slot at its
-//! cursor not yet claimable reads the other cursor, to tell a peer in the
-//! middle of its step there (a producer between claim and publish at
+//! Producers read `head` only to tell `Busy` from `Full` after a push found
+//! no free slot, and consumers read `tail` only to tell `Busy` from `Empty`
+//! after a pop found nothing (see below): each side otherwise reads only its
+//! own cursor and the stamps. A one-message call (`try_push`, `try_pop`)
+//! that finds the other side `Busy` (a producer between claim and publish at
 //! `head`; a consumer between claim and release one lap behind `tail`)
-//! from an empty or full ring. It waits for such a peer a bounded time
-//! ([`PEER_SPIN_ROUNDS`] of backoff, as `ArrayQueue` waits without a bound)
-//! before it reports `Busy` or `Full`: that step takes nanoseconds, and
-//! giving up the thread costs microseconds. The same read tells `Busy`
-//! from `Empty` after a pop found nothing (see below).
+//! waits for it a bounded time ([`PEER_SPIN_ROUNDS`] of backoff, as
+//! `ArrayQueue` waits without a bound) before it reports `Busy`: that step
+//! takes nanoseconds, and giving up the thread costs microseconds.
 //!
 //! # Empty, Busy, and who waits on whom
 //!
@@ -125,7 +124,13 @@
 //!   positions nor a peer that keeps publishing SKIP holds the call past it
 //!   by more than one batch of [`SKIP_BATCH`] stamp reads.
 //! - Producers wait for the consumer that claimed the position one lap
-//!   behind `tail` to release it (`Full`, or the push deadline).
+//!   behind `tail` to release it. `try_push` returns
+//!   [`PushError::Full`](crate::PushError::Full) when `capacity` positions
+//!   are unconsumed (`tail - head == capacity`: no consumer has claimed
+//!   that position), and [`PushError::Busy`](crate::PushError::Busy) when
+//!   fewer are (a consumer has claimed it and not released its slot yet):
+//!   the ring is not full, every producer waits for that consumer. The
+//!   push deadline bounds what it can cost.
 //! - A producer that stops for ever inside a claim (a crash) holds every
 //!   consumer at that position; freeing it is the crash reaper's job (the
 //!   peer table, below), not something a deadline can do.

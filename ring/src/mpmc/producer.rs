@@ -215,17 +215,6 @@ impl ProducerCore {
             .notify_in(self.ring.shared.barrier);
     }
 
-    /// Whether the position one lap behind `tail` has been claimed by a
-    /// consumer (`tail - head < capacity`): the slot at `tail` is then being
-    /// read, not full. Acquire on both loads, as `ConsumerCore::why_unavailable`;
-    /// only decides whether to try again.
-    fn consumer_in_slot(&self) -> bool {
-        let h = self.ring.shared.header();
-        let tail = h.tail.load(Ordering::Acquire);
-        let head = h.head.load(Ordering::Acquire);
-        tail.wrapping_sub(head) < self.capacity
-    }
-
     /// Whether a push could go ahead now: the slot at `tail` is free, or the
     /// ring is in a state `claim` reports (stale, corrupt). The condition of
     /// the blocking calls.
@@ -306,8 +295,8 @@ impl ProducerSide for ProducerCore {
             let claimed = ProducerSide::claim(self, 1)?;
             // A consumer holds the slot at `tail` (it claimed the position
             // one lap behind and has not released it yet): wait for it a
-            // bounded time before reporting `Full`.
-            if claimed.len > 0 || round >= peer_spin_rounds() || !self.consumer_in_slot() {
+            // bounded time before reporting `Busy`.
+            if claimed.len > 0 || round >= peer_spin_rounds() || !self.held_by_consumer() {
                 return Ok(claimed);
             }
             backoff(round);
@@ -370,6 +359,31 @@ impl ProducerSide for ProducerCore {
     #[inline]
     fn peer_gone(&mut self) -> bool {
         self.peer.tick() && self.consumers_gone()
+    }
+
+    fn busy(&self) -> bool {
+        self.held_by_consumer()
+    }
+}
+
+impl ProducerCore {
+    /// Why a claim found no free slot: `true` (`PushError::Busy`) when
+    /// fewer than `capacity` positions are unconsumed, so the consumers
+    /// have claimed position `tail - capacity` and one of them has not yet
+    /// released its slot (every producer waits for it: positions are taken
+    /// in order); `false` (`Full`) when `capacity` positions are unconsumed
+    /// (or the cursors are impossible, which the next claim reports).
+    ///
+    /// Producers otherwise never read `head`; this read classifies a failed
+    /// push only. Acquire on both loads (pairs with the AcqRel CAS of the
+    /// cursors). `head` is read first: a `head` older than the `tail` read
+    /// after it can only make the ring look fuller than it is, which is a
+    /// valid order for a call that raced with a pop.
+    pub(crate) fn held_by_consumer(&self) -> bool {
+        let h = self.ring.shared.header();
+        let head = h.head.load(Ordering::Acquire);
+        let tail = h.tail.load(Ordering::Acquire);
+        tail.wrapping_sub(head) < self.capacity
     }
 }
 

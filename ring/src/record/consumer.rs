@@ -57,9 +57,17 @@ impl ConsumerCore {
         })
     }
 
+    /// `front_once`, after a look at the poison flag (a zero page reads as
+    /// "nothing committed", which must not pass for empty), with the
+    /// truncation error in place of any other once the ring is poisoned.
+    fn front(&mut self) -> Result<Option<u32>, CorruptError> {
+        self.ring.check_poison()?;
+        self.front_once().map_err(|e| self.ring.explain(e))
+    }
+
     /// The length of the data record at `head`, skipping padding and
     /// tombstones; `None` when nothing is committed there yet.
-    fn front(&mut self) -> Result<Option<u32>, CorruptError> {
+    fn front_once(&mut self) -> Result<Option<u32>, CorruptError> {
         loop {
             let shared = &self.ring.shared;
             let frame = Frame::of(shared, self.head);
@@ -122,22 +130,28 @@ impl ConsumerCore {
         }
     }
 
-    /// As `front`, waiting on the data event until `deadline`.
+    /// As `front`, waiting on the data event until `deadline` (in slices:
+    /// `Ring::slice_of`).
     fn front_until(&mut self, deadline: Option<Instant>) -> Result<u32, Waited> {
         loop {
             if let Some(len) = self.front().map_err(Waited::Corrupt)? {
                 return Ok(len);
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Waited::Timeout);
+            }
             let shared = &self.ring.shared;
             let frame = Frame::of(shared, self.head);
-            shared
-                .header()
-                .data_event
-                .wait(self.strategy, deadline, || {
+            // A slice ending early is not a timeout: the loop looks again
+            // (and at the poison flag) before it waits on.
+            let _ = shared.header().data_event.wait(
+                self.strategy,
+                crate::ring::Ring::slice_of(deadline),
+                || {
                     // Acquire: as in `front` (which re-reads it).
                     (frame.stamp.load(Ordering::Acquire) != 0).then_some(())
-                })
-                .map_err(|_| Waited::Timeout)?;
+                },
+            );
         }
     }
 
@@ -169,6 +183,16 @@ impl ConsumerCore {
             .head
             .store(self.head, ordering!(Release, "record_release_relaxed"));
         header.space_event.notify();
+    }
+
+    /// Copies the first `out.len()` payload bytes of the data record at
+    /// `head` (`front` checked that it holds at least that many) with
+    /// volatile loads (`crate::copy`): a private snapshot to parse from.
+    fn copy_payload(&self, out: &mut [u8]) {
+        let frame = Frame::of(&self.ring.shared, self.head);
+        // SAFETY: as in `payload`, for `out.len()` <= the record's length
+        // (the callers pass its length); `out` is the caller's own memory.
+        unsafe { crate::copy::copy_out(frame.payload(), out.as_mut_ptr(), out.len()) };
     }
 
     fn payload(&self, len: u32) -> &[u8] {
@@ -281,7 +305,11 @@ impl Consumer {
     /// # Errors
     /// As [`try_read`](Self::try_read).
     pub fn try_pop_vec(&mut self) -> Result<Vec<u8>, PopError> {
-        Ok(self.try_read()?.to_vec())
+        let len = self.core.front()?.ok_or(PopError::Empty)?;
+        let mut out = vec![0u8; len as usize];
+        self.core.copy_payload(&mut out);
+        self.core.release(len);
+        Ok(out)
     }
 
     /// Reads the next record as a `T` and frees it.
@@ -298,7 +326,8 @@ impl Consumer {
                 found: len as usize,
             });
         }
-        let value = bytemuck::pod_read_unaligned(self.core.payload(len));
+        let mut value = T::zeroed();
+        self.core.copy_payload(bytemuck::bytes_of_mut(&mut value));
         self.core.release(len);
         Ok(value)
     }
@@ -385,6 +414,11 @@ impl Consumer {
 
 /// A record lent in place; dropping it (or [`release`](Self::release))
 /// frees its bytes for the producers.
+///
+/// The bytes lent in place may change under you if a peer writes them (an
+/// honest producer does not): pass them on, and parse from a copy
+/// ([`Consumer::try_pop_vec`], [`Consumer::try_pop_value`] copy with
+/// volatile loads, each byte once).
 #[derive(Debug)]
 pub struct Record<'a> {
     core: &'a mut ConsumerCore,

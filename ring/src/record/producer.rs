@@ -101,11 +101,23 @@ impl ProducerCore {
         Ok(tail - head + need <= self.capacity)
     }
 
+    /// `claim_once` (which looks at the poison flag first), with the
+    /// truncation error in place of any other once the ring is poisoned (a
+    /// value read from the zero pages the SIGBUS handler mapped).
+    fn claim(&mut self, size: u64) -> Result<u64, Claim> {
+        self.claim_once(size).map_err(|c| match c {
+            Claim::Corrupt(e) => Claim::Corrupt(self.ring.explain(e)),
+            Claim::Full => Claim::Full,
+        })
+    }
+
     /// Claims `size` bytes (a multiple of 16, at most the capacity) for one
     /// record, publishing a padding record first when the rest of the lap is
     /// too short. Returns the record's position.
-    fn claim(&mut self, size: u64) -> Result<u64, Claim> {
+    fn claim_once(&mut self, size: u64) -> Result<u64, Claim> {
         debug_assert!(size % RECORD_ALIGN == 0 && size <= self.capacity);
+        // A truncation caught by the SIGBUS handler fails every operation.
+        self.ring.check_poison().map_err(Claim::Corrupt)?;
         loop {
             // Relaxed: `tail` only hands out byte ranges; what we may write
             // is decided by `head` (Acquire in `fits`) and the CAS below.
@@ -144,7 +156,8 @@ impl ProducerCore {
         }
     }
 
-    /// Claims, waiting on the space event while the ring is full.
+    /// Claims, waiting on the space event while the ring is full (in
+    /// slices: `Ring::slice_of`).
     fn claim_until(&mut self, size: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
             match self.claim(size) {
@@ -152,10 +165,15 @@ impl ProducerCore {
                 Err(Claim::Corrupt(e)) => return Err(Waited::Corrupt(e)),
                 Err(Claim::Full) => {}
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Waited::Timeout);
+            }
             let (header, capacity) = (self.ring.shared.header(), self.capacity);
-            header
+            // A slice ending early is not a timeout: the loop claims again
+            // (and looks at the poison flag) before it waits on.
+            let _ = header
                 .space_event
-                .wait(self.strategy, deadline, || {
+                .wait(self.strategy, Ring::slice_of(deadline), || {
                     // Acquire: as in `fits`.
                     let head = header.head.load(Ordering::Acquire);
                     // Relaxed: as in `claim`.
@@ -163,8 +181,7 @@ impl ProducerCore {
                     let (need, _) = claim_bytes(tail, size, capacity);
                     // An impossible pair is reported by the `claim` that follows.
                     (tail < head || tail - head + need <= capacity).then_some(())
-                })
-                .map_err(|_| Waited::Timeout)?;
+                });
         }
     }
 
@@ -191,9 +208,11 @@ impl ProducerCore {
         );
         self.registration.published();
         self.header().data_event.notify();
-        result.map(|_| ()).map_err(|found| CorruptError {
-            what: "the record's claim was healed as a tombstone (this producer was taken for dead)",
-            value: found,
+        result.map(|_| ()).map_err(|found| {
+            self.ring.explain(CorruptError {
+                what: "the record's claim was healed as a tombstone (this producer was taken for dead)",
+                value: found,
+            })
         })
     }
 }
@@ -371,6 +390,7 @@ impl Producer {
             Err(PushError::Size { expected, found }) => Err(PushError::Size { expected, found }),
             Err(PushError::Corrupt(e)) => Err(PushError::Corrupt(e)),
             Err(PushError::PeerGone(())) => Err(PushError::PeerGone(value)),
+            Err(PushError::Busy(())) => Err(PushError::Busy(value)),
         }
     }
 
