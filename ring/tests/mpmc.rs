@@ -24,8 +24,9 @@ fn ring_u64(capacity: u64) -> Ring {
 
 /// A one-message call that meets a peer in the middle of its step at its
 /// cursor waits for it only a bounded time (`PEER_SPIN_ROUNDS`), then
-/// reports: `Full` while a consumer holds the slot at `tail` unreleased,
-/// `Busy` while a producer holds the position at `head` unpublished.
+/// reports `Busy`: on a push while a consumer holds the slot at `tail`
+/// unreleased, on a pop while a producer holds the position at `head`
+/// unpublished.
 #[test]
 fn a_peer_mid_step_costs_a_try_call_a_bounded_wait() {
     let ring = ring_u64(4);
@@ -34,12 +35,13 @@ fn a_peer_mid_step_costs_a_try_call_a_bounded_wait() {
     for i in 0..4 {
         tx.try_push(i).unwrap();
     }
+    assert_eq!(tx.try_push(4), Err(PushError::Full(4)));
     // The consumer claimed position 0 (tail - head = 3 < capacity): the
     // slot at tail is being read, not full, and the producer waits for it,
     // a bounded time.
     let chunk = rx.read_chunk(1).unwrap();
     assert_eq!(chunk.len(), 1);
-    assert_eq!(tx.try_push(4), Err(PushError::Full(4)));
+    assert_eq!(tx.try_push(4), Err(PushError::Busy(4)));
     drop(chunk);
     assert_eq!(tx.try_push(4), Ok(()));
     for i in 1..5 {
