@@ -49,7 +49,9 @@ fn main() {
                     let v = p << 32 | i;
                     if which == "rw" {
                         while let Err(e) = tx.try_push(v) {
-                            assert!(matches!(e, PushError::Full(_)));
+                            // Busy (a consumer mid-release holds the slot)
+                            // is counted with Full, as the bench treats it.
+                            assert!(matches!(e, PushError::Full(_) | PushError::Busy(_)));
                             full.fetch_add(1, Ordering::Relaxed);
                             std::thread::yield_now();
                         }
