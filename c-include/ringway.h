@@ -44,7 +44,7 @@
  * of the two barrier flags; with neither, the ring gets the best mode this
  * process can honour (asymmetric where it can register for `membarrier`).
  */
-#define RINGWAY_CREATE_SYMMETRIC_BARRIER (1 << 3)
+#define RINGWAY_CREATE_SYMMETRIC_BARRIER (1 << 4)
 
 /**
  * `ringway_params.flags`: create the ring with the asymmetric barrier
@@ -53,7 +53,7 @@
  * Creation fails with `RINGWAY_ERR_UNSUPPORTED` in a process that cannot
  * register for `membarrier`, and so does attaching from one.
  */
-#define RINGWAY_CREATE_ASYMMETRIC_BARRIER (1 << 4)
+#define RINGWAY_CREATE_ASYMMETRIC_BARRIER (1 << 5)
 
 /**
  * `ringway_params.flags`, broadcast rings only: the producer waits for the
@@ -70,6 +70,16 @@
  * with it).
  */
 #define RINGWAY_CREATE_CHECKSUMS 4
+
+/**
+ * `ringway_params.flags`, SPSC rings only: stamped slots, each a readiness
+ * stamp then the payload, so a consumer learns of a message from the
+ * message's own cache line (the lowest round-trip latency). Its chunks are
+ * scattered (`ringway_chunk.first` is NULL: use `ringway_producer_slot` and
+ * `ringway_consumer_slot`); without the flag the slots are contiguous and
+ * chunks give two runs of slots. (MPMC slots always carry a stamp.)
+ */
+#define RINGWAY_CREATE_STAMPED 8
 
 /**
  * Major version of the library (`RINGWAY_VERSION_MAJOR` in C).
@@ -97,7 +107,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 5
+#define RINGWAY_LAYOUT_VERSION 7
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an
@@ -189,8 +199,7 @@ enum ringway_result
   RINGWAY_ERR_ROLE_TAKEN = 18,
   /**
    * Every entry of the ring's peer table has a live holder (62 handles
-   * of any role; entries of dead processes are reused), or, for record
-   * producers and broadcast subscribers, of its producer table (32).
+   * of any kind and role; entries of dead processes are reused).
    */
   RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
   /**
@@ -340,7 +349,8 @@ typedef struct ringway_received {
  * wrap around the end of the slot array, so it comes as two spans; `second`
  * is NULL and `second_len` 0 when it does not wrap. Lengths are in bytes,
  * each a multiple of the slot size; `slots` is the number of slots in both.
- * On an MPMC ring slots are not contiguous (each carries a stamp): `first`
+ * On an MPMC ring, or an SPSC ring created with `RINGWAY_CREATE_STAMPED`,
+ * slots are not contiguous (each carries a stamp): `first`
  * and `second` are NULL, the lengths 0, and `ringway_producer_slot` /
  * `ringway_consumer_slot` give each slot's address (they work for SPSC too).
  *
@@ -686,8 +696,8 @@ ringway_result ringway_broadcast_producer_push_timeout(struct ringway_broadcast_
  *
  * # Errors
  * `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT` (unknown `start`), `_WRONG_KIND`
- * (not a broadcast ring), `_TOO_MANY_PRODUCERS` (the 32-entry subscriber
- * table is full), `_CORRUPT`.
+ * (not a broadcast ring), `_TOO_MANY_PRODUCERS` (the ring's peer table is
+ * full: 62 handles), `_CORRUPT`.
  *
  * # Safety
  * `ring` is a live ring handle; `out` is writable.
@@ -716,7 +726,8 @@ void ringway_broadcast_subscriber_free(struct ringway_broadcast_subscriber *subs
  * counted as missed.
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY` (no new record), `_SIZE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_EMPTY` (no new record), `_PEER_GONE` (no new record, and
+ * the producer died; reported once), `_SIZE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * `subscriber` is a live subscriber handle not used by another thread
@@ -731,7 +742,7 @@ ringway_result ringway_broadcast_subscriber_try_pop(struct ringway_broadcast_sub
  * As `ringway_broadcast_subscriber_try_pop`, waiting as long as it takes.
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_PEER_GONE` (the producer died), `_SIZE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_broadcast_subscriber_try_pop`.
@@ -746,7 +757,7 @@ ringway_result ringway_broadcast_subscriber_pop(struct ringway_broadcast_subscri
  * nanoseconds for a record.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_broadcast_subscriber_try_pop`.
@@ -1195,7 +1206,8 @@ void ringway_record_consumer_free(struct ringway_record_consumer *consumer);
  * stays unread (`RINGWAY_ERR_SIZE`; the message gives its length).
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY` (no record: retry later), `_SIZE`, `_NULL`, `_STATE`
+ * `RINGWAY_ERR_EMPTY` (no record: retry later), `_PEER_GONE` (drained,
+ * and every producer died; reported once), `_SIZE`, `_NULL`, `_STATE`
  * (a record is lent), `_CORRUPT` (a stamp, length or checksum no honest
  * producer writes).
  *
@@ -1214,7 +1226,8 @@ ringway_result ringway_record_consumer_try_pop(struct ringway_record_consumer *c
  * record.
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_PEER_GONE` (drained, and every producer died), `_SIZE`,
+ * `_NULL`, `_STATE`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_consumer_try_pop`.
@@ -1229,7 +1242,8 @@ ringway_result ringway_record_consumer_pop(struct ringway_record_consumer *consu
  * nanoseconds for a record.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_STATE`,
+ * `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_consumer_try_pop`.
@@ -1247,8 +1261,8 @@ ringway_result ringway_record_consumer_pop_timeout(struct ringway_record_consume
  * read (prefer `_pop`, which copies them out once).
  *
  * # Errors
- * `RINGWAY_ERR_EMPTY`, `_STATE` (a record is already lent), `_NULL`,
- * `_CORRUPT`.
+ * `RINGWAY_ERR_EMPTY`, `_PEER_GONE` (drained, and every producer died),
+ * `_STATE` (a record is already lent), `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * `consumer` is a live record consumer handle not used by another thread
@@ -1262,7 +1276,7 @@ ringway_result ringway_record_consumer_read(struct ringway_record_consumer *cons
  * nanoseconds for a record.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_STATE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_STATE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_consumer_read`.
@@ -1306,7 +1320,7 @@ ringway_result ringway_record_consumer_heal_dead_producers(struct ringway_record
  *
  * # Errors
  * `RINGWAY_ERR_NULL`, `_WRONG_KIND` (not a record ring),
- * `_TOO_MANY_PRODUCERS` (the 32-entry producer table is full).
+ * `_TOO_MANY_PRODUCERS` (the ring's peer table is full: 62 handles).
  *
  * # Safety
  * `ring` is a live ring handle; `out` is writable.
@@ -1329,7 +1343,8 @@ void ringway_record_producer_free(struct ringway_record_producer *producer);
  * waiting.
  *
  * # Errors
- * `RINGWAY_ERR_FULL` (no room now: retry later), `_SIZE` (longer than
+ * `RINGWAY_ERR_FULL` (no room now: retry later), `_PEER_GONE` (full, and
+ * the consumer died; reported once), `_SIZE` (longer than
  * `capacity - RINGWAY_RECORD_HEADER`), `_NULL`, `_STATE` (a record is
  * reserved), `_CORRUPT`.
  *
@@ -1347,7 +1362,7 @@ ringway_result ringway_record_producer_try_push(struct ringway_record_producer *
  * it).
  *
  * # Errors
- * `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_PEER_GONE` (the consumer died), `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_producer_try_push`.
@@ -1360,7 +1375,7 @@ ringway_result ringway_record_producer_push(struct ringway_record_producer *prod
  * Writes one record, waiting at most `timeout_ns` nanoseconds for room.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_producer_try_push`.
@@ -1378,7 +1393,7 @@ ringway_result ringway_record_producer_push_timeout(struct ringway_record_produc
  * longer the caller's.
  *
  * # Errors
- * `RINGWAY_ERR_FULL`, `_SIZE`, `_STATE` (a record is already reserved),
+ * `RINGWAY_ERR_FULL`, `_PEER_GONE`, `_SIZE`, `_STATE` (a record is already reserved),
  * `_NULL`, `_CORRUPT`.
  *
  * # Safety
@@ -1394,7 +1409,7 @@ ringway_result ringway_record_producer_reserve(struct ringway_record_producer *p
  * nanoseconds for room.
  *
  * # Errors
- * `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_STATE`, `_NULL`, `_CORRUPT`.
+ * `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_STATE`, `_NULL`, `_CORRUPT`.
  *
  * # Safety
  * As `ringway_record_producer_reserve`.

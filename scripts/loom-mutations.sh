@@ -24,7 +24,7 @@ MUTATIONS=(
     "sleep_without_flag          readiness"
     "spsc_publish_relaxed        readiness"
 )
-for model in loom-tests/tests/mpmc.rs loom-tests/tests/record.rs loom-tests/tests/broadcast.rs; do
+for model in loom-tests/tests/mpmc.rs loom-tests/tests/record.rs loom-tests/tests/broadcast.rs loom-tests/tests/stamped.rs loom-tests/tests/peer.rs; do
     [ -f "$model" ] || continue
     while read -r line; do
         [ -n "$line" ] && MUTATIONS+=("$line")

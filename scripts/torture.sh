@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The long crash torture (ring/tests/torture.rs): RINGWAY_TORTURE_KILLS
-# SIGKILLs in all (default 10000) of SPSC producers, SPSC consumers and MPMC
-# producers over shm and file rings, with restarts; prints, per scenario,
+# SIGKILLs in all (default 10000) of SPSC producers, SPSC consumers, MPMC
+# producers and MPMC consumers over shm and file rings, with restarts;
+# prints, per scenario,
 # kills, messages, lost, duplicated, the longest detection and the longest
 # stall. Release build. Takes roughly kills x 60 ms on an idle machine.
 set -euo pipefail

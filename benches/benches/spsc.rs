@@ -13,6 +13,10 @@
 //! timed runs the consumer keeps checking (the same compare for every peer)
 //! and the sample is refused if one is out of order.
 //!
+//! `ringway` is an SPSC ring with the default, contiguous slots; `ringway
+//! stamped` one created with `RingBuilder::stamped(true)` (a readiness stamp
+//! in each slot; see `ringway::spsc`).
+//!
 //! Batched: ringway `push_slice`/`pop_into` and rtrb
 //! `push_partial_slice`/`pop_partial_slice`, 64 messages per call. `ArrayQueue`
 //! and the channel have no batch calls; compare them with the single rows.
@@ -129,6 +133,7 @@ impl Check {
 #[derive(Clone, Copy, Debug)]
 enum Peer {
     Ringway,
+    RingwayStamped,
     Rtrb,
     ArrayQueue,
     Channel,
@@ -138,6 +143,7 @@ impl Peer {
     fn name(self) -> &'static str {
         match self {
             Peer::Ringway => "ringway",
+            Peer::RingwayStamped => "ringway stamped",
             Peer::Rtrb => "rtrb",
             Peer::ArrayQueue => "crossbeam ArrayQueue",
             Peer::Channel => "crossbeam-channel bounded",
@@ -149,8 +155,10 @@ impl Peer {
 /// (`batch` = 1) or `batch` per call; returns the elapsed time.
 fn transfer<M: Message>(peer: Peer, n: u64, batch: usize) -> Duration {
     match (peer, batch) {
-        (Peer::Ringway, 1) => ringway_single::<M>(n),
-        (Peer::Ringway, _) => ringway_batched::<M>(n),
+        (Peer::Ringway, 1) => ringway_single::<M>(n, false),
+        (Peer::Ringway, _) => ringway_batched::<M>(n, false),
+        (Peer::RingwayStamped, 1) => ringway_single::<M>(n, true),
+        (Peer::RingwayStamped, _) => ringway_batched::<M>(n, true),
         (Peer::Rtrb, 1) => rtrb_single::<M>(n),
         (Peer::Rtrb, _) => rtrb_batched::<M>(n),
         (Peer::ArrayQueue, _) => array_queue::<M>(n),
@@ -158,8 +166,9 @@ fn transfer<M: Message>(peer: Peer, n: u64, batch: usize) -> Duration {
     }
 }
 
-fn ringway_pair<M: Message>() -> (spsc::Producer<M>, spsc::Consumer<M>) {
+fn ringway_pair<M: Message>(stamped: bool) -> (spsc::Producer<M>, spsc::Consumer<M>) {
     let ring = RingBuilder::new(Kind::Spsc)
+        .stamped(stamped)
         .capacity(CAPACITY as u64)
         .message::<M>()
         .create_anonymous()
@@ -169,8 +178,8 @@ fn ringway_pair<M: Message>() -> (spsc::Producer<M>, spsc::Consumer<M>) {
     (tx, rx)
 }
 
-fn ringway_single<M: Message>(n: u64) -> Duration {
-    let (mut tx, mut rx) = ringway_pair::<M>();
+fn ringway_single<M: Message>(n: u64, stamped: bool) -> Duration {
+    let (mut tx, mut rx) = ringway_pair::<M>(stamped);
     let start = Instant::now();
     let producer = thread::spawn(move || {
         pin(1);
@@ -195,8 +204,8 @@ fn ringway_single<M: Message>(n: u64) -> Duration {
     elapsed
 }
 
-fn ringway_batched<M: Message>(n: u64) -> Duration {
-    let (mut tx, mut rx) = ringway_pair::<M>();
+fn ringway_batched<M: Message>(n: u64, stamped: bool) -> Duration {
+    let (mut tx, mut rx) = ringway_pair::<M>(stamped);
     let start = Instant::now();
     let producer = thread::spawn(move || {
         pin(1);
@@ -354,8 +363,14 @@ fn channel<M: Message>(n: u64) -> Duration {
     elapsed
 }
 
-const SINGLE: [Peer; 4] = [Peer::Ringway, Peer::Rtrb, Peer::ArrayQueue, Peer::Channel];
-const BATCHED: [Peer; 2] = [Peer::Ringway, Peer::Rtrb];
+const SINGLE: [Peer; 5] = [
+    Peer::Ringway,
+    Peer::RingwayStamped,
+    Peer::Rtrb,
+    Peer::ArrayQueue,
+    Peer::Channel,
+];
+const BATCHED: [Peer; 3] = [Peer::Ringway, Peer::RingwayStamped, Peer::Rtrb];
 
 /// Every peer, every message type, every mode: 200,000 messages in order.
 fn check_everyone() {

@@ -228,7 +228,7 @@ impl Sink {
     ///
     /// # Errors
     /// The core crate's [`HandleError`] (`RoleTaken` by a live process,
-    /// `TooManyProducers`, `Corrupt` cursors, ...).
+    /// `TooManyPeers`, `Corrupt` cursors, ...).
     pub fn attach(ring: &Ring) -> Result<Sink, HandleError> {
         Ok(Sink {
             producer: attach_reclaiming(ring, Role::Producer, AnyProducer::<Bytes>::attach)?,

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use ringway::probe::Probe;
-use ringway::{Kind, OpenOptions, Ring, RingBuilder};
+use ringway::{Kind, OpenOptions, Ring, RingBuilder, Role};
 
 use crate::failure::{fail, Failure};
 use crate::locator::Locator;
@@ -21,6 +21,8 @@ pub(crate) struct Shape {
     pub(crate) gated: bool,
     /// Record: CRC32C per record.
     pub(crate) checksums: bool,
+    /// SPSC: stamped slots.
+    pub(crate) stamped: bool,
 }
 
 /// `ringway create`.
@@ -36,6 +38,7 @@ pub(crate) fn create(
         slot_size,
         gated,
         checksums,
+        stamped,
     } = shape;
     let locator = match (name, file) {
         (Some(_), Some(_)) => fail!("give a shm NAME or --file PATH, not both"),
@@ -54,7 +57,8 @@ pub(crate) fn create(
         Kind::Spsc | Kind::Mpmc => RingBuilder::new(kind)
             .capacity(capacity.unwrap_or(1024))
             .slot_size(slot_size)
-            .slot_align(align),
+            .slot_align(align)
+            .stamped(stamped),
     }
     .unlink_on_drop(false);
     let builder = match barrier {
@@ -130,6 +134,17 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
             g.slot_size, g.slot_align, g.stride
         );
     }
+    if g.kind == Kind::Spsc {
+        let _ = writeln!(
+            out,
+            "slot layout     {}",
+            if g.stamped {
+                "stamped (a readiness stamp in front of each payload)"
+            } else {
+                "contiguous"
+            }
+        );
+    }
     if !bytes {
         if id.type_size == 0 {
             let _ = writeln!(out, "message type    bytes (untyped)");
@@ -174,8 +189,8 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         let _ = writeln!(out, "producer        {}", role(s.producer_owner));
         let _ = writeln!(out, "consumer        {}", role(s.consumer_owner));
     }
-    // Record producers and broadcast subscribers are in the producer table
-    // (above), not yet in the peer table.
+    // Record producers and broadcast subscribers are listed above, from the
+    // peer table.
     if bytes {
         let _ = writeln!(
             out,
@@ -266,16 +281,14 @@ fn ls_row(probe: &Probe, name: &str) -> Option<String> {
                         Some(n) => format!("{n} peers registered"),
                         None => "peers unknown".to_string(),
                     },
-                    Kind::Record => format!(
-                        "{} producers registered, consumer {}",
-                        copy.producers().len(),
-                        role(consumer)
-                    ),
-                    Kind::Broadcast => format!(
-                        "producer {}, {} subscribers registered",
-                        role(producer),
-                        copy.producers().len()
-                    ),
+                    Kind::Record => match role_counts(name) {
+                        Some((p, c)) => format!("{p} producers, {c} consumer registered"),
+                        None => "peers unknown".to_string(),
+                    },
+                    Kind::Broadcast => match role_counts(name) {
+                        Some((p, c)) => format!("{p} producer, {c} subscribers registered"),
+                        None => "peers unknown".to_string(),
+                    },
                 };
                 let fill = copy.tail().saturating_sub(copy.head()).min(g.capacity);
                 let shape = match g.kind {
@@ -352,6 +365,17 @@ fn peer_count(name: &str) -> Option<usize> {
         .open_shm(name)
         .ok()?;
     Some(ring.snapshot().peers.len())
+}
+
+/// Producer and consumer handles registered in the named ring's peer table.
+fn role_counts(name: &str) -> Option<(usize, usize)> {
+    let ring = OpenOptions::new()
+        .allow_other_owner(true)
+        .open_shm(name)
+        .ok()?;
+    let peers = ring.peers();
+    let count = |role| peers.iter().filter(|p| p.role == Some(role)).count();
+    Some((count(Role::Producer), count(Role::Consumer)))
 }
 
 /// Whether the object at `path` probes as a ready ringway ring.

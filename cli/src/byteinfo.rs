@@ -3,14 +3,15 @@
 //!
 //! | kind | `tail` | `head` | roles |
 //! |---|---|---|---|
-//! | record | end of the producers' claims (bytes since creation) | the consumer's next record | producers (table of 32), one consumer |
-//! | broadcast | end of the last record announced | the oldest record still intact | one producer, subscribers (table of 32), each with its own cursor |
+//! | record | end of the producers' claims (bytes since creation) | the consumer's next record | producers (peer table), one consumer |
+//! | broadcast | end of the last record announced | the oldest record still intact | one producer, subscribers (peer table), each with its own cursor |
 
 use std::fmt::Write as _;
 
 use ringway::layout::{FLAG_CRC32C, FLAG_GATED};
+use ringway::peer::{Liveness, PeerInfo};
 use ringway::record::{self, RECORD_HEADER};
-use ringway::{Kind, Ring, Snapshot};
+use ringway::{Kind, Ring, Role, Snapshot};
 
 /// `pid N (alive|gone)`, or `free`, as elsewhere in `info`.
 fn who(pid: u32, start: Option<u64>) -> String {
@@ -19,6 +20,21 @@ fn who(pid: u32, start: Option<u64>) -> String {
         _ if ringway::process::is_alive(pid, start) => format!("pid {pid} (alive)"),
         _ => format!("pid {pid} (gone)"),
     }
+}
+
+/// `pid N (alive|DEAD ...)` of a peer-table entry, as `info` lists peers.
+fn peer(p: &PeerInfo) -> String {
+    let live = match p.liveness {
+        Liveness::Alive => "alive",
+        Liveness::Dead => "DEAD, not reaped yet",
+        Liveness::Free => "left",
+    };
+    format!("pid {} ({live})", p.pid)
+}
+
+/// The registered handles of `role`.
+fn of_role(s: &Snapshot, role: Role) -> Vec<&PeerInfo> {
+    s.peers.iter().filter(|p| p.role == Some(role)).collect()
 }
 
 /// The geometry lines: a byte ring of variable-size records.
@@ -88,14 +104,16 @@ pub(crate) fn cursors(ring: &Ring, s: &Snapshot, out: &mut String) {
                 s.len
             );
             let _ = writeln!(out, "consumer        {}", who(s.consumer_owner, None));
-            let _ = writeln!(out, "producers       {} registered", s.producers.len());
-            for &(pid, start, pos, len) in &s.producers {
+            let producers = of_role(s, Role::Producer);
+            let _ = writeln!(out, "producers       {} registered", producers.len());
+            for p in producers {
+                let (pos, len) = p.claim;
                 let claim = if len == 0 {
                     "no claim in flight".to_owned()
                 } else {
                     format!("claim {len} bytes at {pos}")
                 };
-                let _ = writeln!(out, "  {}, {claim}", who(pid, Some(start)));
+                let _ = writeln!(out, "  {}, {claim}", peer(p));
             }
         }
         Kind::Broadcast => {
@@ -115,12 +133,14 @@ pub(crate) fn cursors(ring: &Ring, s: &Snapshot, out: &mut String) {
                 s.len
             );
             let _ = writeln!(out, "producer        {}", who(s.producer_owner, None));
-            let _ = writeln!(out, "subscribers     {} registered", s.producers.len());
-            for &(pid, start, cursor, _) in &s.producers {
+            let subscribers = of_role(s, Role::Consumer);
+            let _ = writeln!(out, "subscribers     {} registered", subscribers.len());
+            for p in subscribers {
+                let cursor = p.claim.0;
                 let _ = writeln!(
                     out,
                     "  {}, at {cursor} ({} bytes behind tail)",
-                    who(pid, Some(start)),
+                    peer(p),
                     s.tail.saturating_sub(cursor)
                 );
             }

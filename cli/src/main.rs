@@ -96,6 +96,10 @@ enum Command {
         /// Record: a CRC32C in every record (for durable file rings).
         #[arg(long)]
         checksums: bool,
+        /// SPSC: a readiness stamp in front of each slot (lowest round-trip
+        /// latency; chunks are not contiguous).
+        #[arg(long)]
+        stamped: bool,
         /// How notifiers and waiters pay for the wakeup handshake; fixed for
         /// the ring's life.
         #[arg(long, value_enum, default_value = "auto")]
@@ -181,6 +185,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             file,
             gated,
             checksums,
+            stamped,
             barrier,
         } => {
             let barrier = match barrier {
@@ -196,6 +201,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     slot_size,
                     gated,
                     checksums,
+                    stamped,
                 },
                 file,
                 barrier,

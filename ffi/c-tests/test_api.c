@@ -652,6 +652,63 @@ static void test_rpc(void) {
     ringway_ring_remove_shm(name2); /* the killed server could not */
 }
 
+/* RINGWAY_CREATE_STAMPED: an SPSC ring whose slots each carry a readiness
+ * stamp. Messages go through across wraps; chunks are scattered (no spans)
+ * and reached slot by slot; a partial release keeps the rest ready. */
+static void test_stamped(void) {
+    ringway_params params = spsc_params(4, 8);
+    ringway_ring *ring = NULL;
+    ringway_producer *tx = NULL;
+    ringway_consumer *rx = NULL;
+    ringway_chunk c;
+    uint64_t v;
+
+    params.flags = RINGWAY_CREATE_STAMPED;
+    CHECK_OK(ringway_ring_create_anonymous(&params, &ring));
+    CHECK_OK(ringway_producer_create(ring, &tx));
+    CHECK_OK(ringway_consumer_create(ring, &rx));
+    for (uint64_t i = 0; i < 10; i++) {
+        CHECK_OK(ringway_producer_try_push(tx, &i, sizeof i));
+        v = 99;
+        CHECK_OK(ringway_consumer_try_pop(rx, &v, sizeof v));
+        CHECK(v == i);
+    }
+    CHECK_RC(ringway_consumer_try_pop(rx, &v, sizeof v), RINGWAY_ERR_EMPTY);
+    CHECK_OK(ringway_producer_reserve(tx, 4, &c));
+    CHECK(c.slots == 4 && c.first == NULL && c.first_len == 0 && c.second == NULL);
+    for (size_t i = 0; i < c.slots; i++) {
+        uint8_t *slot = NULL;
+        CHECK_OK(ringway_producer_slot(tx, i, &slot));
+        v = 200 + i;
+        memcpy(slot, &v, sizeof v);
+    }
+    CHECK_OK(ringway_producer_commit(tx, 3));
+    CHECK_OK(ringway_consumer_read(rx, 8, &c));
+    CHECK(c.slots == 3 && c.first == NULL);
+    for (size_t i = 0; i < c.slots; i++) {
+        const uint8_t *slot = NULL;
+        CHECK_OK(ringway_consumer_slot(rx, i, &slot));
+        memcpy(&v, slot, sizeof v);
+        CHECK(v == 200 + i);
+    }
+    CHECK_OK(ringway_consumer_release(rx, 1));
+    CHECK_OK(ringway_consumer_try_pop(rx, &v, sizeof v));
+    CHECK(v == 201);
+    CHECK_OK(ringway_consumer_try_pop(rx, &v, sizeof v));
+    CHECK(v == 202);
+    CHECK_RC(ringway_consumer_try_pop(rx, &v, sizeof v), RINGWAY_ERR_EMPTY);
+    ringway_producer_free(tx);
+    ringway_consumer_free(rx);
+    ringway_ring_free(ring);
+
+    /* MPMC slots always carry a stamp: the flag is refused there. */
+    params.kind = RINGWAY_KIND_MPMC;
+    ring = NULL;
+    CHECK_RC(ringway_ring_create_anonymous(&params, &ring), RINGWAY_ERR_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR_HAS("do not apply to this kind");
+    CHECK(ring == NULL);
+}
+
 static void test_mpmc(void) {
     ringway_params params = {0};
     params.kind = RINGWAY_KIND_MPMC;
@@ -1056,6 +1113,7 @@ int main(void) {
     test_results();
     test_anonymous_spsc();
     test_chunks();
+    test_stamped();
     test_blocking(RINGWAY_KIND_SPSC);
     test_blocking(RINGWAY_KIND_MPMC);
     test_mpmc();

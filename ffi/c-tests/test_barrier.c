@@ -28,7 +28,7 @@ _Static_assert((RINGWAY_CREATE_SYMMETRIC_BARRIER & RINGWAY_CREATE_ASYMMETRIC_BAR
                "distinct barrier flags");
 _Static_assert(((RINGWAY_CREATE_SYMMETRIC_BARRIER | RINGWAY_CREATE_ASYMMETRIC_BARRIER) &
                 (RINGWAY_CREATE_UNLINK_ON_DROP | RINGWAY_CREATE_GATED |
-                 RINGWAY_CREATE_CHECKSUMS)) == 0,
+                 RINGWAY_CREATE_CHECKSUMS | RINGWAY_CREATE_STAMPED)) == 0,
                "barrier flags distinct from the other creation flags");
 
 #define MESSAGES 1000u

@@ -251,8 +251,8 @@ pub unsafe extern "C" fn ringway_broadcast_producer_push_timeout(
 ///
 /// # Errors
 /// `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT` (unknown `start`), `_WRONG_KIND`
-/// (not a broadcast ring), `_TOO_MANY_PRODUCERS` (the 32-entry subscriber
-/// table is full), `_CORRUPT`.
+/// (not a broadcast ring), `_TOO_MANY_PRODUCERS` (the ring's peer table is
+/// full: 62 handles), `_CORRUPT`.
 ///
 /// # Safety
 /// `ring` is a live ring handle; `out` is writable.
@@ -330,7 +330,8 @@ unsafe fn pop(
 /// counted as missed.
 ///
 /// # Errors
-/// `RINGWAY_ERR_EMPTY` (no new record), `_SIZE`, `_NULL`, `_CORRUPT`.
+/// `RINGWAY_ERR_EMPTY` (no new record), `_PEER_GONE` (no new record, and
+/// the producer died; reported once), `_SIZE`, `_NULL`, `_CORRUPT`.
 ///
 /// # Safety
 /// `subscriber` is a live subscriber handle not used by another thread
@@ -350,7 +351,7 @@ pub unsafe extern "C" fn ringway_broadcast_subscriber_try_pop(
 /// As `ringway_broadcast_subscriber_try_pop`, waiting as long as it takes.
 ///
 /// # Errors
-/// `RINGWAY_ERR_SIZE`, `_NULL`, `_CORRUPT`.
+/// `RINGWAY_ERR_PEER_GONE` (the producer died), `_SIZE`, `_NULL`, `_CORRUPT`.
 ///
 /// # Safety
 /// As `ringway_broadcast_subscriber_try_pop`.
@@ -370,7 +371,7 @@ pub unsafe extern "C" fn ringway_broadcast_subscriber_pop(
 /// nanoseconds for a record.
 ///
 /// # Errors
-/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_CORRUPT`.
+/// `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_CORRUPT`.
 ///
 /// # Safety
 /// As `ringway_broadcast_subscriber_try_pop`.

@@ -8,7 +8,8 @@ use core::ptr;
 /// wrap around the end of the slot array, so it comes as two spans; `second`
 /// is NULL and `second_len` 0 when it does not wrap. Lengths are in bytes,
 /// each a multiple of the slot size; `slots` is the number of slots in both.
-/// On an MPMC ring slots are not contiguous (each carries a stamp): `first`
+/// On an MPMC ring, or an SPSC ring created with `RINGWAY_CREATE_STAMPED`,
+/// slots are not contiguous (each carries a stamp): `first`
 /// and `second` are NULL, the lengths 0, and `ringway_producer_slot` /
 /// `ringway_consumer_slot` give each slot's address (they work for SPSC too).
 ///

@@ -101,9 +101,7 @@ impl From<HandleError> for Error {
             HandleError::RoleTaken { .. } => RINGWAY_ERR_ROLE_TAKEN,
             HandleError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
             HandleError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
-            HandleError::TooManyPeers | HandleError::TooManyProducers => {
-                RINGWAY_ERR_TOO_MANY_PRODUCERS
-            }
+            HandleError::TooManyPeers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
             HandleError::Corrupt(_) => RINGWAY_ERR_CORRUPT,
             _ => RINGWAY_ERR_OTHER,
         };

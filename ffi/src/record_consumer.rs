@@ -6,7 +6,7 @@
 //! | `_try_pop` / `_pop` / `_pop_timeout` | copy the next record out into a caller's buffer and free it (the safer default) |
 //! | `_read` / `_read_timeout` | lend the next record in place (`ringway_record`) |
 //! | `_release` | free the record lent by `_read` |
-//! | `_heal_dead_producers` | bury the claims of producer processes that died between reserve and commit |
+//! | `_heal_dead_producers` | bury the claims of producer processes that died between reserve and commit (the reading calls also do it on their own when they find nothing at the head) |
 //!
 //! The ring's bytes are shared: a producer of another process can write a
 //! lent record's bytes while C reads them (only a faulty or hostile one
@@ -181,7 +181,8 @@ pub unsafe extern "C" fn ringway_record_consumer_free(consumer: *mut ringway_rec
 /// stays unread (`RINGWAY_ERR_SIZE`; the message gives its length).
 ///
 /// # Errors
-/// `RINGWAY_ERR_EMPTY` (no record: retry later), `_SIZE`, `_NULL`, `_STATE`
+/// `RINGWAY_ERR_EMPTY` (no record: retry later), `_PEER_GONE` (drained,
+/// and every producer died; reported once), `_SIZE`, `_NULL`, `_STATE`
 /// (a record is lent), `_CORRUPT` (a stamp, length or checksum no honest
 /// producer writes).
 ///
@@ -213,7 +214,8 @@ pub unsafe extern "C" fn ringway_record_consumer_try_pop(
 /// record.
 ///
 /// # Errors
-/// `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+/// `RINGWAY_ERR_PEER_GONE` (drained, and every producer died), `_SIZE`,
+/// `_NULL`, `_STATE`, `_CORRUPT`.
 ///
 /// # Safety
 /// As `ringway_record_consumer_try_pop`.
@@ -242,7 +244,8 @@ pub unsafe extern "C" fn ringway_record_consumer_pop(
 /// nanoseconds for a record.
 ///
 /// # Errors
-/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+/// `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_STATE`,
+/// `_CORRUPT`.
 ///
 /// # Safety
 /// As `ringway_record_consumer_try_pop`.
@@ -299,8 +302,8 @@ unsafe fn pop(
 /// read (prefer `_pop`, which copies them out once).
 ///
 /// # Errors
-/// `RINGWAY_ERR_EMPTY`, `_STATE` (a record is already lent), `_NULL`,
-/// `_CORRUPT`.
+/// `RINGWAY_ERR_EMPTY`, `_PEER_GONE` (drained, and every producer died),
+/// `_STATE` (a record is already lent), `_NULL`, `_CORRUPT`.
 ///
 /// # Safety
 /// `consumer` is a live record consumer handle not used by another thread
@@ -325,7 +328,7 @@ pub unsafe extern "C" fn ringway_record_consumer_read(
 /// nanoseconds for a record.
 ///
 /// # Errors
-/// `RINGWAY_ERR_TIMEOUT`, `_STATE`, `_NULL`, `_CORRUPT`.
+/// `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_STATE`, `_NULL`, `_CORRUPT`.
 ///
 /// # Safety
 /// As `ringway_record_consumer_read`.

@@ -102,7 +102,7 @@ impl ringway_record_producer {
 ///
 /// # Errors
 /// `RINGWAY_ERR_NULL`, `_WRONG_KIND` (not a record ring),
-/// `_TOO_MANY_PRODUCERS` (the 32-entry producer table is full).
+/// `_TOO_MANY_PRODUCERS` (the ring's peer table is full: 62 handles).
 ///
 /// # Safety
 /// `ring` is a live ring handle; `out` is writable.
@@ -146,7 +146,8 @@ pub unsafe extern "C" fn ringway_record_producer_free(producer: *mut ringway_rec
 /// waiting.
 ///
 /// # Errors
-/// `RINGWAY_ERR_FULL` (no room now: retry later), `_SIZE` (longer than
+/// `RINGWAY_ERR_FULL` (no room now: retry later), `_PEER_GONE` (full, and
+/// the consumer died; reported once), `_SIZE` (longer than
 /// `capacity - RINGWAY_RECORD_HEADER`), `_NULL`, `_STATE` (a record is
 /// reserved), `_CORRUPT`.
 ///
@@ -173,7 +174,7 @@ pub unsafe extern "C" fn ringway_record_producer_try_push(
 /// it).
 ///
 /// # Errors
-/// `RINGWAY_ERR_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+/// `RINGWAY_ERR_PEER_GONE` (the consumer died), `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
 ///
 /// # Safety
 /// As `ringway_record_producer_try_push`.
@@ -195,7 +196,7 @@ pub unsafe extern "C" fn ringway_record_producer_push(
 /// Writes one record, waiting at most `timeout_ns` nanoseconds for room.
 ///
 /// # Errors
-/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
+/// `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_NULL`, `_STATE`, `_CORRUPT`.
 ///
 /// # Safety
 /// As `ringway_record_producer_try_push`.
@@ -222,7 +223,7 @@ pub unsafe extern "C" fn ringway_record_producer_push_timeout(
 /// longer the caller's.
 ///
 /// # Errors
-/// `RINGWAY_ERR_FULL`, `_SIZE`, `_STATE` (a record is already reserved),
+/// `RINGWAY_ERR_FULL`, `_PEER_GONE`, `_SIZE`, `_STATE` (a record is already reserved),
 /// `_NULL`, `_CORRUPT`.
 ///
 /// # Safety
@@ -249,7 +250,7 @@ pub unsafe extern "C" fn ringway_record_producer_reserve(
 /// nanoseconds for room.
 ///
 /// # Errors
-/// `RINGWAY_ERR_TIMEOUT`, `_SIZE`, `_STATE`, `_NULL`, `_CORRUPT`.
+/// `RINGWAY_ERR_TIMEOUT`, `_PEER_GONE`, `_SIZE`, `_STATE`, `_NULL`, `_CORRUPT`.
 ///
 /// # Safety
 /// As `ringway_record_producer_reserve`.

@@ -56,8 +56,7 @@ pub enum ringway_result {
     /// The SPSC producer or consumer role is held by another handle.
     RINGWAY_ERR_ROLE_TAKEN = 18,
     /// Every entry of the ring's peer table has a live holder (62 handles
-    /// of any role; entries of dead processes are reused), or, for record
-    /// producers and broadcast subscribers, of its producer table (32).
+    /// of any kind and role; entries of dead processes are reused).
     RINGWAY_ERR_TOO_MANY_PRODUCERS = 19,
     /// The region is shorter than the ring needs.
     RINGWAY_ERR_TOO_SMALL = 20,

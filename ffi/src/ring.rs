@@ -44,13 +44,13 @@ pub const RINGWAY_CREATE_UNLINK_ON_DROP: u32 = 1;
 /// other CPUs nothing). Any process can attach to such a ring. At most one
 /// of the two barrier flags; with neither, the ring gets the best mode this
 /// process can honour (asymmetric where it can register for `membarrier`).
-pub const RINGWAY_CREATE_SYMMETRIC_BARRIER: u32 = 1 << 3;
+pub const RINGWAY_CREATE_SYMMETRIC_BARRIER: u32 = 1 << 4;
 /// `ringway_params.flags`: create the ring with the asymmetric barrier
 /// (notifies pay no hardware fence; a waiter about to sleep pays one
 /// `membarrier`, which interrupts the CPUs running ringway processes).
 /// Creation fails with `RINGWAY_ERR_UNSUPPORTED` in a process that cannot
 /// register for `membarrier`, and so does attaching from one.
-pub const RINGWAY_CREATE_ASYMMETRIC_BARRIER: u32 = 1 << 4;
+pub const RINGWAY_CREATE_ASYMMETRIC_BARRIER: u32 = 1 << 5;
 
 /// The barrier flags (any kind).
 const BARRIER_FLAGS: u32 = RINGWAY_CREATE_SYMMETRIC_BARRIER | RINGWAY_CREATE_ASYMMETRIC_BARRIER;
@@ -78,6 +78,14 @@ pub const RINGWAY_CREATE_GATED: u32 = 2;
 /// `ringway_ring_scan` / `ringway_ring_recover` (create durable file rings
 /// with it).
 pub const RINGWAY_CREATE_CHECKSUMS: u32 = 4;
+
+/// `ringway_params.flags`, SPSC rings only: stamped slots, each a readiness
+/// stamp then the payload, so a consumer learns of a message from the
+/// message's own cache line (the lowest round-trip latency). Its chunks are
+/// scattered (`ringway_chunk.first` is NULL: use `ringway_producer_slot` and
+/// `ringway_consumer_slot`); without the flag the slots are contiguous and
+/// chunks give two runs of slots. (MPMC slots always carry a stamp.)
+pub const RINGWAY_CREATE_STAMPED: u32 = 8;
 
 const _: () = assert!(RINGWAY_KIND_SPSC == Kind::Spsc as u32);
 const _: () = assert!(RINGWAY_KIND_MPMC == Kind::Mpmc as u32);
@@ -174,7 +182,8 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
         | match kind {
             Kind::Broadcast => RINGWAY_CREATE_GATED,
             Kind::Record => RINGWAY_CREATE_CHECKSUMS,
-            Kind::Spsc | Kind::Mpmc => 0,
+            Kind::Spsc => RINGWAY_CREATE_STAMPED,
+            Kind::Mpmc => 0,
         };
     let unknown = params.flags & !known;
     if unknown != 0 {
@@ -208,7 +217,10 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
         0 => 1 << params.slot_size.trailing_zeros().min(3),
         a => a,
     };
-    Ok(builder.slot_size(params.slot_size).slot_align(align))
+    Ok(builder
+        .slot_size(params.slot_size)
+        .slot_align(align)
+        .stamped(params.flags & RINGWAY_CREATE_STAMPED != 0))
 }
 
 /// The barrier mode the creation flags ask for (`None`: the builder's

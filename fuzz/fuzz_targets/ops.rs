@@ -1,4 +1,5 @@
-//! A sequence of operations on both sides of a ring (SPSC or MPMC, bytes)
+//! A sequence of operations on both sides of a ring (SPSC contiguous, SPSC
+//! stamped or MPMC, bytes)
 //! while the fuzzer's bytes overwrite the header, the cursors, the slot
 //! stamps, the futex words and the producer-table entries between
 //! operations. Every operation must return a result or a typed error: no
@@ -17,7 +18,7 @@ const CAPACITY: u64 = 8;
 const SLOT: u32 = 16;
 
 /// Offsets worth hitting: state, role owners, tail, head, the futex words,
-/// the producer table, and (added below) each slot's first word.
+/// a reserved line, and (added below) each slot's first word.
 const HOT: [usize; 9] = [96, 100, 104, LINE, 2 * LINE, 3 * LINE, 3 * LINE + 4, 3 * LINE + 8, 4 * LINE];
 
 struct Mem {
@@ -36,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let kind = if first & 1 == 0 { Kind::Spsc } else { Kind::Mpmc };
+    // Bit 1: SPSC stamped slots (ignored by MPMC).
     let builder = RingBuilder::new(kind)
+        .stamped(first & 2 != 0)
         .capacity(CAPACITY)
         .slot_size(SLOT)
         .slot_align(8);

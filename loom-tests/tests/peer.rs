@@ -1,3 +1,5 @@
+// mutation: reaping_unmarked peer
+// mutation: unreport_missing peer
 //! loom models of peers that die, over the real `ringway` code: a death is a
 //! handle that stops mid-claim (its chunk and the handle forgotten, never
 //! dropped), and the reaper runs once the model knows it stopped, as the real
@@ -114,5 +116,70 @@ fn a_consumer_dies_between_claim_and_release() {
         // The dead consumer took 1 (the first claim), the live one the rest.
         assert_eq!(got, vec![2, 3, 4]);
         assert_eq!(ring.lost(), 1);
+    });
+}
+
+/// Pops until the ring says empty or busy; returns what it got.
+fn drain(rx: &mut Consumer<u64>, got: &mut Vec<u64>) {
+    loop {
+        match rx.try_pop() {
+            Ok(v) => got.push(v),
+            Err(PopError::Empty | PopError::Busy) => return,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+/// The last producer dies between claim and publish (one message
+/// published before), and the consumer asks whether its producers are gone
+/// while the reaper reaps it, then again after. The reaper marks the entry
+/// `REAPING` before it counts the death, and may be descheduled after
+/// counting it, still holding the entry (as the real reaper holds the
+/// entry's byte, whose `F_OFD_GETLK` looks like a live holder; under loom
+/// the dead holder's pid is this process's, alive, to the same effect).
+/// The death is reported exactly once, and only once the consumer drained
+/// the published message and the tombstone: a look that sees the entry
+/// mid-reaping must not take the counted death for old news (`REAPING`),
+/// and a report taken back because reaping made the head claimable must be
+/// made again once drained (`Peer::unreport`).
+#[test]
+fn the_last_producer_dies_and_the_consumer_learns_it_once_drained() {
+    loom::model(|| {
+        let ring = ring();
+        let mut dying = Producer::<u64>::attach(&ring).unwrap(); // entry 0
+        let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+        push(&mut dying, 1);
+        let chunk = dying.write_chunk(1).unwrap();
+        assert_eq!(chunk.len(), 1);
+        core::mem::forget(chunk);
+        core::mem::forget(dying);
+        let reaper = {
+            let ring = ring.clone();
+            thread::spawn(move || assert!(ring.reap_as_dead(0)))
+        };
+        let mut got = Vec::new();
+        let mut reports = 0;
+        // Looks while the reaper works (the peer-table words are not
+        // tracked: the yields are where loom may run the reaper, up to its
+        // own yield after counting the death, before each look). Whatever
+        // they say must be consistent with what follows.
+        for _ in 0..2 {
+            thread::yield_now();
+            if rx.loom_peer_gone() {
+                reports += 1;
+            }
+        }
+        reaper.join().unwrap();
+        // The reaper is done: look first (the tombstone may still be at
+        // the head), then drain, three times.
+        for _ in 0..3 {
+            if rx.loom_peer_gone() {
+                reports += 1;
+            }
+            drain(&mut rx, &mut got);
+        }
+        assert_eq!(got, vec![1]);
+        assert_eq!(reports, 1, "the death is reported exactly once");
+        assert_eq!(rx.try_pop(), Err(PopError::Empty));
     });
 }

@@ -1,5 +1,6 @@
 //! The push/pop fast path in one thread, without a second core: ns per
-//! message for single and batched calls on SPSC and MPMC rings, the minimum
+//! message for single and batched calls on SPSC and MPMC rings (and 8-byte
+//! records on a record ring), the minimum
 //! of many short runs (robust to a loaded machine, where cross-core
 //! throughput figures are noise). For before/after comparisons of changes
 //! to the fast path; it measures instruction-path cost, not transfer cost.
@@ -9,7 +10,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use ringway::{mpmc, spsc, Kind, RingBuilder};
+use ringway::{mpmc, record, spsc, Kind, RingBuilder};
 
 const N: u64 = 1 << 16;
 const RUNS: usize = 41;
@@ -77,6 +78,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         t.elapsed()
     });
+    drop((tx, rx));
+
+    let record_ring = RingBuilder::new(Kind::Record)
+        .capacity(1 << 16)
+        .create_anonymous()?;
+    let mut tx = record::Producer::attach(&record_ring)?;
+    let mut rx = record::Consumer::attach(&record_ring)?;
+    let r_single = best(|| {
+        let t = Instant::now();
+        for i in 0..N {
+            tx.try_push(black_box(&i.to_le_bytes())).unwrap();
+            black_box(rx.try_read().unwrap().len());
+        }
+        t.elapsed()
+    });
     // Byte slots: the pop copies the slot out (`copy.rs`), so its width
     // shows here.
     let mut bytes_rows = Vec::new();
@@ -104,6 +120,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("spsc empty    try_pop  {empty:6.2} ns/call");
     println!("mpmc single   push+pop {m_single:6.2} ns/msg");
     println!("mpmc batched  push+pop {m_batched:6.2} ns/msg (64 per call)");
+    println!("record 8 B    push+read {r_single:6.2} ns/record");
     for (slot, ns) in bytes_rows {
         println!("spsc bytes    push+pop {ns:6.2} ns/msg ({slot} B slots)");
     }

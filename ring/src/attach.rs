@@ -125,7 +125,8 @@ pub(crate) fn check_identity(
             });
         }
     }
-    let geometry = Geometry::new(kind, id.capacity, id.slot_size, id.slot_align).map_err(|e| {
+    let geometry = Geometry::with_flags(kind, id.flags, id.capacity, id.slot_size, id.slot_align)
+        .map_err(|e| {
         let (field, found) = match e {
             LayoutError::Capacity(c) => ("capacity", c),
             LayoutError::SlotSize(s) => ("slot_size", u64::from(s)),

@@ -357,9 +357,6 @@ pub enum HandleError {
     /// Every entry of the peer table has a live holder (62 handles of any
     /// kind and role; entries of dead processes are reused).
     TooManyPeers,
-    /// Every entry of the header's producer table (record-ring producers,
-    /// broadcast subscribers: 32 live holders) is in use.
-    TooManyProducers,
     /// The cursors in the header are inconsistent.
     Corrupt(CorruptError),
 }
@@ -382,7 +379,6 @@ impl fmt::Display for HandleError {
             HandleError::TooManyPeers => {
                 f.write_str("the ring's peer table is full: 62 live handles are attached; drop one")
             }
-            HandleError::TooManyProducers => f.write_str("the ring's producer table is full"),
             HandleError::Corrupt(e) => e.fmt(f),
         }
     }

@@ -9,8 +9,9 @@
 //!    128     1  tail: producer cursor (u64, monotonic)        producer(s)
 //!    256     2  head: consumer cursor (u64, monotonic)        consumer(s)
 //!    384     3  data_event, space_event (futex words)         both sides
-//!    512   4-11 producer table: 32 x 32 B (record-ring       each record producer,
-//!               producers, broadcast subscribers; pid-only)  broadcast subscriber
+//!    512   4-11 reserved, zero (the pid-only producer table
+//!               of ABI 4-5; record and broadcast handles now
+//!               register in the peer table)
 //!   1536    12  durable: record-ring position up to which   `record::flush`
 //!               the data was synced (u64)
 //!   1664  13-15 reserved, zero
@@ -69,7 +70,16 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 ///
 /// 5: the peer table (issue #11): every handle's entry, its liveness
 /// token, waiter registration and MPMC claim record, after the header.
-pub const ABI_VERSION: u32 = 5;
+///
+/// 6: stamped SPSC slots ([`FLAG_STAMPED`], issue #13): an SPSC ring may
+/// carry a readiness stamp in front of each payload, which a consumer of an
+/// older build would not look at.
+///
+/// 7: record producers and consumers, broadcast producers and subscribers
+/// register in the peer table too (their claim records, a subscriber's
+/// cursor and the single roles' words live there); the header's pid-only
+/// producer table is gone (issue #11).
+pub const ABI_VERSION: u32 = 7;
 
 /// Size of the header; the peer table follows it, and the slots start at the
 /// first multiple of `max(128, slot_align)` after the peer table.
@@ -126,13 +136,21 @@ pub const FLAG_GATED: u32 = 1;
 /// by recovery.
 pub const FLAG_CRC32C: u32 = 2;
 
+/// [`Identity::flags`] bit of a [`Kind::Spsc`] ring: each slot is
+/// `[stamp u64 | payload]` and the producer stores the stamp after the
+/// payload, so the consumer learns of a message from the message's own cache
+/// line (see [`spsc`](crate::spsc)). Without it the slots are contiguous
+/// payloads and readiness is the shared `tail` alone.
+pub const FLAG_STAMPED: u32 = 4;
+
 impl Kind {
     /// The [`Identity::flags`] bits defined for this kind.
     pub fn allowed_flags(self) -> u32 {
         match self {
             Kind::Broadcast => FLAG_GATED,
             Kind::Record => FLAG_CRC32C,
-            Kind::Spsc | Kind::Mpmc => 0,
+            Kind::Spsc => FLAG_STAMPED,
+            Kind::Mpmc => 0,
         }
     }
 }
@@ -194,8 +212,9 @@ pub struct Identity {
     pub type_size: u32,
     /// Alignment of the message type of a typed ring, 0 for a bytes ring.
     pub type_align: u32,
-    /// Feature flags: [`FLAG_GATED`] for a broadcast ring, none for the
-    /// other kinds (see [`Kind::allowed_flags`]).
+    /// Feature flags: [`FLAG_GATED`] for a broadcast ring, [`FLAG_CRC32C`]
+    /// for a record ring, [`FLAG_STAMPED`] for an SPSC ring (see
+    /// [`Kind::allowed_flags`]).
     pub flags: u32,
     /// Hash of the message type's name, 0 when the creator gave none.
     pub type_name_hash: u64,
@@ -213,27 +232,6 @@ pub struct Identity {
     /// Start time of the creator process (clock ticks since boot), so that a
     /// recycled pid is not mistaken for the creator.
     pub creator_start_time: u64,
-}
-
-/// Number of entries in the MPMC producer table.
-pub const PRODUCER_TABLE_LEN: usize = 32;
-
-/// One entry of the pid-only producer table (record-ring producers, broadcast
-/// subscribers): who holds a handle and which claim it has in flight, for the
-/// crash reaper. MPMC rings use the peer table (`peer`) instead.
-#[derive(Debug)]
-#[repr(C)]
-pub struct ProducerEntry {
-    /// Process id of the holder, 0 when the entry is free.
-    pub pid: AtomicU32,
-    /// Reserved, zero.
-    pub reserved: AtomicU32,
-    /// Start time of the holder process (clock ticks since boot).
-    pub start_time: AtomicU64,
-    /// First position of the claim in flight.
-    pub claim_pos: AtomicU64,
-    /// Number of slots claimed and not yet committed, 0 when none.
-    pub claim_len: AtomicU64,
 }
 
 /// The mapped header. See the module docs for the picture.
@@ -268,9 +266,8 @@ pub struct Header {
     pub(crate) space_event: Event,
     _pad3: UnsafeCell<[u8; LINE - 2 * EVENT_SIZE]>,
 
-    /// MPMC producer registrations (record ring producers, broadcast
-    /// subscribers).
-    pub(crate) producers: [ProducerEntry; PRODUCER_TABLE_LEN],
+    /// Reserved, zero (the producer table of ABI 4-5).
+    _reserved_lines: UnsafeCell<[u8; 8 * LINE]>,
 
     /// Record ring: the position up to which `record::flush` synced the data.
     pub(crate) durable: AtomicU64,
@@ -279,7 +276,7 @@ pub struct Header {
     _reserved: UnsafeCell<[u8; RESERVED]>,
 }
 
-const RESERVED: usize = HEADER_SIZE - 5 * LINE - PRODUCER_TABLE_LEN * 32;
+const RESERVED: usize = HEADER_SIZE - 13 * LINE;
 
 #[cfg(not(loom))]
 const EVENT_SIZE: usize = size_of::<Event>();
@@ -329,13 +326,7 @@ impl Header {
             data_event: Event::new(),
             space_event: Event::new(),
             _pad3: UnsafeCell::new([0; LINE - 2 * EVENT_SIZE]),
-            producers: core::array::from_fn(|_| ProducerEntry {
-                pid: AtomicU32::new(0),
-                reserved: AtomicU32::new(0),
-                start_time: AtomicU64::new(0),
-                claim_pos: AtomicU64::new(0),
-                claim_len: AtomicU64::new(0),
-            }),
+            _reserved_lines: UnsafeCell::new([0; 8 * LINE]),
             durable: AtomicU64::new(0),
             _pad4: UnsafeCell::new([0; LINE - 8]),
             _reserved: UnsafeCell::new([0; RESERVED]),
@@ -370,7 +361,7 @@ const fn fnv1a_u64(mut hash: u64, value: u64) -> u64 {
 /// disagree on the layout refuse each other even at the same ABI number.
 #[cfg(not(loom))]
 pub const LAYOUT_HASH: u64 = {
-    let fields: [u64; 34] = [
+    let fields: [u64; 32] = [
         ABI_VERSION as u64,
         HEADER_SIZE as u64,
         LINE as u64,
@@ -400,11 +391,9 @@ pub const LAYOUT_HASH: u64 = {
         offset_of!(Header, data_event) as u64,
         offset_of!(Header, space_event) as u64,
         size_of::<Event>() as u64,
-        offset_of!(Header, producers) as u64,
-        size_of::<ProducerEntry>() as u64,
-        PRODUCER_TABLE_LEN as u64,
         MPMC_STAMP_SIZE as u64,
         offset_of!(Header, durable) as u64,
+        FLAG_STAMPED as u64,
     ];
     let mut hash = fnv1a(b"ringway layout");
     let mut i = 0;
@@ -433,7 +422,6 @@ const _: () = {
     assert!(size_of::<Identity>() == 96);
     assert!(size_of::<Header>() == HEADER_SIZE);
     assert!(align_of::<Header>() == LINE);
-    assert!(size_of::<ProducerEntry>() == 32);
     assert!(size_of::<Event>() == 8);
     assert!(align_of::<Event>() <= 8);
     assert!(offset_of!(Header, identity) == 0);
@@ -444,7 +432,6 @@ const _: () = {
     assert!(offset_of!(Header, head) == 2 * LINE);
     assert!(offset_of!(Header, data_event) == 3 * LINE);
     assert!(offset_of!(Header, space_event) == 3 * LINE + 8);
-    assert!(offset_of!(Header, producers) == 4 * LINE);
     assert!(offset_of!(Header, durable) == 12 * LINE);
     assert!(offset_of!(Identity, magic) == 0);
     assert!(offset_of!(Identity, capacity) == 24);
@@ -468,8 +455,12 @@ pub struct Geometry {
     pub slot_size: u32,
     /// Alignment of each payload.
     pub slot_align: u32,
-    /// Offset of the payload inside a slot (the MPMC stamp comes first).
+    /// Offset of the payload inside a slot (the MPMC or stamped-SPSC
+    /// stamp comes first).
     pub payload_offset: u32,
+    /// A stamped SPSC ring ([`FLAG_STAMPED`]): a stamp in front of each
+    /// payload, slots not contiguous. Always false for the other kinds.
+    pub stamped: bool,
     /// Distance between slots.
     pub stride: u32,
     /// Offset of slot 0 in the region.
@@ -531,7 +522,8 @@ fn round_up(value: u64, align: u64) -> Option<u64> {
 }
 
 impl Geometry {
-    /// Lays out a ring, or says which parameter is out of range.
+    /// Lays out a ring with no [`Identity::flags`] (an SPSC ring with
+    /// contiguous slots), or says which parameter is out of range.
     ///
     /// # Errors
     /// A [`LayoutError`] naming the first parameter that cannot be used.
@@ -541,6 +533,23 @@ impl Geometry {
         slot_size: u32,
         slot_align: u32,
     ) -> Result<Geometry, LayoutError> {
+        Geometry::with_flags(kind, 0, capacity, slot_size, slot_align)
+    }
+
+    /// Lays out a ring whose [`Identity::flags`] are `flags` (only
+    /// [`FLAG_STAMPED`] changes the layout; the caller checks the flags
+    /// against [`Kind::allowed_flags`]).
+    ///
+    /// # Errors
+    /// A [`LayoutError`] naming the first parameter that cannot be used.
+    pub fn with_flags(
+        kind: Kind,
+        flags: u32,
+        capacity: u64,
+        slot_size: u32,
+        slot_align: u32,
+    ) -> Result<Geometry, LayoutError> {
+        let stamped = kind == Kind::Spsc && flags & FLAG_STAMPED != 0;
         if !capacity.is_power_of_two() || !(2..=MAX_CAPACITY).contains(&capacity) {
             return Err(LayoutError::Capacity(capacity));
         }
@@ -552,7 +561,7 @@ impl Geometry {
         }
         let align = u64::from(slot_align);
         let (payload_offset, stride) = match kind {
-            Kind::Spsc => {
+            Kind::Spsc if !stamped => {
                 if u64::from(slot_size) % align != 0 {
                     return Err(LayoutError::Unaligned {
                         size: slot_size,
@@ -561,7 +570,8 @@ impl Geometry {
                 }
                 (0, u64::from(slot_size))
             }
-            Kind::Mpmc => {
+            // A stamp (8 bytes) in front of each payload.
+            Kind::Spsc | Kind::Mpmc => {
                 let slot_align = align.max(MPMC_STAMP_SIZE as u64);
                 let payload =
                     round_up(MPMC_STAMP_SIZE as u64, slot_align).ok_or(LayoutError::TooLarge)?;
@@ -600,6 +610,7 @@ impl Geometry {
             slot_size,
             slot_align,
             payload_offset: payload_offset as u32,
+            stamped,
             stride: stride32,
             slots_offset,
             total_len,
@@ -633,6 +644,26 @@ mod tests {
         assert_eq!((g.payload_offset, g.stride), (8, 16));
         let g = Geometry::new(Kind::Mpmc, 8, 64, 64).unwrap();
         assert_eq!((g.payload_offset, g.stride), (64, 128));
+    }
+
+    #[test]
+    fn stamped_spsc_geometry_is_the_mpmc_one() {
+        for (size, align) in [(8, 8), (5, 1), (64, 64), (24, 8), (1, 1)] {
+            let s = Geometry::with_flags(Kind::Spsc, FLAG_STAMPED, 8, size, align).unwrap();
+            let m = Geometry::new(Kind::Mpmc, 8, size, align).unwrap();
+            assert!(s.stamped);
+            assert_eq!((s.payload_offset, s.stride), (m.payload_offset, m.stride));
+            assert_eq!(s.stride % 8, 0);
+        }
+        // A stamped slot size need not be a multiple of its alignment.
+        assert!(Geometry::with_flags(Kind::Spsc, FLAG_STAMPED, 8, 12, 8).is_ok());
+        // The flag means nothing to the other kinds.
+        assert!(
+            !Geometry::with_flags(Kind::Mpmc, FLAG_STAMPED, 8, 8, 8)
+                .unwrap()
+                .stamped
+        );
+        assert!(!Geometry::new(Kind::Spsc, 8, 8, 8).unwrap().stamped);
     }
 
     #[test]

@@ -28,8 +28,8 @@ use core::mem::offset_of;
 use crate::attach::{self, Expect};
 use crate::error::OpenError;
 use crate::layout::{
-    Geometry, Header, Identity, ProducerEntry, ABI_VERSION, HEADER_SIZE, LAYOUT_HASH, LINE, MAGIC,
-    PRODUCER_TABLE_LEN, STATE_INIT, STATE_READY,
+    Geometry, Header, Identity, ABI_VERSION, HEADER_SIZE, LAYOUT_HASH, LINE, MAGIC, STATE_INIT,
+    STATE_READY,
 };
 use crate::process;
 
@@ -121,23 +121,6 @@ impl HeaderCopy {
             self.u32_at(offset_of!(Header, producer_owner)),
             self.u32_at(offset_of!(Header, consumer_owner)),
         )
-    }
-
-    /// Registered MPMC producers: (pid, start time, claim position, claim length).
-    pub fn producers(&self) -> Vec<(u32, u64, u64, u64)> {
-        let table = offset_of!(Header, producers);
-        (0..PRODUCER_TABLE_LEN)
-            .map(|i| table + i * core::mem::size_of::<ProducerEntry>())
-            .map(|at| {
-                (
-                    self.u32_at(at + offset_of!(ProducerEntry, pid)),
-                    self.u64_at(at + offset_of!(ProducerEntry, start_time)),
-                    self.u64_at(at + offset_of!(ProducerEntry, claim_pos)),
-                    self.u64_at(at + offset_of!(ProducerEntry, claim_len)),
-                )
-            })
-            .filter(|e| e.0 != 0)
-            .collect()
     }
 
     /// Whether the creator recorded in the header is still running (same pid

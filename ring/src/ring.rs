@@ -202,9 +202,11 @@ pub struct Snapshot {
     pub head: u64,
     /// `tail - head` clamped to `0..=capacity`.
     pub len: u64,
-    /// Pid holding the SPSC producer role, 0 when free (or its holder left).
+    /// Pid holding the single producer role (SPSC, broadcast), 0 when free
+    /// (or its holder left) and for kinds with many producers.
     pub producer_owner: u32,
-    /// Pid holding the SPSC consumer role, 0 when free (or its holder left).
+    /// Pid holding the single consumer role (SPSC, record), 0 when free (or
+    /// its holder left) and for kinds with many consumers.
     pub consumer_owner: u32,
     /// Consumers registered as sleeping for data.
     pub data_waiters: u32,
@@ -212,10 +214,6 @@ pub struct Snapshot {
     pub space_waiters: u32,
     /// Registered handles, with their liveness.
     pub peers: Vec<PeerInfo>,
-    /// Record-ring producers and broadcast subscribers registered in the
-    /// header's pid-only producer table: (pid, start time, claim position,
-    /// claim length). Empty for SPSC and MPMC rings (they use `peers`).
-    pub producers: Vec<(u32, u64, u64, u64)>,
     /// MPMC messages lost with consumers that died holding them.
     pub lost: u64,
     /// Dead registrations cleaned up so far.
@@ -358,13 +356,8 @@ impl Ring {
         let tail = h.tail.load(Ordering::Relaxed);
         let head = h.head.load(Ordering::Relaxed);
         let len = tail.saturating_sub(head).min(self.capacity());
-        let spsc = self.kind() == Kind::Spsc;
         let owner = |role| {
             let word = self.shared.role_word(role).load(Ordering::Relaxed);
-            if !spsc {
-                // Record and broadcast roles hold a pid (`claim_role_pid`).
-                return word;
-            }
             match self.shared.holder(word) {
                 Holder::Alive { pid } => pid,
                 Holder::Dead { index } => self.shared.peers().entries[index]
@@ -373,21 +366,6 @@ impl Ring {
                 Holder::Gone => 0,
             }
         };
-        let producers = h
-            .producers
-            .iter()
-            .filter_map(|p| {
-                let pid = p.pid.load(Ordering::Relaxed);
-                (pid != 0).then(|| {
-                    (
-                        pid,
-                        p.start_time.load(Ordering::Relaxed),
-                        p.claim_pos.load(Ordering::Relaxed),
-                        p.claim_len.load(Ordering::Relaxed),
-                    )
-                })
-            })
-            .collect();
         let table = self.shared.peers();
         Snapshot {
             tail,
@@ -398,7 +376,6 @@ impl Ring {
             data_waiters: h.data_event.waiters(),
             space_waiters: h.space_event.waiters(),
             peers: self.shared.peer_infos(),
-            producers,
             lost: table.lost.load(Ordering::Relaxed),
             reaped: table.reaped.load(Ordering::Relaxed),
         }
@@ -436,9 +413,10 @@ impl Ring {
         self.shared.region_file().and_then(|f| peer::reopen(f).ok())
     }
 
-    /// Frees an SPSC role whose holder died without dropping its handle
-    /// (attaching does this on its own; this is the explicit form). Returns
-    /// whether the role was freed.
+    /// Frees a single role (an SPSC role, the record ring's consumer, the
+    /// broadcast ring's producer) whose holder died without dropping its
+    /// handle (attaching does this on its own; this is the explicit form).
+    /// Returns whether the role was freed.
     ///
     /// # Errors
     /// [`HandleError::RoleTaken`] when the holder is alive.
@@ -495,13 +473,14 @@ impl Ring {
             unsafe {
                 core::ptr::write_bytes(region.as_ptr().add(PEERS_OFFSET), 0, PEER_TABLE_SIZE)
             };
-            if geometry.kind == Kind::Mpmc {
-                // MPMC stamps must start at 0 (free for lap 0, see
-                // `mpmc`); fresh shm, files and anonymous maps are zero already.
+            if geometry.kind == Kind::Mpmc || geometry.stamped {
+                // MPMC and stamped-SPSC stamps must start at 0 (free for lap
+                // 0, see `mpmc`; not ready, see `spsc`); fresh shm, files and
+                // anonymous maps are zero already.
                 for idx in 0..geometry.capacity {
                     let at = geometry.slots_offset + idx * u64::from(geometry.stride);
                     // SAFETY: at + 8 <= total_len <= region length; 8-aligned
-                    // (slots_offset and the MPMC stride are); nobody else uses
+                    // (slots_offset and the stamped stride are); nobody else uses
                     // the region yet.
                     unsafe { region.as_ptr().add(at as usize).cast::<u64>().write(0) };
                 }
@@ -575,49 +554,20 @@ impl Ring {
         Ok(Ring::from_parts(region, identity, geometry))
     }
 
-    /// Takes a pid-owned role of a ring that must be of `kind` (the one
-    /// consumer of a record ring, the one producer of a broadcast ring): CAS
-    /// the owner word from 0 to our pid. These kinds do not register in the
-    /// peer table yet (see `record`), so their roles carry a pid.
-    pub(crate) fn claim_role_pid(&self, role: Role, kind: Kind) -> Result<(), HandleError> {
-        if self.kind() != kind {
+    /// Takes a single role of a `kind` ring (an SPSC role, the record
+    /// ring's consumer, the broadcast ring's producer: `peer::single_role`)
+    /// for the registration `peer`: CAS the owner word from 0 to the registration's word, or from
+    /// a dead holder's (taking the role over, after reaping it).
+    pub(crate) fn claim_role(
+        &self,
+        role: Role,
+        peer: &Peer,
+        kind: Kind,
+    ) -> Result<(), HandleError> {
+        if self.kind() != kind || !crate::peer::single_role(kind, role) {
             return Err(HandleError::WrongKind {
                 found: self.kind(),
                 expected: kind,
-            });
-        }
-        let me = process::current_pid();
-        // AcqRel on success: Acquire pairs with the previous holder's Release
-        // in `release_role_pid`, so its last cursor store is visible to us.
-        // Acquire on failure: we read the holder's pid for the error.
-        self.shared
-            .role_word(role)
-            .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
-            .map(|_| ())
-            .map_err(|pid| HandleError::RoleTaken { role, pid })
-    }
-
-    /// Gives a pid-owned role back (on handle drop), if we still hold it.
-    pub(crate) fn release_role_pid(&self, role: Role) {
-        let me = process::current_pid();
-        // Release: orders our last cursor store before the next holder's
-        // Acquire claim. Relaxed on failure: someone reclaimed it.
-        let _ = self.shared.role_word(role).compare_exchange(
-            me,
-            0,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
-    }
-
-    /// Takes an SPSC role for the registration `peer`: CAS the owner word
-    /// from 0 to the registration's word, or from a dead holder's (taking the
-    /// role over, after reaping it).
-    pub(crate) fn claim_role(&self, role: Role, peer: &Peer) -> Result<(), HandleError> {
-        if self.kind() != Kind::Spsc {
-            return Err(HandleError::WrongKind {
-                found: self.kind(),
-                expected: Kind::Spsc,
             });
         }
         let word = self.shared.role_word(role);
@@ -656,7 +606,7 @@ impl Ring {
         })
     }
 
-    /// Gives an SPSC role back (on handle drop), if `peer` still holds it.
+    /// Gives a single role back (on handle drop), if `peer` still holds it.
     pub(crate) fn release_role(&self, role: Role, peer: &Peer) {
         // Release: orders our last cursor store before the next holder's
         // Acquire claim. Relaxed on failure: someone reclaimed it; nothing to do.
@@ -739,6 +689,21 @@ impl RingBuilder {
         self
     }
 
+    /// For a [`Kind::Spsc`] ring: stamped slots (`true`), each
+    /// `[stamp u64 | payload]`, so that a consumer learns of a message from
+    /// the message's own cache line (the lowest round-trip latency), or
+    /// contiguous payloads (`false`, the default), whose chunks lend plain
+    /// slices (`as_slices`, the C chunk pointers) and whose batches move the
+    /// fewest bytes. See [`spsc`](crate::spsc) for the numbers. Ignored by
+    /// the other kinds.
+    pub fn stamped(mut self, on: bool) -> Self {
+        self.flags &= !crate::layout::FLAG_STAMPED;
+        if on && self.kind == Kind::Spsc {
+            self.flags |= crate::layout::FLAG_STAMPED;
+        }
+        self
+    }
+
     /// Number of slots: a power of two from 2 to 2^32.
     pub fn capacity(mut self, slots: u64) -> Self {
         self.capacity = slots;
@@ -806,7 +771,13 @@ impl RingBuilder {
     /// # Errors
     /// The first parameter that cannot be laid out.
     pub fn geometry(&self) -> Result<Geometry, crate::layout::LayoutError> {
-        Geometry::new(self.kind, self.capacity, self.slot_size, self.slot_align)
+        Geometry::with_flags(
+            self.kind,
+            self.flags,
+            self.capacity,
+            self.slot_size,
+            self.slot_align,
+        )
     }
 
     /// The ring's [`Barrier`] mode: how its notifiers and waiters pay for the

@@ -283,6 +283,28 @@ fn each_identity_field_is_checked() {
             |e| matches!(e, OpenError::UnknownFlags { flags: 1 }),
         ),
         (
+            "flags: an unknown bit next to stamped",
+            field_offset!(flags),
+            (ringway::layout::FLAG_STAMPED | 8).to_le_bytes().to_vec(),
+            |e| matches!(e, OpenError::UnknownFlags { flags: 12 }),
+        ),
+        (
+            // A contiguous ring (stride 8) claiming stamped slots (stride 16).
+            "flags: stamped over contiguous slots",
+            field_offset!(flags),
+            ringway::layout::FLAG_STAMPED.to_le_bytes().to_vec(),
+            |e| {
+                matches!(
+                    e,
+                    OpenError::BadGeometry {
+                        field: "slot_stride",
+                        found: 8,
+                        expected: Some(16)
+                    }
+                )
+            },
+        ),
+        (
             "type name",
             field_offset!(type_name_hash),
             5u64.to_le_bytes().to_vec(),

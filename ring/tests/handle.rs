@@ -12,8 +12,10 @@ use ringway::{
     PushTimeoutError, RingBuilder,
 };
 
-fn typed_counts_and_waits<K: Flavor>() {
+/// `stamped`: SPSC stamped slots (ignored by MPMC, whose slots always carry one).
+fn typed_counts_and_waits<K: Flavor>(stamped: bool) {
     let ring = RingBuilder::new(K::KIND)
+        .stamped(stamped)
         .capacity(4)
         .message::<u32>()
         .create_anonymous()
@@ -48,12 +50,14 @@ fn typed_counts_and_waits<K: Flavor>() {
 
 #[test]
 fn counts_and_waits_are_the_same_on_every_kind() {
-    typed_counts_and_waits::<Spsc>();
-    typed_counts_and_waits::<Mpmc>();
+    typed_counts_and_waits::<Spsc>(false);
+    typed_counts_and_waits::<Spsc>(true);
+    typed_counts_and_waits::<Mpmc>(false);
 }
 
-fn bytes_calls<K: Flavor>() {
+fn bytes_calls<K: Flavor>(stamped: bool) {
     let ring = RingBuilder::new(K::KIND)
+        .stamped(stamped)
         .capacity(4)
         .slot_size(3)
         .slot_align(1)
@@ -90,14 +94,16 @@ fn bytes_calls<K: Flavor>() {
 
 #[test]
 fn bytes_handles_have_every_call_on_every_kind() {
-    bytes_calls::<Spsc>();
-    bytes_calls::<Mpmc>();
+    bytes_calls::<Spsc>(false);
+    bytes_calls::<Spsc>(true);
+    bytes_calls::<Mpmc>(false);
 }
 
 #[test]
 fn any_handles_pick_the_kind_of_the_ring() {
-    for kind in [Kind::Spsc, Kind::Mpmc] {
+    for (kind, stamped) in [(Kind::Spsc, false), (Kind::Spsc, true), (Kind::Mpmc, false)] {
         let ring = RingBuilder::new(kind)
+            .stamped(stamped)
             .capacity(2)
             .slot_size(4)
             .slot_align(1)
@@ -114,7 +120,8 @@ fn any_handles_pick_the_kind_of_the_ring() {
         assert_eq!(&out, b"ping");
         let chunk = rx.read_chunk(2).unwrap();
         assert_eq!(chunk.get(0), Some(&b"pong"[..]));
-        assert_eq!(chunk.slices().is_some(), kind == Kind::Spsc);
+        // Only contiguous slots lend slices.
+        assert_eq!(chunk.slices().is_some(), kind == Kind::Spsc && !stamped);
         assert_eq!(chunk.releases_part(), kind == Kind::Spsc);
         chunk.release(1);
         let pair = AnyProducer::<Bytes>::attach(&ring).ok().zip(Some(rx));

@@ -74,6 +74,65 @@ fn threads_share_a_ring_in_caller_memory() {
     });
 }
 
+/// Stamped slots (`RingBuilder::stamped`): the consumer pops one message at
+/// a time, so it reads each from its slot's stamp (an atomic inside the
+/// caller's memory); the producer alternates single pushes and chunks.
+#[test]
+fn threads_share_a_stamped_ring_in_caller_memory() {
+    let builder = RingBuilder::new(Kind::Spsc)
+        .stamped(true)
+        .capacity(4)
+        .message::<u64>();
+    let len = builder.geometry().unwrap().total_len as usize;
+    let mem = Memory::new(len);
+    // SAFETY: `mem` outlives the rings and every handle (dropped at the end
+    // of this function, before `mem`).
+    let ring = unsafe { builder.create_in(mem.ptr, len) }.unwrap();
+    // SAFETY: as above.
+    let peer = unsafe { OpenOptions::new().message::<u64>().open_in(mem.ptr, len) }.unwrap();
+    assert!(peer.geometry().stamped);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let mut rx = Consumer::<u64>::attach(&peer).unwrap();
+    // Both sides poll: keep Miri's share short (CI budget).
+    const MESSAGES: u64 = if cfg!(miri) { 60 } else { 100_000 };
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut next = 0;
+            while next < MESSAGES {
+                if next % 2 == 0 {
+                    if tx.try_push(next).is_ok() {
+                        next += 1;
+                    } else {
+                        std::thread::yield_now();
+                    }
+                } else {
+                    let mut chunk = tx.write_chunk(3).unwrap();
+                    let mut k = 0;
+                    for slot in chunk.iter_mut() {
+                        if next + k < MESSAGES {
+                            *slot = next + k;
+                            k += 1;
+                        }
+                    }
+                    chunk.commit(k as usize);
+                    next += k;
+                }
+            }
+        });
+        let mut expected = 0;
+        while expected < MESSAGES {
+            match rx.try_pop() {
+                Ok(v) => {
+                    assert_eq!(v, expected);
+                    expected += 1;
+                }
+                Err(ringway::PopError::Empty) => std::thread::yield_now(),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    });
+}
+
 #[test]
 fn bytes_ring_in_caller_memory() {
     let builder = RingBuilder::new(Kind::Spsc)

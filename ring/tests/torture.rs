@@ -14,6 +14,12 @@
 //!   a gap-free prefix of what it pushed (what it committed), none twice,
 //!   in its order per consumer; no consumer stalls (the longest gap between
 //!   two messages while producers live is reported).
+//! - MPMC, consumers killed (with chunks held between claim and release):
+//!   each kill adds to `Ring::lost` exactly the messages the dead consumer
+//!   held (its last chunk, logged or not: see `mpmc_consumer_kills`),
+//!   every other message is delivered exactly once, and the producer (this
+//!   process) never stalls longer than the bound; the time from SIGKILL
+//!   to the freeing of a held chunk is the detection time.
 //!
 //! `cargo test` runs a short loop (`RINGWAY_TORTURE_KILLS`, default 200
 //! kills in all); `scripts/torture.sh` runs the long one in release.
@@ -209,9 +215,36 @@ fn torture_child() {
                 chunk.commit_all();
             }
         }
+        // Claims chunks (sometimes holding them a while), logs what it
+        // claimed, releases, then logs a marker: a chunk without its marker
+        // at the end of a log was claimed and maybe released.
+        "mpmc-consumer" => {
+            let mut out = std::fs::File::create(&arg).unwrap();
+            let mut rx = mpmc::Consumer::<u64>::attach(&ring).unwrap();
+            loop {
+                match rx.wait_for_ready(1, Some(Instant::now() + PATIENCE)) {
+                    Ok(_) | Err(PopTimeoutError::PeerGone) => {}
+                    Err(e) => panic!("{e:?}"),
+                }
+                let chunk = rx.read_chunk(1 + rng.below(8) as usize).unwrap();
+                if chunk.is_empty() {
+                    continue;
+                }
+                let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+                out.write_all(&bytes).unwrap();
+                if rng.below(4) == 0 {
+                    std::thread::sleep(Duration::from_micros(rng.below(500)));
+                }
+                chunk.release_all();
+                out.write_all(&RELEASED.to_le_bytes()).unwrap();
+            }
+        }
         other => panic!("unknown action {other}"),
     }
 }
+
+/// The marker an MPMC consumer child logs after it released a chunk.
+const RELEASED: u64 = u64::MAX;
 
 /// Figures of one run, printed at the end.
 #[derive(Default, Debug)]
@@ -478,6 +511,178 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     fig
 }
 
+/// MPMC, consumers killed `n` times in all (between claim and release too);
+/// this process produces `value = position` with one thread. Each kill's
+/// count of messages freed as lost (`Ring::lost`) must be exactly what the
+/// dead consumer held: its unreleased chunk (logged or not), and nothing
+/// else is missing or delivered twice.
+fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
+    let ring = at.create(Kind::Mpmc, 64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let ring = ring.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut tx = mpmc::Producer::<u64>::attach(&ring).unwrap();
+            let (mut next, mut last, mut max_stall) = (0u64, Instant::now(), Duration::ZERO);
+            while !stop.load(Ordering::Relaxed) {
+                match tx.push_timeout(next, Duration::from_millis(5)) {
+                    Ok(()) => {
+                        next += 1;
+                        max_stall = max_stall.max(last.elapsed());
+                        last = Instant::now();
+                    }
+                    Err(PushTimeoutError::Timeout(_) | PushTimeoutError::PeerGone(_)) => {}
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            (next, max_stall)
+        })
+    };
+    let mut rng = Rng(seed);
+    let mut fig = Figures::default();
+    let mut children = Children::default();
+    let mut logs: Vec<TempPath> = Vec::new();
+    // Per child (by log index): messages it held when killed.
+    let mut held: Vec<u64> = Vec::new();
+    // Which log each running child writes.
+    let mut running: Vec<usize> = Vec::new();
+    let start = |children: &mut Children, logs: &mut Vec<TempPath>, running: &mut Vec<usize>| {
+        logs.push(TempPath::new("torture-mpmc-log"));
+        let child = spawn(
+            "mpmc-consumer",
+            at,
+            &logs.last().unwrap().0.display().to_string(),
+        );
+        wait_registered(&ring, child.id());
+        children.0.push(child);
+        running.push(logs.len() - 1);
+    };
+    // `producing`: whether the producer runs (and so reaps a dead consumer
+    // whose claim it wraps to); without it nobody needs the slots.
+    let mut kill_one = |victim: usize,
+                        producing: bool,
+                        children: &mut Children,
+                        running: &mut Vec<usize>,
+                        fig: &mut Figures| {
+        let child = children.0.swap_remove(victim);
+        let log = running.swap_remove(victim);
+        let pid = child.id();
+        let lost_before = ring.lost();
+        let killed = kill(child);
+        fig.kills += 1;
+        // The survivors reap it when they need to (its claim holds slots
+        // the producer wraps to); one that held nothing may stay until a
+        // look for dead consumers: after BOUND, reap it ourselves.
+        loop {
+            if !ring.peers().iter().any(|p| p.pid == pid) {
+                break;
+            }
+            if !producing || killed.elapsed() > BOUND {
+                ring.reap_dead();
+            }
+            assert!(killed.elapsed() < PATIENCE, "consumer {pid} never reaped");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let lost = ring.lost() - lost_before;
+        if lost > 0 && producing {
+            fig.detected(killed.elapsed());
+        }
+        if held.len() <= log {
+            held.resize(log + 1, 0);
+        }
+        held[log] = lost;
+    };
+    for _ in 0..2 {
+        start(&mut children, &mut logs, &mut running);
+    }
+    for _ in 0..n {
+        std::thread::sleep(Duration::from_micros(rng.below(3000)));
+        let victim = rng.below(2) as usize;
+        kill_one(victim, true, &mut children, &mut running, &mut fig);
+        start(&mut children, &mut logs, &mut running);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (end, stall) = producer.join().unwrap();
+    fig.max_stall = stall;
+    while !running.is_empty() {
+        kill_one(0, false, &mut children, &mut running, &mut fig);
+    }
+    // What is left in the ring: drained here.
+    let mut count = vec![0u32; end as usize];
+    let mut rx = mpmc::Consumer::<u64>::attach(&ring).unwrap();
+    loop {
+        match rx.try_pop() {
+            Ok(v) => count[v as usize] += 1,
+            Err(ringway::PopError::Empty) => break,
+            Err(e) => panic!("{e:?}: {:?}", ring.peers()),
+        }
+    }
+    // Every log: chunks in order, each followed by RELEASED; a last chunk
+    // without it was claimed when the child died, and is lost exactly when
+    // the reaper counted that many.
+    let mut unlogged_lost = 0;
+    let mut known_lost = Vec::new();
+    for (i, log) in logs.iter().enumerate() {
+        let bytes = std::fs::read(&log.0).unwrap_or_default();
+        let mut prev = None;
+        let mut chunk = Vec::new();
+        for w in bytes.chunks_exact(8) {
+            let v = u64::from_le_bytes(w.try_into().unwrap());
+            if v == RELEASED {
+                for &c in &chunk {
+                    count[c as usize] += 1;
+                }
+                chunk.clear();
+                continue;
+            }
+            assert!(v < end, "garbage {v}");
+            if let Some(p) = prev {
+                assert!(v > p, "out of order within one consumer: {v} after {p}");
+            }
+            prev = Some(v);
+            chunk.push(v);
+        }
+        let h = held.get(i).copied().unwrap_or(0);
+        if chunk.is_empty() {
+            unlogged_lost += h;
+        } else if h == 0 {
+            // Released, killed before the marker.
+            for &c in &chunk {
+                count[c as usize] += 1;
+            }
+        } else {
+            assert_eq!(
+                h,
+                chunk.len() as u64,
+                "lost count of log {i}: its held chunk {chunk:?}"
+            );
+            known_lost.extend_from_slice(&chunk);
+        }
+    }
+    fig.duplicated = count.iter().map(|&c| u64::from(c.saturating_sub(1))).sum();
+    for &c in &known_lost {
+        assert_eq!(count[c as usize], 0, "{c} counted lost and delivered");
+        count[c as usize] = 1; // accounted for: lost, not missing
+    }
+    let missing = count.iter().filter(|&&c| c == 0).count() as u64;
+    assert_eq!(fig.duplicated, 0, "messages delivered twice");
+    assert_eq!(
+        missing, unlogged_lost,
+        "missing messages are exactly the unlogged ones the dead held"
+    );
+    fig.lost = ring.lost();
+    assert_eq!(fig.lost, held.iter().sum::<u64>(), "lost counter");
+    assert_eq!(fig.lost, missing + known_lost.len() as u64);
+    assert!(
+        fig.max_stall < BOUND,
+        "the producer stalled {:?}",
+        fig.max_stall
+    );
+    fig.messages = end;
+    fig
+}
+
 fn report(what: &str, f: &Figures) {
     eprintln!(
         "torture {what}: {} kills, {} messages, {} lost, {} duplicated, longest detection {:?}, longest stall {:?}",
@@ -488,7 +693,7 @@ fn report(what: &str, f: &Figures) {
 #[test]
 fn crash_torture() {
     let total = kills();
-    let per = total.div_ceil(6).max(1);
+    let per = total.div_ceil(8).max(1);
     let name = ShmName::new("torture");
     let path = TempPath::new("torture");
     for (i, at) in [
@@ -524,6 +729,11 @@ fn crash_torture() {
         if run("mpmc-producers") {
             let f = mpmc_producer_kills(&at, per, seed + 2);
             report(&format!("mpmc {tag}, producers killed"), &f);
+            clean(&at);
+        }
+        if run("mpmc-consumers") {
+            let f = mpmc_consumer_kills(&at, per, seed + 3);
+            report(&format!("mpmc {tag}, consumers killed"), &f);
             clean(&at);
         }
     }

@@ -55,7 +55,7 @@ pub(crate) struct BenchArgs {
     /// sockets about 200 KiB by default).
     #[arg(long, value_name = "KIB", default_value_t = 256)]
     ring_kib: usize,
-    /// Only these mechanisms (comma-separated: ringway, ringway-mpmc,
+    /// Only these mechanisms (comma-separated: ringway, ringway-stamped, ringway-mpmc,
     /// ringway-mpmc-2p2c, ringway-default, cache-line, pipe, fifo,
     /// unix-stream, unix-dgram, mq, eventfd); ringway, the baseline, is
     /// always included. `records` adds the variable-size rows, which the
@@ -532,10 +532,10 @@ fn set_up(
     Ok(match mech {
         Mech::RingMpmc2p2c => {
             let capacity = ring_capacity(8, timing.ring_kib);
-            let ring = make_ring(base, "data", Kind::Mpmc, capacity, None, names)?;
+            let ring = make_ring(base, "data", Kind::Mpmc, false, capacity, None, names)?;
             Setup::new(Side::Multi(ring))
         }
-        Mech::Ring | Mech::RingMpmc | Mech::RingDefault => {
+        Mech::Ring | Mech::RingStamped | Mech::RingMpmc | Mech::RingDefault => {
             Setup::new(ring_side(base, work, mech, timing, names)?)
         }
         Mech::CacheLine => Setup::new(Side::Line),
@@ -588,10 +588,11 @@ fn ring_side(
     } else {
         Kind::Spsc
     };
+    let stamped = mech == Mech::RingStamped;
     Ok(match work {
         Work::RttSpin | Work::RttBlock => {
-            let ping = make_ring(base, "ping", kind, 64, None, names)?;
-            let pong = make_ring(base, "pong", kind, 64, None, names)?;
+            let ping = make_ring(base, "ping", kind, stamped, 64, None, names)?;
+            let pong = make_ring(base, "pong", kind, stamped, 64, None, names)?;
             let wait = match (work, mech) {
                 (Work::RttSpin, _) => RingWait::Spin,
                 (_, Mech::RingDefault) => RingWait::Block(WaitStrategy::default()),
@@ -604,6 +605,7 @@ fn ring_side(
                 base,
                 "data",
                 kind,
+                stamped,
                 ring_capacity(8, timing.ring_kib),
                 None,
                 names,
@@ -615,6 +617,7 @@ fn ring_side(
                 base,
                 "data",
                 kind,
+                stamped,
                 ring_capacity(size, timing.ring_kib),
                 Some(size),
                 names,
@@ -828,12 +831,13 @@ fn make_ring(
     base: &str,
     suffix: &str,
     kind: Kind,
+    stamped: bool,
     capacity: u64,
     size: Option<usize>,
     names: &mut Names,
 ) -> Result<Ring, Failure> {
     let name = format!("{base}-{suffix}");
-    let builder = RingBuilder::new(kind).capacity(capacity);
+    let builder = RingBuilder::new(kind).capacity(capacity).stamped(stamped);
     let builder = match size {
         None => builder.message::<u64>(),
         Some(size) => builder.slot_size(size as u32).slot_align(64),

@@ -77,7 +77,7 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
     let polling = spec.work != Work::RttBlock;
     let rtt = matches!(spec.work, Work::RttSpin | Work::RttBlock);
     let side = match spec.mech {
-        Mech::Ring | Mech::RingMpmc | Mech::RingDefault if rtt => {
+        Mech::Ring | Mech::RingStamped | Mech::RingMpmc | Mech::RingDefault if rtt => {
             let ping = open_ring(&spec, name(&spec, 0)?)?;
             let pong = open_ring(&spec, name(&spec, 1)?)?;
             let wait = match (spec.work, spec.mech) {
@@ -87,7 +87,7 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
             };
             Side::RingRtt(ringio::echo_pair(&ping, &pong)?, wait)
         }
-        Mech::Ring | Mech::RingMpmc | Mech::RingDefault => {
+        Mech::Ring | Mech::RingStamped | Mech::RingMpmc | Mech::RingDefault => {
             let ring = open_ring(&spec, name(&spec, 0)?)?;
             match spec.work {
                 Work::Tput { size: 8, .. } => Side::RingU64(AnyProducer::attach(&ring)?),

@@ -12,6 +12,8 @@ pub(crate) enum Mech {
     /// A ringway SPSC ring in POSIX shared memory (blocking rows: both
     /// sides wait with `WaitStrategy::Park`).
     Ring,
+    /// A ringway SPSC ring with stamped slots (`RingBuilder::stamped`).
+    RingStamped,
     /// A ringway MPMC ring, one producer and one consumer.
     RingMpmc,
     /// A ringway MPMC ring, two producer threads in the peer and two
@@ -37,8 +39,9 @@ pub(crate) enum Mech {
 }
 
 impl Mech {
-    pub(crate) const ALL: [Mech; 11] = [
+    pub(crate) const ALL: [Mech; 12] = [
         Mech::Ring,
+        Mech::RingStamped,
         Mech::RingMpmc,
         Mech::RingMpmc2p2c,
         Mech::RingDefault,
@@ -54,6 +57,7 @@ impl Mech {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Mech::Ring => "ringway",
+            Mech::RingStamped => "ringway stamped",
             Mech::RingMpmc => "ringway mpmc",
             Mech::RingMpmc2p2c => "mpmc 2p2c",
             Mech::RingDefault => "ringway default",
@@ -71,6 +75,7 @@ impl Mech {
     pub(crate) fn token(self) -> &'static str {
         match self {
             Mech::Ring => "ringway",
+            Mech::RingStamped => "ringway-stamped",
             Mech::RingMpmc => "ringway-mpmc",
             Mech::RingMpmc2p2c => "ringway-mpmc-2p2c",
             Mech::RingDefault => "ringway-default",
@@ -88,7 +93,11 @@ impl Mech {
     pub(crate) fn is_ring(self) -> bool {
         matches!(
             self,
-            Mech::Ring | Mech::RingMpmc | Mech::RingMpmc2p2c | Mech::RingDefault
+            Mech::Ring
+                | Mech::RingStamped
+                | Mech::RingMpmc
+                | Mech::RingMpmc2p2c
+                | Mech::RingDefault
         )
     }
 }

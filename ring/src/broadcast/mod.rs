@@ -1,5 +1,5 @@
-//! The broadcast ring: one producer, any number of subscribers (up to the
-//! header's 32-entry table), each with its own cursor; every subscriber sees
+//! The broadcast ring: one producer, any number of subscribers (each holds
+//! an entry of the peer table, 62 handles in all), each with its own cursor; every subscriber sees
 //! every record (Agrona's `BroadcastTransmitter`/`BroadcastReceiver`
 //! shape). Two modes, chosen at creation ([`RingBuilder::gated`](crate::RingBuilder::gated)):
 //!
@@ -9,7 +9,8 @@
 //!   after the copy that the producer had not started overwriting it
 //!   (seqlock-style), so it never returns a torn record.
 //! - **gated**: the producer waits for the slowest live subscriber; a
-//!   subscriber whose process has died is evicted from the table.
+//!   subscriber whose process has died is evicted (its peer entry reaped)
+//!   within about 20 ms of waiting on it.
 //!
 //! ```text
 //!  bytes (a byte ring like `record`, records 16-aligned, padding at the wrap):
@@ -56,8 +57,24 @@
 //! | payload and meta words | producer | subscribers | Relaxed, inside the seqlock | the fence pair below |
 //! | `tail` (announced end) | producer | subscribers | Release store + `fence(Release)` / `fence(Acquire)` + Acquire load | the lap check: see above |
 //! | `head` (oldest intact record) | producer | subscribers on a lap, joiners | Relaxed store, ordered by the Release of `tail` / Acquire load | `tail` |
-//! | `producers[i].claim_pos` (a subscriber's cursor) | the subscriber | the gated producer | Release store / Acquire load | each other: the subscriber's copies happen before the producer overwrites |
+//! | peer entry `claim_pos` (a subscriber's cursor) | the subscriber | the gated producer | Release store / Acquire load | each other: the subscriber's copies happen before the producer overwrites |
 //! | `data_event` / `space_event` | see `ringway_sync::Event` | | | |
+//!
+//! # Peers that die
+//!
+//! The producer and the subscribers register in the peer table (`peer`:
+//! OFD-lock liveness, an identity that survives pid reuse and pid
+//! namespaces, waiter registrations a reaper undoes).
+//! - A dead producer's role is taken over by the next producer to attach,
+//!   which buries a record the dead one announced but never stamped.
+//! - A subscriber learns that the producer died
+//!   ([`PopError::PeerGone`](crate::PopError::PeerGone), once, after what
+//!   it wrote was read), within `peer::LIVENESS_SLICE` plus a check when
+//!   parked.
+//! - A gated producer that waits on a lagging subscriber checks the
+//!   lagging subscribers' liveness every 20 ms and reaps the dead ones,
+//!   which then no longer gate it. Subscribers are not the producer's
+//!   peers in the `PeerGone` sense: it is never told they are gone.
 //!
 //! A record may be as large as the ring less one header. In lossy mode a
 //! record larger than half the ring is likely to be lapped while a slow

@@ -10,20 +10,22 @@ use ringway_sync::WaitStrategy;
 use super::check_kind;
 use super::words::{meta, payload_word, room, size_within, stamp};
 use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Role, Waited};
-use crate::layout::{Kind, FLAG_GATED};
+use crate::layout::FLAG_GATED;
 use crate::loom::{fence, ordering, Ordering};
-use crate::process;
+use crate::peer::{Liveness, Peer, ROLE_CONSUMER, ROLE_MASK, WAIT_SPACE};
 use crate::record::{max_record_len, record_size, DATA, PADDING, RECORD_HEADER, TOMBSTONE};
 use crate::ring::Ring;
 
 /// How long a gated producer that waits for a lagging subscriber sleeps
-/// between checks that the subscriber's process is still alive: the bound
+/// between checks of the subscribers' liveness tokens (`peer`): the bound
 /// on what a dead subscriber costs it.
 const LIVENESS_PERIOD: Duration = Duration::from_millis(20);
 
 #[derive(Debug)]
 struct ProducerCore {
     ring: Ring,
+    /// Our entry in the peer table; it holds the producer role.
+    peer: Peer,
     /// End of the last record written (and announced). A multiple of 16.
     tail: u64,
     /// Position of the oldest record still intact.
@@ -44,9 +46,13 @@ fn corrupt(what: &'static str, value: u64) -> CorruptError {
 impl ProducerCore {
     fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
         check_kind(ring)?;
-        ring.claim_role_pid(Role::Producer, Kind::Broadcast)?;
+        let peer = Peer::register(ring, Role::Producer)?;
+        // Takes the role over from a dead holder; `recover` then buries
+        // what it left half-written.
+        ring.claim_role(Role::Producer, &peer, crate::layout::Kind::Broadcast)?;
         let mut core = ProducerCore {
             ring: ring.clone(),
+            peer,
             tail: 0,
             oldest: 0,
             seq: 0,
@@ -56,7 +62,7 @@ impl ProducerCore {
             strategy: WaitStrategy::default(),
         };
         if let Err(e) = core.recover() {
-            ring.release_role_pid(Role::Producer);
+            ring.release_role(Role::Producer, &core.peer);
             return Err(e.into());
         }
         Ok(core)
@@ -118,15 +124,17 @@ impl ProducerCore {
     }
 
     /// Lowest cursor of the live subscribers (gated mode), evicting dead
-    /// ones that lag behind `need`. `u64::MAX` when there are none.
+    /// ones that lag behind `need` (reaping their peer entries) when
+    /// `check_liveness`. `u64::MAX` when there are none.
     fn slowest(&self, need: u64, check_liveness: bool) -> u64 {
-        let header = self.ring.shared.header();
+        let shared = &self.ring.shared;
         let mut min = u64::MAX;
-        for entry in &header.producers {
+        for (i, entry) in shared.peers().entries.iter().enumerate() {
             // Relaxed: a hint; an entry taken after this scan starts its
             // cursor at 0 and is seen by the next scan (see `Subscriber`).
-            let pid = entry.pid.load(Ordering::Relaxed);
-            if pid == 0 {
+            if entry.pid.load(Ordering::Relaxed) == 0
+                || entry.info.load(Ordering::Relaxed) & ROLE_MASK != ROLE_CONSUMER
+            {
                 continue;
             }
             // Acquire: pairs with the subscriber's Release store of its
@@ -135,15 +143,10 @@ impl ProducerCore {
             let cursor = entry
                 .claim_pos
                 .load(ordering!(Acquire, "broadcast_read_cursor_relaxed"));
-            if cursor < need
-                && check_liveness
-                && !process::is_alive(pid, Some(entry.start_time.load(Ordering::Relaxed)))
-            {
-                // Release: as `Registration::drop`. Relaxed on failure: it
-                // left or was evicted already.
-                let _ = entry
-                    .pid
-                    .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed);
+            if cursor < need && check_liveness && shared.liveness(i) == Liveness::Dead {
+                // Evicted: its entry is freed (or being freed by another
+                // reaper); it no longer gates us either way.
+                shared.reap(i, self.peer.lock());
                 continue;
             }
             min = min.min(cursor);
@@ -181,14 +184,13 @@ impl ProducerCore {
             let until = deadline.map_or(period, |d| d.min(period));
             let need = end.saturating_sub(self.capacity);
             let this = &*self;
-            let waited =
-                this.ring
-                    .shared
-                    .header()
-                    .space_event
-                    .wait(this.strategy, Some(until), || {
-                        (this.slowest(need, false) >= need).then_some(())
-                    });
+            let waited = this.ring.shared.header().space_event.wait_noting(
+                ringway_sync::Barrier::Symmetric,
+                this.strategy,
+                Some(until),
+                |on| this.peer.note_wait(WAIT_SPACE, on),
+                || (this.slowest(need, false) >= need).then_some(()),
+            );
             if waited.is_err() && self.has_room(end, true) {
                 return Ok(());
             }
@@ -323,7 +325,7 @@ impl ProducerCore {
 
 impl Drop for ProducerCore {
     fn drop(&mut self) {
-        self.ring.release_role_pid(Role::Producer);
+        self.ring.release_role(Role::Producer, &self.peer);
     }
 }
 

@@ -10,10 +10,10 @@ use ringway_sync::WaitStrategy;
 
 use super::check_kind;
 use super::words::{meta, payload_word, room, size_within, stamp};
-use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError};
+use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Role, Waited};
 use crate::layout::FLAG_GATED;
 use crate::loom::{fence, ordering, Ordering};
-use crate::mpmc::registry::Registration;
+use crate::peer::{self, Peer, WAIT_DATA};
 use crate::record::{DATA, PADDING, TOMBSTONE};
 use crate::ring::Ring;
 
@@ -64,7 +64,9 @@ fn corrupt(what: &'static str, value: u64) -> CorruptError {
 #[derive(Debug)]
 pub struct Subscriber {
     ring: Ring,
-    registration: Registration,
+    /// Our entry in the peer table; it holds our cursor (`claim_pos`) for
+    /// the gated producer.
+    peer: Peer,
     /// Position of the next record to read. A multiple of 16.
     pos: u64,
     /// Sequence number the next data record should have, once known.
@@ -84,15 +86,15 @@ impl Subscriber {
     /// value, until the start position is found).
     ///
     /// # Errors
-    /// [`HandleError::WrongKind`] for another kind, `TooManyProducers` when
-    /// the 32-entry subscriber table is full, `Corrupt` for impossible
+    /// [`HandleError::WrongKind`] for another kind, `TooManyPeers` when
+    /// the peer table is full (62 handles), `Corrupt` for impossible
     /// cursors.
     pub fn attach(ring: &Ring, start: Start) -> Result<Subscriber, HandleError> {
         check_kind(ring)?;
-        let registration = Registration::register(ring)?;
+        let peer = Peer::register(ring, Role::Consumer)?;
         let mut sub = Subscriber {
             ring: ring.clone(),
-            registration,
+            peer,
             pos: 0,
             expected: None,
             missed: 0,
@@ -290,7 +292,7 @@ impl Subscriber {
         // Release: our copies of the records below pos happen before the
         // gated producer overwrites them; pairs with its Acquire load in
         // `ProducerCore::slowest`.
-        self.registration
+        self.peer
             .entry()
             .claim_pos
             .store(self.pos, ordering!(Release, "broadcast_cursor_relaxed"));
@@ -312,32 +314,42 @@ impl Subscriber {
     /// Copies the next record into `buf` (replacing its contents).
     ///
     /// # Errors
-    /// [`PopError::Empty`] when there is no new record; `Corrupt` for
+    /// [`PopError::Empty`] when there is no new record;
+    /// [`PopError::PeerGone`] when, besides, the producer died (and no new
+    /// one took its role over; reported once, as in `peer`); `Corrupt` for
     /// impossible positions or lengths (a lap is not an error: it shows as
     /// [`Received::missed`]).
     pub fn try_pop_into(&mut self, buf: &mut Vec<u8>) -> Result<Received, PopError> {
         match self.look_checked(buf)? {
             Look::Data { len, seq } => Ok(self.deliver(len, seq)),
+            Look::Nothing if self.peer.tick() && self.peer.gone_now(Role::Producer) => {
+                // Whatever the producer wrote before it died counts first.
+                match self.look_checked(buf)? {
+                    Look::Data { len, seq } => {
+                        self.peer.unreport();
+                        Ok(self.deliver(len, seq))
+                    }
+                    Look::Nothing => Err(PopError::PeerGone),
+                }
+            }
             Look::Nothing => Err(PopError::Empty),
         }
     }
 
-    /// As [`try_pop_into`](Self::try_pop_into), waiting as long as it takes.
+    /// As [`try_pop_into`](Self::try_pop_into), waiting as long as it takes
+    /// (in slices of `peer::LIVENESS_SLICE`, looking at the producer's
+    /// liveness between two).
     ///
     /// # Errors
-    /// `Corrupt` as `try_pop_into`.
-    pub fn pop_blocking_into(&mut self, buf: &mut Vec<u8>) -> Result<Received, CorruptError> {
-        match self.pop_until(buf, None) {
-            Ok(r) => Ok(r),
-            Err(PopTimeoutError::Corrupt(e)) => Err(e),
-            Err(_) => unreachable!("no deadline, no timeout"),
-        }
+    /// `PeerGone` and `Corrupt` as `try_pop_into` (never `Timeout`).
+    pub fn pop_blocking_into(&mut self, buf: &mut Vec<u8>) -> Result<Received, PopTimeoutError> {
+        self.pop_until(buf, None)
     }
 
     /// As [`try_pop_into`](Self::try_pop_into), waiting at most `timeout`.
     ///
     /// # Errors
-    /// [`PopTimeoutError::Timeout`]; `Corrupt` as `try_pop_into`.
+    /// [`PopTimeoutError::Timeout`]; `PeerGone` and `Corrupt` as `try_pop_into`.
     pub fn pop_timeout_into(
         &mut self,
         buf: &mut Vec<u8>,
@@ -370,19 +382,29 @@ impl Subscriber {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(PopTimeoutError::Timeout);
             }
-            let (shared, pos, capacity) = (&self.ring.shared, self.pos, self.capacity);
+            let this = &*self;
+            let (shared, pos, capacity) = (&this.ring.shared, this.pos, this.capacity);
             // In slices (`Ring::slice_of`): a slice ending early is not a
-            // timeout; the loop looks again (and at the poison flag).
-            let _ = shared.header().data_event.wait(
-                self.strategy,
+            // timeout; the loop looks again (and at the poison flag). The
+            // producer's liveness is looked at after each slice.
+            match peer::wait_sliced(
+                &shared.header().data_event,
+                ringway_sync::Barrier::Symmetric,
+                this.strategy,
                 crate::ring::Ring::slice_of(deadline),
+                |on| this.peer.note_wait(WAIT_DATA, on),
                 || {
                     // Acquire: as in `look` (which re-reads both).
                     let s = stamp(shared, pos).load(Ordering::Acquire);
                     let tail = shared.header().tail.load(Ordering::Acquire);
                     (s & !15 == pos && s != pos || tail > pos + capacity).then_some(())
                 },
-            );
+                || this.peer.gone(Role::Producer),
+                || this.peer.unreport(),
+            ) {
+                Ok(()) | Err(Waited::Timeout) => {}
+                Err(e) => return Err(e.into_pop()),
+            }
         }
     }
 

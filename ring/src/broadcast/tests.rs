@@ -140,10 +140,15 @@ fn gated_producer_evicts_a_dead_subscriber() {
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead = child.id();
     child.wait().unwrap();
-    // A table entry left by a subscriber process that died at position 0.
-    let entry = &ring.shared.header().producers[5];
+    // A peer entry left by a subscriber process that died at position 0
+    // (no liveness token: its pid tells, as for a caller-memory ring).
+    let entry = &ring.shared.peers().entries[5];
     entry.pid.store(dead, Ordering::Relaxed);
     entry.claim_pos.store(0, Ordering::Relaxed);
+    entry.info.store(
+        crate::peer::ROLE_CONSUMER | 1 << crate::peer::GEN_SHIFT,
+        Ordering::Release,
+    );
     for seq in 0..8u32 {
         tx.try_push(&[seq as u8; 16]).unwrap();
     }

@@ -140,7 +140,8 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
     }
 
     /// The slots as two slices of elements (before and after the wrap),
-    /// where the kind's slots are contiguous (SPSC); `None` otherwise.
+    /// where the ring's slots are contiguous (SPSC, not stamped); `None`
+    /// otherwise.
     pub fn slices_mut(&mut self) -> Option<SlicesMut<'_, M::Elem>> {
         let spans = self.side.spans(self.claim)?;
         // SAFETY: the spans are this chunk's claimed slots, which nobody
@@ -249,7 +250,8 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
     }
 
     /// The messages as two slices of elements (before and after the wrap),
-    /// where the kind's slots are contiguous (SPSC); `None` otherwise.
+    /// where the ring's slots are contiguous (SPSC, not stamped); `None`
+    /// otherwise.
     pub fn slices(&self) -> Option<Slices<'_, M::Elem>> {
         let ((a, an), (b, bn)) = self.side.spans(self.claim)?;
         let per = M::elems(self.per_slot);
@@ -400,16 +402,29 @@ impl<K: Flavor, M: Message> Drop for ReadChunk<'_, K, M> {
 }
 
 impl<M: Message> WriteChunk<'_, Spsc, M> {
-    /// The slots as two slices (before and after the wrap): SPSC slots are
-    /// contiguous.
+    /// The slots as two slices (before and after the wrap): the slots of an
+    /// SPSC ring with the default, contiguous layout follow each other.
+    ///
+    /// # Panics
+    /// On a ring created with [`RingBuilder::stamped`](crate::RingBuilder::stamped)
+    /// (each slot carries a stamp, so the payloads are not contiguous): use
+    /// [`slices_mut`](Self::slices_mut), [`get_mut`](Self::get_mut) or
+    /// [`iter_mut`](Self::iter_mut), which work on every layout.
     pub fn as_mut_slices(&mut self) -> (&mut [M::Elem], &mut [M::Elem]) {
-        self.slices_mut().unwrap_or_default()
+        self.slices_mut()
+            .expect("as_mut_slices on a stamped SPSC ring: its slots are not contiguous")
     }
 }
 
 impl<M: Message> ReadChunk<'_, Spsc, M> {
     /// The messages as two slices (before and after the wrap).
+    ///
+    /// # Panics
+    /// On a ring created with [`RingBuilder::stamped`](crate::RingBuilder::stamped):
+    /// use [`slices`](Self::slices), [`get`](Self::get) or
+    /// [`iter`](Self::iter), which work on every layout.
     pub fn as_slices(&self) -> (&[M::Elem], &[M::Elem]) {
-        self.slices().unwrap_or_default()
+        self.slices()
+            .expect("as_slices on a stamped SPSC ring: its slots are not contiguous")
     }
 }

@@ -330,3 +330,15 @@ impl<M: Message> Consumer<crate::spsc::Spsc, M> {
         Ok(unsafe { M::slot_ref(p, self.per_slot) })
     }
 }
+
+#[cfg(loom)]
+impl<M: Message> Consumer<crate::mpmc::Mpmc, M> {
+    /// What an empty or busy `try_pop` asks every `peer::CLOCK_EVERY`-th
+    /// time (whether every producer is gone and the ring is drained),
+    /// without the clock that rate-limits it: loom models have no clock,
+    /// and their deaths are reaped by the model (`Ring::reap_as_dead`).
+    #[doc(hidden)]
+    pub fn loom_peer_gone(&mut self) -> bool {
+        self.side.loom_producers_gone()
+    }
+}

@@ -10,10 +10,11 @@
 //!
 //! | seam step | SPSC core | MPMC core |
 //! |---|---|---|
-//! | `claim(n)` | free / ready slots from the private cursor (cached peer cursor) | one CAS of `tail` / `head` over the free / ready stamps |
-//! | `publish(claim, k)` | advance `tail` by `k` (Release) | stamp `k` slots ready, the rest skipped (Release) |
+//! | `claim(n)` | free / ready slots from the private cursor (cached peer cursor; stamped slots, one message: the stamp at `head`) | one CAS of `tail` / `head` over the free / ready stamps |
+//! | `publish(claim, k)` | advance `tail` by `k` (Release); stamped slots: then `k` stamps (Release) | stamp `k` slots ready, the rest skipped (Release) |
 //! | `release(claim, k)` | advance `head` by `k` (Release) | stamp every claimed slot free for the next lap (Release) |
 //! | `claim_one_until(deadline)` | wait on `space_event` / `data_event`, then claim | claim, else wait on the event, in a loop |
+//! | `spans(claim)` | two runs of contiguous slots; `None` for stamped slots | `None` |
 //! | `free_slots` / `ready_slots` | `capacity - (tail - head)` / `tail - head` | the claimable prefix of stamps from the cursor |
 //!
 //! The orderings are the cores' (see [`spsc`](crate::spsc) and

@@ -45,12 +45,14 @@ impl<K: Flavor, M: Message> core::fmt::Debug for Producer<K, M> {
 
 impl<K: Flavor, M: Message> Producer<K, M> {
     /// Attaches a producer to `ring`: the producer role of an SPSC ring (one
-    /// at a time), an entry of an MPMC ring's producer table.
+    /// at a time), any number on an MPMC ring; each holds an entry of the
+    /// peer table.
     ///
     /// # Errors
     /// [`HandleError::WrongKind`] for a ring of another kind, `TypeMismatch`
     /// when a typed `M` does not fit the slots, `RoleTaken` (SPSC),
-    /// `TooManyProducers` (MPMC), `Corrupt` when the cursors are inconsistent.
+    /// `TooManyPeers` when the peer table is full, `Corrupt` when the cursors
+    /// are inconsistent.
     ///
     /// # Examples
     /// ```

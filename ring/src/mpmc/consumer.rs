@@ -351,15 +351,24 @@ impl ConsumerCore {
     /// way, which may tombstone the positions we wait at).
     #[cold]
     fn producers_gone(&mut self) -> bool {
-        if !self.peer.gone_now(Role::Producer) {
-            return false;
-        }
+        self.peer.gone_now(Role::Producer) && self.drained_after_gone()
+    }
+
+    /// After `gone` reported the producers gone: whether the ring is
+    /// drained, else the report is taken back (reaping tombstoned what we
+    /// wait at: the death is reported once drained, `Peer::unreport`).
+    fn drained_after_gone(&mut self) -> bool {
         if self.may_claim() {
-            // Reaping tombstoned something: report the death once drained.
             self.peer.unreport();
             return false;
         }
         true
+    }
+
+    /// `producers_gone` without the clock (see `Consumer::loom_peer_gone`).
+    #[cfg(loom)]
+    pub(crate) fn loom_producers_gone(&mut self) -> bool {
+        self.peer.gone(Role::Producer) && self.drained_after_gone()
     }
 }
 

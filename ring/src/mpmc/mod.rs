@@ -198,6 +198,27 @@
 //! that its process is gone lets a reaper touch its claim, so no late write
 //! can land on a healed position.
 //!
+//! **Why there is no opt-in unblock after a timeout** (as Aeron offers, and
+//! issue #12 asks: "bound how long a live claim may hold everyone").
+//! Decided against, for this reason: a producer writes its message *in
+//! place* (the zero-copy write chunk) before it publishes. Fencing its
+//! publish (a CAS of the stamp from `FREE` to `READY` that fails once the
+//! consumers tombstoned the position) stops the late *commit*, but not the
+//! late *payload writes*: once the position is tombstoned, a consumer
+//! passes and frees the slot, a producer of the next lap claims it and
+//! writes its own message there, and the stalled producer's writes, still
+//! in progress, tear that message. Nothing in the slot can stop a plain
+//! store from a thread that does not look. Making it safe would take a
+//! copy-in path (write to private memory, copy on commit, checking an epoch
+//! in between), which gives up the zero-copy chunk this ring exists for, or
+//! per-slot epochs read before every byte written. Aeron's log buffer can
+//! afford it because a term is reused only two terms later; a ring slot is
+//! reused one lap later. What bounds a live stall instead: a consumer sees
+//! [`PopError::Busy`](crate::PopError::Busy) (a live claim holds the head,
+//! not an empty ring) and every blocking call returns at its deadline, so
+//! a stalled producer costs consumers latency, never an unbounded call; the
+//! moment its process dies the claim is healed.
+//!
 //! Claims are recorded before the cursor CAS (pending) and confirmed after
 //! it (`heal.rs`), so a holder killed at any instruction leaves a record of
 //! every position it may own.
@@ -205,7 +226,6 @@
 mod consumer;
 pub(crate) mod heal;
 mod producer;
-pub(crate) mod registry;
 mod stamp;
 
 use crate::error::{CorruptError, HandleError};
@@ -326,9 +346,10 @@ impl<'a> Slot<'a> {
         #[cfg(not(loom))]
         // SAFETY: `start` is the start of slot `idx < capacity`, inside the
         // region, which lives as long as `shared`. It is 8-aligned: slots
-        // start at a multiple of 128 and an MPMC stride is a multiple of 8.
-        // The first 8 bytes of an MPMC slot are its stamp, only ever
-        // accessed atomically (AtomicU64 has the size and alignment of u64).
+        // start at a multiple of 128 and an MPMC (or stamped SPSC) stride is
+        // a multiple of 8. The first 8 bytes of such a slot are its stamp,
+        // only ever accessed atomically (AtomicU64 has the size and
+        // alignment of u64).
         let stamp = unsafe { &*start.cast::<AtomicU64>() };
         #[cfg(loom)]
         let stamp = shared.access.stamp(idx);

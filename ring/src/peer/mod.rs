@@ -1,7 +1,8 @@
 //! The peer registry: who is attached to a ring, and whether they still live.
 //!
-//! Every attached handle of every kind (SPSC and MPMC, producers and
-//! consumers) holds an entry of a table mapped right after the header
+//! Every attached handle of every kind (SPSC, MPMC, record and broadcast;
+//! producers, consumers and subscribers) holds an entry of a table mapped
+//! right after the header
 //! ([`table`](self) for the layout). The entry says who holds it and what it
 //! holds in flight, so that a survivor can clean up after a holder that died:
 //!
@@ -15,6 +16,16 @@
 //!           pid u32 | info u32 (role, token, waiter bits, generation << 8)
 //!           start_time u64 | pid_ns u64 | claim_pos u64 | claim_len u64 | reserved
 //! ```
+//!
+//! What `claim_pos`/`claim_len` hold by kind: MPMC, the claim in flight
+//! (`mpmc::heal`); record producer, the claim in flight, record consumer,
+//! the bytes it is freeing (`record::heal`); broadcast subscriber, its
+//! cursor in `claim_pos` (read by a gated producer); SPSC, nothing.
+//!
+//! The single roles (both SPSC roles, the record consumer, the broadcast
+//! producer: `single_role`) are named by a role word in the header that
+//! holds a registration, `generation << 8 | (index + 1)`, and are taken over
+//! from a dead holder on attach.
 //!
 //! # Identity
 //!
@@ -62,7 +73,7 @@
 //! |---|---|---|
 //! | take entry `i` | attaching handle | OFD-lock byte `i` (fails: alive holder, next); if `pid != 0`, reap it first; CAS `pid` to ours; write start time, namespace, claim 0, then `info` |
 //! | leave | handle drop | clear `claim_len`, set `*_left = DETACHED`, store `pid = 0` (Release), then close the description (unlock) |
-//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), set `REAPING` in `info` and undo waiter registrations (one RMW), heal the MPMC claim in flight, free its SPSC role, set `*_left = DIED`, count the death, store `pid = 0`, clear `REAPING`, unlock |
+//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), set `REAPING` in `info` and undo waiter registrations (one RMW), heal the claim in flight (MPMC: `mpmc::heal`; record: `record::heal`, a producer's claim only by the consumer), free its single role, set `*_left = DIED`, count the death, store `pid = 0`, clear `REAPING`, unlock |
 //!
 //! While a reaper holds byte `i`, `F_OFD_GETLK` reports it locked exactly as
 //! for a live holder; `REAPING` (set before the death is counted, Release)
@@ -201,7 +212,19 @@ fn role_of(info: u32) -> Option<Role> {
     }
 }
 
-/// The SPSC role word of a registration.
+/// Whether `role` of a `kind` ring has one holder at a time, named by the
+/// header's role word (`producer_owner` / `consumer_owner`): both SPSC
+/// roles, the record ring's consumer and the broadcast ring's producer.
+/// The other roles (MPMC, record producers, broadcast subscribers) are held
+/// by any number of handles and have no role word.
+pub(crate) fn single_role(kind: Kind, role: Role) -> bool {
+    matches!(
+        (kind, role),
+        (Kind::Spsc, _) | (Kind::Record, Role::Consumer) | (Kind::Broadcast, Role::Producer)
+    )
+}
+
+/// The role word of a registration (see [`single_role`]).
 pub(crate) fn role_word(index: usize, info: u32) -> u32 {
     ((info >> GEN_SHIFT) << 8) | (index as u32 + 1)
 }
@@ -279,6 +302,18 @@ impl Shared {
     /// of our own) for the exclusive OFD lock where the entry has a token.
     /// Returns whether it reaped.
     pub(crate) fn reap(&self, index: usize, lock: Option<&File>) -> bool {
+        self.reap_in(index, lock, None)
+    }
+
+    /// [`reap`](Self::reap), by the record ring's consumer at `record_head`
+    /// when it is `Some`: only that consumer heals a dead record producer's
+    /// claim (`record::heal`).
+    pub(crate) fn reap_in(
+        &self,
+        index: usize,
+        lock: Option<&File>,
+        record_head: Option<u64>,
+    ) -> bool {
         let Some(entry) = self.peers().entries.get(index) else {
             return false;
         };
@@ -299,7 +334,7 @@ impl Shared {
                 // Acquire: the dead holder's last stores (its exit ordered them).
                 let pid = entry.pid.load(Ordering::Acquire);
                 let reaped = pid != 0
-                    && self.clean_up(index, entry)
+                    && self.clean_up(index, entry, record_head)
                     // Release: our clean-up comes before the next registrant's
                     // Acquire CAS of the pid.
                     && entry
@@ -323,7 +358,7 @@ impl Shared {
                 // No token to make us exclusive: each clean-up step is an
                 // atomic that only one reaper wins (see `clean_up`).
                 // Release: as above.
-                self.clean_up(index, entry)
+                self.clean_up(index, entry, record_head)
                     && entry
                         .pid
                         .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
@@ -337,7 +372,7 @@ impl Shared {
     /// (or a stamp CAS), so two racing reapers (pid fallback) do each step
     /// once. `false` when the claim cannot be healed yet (see `mpmc::heal`):
     /// the entry stays for a later reaping, with its waiter bits undone.
-    fn clean_up(&self, index: usize, entry: &PeerEntry) -> bool {
+    fn clean_up(&self, index: usize, entry: &PeerEntry, record_head: Option<u64>) -> bool {
         let h = self.header();
         // Our exclusive lock on the entry's byte (if any) now looks like a
         // live holder to `F_OFD_GETLK`: mark the entry as being reaped first,
@@ -350,7 +385,14 @@ impl Shared {
         let info = entry
             .info
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |i| {
-                Some((i & !(WAIT_DATA | WAIT_SPACE)) | REAPING)
+                // (`ringway_mutation` leaves the mark out, to prove the loom
+                // model `peer.rs` notices a death taken for old news.)
+                let mark = if cfg!(ringway_mutation = "reaping_unmarked") {
+                    0
+                } else {
+                    REAPING
+                };
+                Some((i & !(WAIT_DATA | WAIT_SPACE)) | mark)
             })
             .unwrap_or_else(|i| i);
         if info & WAIT_DATA != 0 {
@@ -360,6 +402,11 @@ impl Shared {
             h.space_event.forget_waiter();
         }
         let role = role_of(info);
+        if self.geometry().kind == Kind::Record
+            && !self.heal_record(index, entry, role, record_head)
+        {
+            return false;
+        }
         if self.geometry().kind == Kind::Mpmc {
             // Acquire: pairs with the holder's Release stores of its record.
             let len = entry.claim_len.load(Ordering::Acquire);
@@ -397,11 +444,12 @@ impl Shared {
             }
         }
         if let Some(role) = role {
-            // SPSC: only the holder of the role is a peer; a registrant that
-            // died before taking it is reaped without a word.
+            // A single role (see `single_role`): only the holder of the role
+            // is a peer; a registrant that died before taking it is reaped
+            // without a word.
             // AcqRel: frees the role if this registration holds it; pairs
             // with the next holder's Acquire CAS.
-            let held = self.geometry().kind != Kind::Spsc
+            let held = !single_role(self.geometry().kind, role)
                 || self
                     .role_word(role)
                     .compare_exchange(
@@ -426,6 +474,56 @@ impl Shared {
         true
     }
 
+    /// The record-ring part of `clean_up`: a dead producer's claim is
+    /// buried by the consumer at `record_head` only (anyone else leaves the
+    /// entry for it: `false`); a dead consumer's release in progress is
+    /// finished. See `record::heal`.
+    fn heal_record(
+        &self,
+        me: usize,
+        entry: &PeerEntry,
+        role: Option<Role>,
+        record_head: Option<u64>,
+    ) -> bool {
+        // Acquire: pairs with the holder's stores of its record (and the
+        // kernel's ordering of a dead holder's last stores before our lock).
+        let len = entry.claim_len.load(Ordering::Acquire);
+        if len == 0 {
+            return true;
+        }
+        // Relaxed: stored before `claim_len`.
+        let pos = entry.claim_pos.load(Ordering::Relaxed);
+        match role {
+            Some(Role::Producer) => {
+                let Some(head) = record_head else {
+                    return false;
+                };
+                if !crate::record::heal::bury(self, me, pos, len, head) {
+                    return false;
+                }
+                // AcqRel: one reaper takes the healed record.
+                entry
+                    .claim_len
+                    .compare_exchange(len, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            }
+            Some(Role::Consumer) => {
+                // AcqRel: take the job first, so that of two racing reapers
+                // (pid fallback) one finishes the release.
+                if entry
+                    .claim_len
+                    .compare_exchange(len, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+                {
+                    return false;
+                }
+                crate::record::heal::finish_release(self, pos, len);
+                true
+            }
+            None => true,
+        }
+    }
+
     /// Reaps every dead entry; returns how many.
     pub(crate) fn reap_all(&self, lock: Option<&File>) -> usize {
         (0..PEER_TABLE_LEN)
@@ -436,7 +534,12 @@ impl Shared {
     /// Whether no holder of `role` lives and the last one to leave died;
     /// reaps the dead holders it finds on the way. (The caller also checks
     /// that the death is news to it.)
-    pub(crate) fn role_gone(&self, role: Role, lock: Option<&File>) -> bool {
+    pub(crate) fn role_gone(
+        &self,
+        role: Role,
+        lock: Option<&File>,
+        record_head: Option<u64>,
+    ) -> bool {
         let want = role_bits(role);
         let mut alive = false;
         for (i, entry) in self.peers().entries.iter().enumerate() {
@@ -449,7 +552,7 @@ impl Shared {
             match self.liveness(i) {
                 Liveness::Alive => alive = true,
                 Liveness::Dead => {
-                    if !self.reap(i, lock) && self.liveness(i) == Liveness::Alive {
+                    if !self.reap_in(i, lock, record_head) && self.liveness(i) == Liveness::Alive {
                         alive = true;
                     }
                 }
@@ -569,7 +672,7 @@ impl Peer {
                 } else {
                     pid_liveness(entry, old) == Liveness::Dead
                 };
-                if !dead || !shared.clean_up(index, entry) {
+                if !dead || !shared.clean_up(index, entry, None) {
                     give_up(&lock);
                     continue;
                 }
@@ -600,9 +703,9 @@ impl Peer {
             // Release: publishes the identity stored above; pairs with the
             // Acquire loads of `info` in `liveness` and `reap`.
             entry.info.store(info, Ordering::Release);
-            if shared.geometry().kind != Kind::Spsc {
+            if !single_role(shared.geometry().kind, role) {
                 // Release: a side that reads NONE after our attach sees our
-                // entry. (SPSC: when the role is taken, `Peer::took_role`.)
+                // entry. (A single role: when it is taken, `Peer::took_role`.)
                 shared.left_word(role).store(LEFT_NONE, Ordering::Release);
             }
             return Ok(Peer {
@@ -676,6 +779,19 @@ impl Peer {
             .store(len | crate::mpmc::heal::PENDING, Ordering::Relaxed);
     }
 
+    /// Record ring consumer: records that it frees `len` bytes at `pos`
+    /// (zeroes them, then moves `head` from `pos`), so that a reaper can
+    /// finish the job if it dies half-way (`record::heal::finish_release`).
+    #[inline]
+    pub(crate) fn freeing(&self, pos: u64, len: u64) {
+        let entry = self.entry();
+        // Relaxed: read by a reaper only after our death, which orders it
+        // (the kernel drops our lock after our last store).
+        entry.claim_pos.store(pos, Ordering::Relaxed);
+        // Relaxed: as above.
+        entry.claim_len.store(len, Ordering::Relaxed);
+    }
+
     /// Records that no claim is in flight (MPMC).
     #[inline]
     pub(crate) fn settled(&self) {
@@ -698,6 +814,12 @@ impl Peer {
     /// [`CHECK_INTERVAL`]: `false` between two checks. For the non-blocking
     /// calls that found the ring empty or full.
     pub(crate) fn gone_now(&mut self, role: Role) -> bool {
+        self.gone_now_at(role, None)
+    }
+
+    /// [`gone_now`](Self::gone_now) by the record ring's consumer at
+    /// `record_head` (which buries dead producers' claims, see `reap_in`).
+    pub(crate) fn gone_now_at(&mut self, role: Role, record_head: Option<u64>) -> bool {
         // Under loom no peer dies on its own (models reap explicitly): skip
         // the check and its extra atomics.
         if cfg!(loom) {
@@ -710,22 +832,31 @@ impl Peer {
             return false;
         }
         self.next_check = now.checked_add(CHECK_INTERVAL);
-        self.gone(role)
+        self.gone_at(role, record_head)
     }
 
     /// Takes back the last report of `gone` (which returned `true` just
     /// before): the caller did not pass `PeerGone` on (reaping made
     /// something ready), so the next `gone` reports the death again.
     pub(crate) fn unreport(&self) {
-        self.acked_deaths.set(self.prev_acked.get());
+        // (`ringway_mutation` drops it, to prove the loom model `peer.rs`
+        // notices a death reported and never delivered.)
+        if !cfg!(ringway_mutation = "unreport_missing") {
+            self.acked_deaths.set(self.prev_acked.get());
+        }
     }
 
     /// Whether the other side (`role`) is gone: for SPSC, the role holder
     /// died (or the role is free and its last holder died); for MPMC, no
     /// holder of `role` lives and the last one died. Reaps dead holders.
     pub(crate) fn gone(&self, role: Role) -> bool {
+        self.gone_at(role, None)
+    }
+
+    /// [`gone`](Self::gone) by the record ring's consumer at `record_head`.
+    pub(crate) fn gone_at(&self, role: Role, record_head: Option<u64>) -> bool {
         let deaths = self.ring.shared.deaths(role);
-        let gone = self.gone_since_attach(role);
+        let gone = self.gone_since_attach(role, record_head);
         if !gone && self.live_peer_seen(role) {
             // A live peer came after the deaths we knew of: they are old news.
             self.acked_deaths.set(deaths);
@@ -745,7 +876,7 @@ impl Peer {
     /// reaped the dead).
     fn live_peer_seen(&self, role: Role) -> bool {
         let shared = &self.ring.shared;
-        if shared.geometry().kind == Kind::Spsc {
+        if single_role(shared.geometry().kind, role) {
             // Acquire: pairs with the holder's claim of the role.
             let word = shared.role_word(role).load(Ordering::Acquire);
             return matches!(shared.holder(word), Holder::Alive { .. });
@@ -758,9 +889,9 @@ impl Peer {
         })
     }
 
-    fn gone_since_attach(&self, role: Role) -> bool {
+    fn gone_since_attach(&self, role: Role, record_head: Option<u64>) -> bool {
         let shared = &self.ring.shared;
-        if shared.geometry().kind == Kind::Spsc {
+        if single_role(shared.geometry().kind, role) {
             // Acquire: pairs with the holder's claim of the role.
             let word = shared.role_word(role).load(Ordering::Acquire);
             if word != 0 {
@@ -776,7 +907,22 @@ impl Peer {
             return shared.role_word(role).load(Ordering::Acquire) == 0
                 && shared.left_word(role).load(Ordering::Acquire) == LEFT_DIED;
         }
-        shared.role_gone(role, self.lock())
+        shared.role_gone(role, self.lock(), record_head)
+    }
+
+    /// Reaps the dead holders of `role` (as the record ring's consumer at
+    /// `record_head` when it is `Some`); returns how many.
+    pub(crate) fn reap_dead(&self, role: Role, record_head: Option<u64>) -> usize {
+        let shared = &self.ring.shared;
+        let want = role_bits(role);
+        (0..PEER_TABLE_LEN)
+            .filter(|&i| {
+                // Relaxed pre-filter; `liveness` re-reads with Acquire.
+                shared.peers().entries[i].info.load(Ordering::Relaxed) & ROLE_MASK == want
+                    && shared.liveness(i) == Liveness::Dead
+                    && shared.reap_in(i, self.lock(), record_head)
+            })
+            .count()
     }
 
     /// Leaves the entry: called on drop.
@@ -875,11 +1021,20 @@ impl Ring {
         if pid == 0 {
             return false;
         }
+        if !shared.clean_up(index, entry, None) {
+            return false;
+        }
+        // The real reaper can be descheduled here, holding the entry's byte
+        // after it counted the death (`REAPING` is what tells the others);
+        // the peer-table words are not loom-tracked, so say it explicitly.
+        loom::thread::yield_now();
         // Release: as in `Shared::reap`.
-        shared.clean_up(index, entry)
-            && entry
-                .pid
-                .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
-                .is_ok()
+        let reaped = entry
+            .pid
+            .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed)
+            .is_ok();
+        // Release: as in `Shared::reap`.
+        entry.info.fetch_and(!REAPING, Ordering::Release);
+        reaped
     }
 }

@@ -59,9 +59,12 @@ pub struct PeerEntry {
     pub start_time: AtomicU64,
     /// Inode of the holder's pid namespace (`/proc/self/ns/pid`), 0 if unknown.
     pub pid_ns: AtomicU64,
-    /// MPMC: first position of the claim in flight.
+    /// MPMC and record rings: first position of the claim in flight (a
+    /// record consumer: of the bytes it is freeing). Broadcast subscriber:
+    /// its cursor.
     pub claim_pos: AtomicU64,
     /// MPMC: positions claimed and not yet published (producer) or released
+    /// (consumer); record rings: bytes claimed (producer) or being freed
     /// (consumer); 0 when none.
     pub claim_len: AtomicU64,
     /// Reserved, zero.

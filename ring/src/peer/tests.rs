@@ -40,7 +40,7 @@ fn a_death_counted_under_a_reapers_lock_is_still_reported() {
     assert!(token::try_lock(&reaper, offset).unwrap());
     let entry = &shared.peers().entries[index];
     let deaths = shared.deaths(Role::Producer);
-    assert!(shared.clean_up(index, entry));
+    assert!(shared.clean_up(index, entry, None));
     assert_eq!(shared.deaths(Role::Producer), deaths + 1);
     assert_ne!(
         shared.liveness(index),

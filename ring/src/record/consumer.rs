@@ -15,7 +15,7 @@ use super::{
 };
 use crate::error::{CorruptError, HandleError, PopError, PopTimeoutError, Role, Waited};
 use crate::loom::{ordering, Ordering};
-use crate::process;
+use crate::peer::{self, Peer, WAIT_DATA};
 use crate::ring::Ring;
 
 /// The consumer's private state.
@@ -29,19 +29,24 @@ struct ConsumerCore {
     /// Whether data records carry a CRC32C.
     crc: bool,
     strategy: WaitStrategy,
+    /// Our entry in the peer table; it holds the consumer role.
+    peer: Peer,
 }
 
 impl ConsumerCore {
     fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
         check_kind(ring)?;
-        ring.claim_role_pid(Role::Consumer, crate::layout::Kind::Record)?;
+        let peer = Peer::register(ring, Role::Consumer)?;
+        // Takes the role over from a dead holder (reaping it finishes a
+        // release it left half-done, see `heal`).
+        ring.claim_role(Role::Consumer, &peer, crate::layout::Kind::Record)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous consumer's Release store of head.
         let head = h.head.load(Ordering::Acquire);
         // Relaxed: only a bound for the check below.
         let tail = h.tail.load(Ordering::Relaxed);
         if head % RECORD_ALIGN != 0 || head > tail || tail - head > ring.capacity() {
-            ring.release_role_pid(Role::Consumer);
+            ring.release_role(Role::Consumer, &peer);
             return Err(CorruptError {
                 what: "record ring head is not a multiple of 16 within capacity behind tail",
                 value: head,
@@ -54,6 +59,7 @@ impl ConsumerCore {
             capacity: ring.capacity(),
             crc: ring.identity().flags & crate::layout::FLAG_CRC32C != 0,
             strategy: WaitStrategy::default(),
+            peer,
         })
     }
 
@@ -91,6 +97,7 @@ impl ConsumerCore {
                 PADDING => {
                     // Only the header was written: the rest of the lap is
                     // still zero from the previous one.
+                    self.peer.freeing(self.head, room);
                     zero(shared, self.head, RECORD_HEADER);
                     self.advance(room);
                 }
@@ -117,6 +124,7 @@ impl ConsumerCore {
                         }
                         return Ok(Some(len));
                     }
+                    self.peer.freeing(self.head, size);
                     zero(shared, self.head, size);
                     self.advance(size);
                 }
@@ -130,8 +138,30 @@ impl ConsumerCore {
         }
     }
 
-    /// As `front`, waiting on the data event until `deadline` (in slices:
-    /// `Ring::slice_of`).
+    /// As `front`, and when nothing is committed at `head`: whether every
+    /// producer is gone (looked at no more often than `peer::CHECK_INTERVAL`;
+    /// reaping buries the claims dead producers left, which may make the
+    /// head readable).
+    fn front_or_gone(&mut self) -> Result<Option<u32>, PopError> {
+        if let Some(len) = self.front()? {
+            return Ok(Some(len));
+        }
+        if !(self.peer.tick() && self.peer.gone_now_at(Role::Producer, Some(self.head))) {
+            return Ok(None);
+        }
+        match self.front()? {
+            Some(len) => {
+                // Reaping buried what we waited at: report the death once drained.
+                self.peer.unreport();
+                Ok(Some(len))
+            }
+            None => Err(PopError::PeerGone),
+        }
+    }
+
+    /// As `front`, waiting on the data event until `deadline`, in slices
+    /// (`Ring::slice_of`) that look at the producers' liveness (and bury
+    /// dead ones' claims) and, through the loop, at the poison flag.
     fn front_until(&mut self, deadline: Option<Instant>) -> Result<u32, Waited> {
         loop {
             if let Some(len) = self.front().map_err(Waited::Corrupt)? {
@@ -140,18 +170,25 @@ impl ConsumerCore {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Waited::Timeout);
             }
-            let shared = &self.ring.shared;
-            let frame = Frame::of(shared, self.head);
+            let this = &*self;
+            let shared = &this.ring.shared;
+            let frame = Frame::of(shared, this.head);
             // A slice ending early is not a timeout: the loop looks again
             // (and at the poison flag) before it waits on.
-            let _ = shared.header().data_event.wait(
-                self.strategy,
+            match peer::wait_sliced(
+                &shared.header().data_event,
+                ringway_sync::Barrier::Symmetric,
+                this.strategy,
                 crate::ring::Ring::slice_of(deadline),
-                || {
-                    // Acquire: as in `front` (which re-reads it).
-                    (frame.stamp.load(Ordering::Acquire) != 0).then_some(())
-                },
-            );
+                |on| this.peer.note_wait(WAIT_DATA, on),
+                // Acquire: as in `front` (which re-reads it).
+                || (frame.stamp.load(Ordering::Acquire) != 0).then_some(()),
+                || this.peer.gone_at(Role::Producer, Some(this.head)),
+                || this.peer.unreport(),
+            ) {
+                Ok(()) | Err(Waited::Timeout) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -161,13 +198,17 @@ impl ConsumerCore {
     fn release(&mut self, len: u32) {
         let size = record_size(len as usize).unwrap_or(RECORD_HEADER);
         let shared = &self.ring.shared;
-        zero(shared, self.head, size);
         let mut advance = size;
         let next = Frame::of(shared, self.head + size);
         // Acquire: as in `front`.
-        if next.stamp.load(Ordering::Acquire) == (self.head + size) | PADDING {
-            zero(shared, self.head + size, RECORD_HEADER);
+        let padding = next.stamp.load(Ordering::Acquire) == (self.head + size) | PADDING;
+        if padding {
             advance += self.capacity - next.idx as u64;
+        }
+        self.peer.freeing(self.head, advance);
+        zero(shared, self.head, size);
+        if padding {
+            zero(shared, self.head + size, RECORD_HEADER);
         }
         self.advance(advance);
     }
@@ -182,6 +223,7 @@ impl ConsumerCore {
         header
             .head
             .store(self.head, ordering!(Release, "record_release_relaxed"));
+        self.peer.settled();
         header.space_event.notify();
     }
 
@@ -207,7 +249,7 @@ impl ConsumerCore {
 
 impl Drop for ConsumerCore {
     fn drop(&mut self) {
-        self.ring.release_role_pid(Role::Consumer);
+        self.ring.release_role(Role::Consumer, &self.peer);
     }
 }
 
@@ -243,10 +285,13 @@ impl Consumer {
     ///
     /// # Errors
     /// [`PopError::Empty`] when no record is committed at the head (a
-    /// producer may be filling it); `Corrupt` for a stamp or length no
-    /// honest producer writes.
+    /// producer may be filling it); [`PopError::PeerGone`] when, besides,
+    /// every producer is gone and the last one died (reported once; the
+    /// claims dead producers left are buried on the way, see
+    /// [`heal_dead_producers`](Self::heal_dead_producers)); `Corrupt` for a
+    /// stamp or length no honest producer writes.
     pub fn try_read(&mut self) -> Result<Record<'_>, PopError> {
-        match self.core.front()? {
+        match self.core.front_or_gone()? {
             Some(len) => Ok(Record {
                 core: &mut self.core,
                 len,
@@ -255,22 +300,20 @@ impl Consumer {
         }
     }
 
-    /// As [`try_read`](Self::try_read), waiting as long as it takes.
+    /// As [`try_read`](Self::try_read), waiting as long as it takes (in
+    /// slices of `peer::LIVENESS_SLICE`, looking at the producers' liveness
+    /// and burying dead ones' claims between two).
     ///
     /// # Errors
-    /// `Corrupt` as `try_read`.
-    pub fn read_blocking(&mut self) -> Result<Record<'_>, CorruptError> {
-        match self.read_until(None) {
-            Ok(r) => Ok(r),
-            Err(PopTimeoutError::Corrupt(e)) => Err(e),
-            Err(_) => unreachable!("no deadline, no timeout"),
-        }
+    /// `PeerGone` and `Corrupt` as `try_read` (never `Timeout`).
+    pub fn read_blocking(&mut self) -> Result<Record<'_>, PopTimeoutError> {
+        self.read_until(None)
     }
 
     /// As [`try_read`](Self::try_read), waiting at most `timeout`.
     ///
     /// # Errors
-    /// [`PopTimeoutError::Timeout`]; `Corrupt` as `try_read`.
+    /// [`PopTimeoutError::Timeout`]; `PeerGone` and `Corrupt` as `try_read`.
     pub fn read_timeout(&mut self, timeout: Duration) -> Result<Record<'_>, PopTimeoutError> {
         self.read_until(deadline_after(timeout))
     }
@@ -305,7 +348,7 @@ impl Consumer {
     /// # Errors
     /// As [`try_read`](Self::try_read).
     pub fn try_pop_vec(&mut self) -> Result<Vec<u8>, PopError> {
-        let len = self.core.front()?.ok_or(PopError::Empty)?;
+        let len = self.core.front_or_gone()?.ok_or(PopError::Empty)?;
         let mut out = vec![0u8; len as usize];
         self.core.copy_payload(&mut out);
         self.core.release(len);
@@ -318,7 +361,7 @@ impl Consumer {
     /// As [`try_read`](Self::try_read), and [`PopError::Size`] when the
     /// record is not `size_of::<T>()` bytes long (the record stays unread).
     pub fn try_pop_value<T: Pod>(&mut self) -> Result<T, PopError> {
-        let len = self.core.front()?.ok_or(PopError::Empty)?;
+        let len = self.core.front_or_gone()?.ok_or(PopError::Empty)?;
         let want = core::mem::size_of::<T>();
         if len as usize != want {
             return Err(PopError::Size {
@@ -332,68 +375,24 @@ impl Consumer {
         Ok(value)
     }
 
-    /// Turns the claims in flight of producer processes that no longer exist
-    /// into tombstones, so that reading can go on past them, and frees their
-    /// producer-table entries. Returns how many claims it buried.
+    /// Reaps the producers whose processes died (their peer-table entries),
+    /// turning the claims they left in flight into tombstones so that
+    /// reading goes on past them. Returns how many it reaped. The reading
+    /// calls do this on their own when they find nothing at the head (at
+    /// most every `peer::CHECK_INTERVAL`); this is the explicit form.
     ///
-    /// A claim is buried only if it lies between our head and `tail` and its
+    /// A claim is buried only if it lies between our head and `tail`, its
     /// stamp is still 0 (by CAS: a record the producer committed before it
-    /// died is delivered). A killed producer that is still a zombie (not
-    /// yet reaped by its parent) counts as alive.
+    /// died is delivered) and no live producer's record names it (see
+    /// `record::heal`).
     ///
     /// # Errors
     /// None today; `Corrupt` is reserved for an impossible table.
     pub fn heal_dead_producers(&mut self) -> Result<usize, CorruptError> {
-        let shared = &self.core.ring.shared;
-        let header = shared.header();
-        let (head, capacity) = (self.core.head, self.core.capacity);
-        // Relaxed: only a bound; claims below it were made before the
-        // holder died, which we establish below.
-        let tail = header.tail.load(Ordering::Relaxed);
-        let mut healed = 0;
-        for entry in &header.producers {
-            // Relaxed throughout: the holder is dead when we act, and its
-            // death (seen through kill/proc, full barriers) orders its stores
-            // before our loads (see `mpmc/registry.rs`).
-            let pid = entry.pid.load(Ordering::Relaxed);
-            if pid == 0 || process::is_alive(pid, Some(entry.start_time.load(Ordering::Relaxed))) {
-                continue;
-            }
-            let pos = entry.claim_pos.load(Ordering::Relaxed);
-            let len = entry.claim_len.load(Ordering::Relaxed);
-            let plausible = len >= RECORD_HEADER
-                && len % RECORD_ALIGN == 0
-                && pos % RECORD_ALIGN == 0
-                && pos >= head
-                && pos < tail
-                && len <= tail - pos
-                && len <= capacity - (pos & (capacity - 1));
-            if plausible {
-                let frame = Frame::of(shared, pos);
-                // Relaxed: a dead holder cannot change it; we only skip a
-                // committed record.
-                if frame.stamp.load(Ordering::Relaxed) == 0 {
-                    frame.set_len((len - RECORD_HEADER) as u32);
-                    // Release: publishes the length; pairs with the Acquire
-                    // load in `front`. Relaxed on failure: committed after all.
-                    if frame
-                        .stamp
-                        .compare_exchange(0, pos | TOMBSTONE, Ordering::Release, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        healed += 1;
-                    }
-                }
-            }
-            entry.claim_len.store(0, Ordering::Relaxed);
-            entry.start_time.store(0, Ordering::Relaxed);
-            // Release: our stores to the entry come before the next holder's
-            // Acquire CAS in `Registration::register`.
-            let _ = entry
-                .pid
-                .compare_exchange(pid, 0, Ordering::Release, Ordering::Relaxed);
-        }
-        Ok(healed)
+        Ok(self
+            .core
+            .peer
+            .reap_dead(Role::Producer, Some(self.core.head)))
     }
 
     /// Position of the next record (bytes since the ring was created).

@@ -18,7 +18,8 @@
 //! - [`recover`] (exclusive: no other process may use the ring) keeps that
 //!   prefix, zeroes every other byte of the ring (so that the zero
 //!   invariant of `record` holds again), sets `tail` and `durable` to its
-//!   end, frees the producer table and syncs, and reports what it dropped.
+//!   end, drops the claim records of the peer table and syncs, and
+//!   reports what it dropped.
 //!   Without checksums a record whose header page reached the disk but
 //!   whose payload page did not is not detectable: create durable rings
 //!   with [`checksums`](crate::RingBuilder::checksums).
@@ -202,9 +203,10 @@ pub fn recover(ring: &Ring) -> io::Result<Scan> {
     // Relaxed: exclusive use; the sync below orders nothing in memory.
     h.tail.store(found.end, Ordering::Relaxed);
     h.durable.store(found.end, Ordering::Relaxed);
-    for entry in &h.producers {
+    // Claims and releases recorded by dead holders refer to the bytes we
+    // just rewrote: drop them (their entries are reaped as usual).
+    for entry in &shared.peers().entries {
         entry.claim_len.store(0, Ordering::Relaxed);
-        entry.pid.store(0, Ordering::Relaxed);
     }
     shared.sync(shared.data_offset(), shared.data_len())?;
     shared.sync(0, HEADER_SIZE)?;

@@ -56,26 +56,37 @@
 //! |---|---|---|---|---|
 //! | record stamp | producer (commit/abort CAS), healer (CAS), consumer (zeroing) | consumer | Release CAS / Acquire load | each other: the payload and `len` are visible once the stamp is |
 //! | `head` | consumer | producers | Release store / Acquire load | each other: the consumer's reads and zeroing of freed bytes happen before a producer writes them |
-//! | `tail` | producers (CAS) | producers | Relaxed | none needed: it only hands out byte ranges; a producer's view of free space comes from `head` |
-//! | `producers[i].claim_*` | the holder | the healer | Relaxed | read only after the holder's death (see `mpmc/registry.rs`) |
+//! | `tail` | producers (CAS) | producers | Relaxed loads | none needed: it only hands out byte ranges; a producer's view of free space comes from `head` |
+//! | `tail` CAS, when healing | producers | the consumer healing a dead producer's claim | AcqRel CAS / Acquire load | the claim record stored before the CAS is visible to the healer (`heal.rs`) |
+//! | peer entry `claim_*` | the holder (producer: claim; consumer: bytes being freed) | the reaper | see `heal.rs` | |
 //! | `data_event`, `space_event` | see `ringway_sync::Event` | | | |
 //!
-//! # Producers that die
+//! # Peers that die
 //!
-//! A producer that dies between its claim and its commit leaves a stamp of 0
-//! at a position below `tail`: the consumer waits there. Each producer
-//! records its claim in flight (position and bytes) in the header's producer
-//! table right after the CAS; [`Consumer::heal_dead_producers`] finds
-//! entries of processes that no longer exist and turns their claims into
-//! tombstones (a CAS of the stamp from 0, so a claim that was committed
-//! after all is left alone), then frees the entries. A producer killed
-//! inside the window between its CAS and its record leaves a claim nobody
-//! knows the size of; as in the MPMC ring, this window is documented and not
-//! healed. Record producers (and broadcast subscribers) register in the
-//! header's pid-only producer table (`mpmc/registry.rs`), not yet in the
-//! peer table with its OFD-lock liveness and pending claim records that
-//! MPMC rings use (`peer`, issue #11).
+//! Producers and the consumer register in the peer table like every handle
+//! (`peer`: an OFD-lock liveness token, an identity that survives pid reuse
+//! and pid namespaces, waiter registrations that a reaper undoes). The
+//! consumer role is taken over from a dead holder on attach.
 //!
+//! - A producer that dies between its claim and its commit leaves a stamp of
+//!   0 at a position below `tail`. Each producer records its claim in its
+//!   peer entry *before* its CAS, so there is no window without a record.
+//!   The consumer buries such claims (a tombstone, by CAS of the stamp from
+//!   0) when it finds nothing at its head: on the non-blocking calls at
+//!   most every `peer::CHECK_INTERVAL`, between the slices of the blocking
+//!   ones, or through [`Consumer::heal_dead_producers`]. Only the consumer
+//!   buries (see `heal.rs` for why, and for the one case it cannot decide).
+//! - A consumer that dies while it frees a record (zeroing it before moving
+//!   `head`) would leave a zero stamp at `head` over a record already read;
+//!   its entry says which bytes it was freeing, and the reaper finishes the
+//!   job. A consumer killed before releasing gets its record again after a
+//!   restart (at-least-once).
+//! - [`PopError::PeerGone`](crate::PopError::PeerGone): the consumer learns
+//!   when every producer is gone, the last one died and the ring is
+//!   drained; [`PushError::PeerGone`](crate::PushError::PeerGone): a
+//!   producer learns that the consumer died when the ring is full. Each
+//!   death is reported once per handle, as in `peer`.
+
 //! # Durable file rings
 //!
 //! A file-backed record ring is a log that survives restarts: [`flush`]
@@ -83,9 +94,8 @@
 //! longest valid prefix after a crash, and [`scan`] reports it without
 //! writing (`ringway verify`). See `durable.rs`.
 //!
-//! A blocked call never waits past its deadline for a dead peer:
-//! [`Consumer::read_deadline`] returns `Timeout`, after which the caller may
-//! heal.
+//! A blocked call never waits past its deadline for a dead peer, and
+//! learns of the death within `peer::LIVENESS_SLICE` plus a check.
 //!
 //! ```
 //! use ringway::{record, Kind, RingBuilder};
@@ -106,6 +116,7 @@
 mod consumer;
 mod durable;
 mod frame;
+pub(crate) mod heal;
 mod producer;
 
 pub use consumer::{Consumer, Record};

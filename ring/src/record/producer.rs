@@ -13,10 +13,10 @@ use super::{
     check_kind, deadline_after, max_record_len, record_size, DATA, PADDING, RECORD_ALIGN,
     RECORD_HEADER, TOMBSTONE,
 };
-use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Waited};
+use crate::error::{CorruptError, HandleError, PushError, PushTimeoutError, Role, Waited};
 use crate::layout::Header;
 use crate::loom::{ordering, Ordering};
-use crate::mpmc::registry::Registration;
+use crate::peer::{self, Peer, WAIT_SPACE};
 use crate::ring::Ring;
 
 /// Why a claim did not happen.
@@ -29,7 +29,8 @@ enum Claim {
 #[derive(Debug)]
 struct ProducerCore {
     ring: Ring,
-    registration: Registration,
+    /// Our entry in the peer table: liveness, and the claim in flight.
+    peer: Peer,
     /// Last `head` read (Acquire). Invariant: it never exceeds the shared head.
     cached_head: u64,
     capacity: u64,
@@ -54,12 +55,12 @@ fn claim_bytes(tail: u64, size: u64, capacity: u64) -> (u64, bool) {
 impl ProducerCore {
     fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
         check_kind(ring)?;
-        let registration = Registration::register(ring)?;
+        let peer = Peer::register(ring, Role::Producer)?;
         // Acquire: pairs with the consumer's Release store of head.
         let head = ring.shared.header().head.load(Ordering::Acquire);
         Ok(ProducerCore {
             ring: ring.clone(),
-            registration,
+            peer,
             cached_head: head,
             capacity: ring.capacity(),
             crc: ring.identity().flags & crate::layout::FLAG_CRC32C != 0,
@@ -103,12 +104,18 @@ impl ProducerCore {
 
     /// `claim_once` (which looks at the poison flag first), with the
     /// truncation error in place of any other once the ring is poisoned (a
-    /// value read from the zero pages the SIGBUS handler mapped).
+    /// value read from the zero pages the SIGBUS handler mapped). A claim
+    /// that got nothing leaves no pending record (it would hold back the
+    /// healing of the position it names, `heal`).
     fn claim(&mut self, size: u64) -> Result<u64, Claim> {
-        self.claim_once(size).map_err(|c| match c {
+        let claimed = self.claim_once(size).map_err(|c| match c {
             Claim::Corrupt(e) => Claim::Corrupt(self.ring.explain(e)),
             Claim::Full => Claim::Full,
-        })
+        });
+        if claimed.is_err() {
+            self.peer.settled();
+        }
+        claimed
     }
 
     /// Claims `size` bytes (a multiple of 16, at most the capacity) for one
@@ -132,17 +139,26 @@ impl ProducerCore {
             if !self.fits(tail, need).map_err(Claim::Corrupt)? {
                 return Err(Claim::Full);
             }
-            // Relaxed on both outcomes: as the load above. Exactly one CAS
-            // moves `tail` across each position, so the range is ours.
+            // Recorded before the CAS, so that no instruction owns bytes
+            // without a record (`heal`).
+            self.peer.pending(tail, need);
+            // AcqRel on success: Release publishes the record above to the
+            // consumer that loads `tail` with Acquire before it heals
+            // (`heal::bury`). Relaxed on failure: as the load above. Exactly
+            // one CAS moves `tail` across each position, so the range is ours.
             if self
                 .header()
                 .tail
-                .compare_exchange(tail, tail + need, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    tail,
+                    tail + need,
+                    ordering!(AcqRel, "record_tail_cas_relaxed"),
+                    Ordering::Relaxed,
+                )
                 .is_err()
             {
                 continue;
             }
-            self.registration.claimed(tail, need);
             self.ring
                 .shared
                 .access
@@ -169,11 +185,17 @@ impl ProducerCore {
                 return Err(Waited::Timeout);
             }
             let (header, capacity) = (self.ring.shared.header(), self.capacity);
-            // A slice ending early is not a timeout: the loop claims again
-            // (and looks at the poison flag) before it waits on.
-            let _ = header
-                .space_event
-                .wait(self.strategy, Ring::slice_of(deadline), || {
+            let this = &*self;
+            // One slice (`Ring::slice_of`), then the loop claims again (and
+            // looks at the poison flag); the consumer's liveness is looked
+            // at after each slice.
+            match peer::wait_sliced(
+                &header.space_event,
+                ringway_sync::Barrier::Symmetric,
+                this.strategy,
+                Ring::slice_of(deadline),
+                |on| this.peer.note_wait(WAIT_SPACE, on),
+                || {
                     // Acquire: as in `fits`.
                     let head = header.head.load(Ordering::Acquire);
                     // Relaxed: as in `claim`.
@@ -181,8 +203,33 @@ impl ProducerCore {
                     let (need, _) = claim_bytes(tail, size, capacity);
                     // An impossible pair is reported by the `claim` that follows.
                     (tail < head || tail - head + need <= capacity).then_some(())
-                });
+                },
+                || this.peer.gone(Role::Consumer),
+                || this.peer.unreport(),
+            ) {
+                Ok(()) | Err(Waited::Timeout) => {}
+                Err(e) => return Err(e),
+            }
         }
+    }
+
+    /// Whether the consumer is gone while the ring has no room for a record
+    /// of `size` (looked at no more often than `peer::CHECK_INTERVAL`;
+    /// reaping a dead consumer may finish its release and make room).
+    #[cold]
+    fn consumer_gone(&mut self, size: u64) -> bool {
+        if !(self.peer.tick() && self.peer.gone_now(Role::Consumer)) {
+            return false;
+        }
+        // Relaxed: as in `claim`.
+        let tail = self.header().tail.load(Ordering::Relaxed);
+        let (need, _) = claim_bytes(tail, size, self.capacity);
+        if self.fits(tail, need).unwrap_or(true) {
+            // Room after all: report the death once the ring is full.
+            self.peer.unreport();
+            return false;
+        }
+        true
     }
 
     /// Publishes the claim at `pos` as a record of `kind` with `len` payload
@@ -206,7 +253,7 @@ impl ProducerCore {
             ordering!(Release, "record_commit_relaxed"),
             Ordering::Relaxed,
         );
-        self.registration.published();
+        self.peer.settled();
         self.header().data_event.notify();
         result.map(|_| ()).map_err(|found| {
             self.ring.explain(CorruptError {
@@ -217,8 +264,9 @@ impl ProducerCore {
     }
 }
 
-/// A producer of a record ring. Any number of producers (up to the header's
-/// 32-entry producer table) may write one ring at once, from any processes.
+/// A producer of a record ring. Any number of producers (each holds an
+/// entry of the peer table, 62 handles in all) may write one ring at once,
+/// from any processes.
 /// `Send`, not `Sync`.
 ///
 /// ```compile_fail
@@ -237,7 +285,7 @@ impl Producer {
     ///
     /// # Errors
     /// [`HandleError::WrongKind`] for a ring of another kind,
-    /// `TooManyProducers` when the producer table is full.
+    /// `TooManyPeers` when the peer table is full.
     pub fn attach(ring: &Ring) -> Result<Producer, HandleError> {
         Ok(Producer {
             core: ProducerCore::attach(ring)?,
@@ -264,22 +312,28 @@ impl Producer {
     /// [`PushError::Full`] when the ring has no room now (a padding record
     /// may have been published to reach the start of the ring);
     /// [`PushError::Size`] when `len` exceeds [`max_len`](Self::max_len)
-    /// (`expected` is the maximum); `Corrupt` for impossible cursors.
+    /// (`expected` is the maximum); `Corrupt` for impossible cursors;
+    /// [`PushError::PeerGone`] when the ring is full and the consumer died
+    /// (reported once; afterwards the handle says `Full` until a new
+    /// consumer attaches or another one dies).
     pub fn try_reserve(&mut self, len: usize) -> Result<Reservation<'_>, PushError<()>> {
         let size = self
             .size_of(len)
             .map_err(|(expected, found)| PushError::Size { expected, found })?;
         match self.core.claim(size) {
             Ok(pos) => Ok(Reservation::new(&mut self.core, pos, len)),
+            Err(Claim::Full) if self.core.consumer_gone(size) => Err(PushError::PeerGone(())),
             Err(Claim::Full) => Err(PushError::Full(())),
             Err(Claim::Corrupt(e)) => Err(PushError::Corrupt(e)),
         }
     }
 
-    /// As [`try_reserve`](Self::try_reserve), waiting as long as it takes.
+    /// As [`try_reserve`](Self::try_reserve), waiting as long as it takes
+    /// (in slices of `peer::LIVENESS_SLICE`, looking at the consumer's
+    /// liveness between two).
     ///
     /// # Errors
-    /// `Size` and `Corrupt` as `try_reserve` (never `Timeout`).
+    /// `Size`, `Corrupt` and `PeerGone` as `try_reserve` (never `Timeout`).
     pub fn reserve_blocking(
         &mut self,
         len: usize,
@@ -290,7 +344,8 @@ impl Producer {
     /// As [`try_reserve`](Self::try_reserve), waiting at most `timeout`.
     ///
     /// # Errors
-    /// [`PushTimeoutError::Timeout`]; `Size` and `Corrupt` as `try_reserve`.
+    /// [`PushTimeoutError::Timeout`]; `Size`, `Corrupt` and `PeerGone` as
+    /// `try_reserve`.
     pub fn reserve_timeout(
         &mut self,
         len: usize,

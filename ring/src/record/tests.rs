@@ -142,10 +142,13 @@ fn roles_and_kinds() {
         Consumer::attach(&ring),
         Err(HandleError::RoleTaken { .. })
     ));
-    let producers: Vec<_> = (0..32).map(|_| Producer::attach(&ring).unwrap()).collect();
+    // Every handle holds a peer entry: the consumer one, the producers the rest.
+    let producers: Vec<_> = (1..crate::peer::PEER_TABLE_LEN)
+        .map(|_| Producer::attach(&ring).unwrap())
+        .collect();
     assert_eq!(
         Producer::attach(&ring).err(),
-        Some(HandleError::TooManyProducers)
+        Some(HandleError::TooManyPeers)
     );
     drop(producers);
     Producer::attach(&ring).unwrap();
@@ -412,4 +415,101 @@ proptest! {
         }
         prop_assert!(max_record_len(capacity) == (capacity - RECORD_HEADER) as usize);
     }
+}
+
+/// A dead process's pid (a child spawned and reaped).
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+/// Makes peer entry `i` look like a handle of role bits `role` held by
+/// process `pid` (no liveness token: its pid and start time tell), with the
+/// record `pos, len` in flight. Returns its `info`.
+fn fake_entry(ring: &Ring, i: usize, pid: u32, role: u32, pos: u64, len: u64) -> u32 {
+    use crate::loom::Ordering::{Relaxed, Release};
+    let e = &ring.shared.peers().entries[i];
+    e.pid.store(pid, Relaxed);
+    e.start_time
+        .store(crate::process::current_start_time(), Relaxed);
+    e.claim_pos.store(pos, Relaxed);
+    e.claim_len.store(len, Relaxed);
+    let info = role | 1 << crate::peer::GEN_SHIFT;
+    e.info.store(info, Release);
+    info
+}
+
+/// What only the consumer may bury, and when it may not: a dead producer's
+/// claim is buried unless a live producer's record names its position, or
+/// two dead records name it with different lengths (the winner of the CAS
+/// is unknown). A reaper that is not the consumer leaves it.
+#[test]
+fn the_consumer_buries_a_dead_claim_only_when_it_is_decided() {
+    use crate::loom::Ordering::Relaxed;
+    use crate::mpmc::heal::PENDING;
+    use crate::peer::ROLE_PRODUCER;
+    let ring = ring(1024);
+    let mut rx = Consumer::attach(&ring).unwrap();
+    let mut tx = Producer::attach(&ring).unwrap();
+    // A claim of 32 bytes at 0 that nobody committed, then a record.
+    ring.shared.header().tail.store(32, Relaxed);
+    tx.try_push(b"after").unwrap();
+    assert_eq!(rx.try_read().err(), Some(PopError::Empty));
+    let dead = dead_pid();
+    fake_entry(&ring, 40, dead, ROLE_PRODUCER, 0, 32 | PENDING);
+    fake_entry(&ring, 41, dead, ROLE_PRODUCER, 0, 48 | PENDING);
+    assert_eq!(rx.heal_dead_producers(), Ok(0), "two lengths: undecided");
+    assert_eq!(rx.has_record(), Ok(false));
+    // 41's record names a claim that never happened (at or past tail); a
+    // live producer's record names the stalled one.
+    ring.shared.peers().entries[41]
+        .claim_pos
+        .store(4096, Relaxed);
+    fake_entry(
+        &ring,
+        42,
+        std::process::id(),
+        ROLE_PRODUCER,
+        0,
+        32 | PENDING,
+    );
+    assert_eq!(rx.heal_dead_producers(), Ok(1), "41 only");
+    assert_eq!(rx.has_record(), Ok(false), "the live one may own it");
+    // The live one goes away; a reaper that is not the consumer leaves the
+    // claim alone.
+    ring.shared.peers().entries[42].pid.store(0, Relaxed);
+    assert_eq!(ring.reap_dead(), 0);
+    assert_eq!(rx.has_record(), Ok(false));
+    assert_eq!(rx.heal_dead_producers(), Ok(1), "40, buried");
+    assert_eq!(rx.try_read().unwrap().to_vec(), b"after");
+    assert_eq!(rx.try_read().err(), Some(PopError::Empty));
+}
+
+/// A consumer killed while zeroing a record it read (its stamp already 0,
+/// `head` not moved) stalled the next consumer at a record that would never
+/// be committed again. Its entry says what it was freeing: taking its role
+/// over finishes the release.
+#[test]
+fn taking_over_finishes_a_dead_consumers_release() {
+    use crate::loom::Ordering::Relaxed;
+    use crate::peer::ROLE_CONSUMER;
+    let ring = ring(1024);
+    let mut tx = Producer::attach(&ring).unwrap();
+    for i in 0..3u8 {
+        tx.try_push(&[i; 20]).unwrap(); // 48 bytes each
+    }
+    super::frame::Frame::of(&ring.shared, 0)
+        .stamp
+        .store(0, Relaxed);
+    let info = fake_entry(&ring, 40, dead_pid(), ROLE_CONSUMER, 0, 48);
+    ring.shared
+        .header()
+        .consumer_owner
+        .store(crate::peer::role_word(40, info), Relaxed);
+    let mut rx = Consumer::attach(&ring).expect("takes the dead consumer's role");
+    assert_eq!(rx.position(), 48);
+    assert_eq!(rx.try_read().unwrap().to_vec(), [1; 20]);
+    assert_eq!(rx.try_read().unwrap().to_vec(), [2; 20]);
 }

@@ -27,6 +27,11 @@ pub struct ConsumerCore {
     capacity: u64,
     /// How the blocking calls wait for messages.
     strategy: WaitStrategy,
+    /// Stamped slots (`FLAG_STAMPED`): a one-message claim looks at the
+    /// stamp of the slot at `head`, not at `tail`.
+    stamped: bool,
+    /// Offset of the payload in a slot (0, or after the stamp).
+    payload_offset: usize,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -60,7 +65,7 @@ fn read_tail(
 impl ConsumerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ConsumerCore, HandleError> {
         let peer = Peer::register(ring, Role::Consumer)?;
-        ring.claim_role(Role::Consumer, &peer)?;
+        ring.claim_role(Role::Consumer, &peer, crate::layout::Kind::Spsc)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous consumer's Release store of head.
         let head = h.head.load(Ordering::Acquire);
@@ -87,6 +92,8 @@ impl ConsumerCore {
             cached_tail: tail,
             capacity,
             strategy: WaitStrategy::default(),
+            stamped: ring.geometry().stamped,
+            payload_offset: ring.geometry().payload_offset as usize,
             peer,
         })
     }
@@ -111,7 +118,9 @@ impl ConsumerCore {
         &self.ring
     }
 
-    /// Ready slots, re-reading `tail` only if the cached value shows fewer than `want`.
+    /// Ready slots, re-reading `tail` only if the cached value shows fewer
+    /// than `want`; for one message from stamped slots, the stamp at `head`
+    /// instead of `tail`.
     #[inline]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
@@ -120,7 +129,39 @@ impl ConsumerCore {
         if ready >= want {
             return Ok(ready);
         }
+        if self.stamped && want == 1 {
+            return self.stamp_ready();
+        }
         self.refresh()
+    }
+
+    /// With nothing known ready: whether the slot at `head` holds its
+    /// message, from its stamp (1 or 0). The shared `tail` stays untouched,
+    /// so a polling consumer keeps only the slot's line.
+    ///
+    /// The stamp is classified against `head`: `head + 1` is ready; 0 or
+    /// the stamp of an earlier position of this slot is "not yet"; anything
+    /// else (a later position, another slot's) no honest producer writes.
+    #[inline]
+    fn stamp_ready(&mut self) -> Result<u64, CorruptError> {
+        let pos = self.head;
+        debug_assert_eq!(self.cached_tail, pos);
+        // Acquire: pairs with the producer's Release stamp stores in
+        // `ProducerCore::publish` (and in `ProducerCore::attach`): the payload and a tail of at least
+        // `pos + 1` are visible once the stamp is.
+        let stamp = super::stamp(&self.ring, self.payload_offset, pos)
+            .load(ordering!(Acquire, "spsc_stamp_acquire_relaxed"));
+        if stamp == pos + 1 {
+            self.cached_tail = pos + 1;
+            return Ok(1);
+        }
+        let mask = self.capacity - 1;
+        if stamp == 0 || (stamp <= pos && (stamp - 1) & mask == pos & mask) {
+            return Ok(0);
+        }
+        Err(self
+            .ring
+            .corrupt("slot stamp is impossible for its position", stamp))
     }
 
     /// Re-reads the producer's cursor and checks it.
@@ -240,11 +281,12 @@ impl ConsumerSide for ConsumerCore {
 
     #[inline]
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {
-        (i < claim.len).then(|| self.ring.shared.slot(claim.pos + i).0.cast_const())
+        (i < claim.len)
+            .then(|| super::payload(&self.ring, self.payload_offset, claim.pos + i).cast_const())
     }
 
     fn spans(&self, claim: Span) -> Option<Spans> {
-        Some(contiguous(&self.ring, claim.pos, claim.len))
+        (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
     #[inline]

@@ -18,9 +18,43 @@
 //! | atomic | written by | read by | ordering | pairs with |
 //! |---|---|---|---|---|
 //! | `tail` | producer, after writing slots (`ProducerCore::publish`) | consumer refill (`ConsumerCore::refresh`) | Release / Acquire | the slot bytes: the consumer reads what was written below `tail` |
+//! | slot stamp (stamped slots only) | producer, after `tail`, for each published slot (`ProducerCore::publish`); again on attach | consumer with nothing cached, one message (`ConsumerCore::stamp_ready`) | Release / Acquire | the slot's payload and the `tail` store before it |
 //! | `head` | consumer, after reading slots (`ConsumerCore::release`) | producer refill (`ProducerCore::refresh`) | Release / Acquire | the consumer's slot reads happen before the producer overwrites them |
 //! | `producer_owner`, `consumer_owner` | the handle, CAS 0 -> pid on attach, pid -> 0 on drop | the next handle | AcqRel CAS / Release | a new holder sees the old holder's last cursor store |
 //! | `data_event`, `space_event` | see `ringway_sync::Event` | | fence(SeqCst) | the blocking calls |
+//!
+//! # Slot layouts
+//!
+//! Chosen at creation ([`RingBuilder::stamped`](crate::RingBuilder::stamped),
+//! recorded as [`FLAG_STAMPED`](crate::layout::FLAG_STAMPED) in the identity):
+//!
+//! ```text
+//! contiguous (default)   | payload 0 | payload 1 | payload 2 | ...          stride = slot size
+//! stamped                | stamp 0 | payload 0 | stamp 1 | payload 1 | ...  stride = round_up(8 + size, max(8, align))
+//!                          stamp of the slot of position p = p + 1 once p is published
+//! ```
+//!
+//! With contiguous slots a consumer with nothing cached learns of a message
+//! from `tail`, then reads the slot: two cache lines cross per message. With
+//! stamped slots the producer still stores `tail` (once per batch: for
+//! `ready_slots`, batch claims, the blocking calls, takeover and the
+//! drained/`PeerGone` checks), then the stamp of each slot it published
+//! (Release: plain stores on x86, written with the payload lines); a one-message claim with nothing cached loads
+//! only the stamp at `head`, in the line of the payload it is about to read,
+//! so a busy-polling round trip moves one line each way, as the MPMC stamp
+//! does. Batch claims (`want > 1`) still read `tail`: one line for the whole
+//! batch. Chunks of a stamped ring are not contiguous: they lend each
+//! element (`get`, `iter`); `slices()` gives `None` and `as_slices` panics.
+//!
+//! Stamps are `position + 1` and are classified against the position they
+//! are read for: `head + 1` is ready; 0 (never written) or the stamp of an
+//! earlier position of the same slot (a previous lap) is "not yet"; anything
+//! else is a [`CorruptError`](crate::CorruptError). Because `tail` is stored
+//! before the stamps, a consumer that saw a stamp never sees a lower `tail`
+//! afterwards. A producer that dies between its `tail` and stamp stores
+//! leaves published messages without stamps: the consumer still gets them
+//! through `tail` (`ready_slots`, batch claims, waits, the `PeerGone` check),
+//! and the next producer stamps every message in the ring again on attach.
 //!
 //! A peer's cursor is untrusted: it is read once per refill, the distance to
 //! our own cursor is checked against the capacity, and a cursor that moved
@@ -46,5 +80,24 @@ mod consumer;
 mod producer;
 
 pub(crate) use crate::error::Waited;
+
+use crate::loom::AtomicU64;
+use crate::ring::Ring;
+
+/// The payload of the slot of position `pos` (any value: masked).
+#[inline]
+fn payload(ring: &Ring, payload_offset: usize, pos: u64) -> *mut u8 {
+    // SAFETY: `payload_offset` is the geometry's (0, or the stamp's size
+    // rounded up to the alignment), and payload_offset + slot_size <= stride
+    // (`Geometry::with_flags`), so the pointer stays inside the slot.
+    unsafe { ring.shared.slot(pos).0.add(payload_offset) }
+}
+
+/// The stamp of the slot of position `pos` of a stamped ring.
+#[inline]
+fn stamp(ring: &Ring, payload_offset: usize, pos: u64) -> &AtomicU64 {
+    debug_assert!(ring.geometry().stamped);
+    crate::mpmc::Slot::of(&ring.shared, payload_offset, pos).stamp
+}
 
 crate::handle::kind_aliases!(Spsc, "SPSC", producer::ProducerCore, consumer::ConsumerCore);

@@ -27,6 +27,10 @@ pub struct ProducerCore {
     capacity: u64,
     /// How the blocking calls wait for space.
     strategy: WaitStrategy,
+    /// Stamped slots (`FLAG_STAMPED`): `publish` stores each slot's stamp.
+    stamped: bool,
+    /// Offset of the payload in a slot (0, or after the stamp).
+    payload_offset: usize,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -62,7 +66,7 @@ fn read_head(
 impl ProducerCore {
     pub(crate) fn attach(ring: &Ring) -> Result<ProducerCore, HandleError> {
         let peer = Peer::register(ring, Role::Producer)?;
-        ring.claim_role(Role::Producer, &peer)?;
+        ring.claim_role(Role::Producer, &peer, crate::layout::Kind::Spsc)?;
         let h = ring.shared.header();
         // Acquire: pairs with the previous producer's Release store of tail,
         // so we continue exactly where it stopped.
@@ -83,15 +87,32 @@ impl ProducerCore {
             ring.release_role(Role::Producer, &peer);
             return Err(ring.corrupt("tail is too close to 2^64", tail).into());
         }
-        Ok(ProducerCore {
+        let core = ProducerCore {
             ring: ring.clone(),
             poison: ring.poison(),
             tail,
             cached_head: head,
             capacity,
             strategy: WaitStrategy::default(),
+            stamped: ring.geometry().stamped,
+            payload_offset: ring.geometry().payload_offset as usize,
             peer,
-        })
+        };
+        if core.stamped {
+            // A producer that died between its `tail` store and its stamp
+            // stores left published messages without stamps: stamp every
+            // message still in the ring again (the same values an honest
+            // producer wrote; a slot the consumer frees meanwhile gets a
+            // stamp of an older position, which it reads as "not yet").
+            // Release: each stamp publishes the payload, which our Acquire
+            // load of tail above made ours to publish; pairs with the
+            // Acquire load in `ConsumerCore::stamp_ready`.
+            for pos in head..tail {
+                super::stamp(&core.ring, core.payload_offset, pos)
+                    .store(pos + 1, Ordering::Release);
+            }
+        }
+        Ok(core)
     }
 
     /// Whether the ring is full because the consumer is gone (checked at most
@@ -166,16 +187,32 @@ impl ProducerCore {
         self.strategy = strategy;
     }
 
-    /// Makes `n` written slots visible to the consumer and wakes it if it sleeps.
+    /// Makes `n` written slots visible to the consumer and wakes it if it
+    /// sleeps: one `tail` store, then (stamped slots) each slot's stamp, then
+    /// one notify.
     #[inline]
     pub(crate) fn publish(&mut self, n: u64) {
         debug_assert!(self.tail + n - self.cached_head <= self.capacity);
+        let first = self.tail;
         self.tail += n;
         let h = self.ring.shared.header();
         // Release: publishes the slot bytes written before; pairs with the
         // Acquire load of tail in `ConsumerCore::refresh`.
         h.tail
             .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
+        if self.stamped {
+            for pos in first..self.tail {
+                // Release: the payloads and the tail store above happen
+                // before the stamp is seen; pairs with the Acquire load of a
+                // stamp in `ConsumerCore::stamp_ready`. So a consumer that
+                // saw a stamp reads the payload, and reads a tail no lower.
+                // (A Release store per stamp rather than one fence(Release)
+                // per batch: the same instructions on x86, and ThreadSanitizer
+                // does not model standalone fences.)
+                super::stamp(&self.ring, self.payload_offset, pos)
+                    .store(pos + 1, ordering!(Release, "spsc_stamp_relaxed"));
+            }
+        }
         h.data_event.notify_in(self.ring.shared.barrier);
     }
 }
@@ -226,11 +263,11 @@ impl ProducerSide for ProducerCore {
 
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
-        self.ring.shared.slot(pos).0
+        super::payload(&self.ring, self.payload_offset, pos)
     }
 
     fn spans(&self, claim: Span) -> Option<Spans> {
-        Some(contiguous(&self.ring, claim.pos, claim.len))
+        (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
     #[inline]
