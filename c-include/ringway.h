@@ -38,6 +38,24 @@
 #define RINGWAY_CREATE_UNLINK_ON_DROP 1
 
 /**
+ * `ringway_params.flags`: create the ring with the symmetric barrier (a
+ * full fence on both sides of every wait/notify handshake; parking costs
+ * other CPUs nothing). Any process can attach to such a ring. At most one
+ * of the two barrier flags; with neither, the ring gets the best mode this
+ * process can honour (asymmetric where it can register for `membarrier`).
+ */
+#define RINGWAY_CREATE_SYMMETRIC_BARRIER (1 << 4)
+
+/**
+ * `ringway_params.flags`: create the ring with the asymmetric barrier
+ * (notifies pay no hardware fence; a waiter about to sleep pays one
+ * `membarrier`, which interrupts the CPUs running ringway processes).
+ * Creation fails with `RINGWAY_ERR_UNSUPPORTED` in a process that cannot
+ * register for `membarrier`, and so does attaching from one.
+ */
+#define RINGWAY_CREATE_ASYMMETRIC_BARRIER (1 << 5)
+
+/**
  * `ringway_params.flags`, broadcast rings only: the producer waits for the
  * slowest live subscriber (dead ones are evicted) instead of lapping slow
  * subscribers (the default, *lossy*: a lapped subscriber counts what it
@@ -516,6 +534,11 @@ typedef struct ringway_info {
 } ringway_info;
 
 /**
+ * A ring's barrier mode, fixed at its creation (`ringway_ring_barrier`).
+ */
+typedef uint32_t ringway_barrier;
+
+/**
  * At the oldest record still in the ring.
  */
 #define RINGWAY_START_OLDEST 0
@@ -564,6 +587,16 @@ typedef struct ringway_info {
  * `ringway_broadcast_subscriber`). `capacity` counts bytes.
  */
 #define RINGWAY_KIND_BROADCAST 4
+
+/**
+ * `fence(SeqCst)` on both sides of the wait/notify handshake.
+ */
+#define RINGWAY_BARRIER_SYMMETRIC 1
+
+/**
+ * A compiler fence for notifiers; one `membarrier` per sleep for waiters.
+ */
+#define RINGWAY_BARRIER_ASYMMETRIC 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -1424,7 +1457,8 @@ const char *ringway_result_str(uint32_t result);
  *
  * # Errors
  * `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_EXISTS`, `_INVALID_ARGUMENT` (bad
- * parameters), `_NO_SPACE`, `_IO`.
+ * parameters, both barrier flags), `_UNSUPPORTED` (an asymmetric barrier
+ * this process cannot honour), `_NO_SPACE`, `_IO`.
  *
  * # Safety
  * `name` is a NUL-terminated string; `params` points to a `ringway_params`;
@@ -1450,11 +1484,12 @@ ringway_result ringway_ring_create_file(const char *path,
 
 /**
  * Creates a ring in an anonymous shared mapping, for threads of this process
- * and for children `fork`ed afterwards. `params.mode` and `params.flags`
- * are ignored.
+ * and for children `fork`ed afterwards. `params.mode` and
+ * `RINGWAY_CREATE_UNLINK_ON_DROP` are ignored; the barrier flags are not.
  *
  * # Errors
- * `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT`, `_IO`.
+ * `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT`, `_UNSUPPORTED` (an asymmetric
+ * barrier this process cannot honour), `_IO`.
  *
  * # Safety
  * `params` points to a `ringway_params`; `out` is writable.
@@ -1469,7 +1504,9 @@ ringway_result ringway_ring_create_anonymous(const struct ringway_params *params
  * # Errors
  * `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_NOT_FOUND`, `_WRONG_KIND`,
  * `_NOT_REGULAR_FILE`, `_WRONG_OWNER`, `_TOO_SMALL`, `_BAD_MAGIC`,
- * `_ABI_MISMATCH`, `_LAYOUT_MISMATCH`, `_NOT_READY`, `_BAD_HEADER`, `_IO`.
+ * `_ABI_MISMATCH`, `_LAYOUT_MISMATCH`, `_NOT_READY`, `_BAD_HEADER`,
+ * `_UNSUPPORTED` (an asymmetric ring, and this process cannot register for
+ * `membarrier`), `_IO`.
  *
  * # Safety
  * `name` is a NUL-terminated string; `out` is writable.
@@ -1525,6 +1562,18 @@ ringway_result ringway_ring_remove_file(const char *path);
  * `ring` is a live ring handle; `out` is writable.
  */
 ringway_result ringway_ring_info(const struct ringway_ring *ring, struct ringway_info *out);
+
+/**
+ * Writes the ring's barrier mode, fixed when it was created, to `*out`:
+ * `RINGWAY_BARRIER_SYMMETRIC` or `RINGWAY_BARRIER_ASYMMETRIC`.
+ *
+ * # Errors
+ * `RINGWAY_ERR_NULL`.
+ *
+ * # Safety
+ * `ring` is a live ring handle; `out` is writable.
+ */
+ringway_result ringway_ring_barrier(const struct ringway_ring *ring, ringway_barrier *out);
 
 /**
  * Cleans up after every handle of the ring whose process died: undoes its

@@ -10,7 +10,8 @@
 #  4. compiles the C tests with -std=c11 -Wall -Wextra -Wpedantic -Werror
 #     under ASan + UBSan, linked against the static AND the shared library,
 #     and runs them (API happy and error paths; record and broadcast rings,
-#     durable files; C <-> Rust across processes, 10^6 messages each way;
+#     durable files; C <-> Rust across processes, 10^6 messages each way; the
+#     barrier mode chosen from C, refused when invalid or unavailable;
 #     the scribbler: a forked child writes random bytes into the rings the
 #     C calls work on, RINGWAY_C_SCRIBBLE_WRITES, default 10^5); links a C++
 #     program against both;
@@ -99,7 +100,7 @@ run "$CXX" -std=c++11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ c-in
 
 step "compile the C tests (ASan + UBSan) against the static and the shared library"
 inc=(-Ic-include -Iffi/c-tests)
-for t in test_api test_records test_cross_process test_scribbler; do
+for t in test_api test_records test_cross_process test_scribbler test_barrier; do
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-static" \
         "$libdir/libringway.a" "${static_libs[@]}"
     run "$CC" "${warn[@]}" "${san[@]}" "${threads[@]}" "${inc[@]}" "ffi/c-tests/$t.c" -o "$work/$t-shared" \
@@ -125,6 +126,7 @@ for link in static shared; do
     run "$work/test_cxx-$link"
     run "$work/test_cross_process-$link" "$peer" "$count"
     run "$work/test_scribbler-$link" "$scribble_writes"
+    run "$work/test_barrier-$link"
 done
 
 step "build and run the C example (examples/c)"

@@ -77,12 +77,15 @@ pub use record_producer::{
 };
 pub use result::{ringway_result, ringway_result_str};
 pub use ring::{
-    ringway_info, ringway_kind, ringway_params, ringway_ring, ringway_ring_create_anonymous,
-    ringway_ring_create_file, ringway_ring_create_shm, ringway_ring_free, ringway_ring_info,
-    ringway_ring_lost, ringway_ring_open_file, ringway_ring_open_shm, ringway_ring_reap_dead,
-    ringway_ring_remove_file, ringway_ring_remove_shm, RINGWAY_CREATE_CHECKSUMS,
-    RINGWAY_CREATE_GATED, RINGWAY_CREATE_STAMPED, RINGWAY_CREATE_UNLINK_ON_DROP, RINGWAY_KIND_ANY,
-    RINGWAY_KIND_BROADCAST, RINGWAY_KIND_MPMC, RINGWAY_KIND_RECORD, RINGWAY_KIND_SPSC,
+    ringway_barrier, ringway_info, ringway_kind, ringway_params, ringway_ring,
+    ringway_ring_barrier, ringway_ring_create_anonymous, ringway_ring_create_file,
+    ringway_ring_create_shm, ringway_ring_free, ringway_ring_info, ringway_ring_lost,
+    ringway_ring_open_file, ringway_ring_open_shm, ringway_ring_reap_dead,
+    ringway_ring_remove_file, ringway_ring_remove_shm, RINGWAY_BARRIER_ASYMMETRIC,
+    RINGWAY_BARRIER_SYMMETRIC, RINGWAY_CREATE_ASYMMETRIC_BARRIER, RINGWAY_CREATE_CHECKSUMS,
+    RINGWAY_CREATE_GATED, RINGWAY_CREATE_STAMPED, RINGWAY_CREATE_SYMMETRIC_BARRIER,
+    RINGWAY_CREATE_UNLINK_ON_DROP, RINGWAY_KIND_ANY, RINGWAY_KIND_BROADCAST, RINGWAY_KIND_MPMC,
+    RINGWAY_KIND_RECORD, RINGWAY_KIND_SPSC,
 };
 pub use rpc::{
     ringway_rpc_client, ringway_rpc_client_call, ringway_rpc_client_connect,

@@ -9,7 +9,7 @@ use std::ffi::{c_char, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use ringway_core::{Kind, OpenOptions, Ring, RingBuilder};
+use ringway_core::{Barrier, Kind, OpenOptions, Ring, RingBuilder};
 
 use crate::boundary::{arg_cstr, arg_out, arg_ref, arg_str, boundary, call};
 use crate::error::{remove_error, Error};
@@ -39,6 +39,33 @@ pub const RINGWAY_KIND_BROADCAST: ringway_kind = 4;
 /// `ringway_params.flags`: remove the ring's name (shm) or file when the
 /// ring and its last handle are freed in the creating process.
 pub const RINGWAY_CREATE_UNLINK_ON_DROP: u32 = 1;
+/// `ringway_params.flags`: create the ring with the symmetric barrier (a
+/// full fence on both sides of every wait/notify handshake; parking costs
+/// other CPUs nothing). Any process can attach to such a ring. At most one
+/// of the two barrier flags; with neither, the ring gets the best mode this
+/// process can honour (asymmetric where it can register for `membarrier`).
+pub const RINGWAY_CREATE_SYMMETRIC_BARRIER: u32 = 1 << 4;
+/// `ringway_params.flags`: create the ring with the asymmetric barrier
+/// (notifies pay no hardware fence; a waiter about to sleep pays one
+/// `membarrier`, which interrupts the CPUs running ringway processes).
+/// Creation fails with `RINGWAY_ERR_UNSUPPORTED` in a process that cannot
+/// register for `membarrier`, and so does attaching from one.
+pub const RINGWAY_CREATE_ASYMMETRIC_BARRIER: u32 = 1 << 5;
+
+/// The barrier flags (any kind).
+const BARRIER_FLAGS: u32 = RINGWAY_CREATE_SYMMETRIC_BARRIER | RINGWAY_CREATE_ASYMMETRIC_BARRIER;
+
+/// A ring's barrier mode, fixed at its creation (`ringway_ring_barrier`).
+#[allow(non_camel_case_types)]
+pub type ringway_barrier = u32;
+
+/// `fence(SeqCst)` on both sides of the wait/notify handshake.
+pub const RINGWAY_BARRIER_SYMMETRIC: ringway_barrier = 1;
+/// A compiler fence for notifiers; one `membarrier` per sleep for waiters.
+pub const RINGWAY_BARRIER_ASYMMETRIC: ringway_barrier = 2;
+
+const _: () = assert!(RINGWAY_BARRIER_SYMMETRIC == Barrier::Symmetric as u32);
+const _: () = assert!(RINGWAY_BARRIER_ASYMMETRIC == Barrier::Asymmetric as u32);
 
 /// `ringway_params.flags`, broadcast rings only: the producer waits for the
 /// slowest live subscriber (dead ones are evicted) instead of lapping slow
@@ -151,6 +178,7 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
     }
     let kind = kind_of(params.kind)?;
     let known = RINGWAY_CREATE_UNLINK_ON_DROP
+        | BARRIER_FLAGS
         | match kind {
             Kind::Broadcast => RINGWAY_CREATE_GATED,
             Kind::Record => RINGWAY_CREATE_CHECKSUMS,
@@ -171,6 +199,10 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
         .capacity(params.capacity)
         .mode(mode)
         .unlink_on_drop(params.flags & RINGWAY_CREATE_UNLINK_ON_DROP != 0);
+    let builder = match barrier_of(params.flags)? {
+        Some(barrier) => builder.barrier(barrier),
+        None => builder,
+    };
     if matches!(kind, Kind::Record | Kind::Broadcast) {
         if params.slot_size != 0 || params.slot_align != 0 {
             return Err(Error::invalid(
@@ -189,6 +221,21 @@ fn builder(params: &ringway_params) -> Result<RingBuilder, Error> {
         .slot_size(params.slot_size)
         .slot_align(align)
         .stamped(params.flags & RINGWAY_CREATE_STAMPED != 0))
+}
+
+/// The barrier mode the creation flags ask for (`None`: the builder's
+/// default); both flags at once are refused.
+fn barrier_of(flags: u32) -> Result<Option<Barrier>, Error> {
+    const BOTH: u32 = RINGWAY_CREATE_SYMMETRIC_BARRIER | RINGWAY_CREATE_ASYMMETRIC_BARRIER;
+    match flags & BOTH {
+        0 => Ok(None),
+        RINGWAY_CREATE_SYMMETRIC_BARRIER => Ok(Some(Barrier::Symmetric)),
+        RINGWAY_CREATE_ASYMMETRIC_BARRIER => Ok(Some(Barrier::Asymmetric)),
+        _ => Err(Error::invalid(
+            "invalid barrier mode: RINGWAY_CREATE_SYMMETRIC_BARRIER and \
+             RINGWAY_CREATE_ASYMMETRIC_BARRIER are exclusive",
+        )),
+    }
 }
 
 fn open_options(kind: ringway_kind) -> Result<OpenOptions, Error> {
@@ -218,7 +265,8 @@ fn path_of(path: &std::ffi::CStr) -> &Path {
 ///
 /// # Errors
 /// `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_EXISTS`, `_INVALID_ARGUMENT` (bad
-/// parameters), `_NO_SPACE`, `_IO`.
+/// parameters, both barrier flags), `_UNSUPPORTED` (an asymmetric barrier
+/// this process cannot honour), `_NO_SPACE`, `_IO`.
 ///
 /// # Safety
 /// `name` is a NUL-terminated string; `params` points to a `ringway_params`;
@@ -270,11 +318,12 @@ pub unsafe extern "C" fn ringway_ring_create_file(
 }
 
 /// Creates a ring in an anonymous shared mapping, for threads of this process
-/// and for children `fork`ed afterwards. `params.mode` and `params.flags`
-/// are ignored.
+/// and for children `fork`ed afterwards. `params.mode` and
+/// `RINGWAY_CREATE_UNLINK_ON_DROP` are ignored; the barrier flags are not.
 ///
 /// # Errors
-/// `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT`, `_IO`.
+/// `RINGWAY_ERR_NULL`, `_INVALID_ARGUMENT`, `_UNSUPPORTED` (an asymmetric
+/// barrier this process cannot honour), `_IO`.
 ///
 /// # Safety
 /// `params` points to a `ringway_params`; `out` is writable.
@@ -300,7 +349,9 @@ pub unsafe extern "C" fn ringway_ring_create_anonymous(
 /// # Errors
 /// `RINGWAY_ERR_NULL`, `_INVALID_NAME`, `_NOT_FOUND`, `_WRONG_KIND`,
 /// `_NOT_REGULAR_FILE`, `_WRONG_OWNER`, `_TOO_SMALL`, `_BAD_MAGIC`,
-/// `_ABI_MISMATCH`, `_LAYOUT_MISMATCH`, `_NOT_READY`, `_BAD_HEADER`, `_IO`.
+/// `_ABI_MISMATCH`, `_LAYOUT_MISMATCH`, `_NOT_READY`, `_BAD_HEADER`,
+/// `_UNSUPPORTED` (an asymmetric ring, and this process cannot register for
+/// `membarrier`), `_IO`.
 ///
 /// # Safety
 /// `name` is a NUL-terminated string; `out` is writable.
@@ -407,6 +458,29 @@ pub unsafe extern "C" fn ringway_ring_info(
         };
         // SAFETY: `out` is non-null and writable.
         unsafe { out.write(info) };
+        Ok(())
+    })
+}
+
+/// Writes the ring's barrier mode, fixed when it was created, to `*out`:
+/// `RINGWAY_BARRIER_SYMMETRIC` or `RINGWAY_BARRIER_ASYMMETRIC`.
+///
+/// # Errors
+/// `RINGWAY_ERR_NULL`.
+///
+/// # Safety
+/// `ring` is a live ring handle; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ringway_ring_barrier(
+    ring: *const ringway_ring,
+    out: *mut ringway_barrier,
+) -> ringway_result {
+    call("ringway_ring_barrier", || {
+        // SAFETY: the caller's promise on `ring`.
+        let ring = &unsafe { arg_ref(ring, "ring") }?.ring;
+        let out = arg_out(out, "out")?;
+        // SAFETY: `out` is non-null and writable.
+        unsafe { out.write(ring.barrier().as_raw()) };
         Ok(())
     })
 }

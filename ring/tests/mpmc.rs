@@ -22,6 +22,39 @@ fn ring_u64(capacity: u64) -> Ring {
         .unwrap()
 }
 
+/// A one-message call that meets a peer in the middle of its step at its
+/// cursor waits for it only a bounded time (`PEER_SPIN_ROUNDS`), then
+/// reports `Busy`: on a push while a consumer holds the slot at `tail`
+/// unreleased, on a pop while a producer holds the position at `head`
+/// unpublished.
+#[test]
+fn a_peer_mid_step_costs_a_try_call_a_bounded_wait() {
+    let ring = ring_u64(4);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+    for i in 0..4 {
+        tx.try_push(i).unwrap();
+    }
+    assert_eq!(tx.try_push(4), Err(PushError::Full(4)));
+    // The consumer claimed position 0 (tail - head = 3 < capacity): the
+    // slot at tail is being read, not full, and the producer waits for it,
+    // a bounded time.
+    let chunk = rx.read_chunk(1).unwrap();
+    assert_eq!(chunk.len(), 1);
+    assert_eq!(tx.try_push(4), Err(PushError::Busy(4)));
+    drop(chunk);
+    assert_eq!(tx.try_push(4), Ok(()));
+    for i in 1..5 {
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    // The producer claimed position 5 and has not published it.
+    let held = tx.write_chunk(1).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(rx.try_pop(), Err(PopError::Busy));
+    held.commit(0);
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+}
+
 #[test]
 fn full_and_empty_are_results_not_panics() {
     let ring = ring_u64(4);

@@ -4,8 +4,11 @@ use std::time::Instant;
 
 use ringway_sync::WaitStrategy;
 
-use super::stamp::{Seen, Stamps, SKIP};
-use super::{check_kind, claim_until, claimable, Claim, Slot, MAX_ATTEMPTS, SKIP_BATCH};
+use super::stamp::{Seen, Stamps, READY, SKIP};
+use super::{
+    backoff, check_kind, claim_until, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS,
+    SKIP_BATCH,
+};
 use crate::error::PopError;
 use crate::error::Role;
 use crate::error::Waited;
@@ -55,6 +58,45 @@ impl ConsumerCore {
             self.peer.settled();
         }
         claimed
+    }
+
+    /// The common case of `claim_message`, inline: the slot at `head` holds
+    /// a message of its lap and the CAS wins. `None` for anything else
+    /// (empty, busy, skipped positions, a lost race, a stale or impossible
+    /// stamp, a poisoned ring), which the caller hands to `claim_message`.
+    /// The atomics and orderings are those of `claim_inner`, with `n = 1`.
+    #[inline]
+    fn claim_single(&mut self) -> Option<u64> {
+        self.ring.check_poison().ok()?;
+        let header = self.ring.shared.header();
+        // Acquire: as in `claim_inner`.
+        let head = header
+            .head
+            .load(ordering!(Acquire, "mpmc_read_head_relaxed"));
+        let slot = self.slot(head);
+        // Acquire: as in `claim_inner` (pairs with the producer's Release
+        // store in `ProducerCore::publish`: the payload is visible).
+        let stamp = slot
+            .stamp
+            .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
+        if stamp != self.stamps.at(head, READY) {
+            return None;
+        }
+        self.peer.pending(head, 1);
+        // AcqRel / Acquire: as in `claim_inner`. On failure the record
+        // stays pending: `claim_message`, which the caller runs next,
+        // re-records or settles it.
+        header
+            .head
+            .compare_exchange(
+                head,
+                head.wrapping_add(1),
+                ordering!(AcqRel, "mpmc_head_cas_relaxed"),
+                Ordering::Acquire,
+            )
+            .ok()?;
+        self.ring.shared.access.read(slot.idx);
+        Some(head)
     }
 
     fn claim_inner(&mut self, want: u64, until_message: bool) -> Result<Span, Claim> {
@@ -167,6 +209,31 @@ impl ConsumerCore {
             .notify_in(self.ring.shared.barrier);
     }
 
+    /// Frees the skipped positions `pos..pos + skips` in front of a claimed
+    /// message (at `pos + skips`), then wakes sleeping producers. Unlike
+    /// `release`, the claim record is not settled but narrowed to the
+    /// message: a consumer killed before it releases the message leaves a
+    /// record of it, and the reaper frees it (`heal::free_claimed`). A
+    /// reaper that read the wider record meanwhile finds the skipped
+    /// positions freed already (their stamps are of a later lap), so its
+    /// stamp CAS leaves them alone.
+    fn release_skipped(&mut self, pos: u64, skips: u64) {
+        for i in 0..skips {
+            let p = pos.wrapping_add(i);
+            // Release: as in `release`.
+            self.slot(p).stamp.store(
+                self.stamps.released(p),
+                ordering!(Release, "mpmc_release_relaxed"),
+            );
+        }
+        self.peer.pending(pos.wrapping_add(skips), 1);
+        self.ring
+            .shared
+            .header()
+            .space_event
+            .notify_in(self.ring.shared.barrier);
+    }
+
     /// Claims the next message, passing over skipped positions: its position.
     ///
     /// Skipped positions are claimed and freed in batches of at most
@@ -181,9 +248,13 @@ impl ConsumerCore {
             let claimed = self.claim(budget.min(SKIP_BATCH), true)?;
             budget -= claimed.len.min(budget);
             if claimed.skips < claimed.len {
-                // The last position holds the message; the ones before are skipped.
-                self.release(claimed.pos, claimed.skips);
-                return Ok(claimed.pos.wrapping_add(claimed.skips));
+                // The last position holds the message; the ones before are
+                // skipped: free them, keeping the message recorded.
+                let message = claimed.pos.wrapping_add(claimed.skips);
+                if claimed.skips > 0 {
+                    self.release_skipped(claimed.pos, claimed.skips);
+                }
+                return Ok(message);
             }
             self.release(claimed.pos, claimed.len);
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -246,7 +317,25 @@ impl ConsumerSide for ConsumerCore {
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
-        Claim::into_seam(self.claim_message(None).map(|pos| Span::new(pos, 1)))
+        if let Some(pos) = self.claim_single() {
+            return Ok(Span::new(pos, 1));
+        }
+        let mut round = 0;
+        loop {
+            match self.claim_message(None) {
+                Ok(pos) => return Ok(Span::new(pos, 1)),
+                Err(Claim::Corrupt(e)) => return Err(e),
+                Err(Claim::Unavailable) => {}
+            }
+            // A producer holds the position at `head` (claimed, not yet
+            // published): most likely between its CAS and its stamp store.
+            // Wait for it a bounded time before reporting `Busy`.
+            if round >= peer_spin_rounds() || !matches!(self.why_unavailable(), PopError::Busy) {
+                return Ok(Span::default());
+            }
+            backoff(round);
+            round += 1;
+        }
     }
 
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
@@ -342,5 +431,61 @@ impl ConsumerCore {
             self.capacity,
             |pos, stamp| stamps.for_consumer(pos, stamp),
         )
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::mpmc::heal::PENDING;
+    use crate::{Kind, RingBuilder};
+
+    /// The record a consumer holds while it owns a message it has not
+    /// released yet: `(pos, len)` without the pending bit.
+    fn record(rx: &ConsumerCore) -> (u64, u64) {
+        let entry = rx.peer.entry();
+        (
+            entry.claim_pos.load(Ordering::Relaxed),
+            entry.claim_len.load(Ordering::Relaxed) & !PENDING,
+        )
+    }
+
+    /// Between claiming a message and releasing it, a consumer's record
+    /// names the message, whether the claim went the inline way or passed
+    /// over skipped positions first: a consumer killed there is healed
+    /// (`heal::free_claimed` frees the slot and counts the message lost).
+    /// Before this was fixed, `claim_message` settled the record (length 0)
+    /// before returning, and such a death left the slot held for ever.
+    #[test]
+    fn a_claimed_message_stays_recorded_until_released() {
+        let ring = RingBuilder::new(Kind::Mpmc)
+            .capacity(8)
+            .message::<u64>()
+            .create_anonymous()
+            .unwrap();
+        let mut tx = crate::mpmc::Producer::<u64>::attach(&ring).unwrap();
+        let mut rx = ConsumerCore::attach(&ring).unwrap();
+        let stamps = Stamps::new(8);
+
+        // Inline path: the message at head.
+        tx.try_push(10).unwrap();
+        let pos = rx.claim_single().unwrap();
+        assert_eq!((pos, record(&rx)), (0, (0, 1)));
+        rx.release(pos, 1);
+        assert_eq!(record(&rx), (pos, 0));
+
+        // Three skipped positions (a dropped chunk), then a message: the
+        // slow path frees the skipped ones and keeps the message recorded.
+        tx.write_chunk(3).unwrap().commit(0);
+        tx.try_push(11).unwrap();
+        assert_eq!(rx.claim_single(), None);
+        let pos = rx.claim_message(None).unwrap();
+        assert_eq!((pos, record(&rx)), (4, (4, 1)));
+        for q in 1..4 {
+            let stamp = rx.slot(q).stamp.load(Ordering::Relaxed);
+            assert_eq!(stamp, stamps.released(q), "skipped position {q} freed");
+        }
+        rx.release(pos, 1);
+        assert_eq!(record(&rx).1, 0);
     }
 }

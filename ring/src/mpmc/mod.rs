@@ -102,7 +102,12 @@
 //! Producers read `head` only to tell `Busy` from `Full` after a push found
 //! no free slot, and consumers read `tail` only to tell `Busy` from `Empty`
 //! after a pop found nothing (see below): each side otherwise reads only its
-//! own cursor and the stamps.
+//! own cursor and the stamps. A one-message call (`try_push`, `try_pop`)
+//! that finds the other side `Busy` (a producer between claim and publish at
+//! `head`; a consumer between claim and release one lap behind `tail`)
+//! waits for it a bounded time ([`PEER_SPIN_ROUNDS`] of backoff, as
+//! `ArrayQueue` waits without a bound) before it reports `Busy`: that step
+//! takes nanoseconds, and giving up the thread costs microseconds.
 //!
 //! # Empty, Busy, and who waits on whom
 //!
@@ -238,6 +243,40 @@ pub const MAX_ATTEMPTS: u32 = 128;
 /// Most skipped positions a consumer passes over with one CAS (and between
 /// two looks at its deadline).
 pub const SKIP_BATCH: u64 = 4096;
+
+/// How many backoff rounds `try_push` / `try_pop` wait for a peer caught in
+/// the middle of its step at our cursor (a producer between its claim and
+/// its publish, at `head`; a consumer between its claim and its release,
+/// one lap behind `tail`) before reporting `Busy` / `Full`. Round `k` spins
+/// `2^min(k, 6)` times: 191 spin hints in all, a few microseconds, the most
+/// a stalled or dead peer adds to one such call. `ArrayQueue` waits for
+/// such a peer without a bound.
+pub const PEER_SPIN_ROUNDS: u32 = 8;
+
+/// Waits round `round` of a backoff: `2^min(round, 6)` spin hints (one
+/// under loom, whose models gain nothing from more).
+#[inline]
+pub(crate) fn backoff(round: u32) {
+    #[cfg(not(loom))]
+    for _ in 0..1u32 << round.min(6) {
+        crate::loom::spin_loop();
+    }
+    #[cfg(loom)]
+    {
+        let _ = round;
+        crate::loom::spin_loop();
+    }
+}
+
+/// `PEER_SPIN_ROUNDS`, or none under loom (the rounds only repeat a claim
+/// the models already explore, and multiply their interleavings).
+pub(crate) const fn peer_spin_rounds() -> u32 {
+    if cfg!(loom) {
+        0
+    } else {
+        PEER_SPIN_ROUNDS
+    }
+}
 
 /// Why a claim got nothing.
 #[derive(Debug)]

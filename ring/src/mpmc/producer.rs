@@ -4,8 +4,10 @@ use std::time::Instant;
 
 use ringway_sync::WaitStrategy;
 
-use super::stamp::{Seen, Stamps, READY, SKIP};
-use super::{check_kind, claim_until, claimable, Claim, Slot, MAX_ATTEMPTS};
+use super::stamp::{Seen, Stamps, FREE, READY, SKIP};
+use super::{
+    backoff, check_kind, claim_until, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS,
+};
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
@@ -55,6 +57,46 @@ impl ProducerCore {
             self.peer.settled();
         }
         claimed
+    }
+
+    /// The common case of a one-slot claim, inline: the slot at `tail` is
+    /// free for its lap and the CAS wins. `None` for anything else (full, a
+    /// lost race, a stale or impossible stamp, a poisoned ring), which the
+    /// caller hands to `claim` (it retries, classifies and reports). The
+    /// atomics and orderings are those of `claim_inner`, with `n = 1`.
+    #[inline]
+    fn claim_single(&mut self) -> Option<u64> {
+        self.ring.check_poison().ok()?;
+        let header = self.ring.shared.header();
+        // Acquire: as in `claim_inner`.
+        let tail = header
+            .tail
+            .load(ordering!(Acquire, "mpmc_read_tail_relaxed"));
+        let slot = self.slot(tail);
+        // Acquire: as in `claim_inner` (pairs with the consumer's Release
+        // store in `ConsumerCore::release`).
+        let stamp = slot
+            .stamp
+            .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
+        // Exactly `Stamps::for_producer(tail, stamp) == Seen::Claimable`.
+        if stamp != self.stamps.at(tail, FREE) {
+            return None;
+        }
+        self.peer.pending(tail, 1);
+        // AcqRel / Acquire: as in `claim_inner`. On failure the record
+        // stays pending: `claim`, which the caller runs next, re-records or
+        // settles it.
+        header
+            .tail
+            .compare_exchange(
+                tail,
+                tail.wrapping_add(1),
+                ordering!(AcqRel, "mpmc_tail_cas_relaxed"),
+                Ordering::Acquire,
+            )
+            .ok()?;
+        self.ring.shared.access.write(slot.idx);
+        Some(tail)
     }
 
     fn claim_inner(&mut self, want: u64) -> Result<(u64, u64), Claim> {
@@ -192,7 +234,21 @@ impl ProducerSide for ProducerCore {
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
-        ProducerSide::claim(self, 1)
+        if let Some(pos) = self.claim_single() {
+            return Ok(Span::new(pos, 1));
+        }
+        let mut round = 0;
+        loop {
+            let claimed = ProducerSide::claim(self, 1)?;
+            // A consumer holds the slot at `tail` (it claimed the position
+            // one lap behind and has not released it yet): wait for it a
+            // bounded time before reporting `Busy`.
+            if claimed.len > 0 || round >= peer_spin_rounds() || !self.held_by_consumer() {
+                return Ok(claimed);
+            }
+            backoff(round);
+            round += 1;
+        }
     }
 
     #[inline]
