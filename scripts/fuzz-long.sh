@@ -14,9 +14,9 @@ for target in open ops; do
     start=$(date +%s)
     log="$scratch/log"
     if ! cargo +nightly fuzz run "$target" "$scratch" "corpus/$target" -- \
-        -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
+        -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
         tail -40 "$log"
-        echo "fuzz $target: CRASH (input in fuzz/artifacts/$target)"
+        echo "fuzz $target: CRASH or HANG (an input ran over 10 s; input in fuzz/artifacts/$target)"
         rm -rf "$scratch"
         exit 1
     fi

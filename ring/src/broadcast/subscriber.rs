@@ -136,9 +136,22 @@ impl Subscriber {
     /// Starts over if lapped meanwhile.
     fn locate(&mut self, k: usize) -> Result<(u64, Option<u32>), CorruptError> {
         let mut last = VecDeque::with_capacity(k.min(1024));
+        let mut walked_from = None;
         'walk: loop {
             last.clear();
             let oldest = self.oldest()?;
+            // A lap means the producer overwrote a record we walked past, so
+            // it moved `oldest` beyond it first (it stores head before tail):
+            // a walk that is lapped again from the same `oldest` faces cursors
+            // no producer left (tail more than a lap ahead of oldest), and
+            // would restart forever (found by the fuzz `open` target).
+            if walked_from.is_some_and(|from| oldest <= from) {
+                return Err(corrupt(
+                    "broadcast producer lapped the join walk without moving oldest",
+                    oldest,
+                ));
+            }
+            walked_from = Some(oldest);
             let mut first = None;
             let mut next_seq = None;
             let mut pos = oldest;
@@ -146,7 +159,7 @@ impl Subscriber {
                 match self.step(pos)? {
                     Step::Lapped => continue 'walk,
                     Step::End => break,
-                    Step::Skip(size) => pos += size,
+                    Step::Skip(size) => pos = advance(pos, size)?,
                     Step::Record(size, seq) => {
                         first.get_or_insert((pos, seq));
                         next_seq = Some(seq.wrapping_add(1));
@@ -156,7 +169,7 @@ impl Subscriber {
                             }
                             last.push_back((pos, seq));
                         }
-                        pos += size;
+                        pos = advance(pos, size)?;
                     }
                 }
             }
@@ -210,7 +223,8 @@ impl Subscriber {
         // Acquire: pairs with the producer's Release store of tail, so the
         // `oldest` stored before it is visible to `resume`.
         let tail = self.ring.shared.header().tail.load(Ordering::Acquire);
-        tail > pos + self.capacity
+        // `tail > pos + capacity` without overflow for hostile positions.
+        tail.saturating_sub(self.capacity) > pos
     }
 
     /// `look` (which looks at the poison flag first), with the truncation
@@ -262,7 +276,7 @@ impl Subscriber {
                 continue;
             }
             let size = size.ok_or(corrupt("broadcast record length runs past the ring", m))?;
-            self.pos = pos + size;
+            self.pos = advance(pos, size)?;
             self.publish_cursor();
             if kind == DATA {
                 return Ok(Look::Data {
@@ -435,4 +449,11 @@ enum Step {
     Skip(u64),
     End,
     Lapped,
+}
+
+/// `pos + size`, or a corrupt error when a hostile position would wrap the
+/// 64-bit byte count.
+fn advance(pos: u64, size: u64) -> Result<u64, CorruptError> {
+    pos.checked_add(size)
+        .ok_or_else(|| corrupt("broadcast position overflows 64 bits", pos))
 }

@@ -250,3 +250,37 @@ fn a_slow_subscriber_never_sees_a_torn_record() {
     assert_eq!(got + sub.missed(), u64::from(total));
     eprintln!("received {got}, missed {}", sub.missed());
 }
+
+#[test]
+fn a_join_walk_facing_cursors_more_than_a_lap_apart_is_an_error_not_a_hang() {
+    // Found by the fuzz `open` target: with tail more than a lap ahead of
+    // oldest (no producer leaves that), every step of the join walk reads as
+    // lapped and the walk restarted forever.
+    let ring = ring(512, false);
+    let mut tx = Producer::attach(&ring).unwrap();
+    tx.try_push(b"one").unwrap();
+    drop(tx);
+    let header = ring.shared.header();
+    let head = header.head.load(Ordering::Relaxed);
+    header.tail.store(head + 4 * 512, Ordering::Relaxed);
+    for start in [Start::Oldest, Start::Newest, Start::Back(3), Start::Next] {
+        match Subscriber::attach(&ring, start) {
+            Err(HandleError::Corrupt(e)) => {
+                assert!(e.to_string().contains("lapped"), "{e}")
+            }
+            other => panic!("{start:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn positions_near_the_end_of_u64_are_an_error_not_an_overflow() {
+    let ring = ring(512, false);
+    let header = ring.shared.header();
+    header.head.store(u64::MAX - 15, Ordering::Relaxed);
+    header.tail.store(u64::MAX - 15, Ordering::Relaxed);
+    // Whatever the walk makes of it, it returns (an error or a subscriber)
+    // instead of panicking on an overflow or hanging.
+    let _ = Subscriber::attach(&ring, Start::Oldest);
+    let _ = Subscriber::attach(&ring, Start::Next);
+}
