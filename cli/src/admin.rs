@@ -98,12 +98,43 @@ fn alive(pid: u32) -> &'static str {
     }
 }
 
-fn role(pid: u32) -> String {
+/// A process by pid: "free" for 0, else the pid and whether it runs.
+fn process(pid: u32) -> String {
     if pid == 0 {
         "free".to_owned()
     } else {
         format!("pid {pid} ({})", alive(pid))
     }
+}
+
+/// Who holds `role` of an SPSC ring: the header's role word names a peer
+/// entry (not a pid), so the holder is read from the peer table.
+fn role(ring: &Ring, role: Role) -> String {
+    match ring.peers().into_iter().find(|p| p.role == Some(role)) {
+        None => "free".to_owned(),
+        Some(p) => format!(
+            "pid {} ({})",
+            p.pid,
+            match p.liveness {
+                ringway::peer::Liveness::Alive => "alive",
+                ringway::peer::Liveness::Dead => "gone",
+                ringway::peer::Liveness::Free => "left",
+            }
+        ),
+    }
+}
+
+/// The SPSC roles of the named ring, for an `ls` row.
+fn spsc_roles(name: &str) -> Option<String> {
+    let ring = OpenOptions::new()
+        .allow_other_owner(true)
+        .open_shm(name)
+        .ok()?;
+    Some(format!(
+        "producer {}, consumer {}",
+        role(&ring, Role::Producer),
+        role(&ring, Role::Consumer)
+    ))
 }
 
 /// The `info` report of an open ring.
@@ -171,7 +202,7 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
     let _ = writeln!(
         out,
         "creator         {}, start time {}",
-        role(id.creator_pid),
+        process(id.creator_pid),
         id.creator_start_time
     );
     if bytes {
@@ -186,8 +217,8 @@ pub(crate) fn describe(ring: &Ring, name: &str) -> String {
         );
     }
     if g.kind == Kind::Spsc {
-        let _ = writeln!(out, "producer        {}", role(s.producer_owner));
-        let _ = writeln!(out, "consumer        {}", role(s.consumer_owner));
+        let _ = writeln!(out, "producer        {}", role(ring, Role::Producer));
+        let _ = writeln!(out, "consumer        {}", role(ring, Role::Consumer));
     }
     // Record producers and broadcast subscribers are listed above, from the
     // peer table.
@@ -255,7 +286,7 @@ pub(crate) fn info(name: &str) -> Result<(), Failure> {
             let id = copy.identity();
             fail!(
                 "{shown} is not initialised: created by {}, ABI {}; retry, or remove it if its creator is gone",
-                role(id.creator_pid),
+                process(id.creator_pid),
                 id.abi_version
             )
         }
@@ -272,11 +303,8 @@ fn ls_row(probe: &Probe, name: &str) -> Option<String> {
     Some(match probe {
         Probe::Ready(copy) => match copy.validate() {
             Ok(g) => {
-                let (producer, consumer) = copy.role_owners();
                 let roles = match g.kind {
-                    Kind::Spsc => {
-                        format!("producer {}, consumer {}", role(producer), role(consumer))
-                    }
+                    Kind::Spsc => spsc_roles(name).unwrap_or_else(|| "roles unknown".to_string()),
                     Kind::Mpmc => match peer_count(name) {
                         Some(n) => format!("{n} peers registered"),
                         None => "peers unknown".to_string(),
@@ -311,7 +339,7 @@ fn ls_row(probe: &Probe, name: &str) -> Option<String> {
             let gone = !copy.creator_alive();
             format!(
                 "initialising, created by {}{}",
-                role(copy.identity().creator_pid),
+                process(copy.identity().creator_pid),
                 if gone {
                     "; `ringway rm` removes it"
                 } else {

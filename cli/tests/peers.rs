@@ -151,3 +151,39 @@ fn gc_reaps_dead_peers_and_removes_rings_whose_peers_all_died() {
     assert!(out.contains("did remove"), "{out}");
     assert!(fails(&["info", name.as_str()]).contains("no ring"));
 }
+
+#[test]
+fn info_and_ls_name_the_pid_that_holds_an_spsc_role() {
+    // The header's role word names a peer entry since the peer table came;
+    // `info` and `ls` printed that word as if it were a pid.
+    let name = Name::new("role-pid");
+    ok(&[
+        "create",
+        name.as_str(),
+        "--capacity",
+        "8",
+        "--slot-size",
+        "64",
+    ]);
+    let reader = Reaped(
+        ringway()
+            .args(["cat", name.as_str(), "--read"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = reader.0.id();
+    wait_for_info(name.as_str(), &format!("consumer        pid {pid} (alive)"));
+    assert!(ok(&["info", name.as_str()]).contains("producer        free"));
+    let ls = ok(&["ls"]);
+    let row = ls
+        .lines()
+        .find(|l| l.starts_with(name.as_str()))
+        .unwrap_or_else(|| panic!("no row for {} in\n{ls}", name.as_str()));
+    assert!(
+        row.contains(&format!("producer free, consumer pid {pid} (alive)")),
+        "{row}"
+    );
+    drop(reader);
+    ok(&["rm", name.as_str()]);
+}
