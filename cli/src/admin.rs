@@ -110,18 +110,10 @@ fn process(pid: u32) -> String {
 /// Who holds `role` of an SPSC ring: the header's role word names a peer
 /// entry (not a pid), so the holder is read from the peer table.
 fn role(ring: &Ring, role: Role) -> String {
-    match ring.peers().into_iter().find(|p| p.role == Some(role)) {
-        None => "free".to_owned(),
-        Some(p) => format!(
-            "pid {} ({})",
-            p.pid,
-            match p.liveness {
-                ringway::peer::Liveness::Alive => "alive",
-                ringway::peer::Liveness::Dead => "gone",
-                ringway::peer::Liveness::Free => "left",
-            }
-        ),
-    }
+    ring.peers()
+        .iter()
+        .find(|p| p.role == Some(role))
+        .map_or_else(|| "free".to_owned(), crate::byteinfo::peer)
 }
 
 /// The SPSC roles of the named ring, for an `ls` row.

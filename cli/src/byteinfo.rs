@@ -23,7 +23,7 @@ fn who(pid: u32, start: Option<u64>) -> String {
 }
 
 /// `pid N (alive|DEAD ...)` of a peer-table entry, as `info` lists peers.
-fn peer(p: &PeerInfo) -> String {
+pub(crate) fn peer(p: &PeerInfo) -> String {
     let live = match p.liveness {
         Liveness::Alive => "alive",
         Liveness::Dead => "DEAD, not reaped yet",
