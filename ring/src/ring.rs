@@ -322,22 +322,6 @@ impl Ring {
         self.check_poison().err().unwrap_or(e)
     }
 
-    /// The end of one slice of a blocking wait until `deadline`: at most
-    /// [`LIVENESS_SLICE`](crate::peer::LIVENESS_SLICE) from now, so that a
-    /// wait whose futex word was lost to a truncation (a private zero page
-    /// that nobody wakes) comes back to look at the poison flag.
-    pub(crate) fn slice_of(deadline: Option<std::time::Instant>) -> Option<std::time::Instant> {
-        // Under loom a timed wait never sleeps (see `peer::wait`): unsliced.
-        if cfg!(loom) {
-            return deadline;
-        }
-        let slice = std::time::Instant::now().checked_add(crate::peer::LIVENESS_SLICE);
-        match (deadline, slice) {
-            (Some(d), Some(s)) => Some(d.min(s)),
-            (d, s) => d.or(s),
-        }
-    }
-
     /// The error for an impossible value read from the ring: the truncation
     /// error when the ring was poisoned (the value came from a zero page the
     /// SIGBUS handler mapped), else `what` and `value`.

@@ -398,20 +398,23 @@ impl Subscriber {
             }
             let this = &*self;
             let (shared, pos, capacity) = (&this.ring.shared, this.pos, this.capacity);
-            // In slices (`Ring::slice_of`): a slice ending early is not a
-            // timeout; the loop looks again (and at the poison flag). The
-            // producer's liveness is looked at after each slice.
+            // The producer's liveness is looked at after each slice of the
+            // wait (`peer::wait_sliced`); a poisoned ring ends the wait, and
+            // `look` reports it.
             match peer::wait_sliced(
                 &shared.header().data_event,
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
-                crate::ring::Ring::slice_of(deadline),
+                deadline,
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 || {
                     // Acquire: as in `look` (which re-reads both).
                     let s = stamp(shared, pos).load(Ordering::Acquire);
                     let tail = shared.header().tail.load(Ordering::Acquire);
-                    (s & !15 == pos && s != pos || tail > pos + capacity).then_some(())
+                    (s & !15 == pos && s != pos
+                        || tail.saturating_sub(capacity) > pos
+                        || this.ring.check_poison().is_err())
+                    .then_some(())
                 },
                 || this.peer.gone(Role::Producer),
                 || this.peer.unreport(),

@@ -160,8 +160,9 @@ impl ConsumerCore {
     }
 
     /// As `front`, waiting on the data event until `deadline`, in slices
-    /// (`Ring::slice_of`) that look at the producers' liveness (and bury
-    /// dead ones' claims) and, through the loop, at the poison flag.
+    /// (`peer::wait_sliced`) that look at the producers' liveness (and bury
+    /// dead ones' claims); a poisoned ring ends the wait, and `front`
+    /// reports it.
     fn front_until(&mut self, deadline: Option<Instant>) -> Result<u32, Waited> {
         loop {
             if let Some(len) = self.front().map_err(Waited::Corrupt)? {
@@ -173,16 +174,17 @@ impl ConsumerCore {
             let this = &*self;
             let shared = &this.ring.shared;
             let frame = Frame::of(shared, this.head);
-            // A slice ending early is not a timeout: the loop looks again
-            // (and at the poison flag) before it waits on.
             match peer::wait_sliced(
                 &shared.header().data_event,
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
-                crate::ring::Ring::slice_of(deadline),
+                deadline,
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 // Acquire: as in `front` (which re-reads it).
-                || (frame.stamp.load(Ordering::Acquire) != 0).then_some(()),
+                || {
+                    (frame.stamp.load(Ordering::Acquire) != 0 || this.ring.check_poison().is_err())
+                        .then_some(())
+                },
                 || this.peer.gone_at(Role::Producer, Some(this.head)),
                 || this.peer.unreport(),
             ) {

@@ -172,8 +172,8 @@ impl ProducerCore {
         }
     }
 
-    /// Claims, waiting on the space event while the ring is full (in
-    /// slices: `Ring::slice_of`).
+    /// Claims, waiting on the space event while the ring is full (the wait
+    /// ends on a poisoned ring too, so the claim that follows reports it).
     fn claim_until(&mut self, size: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         loop {
             match self.claim(size) {
@@ -186,14 +186,13 @@ impl ProducerCore {
             }
             let (header, capacity) = (self.ring.shared.header(), self.capacity);
             let this = &*self;
-            // One slice (`Ring::slice_of`), then the loop claims again (and
-            // looks at the poison flag); the consumer's liveness is looked
-            // at after each slice.
+            // The consumer's liveness is looked at after each slice of the
+            // wait (`peer::wait_sliced`).
             match peer::wait_sliced(
                 &header.space_event,
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
-                Ring::slice_of(deadline),
+                deadline,
                 |on| this.peer.note_wait(WAIT_SPACE, on),
                 || {
                     // Acquire: as in `fits`.
@@ -201,8 +200,12 @@ impl ProducerCore {
                     // Relaxed: as in `claim`.
                     let tail = header.tail.load(Ordering::Relaxed);
                     let (need, _) = claim_bytes(tail, size, capacity);
-                    // An impossible pair is reported by the `claim` that follows.
-                    (tail < head || tail - head + need <= capacity).then_some(())
+                    // An impossible pair, or a truncated ring, is reported by
+                    // the `claim` that follows.
+                    (tail < head
+                        || tail - head + need <= capacity
+                        || this.ring.check_poison().is_err())
+                    .then_some(())
                 },
                 || this.peer.gone(Role::Consumer),
                 || this.peer.unreport(),
