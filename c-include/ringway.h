@@ -107,7 +107,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 7
+#define RINGWAY_LAYOUT_VERSION 8
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an

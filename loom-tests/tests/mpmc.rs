@@ -6,6 +6,7 @@
 // mutation: mpmc_head_cas_relaxed mpmc
 // mutation: mpmc_read_tail_relaxed mpmc
 // mutation: mpmc_tail_cas_relaxed mpmc
+// mutation: mpmc_claimed_relaxed mpmc
 //! loom models of the MPMC protocol, over the real `ringway::mpmc` code:
 //! per-slot stamps, claims of one or more positions with one CAS, skipped
 //! positions, and the blocking calls.
@@ -402,5 +403,76 @@ fn parked_producer_is_woken() {
         let received = [first, pop(&mut rx), pop(&mut rx)];
         assert_eq!(check_order(&received, 1), [3]);
         assert_eq!(ring.snapshot().space_waiters, 0);
+    });
+}
+
+/// A consumer that finds a claim in progress at `head` says `Busy`, from
+/// the `CLAIMED` stamp alone, and never `Empty` after that until it gets
+/// the message (once it has read `CLAIMED`, it reads that stamp or a later
+/// one). First without threads: a held write chunk is `Busy`. Then a
+/// producer pushes through a write chunk while the consumer polls.
+///
+/// One spinner: the consumer.
+#[test]
+fn a_consumer_sees_a_claim_in_progress() {
+    loom::model(|| {
+        let ring = ring();
+        let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+        let mut tx = Producer::<u64>::attach(&ring).unwrap();
+        let mut chunk = tx.write_chunk(1).unwrap();
+        *chunk.get_mut(0).unwrap() = message(0, 0);
+        assert_eq!(rx.try_pop(), Err(PopError::Busy));
+        chunk.commit_all();
+        assert_eq!(rx.try_pop(), Ok(message(0, 0)));
+
+        let producer = thread::spawn(move || {
+            let mut chunk = tx.write_chunk(1).unwrap();
+            *chunk.get_mut(0).unwrap() = message(0, 1);
+            chunk.commit_all();
+        });
+        let mut busy = false;
+        loop {
+            match rx.try_pop() {
+                Ok(v) => {
+                    assert_eq!(v, message(0, 1));
+                    break;
+                }
+                Err(PopError::Busy) => busy = true,
+                Err(PopError::Empty) => assert!(!busy, "Empty after Busy at one head"),
+                Err(e) => panic!("{e:?}"),
+            }
+            thread::yield_now();
+        }
+        producer.join().unwrap();
+        assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    });
+}
+
+/// Two producers race for one position: producer 0 claims it with a write
+/// chunk (stamping it `CLAIMED`) and commits, producer 1 pushes once. A
+/// producer that read `tail` before producer 0's claim, then finds the
+/// `CLAIMED` stamp of that position, must see the claim when it reloads
+/// `tail` (the `CLAIMED` store is Release; its scan's stamp load is
+/// Acquire), or it takes the stamp for corruption. No spinner.
+#[test]
+fn a_producer_finds_a_claimed_stamp_ahead_of_its_tail() {
+    loom::model(|| {
+        let ring = ring();
+        let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+        let mut tx0 = Producer::<u64>::attach(&ring).unwrap();
+        let mut tx1 = Producer::<u64>::attach(&ring).unwrap();
+        let p1 = thread::spawn(move || match tx1.try_push(message(1, 0)) {
+            Ok(()) => 1,
+            Err(PushError::Full(_) | PushError::Busy(_)) => 0,
+            Err(e) => panic!("{e:?}"),
+        });
+        let mut chunk = tx0.write_chunk(1).unwrap();
+        assert_eq!(chunk.len(), 1);
+        *chunk.get_mut(0).unwrap() = message(0, 0);
+        chunk.commit_all();
+        let pushed = p1.join().unwrap();
+        let received: Vec<u64> = (0..1 + pushed).map(|_| pop(&mut rx)).collect();
+        assert_eq!(check_order(&received, 2), [1, pushed]);
+        assert_eq!(rx.try_pop(), Err(PopError::Empty));
     });
 }

@@ -35,7 +35,8 @@ fn push(tx: &mut Producer<u64>, mut value: u64) {
     }
 }
 
-/// A producer dies between claim and publish while another producer pushes
+/// A producer dies between claim and publish (its first slot stamped
+/// `CLAIMED`, which the consumer sees as `Busy`) while another producer pushes
 /// two messages (wrapping the 2-slot ring) and a parked consumer waits at
 /// the dead claim. The reaper tombstones it, racing the live producer's
 /// claims and publishes: the consumer gets both live messages, in order,
@@ -55,6 +56,45 @@ fn a_producer_dies_between_claim_and_publish() {
         assert_eq!(chunk.len(), 1);
         core::mem::forget(chunk);
         core::mem::forget(dying);
+        assert_eq!(rx.try_pop(), Err(PopError::Busy));
+        let producer = thread::spawn(move || {
+            // The only spinner: it waits for space only.
+            push(&mut live, 7);
+            push(&mut live, 8);
+        });
+        let consumer = thread::spawn(move || {
+            let a = rx.pop_blocking().unwrap();
+            let b = rx.pop_blocking().unwrap();
+            (a, b, rx)
+        });
+        assert!(ring.reap_as_dead(0), "the dead producer's entry is reaped");
+        producer.join().unwrap();
+        let (a, b, mut rx) = consumer.join().unwrap();
+        assert_eq!((a, b), (7, 8));
+        assert_eq!(rx.try_pop(), Err(PopError::Empty));
+        assert_eq!(ring.lost(), 0);
+    });
+}
+
+/// A producer dies between its claim (the CAS of `tail`) and the
+/// `CLAIMED` stamp of its first slot: the slot still says `FREE` for its
+/// lap. Consumers waiting there see `Empty` (not `Busy`), and the reaper
+/// tombstones the `FREE` stamp as it does a `CLAIMED` one, racing the live
+/// producer, whose second message needs the healed slot.
+#[test]
+fn a_producer_dies_between_claim_and_claimed_stamp() {
+    loom::model(|| {
+        let ring = ring();
+        let mut dying = Producer::<u64>::attach(&ring).unwrap(); // entry 0
+        let mut live = Producer::<u64>::attach(&ring).unwrap();
+        let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+        rx.set_wait_strategy(WaitStrategy::Park);
+        dying.loom_stop_before_marking();
+        let chunk = dying.write_chunk(1).unwrap();
+        assert_eq!(chunk.len(), 1);
+        core::mem::forget(chunk);
+        core::mem::forget(dying);
+        assert_eq!(rx.try_pop(), Err(PopError::Empty));
         let producer = thread::spawn(move || {
             // The only spinner: it waits for space only.
             push(&mut live, 7);

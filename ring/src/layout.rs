@@ -79,7 +79,12 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 /// register in the peer table too (their claim records, a subscriber's
 /// cursor and the single roles' words live there); the header's pid-only
 /// producer table is gone (issue #11).
-pub const ABI_VERSION: u32 = 7;
+///
+/// 8: MPMC stamp state `CLAIMED` (3), stored by a producer into the first
+/// slot of its claim right after the claim (issue #13): a consumer tells
+/// `Busy` from `Empty` by it, and an older consumer would take it for
+/// corruption.
+pub const ABI_VERSION: u32 = 8;
 
 /// Size of the header; the peer table follows it, and the slots start at the
 /// first multiple of `max(128, slot_align)` after the peer table.

@@ -695,14 +695,64 @@ fn caller_memory_gets_zero_stamps() {
     assert_eq!(out, [1, 2, 3, 4, 5, 6, 7, 8]);
 }
 
+/// A consumer tells `Busy` from `Empty` by the stamp at `head` alone
+/// (`CLAIMED`, stored by a producer right after its claim), never by
+/// `tail`: while the ring is empty, polling consumers leave `tail`'s line to
+/// the producers. A write chunk stamps only its first slot and is published
+/// last slot first, so the consumer sees `Busy` until the whole chunk is
+/// ready, and then all of it.
+#[test]
+fn busy_is_told_by_the_claimed_stamp_not_by_tail() {
+    let owned = OwnedRing::new(8);
+    let mut tx = Producer::<u64>::attach(owned.ring()).unwrap();
+    let mut rx = Consumer::<u64>::attach(owned.ring()).unwrap();
+    const CLAIMED: u64 = 3;
+    // A chunk of three: its first slot says CLAIMED, the others FREE.
+    let mut chunk = tx.write_chunk(3).unwrap();
+    assert_eq!(chunk.len(), 3);
+    assert_eq!(owned.stamp(0).load(Ordering::SeqCst), CLAIMED);
+    assert_eq!(owned.stamp(1).load(Ordering::SeqCst), 0);
+    assert_eq!(rx.try_pop(), Err(PopError::Busy));
+    for (i, v) in [1, 2, 3].into_iter().enumerate() {
+        *chunk.get_mut(i).unwrap() = v;
+    }
+    chunk.commit_all();
+    let mut out = [0u64; 8];
+    assert_eq!(rx.pop_into(&mut out).unwrap(), 3);
+    assert_eq!(out[..3], [1, 2, 3]);
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+
+    // `tail` moved with no stamp yet: a producer between its CAS and its
+    // CLAIMED store (or one that died there). Its push is not done: Empty.
+    owned.tail().store(4, Ordering::SeqCst);
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    owned.stamp(3).store(CLAIMED, Ordering::SeqCst);
+    assert_eq!(rx.try_pop(), Err(PopError::Busy));
+    // Published (the payload word after the stamp, then READY).
+    let g = owned.ring().geometry();
+    owned
+        .word(g.slots_offset + 3 * u64::from(g.stride) + u64::from(g.payload_offset))
+        .store(40, Ordering::SeqCst);
+    owned.stamp(3).store(1, Ordering::SeqCst);
+    assert_eq!(rx.try_pop(), Ok(40));
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+}
+
 #[test]
 fn impossible_stamps_and_cursors_are_corrupt() {
     let owned = OwnedRing::new(8);
     let mut tx = Producer::<u64>::attach(owned.ring()).unwrap();
     let mut rx = Consumer::<u64>::attach(owned.ring()).unwrap();
-    // A stamp state no one writes.
+    // `CLAIMED` at position 0 with no claim made (`tail == 0`): for a
+    // producer, a stamp ahead of a cursor that does not move. A consumer
+    // does not read `tail`, so it cannot tell it from a producer between
+    // its claim and its publish: `Busy`, as for a live producer that stalls.
     owned.stamp(0).store(3, Ordering::SeqCst);
     assert!(matches!(tx.try_push(1), Err(PushError::Corrupt(_))));
+    assert_eq!(rx.try_pop(), Err(PopError::Busy));
+    // `CLAIMED` of the lap before position 0: the consumer of that lap would
+    // have seen it published, so no honest peer leaves it.
+    owned.stamp(0).store(u64::MAX, Ordering::SeqCst);
     assert!(matches!(rx.try_pop(), Err(PopError::Corrupt(_))));
     owned.stamp(0).store(0, Ordering::SeqCst);
     // A stamp ahead of a cursor that does not move.

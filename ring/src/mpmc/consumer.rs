@@ -267,22 +267,22 @@ impl ConsumerCore {
     /// Why a claim found nothing: `Busy` when a producer has claimed the
     /// position at the consumer cursor and not published it yet (later
     /// messages may be ready behind it, and every consumer waits for that
-    /// one), `Empty` when no producer has claimed it.
+    /// one), `Empty` otherwise.
     ///
-    /// Consumers otherwise never read `tail`; this read classifies a failed
-    /// pop only. Acquire on both loads (pairs with the AcqRel CAS of the
-    /// cursors): a `tail` older than the `head` read first can only make a
-    /// claim that raced with this call look not yet made, which is a valid
-    /// order for it.
+    /// Told by the stamp at `head` alone (`CLAIMED` of its lap, stored by
+    /// the producer right after its claim): consumers never read `tail`, so
+    /// an empty ring that consumers poll leaves `tail`'s line to the
+    /// producers. A claim whose producer has won its CAS but not yet stored
+    /// `CLAIMED` (a few instructions; or that died there, until it is
+    /// healed) reads as `Empty`: the push is not done, and the consumer
+    /// calls again. Acquire on both loads: as in `claim_inner`.
     pub(crate) fn why_unavailable(&self) -> PopError {
-        let h = self.ring.shared.header();
-        let head = h.head.load(Ordering::Acquire);
-        let tail = h.tail.load(Ordering::Acquire);
-        let claimed = tail.wrapping_sub(head);
-        if claimed == 0 || claimed > self.capacity {
-            PopError::Empty
-        } else {
+        let head = self.ring.shared.header().head.load(Ordering::Acquire);
+        let stamp = self.slot(head).stamp.load(Ordering::Acquire);
+        if self.stamps.busy(head, stamp) {
             PopError::Busy
+        } else {
+            PopError::Empty
         }
     }
 

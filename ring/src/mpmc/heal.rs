@@ -12,7 +12,7 @@
 //!
 //! | dead holder | positions `q` of its record | the reaper |
 //! |---|---|---|
-//! | producer | `q < tail`, stamp still `FREE` for `q`'s lap | CAS it to `SKIP`: consumers pass over it |
+//! | producer | `q < tail`, stamp still `FREE` or `CLAIMED` for `q`'s lap | CAS it to `SKIP`: consumers pass over it |
 //! | consumer | `q < head`, stamp still `READY`/`SKIP` for `q`'s lap | CAS it to free-for-next-lap; each `READY` one is a lost message |
 //!
 //! A record does not say whether its CAS won. The positions it names are the
@@ -35,7 +35,7 @@
 //! No late write follows a healing: the reaper acts only once the kernel
 //! dropped the holder's liveness token, after its last thread exited (`peer`).
 
-use super::stamp::{Stamps, FREE, READY, SKIP};
+use super::stamp::{Stamps, CLAIMED, FREE, READY, SKIP};
 use super::Slot;
 use crate::loom::Ordering;
 use crate::peer::{Liveness, ROLE_MASK};
@@ -90,14 +90,22 @@ pub(crate) fn tombstone(shared: &Shared, me: usize, role: u32, pos: u64, len: u6
     }
     for q in todo {
         let slot = Slot::of(shared, g.payload_offset as usize, q);
-        // Release: as a producer's publish. Relaxed on failure: published
-        // already (or not ours), leave it.
-        let _ = slot.stamp.compare_exchange(
-            stamps.at(q, FREE),
-            stamps.at(q, SKIP),
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+        for state in [FREE, CLAIMED] {
+            // Release: as a producer's publish. Relaxed on failure: not in
+            // this state (published already, or not ours): leave it.
+            if slot
+                .stamp
+                .compare_exchange(
+                    stamps.at(q, state),
+                    stamps.at(q, SKIP),
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                break;
+            }
+        }
     }
     shared.header().data_event.notify_in(shared.barrier);
     true

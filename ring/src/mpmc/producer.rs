@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use ringway_sync::WaitStrategy;
 
-use super::stamp::{Seen, Stamps, FREE, READY, SKIP};
+use super::stamp::{Seen, Stamps, CLAIMED, FREE, READY, SKIP};
 use super::{
     backoff, check_kind, claim_until, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS,
 };
@@ -27,6 +27,10 @@ pub struct ProducerCore {
     capacity: u64,
     payload_offset: usize,
     strategy: WaitStrategy,
+    /// loom models only: the next claim stops after its CAS, before it
+    /// stamps its first slot `CLAIMED` (a producer that dies in between).
+    #[cfg(loom)]
+    pub(crate) stop_before_marking: bool,
 }
 
 impl ProducerCore {
@@ -95,8 +99,30 @@ impl ProducerCore {
                 Ordering::Acquire,
             )
             .ok()?;
+        self.mark_claimed(tail);
         self.ring.shared.access.write(slot.idx);
         Some(tail)
+    }
+
+    /// Stamps the first position `pos` of a claim we just won `CLAIMED`, so
+    /// that consumers waiting at it report `Busy` without reading `tail`.
+    /// Only the first: consumers reach the later positions of the claim
+    /// only after the first is published, and `publish` stores it last.
+    #[inline]
+    fn mark_claimed(&self, pos: u64) {
+        #[cfg(loom)]
+        if self.stop_before_marking {
+            return;
+        }
+        // Release: pairs with the Acquire stamp loads of the producers'
+        // claim scans (`claim_inner`): a producer that finds this stamp
+        // (ahead of its stale `tail`) and reloads `tail` sees our CAS, so it
+        // does not take the stamp for corruption. Consumers read nothing
+        // through it (the payload is published by `publish`).
+        self.slot(pos).stamp.store(
+            self.stamps.at(pos, CLAIMED),
+            ordering!(Release, "mpmc_claimed_relaxed"),
+        );
     }
 
     fn claim_inner(&mut self, want: u64) -> Result<(u64, u64), Claim> {
@@ -144,6 +170,7 @@ impl ProducerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
+                        self.mark_claimed(tail);
                         for i in 0..n {
                             let slot = self.slot(tail.wrapping_add(i));
                             self.ring.shared.access.write(slot.idx);
@@ -184,9 +211,13 @@ impl ProducerCore {
 
     /// Publishes the claim `pos..pos + len`: the first `written` slots as
     /// messages, the rest as skipped. Then wakes sleeping consumers.
+    ///
+    /// Last slot first: the first slot's `CLAIMED` stamp is replaced last,
+    /// so a consumer waiting at `pos` sees `Busy` until the whole claim is
+    /// published, and then finds all of it ready at once.
     #[inline]
     pub(crate) fn publish(&mut self, pos: u64, len: u64, written: u64) {
-        for i in 0..len {
+        for i in (0..len).rev() {
             let p = pos.wrapping_add(i);
             let state = if i < written { READY } else { SKIP };
             // Release: publishes the payload written since the claim; pairs
@@ -227,6 +258,8 @@ impl ProducerSide for ProducerCore {
             capacity: ring.capacity(),
             payload_offset: ring.geometry().payload_offset as usize,
             strategy: WaitStrategy::default(),
+            #[cfg(loom)]
+            stop_before_marking: false,
         })
     }
 

@@ -2,8 +2,8 @@
 //! shared memory means to a producer or a consumer at a given position.
 //!
 //! A stamp is `lap << 2 | state`, where `lap = (pos >> log2(capacity))` masked
-//! to 62 bits and `state` is [`FREE`], [`READY`] or [`SKIP`] (3 is never
-//! written). All-zero memory is lap 0, `FREE`: every slot free for its first
+//! to 62 bits and `state` is [`FREE`], [`READY`], [`SKIP`] or [`CLAIMED`].
+//! All-zero memory is lap 0, `FREE`: every slot free for its first
 //! position, so a zero-filled mapping is an empty ring.
 
 /// The slot may be written for the position of this lap.
@@ -14,6 +14,12 @@ pub(crate) const READY: u64 = 1;
 /// message (its write chunk was dropped or committed partially); consumers
 /// pass over it.
 pub(crate) const SKIP: u64 = 2;
+/// The position of this lap was claimed by a producer that has not
+/// published it yet: stored into the first slot of a claim right after the
+/// winning CAS of `tail`, so that a consumer that finds the slot at `head`
+/// not ready tells `Busy` from `Empty` by the stamp alone (see the MPMC
+/// module docs, "Empty, Busy").
+pub(crate) const CLAIMED: u64 = 3;
 
 const STATE_MASK: u64 = 3;
 /// Laps are 62-bit numbers (they wrap after 2^62 laps, which no ring lives to see).
@@ -81,17 +87,16 @@ impl Stamps {
     /// What `stamp` means to a producer about to claim `pos`.
     ///
     /// `FREE` of this lap is claimable. Any stamp of the previous lap means
-    /// the slot's previous message is not yet written (`FREE`) or not yet
-    /// read: full. A stamp of this lap with a message, or of a later lap,
-    /// means someone already claimed `pos`: our cursor is stale. Anything
-    /// else is impossible (a stamp only moves forward, and a producer that
-    /// read `tail` with Acquire sees at least the stamp that let `pos -
-    /// capacity` be claimed).
+    /// the slot's previous message is not yet written (`FREE`, `CLAIMED`)
+    /// or not yet read: full. Any other stamp of this lap (`CLAIMED`, a
+    /// message, skipped), or of a later lap, means someone already claimed
+    /// `pos`: our cursor is stale. Anything else is impossible (a stamp only
+    /// moves forward, and a producer that read `tail` with Acquire sees at
+    /// least the stamp that let `pos - capacity` be claimed).
     #[inline]
     pub(crate) fn for_producer(self, pos: u64, stamp: u64) -> Seen {
         let (d, state) = self.split(pos, stamp);
         match (d, state) {
-            (_, STATE_MASK) => Seen::Corrupt,
             (0, FREE) => Seen::Claimable,
             (-1, _) => Seen::Wait,
             (d, _) if d >= 0 => Seen::Ahead,
@@ -101,22 +106,31 @@ impl Stamps {
 
     /// What `stamp` means to a consumer about to claim `pos`.
     ///
-    /// `READY` or `SKIP` of this lap is claimable. `FREE` of this lap (not
-    /// yet written) or a message of the previous lap (not yet released) is
-    /// empty. `FREE` of a later lap or anything of a later lap: our cursor
-    /// is stale. `FREE` of the previous lap is impossible (the consumer that
-    /// claimed `pos - capacity` saw it ready), as is anything older.
+    /// `READY` or `SKIP` of this lap is claimable. `FREE` or `CLAIMED` of
+    /// this lap (not yet written) or a message of the previous lap (not yet
+    /// released) is a wait: empty, or busy ([`Stamps::busy`]). Anything of
+    /// a later lap: our cursor is stale. `FREE` or `CLAIMED` of the previous
+    /// lap is impossible (the consumer that claimed `pos - capacity` saw it
+    /// ready), as is anything older.
     #[inline]
     pub(crate) fn for_consumer(self, pos: u64, stamp: u64) -> Seen {
         let (d, state) = self.split(pos, stamp);
         match (d, state) {
-            (_, STATE_MASK) => Seen::Corrupt,
             (0, READY | SKIP) => Seen::Claimable,
-            (0, _) => Seen::Wait,
+            (0, FREE | CLAIMED) => Seen::Wait,
             (-1, READY | SKIP) => Seen::Wait,
             (d, _) if d >= 1 => Seen::Ahead,
             _ => Seen::Corrupt,
         }
+    }
+
+    /// Whether `stamp`, read at the slot of `pos` by a consumer that could
+    /// not claim `pos`, says that a producer owns `pos` and has not
+    /// published it (`CLAIMED` of `pos`'s lap): `PopError::Busy` rather than
+    /// `Empty`.
+    #[inline]
+    pub(crate) fn busy(self, pos: u64, stamp: u64) -> bool {
+        stamp == self.at(pos, CLAIMED)
     }
 }
 
@@ -152,11 +166,28 @@ mod tests {
     }
 
     #[test]
+    fn a_claimed_slot_is_busy_for_consumers_and_taken_for_producers() {
+        let s = Stamps::new(4);
+        let pos = 6; // lap 1, slot 2
+        let claimed = s.at(pos, CLAIMED);
+        assert_eq!(s.for_consumer(pos, claimed), Seen::Wait);
+        assert!(s.busy(pos, claimed));
+        assert!(!s.busy(pos, s.at(pos, FREE)));
+        assert!(!s.busy(pos, s.at(2, CLAIMED)));
+        assert_eq!(s.for_producer(pos, claimed), Seen::Ahead);
+        // The previous lap's claim: the slot is not free yet.
+        assert_eq!(s.for_producer(pos, s.at(2, CLAIMED)), Seen::Wait);
+        // The next lap's claim: both cursors are stale.
+        assert_eq!(s.for_consumer(pos, s.at(pos + 4, CLAIMED)), Seen::Ahead);
+        assert_eq!(s.for_producer(pos, s.at(pos + 4, CLAIMED)), Seen::Ahead);
+    }
+
+    #[test]
     fn impossible_stamps_are_corrupt() {
         let s = Stamps::new(4);
         let pos = 40; // lap 10
-        assert_eq!(s.for_producer(pos, s.at(pos, FREE) | 3), Seen::Corrupt);
-        assert_eq!(s.for_consumer(pos, s.at(pos, FREE) | 3), Seen::Corrupt);
+        assert_eq!(s.for_consumer(pos, s.at(pos - 4, CLAIMED)), Seen::Corrupt);
+        assert_eq!(s.for_producer(pos, s.at(pos - 8, CLAIMED)), Seen::Corrupt);
         assert_eq!(s.for_producer(pos, s.at(pos - 8, READY)), Seen::Corrupt);
         assert_eq!(s.for_consumer(pos, s.at(pos - 4, FREE)), Seen::Corrupt);
         assert_eq!(s.for_consumer(pos, 0), Seen::Corrupt);
