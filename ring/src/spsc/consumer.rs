@@ -45,6 +45,18 @@ fn read_tail(
     capacity: u64,
 ) -> Result<u64, CorruptError> {
     ring.check_poison()?;
+    load_tail(ring, head, cached_tail, capacity)
+}
+
+/// [`read_tail`] after the caller checked the poison flag: the empty poll's
+/// path, inline, its errors out of line.
+#[inline]
+fn load_tail(
+    ring: &Ring,
+    head: u64,
+    cached_tail: &mut u64,
+    capacity: u64,
+) -> Result<u64, CorruptError> {
     // Acquire: pairs with the Release store of tail in
     // `ProducerCore::publish`: the slot bytes below tail are visible.
     let tail = ring
@@ -52,14 +64,22 @@ fn read_tail(
         .header()
         .tail
         .load(ordering!(Acquire, "spsc_read_tail_relaxed"));
-    if tail < *cached_tail {
-        return Err(ring.corrupt("tail moved backwards", tail));
-    }
-    if tail - head > capacity {
-        return Err(ring.corrupt("tail is more than capacity ahead of head", tail));
+    if tail < *cached_tail || tail.wrapping_sub(head) > capacity {
+        return Err(bad_tail(ring, head, *cached_tail, capacity, tail));
     }
     *cached_tail = tail;
     Ok(tail - head)
+}
+
+/// The error of a `tail` that [`load_tail`] refused.
+#[cold]
+#[inline(never)]
+fn bad_tail(ring: &Ring, head: u64, cached_tail: u64, capacity: u64, tail: u64) -> CorruptError {
+    if tail < cached_tail {
+        return ring.corrupt("tail moved backwards", tail);
+    }
+    debug_assert!(tail - head > capacity);
+    ring.corrupt("tail is more than capacity ahead of head", tail)
 }
 
 impl ConsumerCore {
@@ -113,7 +133,8 @@ impl ConsumerCore {
         if self.stamped && want == 1 {
             return self.stamp_ready();
         }
-        self.refresh()
+        // The poison flag was checked above.
+        load_tail(&self.ring, self.head, &mut self.cached_tail, self.capacity)
     }
 
     /// With nothing known ready: whether the slot at `head` holds its

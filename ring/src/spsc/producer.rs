@@ -44,6 +44,18 @@ fn read_head(
     capacity: u64,
 ) -> Result<u64, CorruptError> {
     ring.check_poison()?;
+    load_head(ring, tail, cached_head, capacity)
+}
+
+/// [`read_head`] after the caller checked the poison flag: the full ring's
+/// path, inline, its errors out of line.
+#[inline]
+fn load_head(
+    ring: &Ring,
+    tail: u64,
+    cached_head: &mut u64,
+    capacity: u64,
+) -> Result<u64, CorruptError> {
     // Acquire: pairs with the Release store of head in
     // `ConsumerCore::release`: the consumer's reads of the slots below
     // head happen before we overwrite them.
@@ -52,15 +64,22 @@ fn read_head(
         .header()
         .head
         .load(ordering!(Acquire, "spsc_read_head_relaxed"));
-    if head < *cached_head {
-        return Err(ring.corrupt("head moved backwards", head));
-    }
-    if head > tail {
-        return Err(ring.corrupt("head is ahead of tail", head));
+    if head < *cached_head || head > tail {
+        return Err(bad_head(ring, head, *cached_head));
     }
     // head <= tail and head >= cached_head >= tail - capacity.
     *cached_head = head;
     Ok(capacity - (tail - head))
+}
+
+/// The error of a `head` that [`load_head`] refused.
+#[cold]
+#[inline(never)]
+fn bad_head(ring: &Ring, head: u64, cached_head: u64) -> CorruptError {
+    if head < cached_head {
+        return ring.corrupt("head moved backwards", head);
+    }
+    ring.corrupt("head is ahead of tail", head)
 }
 
 impl ProducerCore {
@@ -124,7 +143,8 @@ impl ProducerCore {
         if free >= want {
             return Ok(free);
         }
-        self.refresh()
+        // The poison flag was checked above.
+        load_head(&self.ring, self.tail, &mut self.cached_head, self.capacity)
     }
 
     /// Re-reads the consumer's cursor and checks it.
