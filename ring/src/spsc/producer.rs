@@ -7,6 +7,7 @@ use ringway_sync::WaitStrategy;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
+use crate::layout::Header;
 use crate::loom::{ordering, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -29,8 +30,8 @@ pub struct ProducerCore {
     strategy: WaitStrategy,
     /// Stamped slots (`FLAG_STAMPED`): `publish` stores each slot's stamp.
     stamped: bool,
-    /// Offset of the payload in a slot (0, or after the stamp).
-    payload_offset: usize,
+    /// The ring's addresses, read without a pointer chase.
+    place: super::Place,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -44,7 +45,7 @@ fn read_head(
     capacity: u64,
 ) -> Result<u64, CorruptError> {
     ring.check_poison()?;
-    load_head(ring, tail, cached_head, capacity)
+    load_head(ring, ring.shared.header(), tail, cached_head, capacity)
 }
 
 /// [`read_head`] after the caller checked the poison flag: the full ring's
@@ -52,6 +53,7 @@ fn read_head(
 #[inline]
 fn load_head(
     ring: &Ring,
+    h: &Header,
     tail: u64,
     cached_head: &mut u64,
     capacity: u64,
@@ -59,11 +61,7 @@ fn load_head(
     // Acquire: pairs with the Release store of head in
     // `ConsumerCore::release`: the consumer's reads of the slots below
     // head happen before we overwrite them.
-    let head = ring
-        .shared
-        .header()
-        .head
-        .load(ordering!(Acquire, "spsc_read_head_relaxed"));
+    let head = h.head.load(ordering!(Acquire, "spsc_read_head_relaxed"));
     if head < *cached_head || head > tail {
         return Err(bad_head(ring, head, *cached_head));
     }
@@ -94,7 +92,7 @@ impl ProducerCore {
             capacity,
             strategy: WaitStrategy::default(),
             stamped: ring.geometry().stamped,
-            payload_offset: ring.geometry().payload_offset as usize,
+            place: super::Place::new(ring),
             peer,
         };
         if core.stamped {
@@ -107,7 +105,8 @@ impl ProducerCore {
             // load of tail above made ours to publish; pairs with the
             // Acquire load in `ConsumerCore::stamp_ready`.
             for pos in head..tail {
-                super::stamp(&core.ring, core.payload_offset, pos)
+                core.place
+                    .stamp(&core.ring, pos)
                     .store(pos + 1, Ordering::Release);
             }
         }
@@ -144,7 +143,13 @@ impl ProducerCore {
             return Ok(free);
         }
         // The poison flag was checked above.
-        load_head(&self.ring, self.tail, &mut self.cached_head, self.capacity)
+        load_head(
+            &self.ring,
+            self.place.header(),
+            self.tail,
+            &mut self.cached_head,
+            self.capacity,
+        )
     }
 
     /// Re-reads the consumer's cursor and checks it.
@@ -184,7 +189,7 @@ impl ProducerCore {
         debug_assert!(self.tail + n - self.cached_head <= self.capacity);
         let first = self.tail;
         self.tail += n;
-        let h = self.ring.shared.header();
+        let h = self.place.header();
         // Release: publishes the slot bytes written before; pairs with the
         // Acquire load of tail in `ConsumerCore::refresh`.
         h.tail
@@ -198,11 +203,12 @@ impl ProducerCore {
                 // (A Release store per stamp rather than one fence(Release)
                 // per batch: the same instructions on x86, and ThreadSanitizer
                 // does not model standalone fences.)
-                super::stamp(&self.ring, self.payload_offset, pos)
+                self.place
+                    .stamp(&self.ring, pos)
                     .store(pos + 1, ordering!(Release, "spsc_stamp_relaxed"));
             }
         }
-        h.data_event.notify_in(self.ring.shared.barrier);
+        h.data_event.notify_in(self.place.barrier);
     }
 }
 
@@ -231,16 +237,14 @@ impl ProducerSide for ProducerCore {
         if self.free(1)? == 0 {
             return Ok(Span::default());
         }
-        let shared = &self.ring.shared;
-        shared.access.write(shared.slot(self.tail).1);
+        (self.ring.shared.access).write(self.place.slot(self.tail).1);
         Ok(Span::new(self.tail, 1))
     }
 
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
         let n = self.free(n)?.min(n);
-        let shared = &self.ring.shared;
         for i in 0..n {
-            shared.access.write(shared.slot(self.tail + i).1);
+            (self.ring.shared.access).write(self.place.slot(self.tail + i).1);
         }
         Ok(Span::new(self.tail, n))
     }
@@ -252,7 +256,7 @@ impl ProducerSide for ProducerCore {
 
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
-        super::payload(&self.ring, self.payload_offset, pos)
+        self.place.payload(pos)
     }
 
     fn spans(&self, claim: Span) -> Option<Spans> {
