@@ -209,7 +209,7 @@ impl ConsumerCore {
         let h = self.place.header();
         // Release: our reads of the slots below head happen before the
         // producer's overwrite; pairs with the Acquire load of head in
-        // `ProducerCore::refresh`.
+        // `load_head` (producer.rs).
         h.head
             .store(self.head, ordering!(Release, "spsc_release_relaxed"));
         h.space_event.notify_in(self.place.barrier);

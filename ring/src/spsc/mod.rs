@@ -17,9 +17,9 @@
 //!
 //! | atomic | written by | read by | ordering | pairs with |
 //! |---|---|---|---|---|
-//! | `tail` | producer, after writing slots (`ProducerCore::publish`) | consumer refill (`ConsumerCore::refresh`) | Release / Acquire | the slot bytes: the consumer reads what was written below `tail` |
+//! | `tail` | producer, after writing slots (`ProducerCore::publish`) | consumer refill (`consumer::load_tail`, from `ready` and `refresh`) | Release / Acquire | the slot bytes: the consumer reads what was written below `tail` |
 //! | slot stamp (stamped slots only) | producer, after `tail`, for each published slot (`ProducerCore::publish`); again on attach | consumer with nothing cached, one message (`ConsumerCore::stamp_ready`) | Release / Acquire | the slot's payload and the `tail` store before it |
-//! | `head` | consumer, after reading slots (`ConsumerCore::release`) | producer refill (`ProducerCore::refresh`) | Release / Acquire | the consumer's slot reads happen before the producer overwrites them |
+//! | `head` | consumer, after reading slots (`ConsumerCore::release`) | producer refill (`producer::load_head`, from `free` and `refresh`) | Release / Acquire | the consumer's slot reads happen before the producer overwrites them |
 //! | `producer_owner`, `consumer_owner` | the handle, CAS 0 -> pid on attach, pid -> 0 on drop | the next handle | AcqRel CAS / Release | a new holder sees the old holder's last cursor store |
 //! | `data_event`, `space_event` | see `ringway_sync::Event` | | fence(SeqCst) | the blocking calls |
 //!

@@ -191,7 +191,7 @@ impl ProducerCore {
         self.tail += n;
         let h = self.place.header();
         // Release: publishes the slot bytes written before; pairs with the
-        // Acquire load of tail in `ConsumerCore::refresh`.
+        // Acquire load of tail in `load_tail` (consumer.rs).
         h.tail
             .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
         if self.stamped {
