@@ -50,7 +50,7 @@ fn read_head(
 
 /// [`read_head`] after the caller checked the poison flag: the full ring's
 /// path, inline, its errors out of line.
-#[inline]
+#[inline(always)]
 fn load_head(
     ring: &Ring,
     h: &Header,
@@ -134,7 +134,7 @@ impl ProducerCore {
     }
 
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
@@ -184,7 +184,7 @@ impl ProducerCore {
     /// Makes `n` written slots visible to the consumer and wakes it if it
     /// sleeps: one `tail` store, then (stamped slots) each slot's stamp, then
     /// one notify.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn publish(&mut self, n: u64) {
         debug_assert!(self.tail + n - self.cached_head <= self.capacity);
         let first = self.tail;
@@ -232,7 +232,7 @@ impl ProducerSide for ProducerCore {
         ProducerCore::set_wait_strategy(self, strategy);
     }
 
-    #[inline]
+    #[inline(always)]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
         if self.free(1)? == 0 {
             return Ok(Span::default());
@@ -254,7 +254,7 @@ impl ProducerSide for ProducerCore {
         self.claim_one().map_err(Waited::Corrupt)
     }
 
-    #[inline]
+    #[inline(always)]
     fn payload(&self, pos: u64) -> *mut u8 {
         self.place.payload(pos)
     }
@@ -263,7 +263,7 @@ impl ProducerSide for ProducerCore {
         (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
-    #[inline]
+    #[inline(always)]
     fn publish(&mut self, _claim: Span, written: u64) {
         if written > 0 {
             ProducerCore::publish(self, written);
@@ -278,7 +278,7 @@ impl ProducerSide for ProducerCore {
         ProducerCore::wait_free(self, n, deadline)
     }
 
-    #[inline]
+    #[inline(always)]
     fn peer_gone(&mut self) -> bool {
         self.peer.tick() && self.consumer_gone()
     }
