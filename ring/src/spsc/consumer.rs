@@ -51,7 +51,7 @@ fn read_tail(
 
 /// [`read_tail`] after the caller checked the poison flag: the empty poll's
 /// path, inline, its errors out of line.
-#[inline(always)]
+#[inline]
 fn load_tail(
     ring: &Ring,
     h: &Header,
@@ -120,7 +120,7 @@ impl ConsumerCore {
     /// Ready slots, re-reading `tail` only if the cached value shows fewer
     /// than `want`; for one message from stamped slots, the stamp at `head`
     /// instead of `tail`.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
@@ -148,7 +148,7 @@ impl ConsumerCore {
     /// The stamp is classified against `head`: `head + 1` is ready; 0 or
     /// the stamp of an earlier position of this slot is "not yet"; anything
     /// else (a later position, another slot's) no honest producer writes.
-    #[inline(always)]
+    #[inline]
     fn stamp_ready(&mut self) -> Result<u64, CorruptError> {
         let pos = self.head;
         debug_assert_eq!(self.cached_tail, pos);
@@ -202,7 +202,7 @@ impl ConsumerCore {
     }
 
     /// Hands `n` read slots back to the producer and wakes it if it sleeps.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn release(&mut self, n: u64) {
         debug_assert!(self.head + n <= self.cached_tail);
         self.head += n;
@@ -238,6 +238,8 @@ impl ConsumerSide for ConsumerCore {
         ConsumerCore::set_wait_strategy(self, strategy);
     }
 
+    // Always: as an out-of-line call (what `#[inline]` got in the CLI's
+    // busy-poll loops) its `Result` goes through memory on every poll.
     #[inline(always)]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
         if self.ready(1)? == 0 {
@@ -260,7 +262,7 @@ impl ConsumerSide for ConsumerCore {
         self.claim_one().map_err(Waited::Corrupt)
     }
 
-    #[inline(always)]
+    #[inline]
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {
         (i < claim.len).then(|| self.place.payload(claim.pos + i).cast_const())
     }
@@ -269,7 +271,7 @@ impl ConsumerSide for ConsumerCore {
         (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
-    #[inline(always)]
+    #[inline]
     fn release(&mut self, _claim: Span, read: u64) {
         if read > 0 {
             ConsumerCore::release(self, read);
@@ -284,7 +286,7 @@ impl ConsumerSide for ConsumerCore {
         ConsumerCore::wait_ready(self, n, deadline)
     }
 
-    #[inline(always)]
+    #[inline]
     fn peer_gone(&mut self) -> bool {
         self.peer.tick() && self.producer_gone()
     }

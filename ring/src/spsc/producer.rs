@@ -50,7 +50,7 @@ fn read_head(
 
 /// [`read_head`] after the caller checked the poison flag: the full ring's
 /// path, inline, its errors out of line.
-#[inline(always)]
+#[inline]
 fn load_head(
     ring: &Ring,
     h: &Header,
@@ -134,7 +134,7 @@ impl ProducerCore {
     }
 
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
@@ -184,7 +184,7 @@ impl ProducerCore {
     /// Makes `n` written slots visible to the consumer and wakes it if it
     /// sleeps: one `tail` store, then (stamped slots) each slot's stamp, then
     /// one notify.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn publish(&mut self, n: u64) {
         debug_assert!(self.tail + n - self.cached_head <= self.capacity);
         let first = self.tail;
@@ -232,6 +232,8 @@ impl ProducerSide for ProducerCore {
         ProducerCore::set_wait_strategy(self, strategy);
     }
 
+    // Always: as an out-of-line call (what `#[inline]` got in the CLI's
+    // busy-poll loops) its `Result` goes through memory on every poll.
     #[inline(always)]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
         if self.free(1)? == 0 {
@@ -254,7 +256,7 @@ impl ProducerSide for ProducerCore {
         self.claim_one().map_err(Waited::Corrupt)
     }
 
-    #[inline(always)]
+    #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
         self.place.payload(pos)
     }
@@ -263,7 +265,7 @@ impl ProducerSide for ProducerCore {
         (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
-    #[inline(always)]
+    #[inline]
     fn publish(&mut self, _claim: Span, written: u64) {
         if written > 0 {
             ProducerCore::publish(self, written);
@@ -278,7 +280,7 @@ impl ProducerSide for ProducerCore {
         ProducerCore::wait_free(self, n, deadline)
     }
 
-    #[inline(always)]
+    #[inline]
     fn peer_gone(&mut self) -> bool {
         self.peer.tick() && self.consumer_gone()
     }
