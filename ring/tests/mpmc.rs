@@ -698,9 +698,7 @@ fn caller_memory_gets_zero_stamps() {
 /// A consumer tells `Busy` from `Empty` by the stamp at `head` alone
 /// (`CLAIMED`, stored by a producer right after its claim), never by
 /// `tail`: while the ring is empty, polling consumers leave `tail`'s line to
-/// the producers. A write chunk stamps only its first slot and is published
-/// last slot first, so the consumer sees `Busy` until the whole chunk is
-/// ready, and then all of it.
+/// the producers. A write chunk stamps only its first slot.
 #[test]
 fn busy_is_told_by_the_claimed_stamp_not_by_tail() {
     let owned = OwnedRing::new(8);

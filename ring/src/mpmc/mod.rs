@@ -96,7 +96,7 @@
 //! | atomic | written by | read by | ordering | partner |
 //! |---|---|---|---|---|
 //! | slot stamp → `CLAIMED` | producer, right after its winning `tail` CAS, first slot of the claim (`ProducerCore::mark_claimed`) | producer scans (a stale `tail` finds it: `Ahead`), consumer's `why_unavailable` | Release / Acquire | the `tail` CAS before it: a producer that finds it reloads `tail` past its position, so the stamp is not taken for corruption |
-//! | slot stamp → `READY`/`SKIP` | producer, after writing the payload (`ProducerCore::publish`, last slot first) | consumer scan (`ConsumerCore::claim`) | Release / Acquire | the payload bytes: the consumer reads what the producer wrote |
+//! | slot stamp → `READY`/`SKIP` | producer, after writing the payload (`ProducerCore::publish`, in position order) | consumer scan (`ConsumerCore::claim`) | Release / Acquire | the payload bytes: the consumer reads what the producer wrote |
 //! | slot stamp → next lap `FREE` | consumer, after reading the payload (`ConsumerCore::release`) | producer scan (`ProducerCore::claim`) | Release / Acquire | the consumer's reads happen before the next producer's writes |
 //! | `tail` | producers: CAS `t → t + n` | producers | AcqRel CAS, Acquire loads | the producer that claimed `t - capacity`: its free stamp is visible, so an older stamp is corruption, not staleness |
 //! | `head` | consumers: CAS `h → h + n` | consumers | AcqRel CAS, Acquire loads | as `tail`, with ready stamps |
@@ -130,9 +130,11 @@
 //!   sees `Busy` or the message), or died there (until it is healed, as
 //!   any dead claim). Once a consumer has seen `Busy` at a position, it
 //!   sees `Busy` there until the message is published (the stamp only
-//!   moves forward). A write chunk stamps only its first slot and is
-//!   published last slot first, so the claim reads as `Busy` until all of
-//!   it is ready.
+//!   moves forward). A claim of several positions stamps only its first
+//!   slot and is published in position order: a consumer that took the
+//!   published prefix of a claim still being published can find `Empty`
+//!   at the next position for those few instructions, as in the window
+//!   after the CAS.
 //! - `pop_timeout` / `pop_blocking` wait for that producer too; a deadline
 //!   bounds what it can cost (`Timeout`), and is checked between claim
 //!   attempts as well as while parked, so neither a long run of skipped

@@ -107,7 +107,8 @@ impl ProducerCore {
     /// Stamps the first position `pos` of a claim we just won `CLAIMED`, so
     /// that consumers waiting at it report `Busy` without reading `tail`.
     /// Only the first: consumers reach the later positions of the claim
-    /// only after the first is published, and `publish` stores it last.
+    /// only after the first is published, and `publish` stores the rest
+    /// within a few instructions (see the module docs for that window).
     #[inline]
     fn mark_claimed(&self, pos: u64) {
         #[cfg(loom)]
@@ -212,12 +213,15 @@ impl ProducerCore {
     /// Publishes the claim `pos..pos + len`: the first `written` slots as
     /// messages, the rest as skipped. Then wakes sleeping consumers.
     ///
-    /// Last slot first: the first slot's `CLAIMED` stamp is replaced last,
-    /// so a consumer waiting at `pos` sees `Busy` until the whole claim is
-    /// published, and then finds all of it ready at once.
+    /// In position order: a producer killed half-way has published a
+    /// prefix of its claim, and the healed rest (`SKIP`) comes after it, so
+    /// what it committed reaches consumers without a gap. (Last slot first
+    /// would keep the first slot `CLAIMED` until the end, but a death in
+    /// the loop would then deliver later messages without earlier ones:
+    /// the crash torture test caught that.)
     #[inline]
     pub(crate) fn publish(&mut self, pos: u64, len: u64, written: u64) {
-        for i in (0..len).rev() {
+        for i in 0..len {
             let p = pos.wrapping_add(i);
             let state = if i < written { READY } else { SKIP };
             // Release: publishes the payload written since the claim; pairs
