@@ -99,13 +99,19 @@ impl ProducerCore {
                 Ordering::Acquire,
             )
             .ok()?;
-        self.mark_claimed(tail);
+        // No `CLAIMED` stamp here: a one-message push publishes right after
+        // its copy, so the stamp would buy a `Busy` for a few nanoseconds
+        // at the price of a second store into a line that a caught-up
+        // consumer polls (and of larger loom models). Consumers see `Empty`
+        // for that window (see the module docs).
         self.ring.shared.access.write(slot.idx);
         Some(tail)
     }
 
-    /// Stamps the first position `pos` of a claim we just won `CLAIMED`, so
-    /// that consumers waiting at it report `Busy` without reading `tail`.
+    /// Stamps the first position `pos` of a claim we just won in
+    /// `claim_inner` (write chunks, `push_slice`, and one-message pushes
+    /// whose inline claim failed) `CLAIMED`, so that consumers waiting at it
+    /// report `Busy` without reading `tail`.
     /// Only the first: consumers reach the later positions of the claim
     /// only after the first is published, and `publish` stores the rest
     /// within a few instructions (see the module docs for that window).
