@@ -118,5 +118,5 @@ pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

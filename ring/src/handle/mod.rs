@@ -46,9 +46,9 @@ pub use consumer::Consumer;
 pub use message::{Bytes, Message};
 pub use producer::Producer;
 
-use crate::error::{CorruptError, PopError, PopTimeoutError, Waited};
+use crate::error::{PopError, PopTimeoutError, PushError, PushTimeoutError, Waited};
 use crate::layout::Kind;
-use side::Span;
+use side::{Side, Span};
 
 /// A kind's marker type `$k` (its [`Flavor`], over its two cores) and the
 /// public names of its handles (`spsc::Producer<T>`, ...), as aliases of the
@@ -86,10 +86,19 @@ macro_rules! kind_aliases {
 pub(crate) use kind_aliases;
 
 /// The parts of [`Producer`] and [`Consumer`] that are the same but for the
-/// side (`$side`: `Producer` or `Consumer`, the core of `K` it holds): the
-/// struct, `Debug`, `attach`, `slot_size`, `set_wait_strategy` and `ring`.
+/// side (`$side`: `Producer` or `Consumer`, the core of `K` it holds, and
+/// the names of its calls): the struct, `Debug`, `attach`, `slot_size`,
+/// `set_wait_strategy`, `ring`, the chunk (`$chunk`), the count and the wait
+/// for a count (`$count`, `$wait`), and the batch through a chunk (`$batch`).
 macro_rules! handle {
-    ($(#[$doc:meta])* $name:ident($side:ident), $(#[$attach:meta])*) => {
+    (
+        $(#[$doc:meta])* $name:ident($side:ident),
+        $(#[$attach:meta])* attach,
+        $(#[$batch_doc:meta])* $batch:ident($elems:ident: $elems_ty:ty) = $copy:ident,
+        $(#[$chunk_doc:meta])* $chunk_fn:ident -> $chunk:ident,
+        $(#[$count_doc:meta])* $count:ident,
+        $(#[$wait_doc:meta])* $wait:ident($side_wait:ident) -> $err:ty = $into:ident,
+    ) => {
         $(#[$doc])*
         pub struct $name<K: Flavor, M: Message> {
             side: K::$side,
@@ -136,10 +145,90 @@ macro_rules! handle {
             pub fn ring(&self) -> &Ring {
                 self.side.ring()
             }
+
+            $(#[$batch_doc])*
+            pub fn $batch(&mut self, $elems: $elems_ty) -> Result<usize, CorruptError> {
+                let chunk = &mut self.$chunk_fn($elems.len() / self.slot_size())?;
+                let n = chunk.$copy($elems);
+                chunk.end(n);
+                Ok(n)
+            }
+
+            $(#[$chunk_doc])*
+            pub fn $chunk_fn(&mut self, n: usize) -> Result<$chunk<'_, K, M>, CorruptError> {
+                let claim = self.side.claim(n as u64)?;
+                Ok($chunk::new(&mut self.side, claim, self.per_slot))
+            }
+
+            $(#[$count_doc])*
+            pub fn $count(&mut self) -> Result<usize, CorruptError> {
+                self.side.$count().map(|n| n as usize)
+            }
+
+            $(#[$wait_doc])*
+            pub fn $wait(
+                &mut self,
+                n: usize,
+                deadline: impl Into<Option<Instant>>,
+            ) -> Result<usize, $err> {
+                let waited = self.side.$side_wait(n as u64, deadline.into());
+                waited.map(|n| n as usize).map_err(Waited::$into)
+            }
         }
     };
 }
 use handle;
+
+/// The single-message calls of a handle, written once for pushes and for
+/// the typed and bytes pops: `$try` does not wait, `$deadline` waits until
+/// a deadline, `$timeout` and `$blocking` are `$deadline` from now plus a
+/// timeout, and without one. `$call` is the step, with `$h` the handle and
+/// `$w` the [`Wait`]; `$try_err` and `$err` turn its [`Failed`] into the
+/// call's error.
+macro_rules! singles {
+    (
+        [$($gen:tt)*] $name:ident<$m:ty> $(<$lt:lifetime>)?,
+        ($($arg:ident: $arg_ty:ty),*) -> $ret:ty, |$h:ident, $w:ident| $call:expr,
+        $(#[$try_doc:meta])* $try:ident -> $try_err:ty = $try_map:expr,
+        $(#[$deadline_doc:meta])* $deadline:ident -> $err:ty = $map:expr,
+        $(#[$timeout_doc:meta])* $timeout:ident,
+        $(#[$blocking_doc:meta])* $blocking:ident,
+    ) => {
+        impl<$($gen)*> $name<K, $m> {
+            $(#[$try_doc])*
+            #[inline]
+            pub fn $try $(<$lt>)? (&mut self $(, $arg: $arg_ty)*) -> Result<$ret, $try_err> {
+                let ($h, $w) = (self, $crate::handle::Wait::Never);
+                $call.map_err($try_map)
+            }
+
+            $(#[$deadline_doc])*
+            pub fn $deadline $(<$lt>)? (
+                &mut self,
+                $($arg: $arg_ty,)*
+                deadline: impl Into<Option<std::time::Instant>>,
+            ) -> Result<$ret, $err> {
+                let ($h, $w) = (self, $crate::handle::Wait::Until(deadline.into()));
+                $call.map_err($map)
+            }
+
+            $(#[$timeout_doc])*
+            pub fn $timeout $(<$lt>)? (
+                &mut self,
+                $($arg: $arg_ty,)*
+                timeout: std::time::Duration,
+            ) -> Result<$ret, $err> {
+                self.$deadline($($arg,)* $crate::handle::after(timeout))
+            }
+
+            $(#[$blocking_doc])*
+            pub fn $blocking $(<$lt>)? (&mut self $(, $arg: $arg_ty)*) -> Result<$ret, $err> {
+                self.$deadline($($arg,)* None)
+            }
+        }
+    };
+}
+use singles;
 
 /// A ring kind, as a type: [`Spsc`](crate::spsc::Spsc) or
 /// [`Mpmc`](crate::mpmc::Mpmc). Code generic over `K: Flavor` is written
@@ -181,26 +270,24 @@ enum Failed {
     Nothing(PopError),
 }
 
-/// Claims one slot or message for a single push or pop, of either side (the
-/// side's `claim_one`, `claim_one_until` and `peer_gone` given): without
-/// waiting, nothing free / ready is `Nothing` (`PeerGone` when the other
-/// side is gone); with a wait, what the wait says.
+/// Claims one slot or message for a single push or pop, of either side
+/// (its `peer_gone` given): without waiting, nothing free / ready is
+/// `Nothing` (`PeerGone` when the other side is gone); with a wait, what the
+/// wait says.
 #[inline]
-fn claim_single<S>(
+fn claim_single<S: Side>(
     side: &mut S,
     wait: Wait,
-    one: impl FnOnce(&mut S) -> Result<Span, CorruptError>,
-    until: impl FnOnce(&mut S, Option<Instant>) -> Result<Span, Waited>,
     gone: impl FnOnce(&mut S) -> bool,
 ) -> Result<Span, Failed> {
     match wait {
-        Wait::Never => match one(side) {
+        Wait::Never => match side.claim_one() {
             Ok(claim) if claim.len == 0 && gone(side) => Err(Failed::Waited(Waited::PeerGone)),
             Ok(claim) if claim.len == 0 => Err(Failed::Nothing(PopError::Empty)),
             Ok(claim) => Ok(claim),
             Err(e) => Err(Failed::Waited(Waited::Corrupt(e))),
         },
-        Wait::Until(deadline) => until(side, deadline).map_err(Failed::Waited),
+        Wait::Until(deadline) => side.claim_one_until(deadline).map_err(Failed::Waited),
     }
 }
 
@@ -220,6 +307,30 @@ impl Failed {
             Failed::Size(expected, found) => PopTimeoutError::Size { expected, found },
             Failed::Waited(w) => w.into_pop(),
             Failed::Nothing(_) => PopTimeoutError::Timeout,
+        }
+    }
+
+    /// As [`into_pop`](Self::into_pop) for a push, the message handed back:
+    /// nothing free is `Full` (the wait of a push that does not wait ends
+    /// in `Timeout`, not `Nothing`, unless the slot is `Busy`).
+    fn into_push<T>(self, message: T) -> PushError<T> {
+        match self.into_pop() {
+            PopError::Empty => PushError::Full(message),
+            PopError::Busy => PushError::Busy(message),
+            PopError::PeerGone => PushError::PeerGone(message),
+            PopError::Size { expected, found } => PushError::Size { expected, found },
+            PopError::Corrupt(e) => PushError::Corrupt(e),
+        }
+    }
+
+    /// As [`into_push`](Self::into_push) for a push with a deadline: `Full`
+    /// and `Busy` are `Timeout`.
+    fn into_push_timeout<T>(self, message: T) -> PushTimeoutError<T> {
+        match self.into_push(message) {
+            PushError::Full(m) | PushError::Busy(m) => PushTimeoutError::Timeout(m),
+            PushError::PeerGone(m) => PushTimeoutError::PeerGone(m),
+            PushError::Size { expected, found } => PushTimeoutError::Size { expected, found },
+            PushError::Corrupt(e) => PushTimeoutError::Corrupt(e),
         }
     }
 }

@@ -1,10 +1,10 @@
 //! [`Producer`]: the pushing handle of every kind and format.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::chunk::WriteChunk;
-use super::side::{ProducerSide, Span};
-use super::{after, claim_single, Failed, Flavor, Message, Wait};
+use super::side::{ProducerSide, Side, Span};
+use super::{claim_single, Failed, Flavor, Message, Wait};
 use crate::error::{CorruptError, PopError, PushError, PushTimeoutError, Waited};
 use crate::ring::Ring;
 
@@ -43,9 +43,61 @@ super::handle! {
     /// assert!(spsc::Producer::<u32>::attach(&ring).is_err()); // one producer
     /// # drop(tx); Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    attach,
+    /// Pushes as many whole messages of `values` (`slot_size` elements each)
+    /// as there are free slots, in order, with one claim. Returns how many
+    /// messages were pushed (0 when full).
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{spsc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u16>().create_anonymous()?;
+    /// let mut tx = spsc::Producer::<u16>::attach(&ring)?;
+    /// assert_eq!(tx.push_slice(&[1, 2, 3, 4, 5, 6])?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    push_slice(values: &[M::Elem]) = fill_from,
+    /// Claims up to `n` free slots to write in place. The chunk may be
+    /// shorter than `n` (empty when the ring is full); see [`WriteChunk`]
+    /// for commit and drop.
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{mpmc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(4).message::<u32>().create_anonymous()?;
+    /// let mut tx = mpmc::Producer::<u32>::attach(&ring)?;
+    /// let mut chunk = tx.write_chunk(3)?;
+    /// for (i, slot) in chunk.iter_mut().enumerate() {
+    ///     *slot = i as u32;
+    /// }
+    /// chunk.commit_all();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    write_chunk -> WriteChunk,
+    /// Free slots now (re-reads the peer's state). On MPMC a snapshot:
+    /// other producers may claim them first.
+    ///
+    /// # Errors
+    /// `Corrupt` when the peer's state is impossible.
+    free_slots,
+    /// Waits until at least `n` slots (1 to the capacity) are free, for a
+    /// [`write_chunk`](Self::write_chunk) of that size, or `deadline` passes
+    /// (`None`: no deadline). Returns the free slots.
+    ///
+    /// # Errors
+    /// `Timeout`; `Corrupt`.
+    wait_for_free(wait_free) -> PushTimeoutError<()> = into_push,
 }
 
-impl<K: Flavor, M: Message> Producer<K, M> {
+super::singles! {
+    [K: Flavor, M: Message] Producer<M> <'m>,
+    (message: M::In<'m>) -> (), |h, w| h.push(&message, w),
     /// Pushes one message without waiting.
     ///
     /// # Errors
@@ -65,20 +117,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
     /// assert_eq!(tx.try_push(3), Err(PushError::Full(3)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
-    pub fn try_push<'m>(&mut self, message: M::In<'m>) -> Result<(), PushError<M::In<'m>>> {
-        match self.push(&message, Wait::Never) {
-            Ok(()) => Ok(()),
-            Err(Failed::Size(expected, found)) => Err(PushError::Size { expected, found }),
-            Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushError::Corrupt(e)),
-            Err(Failed::Waited(Waited::PeerGone)) => Err(PushError::PeerGone(message)),
-            Err(Failed::Nothing(PopError::Busy)) => Err(PushError::Busy(message)),
-            Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
-                Err(PushError::Full(message))
-            }
-        }
-    }
-
+    try_push -> PushError<M::In<'m>> = |failed| failed.into_push(message),
     /// Pushes one message, waiting until `deadline` (an [`Instant`], or
     /// `None` for as long as it takes) for a free slot, as the
     /// [wait strategy](Self::set_wait_strategy) says.
@@ -99,118 +138,20 @@ impl<K: Flavor, M: Message> Producer<K, M> {
     /// assert_eq!(tx.push_deadline(3, soon), Err(PushTimeoutError::Timeout(3)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn push_deadline<'m>(
-        &mut self,
-        message: M::In<'m>,
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
-        match self.push(&message, Wait::Until(deadline.into())) {
-            Ok(()) => Ok(()),
-            Err(Failed::Size(expected, found)) => Err(PushTimeoutError::Size { expected, found }),
-            Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushTimeoutError::Corrupt(e)),
-            Err(Failed::Waited(Waited::PeerGone)) => Err(PushTimeoutError::PeerGone(message)),
-            Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
-                Err(PushTimeoutError::Timeout(message))
-            }
-        }
-    }
-
+    push_deadline -> PushTimeoutError<M::In<'m>> = |failed| failed.into_push_timeout(message),
     /// Pushes one message, waiting at most `timeout` for a free slot.
     ///
     /// # Errors
     /// As [`push_deadline`](Self::push_deadline).
-    pub fn push_timeout<'m>(
-        &mut self,
-        message: M::In<'m>,
-        timeout: Duration,
-    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
-        self.push_deadline(message, after(timeout))
-    }
-
+    push_timeout,
     /// Pushes one message, waiting as long as it takes for a free slot.
     ///
     /// # Errors
     /// As [`push_deadline`](Self::push_deadline), never `Timeout`.
-    pub fn push_blocking<'m>(
-        &mut self,
-        message: M::In<'m>,
-    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
-        self.push_deadline(message, None)
-    }
+    push_blocking,
+}
 
-    /// Pushes as many whole messages of `values` (`slot_size` elements each)
-    /// as there are free slots, in order, with one claim. Returns how many
-    /// messages were pushed (0 when full).
-    ///
-    /// # Errors
-    /// `Corrupt` when the peer's state is impossible.
-    ///
-    /// # Examples
-    /// ```
-    /// use ringway::{spsc, Kind, RingBuilder};
-    /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u16>().create_anonymous()?;
-    /// let mut tx = spsc::Producer::<u16>::attach(&ring)?;
-    /// assert_eq!(tx.push_slice(&[1, 2, 3, 4, 5, 6])?, 4);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn push_slice(&mut self, values: &[M::Elem]) -> Result<usize, CorruptError> {
-        let per = self.slot_size();
-        let mut chunk = self.write_chunk(values.len() / per)?;
-        let n = chunk.fill_from(values);
-        chunk.commit(n);
-        Ok(n)
-    }
-
-    /// Claims up to `n` free slots to write in place. The chunk may be
-    /// shorter than `n` (empty when the ring is full); see [`WriteChunk`]
-    /// for commit and drop.
-    ///
-    /// # Errors
-    /// `Corrupt` when the peer's state is impossible.
-    ///
-    /// # Examples
-    /// ```
-    /// use ringway::{mpmc, Kind, RingBuilder};
-    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(4).message::<u32>().create_anonymous()?;
-    /// let mut tx = mpmc::Producer::<u32>::attach(&ring)?;
-    /// let mut chunk = tx.write_chunk(3)?;
-    /// for (i, slot) in chunk.iter_mut().enumerate() {
-    ///     *slot = i as u32;
-    /// }
-    /// chunk.commit_all();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, K, M>, CorruptError> {
-        let claim = self.side.claim(n as u64)?;
-        Ok(WriteChunk::new(&mut self.side, claim, self.per_slot))
-    }
-
-    /// Free slots now (re-reads the peer's state). On MPMC a snapshot:
-    /// other producers may claim them first.
-    ///
-    /// # Errors
-    /// `Corrupt` when the peer's state is impossible.
-    pub fn free_slots(&mut self) -> Result<usize, CorruptError> {
-        self.side.free_slots().map(|n| n as usize)
-    }
-
-    /// Waits until at least `n` slots (1 to the capacity) are free, for a
-    /// [`write_chunk`](Self::write_chunk) of that size, or `deadline` passes
-    /// (`None`: no deadline). Returns the free slots.
-    ///
-    /// # Errors
-    /// `Timeout`; `Corrupt`.
-    pub fn wait_for_free(
-        &mut self,
-        n: usize,
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<usize, PushTimeoutError<()>> {
-        self.side
-            .wait_free(n as u64, deadline.into())
-            .map(|n| n as usize)
-            .map_err(Waited::into_push)
-    }
-
+impl<K: Flavor, M: Message> Producer<K, M> {
     /// Claims a slot (waiting as told), copies `message` in and publishes it.
     #[inline]
     fn push(&mut self, message: &M::In<'_>, wait: Wait) -> Result<(), Failed> {
@@ -219,13 +160,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         if src.len() != per {
             return Err(Failed::Size(per, src.len()));
         }
-        let claim = claim_single(
-            &mut self.side,
-            wait,
-            <K::Producer>::claim_one,
-            <K::Producer>::claim_one_until,
-            <K::Producer>::peer_gone,
-        );
+        let claim = claim_single(&mut self.side, wait, <K::Producer>::peer_gone);
         let claim = claim.map_err(|failed| match failed {
             // Full, or (MPMC) a live claim holds the slot at the tail.
             Failed::Nothing(_) if self.side.busy() => Failed::Nothing(PopError::Busy),

@@ -1,7 +1,8 @@
 //! The seam between the protocol cores and the handles: what a kind's
 //! producer and consumer core do, and nothing more. Each kind implements
-//! these two traits once (in its core's file); every handle call, chunk and
-//! wait is written once above them, in this module's siblings.
+//! these traits once (in its core's file: [`Side`] for both cores, then
+//! [`ProducerSide`] or [`ConsumerSide`]); every handle call, chunk and wait
+//! is written once above them, in this module's siblings.
 //!
 //! A claim is a run of positions a side owns until it gives it back:
 //! `publish` (producer) or `release` (consumer) ends it. The cores keep their
@@ -33,22 +34,31 @@ impl Span {
 /// lengths in slots. Only kinds whose slots follow each other give them.
 pub(crate) type Spans = ((*mut u8, usize), (*mut u8, usize));
 
-/// The producing core of a kind.
+/// What the producing and the consuming core of a kind both do.
 // `pub` in a private module: named by the public, sealed `Flavor`.
 #[allow(unreachable_pub)]
-pub trait ProducerSide: Sized + Send + core::fmt::Debug {
-    /// Takes a producer role or entry of `ring` (the kind check included).
+pub trait Side: Sized + Send + core::fmt::Debug {
+    /// Takes a role or entry of `ring` for this side (the kind check
+    /// included).
     fn attach(ring: &Ring) -> Result<Self, HandleError>;
     /// The ring.
     fn ring(&self) -> &Ring;
     /// How the blocking calls wait.
     fn set_wait_strategy(&mut self, strategy: WaitStrategy);
-    /// Claims one free slot; an empty span when there is none.
+    /// Claims one slot: a free one (producer) or the next message
+    /// (consumer); an empty span when there is none.
     fn claim_one(&mut self) -> Result<Span, CorruptError>;
-    /// Claims up to `n` free slots; an empty span when there is none.
+    /// Claims up to `n` free slots (producer) or ready positions
+    /// (consumer); an empty span when there is none.
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError>;
-    /// Claims one free slot, waiting until `deadline` (`None`: forever).
+    /// Claims one slot as `claim_one` does, waiting until `deadline`
+    /// (`None`: forever).
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited>;
+}
+
+/// The producing core of a kind.
+#[allow(unreachable_pub)]
+pub trait ProducerSide: Side {
     /// The payload of the slot of position `pos` (any value: masked).
     fn payload(&self, pos: u64) -> *mut u8;
     /// The claim as contiguous runs, for kinds whose slots are contiguous.
@@ -74,22 +84,10 @@ pub trait ProducerSide: Sized + Send + core::fmt::Debug {
 
 /// The consuming core of a kind.
 #[allow(unreachable_pub)]
-pub trait ConsumerSide: Sized + Send + core::fmt::Debug {
+pub trait ConsumerSide: Side {
     /// Whether `release` can give back part of a claim (the rest staying
     /// ready), or frees it whole.
     const PARTIAL_RELEASE: bool;
-    /// Takes a consumer role of `ring` (the kind check included).
-    fn attach(ring: &Ring) -> Result<Self, HandleError>;
-    /// The ring.
-    fn ring(&self) -> &Ring;
-    /// How the blocking calls wait.
-    fn set_wait_strategy(&mut self, strategy: WaitStrategy);
-    /// Claims the next message; an empty span when there is none.
-    fn claim_one(&mut self) -> Result<Span, CorruptError>;
-    /// Claims up to `n` ready positions; an empty span when none are ready.
-    fn claim(&mut self, n: u64) -> Result<Span, CorruptError>;
-    /// Claims the next message, waiting until `deadline` (`None`: forever).
-    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited>;
     /// The payload of position `i` of `claim`, `None` when it is skipped.
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8>;
     /// The claim as contiguous runs, for kinds whose slots are contiguous.

@@ -13,7 +13,7 @@ use crate::error::PopError;
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
-use crate::handle::side::{ConsumerSide, Span, Spans};
+use crate::handle::side::{ConsumerSide, Side, Span, Spans};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -298,9 +298,7 @@ impl ConsumerCore {
 }
 
 /// The seam of the handle layer, implemented by the core itself.
-impl ConsumerSide for ConsumerCore {
-    const PARTIAL_RELEASE: bool = false;
-
+impl Side for ConsumerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         check_kind(ring)?;
         Ok(ConsumerCore {
@@ -353,6 +351,10 @@ impl ConsumerSide for ConsumerCore {
         };
         claim_until(self, deadline, claim, sleep)
     }
+}
+
+impl ConsumerSide for ConsumerCore {
+    const PARTIAL_RELEASE: bool = false;
 
     #[inline]
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {

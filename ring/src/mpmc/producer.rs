@@ -11,7 +11,7 @@ use super::{
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
-use crate::handle::side::{ProducerSide, Span, Spans};
+use crate::handle::side::{ProducerSide, Side, Span, Spans};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -217,7 +217,7 @@ impl ProducerCore {
 }
 
 /// The seam of the handle layer, implemented by the core itself.
-impl ProducerSide for ProducerCore {
+impl Side for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         check_kind(ring)?;
         Ok(ProducerCore {
@@ -239,7 +239,7 @@ impl ProducerSide for ProducerCore {
         }
         let mut round = 0;
         loop {
-            let claimed = ProducerSide::claim(self, 1)?;
+            let claimed = Side::claim(self, 1)?;
             // A consumer holds the slot at `tail` (it claimed the position
             // one lap behind and has not released it yet): wait for it a
             // bounded time before reporting `Busy`.
@@ -265,7 +265,9 @@ impl ProducerSide for ProducerCore {
         };
         claim_until(self, deadline, claim, sleep)
     }
+}
 
+impl ProducerSide for ProducerCore {
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
         self.slot(pos).payload

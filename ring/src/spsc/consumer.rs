@@ -6,7 +6,7 @@ use ringway_sync::WaitStrategy;
 
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
-use crate::handle::side::{contiguous, ConsumerSide, Span, Spans};
+use crate::handle::side::{contiguous, ConsumerSide, Side, Span, Spans};
 use crate::loom::ordering;
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -196,9 +196,7 @@ impl Drop for ConsumerCore {
 }
 
 /// The seam of the handle layer: each step is one of the core's above.
-impl ConsumerSide for ConsumerCore {
-    const PARTIAL_RELEASE: bool = true;
-
+impl Side for ConsumerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         ConsumerCore::attach(ring)
     }
@@ -234,6 +232,10 @@ impl ConsumerSide for ConsumerCore {
         self.wait_ready(1, deadline)?;
         self.claim_one().map_err(Waited::Corrupt)
     }
+}
+
+impl ConsumerSide for ConsumerCore {
+    const PARTIAL_RELEASE: bool = true;
 
     #[inline]
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {

@@ -6,7 +6,7 @@ use ringway_sync::WaitStrategy;
 
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
-use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
+use crate::handle::side::{contiguous, ProducerSide, Side, Span, Spans};
 use crate::loom::{ordering, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -193,7 +193,7 @@ impl Drop for ProducerCore {
 }
 
 /// The seam of the handle layer: each step is one of the core's above.
-impl ProducerSide for ProducerCore {
+impl Side for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         ProducerCore::attach(ring)
     }
@@ -229,7 +229,9 @@ impl ProducerSide for ProducerCore {
         self.wait_free(1, deadline)?;
         self.claim_one().map_err(Waited::Corrupt)
     }
+}
 
+impl ProducerSide for ProducerCore {
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
         super::payload(&self.ring, self.payload_offset, pos)
