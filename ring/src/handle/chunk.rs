@@ -11,7 +11,7 @@
 
 use core::marker::PhantomData;
 
-use super::side::{ConsumerSide, ProducerSide, Span, Spans};
+use super::side::{ConsumerSide, ProducerSide, Side, Span, Spans};
 use super::{Flavor, Message, Slices, SlicesMut};
 use crate::spsc::Spsc;
 
@@ -42,8 +42,12 @@ macro_rules! chunk {
 
         impl<'a, K: Flavor, M: Message> $name<'a, K, M> {
             pub(crate) fn new(side: &'a mut K::$side, claim: Span, per_slot: usize) -> Self {
-                let _slots = PhantomData;
-                $name { side, claim, per_slot, _slots }
+                $name {
+                    side,
+                    claim,
+                    per_slot,
+                    _slots: PhantomData,
+                }
             }
 
             $(#[$len])*
@@ -325,10 +329,12 @@ impl<K: Flavor, M: Message> ReadChunk<'_, K, M> {
 
     /// Message `i` copied into `out` (one message long), unless past the end.
     fn copy_into(&self, i: usize, out: &mut [M::Elem]) -> bool {
-        let shown = self
+        let Some(p) = self
             .position(i)
-            .and_then(|k| self.side.shown(self.claim, k));
-        let Some(p) = shown else { return false };
+            .and_then(|k| self.side.shown(self.claim, k))
+        else {
+            return false;
+        };
         debug_assert_eq!(out.len(), M::elems(self.per_slot));
         // SAFETY: as in `show` (a claimed, published slot of `out.len()`
         // elements inside the region); `out` is our caller's own memory;

@@ -1,16 +1,13 @@
 //! [`Consumer`]: the popping handle of every kind and format.
 
-use std::time::Instant;
-
 use bytemuck::Pod;
 
 use super::chunk::ReadChunk;
 use super::side::{ConsumerSide, Side};
 use super::{claim_single, Bytes, Failed, Flavor, Message, Wait};
-use crate::error::{CorruptError, PopError, PopTimeoutError, Waited};
-use crate::ring::Ring;
+use crate::error::{PopError, PopTimeoutError};
 
-super::handle! {
+handle! {
     /// The consumer of a ring of kind `K` carrying messages `M`; see
     /// [`Producer`](super::Producer). `Send`, not `Sync`.
     ///
@@ -97,8 +94,7 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
         if out.len() != per {
             return Err(Failed::Size(per, out.len()));
         }
-        let claim = claim_single(&mut self.side, wait, <K::Consumer>::peer_gone);
-        let claim = claim.map_err(|failed| match failed {
+        let claim = claim_single(&mut self.side, wait).map_err(|failed| match failed {
             Failed::Nothing(_) => Failed::Nothing(self.side.empty_reason()),
             failed => failed,
         })?;
@@ -132,7 +128,7 @@ impl<K: Flavor, T: Pod> Consumer<K, T> {
 /// one (copied into `out`, which must be one slot long), documented once.
 macro_rules! pops {
     ([$($gen:tt)*] $m:ty, ($($out:ident: $out_ty:ty)?) -> $ret:ty, |$c:ident, $w:ident| $pop:expr) => {
-        super::singles! {
+        singles! {
             [$($gen)*] Consumer<$m>, ($($out: $out_ty)?) -> $ret, |$c, $w| $pop,
         /// Pops one message without waiting (bytes: into `out`).
         ///
@@ -202,9 +198,7 @@ impl<M: Message> Consumer<crate::spsc::Spsc, M> {
     /// `Empty` or `Corrupt`.
     pub fn peek(&mut self) -> Result<M::Ref<'_>, PopError> {
         let claim = self.side.claim_one()?;
-        let Some(p) = self.side.shown(claim, 0) else {
-            return Err(PopError::Empty);
-        };
+        let p = self.side.shown(claim, 0).ok_or(PopError::Empty)?;
         // SAFETY: the slot at `head` is ready (published with Release, read
         // with Acquire) and the producer does not write it until it is
         // released, which needs `&mut self`, borrowed by the returned

@@ -29,27 +29,6 @@
 //! `wait_for_ready`, `push_slice` and `pop_into` exist on every kind and
 //! format.
 
-mod any;
-mod chunk;
-mod consumer;
-mod message;
-mod producer;
-pub(crate) mod side;
-
-use std::time::{Duration, Instant};
-
-pub use any::{
-    AnyConsumer, AnyKind, AnyProducer, AnyReadChunk, AnyReceiver, AnySender, AnyWriteChunk,
-};
-pub use chunk::{ReadChunk, WriteChunk};
-pub use consumer::Consumer;
-pub use message::{Bytes, Message};
-pub use producer::Producer;
-
-use crate::error::{PopError, PopTimeoutError, PushError, PushTimeoutError, Waited};
-use crate::layout::Kind;
-use side::{Side, Span};
-
 /// A kind's marker type `$k` (its [`Flavor`], over its two cores) and the
 /// public names of its handles (`spsc::Producer<T>`, ...), as aliases of the
 /// generic ones.
@@ -103,8 +82,8 @@ macro_rules! handle {
         pub struct $name<K: Flavor, M: Message> {
             side: K::$side,
             per_slot: usize,
-            _message: core::marker::PhantomData<fn(M) -> M>,
-            _not_sync: core::marker::PhantomData<core::cell::Cell<()>>,
+            // `fn(M) -> M`: carries `M` without owning one; `Cell`: not `Sync`.
+            _marker: core::marker::PhantomData<(fn(M) -> M, core::cell::Cell<()>)>,
         }
 
         impl<K: Flavor, M: Message> core::fmt::Debug for $name<K, M> {
@@ -118,13 +97,12 @@ macro_rules! handle {
 
         impl<K: Flavor, M: Message> $name<K, M> {
             $(#[$attach])*
-            pub fn attach(ring: &Ring) -> Result<Self, crate::HandleError> {
+            pub fn attach(ring: &$crate::ring::Ring) -> Result<Self, $crate::HandleError> {
                 let per_slot = M::per_slot(ring)?;
                 Ok($name {
                     side: <K::$side>::attach(ring)?,
                     per_slot,
-                    _message: core::marker::PhantomData,
-                    _not_sync: core::marker::PhantomData,
+                    _marker: core::marker::PhantomData,
                 })
             }
 
@@ -142,12 +120,12 @@ macro_rules! handle {
             }
 
             /// The ring.
-            pub fn ring(&self) -> &Ring {
+            pub fn ring(&self) -> &$crate::ring::Ring {
                 self.side.ring()
             }
 
             $(#[$batch_doc])*
-            pub fn $batch(&mut self, $elems: $elems_ty) -> Result<usize, CorruptError> {
+            pub fn $batch(&mut self, $elems: $elems_ty) -> Result<usize, $crate::CorruptError> {
                 let chunk = &mut self.$chunk_fn($elems.len() / self.slot_size())?;
                 let n = chunk.$copy($elems);
                 chunk.end(n);
@@ -155,13 +133,13 @@ macro_rules! handle {
             }
 
             $(#[$chunk_doc])*
-            pub fn $chunk_fn(&mut self, n: usize) -> Result<$chunk<'_, K, M>, CorruptError> {
+            pub fn $chunk_fn(&mut self, n: usize) -> Result<$chunk<'_, K, M>, $crate::CorruptError> {
                 let claim = self.side.claim(n as u64)?;
                 Ok($chunk::new(&mut self.side, claim, self.per_slot))
             }
 
             $(#[$count_doc])*
-            pub fn $count(&mut self) -> Result<usize, CorruptError> {
+            pub fn $count(&mut self) -> Result<usize, $crate::CorruptError> {
                 self.side.$count().map(|n| n as usize)
             }
 
@@ -169,15 +147,14 @@ macro_rules! handle {
             pub fn $wait(
                 &mut self,
                 n: usize,
-                deadline: impl Into<Option<Instant>>,
+                deadline: impl Into<Option<std::time::Instant>>,
             ) -> Result<usize, $err> {
                 let waited = self.side.$side_wait(n as u64, deadline.into());
-                waited.map(|n| n as usize).map_err(Waited::$into)
+                waited.map(|n| n as usize).map_err($crate::error::Waited::$into)
             }
         }
     };
 }
-use handle;
 
 /// The single-message calls of a handle, written once for pushes and for
 /// the typed and bytes pops: `$try` does not wait, `$deadline` waits until
@@ -218,7 +195,7 @@ macro_rules! singles {
                 $($arg: $arg_ty,)*
                 timeout: std::time::Duration,
             ) -> Result<$ret, $err> {
-                self.$deadline($($arg,)* $crate::handle::after(timeout))
+                self.$deadline($($arg,)* std::time::Instant::now().checked_add(timeout))
             }
 
             $(#[$blocking_doc])*
@@ -228,7 +205,27 @@ macro_rules! singles {
         }
     };
 }
-use singles;
+
+mod any;
+mod chunk;
+mod consumer;
+mod message;
+mod producer;
+pub(crate) mod side;
+
+use std::time::Instant;
+
+pub use any::{
+    AnyConsumer, AnyKind, AnyProducer, AnyReadChunk, AnyReceiver, AnySender, AnyWriteChunk,
+};
+pub use chunk::{ReadChunk, WriteChunk};
+pub use consumer::Consumer;
+pub use message::{Bytes, Message};
+pub use producer::Producer;
+
+use crate::error::{PopError, PopTimeoutError, PushError, PushTimeoutError, Waited};
+use crate::layout::Kind;
+use side::{Side, Span};
 
 /// A ring kind, as a type: [`Spsc`](crate::spsc::Spsc) or
 /// [`Mpmc`](crate::mpmc::Mpmc). Code generic over `K: Flavor` is written
@@ -249,11 +246,6 @@ pub type Slices<'a, E> = (&'a [E], &'a [E]);
 /// A write chunk's contiguous slots as two slices.
 pub type SlicesMut<'a, E> = (&'a mut [E], &'a mut [E]);
 
-/// The deadline `timeout` from now (`None` when it is too far to say).
-fn after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
-}
-
 /// How a single push or pop may wait.
 enum Wait {
     Never,
@@ -270,19 +262,16 @@ enum Failed {
     Nothing(PopError),
 }
 
-/// Claims one slot or message for a single push or pop, of either side
-/// (its `peer_gone` given): without waiting, nothing free / ready is
-/// `Nothing` (`PeerGone` when the other side is gone); with a wait, what the
-/// wait says.
+/// Claims one slot or message for a single push or pop, of either side:
+/// without waiting, nothing free / ready is `Nothing` (`PeerGone` when the
+/// other side is gone); with a wait, what the wait says.
 #[inline]
-fn claim_single<S: Side>(
-    side: &mut S,
-    wait: Wait,
-    gone: impl FnOnce(&mut S) -> bool,
-) -> Result<Span, Failed> {
+fn claim_single<S: Side>(side: &mut S, wait: Wait) -> Result<Span, Failed> {
     match wait {
         Wait::Never => match side.claim_one() {
-            Ok(claim) if claim.len == 0 && gone(side) => Err(Failed::Waited(Waited::PeerGone)),
+            Ok(claim) if claim.len == 0 && side.peer_gone() => {
+                Err(Failed::Waited(Waited::PeerGone))
+            }
             Ok(claim) if claim.len == 0 => Err(Failed::Nothing(PopError::Empty)),
             Ok(claim) => Ok(claim),
             Err(e) => Err(Failed::Waited(Waited::Corrupt(e))),

@@ -1,14 +1,11 @@
 //! [`Producer`]: the pushing handle of every kind and format.
 
-use std::time::Instant;
-
 use super::chunk::WriteChunk;
 use super::side::{ProducerSide, Side, Span};
 use super::{claim_single, Failed, Flavor, Message, Wait};
-use crate::error::{CorruptError, PopError, PushError, PushTimeoutError, Waited};
-use crate::ring::Ring;
+use crate::error::{PopError, PushError, PushTimeoutError, Waited};
 
-super::handle! {
+handle! {
     /// The producer of a ring of kind `K` ([`Spsc`](crate::spsc::Spsc),
     /// [`Mpmc`](crate::mpmc::Mpmc)) carrying messages `M` (a [`Pod`](bytemuck::Pod)
     /// type, or [`Bytes`](super::Bytes)).
@@ -95,7 +92,7 @@ super::handle! {
     wait_for_free(wait_free) -> PushTimeoutError<()> = into_push,
 }
 
-super::singles! {
+singles! {
     [K: Flavor, M: Message] Producer<M> <'m>,
     (message: M::In<'m>) -> (), |h, w| h.push(&message, w),
     /// Pushes one message without waiting.
@@ -160,8 +157,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         if src.len() != per {
             return Err(Failed::Size(per, src.len()));
         }
-        let claim = claim_single(&mut self.side, wait, <K::Producer>::peer_gone);
-        let claim = claim.map_err(|failed| match failed {
+        let claim = claim_single(&mut self.side, wait).map_err(|failed| match failed {
             // Full, or (MPMC) a live claim holds the slot at the tail.
             Failed::Nothing(_) if self.side.busy() => Failed::Nothing(PopError::Busy),
             Failed::Nothing(_) => Failed::Waited(Waited::Timeout),

@@ -11,7 +11,7 @@ use super::{
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
-use crate::handle::side::{ProducerSide, Side, Span, Spans};
+use crate::handle::side::{ProducerSide, Side, Span};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -230,7 +230,13 @@ impl Side for ProducerCore {
         })
     }
 
-    crate::handle::side::ring_and_strategy!();
+    fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
+    }
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
@@ -265,16 +271,22 @@ impl Side for ProducerCore {
         };
         claim_until(self, deadline, claim, sleep)
     }
+
+    /// Whether the ring is full and every consumer is gone (looked at as
+    /// `Peer::gone_now` says; reaps dead consumers on the way, which may
+    /// free slots).
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick()
+            && self.peer.gone_now(Role::Consumer)
+            && self.peer.confirm_gone(!self.may_claim())
+    }
 }
 
 impl ProducerSide for ProducerCore {
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
         self.slot(pos).payload
-    }
-
-    fn spans(&self, _claim: Span) -> Option<Spans> {
-        None
     }
 
     #[inline]
@@ -293,16 +305,6 @@ impl ProducerSide for ProducerCore {
         let want = n.clamp(1, self.capacity);
         self.peer
             .wait_count(self.strategy, want, deadline, || self.free_prefix())
-    }
-
-    /// Whether the ring is full and every consumer is gone (looked at as
-    /// `Peer::gone_now` says; reaps dead consumers on the way, which may
-    /// free slots).
-    #[inline]
-    fn peer_gone(&mut self) -> bool {
-        self.peer.tick()
-            && self.peer.gone_now(Role::Consumer)
-            && self.peer.confirm_gone(!self.may_claim())
     }
 
     fn busy(&self) -> bool {

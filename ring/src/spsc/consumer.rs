@@ -6,7 +6,7 @@ use ringway_sync::WaitStrategy;
 
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
-use crate::handle::side::{contiguous, ConsumerSide, Side, Span, Spans};
+use crate::handle::side::{ConsumerSide, Side, Span, Spans};
 use crate::loom::ordering;
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -232,6 +232,15 @@ impl Side for ConsumerCore {
         self.wait_ready(1, deadline)?;
         self.claim_one().map_err(Waited::Corrupt)
     }
+
+    fn spans(&self, claim: Span) -> Option<Spans> {
+        (!self.stamped).then(|| super::contiguous(&self.ring, claim.pos, claim.len))
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.producer_gone()
+    }
 }
 
 impl ConsumerSide for ConsumerCore {
@@ -241,10 +250,6 @@ impl ConsumerSide for ConsumerCore {
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {
         (i < claim.len)
             .then(|| super::payload(&self.ring, self.payload_offset, claim.pos + i).cast_const())
-    }
-
-    fn spans(&self, claim: Span) -> Option<Spans> {
-        (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
     #[inline]
@@ -260,10 +265,5 @@ impl ConsumerSide for ConsumerCore {
 
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         ConsumerCore::wait_ready(self, n, deadline)
-    }
-
-    #[inline]
-    fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.producer_gone()
     }
 }

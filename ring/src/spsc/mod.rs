@@ -81,6 +81,7 @@ mod producer;
 
 pub(crate) use crate::error::Waited;
 use crate::error::{HandleError, Role};
+use crate::handle::side::Spans;
 use crate::loom::Ordering;
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -94,6 +95,18 @@ fn payload(ring: &Ring, payload_offset: usize, pos: u64) -> *mut u8 {
     // rounded up to the alignment), and payload_offset + slot_size <= stride
     // (`Geometry::with_flags`), so the pointer stays inside the slot.
     unsafe { ring.shared.slot(pos).0.add(payload_offset) }
+}
+
+/// The two runs of `len` contiguous slots from `pos` of `ring`.
+fn contiguous(ring: &Ring, pos: u64, len: u64) -> Spans {
+    let shared = &ring.shared;
+    let (first_ptr, idx) = shared.slot(pos);
+    let first = len.min(ring.capacity() - idx as u64);
+    let (second_ptr, _) = shared.slot(0);
+    (
+        (first_ptr, first as usize),
+        (second_ptr, (len - first) as usize),
+    )
 }
 
 /// The stamp of the slot of position `pos` of a stamped ring.

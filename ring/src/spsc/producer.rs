@@ -6,7 +6,7 @@ use ringway_sync::WaitStrategy;
 
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
-use crate::handle::side::{contiguous, ProducerSide, Side, Span, Spans};
+use crate::handle::side::{ProducerSide, Side, Span, Spans};
 use crate::loom::{ordering, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -229,16 +229,21 @@ impl Side for ProducerCore {
         self.wait_free(1, deadline)?;
         self.claim_one().map_err(Waited::Corrupt)
     }
+
+    fn spans(&self, claim: Span) -> Option<Spans> {
+        (!self.stamped).then(|| super::contiguous(&self.ring, claim.pos, claim.len))
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.consumer_gone()
+    }
 }
 
 impl ProducerSide for ProducerCore {
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
         super::payload(&self.ring, self.payload_offset, pos)
-    }
-
-    fn spans(&self, claim: Span) -> Option<Spans> {
-        (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
     #[inline]
@@ -254,10 +259,5 @@ impl ProducerSide for ProducerCore {
 
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         ProducerCore::wait_free(self, n, deadline)
-    }
-
-    #[inline]
-    fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.consumer_gone()
     }
 }
