@@ -17,12 +17,12 @@ use crate::spsc::Spsc;
 
 /// The parts of [`WriteChunk`] and [`ReadChunk`] that are the same but for
 /// the side (`$side`, the core of `K` it borrows, and `$step`, its
-/// `publish` or `release`): the struct, `Debug`, `new`, `len`, `is_empty`,
+/// `publish` or `release`): the struct, `Debug`, `new`, `len` (a producer's
+/// claim has no skipped positions), `is_empty`,
 /// the public end of the claim (`$end`, `$all`) and the drop.
 macro_rules! chunk {
     (
         $(#[$doc:meta])* $name:ident($side:ident, $step:ident, $slots:ty),
-        $(#[$len:meta])* len = |$c:ident| $count:expr,
         $(#[$end_doc:meta])* $end:ident($n:ident),
         $(#[$all_doc:meta])* $all:ident,
     ) => {
@@ -36,7 +36,9 @@ macro_rules! chunk {
 
         impl<K: Flavor, M: Message> core::fmt::Debug for $name<'_, K, M> {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.debug_struct(stringify!($name)).field("claim", &self.claim).finish()
+                f.debug_struct(stringify!($name))
+                    .field("claim", &self.claim)
+                    .finish()
             }
         }
 
@@ -50,10 +52,11 @@ macro_rules! chunk {
                 }
             }
 
-            $(#[$len])*
+            /// Number of slots: free ones claimed (a write chunk; 0 when
+            /// the ring is full), or messages (a read chunk; claimed
+            /// positions published as skipped are not counted).
             pub fn len(&self) -> usize {
-                let $c = &self.claim;
-                $count as usize
+                (self.claim.len - self.claim.skips) as usize
             }
 
             /// Whether the chunk is empty (nothing claimed).
@@ -119,8 +122,6 @@ chunk! {
     /// chunk.commit_all();
     /// ```
     WriteChunk(Producer, publish, &'a mut [M::Elem]),
-    /// Number of slots claimed (0 when the ring is full).
-    len = |claim| claim.len,
     /// Publishes the first `written` slots of the chunk, in order, and
     /// wakes sleeping consumers (see the module table for the rest).
     ///
@@ -155,9 +156,6 @@ chunk! {
     /// chunk.release_all();
     /// ```
     ReadChunk(Consumer, release, &'a [M::Elem]),
-    /// Number of messages (claimed positions published as skipped are not
-    /// shown).
-    len = |claim| claim.len - claim.skips,
     /// Gives back the first `read` messages of the chunk (see the module
     /// table for the rest) and wakes sleeping producers.
     ///
@@ -304,18 +302,16 @@ impl<K: Flavor, M: Message> ReadChunk<'_, K, M> {
                 .count();
         };
         // Contiguous slots: at most two runs, each copied at once.
-        let whole = out.len() / per * per;
-        let first = a.len().min(whole);
-        let second = b.len().min(whole - first);
-        let (out_a, out_b) = out.split_at_mut(first);
-        // SAFETY: the runs are this chunk's ready slots (as in `slices`),
-        // `first` and `second` elements of them, copied into our caller's
-        // own memory of that many elements.
-        unsafe {
-            crate::copy::copy_out_elems(a.cast::<u8>().cast_const(), out_a);
-            crate::copy::copy_out_elems(b.cast::<u8>().cast_const(), &mut out_b[..second]);
+        let mut done = 0;
+        for run in [a, b] {
+            let n = run.len().min(out.len() / per * per - done);
+            let dst = &mut out[done..done + n];
+            // SAFETY: the run is this chunk's ready slots (as in `slices`),
+            // `n` elements of it copied into our caller's own memory.
+            unsafe { crate::copy::copy_out_elems(run.cast::<u8>().cast_const(), dst) };
+            done += n;
         }
-        (first + second) / per
+        done / per
     }
 
     /// Copies message `i` of the chunk into `out`, which must be one message

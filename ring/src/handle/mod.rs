@@ -74,7 +74,7 @@ macro_rules! handle {
         $(#[$doc:meta])* $name:ident($side:ident),
         $(#[$attach:meta])* attach,
         $(#[$batch_doc:meta])* $batch:ident($elems:ident: $elems_ty:ty) = $copy:ident,
-        $(#[$chunk_doc:meta])* $chunk_fn:ident -> $chunk:ident,
+        $(#[$chunk_doc:meta])* $lend:ident -> $chunk:ident,
         $(#[$count_doc:meta])* $count:ident,
         $(#[$wait_doc:meta])* $wait:ident($side_wait:ident) -> $err:ty = $into:ident,
     ) => {
@@ -126,14 +126,14 @@ macro_rules! handle {
 
             $(#[$batch_doc])*
             pub fn $batch(&mut self, $elems: $elems_ty) -> Result<usize, $crate::CorruptError> {
-                let chunk = &mut self.$chunk_fn($elems.len() / self.slot_size())?;
+                let chunk = &mut self.$lend($elems.len() / self.slot_size())?;
                 let n = chunk.$copy($elems);
                 chunk.end(n);
                 Ok(n)
             }
 
             $(#[$chunk_doc])*
-            pub fn $chunk_fn(&mut self, n: usize) -> Result<$chunk<'_, K, M>, $crate::CorruptError> {
+            pub fn $lend(&mut self, n: usize) -> Result<$chunk<'_, K, M>, $crate::CorruptError> {
                 let claim = self.side.claim(n as u64)?;
                 Ok($chunk::new(&mut self.side, claim, self.per_slot))
             }
