@@ -18,8 +18,8 @@ use crate::spsc::Spsc;
 /// The parts of [`WriteChunk`] and [`ReadChunk`] that are the same but for
 /// the side (`$side`, the core of `K` it borrows, and `$step`, its
 /// `publish` or `release`): the struct, `Debug`, `new`, `len` (a producer's
-/// claim has no skipped positions), `is_empty`,
-/// the public end of the claim (`$end`, `$all`) and the drop.
+/// claim has no skipped positions), `is_empty`, the public end of the claim
+/// (`$end`, `$all`) and the drop.
 macro_rules! chunk {
     (
         $(#[$doc:meta])* $name:ident($side:ident, $step:ident, $slots:ty),
@@ -59,7 +59,7 @@ macro_rules! chunk {
                 (self.claim.len - self.claim.skips) as usize
             }
 
-            /// Whether the chunk is empty (nothing claimed).
+            /// Whether [`len`](Self::len) is 0.
             pub fn is_empty(&self) -> bool {
                 self.len() == 0
             }
@@ -237,12 +237,16 @@ impl<K: Flavor, M: Message> ReadChunk<'_, K, M> {
     /// Message `i`, `None` past the end (O(1) unless the claim passed over
     /// skipped positions).
     pub fn get(&self, i: usize) -> Option<M::Ref<'_>> {
-        self.show(self.position(i)?)
+        let p = self.nth(i)?;
+        // SAFETY: `p` is the payload of a position of this chunk's claim.
+        Some(unsafe { self.view(p) })
     }
 
     /// The messages, in order.
     pub fn iter(&self) -> impl Iterator<Item = M::Ref<'_>> + '_ {
-        (0..self.claim.len).filter_map(move |k| self.show(k))
+        let shown = (0..self.claim.len).filter_map(|k| self.side.shown(self.claim, k));
+        // SAFETY: each `p` is the payload of a position of this chunk's claim.
+        shown.map(|p| unsafe { self.view(p) })
     }
 
     /// The messages as two slices of elements (before and after the wrap),
@@ -325,14 +329,9 @@ impl<K: Flavor, M: Message> ReadChunk<'_, K, M> {
 
     /// Message `i` copied into `out` (one message long), unless past the end.
     fn copy_into(&self, i: usize, out: &mut [M::Elem]) -> bool {
-        let Some(p) = self
-            .position(i)
-            .and_then(|k| self.side.shown(self.claim, k))
-        else {
-            return false;
-        };
+        let Some(p) = self.nth(i) else { return false };
         debug_assert_eq!(out.len(), M::elems(self.per_slot));
-        // SAFETY: as in `show` (a claimed, published slot of `out.len()`
+        // SAFETY: as in `view` (a claimed, published slot of `out.len()`
         // elements inside the region); `out` is our caller's own memory;
         // volatile loads, so a peer writing the slot anyway only tears the
         // copy.
@@ -340,25 +339,29 @@ impl<K: Flavor, M: Message> ReadChunk<'_, K, M> {
         true
     }
 
-    /// The position in the claim of message `i` (past the skipped ones),
-    /// unless `i` is past the end.
-    fn position(&self, i: usize) -> Option<u64> {
+    /// The payload of message `i` (past the skipped positions), unless `i`
+    /// is past the end.
+    fn nth(&self, i: usize) -> Option<*const u8> {
         if self.claim.skips == 0 {
-            return (i < self.len()).then_some(i as u64);
+            return (i < self.len()).then(|| self.side.shown(self.claim, i as u64))?;
         }
-        let mut shown = (0..self.claim.len).filter(|&k| self.side.shown(self.claim, k).is_some());
-        shown.nth(i)
+        (0..self.claim.len)
+            .filter_map(|k| self.side.shown(self.claim, k))
+            .nth(i)
     }
 
-    /// Position `k` of the claim, unless it is skipped.
-    fn show(&self, k: u64) -> Option<M::Ref<'_>> {
-        let p = self.side.shown(self.claim, k)?;
+    /// The message at `p`, lent for as long as `&self`.
+    ///
+    /// # Safety
+    /// `p` is the payload of a position of this chunk's claim (from the
+    /// side's `shown`).
+    unsafe fn view(&self, p: *const u8) -> M::Ref<'_> {
         // SAFETY: the position is claimed by this chunk and its publication
         // was loaded with Acquire, so the producer's write is visible and
         // nobody writes the slot until the chunk frees it, which needs
         // `self` by value; inside the region, aligned for `Elem` (checked
         // on attach); `Elem` is Pod.
-        Some(unsafe { M::slot_ref(p, self.per_slot) })
+        unsafe { M::slot_ref(p, self.per_slot) }
     }
 }
 

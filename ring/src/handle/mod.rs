@@ -2,9 +2,9 @@
 //!
 //! ```text
 //!   Producer<K, M> ─┐                        ┌─ spsc::ProducerCore / ConsumerCore  (K = Spsc)
-//!   Consumer<K, M> ─┼─ side::{ProducerSide, ─┤
-//!   WriteChunk,     │        ConsumerSide}   └─ mpmc::ProducerCore / ConsumerCore  (K = Mpmc)
-//!   ReadChunk      ─┘
+//!   Consumer<K, M> ─┼─ side::{Side,         ─┤
+//!   WriteChunk,     │   ProducerSide,        └─ mpmc::ProducerCore / ConsumerCore  (K = Mpmc)
+//!   ReadChunk      ─┘   ConsumerSide}
 //!        M = T: Pod (one T a slot) or Bytes (slot_size bytes a slot)
 //! ```
 //!
@@ -19,9 +19,16 @@
 //!
 //! The orderings are the cores' (see [`spsc`](crate::spsc) and
 //! [`mpmc`](crate::mpmc)); this module adds none. A kind plugs in by
-//! implementing the two side traits for its cores and [`Flavor`] for a
-//! marker type; every call of the handles, chunks and
-//! [`AnyProducer`]/[`AnyConsumer`] then works for it.
+//! implementing the side traits for its cores (`Side` for both, then
+//! `ProducerSide` or `ConsumerSide`) and [`Flavor`] for a marker type; every
+//! call of the handles, chunks and [`AnyProducer`]/[`AnyConsumer`] then works
+//! for it.
+//!
+//! What is written once, and where: `handle!` (this file) writes each
+//! handle's struct and its calls that differ only in names (attach, chunk,
+//! count, wait, batch); `singles!` writes the try / deadline / timeout /
+//! blocking quartet of a push and of the typed and bytes pops; `chunk!`
+//! (`chunk.rs`) writes each chunk's struct, length, end of claim and drop.
 //!
 //! One signature set for every kind: deadlines are `impl Into<Option<Instant>>`
 //! (an `Instant`, or `None` for no deadline); blocking calls hand the message
@@ -67,8 +74,10 @@ pub(crate) use kind_aliases;
 /// The parts of [`Producer`] and [`Consumer`] that are the same but for the
 /// side (`$side`: `Producer` or `Consumer`, the core of `K` it holds, and
 /// the names of its calls): the struct, `Debug`, `attach`, `slot_size`,
-/// `set_wait_strategy`, `ring`, the chunk (`$chunk`), the count and the wait
-/// for a count (`$count`, `$wait`), and the batch through a chunk (`$batch`).
+/// `set_wait_strategy`, `ring`, the call that lends a chunk (`$lend`, of
+/// type `$chunk`), the count and the wait for a count (`$count`, `$wait`),
+/// and the batch through a chunk (`$batch`, copying with the chunk's
+/// `$copy`).
 macro_rules! handle {
     (
         $(#[$doc:meta])* $name:ident($side:ident),
@@ -195,6 +204,7 @@ macro_rules! singles {
                 $($arg: $arg_ty,)*
                 timeout: std::time::Duration,
             ) -> Result<$ret, $err> {
+                // A timeout too far to add to now is no deadline.
                 self.$deadline($($arg,)* std::time::Instant::now().checked_add(timeout))
             }
 
@@ -299,9 +309,9 @@ impl Failed {
         }
     }
 
-    /// As [`into_pop`](Self::into_pop) for a push, the message handed back:
-    /// nothing free is `Full` (the wait of a push that does not wait ends
-    /// in `Timeout`, not `Nothing`, unless the slot is `Busy`).
+    /// As [`into_pop`](Self::into_pop), for a push: the message handed
+    /// back, and nothing free is `Full` (`push` reports a full ring as a
+    /// pop's `Empty`, and a held slot as `Busy`).
     fn into_push<T>(self, message: T) -> PushError<T> {
         match self.into_pop() {
             PopError::Empty => PushError::Full(message),
