@@ -130,55 +130,56 @@ macro_rules! pops {
     ([$($gen:tt)*] $m:ty, ($($out:ident: $out_ty:ty)?) -> $ret:ty, |$c:ident, $w:ident| $pop:expr) => {
         singles! {
             [$($gen)*] Consumer<$m>, ($($out: $out_ty)?) -> $ret, |$c, $w| $pop,
-        /// Pops one message without waiting (bytes: into `out`).
-        ///
-        /// # Errors
-        /// [`PopError::Empty`] when nothing is ready; on MPMC,
-        /// [`PopError::Busy`] when a producer's claim holds the head (a
-        /// message is being written there; later ones may be ready) or
-        /// after losing many races in a row; `Size` for a bytes buffer of
-        /// another length; `Corrupt` when the peer's state is impossible;
-        /// `PeerGone` when the ring is drained and no producer is left.
-        ///
-        /// # Examples
-        /// ```
-        /// use ringway::{spsc, Kind, PopError, RingBuilder};
-        /// let ring = RingBuilder::new(Kind::Spsc).capacity(2).message::<u64>().create_anonymous()?;
-        /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
-        /// let mut rx = spsc::Consumer::<u64>::attach(&ring)?;
-        /// assert_eq!(rx.try_pop(), Err(PopError::Empty));
-        /// tx.try_push(7)?;
-        /// assert_eq!(rx.try_pop(), Ok(7)); // bytes: rx.try_pop(&mut buf)
-        /// # Ok::<(), Box<dyn std::error::Error>>(())
-        /// ```
+            /// Pops one message without waiting (bytes: into `out`).
+            ///
+            /// # Errors
+            /// [`PopError::Empty`] when nothing is ready; on MPMC,
+            /// [`PopError::Busy`] when a producer's claim holds the head (a
+            /// message is being written there; later ones may be ready) or
+            /// after losing many races in a row; `Size` for a bytes buffer of
+            /// another length; `Corrupt` when the peer's state is impossible;
+            /// `PeerGone` when the ring is drained and no producer is left.
+            ///
+            /// # Examples
+            /// ```
+            /// use ringway::{spsc, Kind, PopError, RingBuilder};
+            /// let ring = RingBuilder::new(Kind::Spsc).capacity(2).message::<u64>().create_anonymous()?;
+            /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
+            /// let mut rx = spsc::Consumer::<u64>::attach(&ring)?;
+            /// assert_eq!(rx.try_pop(), Err(PopError::Empty));
+            /// tx.try_push(7)?;
+            /// assert_eq!(rx.try_pop(), Ok(7)); // bytes: rx.try_pop(&mut buf)
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             try_pop -> PopError = Failed::into_pop,
-        /// Pops one message, waiting until `deadline` (an [`Instant`], or
-        /// `None` for as long as it takes).
-        ///
-        /// # Errors
-        /// [`PopTimeoutError::Timeout`]; `Size`, `Corrupt` and `PeerGone`
-        /// as [`try_pop`](Self::try_pop).
-        ///
-        /// # Examples
-        /// ```
-        /// use std::time::{Duration, Instant};
-        /// use ringway::{mpmc, Kind, PopTimeoutError, RingBuilder};
-        /// let ring = RingBuilder::new(Kind::Mpmc).capacity(2).message::<u64>().create_anonymous()?;
-        /// let mut rx = mpmc::Consumer::<u64>::attach(&ring)?;
-        /// let soon = Instant::now() + Duration::from_millis(1);
-        /// assert_eq!(rx.pop_deadline(soon), Err(PopTimeoutError::Timeout));
-        /// # Ok::<(), Box<dyn std::error::Error>>(())
-        /// ```
+            /// Pops one message, waiting until `deadline` (an
+            /// [`Instant`](std::time::Instant), or `None` for as long as it
+            /// takes).
+            ///
+            /// # Errors
+            /// [`PopTimeoutError::Timeout`]; `Size`, `Corrupt` and `PeerGone`
+            /// as [`try_pop`](Self::try_pop).
+            ///
+            /// # Examples
+            /// ```
+            /// use std::time::{Duration, Instant};
+            /// use ringway::{mpmc, Kind, PopTimeoutError, RingBuilder};
+            /// let ring = RingBuilder::new(Kind::Mpmc).capacity(2).message::<u64>().create_anonymous()?;
+            /// let mut rx = mpmc::Consumer::<u64>::attach(&ring)?;
+            /// let soon = Instant::now() + Duration::from_millis(1);
+            /// assert_eq!(rx.pop_deadline(soon), Err(PopTimeoutError::Timeout));
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
             pop_deadline -> PopTimeoutError = Failed::into_pop_timeout,
-        /// Pops one message, waiting at most `timeout`.
-        ///
-        /// # Errors
-        /// As [`pop_deadline`](Self::pop_deadline).
+            /// Pops one message, waiting at most `timeout`.
+            ///
+            /// # Errors
+            /// As [`pop_deadline`](Self::pop_deadline).
             pop_timeout,
-        /// Pops one message, waiting as long as it takes.
-        ///
-        /// # Errors
-        /// As [`pop_deadline`](Self::pop_deadline), never `Timeout`.
+            /// Pops one message, waiting as long as it takes.
+            ///
+            /// # Errors
+            /// As [`pop_deadline`](Self::pop_deadline), never `Timeout`.
             pop_blocking,
         }
     };

@@ -115,9 +115,10 @@ singles! {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     try_push -> PushError<M::In<'m>> = |failed| failed.into_push(message),
-    /// Pushes one message, waiting until `deadline` (an [`Instant`], or
-    /// `None` for as long as it takes) for a free slot, as the
-    /// [wait strategy](Self::set_wait_strategy) says.
+    /// Pushes one message, waiting until `deadline` (an
+    /// [`Instant`](std::time::Instant), or `None` for as long as it takes)
+    /// for a free slot, as the [wait strategy](Self::set_wait_strategy)
+    /// says.
     ///
     /// # Errors
     /// [`PushTimeoutError::Timeout`] hands the message back; `Size`;
