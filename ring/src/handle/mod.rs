@@ -274,8 +274,11 @@ enum Failed {
 
 /// Claims one slot or message for a single push or pop, of either side:
 /// without waiting, nothing free / ready is `Nothing` (`PeerGone` when the
-/// other side is gone); with a wait, what the wait says.
-#[inline]
+/// other side is gone); with a wait, what the wait says. Always inline: as an
+/// out-of-line call (what `#[inline]` got) its `Result` went through memory
+/// on every single push and pop. The side's steps are called as methods of
+/// `S`, not passed as fn items (whose `FnOnce` shim LLVM kept out of line).
+#[inline(always)]
 fn claim_single<S: Side>(side: &mut S, wait: Wait) -> Result<Span, Failed> {
     match wait {
         Wait::Never => match side.claim_one() {
