@@ -154,7 +154,7 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(10);
 /// The non-blocking calls that find the ring empty or full look at the
 /// clock (for [`CHECK_INTERVAL`]) on every this many-th call: a poller that
 /// calls once per millisecond learns of a death within ~16 ms (plus the
-/// coarse clock's tick, see [`coarse_now_ns`]), and a busy poll pays a
+/// coarse clock's tick, see `coarse_now_ns`), and a busy poll pays a
 /// fraction of a nanosecond per empty result for the clock.
 pub const CLOCK_EVERY: u32 = 16;
 
