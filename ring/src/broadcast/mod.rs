@@ -10,7 +10,8 @@
 //!   (seqlock-style), so it never returns a torn record.
 //! - **gated**: the producer waits for the slowest live subscriber; a
 //!   subscriber whose process has died is evicted (its peer entry reaped)
-//!   within about 20 ms of waiting on it.
+//!   within about 20 ms of waiting on it; one that drops its handle stops
+//!   gating at once (its cursor goes to `u64::MAX`) and wakes the producer.
 //!
 //! ```text
 //!  bytes (a byte ring like `record`, records 16-aligned, padding at the wrap):

@@ -345,3 +345,54 @@ fn padding_wakes_a_parked_subscriber() {
     tx.try_push(&[2; 32]).unwrap();
     assert_eq!(pop(&mut sub).map(|r| (r.0, r.1)), Some((1, vec![2; 32])));
 }
+
+/// A gated producer parked on a lagging subscriber is woken when that
+/// subscriber drops its handle (before, it noticed only at its next 20 ms
+/// liveness period). The waiter is the producer's condition, through the
+/// public peer table, on an unsliced wait: only a notify ends it early.
+#[test]
+fn a_leaving_subscriber_wakes_a_parked_gated_producer() {
+    use crate::error::Role;
+    use ringway_sync::WaitStrategy;
+    use std::time::Instant;
+
+    let ring = ring(64, true);
+    let mut tx = Producer::attach(&ring).unwrap();
+    let lagging = Subscriber::attach(&ring, Start::Next).unwrap();
+    tx.try_push(&[1; 16]).unwrap();
+    tx.try_push(&[2; 16]).unwrap();
+    // The ring is full for the subscriber at 0: the next record needs it
+    // past byte 32.
+    assert_eq!(tx.try_push(&[3; 16]), Err(PushError::Full(())));
+    let waiter = {
+        let ring = ring.clone();
+        std::thread::spawn(move || {
+            ring.space_event().wait(
+                WaitStrategy::Park,
+                Some(Instant::now() + Duration::from_secs(60)),
+                || {
+                    ring.peers()
+                        .iter()
+                        .all(|p| p.role != Some(Role::Consumer) || p.claim.0 >= 32)
+                        .then_some(())
+                },
+            )
+        })
+    };
+    let started = Instant::now();
+    while ring.space_event().waiters() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "never parked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(lagging);
+    let left = Instant::now();
+    while !waiter.is_finished() {
+        assert!(
+            left.elapsed() < Duration::from_secs(20),
+            "the leaving subscriber did not wake the parked producer"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(waiter.join().unwrap(), Ok(()));
+    tx.try_push(&[3; 16]).unwrap();
+}

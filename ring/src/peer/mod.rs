@@ -769,11 +769,16 @@ impl Peer {
     }
 
     /// Our description, for the exclusive locks of reaping.
+    /// Whether this registration is this process's (not a `fork`ed copy).
+    pub(crate) fn owned(&self) -> bool {
+        process::current_pid() == self.pid
+    }
+
     /// `None` in a `fork`ed copy of the handle: the child's descriptor no
     /// longer refers to the ring (`fork.rs`), and the description was the
     /// parent's anyway, so its locks would not exclude the parent's.
     pub(crate) fn lock(&self) -> Option<&File> {
-        if process::current_pid() != self.pid {
+        if !self.owned() {
             return None;
         }
         self.lock.as_deref()
