@@ -123,6 +123,19 @@ pub(crate) unsafe fn copy_out(src: *const u8, dst: *mut u8, len: usize) {
 /// mapping that does not overlap `out`.
 #[inline]
 pub(crate) unsafe fn copy_out_elems<E: bytemuck::Pod>(src: *const u8, out: &mut [E]) {
+    // One small message (a typed single pop): one volatile load of `E`
+    // (one instruction for a word; still each byte read once), without
+    // `copy_out`'s alignment steps. Typed slots are aligned for `E`
+    // (checked on attach); the check keeps any other caller on the general
+    // path.
+    if let [one] = out {
+        if size_of::<E>() <= 16 && src.cast::<E>().is_aligned() {
+            // SAFETY: the caller's promise for `src` (size_of::<E>() bytes,
+            // readable), aligned as just checked; any bytes are a valid `E`.
+            *one = unsafe { src.cast::<E>().read_volatile() };
+            return;
+        }
+    }
     let len = core::mem::size_of_val(out);
     // SAFETY: the caller's promise for `src`; `out` is the caller's own,
     // borrowed mutably for the call; any bytes are a valid `E` (Pod).
@@ -154,5 +167,27 @@ mod tests {
         // SAFETY: 3 u64s of `src`, not overlapping `out`.
         unsafe { copy_out_elems(src.as_ptr().cast(), &mut out) };
         assert_eq!(out, src);
+    }
+
+    #[test]
+    fn copies_one_element_aligned_or_not() {
+        // One element: the single-load path when aligned, `copy_out` when
+        // not (a source at every offset of a 16-byte window).
+        let bytes: Vec<u8> = (1..=40u8).collect();
+        for start in 0..16 {
+            let src = &bytes[start..start + 16];
+            let mut one = [0u64];
+            // SAFETY: 8 readable bytes at `src`, not overlapping `one`.
+            unsafe { copy_out_elems(src.as_ptr(), &mut one) };
+            assert_eq!(
+                one[0],
+                u64::from_ne_bytes(src[..8].try_into().unwrap()),
+                "{start}"
+            );
+            let mut wide = [[0u32; 4]];
+            // SAFETY: 16 readable bytes at `src`, not overlapping `wide`.
+            unsafe { copy_out_elems(src.as_ptr(), &mut wide) };
+            assert_eq!(bytemuck::bytes_of(&wide), src, "{start}");
+        }
     }
 }

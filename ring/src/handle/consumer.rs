@@ -123,9 +123,9 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
         let claim = claim_single(
             &mut self.side,
             wait,
-            <K::Consumer>::claim_one,
-            <K::Consumer>::claim_one_until,
-            <K::Consumer>::peer_gone,
+            |s| s.claim_one(),
+            |s, deadline| s.claim_one_until(deadline),
+            |s| s.peer_gone(),
         );
         let claim = claim.map_err(|failed| match failed {
             Failed::Nothing(_) => Failed::Nothing(self.side.empty_reason()),

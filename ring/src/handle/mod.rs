@@ -184,8 +184,10 @@ enum Failed {
 /// Claims one slot or message for a single push or pop, of either side (the
 /// side's `claim_one`, `claim_one_until` and `peer_gone` given): without
 /// waiting, nothing free / ready is `Nothing` (`PeerGone` when the other
-/// side is gone); with a wait, what the wait says.
-#[inline]
+/// side is gone); with a wait, what the wait says. Always inline: as an
+/// out-of-line call (what `#[inline]` got) its `Result` went through memory
+/// on every single push and pop.
+#[inline(always)]
 fn claim_single<S>(
     side: &mut S,
     wait: Wait,

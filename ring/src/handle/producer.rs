@@ -222,9 +222,9 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         let claim = claim_single(
             &mut self.side,
             wait,
-            <K::Producer>::claim_one,
-            <K::Producer>::claim_one_until,
-            <K::Producer>::peer_gone,
+            |s| s.claim_one(),
+            |s, deadline| s.claim_one_until(deadline),
+            |s| s.peer_gone(),
         );
         let claim = claim.map_err(|failed| match failed {
             // Full, or (MPMC) a live claim holds the slot at the tail.

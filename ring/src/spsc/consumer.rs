@@ -7,6 +7,7 @@ use ringway_sync::WaitStrategy;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ConsumerSide, Span, Spans};
+use crate::layout::Header;
 use crate::loom::ordering;
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -30,8 +31,8 @@ pub struct ConsumerCore {
     /// Stamped slots (`FLAG_STAMPED`): a one-message claim looks at the
     /// stamp of the slot at `head`, not at `tail`.
     stamped: bool,
-    /// Offset of the payload in a slot (0, or after the stamp).
-    payload_offset: usize,
+    /// The ring's addresses, read without a pointer chase.
+    place: super::Place,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -45,21 +46,38 @@ fn read_tail(
     capacity: u64,
 ) -> Result<u64, CorruptError> {
     ring.check_poison()?;
+    load_tail(ring, ring.shared.header(), head, cached_tail, capacity)
+}
+
+/// [`read_tail`] after the caller checked the poison flag: the empty poll's
+/// path, inline, its errors out of line.
+#[inline]
+fn load_tail(
+    ring: &Ring,
+    h: &Header,
+    head: u64,
+    cached_tail: &mut u64,
+    capacity: u64,
+) -> Result<u64, CorruptError> {
     // Acquire: pairs with the Release store of tail in
     // `ProducerCore::publish`: the slot bytes below tail are visible.
-    let tail = ring
-        .shared
-        .header()
-        .tail
-        .load(ordering!(Acquire, "spsc_read_tail_relaxed"));
-    if tail < *cached_tail {
-        return Err(ring.corrupt("tail moved backwards", tail));
-    }
-    if tail - head > capacity {
-        return Err(ring.corrupt("tail is more than capacity ahead of head", tail));
+    let tail = h.tail.load(ordering!(Acquire, "spsc_read_tail_relaxed"));
+    if tail < *cached_tail || tail.wrapping_sub(head) > capacity {
+        return Err(bad_tail(ring, head, *cached_tail, capacity, tail));
     }
     *cached_tail = tail;
     Ok(tail - head)
+}
+
+/// The error of a `tail` that [`load_tail`] refused.
+#[cold]
+#[inline(never)]
+fn bad_tail(ring: &Ring, head: u64, cached_tail: u64, capacity: u64, tail: u64) -> CorruptError {
+    if tail < cached_tail {
+        return ring.corrupt("tail moved backwards", tail);
+    }
+    debug_assert!(tail - head > capacity);
+    ring.corrupt("tail is more than capacity ahead of head", tail)
 }
 
 impl ConsumerCore {
@@ -74,7 +92,7 @@ impl ConsumerCore {
             capacity,
             strategy: WaitStrategy::default(),
             stamped: ring.geometry().stamped,
-            payload_offset: ring.geometry().payload_offset as usize,
+            place: super::Place::new(ring),
             peer,
         })
     }
@@ -113,7 +131,14 @@ impl ConsumerCore {
         if self.stamped && want == 1 {
             return self.stamp_ready();
         }
-        self.refresh()
+        // The poison flag was checked above.
+        load_tail(
+            &self.ring,
+            self.place.header(),
+            self.head,
+            &mut self.cached_tail,
+            self.capacity,
+        )
     }
 
     /// With nothing known ready: whether the slot at `head` holds its
@@ -130,7 +155,9 @@ impl ConsumerCore {
         // Acquire: pairs with the producer's Release stamp stores in
         // `ProducerCore::publish` (and in `ProducerCore::attach`): the payload and a tail of at least
         // `pos + 1` are visible once the stamp is.
-        let stamp = super::stamp(&self.ring, self.payload_offset, pos)
+        let stamp = self
+            .place
+            .stamp(&self.ring, pos)
             .load(ordering!(Acquire, "spsc_stamp_acquire_relaxed"));
         if stamp == pos + 1 {
             self.cached_tail = pos + 1;
@@ -179,13 +206,13 @@ impl ConsumerCore {
     pub(crate) fn release(&mut self, n: u64) {
         debug_assert!(self.head + n <= self.cached_tail);
         self.head += n;
-        let h = self.ring.shared.header();
+        let h = self.place.header();
         // Release: our reads of the slots below head happen before the
         // producer's overwrite; pairs with the Acquire load of head in
-        // `ProducerCore::refresh`.
+        // `load_head` (producer.rs).
         h.head
             .store(self.head, ordering!(Release, "spsc_release_relaxed"));
-        h.space_event.notify_in(self.ring.shared.barrier);
+        h.space_event.notify_in(self.place.barrier);
     }
 }
 
@@ -211,21 +238,21 @@ impl ConsumerSide for ConsumerCore {
         ConsumerCore::set_wait_strategy(self, strategy);
     }
 
-    #[inline]
+    // Always: as an out-of-line call (what `#[inline]` got in the CLI's
+    // busy-poll loops) its `Result` goes through memory on every poll.
+    #[inline(always)]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
         if self.ready(1)? == 0 {
             return Ok(Span::default());
         }
-        let shared = &self.ring.shared;
-        shared.access.read(shared.slot(self.head).1);
+        (self.ring.shared.access).read(self.place.slot(self.head).1);
         Ok(Span::new(self.head, 1))
     }
 
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
         let n = self.ready(n)?.min(n);
-        let shared = &self.ring.shared;
         for i in 0..n {
-            shared.access.read(shared.slot(self.head + i).1);
+            (self.ring.shared.access).read(self.place.slot(self.head + i).1);
         }
         Ok(Span::new(self.head, n))
     }
@@ -237,8 +264,7 @@ impl ConsumerSide for ConsumerCore {
 
     #[inline]
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {
-        (i < claim.len)
-            .then(|| super::payload(&self.ring, self.payload_offset, claim.pos + i).cast_const())
+        (i < claim.len).then(|| self.place.payload(claim.pos + i).cast_const())
     }
 
     fn spans(&self, claim: Span) -> Option<Spans> {

@@ -17,9 +17,9 @@
 //!
 //! | atomic | written by | read by | ordering | pairs with |
 //! |---|---|---|---|---|
-//! | `tail` | producer, after writing slots (`ProducerCore::publish`) | consumer refill (`ConsumerCore::refresh`) | Release / Acquire | the slot bytes: the consumer reads what was written below `tail` |
+//! | `tail` | producer, after writing slots (`ProducerCore::publish`) | consumer refill (`consumer::load_tail`, from `ready` and `refresh`) | Release / Acquire | the slot bytes: the consumer reads what was written below `tail` |
 //! | slot stamp (stamped slots only) | producer, after `tail`, for each published slot (`ProducerCore::publish`); again on attach | consumer with nothing cached, one message (`ConsumerCore::stamp_ready`) | Release / Acquire | the slot's payload and the `tail` store before it |
-//! | `head` | consumer, after reading slots (`ConsumerCore::release`) | producer refill (`ProducerCore::refresh`) | Release / Acquire | the consumer's slot reads happen before the producer overwrites them |
+//! | `head` | consumer, after reading slots (`ConsumerCore::release`) | producer refill (`producer::load_head`, from `free` and `refresh`) | Release / Acquire | the consumer's slot reads happen before the producer overwrites them |
 //! | `producer_owner`, `consumer_owner` | the handle, CAS 0 -> pid on attach, pid -> 0 on drop | the next handle | AcqRel CAS / Release | a new holder sees the old holder's last cursor store |
 //! | `data_event`, `space_event` | see `ringway_sync::Event` | | fence(SeqCst) | the blocking calls |
 //!
@@ -85,22 +85,98 @@ use crate::loom::Ordering;
 use crate::peer::Peer;
 use crate::ring::Ring;
 
+use crate::layout::Header;
 use crate::loom::AtomicU64;
+use core::ptr::NonNull;
+use ringway_sync::Barrier;
 
-/// The payload of the slot of position `pos` (any value: masked).
-#[inline]
-fn payload(ring: &Ring, payload_offset: usize, pos: u64) -> *mut u8 {
-    // SAFETY: `payload_offset` is the geometry's (0, or the stamp's size
-    // rounded up to the alignment), and payload_offset + slot_size <= stride
-    // (`Geometry::with_flags`), so the pointer stays inside the slot.
-    unsafe { ring.shared.slot(pos).0.add(payload_offset) }
+/// Where a core finds the ring's memory, copied out of the [`Ring`] on
+/// attach: the hot path reads each address from the core itself (one load)
+/// instead of through the ring's shared state (two or three dependent
+/// loads on every push and pop). The core's own `ring` keeps the mapping
+/// alive as long as the copy.
+#[derive(Clone, Copy, Debug)]
+struct Place {
+    header: NonNull<Header>,
+    slots: NonNull<u8>,
+    mask: u64,
+    stride: usize,
+    /// Offset of the payload in a slot (0, or after the stamp).
+    payload_offset: usize,
+    barrier: Barrier,
 }
 
-/// The stamp of the slot of position `pos` of a stamped ring.
-#[inline]
-fn stamp(ring: &Ring, payload_offset: usize, pos: u64) -> &AtomicU64 {
-    debug_assert!(ring.geometry().stamped);
-    crate::mpmc::Slot::of(&ring.shared, payload_offset, pos).stamp
+// SAFETY: the pointers point into the mapping of the `Ring` that the core
+// holding this `Place` also holds; everything behind them is shared memory
+// that every handle accesses through atomics or raw (volatile) copies, and a
+// core is used by one thread at a time (`&mut self`).
+unsafe impl Send for Place {}
+
+impl Place {
+    fn new(ring: &Ring) -> Place {
+        let shared = &ring.shared;
+        let g = ring.geometry();
+        Place {
+            header: NonNull::from(shared.header()),
+            slots: NonNull::new(shared.slot(0).0).expect("slots inside the mapping"),
+            mask: g.capacity - 1,
+            stride: g.stride as usize,
+            payload_offset: g.payload_offset as usize,
+            barrier: shared.barrier,
+        }
+    }
+
+    /// The ring's header.
+    #[inline]
+    fn header(&self) -> &Header {
+        // SAFETY: as `Shared::header`: a whole, aligned header inside the
+        // mapping, which the core's `ring` keeps alive while `self` lives;
+        // every byte of it is atomic or in an `UnsafeCell`.
+        unsafe { self.header.as_ref() }
+    }
+
+    /// The start of the slot of position `pos` and its index (any value:
+    /// masked), as `Shared::slot`.
+    #[inline]
+    fn slot(&self, pos: u64) -> (*mut u8, usize) {
+        let idx = (pos & self.mask) as usize;
+        // SAFETY: idx < capacity, and capacity * stride bytes follow
+        // `slots` inside the region (checked on attach), kept alive by the
+        // core's `ring`.
+        (unsafe { self.slots.as_ptr().add(idx * self.stride) }, idx)
+    }
+
+    /// The payload of the slot of position `pos` (any value: masked).
+    #[inline]
+    fn payload(&self, pos: u64) -> *mut u8 {
+        // SAFETY: `payload_offset` is the geometry's (0, or the stamp's size
+        // rounded up to the alignment), and payload_offset + slot_size <=
+        // stride (`Geometry::with_flags`), so the pointer stays inside the
+        // slot.
+        unsafe { self.slot(pos).0.add(self.payload_offset) }
+    }
+
+    /// The stamp of the slot of position `pos` of a stamped ring (`ring`:
+    /// the core's, whose loom witness holds the stamps under loom).
+    #[inline]
+    fn stamp<'a>(&'a self, ring: &'a Ring, pos: u64) -> &'a AtomicU64 {
+        debug_assert!(ring.geometry().stamped);
+        let (start, idx) = self.slot(pos);
+        #[cfg(not(loom))]
+        let _ = (ring, idx);
+        #[cfg(not(loom))]
+        // SAFETY: `start` is the start of slot `idx < capacity` inside the
+        // mapping (kept alive by `ring`); it is 8-aligned (slots start at a
+        // multiple of 128, a stamped stride is a multiple of 8) and its
+        // first 8 bytes are the stamp, only ever accessed atomically, as in
+        // `mpmc::Slot::of`.
+        return unsafe { &*start.cast::<AtomicU64>() };
+        #[cfg(loom)]
+        {
+            let _ = start;
+            ring.shared.access.stamp(idx)
+        }
+    }
 }
 
 crate::handle::kind_aliases!(Spsc, "SPSC", producer::ProducerCore, consumer::ConsumerCore);

@@ -7,6 +7,7 @@ use ringway_sync::WaitStrategy;
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
 use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
+use crate::layout::Header;
 use crate::loom::{ordering, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -29,8 +30,8 @@ pub struct ProducerCore {
     strategy: WaitStrategy,
     /// Stamped slots (`FLAG_STAMPED`): `publish` stores each slot's stamp.
     stamped: bool,
-    /// Offset of the payload in a slot (0, or after the stamp).
-    payload_offset: usize,
+    /// The ring's addresses, read without a pointer chase.
+    place: super::Place,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -44,23 +45,39 @@ fn read_head(
     capacity: u64,
 ) -> Result<u64, CorruptError> {
     ring.check_poison()?;
+    load_head(ring, ring.shared.header(), tail, cached_head, capacity)
+}
+
+/// [`read_head`] after the caller checked the poison flag: the full ring's
+/// path, inline, its errors out of line.
+#[inline]
+fn load_head(
+    ring: &Ring,
+    h: &Header,
+    tail: u64,
+    cached_head: &mut u64,
+    capacity: u64,
+) -> Result<u64, CorruptError> {
     // Acquire: pairs with the Release store of head in
     // `ConsumerCore::release`: the consumer's reads of the slots below
     // head happen before we overwrite them.
-    let head = ring
-        .shared
-        .header()
-        .head
-        .load(ordering!(Acquire, "spsc_read_head_relaxed"));
-    if head < *cached_head {
-        return Err(ring.corrupt("head moved backwards", head));
-    }
-    if head > tail {
-        return Err(ring.corrupt("head is ahead of tail", head));
+    let head = h.head.load(ordering!(Acquire, "spsc_read_head_relaxed"));
+    if head < *cached_head || head > tail {
+        return Err(bad_head(ring, head, *cached_head));
     }
     // head <= tail and head >= cached_head >= tail - capacity.
     *cached_head = head;
     Ok(capacity - (tail - head))
+}
+
+/// The error of a `head` that [`load_head`] refused.
+#[cold]
+#[inline(never)]
+fn bad_head(ring: &Ring, head: u64, cached_head: u64) -> CorruptError {
+    if head < cached_head {
+        return ring.corrupt("head moved backwards", head);
+    }
+    ring.corrupt("head is ahead of tail", head)
 }
 
 impl ProducerCore {
@@ -75,7 +92,7 @@ impl ProducerCore {
             capacity,
             strategy: WaitStrategy::default(),
             stamped: ring.geometry().stamped,
-            payload_offset: ring.geometry().payload_offset as usize,
+            place: super::Place::new(ring),
             peer,
         };
         if core.stamped {
@@ -88,7 +105,8 @@ impl ProducerCore {
             // load of tail above made ours to publish; pairs with the
             // Acquire load in `ConsumerCore::stamp_ready`.
             for pos in head..tail {
-                super::stamp(&core.ring, core.payload_offset, pos)
+                core.place
+                    .stamp(&core.ring, pos)
                     .store(pos + 1, Ordering::Release);
             }
         }
@@ -124,7 +142,14 @@ impl ProducerCore {
         if free >= want {
             return Ok(free);
         }
-        self.refresh()
+        // The poison flag was checked above.
+        load_head(
+            &self.ring,
+            self.place.header(),
+            self.tail,
+            &mut self.cached_head,
+            self.capacity,
+        )
     }
 
     /// Re-reads the consumer's cursor and checks it.
@@ -164,9 +189,9 @@ impl ProducerCore {
         debug_assert!(self.tail + n - self.cached_head <= self.capacity);
         let first = self.tail;
         self.tail += n;
-        let h = self.ring.shared.header();
+        let h = self.place.header();
         // Release: publishes the slot bytes written before; pairs with the
-        // Acquire load of tail in `ConsumerCore::refresh`.
+        // Acquire load of tail in `load_tail` (consumer.rs).
         h.tail
             .store(self.tail, ordering!(Release, "spsc_publish_relaxed"));
         if self.stamped {
@@ -178,11 +203,12 @@ impl ProducerCore {
                 // (A Release store per stamp rather than one fence(Release)
                 // per batch: the same instructions on x86, and ThreadSanitizer
                 // does not model standalone fences.)
-                super::stamp(&self.ring, self.payload_offset, pos)
+                self.place
+                    .stamp(&self.ring, pos)
                     .store(pos + 1, ordering!(Release, "spsc_stamp_relaxed"));
             }
         }
-        h.data_event.notify_in(self.ring.shared.barrier);
+        h.data_event.notify_in(self.place.barrier);
     }
 }
 
@@ -206,21 +232,21 @@ impl ProducerSide for ProducerCore {
         ProducerCore::set_wait_strategy(self, strategy);
     }
 
-    #[inline]
+    // Always: as an out-of-line call (what `#[inline]` got in the CLI's
+    // busy-poll loops) its `Result` goes through memory on every poll.
+    #[inline(always)]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
         if self.free(1)? == 0 {
             return Ok(Span::default());
         }
-        let shared = &self.ring.shared;
-        shared.access.write(shared.slot(self.tail).1);
+        (self.ring.shared.access).write(self.place.slot(self.tail).1);
         Ok(Span::new(self.tail, 1))
     }
 
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
         let n = self.free(n)?.min(n);
-        let shared = &self.ring.shared;
         for i in 0..n {
-            shared.access.write(shared.slot(self.tail + i).1);
+            (self.ring.shared.access).write(self.place.slot(self.tail + i).1);
         }
         Ok(Span::new(self.tail, n))
     }
@@ -232,7 +258,7 @@ impl ProducerSide for ProducerCore {
 
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
-        super::payload(&self.ring, self.payload_offset, pos)
+        self.place.payload(pos)
     }
 
     fn spans(&self, claim: Span) -> Option<Spans> {
