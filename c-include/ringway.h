@@ -98,9 +98,12 @@
 
 /**
  * Version of the C ABI declared by this header: bumped on any incompatible
- * change to a declaration. Compare with `ringway_abi_version()`.
+ * change to a declaration, and when a field gains a meaning (2:
+ * `ringway_info.flags`, formerly `reserved`, always 0 in 1). Compare with
+ * `ringway_abi_version()`; a program that reads a field of version N checks
+ * that it is at least N.
  */
-#define RINGWAY_ABI_VERSION 1
+#define RINGWAY_ABI_VERSION 2
 
 /**
  * Version of the shared-memory layout that rings created by this library
@@ -524,9 +527,15 @@ typedef struct ringway_info {
    */
   uint32_t slot_align;
   /**
-   * Always 0.
+   * The layout flags the ring was created with, as `RINGWAY_CREATE_*`
+   * bits: `_STAMPED` (SPSC: a readiness stamp in front of each payload,
+   * so chunks are scattered: use `ringway_*_slot`), `_CHECKSUMS` (record:
+   * a CRC32C per record), `_GATED` (broadcast: the producer waits for
+   * subscribers). No other bit is ever set; the barrier mode has its own
+   * call, `ringway_ring_barrier`. Since C ABI 2 (`ringway_abi_version()`);
+   * a library of C ABI 1 wrote 0 here (the field was `reserved`).
    */
-  uint32_t reserved;
+  uint32_t flags;
   /**
    * Bytes of the mapped region.
    */
@@ -1553,7 +1562,7 @@ ringway_result ringway_ring_remove_shm(const char *name);
 ringway_result ringway_ring_remove_file(const char *path);
 
 /**
- * Reads the ring's kind, geometry and fill level into `*out`.
+ * Reads the ring's kind, geometry, layout flags and fill level into `*out`.
  *
  * # Errors
  * `RINGWAY_ERR_NULL`.

@@ -13,8 +13,8 @@
 # - now: `ring/src/handle/` is wrapper API (`any.rs`, the one kind switch
 #   that replaced cli's and ffi's, shown on its own line too); the four core
 #   files are protocol core. The cores implement the seam themselves (`impl
-#   ProducerSide for` / `impl ConsumerSide for`, shown on their own line: a
-#   core's steps, not delegation, since the handle-lines change).
+#   Side for`, then `impl ProducerSide for` / `impl ConsumerSide for`, shown
+#   on their own line: a core's steps, not delegation).
 #   `ring/src/peer/wait.rs` holds the blocking waits the cores share (#11's
 #   liveness-sliced wait, and the helpers the cores call instead of each
 #   writing the wait out): protocol core, on a line of its own and in the
@@ -65,7 +65,7 @@ row() {
 }
 
 OLD_START='^pub struct (Bytes)?(Producer|Consumer)[<{ ]'
-SEAM_START='^impl (ProducerSide|ConsumerSide) for '
+SEAM_START='^impl (Side|ProducerSide|ConsumerSide) for '
 
 printf "%-58s %6s %6s\n" "" "lines" "code"
 echo "before ($BEFORE):"

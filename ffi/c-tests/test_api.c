@@ -32,6 +32,7 @@ _Static_assert(sizeof(ringway_params) == 32, "ringway_params");
 _Static_assert(offsetof(ringway_params, capacity) == 8, "params.capacity");
 _Static_assert(offsetof(ringway_params, reserved) == 28, "params.reserved");
 _Static_assert(sizeof(ringway_info) == 40, "ringway_info");
+_Static_assert(offsetof(ringway_info, flags) == 28, "info.flags");
 _Static_assert(offsetof(ringway_info, map_len) == 32, "info.map_len");
 _Static_assert(sizeof(ringway_result) == 4, "ringway_result is 32 bits");
 _Static_assert(sizeof(ringway_kind) == 4, "ringway_kind is 32 bits");
@@ -78,8 +79,8 @@ static void test_versions(void) {
     CHECK(strcmp(expected, RINGWAY_VERSION) == 0);
     CHECK(ringway_abi_version() == RINGWAY_ABI_VERSION);
     CHECK(ringway_layout_version() == RINGWAY_LAYOUT_VERSION);
-#if RINGWAY_ABI_VERSION < 1
-#error "RINGWAY_ABI_VERSION is usable in #if"
+#if RINGWAY_ABI_VERSION < 2
+#error "RINGWAY_ABI_VERSION is usable in #if, and ringway_info.flags needs C ABI 2"
 #endif
 }
 
@@ -181,7 +182,7 @@ static void test_anonymous_spsc(void) {
     CHECK(info.slot_size == 8);
     CHECK(info.slot_align == 8);
     CHECK(info.len == 0);
-    CHECK(info.reserved == 0);
+    CHECK(info.flags == 0); /* contiguous slots */
     CHECK(info.map_len >= 8 * 8);
 
     CHECK_OK(ringway_producer_create(ring, &tx));
@@ -709,6 +710,53 @@ static void test_stamped(void) {
     CHECK(ring == NULL);
 }
 
+/* The layout flags a ring was created with, seen in ringway_info.flags as
+ * RINGWAY_CREATE_* bits (C ABI 2), for every kind, and from a second
+ * mapping that did not create it (they come from the ring's header). */
+static void test_info_flags(void) {
+    static const struct {
+        ringway_kind kind;
+        uint64_t capacity;
+        uint32_t slot_size;
+        uint32_t flags;
+    } cases[] = {
+        {RINGWAY_KIND_SPSC, 8, 8, 0},
+        {RINGWAY_KIND_SPSC, 8, 8, RINGWAY_CREATE_STAMPED},
+        {RINGWAY_KIND_MPMC, 8, 8, 0},
+        {RINGWAY_KIND_RECORD, 4096, 0, 0},
+        {RINGWAY_KIND_RECORD, 4096, 0, RINGWAY_CREATE_CHECKSUMS},
+        {RINGWAY_KIND_BROADCAST, 4096, 0, 0},
+        {RINGWAY_KIND_BROADCAST, 4096, 0, RINGWAY_CREATE_GATED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ringway_params params = spsc_params(cases[i].capacity, cases[i].slot_size);
+        ringway_ring *ring = NULL;
+        ringway_info info;
+        params.kind = cases[i].kind;
+        /* unlink-on-drop is a creation flag, not a layout flag: never reported */
+        params.flags = cases[i].flags | RINGWAY_CREATE_UNLINK_ON_DROP;
+        CHECK_OK(ringway_ring_create_anonymous(&params, &ring));
+        memset(&info, 0xff, sizeof info);
+        CHECK_OK(ringway_ring_info(ring, &info));
+        CHECK(info.kind == cases[i].kind);
+        CHECK(info.flags == cases[i].flags);
+        ringway_ring_free(ring);
+    }
+
+    const char *name = shm_name("info-flags");
+    ringway_params params = spsc_params(16, 8);
+    ringway_ring *ring = NULL, *other = NULL;
+    ringway_info info;
+    params.flags = RINGWAY_CREATE_STAMPED;
+    CHECK_OK(ringway_ring_create_shm(name, &params, &ring));
+    CHECK_OK(ringway_ring_open_shm(name, RINGWAY_KIND_ANY, &other));
+    CHECK_OK(ringway_ring_info(other, &info));
+    CHECK(info.kind == RINGWAY_KIND_SPSC && info.flags == RINGWAY_CREATE_STAMPED);
+    ringway_ring_free(other);
+    ringway_ring_free(ring);
+    CHECK_OK(ringway_ring_remove_shm(name));
+}
+
 static void test_mpmc(void) {
     ringway_params params = {0};
     params.kind = RINGWAY_KIND_MPMC;
@@ -1114,6 +1162,7 @@ int main(void) {
     test_anonymous_spsc();
     test_chunks();
     test_stamped();
+    test_info_flags();
     test_blocking(RINGWAY_KIND_SPSC);
     test_blocking(RINGWAY_KIND_MPMC);
     test_mpmc();

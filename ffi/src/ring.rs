@@ -9,7 +9,7 @@ use std::ffi::{c_char, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use ringway_core::{Barrier, Kind, OpenOptions, Ring, RingBuilder};
+use ringway_core::{layout, Barrier, Kind, OpenOptions, Ring, RingBuilder};
 
 use crate::boundary::{arg_cstr, arg_out, arg_ref, arg_str, boundary, call};
 use crate::error::{remove_error, Error};
@@ -147,15 +147,36 @@ pub struct ringway_info {
     pub len: u64,
     /// Alignment of each slot.
     pub slot_align: u32,
-    /// Always 0.
-    pub reserved: u32,
+    /// The layout flags the ring was created with, as `RINGWAY_CREATE_*`
+    /// bits: `_STAMPED` (SPSC: a readiness stamp in front of each payload,
+    /// so chunks are scattered: use `ringway_*_slot`), `_CHECKSUMS` (record:
+    /// a CRC32C per record), `_GATED` (broadcast: the producer waits for
+    /// subscribers). No other bit is ever set; the barrier mode has its own
+    /// call, `ringway_ring_barrier`. Since C ABI 2 (`ringway_abi_version()`);
+    /// a library of C ABI 1 wrote 0 here (the field was `reserved`).
+    pub flags: u32,
     /// Bytes of the mapped region.
     pub map_len: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<ringway_info>() == 40);
 const _: () = assert!(core::mem::align_of::<ringway_info>() == 8);
+const _: () = assert!(core::mem::offset_of!(ringway_info, flags) == 28);
 const _: () = assert!(core::mem::offset_of!(ringway_info, map_len) == 32);
+
+/// The `RINGWAY_CREATE_*` bits of `ringway_info.flags` for a ring's layout
+/// flags (`Identity::flags`, whose bits differ from the C ones).
+fn info_flags(ring: &Ring) -> u32 {
+    let flags = ring.identity().flags;
+    [
+        (layout::FLAG_STAMPED, RINGWAY_CREATE_STAMPED),
+        (layout::FLAG_CRC32C, RINGWAY_CREATE_CHECKSUMS),
+        (layout::FLAG_GATED, RINGWAY_CREATE_GATED),
+    ]
+    .into_iter()
+    .filter(|&(bit, _)| flags & bit != 0)
+    .fold(0, |out, (_, c)| out | c)
+}
 
 /// A mapped, validated ring (opaque).
 #[allow(non_camel_case_types)]
@@ -430,7 +451,7 @@ pub unsafe extern "C" fn ringway_ring_remove_file(path: *const c_char) -> ringwa
     })
 }
 
-/// Reads the ring's kind, geometry and fill level into `*out`.
+/// Reads the ring's kind, geometry, layout flags and fill level into `*out`.
 ///
 /// # Errors
 /// `RINGWAY_ERR_NULL`.
@@ -453,7 +474,7 @@ pub unsafe extern "C" fn ringway_ring_info(
             capacity: g.capacity,
             len: ring.snapshot().len,
             slot_align: g.slot_align,
-            reserved: 0,
+            flags: info_flags(ring),
             map_len: g.total_len,
         };
         // SAFETY: `out` is non-null and writable.

@@ -15,8 +15,11 @@ pub const RINGWAY_VERSION_MINOR: u32 = 1;
 /// Patch version of the library.
 pub const RINGWAY_VERSION_PATCH: u32 = 0;
 /// Version of the C ABI declared by this header: bumped on any incompatible
-/// change to a declaration. Compare with `ringway_abi_version()`.
-pub const RINGWAY_ABI_VERSION: u32 = 1;
+/// change to a declaration, and when a field gains a meaning (2:
+/// `ringway_info.flags`, formerly `reserved`, always 0 in 1). Compare with
+/// `ringway_abi_version()`; a program that reads a field of version N checks
+/// that it is at least N.
+pub const RINGWAY_ABI_VERSION: u32 = 2;
 /// Version of the shared-memory layout that rings created by this library
 /// carry; rings of another layout version are refused with
 /// `RINGWAY_ERR_ABI_MISMATCH`.

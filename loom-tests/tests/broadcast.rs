@@ -2,6 +2,7 @@
 // mutation: broadcast_read_stamp_relaxed broadcast
 // mutation: broadcast_announce_no_fence broadcast
 // mutation: broadcast_check_no_fence broadcast
+// mutation: broadcast_padding_no_notify broadcast
 //! loom models of the broadcast ring, over the real `ringway::broadcast`
 //! code: the lossy lap check (a subscriber never delivers a torn record and
 //! counts what it missed) and the gated producer (it never overwrites what
@@ -92,6 +93,43 @@ fn gated_producer_waits() {
             assert_eq!((r.seq, r.missed), (seq, 0));
             assert_eq!(buf, record(seq));
         }
+        producer.join().unwrap();
+    });
+}
+
+/// Gated, padding: the subscriber has read the first record and parks at
+/// byte 32; the producer's second record (48 bytes) does not fit in the 32
+/// left of the lap, so it writes padding there, and the record after it
+/// overwrites the padding's bytes: the producer (spinning on `try_push`)
+/// waits for the subscriber to step over the padding. The padding's stamp
+/// must wake the subscriber (without that notify, the
+/// `broadcast_padding_no_notify` mutation, the subscriber sleeps for good
+/// and the producer spins until loom gives up).
+#[test]
+fn gated_padding_wakes_subscriber() {
+    loom::model(|| {
+        let ring = RingBuilder::new(Kind::Broadcast)
+            .capacity(64)
+            .gated(true)
+            .create_heap();
+        let mut tx = Producer::attach(&ring).unwrap();
+        let mut sub = Subscriber::attach(&ring, Start::Oldest).unwrap();
+        sub.set_wait_strategy(WaitStrategy::Park);
+        tx.try_push(&record(0)).unwrap();
+        let producer = thread::spawn(move || loop {
+            match tx.try_push(&[9; 32]) {
+                Ok(()) => break,
+                Err(PushError::Full(())) => thread::yield_now(),
+                Err(e) => panic!("{e:?}"),
+            }
+        });
+        let mut buf = Vec::new();
+        let r = sub.pop_blocking_into(&mut buf).unwrap();
+        assert_eq!((r.seq, r.missed), (0, 0));
+        assert_eq!(buf, record(0));
+        let r = sub.pop_blocking_into(&mut buf).unwrap();
+        assert_eq!((r.seq, r.missed), (1, 0));
+        assert_eq!(buf, [9; 32]);
         producer.join().unwrap();
     });
 }

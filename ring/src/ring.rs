@@ -382,7 +382,7 @@ impl Ring {
     /// Blocking and full/empty calls do this on their own; this is for tools.
     pub fn reap_dead(&self) -> usize {
         let lock = self.lock_file();
-        self.shared.reap_all(lock.as_ref())
+        self.shared.reap_all(lock.as_deref())
     }
 
     /// MPMC messages lost because a consumer died between claiming and
@@ -393,7 +393,7 @@ impl Ring {
     }
 
     /// A description of our own for exclusive reaping locks.
-    fn lock_file(&self) -> Option<std::fs::File> {
+    fn lock_file(&self) -> Option<peer::Token> {
         self.shared.region_file().and_then(|f| peer::reopen(f).ok())
     }
 
@@ -415,7 +415,7 @@ impl Ring {
             Holder::Alive { pid } => Err(HandleError::RoleTaken { role, pid }),
             Holder::Dead { index } => {
                 let lock = self.lock_file();
-                self.shared.reap(index, lock.as_ref());
+                self.shared.reap(index, lock.as_deref());
                 // The reaper freed the role if the word still named the dead
                 // registration.
                 // Acquire: as above.

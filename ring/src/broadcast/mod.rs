@@ -10,7 +10,8 @@
 //!   (seqlock-style), so it never returns a torn record.
 //! - **gated**: the producer waits for the slowest live subscriber; a
 //!   subscriber whose process has died is evicted (its peer entry reaped)
-//!   within about 20 ms of waiting on it.
+//!   within about 20 ms of waiting on it; one that drops its handle stops
+//!   gating at once (its cursor goes to `u64::MAX`) and wakes the producer.
 //!
 //! ```text
 //!  bytes (a byte ring like `record`, records 16-aligned, padding at the wrap):
@@ -34,6 +35,14 @@
 //!    `fence(Release)`;
 //! 4. write the payload words and the meta word (Relaxed), then the stamp
 //!    `p | DATA` (Release), and wake sleeping subscribers.
+//!
+//! Padding (and the tombstone a new producer writes over a dead one's
+//! unfinished record) is stamped the same way and **wakes sleeping
+//! subscribers too**: a parked subscriber's condition is "a stamp at my
+//! position", and in gated mode the producer, right after padding, may
+//! wait for that subscriber to step over it (the next record overwrites
+//! the padding's bytes). A padding that did not notify left the two
+//! waiting on each other (loom model `gated_padding_wakes_subscriber`).
 //!
 //! Subscriber at position `p`:
 //! 1. load the stamp at `p` (Acquire); if it is `p | type`, read the meta
@@ -118,5 +127,5 @@ pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

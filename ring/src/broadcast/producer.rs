@@ -118,6 +118,9 @@ impl ProducerCore {
             );
             // Release: as the stamp store in `write`.
             stamp(shared, pos).store(pos | TOMBSTONE, Ordering::Release);
+            // A subscriber parked at `pos` steps over the tombstone, as
+            // over padding (see `write`).
+            header.data_event.notify();
             self.tail = tail;
         }
         Ok(())
@@ -290,6 +293,14 @@ impl ProducerCore {
                 meta(shared, pos).store(need - RECORD_HEADER, Ordering::Relaxed);
                 // Release: as below.
                 stamp(shared, pos).store(pos | PADDING, Ordering::Release);
+                // A subscriber parked at `pos` must step over the padding:
+                // in gated mode the record after it may need those bytes,
+                // and we are about to wait for that subscriber. Without
+                // this notify the two waited on each other (until the
+                // subscriber's liveness slice ran out).
+                if !cfg!(ringway_mutation = "broadcast_padding_no_notify") {
+                    header.data_event.notify();
+                }
                 continue;
             }
             let words = record.chunks_exact(8);

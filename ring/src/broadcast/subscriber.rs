@@ -446,6 +446,23 @@ impl Subscriber {
     }
 }
 
+impl Drop for Subscriber {
+    /// In gated mode, stops gating the producer before the entry is freed
+    /// and wakes it: a producer parked on this subscriber would otherwise
+    /// notice only at its next liveness period (20 ms). A `fork`ed copy of
+    /// the subscriber leaves the parent's cursor alone.
+    fn drop(&mut self) {
+        if self.gated && self.peer.owned() {
+            // Release: as in `publish_cursor`; our copies are done.
+            self.peer
+                .entry()
+                .claim_pos
+                .store(u64::MAX, ordering!(Release, "broadcast_cursor_relaxed"));
+            self.ring.shared.header().space_event.notify();
+        }
+    }
+}
+
 /// One header of the join walk.
 enum Step {
     Record(u64, u32),

@@ -284,3 +284,115 @@ fn positions_near_the_end_of_u64_are_an_error_not_an_overflow() {
     let _ = Subscriber::attach(&ring, Start::Oldest);
     let _ = Subscriber::attach(&ring, Start::Next);
 }
+
+/// A parked subscriber is woken by padding, not only by data: in a gated
+/// ring the record after the padding may overwrite it, so the producer
+/// waits for the subscriber to step over the padding, and the subscriber
+/// must be woken to do it. (Before the fix only a data record notified
+/// `data_event`: the pair waited on each other until the subscriber's
+/// 25 ms slice ran out, and for good where the wait is not sliced; the
+/// `ringway cat` of a gated broadcast ring hung that way.) The waiter here
+/// is the subscriber's own condition on an unsliced wait, so only a
+/// notify can end it before its deadline.
+#[test]
+fn padding_wakes_a_parked_subscriber() {
+    use super::words::stamp;
+    use ringway_sync::WaitStrategy;
+    use std::time::Instant;
+
+    let ring = ring(64, true);
+    let mut tx = Producer::attach(&ring).unwrap();
+    let mut sub = Subscriber::attach(&ring, Start::Next).unwrap();
+    tx.try_push(&[1; 16]).unwrap(); // bytes 0..32
+    assert_eq!(pop(&mut sub).map(|r| r.0), Some(0));
+    assert_eq!(sub.position(), 32);
+    let waiter = {
+        let ring = ring.clone();
+        std::thread::spawn(move || {
+            ring.data_event().wait(
+                WaitStrategy::Park,
+                Some(Instant::now() + Duration::from_secs(60)),
+                || {
+                    let s = stamp(&ring.shared, 32).load(Ordering::Acquire);
+                    (s & !15 == 32 && s != 32).then_some(())
+                },
+            )
+        })
+    };
+    let started = Instant::now();
+    while ring.data_event().waiters() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "never parked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // 48 bytes do not fit in the 32 left of the lap: padding at 32..64,
+    // then the record at 64..112 would overwrite the padding (ring bytes
+    // 0..48), which the subscriber at 32 has not passed: Full.
+    assert_eq!(tx.try_push(&[2; 32]), Err(PushError::Full(())));
+    // The notify makes this immediate; the bound only keeps a failure
+    // from hanging the suite.
+    let woken = Instant::now();
+    while !waiter.is_finished() {
+        assert!(
+            woken.elapsed() < Duration::from_secs(20),
+            "the padding did not wake the parked subscriber"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(waiter.join().unwrap(), Ok(()));
+    // The subscriber steps over the padding, and the record then fits.
+    assert_eq!(pop(&mut sub), None);
+    assert_eq!(sub.position(), 64);
+    tx.try_push(&[2; 32]).unwrap();
+    assert_eq!(pop(&mut sub).map(|r| (r.0, r.1)), Some((1, vec![2; 32])));
+}
+
+/// A gated producer parked on a lagging subscriber is woken when that
+/// subscriber drops its handle (before, it noticed only at its next 20 ms
+/// liveness period). The waiter is the producer's condition, through the
+/// public peer table, on an unsliced wait: only a notify ends it early.
+#[test]
+fn a_leaving_subscriber_wakes_a_parked_gated_producer() {
+    use crate::error::Role;
+    use ringway_sync::WaitStrategy;
+    use std::time::Instant;
+
+    let ring = ring(64, true);
+    let mut tx = Producer::attach(&ring).unwrap();
+    let lagging = Subscriber::attach(&ring, Start::Next).unwrap();
+    tx.try_push(&[1; 16]).unwrap();
+    tx.try_push(&[2; 16]).unwrap();
+    // The ring is full for the subscriber at 0: the next record needs it
+    // past byte 32.
+    assert_eq!(tx.try_push(&[3; 16]), Err(PushError::Full(())));
+    let waiter = {
+        let ring = ring.clone();
+        std::thread::spawn(move || {
+            ring.space_event().wait(
+                WaitStrategy::Park,
+                Some(Instant::now() + Duration::from_secs(60)),
+                || {
+                    ring.peers()
+                        .iter()
+                        .all(|p| p.role != Some(Role::Consumer) || p.claim.0 >= 32)
+                        .then_some(())
+                },
+            )
+        })
+    };
+    let started = Instant::now();
+    while ring.space_event().waiters() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "never parked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(lagging);
+    let left = Instant::now();
+    while !waiter.is_finished() {
+        assert!(
+            left.elapsed() < Duration::from_secs(20),
+            "the leaving subscriber did not wake the parked producer"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(waiter.join().unwrap(), Ok(()));
+    tx.try_push(&[3; 16]).unwrap();
+}

@@ -11,133 +11,170 @@
 
 use core::marker::PhantomData;
 
-use super::side::{ConsumerSide, ProducerSide, Span, Spans};
+use super::side::{ConsumerSide, ProducerSide, Side, Span, Spans};
 use super::{Flavor, Message, Slices, SlicesMut};
 use crate::spsc::Spsc;
 
-/// Free slots claimed to be written in place. Their contents are whatever
-/// was there (old messages), not zeroes. [`commit`](Self::commit) publishes
-/// them; see the module table for the rest.
-///
-/// A chunk borrows its handle: the handle cannot be used, nor dropped, while
-/// the chunk lives.
-///
-/// ```compile_fail,E0499
-/// use ringway::{spsc, Kind, RingBuilder};
-/// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
-/// let mut tx = spsc::Producer::<u8>::attach(&ring).unwrap();
-/// let chunk = tx.write_chunk(2).unwrap();
-/// tx.try_push(1).unwrap(); // the handle is borrowed by the chunk
-/// chunk.commit_all();
-/// ```
-/// ```compile_fail,E0505
-/// use ringway::{mpmc, Kind, RingBuilder};
-/// let ring = RingBuilder::new(Kind::Mpmc).capacity(4).message::<u8>().create_anonymous().unwrap();
-/// let mut tx = mpmc::Producer::<u8>::attach(&ring).unwrap();
-/// let chunk = tx.write_chunk(2).unwrap();
-/// drop(tx); // the chunk may not outlive its handle
-/// chunk.commit_all();
-/// ```
-pub struct WriteChunk<'a, K: Flavor, M: Message> {
-    side: &'a mut K::Producer,
-    claim: Span,
-    per_slot: usize,
-    _slots: PhantomData<&'a mut [M::Elem]>,
-}
-
-/// Ready messages claimed to be read in place; see the module table for
-/// [`release`](Self::release) and drop. Borrows its handle as
-/// [`WriteChunk`] does.
-///
-/// **The bytes lent in place may change under you.** An honest peer does
-/// not write a claimed slot, but any process that can write the ring can:
-/// the views ([`get`](Self::get), [`iter`](Self::iter),
-/// [`slices`](Self::slices)) are for passing bytes on (to `write(2)`, a
-/// hash, a copy), and a value checked through them may read differently
-/// when it is used. Parse from a copy: [`copy_to`](Self::copy_to) or
-/// [`copy_message`](Self::copy_message) (volatile loads, each byte once;
-/// see the `copy` module docs of the crate source for why lending `&T` of a
-/// `Pod` type is kept and what its residual risk is).
-///
-/// ```compile_fail,E0505
-/// use ringway::{spsc, Kind, RingBuilder};
-/// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
-/// let mut rx = spsc::Consumer::<u8>::attach(&ring).unwrap();
-/// let chunk = rx.read_chunk(2).unwrap();
-/// drop(rx);
-/// chunk.release_all();
-/// ```
-pub struct ReadChunk<'a, K: Flavor, M: Message> {
-    side: &'a mut K::Consumer,
-    claim: Span,
-    per_slot: usize,
-    _slots: PhantomData<&'a [M::Elem]>,
-}
-
-impl<K: Flavor, M: Message> core::fmt::Debug for WriteChunk<'_, K, M> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("WriteChunk")
-            .field("claim", &self.claim)
-            .finish()
-    }
-}
-
-impl<K: Flavor, M: Message> core::fmt::Debug for ReadChunk<'_, K, M> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ReadChunk")
-            .field("claim", &self.claim)
-            .finish()
-    }
-}
-
-/// `(first, second)` slices of `per_slot` elements a slot over `spans`.
-///
-/// # Safety
-/// The spans are claimed slots of this chunk, aligned for `E`, not aliased
-/// for `'a` (see the callers).
-unsafe fn slices<'a, E>(spans: Spans, per_slot: usize) -> (&'a mut [E], &'a mut [E]) {
-    let ((a, an), (b, bn)) = spans;
-    // SAFETY: the caller's promise; the two spans do not overlap (the second
-    // starts at slot 0 and is non-empty only when the first ends at the last
-    // slot).
-    unsafe {
-        (
-            core::slice::from_raw_parts_mut(a.cast(), an * per_slot),
-            core::slice::from_raw_parts_mut(b.cast(), bn * per_slot),
-        )
-    }
-}
-
-/// Ends a chunk's claim with `end` (the side's `publish` or `release`) of
-/// its first `n` slots, once: the claim is taken, so the drop after a commit
-/// or release finds it empty.
-#[inline]
-fn end<S>(side: &mut S, claim: &mut Span, n: usize, end: impl FnOnce(&mut S, Span, u64)) {
-    if claim.len > 0 {
-        end(side, core::mem::take(claim), n as u64);
-    }
-}
-
-impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
-    pub(crate) fn new(side: &'a mut K::Producer, claim: Span, per_slot: usize) -> Self {
-        WriteChunk {
-            side,
-            claim,
-            per_slot,
-            _slots: PhantomData,
+/// The parts of [`WriteChunk`] and [`ReadChunk`] that are the same but for
+/// the side (`$side`, the core of `K` it borrows, and `$step`, its
+/// `publish` or `release`): the struct, `Debug`, `new`, `len` (a producer's
+/// claim has no skipped positions), `is_empty`, the public end of the claim
+/// (`$end`, `$all`) and the drop.
+macro_rules! chunk {
+    (
+        $(#[$doc:meta])* $name:ident($side:ident, $step:ident, $slots:ty),
+        $(#[$end_doc:meta])* $end:ident($n:ident),
+        $(#[$all_doc:meta])* $all:ident,
+    ) => {
+        $(#[$doc])*
+        pub struct $name<'a, K: Flavor, M: Message> {
+            side: &'a mut K::$side,
+            claim: Span,
+            per_slot: usize,
+            _slots: PhantomData<$slots>,
         }
-    }
 
-    /// Number of slots claimed.
-    pub fn len(&self) -> usize {
-        self.claim.len as usize
-    }
+        impl<K: Flavor, M: Message> core::fmt::Debug for $name<'_, K, M> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("claim", &self.claim)
+                    .finish()
+            }
+        }
 
-    /// Whether no slot was claimed (the ring is full).
-    pub fn is_empty(&self) -> bool {
-        self.claim.len == 0
-    }
+        impl<'a, K: Flavor, M: Message> $name<'a, K, M> {
+            pub(crate) fn new(side: &'a mut K::$side, claim: Span, per_slot: usize) -> Self {
+                $name {
+                    side,
+                    claim,
+                    per_slot,
+                    _slots: PhantomData,
+                }
+            }
 
+            /// Number of slots: free ones claimed (a write chunk; 0 when
+            /// the ring is full), or messages (a read chunk; claimed
+            /// positions published as skipped are not counted).
+            pub fn len(&self) -> usize {
+                (self.claim.len - self.claim.skips) as usize
+            }
+
+            /// Whether [`len`](Self::len) is 0.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            $(#[$end_doc])*
+            pub fn $end(mut self, $n: usize) {
+                let len = self.len();
+                let what = stringify!($end);
+                assert!($n <= len, "{what}({}) of a chunk of {len} slots", $n);
+                self.end($n);
+            }
+
+            $(#[$all_doc])*
+            pub fn $all(self) {
+                let n = self.len();
+                self.$end(n);
+            }
+
+            /// Ends the claim with its first `n` slots, once: the claim is
+            /// taken, so the drop after an end finds it empty.
+            #[inline]
+            pub(super) fn end(&mut self, n: usize) {
+                if self.claim.len > 0 {
+                    let claim = core::mem::take(&mut self.claim);
+                    self.side.$step(claim, n as u64);
+                }
+            }
+        }
+
+        impl<K: Flavor, M: Message> Drop for $name<'_, K, M> {
+            fn drop(&mut self) {
+                self.end(0);
+            }
+        }
+    };
+}
+
+chunk! {
+    /// Free slots claimed to be written in place. Their contents are whatever
+    /// was there (old messages), not zeroes. [`commit`](Self::commit) publishes
+    /// them; see the module table for the rest.
+    ///
+    /// A chunk borrows its handle: the handle cannot be used, nor dropped, while
+    /// the chunk lives.
+    ///
+    /// ```compile_fail,E0499
+    /// use ringway::{spsc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
+    /// let mut tx = spsc::Producer::<u8>::attach(&ring).unwrap();
+    /// let chunk = tx.write_chunk(2).unwrap();
+    /// tx.try_push(1).unwrap(); // the handle is borrowed by the chunk
+    /// chunk.commit_all();
+    /// ```
+    /// ```compile_fail,E0505
+    /// use ringway::{mpmc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(4).message::<u8>().create_anonymous().unwrap();
+    /// let mut tx = mpmc::Producer::<u8>::attach(&ring).unwrap();
+    /// let chunk = tx.write_chunk(2).unwrap();
+    /// drop(tx); // the chunk may not outlive its handle
+    /// chunk.commit_all();
+    /// ```
+    WriteChunk(Producer, publish, &'a mut [M::Elem]),
+    /// Publishes the first `written` slots of the chunk, in order, and
+    /// wakes sleeping consumers (see the module table for the rest).
+    ///
+    /// # Panics
+    /// When `written` is more than [`len`](Self::len).
+    commit(written),
+    /// Publishes every slot of the chunk.
+    commit_all,
+}
+
+chunk! {
+    /// Ready messages claimed to be read in place; see the module table for
+    /// [`release`](Self::release) and drop. Borrows its handle as
+    /// [`WriteChunk`] does.
+    ///
+    /// **The bytes lent in place may change under you.** An honest peer does
+    /// not write a claimed slot, but any process that can write the ring can:
+    /// the views ([`get`](Self::get), [`iter`](Self::iter),
+    /// [`slices`](Self::slices)) are for passing bytes on (to `write(2)`, a
+    /// hash, a copy), and a value checked through them may read differently
+    /// when it is used. Parse from a copy: [`copy_to`](Self::copy_to) or
+    /// [`copy_message`](Self::copy_message) (volatile loads, each byte once;
+    /// see the `copy` module docs of the crate source for why lending `&T` of a
+    /// `Pod` type is kept and what its residual risk is).
+    ///
+    /// ```compile_fail,E0505
+    /// use ringway::{spsc, Kind, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u8>().create_anonymous().unwrap();
+    /// let mut rx = spsc::Consumer::<u8>::attach(&ring).unwrap();
+    /// let chunk = rx.read_chunk(2).unwrap();
+    /// drop(rx);
+    /// chunk.release_all();
+    /// ```
+    ReadChunk(Consumer, release, &'a [M::Elem]),
+    /// Gives back the first `read` messages of the chunk (see the module
+    /// table for the rest) and wakes sleeping producers.
+    ///
+    /// # Panics
+    /// When `read` is more than [`len`](Self::len).
+    release(read),
+    /// Gives back every message of the chunk.
+    release_all,
+}
+
+/// The contiguous slots of `spans` (before and after the wrap) as raw
+/// slices of `per` elements a slot; `None` where the kind gives no spans.
+fn runs<E>(spans: Option<Spans>, per: usize) -> Option<(*mut [E], *mut [E])> {
+    let ((a, an), (b, bn)) = spans?;
+    let run = |p: *mut u8, n: usize| core::ptr::slice_from_raw_parts_mut(p.cast::<E>(), n * per);
+    Some((run(a, an), run(b, bn)))
+}
+
+impl<K: Flavor, M: Message> WriteChunk<'_, K, M> {
     /// Slot `i` of the chunk, `None` past the end.
     pub fn get_mut(&mut self, i: usize) -> Option<M::Mut<'_>> {
         (i < self.len()).then(|| self.slot(i))
@@ -153,31 +190,13 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
     /// where the ring's slots are contiguous (SPSC, not stamped); `None`
     /// otherwise.
     pub fn slices_mut(&mut self) -> Option<SlicesMut<'_, M::Elem>> {
-        let spans = self.side.spans(self.claim)?;
-        // SAFETY: the spans are this chunk's claimed slots, which nobody
+        let (a, b) = runs(self.side.spans(self.claim), M::elems(self.per_slot))?;
+        // SAFETY: the runs are this chunk's claimed slots, which nobody
         // else touches until it publishes (that needs `self` by value, and
-        // the slices borrow `self` mutably); aligned for `Elem`.
-        Some(unsafe { slices(spans, M::elems(self.per_slot)) })
-    }
-
-    /// Publishes the first `written` slots of the chunk, in order, and
-    /// wakes sleeping consumers (see the module table for the rest).
-    ///
-    /// # Panics
-    /// When `written` is more than [`len`](Self::len).
-    pub fn commit(mut self, written: usize) {
-        let len = self.len();
-        assert!(
-            written <= len,
-            "commit({written}) of a chunk of {len} slots"
-        );
-        end(self.side, &mut self.claim, written, K::Producer::publish);
-    }
-
-    /// Publishes every slot of the chunk.
-    pub fn commit_all(self) {
-        let n = self.len();
-        self.commit(n);
+        // the slices borrow `self` mutably); aligned for `Elem`; the two do
+        // not overlap (the second starts at slot 0 and is non-empty only
+        // when the first ends at the last slot).
+        Some(unsafe { (&mut *a, &mut *b) })
     }
 
     /// Copies whole messages of `src` into the slots, in order; how many.
@@ -214,86 +233,38 @@ impl<'a, K: Flavor, M: Message> WriteChunk<'a, K, M> {
     }
 }
 
-impl<K: Flavor, M: Message> Drop for WriteChunk<'_, K, M> {
-    fn drop(&mut self) {
-        end(self.side, &mut self.claim, 0, K::Producer::publish);
-    }
-}
-
-impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
-    pub(crate) fn new(side: &'a mut K::Consumer, claim: Span, per_slot: usize) -> Self {
-        ReadChunk {
-            side,
-            claim,
-            per_slot,
-            _slots: PhantomData,
-        }
-    }
-
-    /// Number of messages (claimed positions published as skipped are not
-    /// shown).
-    pub fn len(&self) -> usize {
-        (self.claim.len - self.claim.skips) as usize
-    }
-
-    /// Whether the chunk holds no message.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
+impl<K: Flavor, M: Message> ReadChunk<'_, K, M> {
     /// Message `i`, `None` past the end (O(1) unless the claim passed over
     /// skipped positions).
     pub fn get(&self, i: usize) -> Option<M::Ref<'_>> {
-        if self.claim.skips == 0 {
-            return (i < self.len()).then(|| self.show(i as u64)).flatten();
-        }
-        self.iter().nth(i)
+        let p = self.nth(i)?;
+        // SAFETY: `p` is the payload of a position of this chunk's claim.
+        Some(unsafe { self.view(p) })
     }
 
     /// The messages, in order.
     pub fn iter(&self) -> impl Iterator<Item = M::Ref<'_>> + '_ {
-        (0..self.claim.len).filter_map(move |i| self.show(i))
+        let shown = (0..self.claim.len).filter_map(|k| self.side.shown(self.claim, k));
+        // SAFETY: each `p` is the payload of a position of this chunk's claim.
+        shown.map(|p| unsafe { self.view(p) })
     }
 
     /// The messages as two slices of elements (before and after the wrap),
     /// where the ring's slots are contiguous (SPSC, not stamped); `None`
     /// otherwise.
     pub fn slices(&self) -> Option<Slices<'_, M::Elem>> {
-        let ((a, an), (b, bn)) = self.side.spans(self.claim)?;
-        let per = M::elems(self.per_slot);
-        // SAFETY: the spans are this chunk's ready slots, which the producer
+        let (a, b) = runs(self.side.spans(self.claim), M::elems(self.per_slot))?;
+        // SAFETY: the runs are this chunk's ready slots, which the producer
         // does not write until they are released (that needs `self` by
         // value); aligned for `Elem`, `Elem` is Pod; the slices borrow
         // `self`.
-        unsafe {
-            Some((
-                core::slice::from_raw_parts(a.cast_const().cast(), an * per),
-                core::slice::from_raw_parts(b.cast_const().cast(), bn * per),
-            ))
-        }
-    }
-
-    /// Gives back the first `read` messages of the chunk (see the module
-    /// table for the rest) and wakes sleeping producers.
-    ///
-    /// # Panics
-    /// When `read` is more than [`len`](Self::len).
-    pub fn release(mut self, read: usize) {
-        let len = self.len();
-        assert!(read <= len, "release({read}) of a chunk of {len} slots");
-        end(self.side, &mut self.claim, read, K::Consumer::release);
+        Some(unsafe { (&*a, &*b) })
     }
 
     /// Whether [`release`](Self::release) of part of the chunk leaves the
     /// rest in the ring (SPSC), or frees the whole claim (MPMC).
     pub fn releases_part(&self) -> bool {
         <K::Consumer as ConsumerSide>::PARTIAL_RELEASE
-    }
-
-    /// Gives back every message of the chunk.
-    pub fn release_all(self) {
-        let n = self.len();
-        self.release(n);
     }
 
     /// Copies whole messages of the chunk into `out`, in order, and returns
@@ -327,28 +298,24 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
     /// ```
     pub fn copy_to(&self, out: &mut [M::Elem]) -> usize {
         let per = M::elems(self.per_slot);
-        if let Some(((a, an), (b, bn))) = self.side.spans(self.claim) {
-            // Contiguous slots: at most two runs, each copied at once.
-            let first = an.min(out.len() / per);
-            let second = bn.min(out.len() / per - first);
-            let (out_a, out_b) = out.split_at_mut(first * per);
-            // SAFETY: the spans are this chunk's ready slots (as in
-            // `slices`), `first` and `second` slots of them, copied into
-            // our caller's own memory of that many messages.
-            unsafe {
-                crate::copy::copy_out_elems(a.cast_const(), out_a);
-                crate::copy::copy_out_elems(b.cast_const(), &mut out_b[..second * per]);
-            }
-            return first + second;
+        let Some((a, b)) = runs::<M::Elem>(self.side.spans(self.claim), per) else {
+            // One message at a time, until the chunk or `out` ends.
+            let slots = out.chunks_exact_mut(per).zip(0..);
+            return slots
+                .map_while(|(dst, i)| self.copy_into(i, dst).then_some(()))
+                .count();
+        };
+        // Contiguous slots: at most two runs, each copied at once.
+        let mut done = 0;
+        for run in [a, b] {
+            let n = run.len().min(out.len() / per * per - done);
+            let dst = &mut out[done..done + n];
+            // SAFETY: the run is this chunk's ready slots (as in `slices`),
+            // `n` elements of it copied into our caller's own memory.
+            unsafe { crate::copy::copy_out_elems(run.cast::<u8>().cast_const(), dst) };
+            done += n;
         }
-        let mut n = 0;
-        for dst in out.chunks_exact_mut(per).take(self.len()) {
-            if !self.copy_into(n, dst) {
-                break;
-            }
-            n += 1;
-        }
-        n
+        done / per
     }
 
     /// Copies message `i` of the chunk into `out`, which must be one message
@@ -362,19 +329,9 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
 
     /// Message `i` copied into `out` (one message long), unless past the end.
     fn copy_into(&self, i: usize, out: &mut [M::Elem]) -> bool {
-        let p = if self.claim.skips == 0 {
-            if i >= self.len() {
-                return false;
-            }
-            self.side.shown(self.claim, i as u64)
-        } else {
-            (0..self.claim.len)
-                .filter_map(|k| self.side.shown(self.claim, k))
-                .nth(i)
-        };
-        let Some(p) = p else { return false };
+        let Some(p) = self.nth(i) else { return false };
         debug_assert_eq!(out.len(), M::elems(self.per_slot));
-        // SAFETY: as in `show` (a claimed, published slot of `out.len()`
+        // SAFETY: as in `view` (a claimed, published slot of `out.len()`
         // elements inside the region); `out` is our caller's own memory;
         // volatile loads, so a peer writing the slot anyway only tears the
         // copy.
@@ -382,21 +339,29 @@ impl<'a, K: Flavor, M: Message> ReadChunk<'a, K, M> {
         true
     }
 
-    /// Position `i` of the claim, unless it is skipped.
-    fn show(&self, i: u64) -> Option<M::Ref<'_>> {
-        let p = self.side.shown(self.claim, i)?;
+    /// The payload of message `i` (past the skipped positions), unless `i`
+    /// is past the end.
+    fn nth(&self, i: usize) -> Option<*const u8> {
+        if self.claim.skips == 0 {
+            return (i < self.len()).then(|| self.side.shown(self.claim, i as u64))?;
+        }
+        (0..self.claim.len)
+            .filter_map(|k| self.side.shown(self.claim, k))
+            .nth(i)
+    }
+
+    /// The message at `p`, lent for as long as `&self`.
+    ///
+    /// # Safety
+    /// `p` is the payload of a position of this chunk's claim (from the
+    /// side's `shown`).
+    unsafe fn view(&self, p: *const u8) -> M::Ref<'_> {
         // SAFETY: the position is claimed by this chunk and its publication
         // was loaded with Acquire, so the producer's write is visible and
         // nobody writes the slot until the chunk frees it, which needs
         // `self` by value; inside the region, aligned for `Elem` (checked
         // on attach); `Elem` is Pod.
-        Some(unsafe { M::slot_ref(p, self.per_slot) })
-    }
-}
-
-impl<K: Flavor, M: Message> Drop for ReadChunk<'_, K, M> {
-    fn drop(&mut self) {
-        end(self.side, &mut self.claim, 0, K::Consumer::release);
+        unsafe { M::slot_ref(p, self.per_slot) }
     }
 }
 

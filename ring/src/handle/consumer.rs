@@ -1,16 +1,13 @@
 //! [`Consumer`]: the popping handle of every kind and format.
 
-use std::time::{Duration, Instant};
-
 use bytemuck::Pod;
 
 use super::chunk::ReadChunk;
-use super::side::ConsumerSide;
-use super::{after, claim_single, Bytes, Failed, Flavor, Message, Wait};
-use crate::error::{CorruptError, PopError, PopTimeoutError, Waited};
-use crate::ring::Ring;
+use super::side::{ConsumerSide, Side};
+use super::{claim_single, Bytes, Failed, Flavor, Message, Wait};
+use crate::error::{PopError, PopTimeoutError};
 
-super::handle! {
+handle! {
     /// The consumer of a ring of kind `K` carrying messages `M`; see
     /// [`Producer`](super::Producer). `Send`, not `Sync`.
     ///
@@ -30,9 +27,7 @@ super::handle! {
     ///
     /// # Errors
     /// As [`Producer::attach`](super::Producer::attach).
-}
-
-impl<K: Flavor, M: Message> Consumer<K, M> {
+    attach,
     /// Pops up to `out.len() / slot_size` messages into `out`, in order,
     /// with one claim. Returns how many messages came (0 when empty).
     ///
@@ -51,14 +46,7 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
     /// assert_eq!(&out[..4], b"abcd");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn pop_into(&mut self, out: &mut [M::Elem]) -> Result<usize, CorruptError> {
-        let per = self.slot_size();
-        let chunk = self.read_chunk(out.len() / per)?;
-        let n = chunk.copy_to(out);
-        chunk.release_all();
-        Ok(n)
-    }
-
+    pop_into(out: &mut [M::Elem]) = copy_to,
     /// Claims up to `n` ready messages to read in place; see [`ReadChunk`]
     /// for release and drop. The chunk may hold fewer than `n` (none when
     /// the ring is empty).
@@ -79,11 +67,7 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
     /// assert_eq!(rx.try_pop(), Ok(3));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, K, M>, CorruptError> {
-        let claim = self.side.claim(n as u64)?;
-        Ok(ReadChunk::new(&mut self.side, claim, self.per_slot))
-    }
-
+    read_chunk -> ReadChunk,
     /// Ready messages now (re-reads the peer's state). On MPMC this counts
     /// positions from the consumer cursor, including any a producer
     /// published as skipped (a chunk passes over them), and is a snapshot:
@@ -91,27 +75,17 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
     ///
     /// # Errors
     /// `Corrupt` when the peer's state is impossible.
-    pub fn ready_slots(&mut self) -> Result<usize, CorruptError> {
-        self.side.ready_slots().map(|n| n as usize)
-    }
-
+    ready_slots,
     /// Waits until at least `n` messages (1 to the capacity) are ready, for
     /// a [`read_chunk`](Self::read_chunk), or `deadline` passes (`None`: no
     /// deadline). Returns the ready messages.
     ///
     /// # Errors
     /// `Timeout`; `Corrupt`.
-    pub fn wait_for_ready(
-        &mut self,
-        n: usize,
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<usize, PopTimeoutError> {
-        self.side
-            .wait_ready(n as u64, deadline.into())
-            .map(|n| n as usize)
-            .map_err(Waited::into_pop)
-    }
+    wait_for_ready(wait_ready) -> PopTimeoutError = into_pop,
+}
 
+impl<K: Flavor, M: Message> Consumer<K, M> {
     /// Claims the next message (waiting as told), copies it into `out`
     /// (one message long) and frees its slot.
     #[inline]
@@ -120,14 +94,7 @@ impl<K: Flavor, M: Message> Consumer<K, M> {
         if out.len() != per {
             return Err(Failed::Size(per, out.len()));
         }
-        let claim = claim_single(
-            &mut self.side,
-            wait,
-            |s| s.claim_one(),
-            |s, deadline| s.claim_one_until(deadline),
-            |s| s.peer_gone(),
-        );
-        let claim = claim.map_err(|failed| match failed {
+        let claim = claim_single(&mut self.side, wait).map_err(|failed| match failed {
             Failed::Nothing(_) => Failed::Nothing(self.side.empty_reason()),
             failed => failed,
         })?;
@@ -158,10 +125,11 @@ impl<K: Flavor, T: Pod> Consumer<K, T> {
 }
 
 /// The single pops of a typed consumer (the message returned) and of a bytes
-/// one (copied into `out`, which must be one slot long), written once.
+/// one (copied into `out`, which must be one slot long), documented once.
 macro_rules! pops {
     ([$($gen:tt)*] $m:ty, ($($out:ident: $out_ty:ty)?) -> $ret:ty, |$c:ident, $w:ident| $pop:expr) => {
-        impl<$($gen)*> Consumer<K, $m> {
+        singles! {
+            [$($gen)*] Consumer<$m>, ($($out: $out_ty)?) -> $ret, |$c, $w| $pop,
             /// Pops one message without waiting (bytes: into `out`).
             ///
             /// # Errors
@@ -183,14 +151,10 @@ macro_rules! pops {
             /// assert_eq!(rx.try_pop(), Ok(7)); // bytes: rx.try_pop(&mut buf)
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
-            #[inline]
-            pub fn try_pop(&mut self $(, $out: $out_ty)?) -> Result<$ret, PopError> {
-                let ($c, $w) = (self, Wait::Never);
-                $pop.map_err(Failed::into_pop)
-            }
-
-            /// Pops one message, waiting until `deadline` (an [`Instant`], or
-            /// `None` for as long as it takes).
+            try_pop -> PopError = Failed::into_pop,
+            /// Pops one message, waiting until `deadline` (an
+            /// [`Instant`](std::time::Instant), or `None` for as long as it
+            /// takes).
             ///
             /// # Errors
             /// [`PopTimeoutError::Timeout`]; `Size`, `Corrupt` and `PeerGone`
@@ -206,34 +170,17 @@ macro_rules! pops {
             /// assert_eq!(rx.pop_deadline(soon), Err(PopTimeoutError::Timeout));
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// ```
-            pub fn pop_deadline(
-                &mut self,
-                $($out: $out_ty,)?
-                deadline: impl Into<Option<Instant>>,
-            ) -> Result<$ret, PopTimeoutError> {
-                let ($c, $w) = (self, Wait::Until(deadline.into()));
-                $pop.map_err(Failed::into_pop_timeout)
-            }
-
+            pop_deadline -> PopTimeoutError = Failed::into_pop_timeout,
             /// Pops one message, waiting at most `timeout`.
             ///
             /// # Errors
             /// As [`pop_deadline`](Self::pop_deadline).
-            pub fn pop_timeout(
-                &mut self,
-                $($out: $out_ty,)?
-                timeout: Duration,
-            ) -> Result<$ret, PopTimeoutError> {
-                self.pop_deadline($($out,)? after(timeout))
-            }
-
+            pop_timeout,
             /// Pops one message, waiting as long as it takes.
             ///
             /// # Errors
             /// As [`pop_deadline`](Self::pop_deadline), never `Timeout`.
-            pub fn pop_blocking(&mut self $(, $out: $out_ty)?) -> Result<$ret, PopTimeoutError> {
-                self.pop_deadline($($out,)? None)
-            }
+            pop_blocking,
         }
     };
 }
@@ -252,9 +199,7 @@ impl<M: Message> Consumer<crate::spsc::Spsc, M> {
     /// `Empty` or `Corrupt`.
     pub fn peek(&mut self) -> Result<M::Ref<'_>, PopError> {
         let claim = self.side.claim_one()?;
-        let Some(p) = self.side.shown(claim, 0) else {
-            return Err(PopError::Empty);
-        };
+        let p = self.side.shown(claim, 0).ok_or(PopError::Empty)?;
         // SAFETY: the slot at `head` is ready (published with Release, read
         // with Acquire) and the producer does not write it until it is
         // released, which needs `&mut self`, borrowed by the returned

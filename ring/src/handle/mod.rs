@@ -2,9 +2,9 @@
 //!
 //! ```text
 //!   Producer<K, M> ─┐                        ┌─ spsc::ProducerCore / ConsumerCore  (K = Spsc)
-//!   Consumer<K, M> ─┼─ side::{ProducerSide, ─┤
-//!   WriteChunk,     │        ConsumerSide}   └─ mpmc::ProducerCore / ConsumerCore  (K = Mpmc)
-//!   ReadChunk      ─┘
+//!   Consumer<K, M> ─┼─ side::{Side,         ─┤
+//!   WriteChunk,     │   ProducerSide,        └─ mpmc::ProducerCore / ConsumerCore  (K = Mpmc)
+//!   ReadChunk      ─┘   ConsumerSide}
 //!        M = T: Pod (one T a slot) or Bytes (slot_size bytes a slot)
 //! ```
 //!
@@ -19,36 +19,22 @@
 //!
 //! The orderings are the cores' (see [`spsc`](crate::spsc) and
 //! [`mpmc`](crate::mpmc)); this module adds none. A kind plugs in by
-//! implementing the two side traits for its cores and [`Flavor`] for a
-//! marker type; every call of the handles, chunks and
-//! [`AnyProducer`]/[`AnyConsumer`] then works for it.
+//! implementing the side traits for its cores (`Side` for both, then
+//! `ProducerSide` or `ConsumerSide`) and [`Flavor`] for a marker type; every
+//! call of the handles, chunks and [`AnyProducer`]/[`AnyConsumer`] then works
+//! for it.
+//!
+//! What is written once, and where: `handle!` (this file) writes each
+//! handle's struct and its calls that differ only in names (attach, chunk,
+//! count, wait, batch); `singles!` writes the try / deadline / timeout /
+//! blocking quartet of a push and of the typed and bytes pops; `chunk!`
+//! (`chunk.rs`) writes each chunk's struct, length, end of claim and drop.
 //!
 //! One signature set for every kind: deadlines are `impl Into<Option<Instant>>`
 //! (an `Instant`, or `None` for no deadline); blocking calls hand the message
 //! back on every error; `free_slots`, `ready_slots`, `wait_for_free`,
 //! `wait_for_ready`, `push_slice` and `pop_into` exist on every kind and
 //! format.
-
-mod any;
-mod chunk;
-mod consumer;
-mod message;
-mod producer;
-pub(crate) mod side;
-
-use std::time::{Duration, Instant};
-
-pub use any::{
-    AnyConsumer, AnyKind, AnyProducer, AnyReadChunk, AnyReceiver, AnySender, AnyWriteChunk,
-};
-pub use chunk::{ReadChunk, WriteChunk};
-pub use consumer::Consumer;
-pub use message::{Bytes, Message};
-pub use producer::Producer;
-
-use crate::error::{CorruptError, PopError, PopTimeoutError, Waited};
-use crate::layout::Kind;
-use side::Span;
 
 /// A kind's marker type `$k` (its [`Flavor`], over its two cores) and the
 /// public names of its handles (`spsc::Producer<T>`, ...), as aliases of the
@@ -86,16 +72,27 @@ macro_rules! kind_aliases {
 pub(crate) use kind_aliases;
 
 /// The parts of [`Producer`] and [`Consumer`] that are the same but for the
-/// side (`$side`: `Producer` or `Consumer`, the core of `K` it holds): the
-/// struct, `Debug`, `attach`, `slot_size`, `set_wait_strategy` and `ring`.
+/// side (`$side`: `Producer` or `Consumer`, the core of `K` it holds, and
+/// the names of its calls): the struct, `Debug`, `attach`, `slot_size`,
+/// `set_wait_strategy`, `ring`, the call that lends a chunk (`$lend`, of
+/// type `$chunk`), the count and the wait for a count (`$count`, `$wait`),
+/// and the batch through a chunk (`$batch`, copying with the chunk's
+/// `$copy`).
 macro_rules! handle {
-    ($(#[$doc:meta])* $name:ident($side:ident), $(#[$attach:meta])*) => {
+    (
+        $(#[$doc:meta])* $name:ident($side:ident),
+        $(#[$attach:meta])* attach,
+        $(#[$batch_doc:meta])* $batch:ident($elems:ident: $elems_ty:ty) = $copy:ident,
+        $(#[$chunk_doc:meta])* $lend:ident -> $chunk:ident,
+        $(#[$count_doc:meta])* $count:ident,
+        $(#[$wait_doc:meta])* $wait:ident($side_wait:ident) -> $err:ty = $into:ident,
+    ) => {
         $(#[$doc])*
         pub struct $name<K: Flavor, M: Message> {
             side: K::$side,
             per_slot: usize,
-            _message: core::marker::PhantomData<fn(M) -> M>,
-            _not_sync: core::marker::PhantomData<core::cell::Cell<()>>,
+            // `fn(M) -> M`: carries `M` without owning one; `Cell`: not `Sync`.
+            _marker: core::marker::PhantomData<(fn(M) -> M, core::cell::Cell<()>)>,
         }
 
         impl<K: Flavor, M: Message> core::fmt::Debug for $name<K, M> {
@@ -109,13 +106,12 @@ macro_rules! handle {
 
         impl<K: Flavor, M: Message> $name<K, M> {
             $(#[$attach])*
-            pub fn attach(ring: &Ring) -> Result<Self, crate::HandleError> {
+            pub fn attach(ring: &$crate::ring::Ring) -> Result<Self, $crate::HandleError> {
                 let per_slot = M::per_slot(ring)?;
                 Ok($name {
                     side: <K::$side>::attach(ring)?,
                     per_slot,
-                    _message: core::marker::PhantomData,
-                    _not_sync: core::marker::PhantomData,
+                    _marker: core::marker::PhantomData,
                 })
             }
 
@@ -133,13 +129,113 @@ macro_rules! handle {
             }
 
             /// The ring.
-            pub fn ring(&self) -> &Ring {
+            pub fn ring(&self) -> &$crate::ring::Ring {
                 self.side.ring()
+            }
+
+            $(#[$batch_doc])*
+            pub fn $batch(&mut self, $elems: $elems_ty) -> Result<usize, $crate::CorruptError> {
+                let chunk = &mut self.$lend($elems.len() / self.slot_size())?;
+                let n = chunk.$copy($elems);
+                chunk.end(n);
+                Ok(n)
+            }
+
+            $(#[$chunk_doc])*
+            pub fn $lend(&mut self, n: usize) -> Result<$chunk<'_, K, M>, $crate::CorruptError> {
+                let claim = self.side.claim(n as u64)?;
+                Ok($chunk::new(&mut self.side, claim, self.per_slot))
+            }
+
+            $(#[$count_doc])*
+            pub fn $count(&mut self) -> Result<usize, $crate::CorruptError> {
+                self.side.$count().map(|n| n as usize)
+            }
+
+            $(#[$wait_doc])*
+            pub fn $wait(
+                &mut self,
+                n: usize,
+                deadline: impl Into<Option<std::time::Instant>>,
+            ) -> Result<usize, $err> {
+                let waited = self.side.$side_wait(n as u64, deadline.into());
+                waited.map(|n| n as usize).map_err($crate::error::Waited::$into)
             }
         }
     };
 }
-use handle;
+
+/// The single-message calls of a handle, written once for pushes and for
+/// the typed and bytes pops: `$try` does not wait, `$deadline` waits until
+/// a deadline, `$timeout` and `$blocking` are `$deadline` from now plus a
+/// timeout, and without one. `$call` is the step, with `$h` the handle and
+/// `$w` the [`Wait`]; `$try_err` and `$err` turn its [`Failed`] into the
+/// call's error.
+macro_rules! singles {
+    (
+        [$($gen:tt)*] $name:ident<$m:ty> $(<$lt:lifetime>)?,
+        ($($arg:ident: $arg_ty:ty),*) -> $ret:ty, |$h:ident, $w:ident| $call:expr,
+        $(#[$try_doc:meta])* $try:ident -> $try_err:ty = $try_map:expr,
+        $(#[$deadline_doc:meta])* $deadline:ident -> $err:ty = $map:expr,
+        $(#[$timeout_doc:meta])* $timeout:ident,
+        $(#[$blocking_doc:meta])* $blocking:ident,
+    ) => {
+        impl<$($gen)*> $name<K, $m> {
+            $(#[$try_doc])*
+            #[inline]
+            pub fn $try $(<$lt>)? (&mut self $(, $arg: $arg_ty)*) -> Result<$ret, $try_err> {
+                let ($h, $w) = (self, $crate::handle::Wait::Never);
+                $call.map_err($try_map)
+            }
+
+            $(#[$deadline_doc])*
+            pub fn $deadline $(<$lt>)? (
+                &mut self,
+                $($arg: $arg_ty,)*
+                deadline: impl Into<Option<std::time::Instant>>,
+            ) -> Result<$ret, $err> {
+                let ($h, $w) = (self, $crate::handle::Wait::Until(deadline.into()));
+                $call.map_err($map)
+            }
+
+            $(#[$timeout_doc])*
+            pub fn $timeout $(<$lt>)? (
+                &mut self,
+                $($arg: $arg_ty,)*
+                timeout: std::time::Duration,
+            ) -> Result<$ret, $err> {
+                // A timeout too far to add to now is no deadline.
+                self.$deadline($($arg,)* std::time::Instant::now().checked_add(timeout))
+            }
+
+            $(#[$blocking_doc])*
+            pub fn $blocking $(<$lt>)? (&mut self $(, $arg: $arg_ty)*) -> Result<$ret, $err> {
+                self.$deadline($($arg,)* None)
+            }
+        }
+    };
+}
+
+mod any;
+mod chunk;
+mod consumer;
+mod message;
+mod producer;
+pub(crate) mod side;
+
+use std::time::Instant;
+
+pub use any::{
+    AnyConsumer, AnyKind, AnyProducer, AnyReadChunk, AnyReceiver, AnySender, AnyWriteChunk,
+};
+pub use chunk::{ReadChunk, WriteChunk};
+pub use consumer::Consumer;
+pub use message::{Bytes, Message};
+pub use producer::Producer;
+
+use crate::error::{PopError, PopTimeoutError, PushError, PushTimeoutError, Waited};
+use crate::layout::Kind;
+use side::{Side, Span};
 
 /// A ring kind, as a type: [`Spsc`](crate::spsc::Spsc) or
 /// [`Mpmc`](crate::mpmc::Mpmc). Code generic over `K: Flavor` is written
@@ -160,11 +256,6 @@ pub type Slices<'a, E> = (&'a [E], &'a [E]);
 /// A write chunk's contiguous slots as two slices.
 pub type SlicesMut<'a, E> = (&'a mut [E], &'a mut [E]);
 
-/// The deadline `timeout` from now (`None` when it is too far to say).
-fn after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
-}
-
 /// How a single push or pop may wait.
 enum Wait {
     Never,
@@ -181,28 +272,24 @@ enum Failed {
     Nothing(PopError),
 }
 
-/// Claims one slot or message for a single push or pop, of either side (the
-/// side's `claim_one`, `claim_one_until` and `peer_gone` given): without
-/// waiting, nothing free / ready is `Nothing` (`PeerGone` when the other
-/// side is gone); with a wait, what the wait says. Always inline: as an
+/// Claims one slot or message for a single push or pop, of either side:
+/// without waiting, nothing free / ready is `Nothing` (`PeerGone` when the
+/// other side is gone); with a wait, what the wait says. Always inline: as an
 /// out-of-line call (what `#[inline]` got) its `Result` went through memory
-/// on every single push and pop.
+/// on every single push and pop. The side's steps are called as methods of
+/// `S`, not passed as fn items (whose `FnOnce` shim LLVM kept out of line).
 #[inline(always)]
-fn claim_single<S>(
-    side: &mut S,
-    wait: Wait,
-    one: impl FnOnce(&mut S) -> Result<Span, CorruptError>,
-    until: impl FnOnce(&mut S, Option<Instant>) -> Result<Span, Waited>,
-    gone: impl FnOnce(&mut S) -> bool,
-) -> Result<Span, Failed> {
+fn claim_single<S: Side>(side: &mut S, wait: Wait) -> Result<Span, Failed> {
     match wait {
-        Wait::Never => match one(side) {
-            Ok(claim) if claim.len == 0 && gone(side) => Err(Failed::Waited(Waited::PeerGone)),
+        Wait::Never => match side.claim_one() {
+            Ok(claim) if claim.len == 0 && side.peer_gone() => {
+                Err(Failed::Waited(Waited::PeerGone))
+            }
             Ok(claim) if claim.len == 0 => Err(Failed::Nothing(PopError::Empty)),
             Ok(claim) => Ok(claim),
             Err(e) => Err(Failed::Waited(Waited::Corrupt(e))),
         },
-        Wait::Until(deadline) => until(side, deadline).map_err(Failed::Waited),
+        Wait::Until(deadline) => side.claim_one_until(deadline).map_err(Failed::Waited),
     }
 }
 
@@ -222,6 +309,30 @@ impl Failed {
             Failed::Size(expected, found) => PopTimeoutError::Size { expected, found },
             Failed::Waited(w) => w.into_pop(),
             Failed::Nothing(_) => PopTimeoutError::Timeout,
+        }
+    }
+
+    /// As [`into_pop`](Self::into_pop), for a push: the message handed
+    /// back, and nothing free is `Full` (`push` reports a full ring as a
+    /// pop's `Empty`, and a held slot as `Busy`).
+    fn into_push<T>(self, message: T) -> PushError<T> {
+        match self.into_pop() {
+            PopError::Empty => PushError::Full(message),
+            PopError::Busy => PushError::Busy(message),
+            PopError::PeerGone => PushError::PeerGone(message),
+            PopError::Size { expected, found } => PushError::Size { expected, found },
+            PopError::Corrupt(e) => PushError::Corrupt(e),
+        }
+    }
+
+    /// As [`into_push`](Self::into_push) for a push with a deadline: `Full`
+    /// and `Busy` are `Timeout`.
+    fn into_push_timeout<T>(self, message: T) -> PushTimeoutError<T> {
+        match self.into_push(message) {
+            PushError::Full(m) | PushError::Busy(m) => PushTimeoutError::Timeout(m),
+            PushError::PeerGone(m) => PushTimeoutError::PeerGone(m),
+            PushError::Size { expected, found } => PushTimeoutError::Size { expected, found },
+            PushError::Corrupt(e) => PushTimeoutError::Corrupt(e),
         }
     }
 }

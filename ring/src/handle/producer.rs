@@ -1,14 +1,11 @@
 //! [`Producer`]: the pushing handle of every kind and format.
 
-use std::time::{Duration, Instant};
-
 use super::chunk::WriteChunk;
-use super::side::{ProducerSide, Span};
-use super::{after, claim_single, Failed, Flavor, Message, Wait};
-use crate::error::{CorruptError, PopError, PushError, PushTimeoutError, Waited};
-use crate::ring::Ring;
+use super::side::{ProducerSide, Side, Span};
+use super::{claim_single, Failed, Flavor, Message, Wait};
+use crate::error::{PopError, PushError, PushTimeoutError, Waited};
 
-super::handle! {
+handle! {
     /// The producer of a ring of kind `K` ([`Spsc`](crate::spsc::Spsc),
     /// [`Mpmc`](crate::mpmc::Mpmc)) carrying messages `M` (a [`Pod`](bytemuck::Pod)
     /// type, or [`Bytes`](super::Bytes)).
@@ -43,101 +40,7 @@ super::handle! {
     /// assert!(spsc::Producer::<u32>::attach(&ring).is_err()); // one producer
     /// # drop(tx); Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-}
-
-impl<K: Flavor, M: Message> Producer<K, M> {
-    /// Pushes one message without waiting.
-    ///
-    /// # Errors
-    /// [`PushError::Full`] hands the message back; on MPMC,
-    /// [`PushError::Busy`] when a consumer's claim holds the slot at the
-    /// tail (the ring is not full; retry) or after losing many races for
-    /// the cursor in a row; `Size` for a bytes message that
-    /// is not one slot long; `Corrupt` when the peer's state is impossible.
-    ///
-    /// # Examples
-    /// ```
-    /// use ringway::{mpmc, Kind, PushError, RingBuilder};
-    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(2).message::<u64>().create_anonymous()?;
-    /// let mut tx = mpmc::Producer::<u64>::attach(&ring)?;
-    /// tx.try_push(1)?;
-    /// tx.try_push(2)?;
-    /// assert_eq!(tx.try_push(3), Err(PushError::Full(3)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline]
-    pub fn try_push<'m>(&mut self, message: M::In<'m>) -> Result<(), PushError<M::In<'m>>> {
-        match self.push(&message, Wait::Never) {
-            Ok(()) => Ok(()),
-            Err(Failed::Size(expected, found)) => Err(PushError::Size { expected, found }),
-            Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushError::Corrupt(e)),
-            Err(Failed::Waited(Waited::PeerGone)) => Err(PushError::PeerGone(message)),
-            Err(Failed::Nothing(PopError::Busy)) => Err(PushError::Busy(message)),
-            Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
-                Err(PushError::Full(message))
-            }
-        }
-    }
-
-    /// Pushes one message, waiting until `deadline` (an [`Instant`], or
-    /// `None` for as long as it takes) for a free slot, as the
-    /// [wait strategy](Self::set_wait_strategy) says.
-    ///
-    /// # Errors
-    /// [`PushTimeoutError::Timeout`] hands the message back; `Size`;
-    /// `Corrupt`.
-    ///
-    /// # Examples
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// use ringway::{spsc, Kind, PushTimeoutError, RingBuilder};
-    /// let ring = RingBuilder::new(Kind::Spsc).capacity(2).message::<u64>().create_anonymous()?;
-    /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
-    /// tx.push_deadline(1, None)?; // no deadline
-    /// tx.push_timeout(2, Duration::from_secs(1))?;
-    /// let soon = Instant::now() + Duration::from_millis(1);
-    /// assert_eq!(tx.push_deadline(3, soon), Err(PushTimeoutError::Timeout(3)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn push_deadline<'m>(
-        &mut self,
-        message: M::In<'m>,
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
-        match self.push(&message, Wait::Until(deadline.into())) {
-            Ok(()) => Ok(()),
-            Err(Failed::Size(expected, found)) => Err(PushTimeoutError::Size { expected, found }),
-            Err(Failed::Waited(Waited::Corrupt(e))) => Err(PushTimeoutError::Corrupt(e)),
-            Err(Failed::Waited(Waited::PeerGone)) => Err(PushTimeoutError::PeerGone(message)),
-            Err(Failed::Waited(Waited::Timeout) | Failed::Nothing(_)) => {
-                Err(PushTimeoutError::Timeout(message))
-            }
-        }
-    }
-
-    /// Pushes one message, waiting at most `timeout` for a free slot.
-    ///
-    /// # Errors
-    /// As [`push_deadline`](Self::push_deadline).
-    pub fn push_timeout<'m>(
-        &mut self,
-        message: M::In<'m>,
-        timeout: Duration,
-    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
-        self.push_deadline(message, after(timeout))
-    }
-
-    /// Pushes one message, waiting as long as it takes for a free slot.
-    ///
-    /// # Errors
-    /// As [`push_deadline`](Self::push_deadline), never `Timeout`.
-    pub fn push_blocking<'m>(
-        &mut self,
-        message: M::In<'m>,
-    ) -> Result<(), PushTimeoutError<M::In<'m>>> {
-        self.push_deadline(message, None)
-    }
-
+    attach,
     /// Pushes as many whole messages of `values` (`slot_size` elements each)
     /// as there are free slots, in order, with one claim. Returns how many
     /// messages were pushed (0 when full).
@@ -153,14 +56,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
     /// assert_eq!(tx.push_slice(&[1, 2, 3, 4, 5, 6])?, 4);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn push_slice(&mut self, values: &[M::Elem]) -> Result<usize, CorruptError> {
-        let per = self.slot_size();
-        let mut chunk = self.write_chunk(values.len() / per)?;
-        let n = chunk.fill_from(values);
-        chunk.commit(n);
-        Ok(n)
-    }
-
+    push_slice(values: &[M::Elem]) = fill_from,
     /// Claims up to `n` free slots to write in place. The chunk may be
     /// shorter than `n` (empty when the ring is full); see [`WriteChunk`]
     /// for commit and drop.
@@ -180,37 +76,80 @@ impl<K: Flavor, M: Message> Producer<K, M> {
     /// chunk.commit_all();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn write_chunk(&mut self, n: usize) -> Result<WriteChunk<'_, K, M>, CorruptError> {
-        let claim = self.side.claim(n as u64)?;
-        Ok(WriteChunk::new(&mut self.side, claim, self.per_slot))
-    }
-
+    write_chunk -> WriteChunk,
     /// Free slots now (re-reads the peer's state). On MPMC a snapshot:
     /// other producers may claim them first.
     ///
     /// # Errors
     /// `Corrupt` when the peer's state is impossible.
-    pub fn free_slots(&mut self) -> Result<usize, CorruptError> {
-        self.side.free_slots().map(|n| n as usize)
-    }
-
+    free_slots,
     /// Waits until at least `n` slots (1 to the capacity) are free, for a
     /// [`write_chunk`](Self::write_chunk) of that size, or `deadline` passes
     /// (`None`: no deadline). Returns the free slots.
     ///
     /// # Errors
     /// `Timeout`; `Corrupt`.
-    pub fn wait_for_free(
-        &mut self,
-        n: usize,
-        deadline: impl Into<Option<Instant>>,
-    ) -> Result<usize, PushTimeoutError<()>> {
-        self.side
-            .wait_free(n as u64, deadline.into())
-            .map(|n| n as usize)
-            .map_err(Waited::into_push)
-    }
+    wait_for_free(wait_free) -> PushTimeoutError<()> = into_push,
+}
 
+singles! {
+    [K: Flavor, M: Message] Producer<M> <'m>,
+    (message: M::In<'m>) -> (), |h, w| h.push(&message, w),
+    /// Pushes one message without waiting.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] hands the message back; on MPMC,
+    /// [`PushError::Busy`] when a consumer's claim holds the slot at the
+    /// tail (the ring is not full; retry) or after losing many races for
+    /// the cursor in a row; `Size` for a bytes message that
+    /// is not one slot long; `Corrupt` when the peer's state is impossible.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringway::{mpmc, Kind, PushError, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Mpmc).capacity(2).message::<u64>().create_anonymous()?;
+    /// let mut tx = mpmc::Producer::<u64>::attach(&ring)?;
+    /// tx.try_push(1)?;
+    /// tx.try_push(2)?;
+    /// assert_eq!(tx.try_push(3), Err(PushError::Full(3)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    try_push -> PushError<M::In<'m>> = |failed| failed.into_push(message),
+    /// Pushes one message, waiting until `deadline` (an
+    /// [`Instant`](std::time::Instant), or `None` for as long as it takes)
+    /// for a free slot, as the [wait strategy](Self::set_wait_strategy)
+    /// says.
+    ///
+    /// # Errors
+    /// [`PushTimeoutError::Timeout`] hands the message back; `Size`;
+    /// `Corrupt`.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ringway::{spsc, Kind, PushTimeoutError, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(2).message::<u64>().create_anonymous()?;
+    /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
+    /// tx.push_deadline(1, None)?; // no deadline
+    /// tx.push_timeout(2, Duration::from_secs(1))?;
+    /// let soon = Instant::now() + Duration::from_millis(1);
+    /// assert_eq!(tx.push_deadline(3, soon), Err(PushTimeoutError::Timeout(3)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    push_deadline -> PushTimeoutError<M::In<'m>> = |failed| failed.into_push_timeout(message),
+    /// Pushes one message, waiting at most `timeout` for a free slot.
+    ///
+    /// # Errors
+    /// As [`push_deadline`](Self::push_deadline).
+    push_timeout,
+    /// Pushes one message, waiting as long as it takes for a free slot.
+    ///
+    /// # Errors
+    /// As [`push_deadline`](Self::push_deadline), never `Timeout`.
+    push_blocking,
+}
+
+impl<K: Flavor, M: Message> Producer<K, M> {
     /// Claims a slot (waiting as told), copies `message` in and publishes it.
     #[inline]
     fn push(&mut self, message: &M::In<'_>, wait: Wait) -> Result<(), Failed> {
@@ -219,14 +158,7 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         if src.len() != per {
             return Err(Failed::Size(per, src.len()));
         }
-        let claim = claim_single(
-            &mut self.side,
-            wait,
-            |s| s.claim_one(),
-            |s, deadline| s.claim_one_until(deadline),
-            |s| s.peer_gone(),
-        );
-        let claim = claim.map_err(|failed| match failed {
+        let claim = claim_single(&mut self.side, wait).map_err(|failed| match failed {
             // Full, or (MPMC) a live claim holds the slot at the tail.
             Failed::Nothing(_) if self.side.busy() => Failed::Nothing(PopError::Busy),
             Failed::Nothing(_) => Failed::Waited(Waited::Timeout),

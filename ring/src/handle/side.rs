@@ -1,11 +1,16 @@
 //! The seam between the protocol cores and the handles: what a kind's
 //! producer and consumer core do, and nothing more. Each kind implements
-//! these two traits once (in its core's file); every handle call, chunk and
-//! wait is written once above them, in this module's siblings.
+//! these traits once (in its core's file: [`Side`] for both cores, then
+//! [`ProducerSide`] or [`ConsumerSide`]); every handle call, chunk and wait
+//! is written once above them, in this module's siblings.
 //!
 //! A claim is a run of positions a side owns until it gives it back:
 //! `publish` (producer) or `release` (consumer) ends it. The cores keep their
 //! own algorithms; the seam only names their steps.
+
+// `pub` in a private module: the traits are named by the public, sealed
+// `Flavor`.
+#![allow(unreachable_pub)]
 
 use std::time::Instant;
 
@@ -33,26 +38,40 @@ impl Span {
 /// lengths in slots. Only kinds whose slots follow each other give them.
 pub(crate) type Spans = ((*mut u8, usize), (*mut u8, usize));
 
-/// The producing core of a kind.
-// `pub` in a private module: named by the public, sealed `Flavor`.
-#[allow(unreachable_pub)]
-pub trait ProducerSide: Sized + Send + core::fmt::Debug {
-    /// Takes a producer role or entry of `ring` (the kind check included).
+/// What the producing and the consuming core of a kind both do.
+pub trait Side: Sized + Send + core::fmt::Debug {
+    /// Takes a role or entry of `ring` for this side (the kind check
+    /// included).
     fn attach(ring: &Ring) -> Result<Self, HandleError>;
     /// The ring.
     fn ring(&self) -> &Ring;
     /// How the blocking calls wait.
     fn set_wait_strategy(&mut self, strategy: WaitStrategy);
-    /// Claims one free slot; an empty span when there is none.
+    /// Claims one slot: a free one (producer) or the next message
+    /// (consumer); an empty span when there is none.
     fn claim_one(&mut self) -> Result<Span, CorruptError>;
-    /// Claims up to `n` free slots; an empty span when there is none.
+    /// Claims up to `n` free slots (producer) or ready positions
+    /// (consumer); an empty span when there is none.
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError>;
-    /// Claims one free slot, waiting until `deadline` (`None`: forever).
+    /// Claims one slot as `claim_one` does, waiting until `deadline`
+    /// (`None`: forever).
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited>;
+    /// The claim as contiguous runs, for kinds whose slots are contiguous
+    /// (`None`: per-slot access only).
+    fn spans(&self, _claim: Span) -> Option<Spans> {
+        None
+    }
+    /// After a non-blocking claim found nothing: whether that is because
+    /// the other side is gone (every consumer; every producer and the ring
+    /// drained). Looked at only on some of these calls (see `peer`), so
+    /// cheap to ask.
+    fn peer_gone(&mut self) -> bool;
+}
+
+/// The producing core of a kind.
+pub trait ProducerSide: Side {
     /// The payload of the slot of position `pos` (any value: masked).
     fn payload(&self, pos: u64) -> *mut u8;
-    /// The claim as contiguous runs, for kinds whose slots are contiguous.
-    fn spans(&self, claim: Span) -> Option<Spans>;
     /// Ends a claim: its first `written` slots become messages; the rest
     /// are given back as the kind does it (SPSC: unclaimed; MPMC: skipped).
     fn publish(&mut self, claim: Span, written: u64);
@@ -66,34 +85,15 @@ pub trait ProducerSide: Sized + Send + core::fmt::Debug {
     fn busy(&self) -> bool {
         false
     }
-    /// After a non-blocking claim found no free slot: whether that is
-    /// because every consumer is gone (see `peer`; looked at only on some
-    /// of these calls, so cheap to ask).
-    fn peer_gone(&mut self) -> bool;
 }
 
 /// The consuming core of a kind.
-#[allow(unreachable_pub)]
-pub trait ConsumerSide: Sized + Send + core::fmt::Debug {
+pub trait ConsumerSide: Side {
     /// Whether `release` can give back part of a claim (the rest staying
     /// ready), or frees it whole.
     const PARTIAL_RELEASE: bool;
-    /// Takes a consumer role of `ring` (the kind check included).
-    fn attach(ring: &Ring) -> Result<Self, HandleError>;
-    /// The ring.
-    fn ring(&self) -> &Ring;
-    /// How the blocking calls wait.
-    fn set_wait_strategy(&mut self, strategy: WaitStrategy);
-    /// Claims the next message; an empty span when there is none.
-    fn claim_one(&mut self) -> Result<Span, CorruptError>;
-    /// Claims up to `n` ready positions; an empty span when none are ready.
-    fn claim(&mut self, n: u64) -> Result<Span, CorruptError>;
-    /// Claims the next message, waiting until `deadline` (`None`: forever).
-    fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited>;
     /// The payload of position `i` of `claim`, `None` when it is skipped.
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8>;
-    /// The claim as contiguous runs, for kinds whose slots are contiguous.
-    fn spans(&self, claim: Span) -> Option<Spans>;
     /// Why `claim_one` found nothing: `Empty`, or (MPMC) `Busy` when a
     /// producer's claim holds the position at the consumer cursor.
     fn empty_reason(&self) -> crate::PopError {
@@ -106,35 +106,4 @@ pub trait ConsumerSide: Sized + Send + core::fmt::Debug {
     fn ready_slots(&mut self) -> Result<u64, CorruptError>;
     /// Waits until at least `n` (1 to capacity) messages are ready.
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited>;
-    /// After a non-blocking claim found no message: whether the ring is
-    /// drained and every producer is gone (see `peer`; looked at only on
-    /// some of these calls, so cheap to ask).
-    fn peer_gone(&mut self) -> bool;
-}
-
-/// The seam's `ring` and `set_wait_strategy`, for a core that keeps them
-/// in fields `ring` and `strategy` (every core so far).
-macro_rules! ring_and_strategy {
-    () => {
-        fn ring(&self) -> &crate::ring::Ring {
-            &self.ring
-        }
-
-        fn set_wait_strategy(&mut self, strategy: ringway_sync::WaitStrategy) {
-            self.strategy = strategy;
-        }
-    };
-}
-pub(crate) use ring_and_strategy;
-
-/// The two runs of `len` contiguous slots from `pos` of `ring`.
-pub(crate) fn contiguous(ring: &Ring, pos: u64, len: u64) -> Spans {
-    let shared = &ring.shared;
-    let (first_ptr, idx) = shared.slot(pos);
-    let first = len.min(ring.capacity() - idx as u64);
-    let (second_ptr, _) = shared.slot(0);
-    (
-        (first_ptr, first as usize),
-        (second_ptr, (len - first) as usize),
-    )
 }

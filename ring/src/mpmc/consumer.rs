@@ -13,7 +13,7 @@ use crate::error::PopError;
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
-use crate::handle::side::{ConsumerSide, Span, Spans};
+use crate::handle::side::{ConsumerSide, Side, Span};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -298,9 +298,7 @@ impl ConsumerCore {
 }
 
 /// The seam of the handle layer, implemented by the core itself.
-impl ConsumerSide for ConsumerCore {
-    const PARTIAL_RELEASE: bool = false;
-
+impl Side for ConsumerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         check_kind(ring)?;
         Ok(ConsumerCore {
@@ -313,7 +311,13 @@ impl ConsumerSide for ConsumerCore {
         })
     }
 
-    crate::handle::side::ring_and_strategy!();
+    fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
+    }
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
@@ -354,6 +358,20 @@ impl ConsumerSide for ConsumerCore {
         claim_until(self, deadline, claim, sleep)
     }
 
+    /// Whether the ring is drained and every producer is gone (looked at as
+    /// `Peer::gone_now` says; reaps dead producers on the way, which may
+    /// tombstone the positions we wait at).
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick()
+            && self.peer.gone_now(Role::Producer)
+            && self.peer.confirm_gone(!self.may_claim())
+    }
+}
+
+impl ConsumerSide for ConsumerCore {
+    const PARTIAL_RELEASE: bool = false;
+
     #[inline]
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {
         if i >= claim.len {
@@ -369,10 +387,6 @@ impl ConsumerSide for ConsumerCore {
             return None;
         }
         Some(slot.payload.cast_const())
-    }
-
-    fn spans(&self, _claim: Span) -> Option<Spans> {
-        None
     }
 
     fn empty_reason(&self) -> PopError {
@@ -397,16 +411,6 @@ impl ConsumerSide for ConsumerCore {
         let want = n.clamp(1, self.capacity);
         self.peer
             .wait_count(self.strategy, want, deadline, || self.ready_prefix())
-    }
-
-    /// Whether the ring is drained and every producer is gone (looked at as
-    /// `Peer::gone_now` says; reaps dead producers on the way, which may
-    /// tombstone the positions we wait at).
-    #[inline]
-    fn peer_gone(&mut self) -> bool {
-        self.peer.tick()
-            && self.peer.gone_now(Role::Producer)
-            && self.peer.confirm_gone(!self.may_claim())
     }
 }
 

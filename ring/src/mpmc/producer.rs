@@ -11,7 +11,7 @@ use super::{
 use crate::error::Role;
 use crate::error::Waited;
 use crate::error::{CorruptError, HandleError};
-use crate::handle::side::{ProducerSide, Span, Spans};
+use crate::handle::side::{ProducerSide, Side, Span};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -258,7 +258,7 @@ impl ProducerCore {
 }
 
 /// The seam of the handle layer, implemented by the core itself.
-impl ProducerSide for ProducerCore {
+impl Side for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         check_kind(ring)?;
         Ok(ProducerCore {
@@ -273,7 +273,13 @@ impl ProducerSide for ProducerCore {
         })
     }
 
-    crate::handle::side::ring_and_strategy!();
+    fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
+    }
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
@@ -282,7 +288,7 @@ impl ProducerSide for ProducerCore {
         }
         let mut round = 0;
         loop {
-            let claimed = ProducerSide::claim(self, 1)?;
+            let claimed = Side::claim(self, 1)?;
             // A consumer holds the slot at `tail` (it claimed the position
             // one lap behind and has not released it yet): wait for it a
             // bounded time before reporting `Busy`.
@@ -309,13 +315,21 @@ impl ProducerSide for ProducerCore {
         claim_until(self, deadline, claim, sleep)
     }
 
+    /// Whether the ring is full and every consumer is gone (looked at as
+    /// `Peer::gone_now` says; reaps dead consumers on the way, which may
+    /// free slots).
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick()
+            && self.peer.gone_now(Role::Consumer)
+            && self.peer.confirm_gone(!self.may_claim())
+    }
+}
+
+impl ProducerSide for ProducerCore {
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
         self.slot(pos).payload
-    }
-
-    fn spans(&self, _claim: Span) -> Option<Spans> {
-        None
     }
 
     #[inline]
@@ -334,16 +348,6 @@ impl ProducerSide for ProducerCore {
         let want = n.clamp(1, self.capacity);
         self.peer
             .wait_count(self.strategy, want, deadline, || self.free_prefix())
-    }
-
-    /// Whether the ring is full and every consumer is gone (looked at as
-    /// `Peer::gone_now` says; reaps dead consumers on the way, which may
-    /// free slots).
-    #[inline]
-    fn peer_gone(&mut self) -> bool {
-        self.peer.tick()
-            && self.peer.gone_now(Role::Consumer)
-            && self.peer.confirm_gone(!self.may_claim())
     }
 
     fn busy(&self) -> bool {

@@ -64,9 +64,19 @@
 //! caller memory (`create_in`/`open_in`) have no object to lock: entries
 //! record no token bit and liveness falls back to pid + start time (and not a
 //! zombie), trusted only between processes of the same pid namespace (a
-//! holder from another namespace is assumed alive). A `fork`ed child inherits
-//! its parent's descriptions, so a parent's handle stays "alive" while a child
-//! that did not close them lives.
+//! holder from another namespace is assumed alive).
+//!
+//! **`fork`.** A forked child inherits a reference to each of its parent's
+//! descriptions, which kept a dead parent's locks, so its handles looked
+//! alive for as long as the child lived. Every token description is
+//! therefore listed (`fork.rs`) and a `pthread_atfork` child handler
+//! points the child's descriptors at `/dev/null`: the locks stay the
+//! parent's alone (`tests/fork_liveness.rs`). A forked copy of a handle
+//! belongs to the parent: the child may drop it (which neither leaves the
+//! entry nor unlocks), but it takes no reaping locks and must not be used
+//! to push or pop (the fast paths do not look at the pid); the child
+//! attaches handles of its own. `exec` closes the descriptions anyway
+//! (close-on-exec).
 //!
 //! # Registration and reaping
 //!
@@ -115,6 +125,7 @@
 //! A consumer reports it only once the ring is drained at its cursor, a
 //! producer only when it would otherwise wait for space.
 
+mod fork;
 mod table;
 #[cfg(all(test, not(loom)))]
 mod tests;
@@ -122,7 +133,7 @@ mod token;
 mod wait;
 pub(crate) use wait::wait_sliced;
 
-pub(crate) use token::reopen;
+pub(crate) use token::{reopen, Token};
 
 use std::fs::File;
 use std::time::Duration;
@@ -154,7 +165,7 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(10);
 /// The non-blocking calls that find the ring empty or full look at the
 /// clock (for [`CHECK_INTERVAL`]) on every this many-th call: a poller that
 /// calls once per millisecond learns of a death within ~16 ms (plus the
-/// coarse clock's tick, see [`coarse_now_ns`]), and a busy poll pays a
+/// coarse clock's tick, see `coarse_now_ns`), and a busy poll pays a
 /// fraction of a nanosecond per empty result for the clock.
 pub const CLOCK_EVERY: u32 = 16;
 
@@ -652,7 +663,7 @@ pub(crate) struct Peer {
     info: u32,
     pid: u32,
     /// Our own open file description, holding the lock on our entry's byte.
-    lock: Option<File>,
+    lock: Option<Token>,
     /// When the non-blocking calls may next check the peer's liveness
     /// ([`coarse_now_ns`]; 0: at the first look).
     next_check: u64,
@@ -676,7 +687,7 @@ impl Peer {
         let pid = process::current_pid();
         // Deaths before we attach are not news to us: reap them, then count
         // (after taking our entry, whose reaping may count one more).
-        shared.reap_all(lock.as_ref());
+        shared.reap_all(lock.as_deref());
         for index in 0..PEER_TABLE_LEN {
             let entry = &shared.peers().entries[index];
             let offset = PeerTable::lock_offset(index);
@@ -687,7 +698,7 @@ impl Peer {
                 },
                 None => false,
             };
-            let give_up = |lock: &Option<File>| {
+            let give_up = |lock: &Option<Token>| {
                 if let (true, Some(file)) = (locked, lock) {
                     token::unlock(file, offset);
                 }
@@ -789,8 +800,19 @@ impl Peer {
     }
 
     /// Our description, for the exclusive locks of reaping.
+    /// Whether this registration is this process's (not a `fork`ed copy).
+    pub(crate) fn owned(&self) -> bool {
+        process::current_pid() == self.pid
+    }
+
+    /// `None` in a `fork`ed copy of the handle: the child's descriptor no
+    /// longer refers to the ring (`fork.rs`), and the description was the
+    /// parent's anyway, so its locks would not exclude the parent's.
     pub(crate) fn lock(&self) -> Option<&File> {
-        self.lock.as_ref()
+        if !self.owned() {
+            return None;
+        }
+        self.lock.as_deref()
     }
 
     /// Records a claim about to be made (MPMC): before the CAS on the

@@ -79,18 +79,46 @@ fn flock(kind: i16, offset: u64) -> io::Result<libc::flock> {
     Ok(lock)
 }
 
+/// A description of our own of the ring object, for a liveness token or
+/// a reaper's exclusive lock: listed for `fork` while open (`fork.rs`), so
+/// a forked child does not keep the locks taken through it.
+#[derive(Debug)]
+pub(crate) struct Token(Option<File>);
+
+impl core::ops::Deref for Token {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        // Only `drop` takes the file out.
+        self.0
+            .as_ref()
+            .expect("a token's file is present until drop")
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        if let Some(file) = self.0.take() {
+            super::fork::close_listed(file);
+        }
+    }
+}
+
 /// A new open file description of the object `file` refers to (through
-/// `/proc/self/fd`), read-write, close-on-exec.
+/// `/proc/self/fd`), read-write, close-on-exec, listed for `fork`.
 ///
 /// # Errors
 /// No `/proc`, or the reopen is refused.
-pub(crate) fn reopen(file: &File) -> io::Result<File> {
+pub(crate) fn reopen(file: &File) -> io::Result<Token> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+    super::fork::open_listed(|| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+    })
+    .map(|f| Token(Some(f)))
 }
 
 #[cfg(test)]

@@ -37,14 +37,10 @@ pub(crate) fn wait_sliced<R>(
     // Under loom a timed wait never sleeps (the model has no clock), so
     // slicing would turn every blocking wait into a spin and hide lost
     // wakeups; the models wait unsliced, and model deaths by explicit reaping.
-    #[cfg(loom)]
-    {
-        let _ = (&mut gone, &mut unreport);
-        return event
-            .wait_noting(barrier, strategy, deadline, note, ready)
-            .map_err(|_| Waited::Timeout);
+    if cfg!(loom) {
+        let waited = event.wait_noting(barrier, strategy, deadline, note, ready);
+        return waited.map_err(|_| Waited::Timeout);
     }
-    #[cfg(not(loom))]
     loop {
         let now = Instant::now();
         let slice_end = now.checked_add(LIVENESS_SLICE);

@@ -188,5 +188,5 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

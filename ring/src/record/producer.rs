@@ -563,7 +563,7 @@ impl core::ops::DerefMut for Reservation<'_> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::{Kind, RingBuilder};

@@ -6,7 +6,7 @@ use ringway_sync::WaitStrategy;
 
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
-use crate::handle::side::{contiguous, ConsumerSide, Span, Spans};
+use crate::handle::side::{ConsumerSide, Side, Span, Spans};
 use crate::layout::Header;
 use crate::loom::ordering;
 use crate::peer::Peer;
@@ -223,9 +223,7 @@ impl Drop for ConsumerCore {
 }
 
 /// The seam of the handle layer: each step is one of the core's above.
-impl ConsumerSide for ConsumerCore {
-    const PARTIAL_RELEASE: bool = true;
-
+impl Side for ConsumerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         ConsumerCore::attach(ring)
     }
@@ -262,13 +260,22 @@ impl ConsumerSide for ConsumerCore {
         self.claim_one().map_err(Waited::Corrupt)
     }
 
+    fn spans(&self, claim: Span) -> Option<Spans> {
+        (!self.stamped).then(|| super::contiguous(&self.ring, claim.pos, claim.len))
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.producer_gone()
+    }
+}
+
+impl ConsumerSide for ConsumerCore {
+    const PARTIAL_RELEASE: bool = true;
+
     #[inline]
     fn shown(&self, claim: Span, i: u64) -> Option<*const u8> {
         (i < claim.len).then(|| self.place.payload(claim.pos + i).cast_const())
-    }
-
-    fn spans(&self, claim: Span) -> Option<Spans> {
-        (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
     #[inline]
@@ -284,10 +291,5 @@ impl ConsumerSide for ConsumerCore {
 
     fn wait_ready(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         ConsumerCore::wait_ready(self, n, deadline)
-    }
-
-    #[inline]
-    fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.producer_gone()
     }
 }

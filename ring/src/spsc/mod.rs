@@ -81,6 +81,7 @@ mod producer;
 
 pub(crate) use crate::error::Waited;
 use crate::error::{HandleError, Role};
+use crate::handle::side::Spans;
 use crate::loom::Ordering;
 use crate::peer::Peer;
 use crate::ring::Ring;
@@ -177,6 +178,18 @@ impl Place {
             ring.shared.access.stamp(idx)
         }
     }
+}
+
+/// The two runs of `len` contiguous slots from `pos` of `ring`.
+fn contiguous(ring: &Ring, pos: u64, len: u64) -> Spans {
+    let shared = &ring.shared;
+    let (first_ptr, idx) = shared.slot(pos);
+    let first = len.min(ring.capacity() - idx as u64);
+    let (second_ptr, _) = shared.slot(0);
+    (
+        (first_ptr, first as usize),
+        (second_ptr, (len - first) as usize),
+    )
 }
 
 crate::handle::kind_aliases!(Spsc, "SPSC", producer::ProducerCore, consumer::ConsumerCore);

@@ -6,7 +6,7 @@ use ringway_sync::WaitStrategy;
 
 use super::Waited;
 use crate::error::{CorruptError, HandleError, Role};
-use crate::handle::side::{contiguous, ProducerSide, Span, Spans};
+use crate::handle::side::{ProducerSide, Side, Span, Spans};
 use crate::layout::Header;
 use crate::loom::{ordering, Ordering};
 use crate::peer::Peer;
@@ -219,7 +219,7 @@ impl Drop for ProducerCore {
 }
 
 /// The seam of the handle layer: each step is one of the core's above.
-impl ProducerSide for ProducerCore {
+impl Side for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         ProducerCore::attach(ring)
     }
@@ -256,13 +256,20 @@ impl ProducerSide for ProducerCore {
         self.claim_one().map_err(Waited::Corrupt)
     }
 
+    fn spans(&self, claim: Span) -> Option<Spans> {
+        (!self.stamped).then(|| super::contiguous(&self.ring, claim.pos, claim.len))
+    }
+
+    #[inline]
+    fn peer_gone(&mut self) -> bool {
+        self.peer.tick() && self.consumer_gone()
+    }
+}
+
+impl ProducerSide for ProducerCore {
     #[inline]
     fn payload(&self, pos: u64) -> *mut u8 {
         self.place.payload(pos)
-    }
-
-    fn spans(&self, claim: Span) -> Option<Spans> {
-        (!self.stamped).then(|| contiguous(&self.ring, claim.pos, claim.len))
     }
 
     #[inline]
@@ -278,10 +285,5 @@ impl ProducerSide for ProducerCore {
 
     fn wait_free(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, Waited> {
         ProducerCore::wait_free(self, n, deadline)
-    }
-
-    #[inline]
-    fn peer_gone(&mut self) -> bool {
-        self.peer.tick() && self.consumer_gone()
     }
 }
