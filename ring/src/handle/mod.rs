@@ -135,7 +135,10 @@ macro_rules! handle {
 
             $(#[$batch_doc])*
             pub fn $batch(&mut self, $elems: $elems_ty) -> Result<usize, $crate::CorruptError> {
-                let chunk = &mut self.$lend($elems.len() / self.slot_size())?;
+                // Not `$lend`: the claim is filled or drained at once, so
+                // it is not marked as held (`Side::lend`).
+                let claim = self.side.claim(($elems.len() / self.slot_size()) as u64)?;
+                let chunk = &mut $chunk::<'_, K, M>::new(&mut self.side, claim, self.per_slot);
                 let n = chunk.$copy($elems);
                 chunk.end(n);
                 Ok(n)
@@ -143,7 +146,7 @@ macro_rules! handle {
 
             $(#[$chunk_doc])*
             pub fn $lend(&mut self, n: usize) -> Result<$chunk<'_, K, M>, $crate::CorruptError> {
-                let claim = self.side.claim(n as u64)?;
+                let claim = self.side.lend(n as u64)?;
                 Ok($chunk::new(&mut self.side, claim, self.per_slot))
             }
 

@@ -53,6 +53,14 @@ pub trait Side: Sized + Send + core::fmt::Debug {
     /// Claims up to `n` free slots (producer) or ready positions
     /// (consumer); an empty span when there is none.
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError>;
+    /// Claims as `claim` does, for a chunk lent to the caller, who may hold
+    /// it as long as it likes (`claim` is for what the handle fills or
+    /// drains at once). A kind that marks held claims does it here: the
+    /// MPMC producer stamps the first slot `CLAIMED`, so that consumers
+    /// waiting at it report `Busy`.
+    fn lend(&mut self, n: u64) -> Result<Span, CorruptError> {
+        self.claim(n)
+    }
     /// Claims one slot as `claim_one` does, waiting until `deadline`
     /// (`None`: forever).
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited>;

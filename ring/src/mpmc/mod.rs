@@ -95,7 +95,7 @@
 //!
 //! | atomic | written by | read by | ordering | partner |
 //! |---|---|---|---|---|
-//! | slot stamp → `CLAIMED` | producer, right after its winning `tail` CAS in `claim_inner` (not the inline one-message claim), first slot of the claim (`ProducerCore::mark_claimed`) | producer scans (a stale `tail` finds it: `Ahead`), consumer's `why_unavailable` | Release / Acquire | the `tail` CAS before it: a producer that finds it reloads `tail` past its position, so the stamp is not taken for corruption |
+//! | slot stamp → `CLAIMED` | producer, right after its winning `tail` CAS in `claim_inner`, for a claim lent as a write chunk only (`Side::lend`), first slot of the claim (`ProducerCore::mark_claimed`) | producer scans (a stale `tail` finds it: `Ahead`), consumer's `why_unavailable` | Release / Acquire | the `tail` CAS before it: a producer that finds it reloads `tail` past its position, so the stamp is not taken for corruption |
 //! | slot stamp → `READY`/`SKIP` | producer, after writing the payload (`ProducerCore::publish`, in position order) | consumer scan (`ConsumerCore::claim`) | Release / Acquire | the payload bytes: the consumer reads what the producer wrote |
 //! | slot stamp → next lap `FREE` | consumer, after reading the payload (`ConsumerCore::release`) | producer scan (`ProducerCore::claim`) | Release / Acquire | the consumer's reads happen before the next producer's writes |
 //! | `tail` | producers: CAS `t → t + n` | producers | AcqRel CAS, Acquire loads | the producer that claimed `t - capacity`: its free stamp is visible, so an older stamp is corruption, not staleness |
@@ -121,17 +121,19 @@
 //! Positions are taken in order: the message at `head` must be published
 //! before any consumer can take the ones after it. So:
 //! - `try_pop` returns [`PopError::Busy`](crate::PopError::Busy) when a
-//!   producer has claimed the position at `head` with a write chunk or
-//!   `push_slice` and not published it yet (its stamp says `CLAIMED`): the
-//!   ring is not empty (later messages may be published), every consumer
-//!   waits for that producer. Otherwise
-//!   [`PopError::Empty`](crate::PopError::Empty): no producer has claimed
-//!   that position; or one has won its `tail` CAS and not yet stored
-//!   `CLAIMED` (a few instructions); or it is a one-message push
-//!   (`try_push`, `push_blocking`...) between its claim and its publish,
-//!   which stores no `CLAIMED` (the copy of one message: the store would
-//!   buy a `Busy` for nanoseconds with a second store into the line a
-//!   caught-up consumer polls); or its
+//!   producer has claimed the position at `head` with a write chunk (a
+//!   claim lent to the caller, held as long as it likes) and not published
+//!   it yet (its stamp says `CLAIMED`): the ring is not empty (later
+//!   messages may be published), every consumer waits for that producer.
+//!   Otherwise [`PopError::Empty`](crate::PopError::Empty): no producer has
+//!   claimed that position; or one has won its `tail` CAS and not yet
+//!   stored `CLAIMED` (a few instructions); or it is a push that copies and
+//!   publishes at once (`try_push`, `push_blocking`, `push_slice`...)
+//!   between its claim and its publish, which stores no `CLAIMED` (the
+//!   store would buy a `Busy` for the time of a copy with a second store
+//!   into the line a caught-up consumer polls, and it multiplies the
+//!   states the loom models explore: a model of two batch pushes ran for
+//!   more than 10 minutes instead of 12 s); or its
 //!   producer died there (until it is healed, as any dead claim). In each
 //!   case the push is not done, and a later call sees the message (or
 //!   `Busy`). Once a consumer has seen `Busy` at a position, it

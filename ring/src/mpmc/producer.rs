@@ -54,9 +54,13 @@ impl ProducerCore {
     /// Claims as `claim_inner` says; a claim that got nothing leaves no
     /// pending record behind (see `heal`: a live pending record holds back
     /// the healing of the positions it names).
+    /// `lent`: the claim is lent to the caller as a write chunk, which may
+    /// hold it for as long as it likes: its first slot is stamped `CLAIMED`
+    /// (`mark_claimed`). Claims the handle fills and publishes at once
+    /// (`push_slice`, one-message pushes) are not marked.
     #[inline]
-    pub(crate) fn claim(&mut self, want: u64) -> Result<(u64, u64), Claim> {
-        let claimed = self.claim_inner(want);
+    pub(crate) fn claim(&mut self, want: u64, lent: bool) -> Result<(u64, u64), Claim> {
+        let claimed = self.claim_inner(want, lent);
         if claimed.is_err() {
             self.peer.settled();
         }
@@ -109,9 +113,8 @@ impl ProducerCore {
     }
 
     /// Stamps the first position `pos` of a claim we just won in
-    /// `claim_inner` (write chunks, `push_slice`, and one-message pushes
-    /// whose inline claim failed) `CLAIMED`, so that consumers waiting at it
-    /// report `Busy` without reading `tail`.
+    /// `claim_inner` for a write chunk (`lent`) `CLAIMED`, so that consumers
+    /// waiting at it report `Busy` without reading `tail`.
     /// Only the first: consumers reach the later positions of the claim
     /// only after the first is published, and `publish` stores the rest
     /// within a few instructions (see the module docs for that window).
@@ -132,7 +135,7 @@ impl ProducerCore {
         );
     }
 
-    fn claim_inner(&mut self, want: u64) -> Result<(u64, u64), Claim> {
+    fn claim_inner(&mut self, want: u64, lent: bool) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
         self.ring.check_poison().map_err(Claim::Corrupt)?;
         if want == 0 {
@@ -177,7 +180,9 @@ impl ProducerCore {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.mark_claimed(tail);
+                        if lent {
+                            self.mark_claimed(tail);
+                        }
                         for i in 0..n {
                             let slot = self.slot(tail.wrapping_add(i));
                             self.ring.shared.access.write(slot.idx);
@@ -302,12 +307,17 @@ impl Side for ProducerCore {
 
     #[inline]
     fn claim(&mut self, n: u64) -> Result<Span, CorruptError> {
-        Claim::into_seam(ProducerCore::claim(self, n).map(|(pos, len)| Span::new(pos, len)))
+        Claim::into_seam(ProducerCore::claim(self, n, false).map(|(pos, len)| Span::new(pos, len)))
+    }
+
+    #[inline]
+    fn lend(&mut self, n: u64) -> Result<Span, CorruptError> {
+        Claim::into_seam(ProducerCore::claim(self, n, true).map(|(pos, len)| Span::new(pos, len)))
     }
 
     /// Waits on the ring's space event (see `claim_until`).
     fn claim_one_until(&mut self, deadline: Option<Instant>) -> Result<Span, Waited> {
-        let claim = |c: &mut Self| c.claim(1).map(|(pos, _)| pos);
+        let claim = |c: &mut Self| c.claim(1, false).map(|(pos, _)| pos);
         let sleep = |c: &Self| {
             c.peer
                 .wait(c.strategy, deadline, || c.may_claim().then_some(()))
