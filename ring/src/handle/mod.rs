@@ -89,7 +89,7 @@ macro_rules! handle {
     ) => {
         $(#[$doc])*
         pub struct $name<K: Flavor, M: Message> {
-            side: K::$side,
+            pub(crate) side: K::$side,
             per_slot: usize,
             // `fn(M) -> M`: carries `M` without owning one; `Cell`: not `Sync`.
             _marker: core::marker::PhantomData<(fn(M) -> M, core::cell::Cell<()>)>,

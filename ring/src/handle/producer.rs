@@ -180,14 +180,3 @@ impl<K: Flavor, M: Message> Producer<K, M> {
         self.side.publish(claim, 1);
     }
 }
-
-#[cfg(loom)]
-impl<M: Message> Producer<crate::mpmc::Mpmc, M> {
-    /// Makes the next claim stop right after its CAS of `tail`, before it
-    /// stamps its first slot `CLAIMED`: with the handle then forgotten, the
-    /// model of a producer that dies in that window.
-    #[doc(hidden)]
-    pub fn loom_stop_before_marking(&mut self) {
-        self.side.stop_before_marking = true;
-    }
-}

@@ -400,3 +400,15 @@ impl ProducerCore {
         )
     }
 }
+
+/// The loom models' hook into this core, on the MPMC producer handle.
+#[cfg(loom)]
+impl<M: crate::handle::Message> crate::handle::Producer<super::Mpmc, M> {
+    /// Makes the next claim stop right after its CAS of `tail`, before it
+    /// stamps its first slot `CLAIMED`: with the handle then forgotten, the
+    /// model of a producer that dies in that window.
+    #[doc(hidden)]
+    pub fn loom_stop_before_marking(&mut self) {
+        self.side.stop_before_marking = true;
+    }
+}
