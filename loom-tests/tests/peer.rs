@@ -43,37 +43,7 @@ fn push(tx: &mut Producer<u64>, mut value: u64) {
 /// and nothing else.
 #[test]
 fn a_producer_dies_between_claim_and_publish() {
-    loom::model(|| {
-        let ring = ring();
-        let mut dying = Producer::<u64>::attach(&ring).unwrap(); // entry 0
-        let mut live = Producer::<u64>::attach(&ring).unwrap();
-        let mut rx = Consumer::<u64>::attach(&ring).unwrap();
-        rx.set_wait_strategy(WaitStrategy::Park);
-        // Claims position 0 and dies: neither the chunk nor the handle is
-        // ever dropped. (Claimed before the others start, so that the live
-        // producer's second message needs the healed slot.)
-        let chunk = dying.write_chunk(1).unwrap();
-        assert_eq!(chunk.len(), 1);
-        core::mem::forget(chunk);
-        core::mem::forget(dying);
-        assert_eq!(rx.try_pop(), Err(PopError::Busy));
-        let producer = thread::spawn(move || {
-            // The only spinner: it waits for space only.
-            push(&mut live, 7);
-            push(&mut live, 8);
-        });
-        let consumer = thread::spawn(move || {
-            let a = rx.pop_blocking().unwrap();
-            let b = rx.pop_blocking().unwrap();
-            (a, b, rx)
-        });
-        assert!(ring.reap_as_dead(0), "the dead producer's entry is reaped");
-        producer.join().unwrap();
-        let (a, b, mut rx) = consumer.join().unwrap();
-        assert_eq!((a, b), (7, 8));
-        assert_eq!(rx.try_pop(), Err(PopError::Empty));
-        assert_eq!(ring.lost(), 0);
-    });
+    producer_dies_holding_a_claim(false, PopError::Busy);
 }
 
 /// A producer dies between its claim (the CAS of `tail`) and the
@@ -83,18 +53,29 @@ fn a_producer_dies_between_claim_and_publish() {
 /// producer, whose second message needs the healed slot.
 #[test]
 fn a_producer_dies_between_claim_and_claimed_stamp() {
-    loom::model(|| {
+    producer_dies_holding_a_claim(true, PopError::Empty);
+}
+
+/// The two models above: entry 0 claims position 0 with a write chunk and
+/// dies (neither the chunk nor the handle is ever dropped), before its
+/// `CLAIMED` stamp when `before_marking`; a consumer then sees `seen` at
+/// that position. (Claimed before the others start, so that the live
+/// producer's second message needs the healed slot.)
+fn producer_dies_holding_a_claim(before_marking: bool, seen: PopError) {
+    loom::model(move || {
         let ring = ring();
         let mut dying = Producer::<u64>::attach(&ring).unwrap(); // entry 0
         let mut live = Producer::<u64>::attach(&ring).unwrap();
         let mut rx = Consumer::<u64>::attach(&ring).unwrap();
         rx.set_wait_strategy(WaitStrategy::Park);
-        dying.loom_stop_before_marking();
+        if before_marking {
+            dying.loom_stop_before_marking();
+        }
         let chunk = dying.write_chunk(1).unwrap();
         assert_eq!(chunk.len(), 1);
         core::mem::forget(chunk);
         core::mem::forget(dying);
-        assert_eq!(rx.try_pop(), Err(PopError::Empty));
+        assert_eq!(rx.try_pop(), Err(seen));
         let producer = thread::spawn(move || {
             // The only spinner: it waits for space only.
             push(&mut live, 7);
