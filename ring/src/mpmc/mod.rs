@@ -250,6 +250,8 @@
 
 mod consumer;
 pub(crate) mod heal;
+mod held;
+mod place;
 mod producer;
 mod stamp;
 
@@ -365,8 +367,8 @@ pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
 /// `for_consumer`): the snapshot behind `free_slots` / `ready_slots`, and
 /// the condition of `wait_for_free` / `wait_for_ready`.
 pub(crate) fn claimable(
-    shared: &Shared,
-    payload_offset: usize,
+    place: &place::Place,
+    ring: &Ring,
     cursor: &AtomicU64,
     capacity: u64,
     seen: impl Fn(u64, u64) -> stamp::Seen,
@@ -378,7 +380,8 @@ pub(crate) fn claimable(
     while n < capacity {
         let pos = at.wrapping_add(n);
         // Acquire: as the stamp loads of the claims.
-        let stamp = Slot::of(shared, payload_offset, pos)
+        let stamp = place
+            .slot(ring, pos)
             .stamp
             .load(crate::loom::Ordering::Acquire);
         match seen(pos, stamp) {

@@ -4,7 +4,9 @@ use std::time::Instant;
 
 use ringway_sync::WaitStrategy;
 
-use super::stamp::{Seen, Stamps, CLAIMED, FREE, READY, SKIP};
+use super::held::Held;
+use super::place::Place;
+use super::stamp::{Seen, CLAIMED, FREE, READY, SKIP};
 use super::{
     backoff, check_kind, claim_until, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS,
 };
@@ -16,16 +18,17 @@ use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
 
-/// A producer's private state: the ring, its peer entry, and the
-/// numbers it needs on every operation.
+/// A producer's private state: the ring's addresses (read on every
+/// operation without a pointer chase), its claim record, the ring and its
+/// peer entry.
 #[derive(Debug)]
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ProducerCore {
+    place: Place,
+    held: Held,
+    capacity: u64,
     ring: Ring,
     pub(crate) peer: Peer,
-    stamps: Stamps,
-    capacity: u64,
-    payload_offset: usize,
     strategy: WaitStrategy,
     /// loom models only: the next claim stops after its CAS, before it
     /// stamps its first slot `CLAIMED` (a producer that dies in between).
@@ -37,7 +40,7 @@ impl ProducerCore {
     /// The stamp and payload of the slot of `pos`.
     #[inline]
     pub(crate) fn slot(&self, pos: u64) -> Slot<'_> {
-        Slot::of(&self.ring.shared, self.payload_offset, pos)
+        self.place.slot(&self.ring, pos)
     }
 
     /// Claims up to `want` slots from `tail` with one CAS: the prefix of
@@ -62,7 +65,7 @@ impl ProducerCore {
     pub(crate) fn claim(&mut self, want: u64, lent: bool) -> Result<(u64, u64), Claim> {
         let claimed = self.claim_inner(want, lent);
         if claimed.is_err() {
-            self.peer.settled();
+            self.held.settled();
         }
         claimed
     }
@@ -71,30 +74,34 @@ impl ProducerCore {
     /// free for its lap and the CAS wins. `None` for anything else (full, a
     /// lost race, a stale or impossible stamp, a poisoned ring), which the
     /// caller hands to `claim` (it retries, classifies and reports). The
-    /// atomics and orderings are those of `claim_inner`, with `n = 1`.
-    #[inline]
-    fn claim_single(&mut self) -> Option<u64> {
-        self.ring.check_poison().ok()?;
-        let header = self.ring.shared.header();
+    /// atomics and orderings are those of `claim_inner`, with `n = 1`; the
+    /// record is a one-position one (`Held::one`: the position only, never
+    /// settled).
+    #[inline(always)]
+    pub(crate) fn claim_single(&mut self) -> Option<u64> {
+        self.place.poison.check().ok()?;
+        let header = self.place.header();
         // Acquire: as in `claim_inner`.
         let tail = header
             .tail
             .load(ordering!(Acquire, "mpmc_read_tail_relaxed"));
-        let slot = self.slot(tail);
+        let slot = self.place.slot(&self.ring, tail);
         // Acquire: as in `claim_inner` (pairs with the consumer's Release
         // store in `ConsumerCore::release`).
         let stamp = slot
             .stamp
             .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
         // Exactly `Stamps::for_producer(tail, stamp) == Seen::Claimable`.
-        if stamp != self.stamps.at(tail, FREE) {
+        if stamp != self.place.stamps.at(tail, FREE) {
             return None;
         }
-        self.peer.pending(tail, 1);
+        let idx = slot.idx;
+        self.held.one(tail);
         // AcqRel / Acquire: as in `claim_inner`. On failure the record
         // stays pending: `claim`, which the caller runs next, re-records or
         // settles it.
-        header
+        self.place
+            .header()
             .tail
             .compare_exchange(
                 tail,
@@ -108,7 +115,7 @@ impl ProducerCore {
         // at the price of a second store into a line that a caught-up
         // consumer polls (and of larger loom models). Consumers see `Empty`
         // for that window (see the module docs).
-        self.ring.shared.access.write(slot.idx);
+        self.ring.shared.access.write(idx);
         Some(tail)
     }
 
@@ -130,18 +137,18 @@ impl ProducerCore {
         // does not take the stamp for corruption. Consumers read nothing
         // through it (the payload is published by `publish`).
         self.slot(pos).stamp.store(
-            self.stamps.at(pos, CLAIMED),
+            self.place.stamps.at(pos, CLAIMED),
             ordering!(Release, "mpmc_claimed_relaxed"),
         );
     }
 
     fn claim_inner(&mut self, want: u64, lent: bool) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
-        self.ring.check_poison().map_err(Claim::Corrupt)?;
+        self.place.poison.check().map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
-        let header = self.ring.shared.header();
+        let header = self.place.header();
         // Acquire: pairs with the AcqRel CAS of the producer that claimed
         // `tail - capacity`, so the stamp it read as free (or a later one) is
         // what our stamp loads see: an older stamp proves corruption.
@@ -161,14 +168,14 @@ impl ProducerCore {
                     .slot(pos)
                     .stamp
                     .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
-                seen = self.stamps.for_producer(pos, stamp);
+                seen = self.place.stamps.for_producer(pos, stamp);
                 if seen != Seen::Claimable {
                     break;
                 }
                 n += 1;
             }
             if n > 0 {
-                self.peer.pending(tail, n);
+                self.held.pending(tail, n);
                 // AcqRel: Release so that producers that read the new tail
                 // with Acquire see the stamps we read (see the load above);
                 // Acquire for the same reason on our side. On failure,
@@ -238,16 +245,25 @@ impl ProducerCore {
             // Release: publishes the payload written since the claim; pairs
             // with the Acquire stamp load in `ConsumerCore::claim`.
             self.slot(p).stamp.store(
-                self.stamps.at(p, state),
+                self.place.stamps.at(p, state),
                 ordering!(Release, "mpmc_publish_relaxed"),
             );
         }
-        self.peer.settled();
-        self.ring
-            .shared
-            .header()
-            .data_event
-            .notify_in(self.ring.shared.barrier);
+        self.held.settled();
+        self.place.header().data_event.notify_in(self.place.barrier);
+    }
+
+    /// `publish(pos, 1, 1)` of a one-position claim: its stamp, then the
+    /// wake. The record is left in place (`Held::one`: the stamp now says
+    /// the position is done).
+    #[inline(always)]
+    fn publish_one(&mut self, pos: u64) {
+        // Release: as in `publish`.
+        self.slot(pos).stamp.store(
+            self.place.stamps.at(pos, READY),
+            ordering!(Release, "mpmc_publish_relaxed"),
+        );
+        self.place.header().data_event.notify_in(self.place.barrier);
     }
 
     /// Whether a push could go ahead now: the slot at `tail` is free, or the
@@ -255,10 +271,10 @@ impl ProducerCore {
     /// the blocking calls.
     fn may_claim(&self) -> bool {
         // Acquire: as in `claim`.
-        let tail = self.ring.shared.header().tail.load(Ordering::Acquire);
+        let tail = self.place.header().tail.load(Ordering::Acquire);
         // Acquire: as in `claim`.
         let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
-        self.stamps.for_producer(tail, stamp) != Seen::Wait
+        self.place.stamps.for_producer(tail, stamp) != Seen::Wait
     }
 }
 
@@ -266,12 +282,13 @@ impl ProducerCore {
 impl Side for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         check_kind(ring)?;
+        let peer = Peer::register(ring, Role::Producer)?;
         Ok(ProducerCore {
-            ring: ring.clone(),
-            peer: Peer::register(ring, Role::Producer)?,
-            stamps: Stamps::new(ring.capacity()),
+            place: Place::new(ring),
+            held: Held::new(&peer),
             capacity: ring.capacity(),
-            payload_offset: ring.geometry().payload_offset as usize,
+            ring: ring.clone(),
+            peer,
             strategy: WaitStrategy::default(),
             #[cfg(loom)]
             stop_before_marking: false,
@@ -344,7 +361,9 @@ impl ProducerSide for ProducerCore {
 
     #[inline]
     fn publish(&mut self, claim: Span, written: u64) {
-        if claim.len > 0 {
+        if claim.len == 1 && written == 1 {
+            self.publish_one(claim.pos);
+        } else if claim.len > 0 {
             ProducerCore::publish(self, claim.pos, claim.len, written);
         }
     }
@@ -379,7 +398,7 @@ impl ProducerCore {
     /// after it can only make the ring look fuller than it is, which is a
     /// valid order for a call that raced with a pop.
     pub(crate) fn held_by_consumer(&self) -> bool {
-        let h = self.ring.shared.header();
+        let h = self.place.header();
         let head = h.head.load(Ordering::Acquire);
         let tail = h.tail.load(Ordering::Acquire);
         tail.wrapping_sub(head) < self.capacity
@@ -389,12 +408,11 @@ impl ProducerCore {
 impl ProducerCore {
     /// The claimable prefix from `tail` (see `claimable`).
     fn free_prefix(&self) -> Result<u64, CorruptError> {
-        let (shared, stamps) = (&self.ring.shared, self.stamps);
-        let cursor = &shared.header().tail;
+        let stamps = self.place.stamps;
         claimable(
-            shared,
-            self.payload_offset,
-            cursor,
+            &self.place,
+            &self.ring,
+            &self.place.header().tail,
             self.capacity,
             |pos, stamp| stamps.for_producer(pos, stamp),
         )
