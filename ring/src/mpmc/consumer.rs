@@ -8,8 +8,8 @@ use super::held::Held;
 use super::place::Place;
 use super::stamp::{Seen, READY, SKIP};
 use super::{
-    backoff, check_kind, claim_until, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS,
-    SKIP_BATCH,
+    backoff, check_kind, claim_until, claimable, peer_spin_rounds, raced_rounds, Claim, Single,
+    Slot, MAX_ATTEMPTS, SKIP_BATCH,
 };
 use crate::error::PopError;
 use crate::error::Role;
@@ -29,6 +29,11 @@ pub struct ConsumerCore {
     capacity: u64,
     ring: Ring,
     strategy: WaitStrategy,
+    /// Why the last `claim_one` that got nothing did: a producer's claim
+    /// holds `head` (`Busy`), or the ring is empty. Read by the handle
+    /// right after (`ConsumerSide::empty_reason`), so it does not read the
+    /// slot again.
+    busy: bool,
     /// Our entry in the peer table (`held` records the claim in flight in it).
     pub(crate) peer: Peer,
 }
@@ -63,14 +68,17 @@ impl ConsumerCore {
     }
 
     /// The common case of `claim_message`, inline: the slot at `head` holds
-    /// a message of its lap and the CAS wins. `None` for anything else
-    /// (empty, busy, skipped positions, a lost race, a stale or impossible
-    /// stamp, a poisoned ring), which the caller hands to `claim_message`.
-    /// The atomics and orderings are those of `claim_inner`, with `n = 1`;
-    /// the record is a one-position one (`Held::one`).
+    /// a message of its lap and the CAS wins. `Wait` when the stamp says
+    /// empty or busy here; `Raced` when another consumer got there first;
+    /// `Other` for anything else (skipped positions, an impossible stamp, a
+    /// poisoned ring), which the caller hands to `claim_message`. The atomics and orderings are
+    /// those of `claim_inner`, with `n = 1`; the record is a one-position
+    /// one (`Held::one`), stored only once the stamp said ready.
     #[inline(always)]
-    pub(crate) fn claim_single(&mut self) -> Option<u64> {
-        self.place.poison.check().ok()?;
+    pub(crate) fn claim_single(&mut self) -> Single {
+        if self.place.poison.check().is_err() {
+            return Single::Other;
+        }
         let header = self.place.header();
         // Acquire: as in `claim_inner`.
         let head = header
@@ -83,14 +91,22 @@ impl ConsumerCore {
             .stamp
             .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
         if stamp != self.place.stamps.at(head, READY) {
-            return None;
+            let stamps = self.place.stamps;
+            return match stamps.for_consumer(head, stamp) {
+                Seen::Wait => Single::Wait {
+                    busy: stamps.busy(head, stamp),
+                },
+                Seen::Ahead => Single::Raced,
+                Seen::Claimable | Seen::Corrupt => Single::Other,
+            };
         }
         let idx = slot.idx;
         self.held.one(head);
         // AcqRel / Acquire: as in `claim_inner`. On failure the record
         // stays pending: `claim_message`, which the caller runs next,
         // re-records or settles it.
-        self.place
+        if self
+            .place
             .header()
             .head
             .compare_exchange(
@@ -99,9 +115,12 @@ impl ConsumerCore {
                 ordering!(AcqRel, "mpmc_head_cas_relaxed"),
                 Ordering::Acquire,
             )
-            .ok()?;
+            .is_err()
+        {
+            return Single::Raced;
+        }
         self.ring.shared.access.read(idx);
-        Some(head)
+        Single::Won(head)
     }
 
     fn claim_inner(&mut self, want: u64, until_message: bool) -> Result<Span, Claim> {
@@ -327,6 +346,7 @@ impl Side for ConsumerCore {
             capacity: ring.capacity(),
             ring: ring.clone(),
             strategy: WaitStrategy::default(),
+            busy: false,
             peer,
         })
     }
@@ -341,8 +361,23 @@ impl Side for ConsumerCore {
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
-        if let Some(pos) = self.claim_single() {
-            return Ok(Span::new(pos, 1));
+        let mut round = 0;
+        loop {
+            match self.claim_single() {
+                Single::Won(pos) => return Ok(Span::new(pos, 1)),
+                // Empty: reported from the one stamp load, without the full
+                // claim's second look at the same slot.
+                Single::Wait { busy: false } => {
+                    self.busy = false;
+                    return Ok(Span::default());
+                }
+                // Another consumer won: back off, then try again.
+                Single::Raced if round < raced_rounds() => {
+                    backoff(round);
+                    round += 1;
+                }
+                Single::Wait { busy: true } | Single::Raced | Single::Other => break,
+            }
         }
         let mut round = 0;
         loop {
@@ -351,10 +386,12 @@ impl Side for ConsumerCore {
                 Err(Claim::Corrupt(e)) => return Err(e),
                 Err(Claim::Unavailable) => {}
             }
-            // A producer holds the position at `head` (claimed, not yet
-            // published): most likely between its CAS and its stamp store.
-            // Wait for it a bounded time before reporting `Busy`.
-            if round >= peer_spin_rounds() || !matches!(self.why_unavailable(), PopError::Busy) {
+            // A producer holds the position at `head` (claimed with a write
+            // chunk, not yet published): wait for it a bounded time before
+            // reporting `Busy`.
+            let busy = matches!(self.why_unavailable(), PopError::Busy);
+            if round >= peer_spin_rounds() || !busy {
+                self.busy = busy;
                 return Ok(Span::default());
             }
             backoff(round);
@@ -410,8 +447,13 @@ impl ConsumerSide for ConsumerCore {
         Some(slot.payload.cast_const())
     }
 
+    /// As the last `claim_one` found it.
     fn empty_reason(&self) -> PopError {
-        self.why_unavailable()
+        if self.busy {
+            PopError::Busy
+        } else {
+            PopError::Empty
+        }
     }
 
     /// Frees every claimed position, whatever `read` says: the claim took
@@ -498,7 +540,9 @@ mod tests {
 
         // Inline path: the message at head.
         tx.try_push(10).unwrap();
-        let pos = rx.claim_single().unwrap();
+        let Single::Won(pos) = rx.claim_single() else {
+            panic!("no message at head");
+        };
         assert_eq!((pos, record(&rx)), (0, (0, 1)));
         let shown = |rx: &ConsumerCore| {
             let (pos, len) = record(rx);
@@ -517,7 +561,11 @@ mod tests {
         // slow path frees the skipped ones and keeps the message recorded.
         tx.write_chunk(3).unwrap().commit(0);
         tx.try_push(11).unwrap();
-        assert_eq!(rx.claim_single(), None);
+        assert_eq!(
+            rx.claim_single(),
+            Single::Other,
+            "skipped: the full claim's job"
+        );
         let pos = rx.claim_message(None).unwrap();
         assert_eq!((pos, record(&rx)), (4, (4, 1)));
         for q in 1..4 {

@@ -305,6 +305,38 @@ pub(crate) const fn peer_spin_rounds() -> u32 {
     }
 }
 
+/// What the inline one-position claim of a core (`claim_single`) found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Single {
+    /// It won this position.
+    Won(u64),
+    /// The slot at the cursor says "not yet" (`Seen::Wait`): full or
+    /// `Busy` at `tail` (producer), empty or `Busy` at `head` (consumer;
+    /// `busy`: the stamp is `CLAIMED`). Told from the one stamp load, as
+    /// the full claim would tell it, without reading the line again.
+    Wait {
+        /// Consumer: a producer's claim holds `head`. Producer: unused.
+        busy: bool,
+    },
+    /// Another side's claim got there first: the CAS failed, or the stamp
+    /// is already of a later claim (our cursor was stale). Worth another
+    /// try after a backoff.
+    Raced,
+    /// Anything else (skipped positions, an impossible stamp, a poisoned
+    /// ring): the full claim decides.
+    Other,
+}
+
+/// How many backoff rounds a one-message call spends retrying its inline
+/// claim after lost races ([`Single::Raced`]) before it hands over to the
+/// full claim: as `ArrayQueue` backs off after a failed CAS, so that two
+/// contending handles do not take the cursor's line from each other on
+/// every attempt. At most [`PEER_SPIN_ROUNDS`]' worth of spin hints; none
+/// under loom (the full claim explores the same races).
+pub(crate) const fn raced_rounds() -> u32 {
+    peer_spin_rounds()
+}
+
 /// Why a claim got nothing.
 #[derive(Debug)]
 pub(crate) enum Claim {

@@ -8,7 +8,8 @@ use super::held::Held;
 use super::place::Place;
 use super::stamp::{Seen, CLAIMED, FREE, READY, SKIP};
 use super::{
-    backoff, check_kind, claim_until, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS,
+    backoff, check_kind, claim_until, claimable, peer_spin_rounds, raced_rounds, Claim, Single,
+    Slot, MAX_ATTEMPTS,
 };
 use crate::error::Role;
 use crate::error::Waited;
@@ -30,6 +31,11 @@ pub struct ProducerCore {
     ring: Ring,
     pub(crate) peer: Peer,
     strategy: WaitStrategy,
+    /// Why the last `claim_one` that got nothing did: a consumer's claim
+    /// holds the slot at `tail` (`Busy`), or the ring is full. Read by the
+    /// handle right after (`ProducerSide::busy`), so it does not read the
+    /// cursors again.
+    busy: bool,
     /// loom models only: the next claim stops after its CAS, before it
     /// stamps its first slot `CLAIMED` (a producer that dies in between).
     #[cfg(loom)]
@@ -71,15 +77,19 @@ impl ProducerCore {
     }
 
     /// The common case of a one-slot claim, inline: the slot at `tail` is
-    /// free for its lap and the CAS wins. `None` for anything else (full, a
-    /// lost race, a stale or impossible stamp, a poisoned ring), which the
-    /// caller hands to `claim` (it retries, classifies and reports). The
+    /// free for its lap and the CAS wins. `Wait` when the stamp says the
+    /// ring is full here (or `Busy`), `Raced` when another producer got
+    /// there first, `Other` for anything else (an impossible stamp, a
+    /// poisoned ring), which the caller hands to `claim` (it retries,
+    /// classifies and reports). The
     /// atomics and orderings are those of `claim_inner`, with `n = 1`; the
     /// record is a one-position one (`Held::one`: the position only, never
-    /// settled).
+    /// settled), stored only once the stamp said free.
     #[inline(always)]
-    pub(crate) fn claim_single(&mut self) -> Option<u64> {
-        self.place.poison.check().ok()?;
+    pub(crate) fn claim_single(&mut self) -> Single {
+        if self.place.poison.check().is_err() {
+            return Single::Other;
+        }
         let header = self.place.header();
         // Acquire: as in `claim_inner`.
         let tail = header
@@ -93,14 +103,19 @@ impl ProducerCore {
             .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
         // Exactly `Stamps::for_producer(tail, stamp) == Seen::Claimable`.
         if stamp != self.place.stamps.at(tail, FREE) {
-            return None;
+            return match self.place.stamps.for_producer(tail, stamp) {
+                Seen::Wait => Single::Wait { busy: false },
+                Seen::Ahead => Single::Raced,
+                Seen::Claimable | Seen::Corrupt => Single::Other,
+            };
         }
         let idx = slot.idx;
         self.held.one(tail);
         // AcqRel / Acquire: as in `claim_inner`. On failure the record
         // stays pending: `claim`, which the caller runs next, re-records or
         // settles it.
-        self.place
+        if self
+            .place
             .header()
             .tail
             .compare_exchange(
@@ -109,14 +124,17 @@ impl ProducerCore {
                 ordering!(AcqRel, "mpmc_tail_cas_relaxed"),
                 Ordering::Acquire,
             )
-            .ok()?;
+            .is_err()
+        {
+            return Single::Raced;
+        }
         // No `CLAIMED` stamp here: a one-message push publishes right after
         // its copy, so the stamp would buy a `Busy` for a few nanoseconds
         // at the price of a second store into a line that a caught-up
         // consumer polls (and of larger loom models). Consumers see `Empty`
         // for that window (see the module docs).
         self.ring.shared.access.write(idx);
-        Some(tail)
+        Single::Won(tail)
     }
 
     /// Stamps the first position `pos` of a claim we just won in
@@ -290,6 +308,7 @@ impl Side for ProducerCore {
             ring: ring.clone(),
             peer,
             strategy: WaitStrategy::default(),
+            busy: false,
             #[cfg(loom)]
             stop_before_marking: false,
         })
@@ -305,16 +324,36 @@ impl Side for ProducerCore {
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
-        if let Some(pos) = self.claim_single() {
-            return Ok(Span::new(pos, 1));
+        let mut round = 0;
+        loop {
+            match self.claim_single() {
+                Single::Won(pos) => return Ok(Span::new(pos, 1)),
+                // Full: reported from the one stamp load and `head`,
+                // without the full claim's second look at the same slot.
+                Single::Wait { .. } if !self.held_by_consumer() => {
+                    self.busy = false;
+                    return Ok(Span::default());
+                }
+                // Another producer won: back off, then try again.
+                Single::Raced if round < raced_rounds() => {
+                    backoff(round);
+                    round += 1;
+                }
+                Single::Wait { .. } | Single::Raced | Single::Other => break,
+            }
         }
         let mut round = 0;
         loop {
             let claimed = Side::claim(self, 1)?;
+            if claimed.len > 0 {
+                return Ok(claimed);
+            }
             // A consumer holds the slot at `tail` (it claimed the position
             // one lap behind and has not released it yet): wait for it a
             // bounded time before reporting `Busy`.
-            if claimed.len > 0 || round >= peer_spin_rounds() || !self.held_by_consumer() {
+            let busy = self.held_by_consumer();
+            if round >= peer_spin_rounds() || !busy {
+                self.busy = busy;
                 return Ok(claimed);
             }
             backoff(round);
@@ -379,8 +418,9 @@ impl ProducerSide for ProducerCore {
             .wait_count(self.strategy, want, deadline, || self.free_prefix())
     }
 
+    /// As the last `claim_one` found it.
     fn busy(&self) -> bool {
-        self.held_by_consumer()
+        self.busy
     }
 }
 

@@ -133,7 +133,7 @@ fn a_producer_dead_inside_a_single_push_is_healed() {
     let mut live = crate::mpmc::Producer::<u64>::attach(&ring).unwrap();
     let mut dead = crate::mpmc::Producer::<u64>::attach(&ring).unwrap();
     live.try_push(10).unwrap();
-    assert_eq!(dead.side.claim_single(), Some(1));
+    assert_eq!(dead.side.claim_single(), crate::mpmc::Single::Won(1));
     let index = dead.side.peer.index;
     let ProducerDies(peer) = ProducerDies::from(dead);
     die(peer);
@@ -157,7 +157,7 @@ fn a_consumer_dead_inside_a_single_pop_is_healed() {
         tx.try_push(v).unwrap();
     }
     assert_eq!(live.try_pop(), Ok(0));
-    assert_eq!(dead.side.claim_single(), Some(1));
+    assert_eq!(dead.side.claim_single(), crate::mpmc::Single::Won(1));
     let ConsumerDies(peer) = ConsumerDies::from(dead);
     die(peer);
     // Full: position 8 waits for the dead consumer's slot (1)... after 0's.
