@@ -149,14 +149,20 @@ impl ConsumerCore {
                     .slot(pos)
                     .stamp
                     .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
-                seen = self.place.stamps.for_consumer(pos, stamp);
-                if seen != Seen::Claimable {
-                    break;
-                }
-                n += 1;
-                if stamp == self.place.stamps.at(pos, SKIP) {
+                // `READY` and `SKIP` of this lap are exactly
+                // `Seen::Claimable`; only another stamp needs the
+                // classification.
+                let stamps = self.place.stamps;
+                if stamp == stamps.at(pos, READY) {
+                    n += 1;
+                    if until_message {
+                        break;
+                    }
+                } else if stamp == stamps.at(pos, SKIP) {
+                    n += 1;
                     skips += 1;
-                } else if until_message {
+                } else {
+                    seen = stamps.for_consumer(pos, stamp);
                     break;
                 }
             }

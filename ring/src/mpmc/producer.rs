@@ -186,8 +186,10 @@ impl ProducerCore {
                     .slot(pos)
                     .stamp
                     .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
-                seen = self.place.stamps.for_producer(pos, stamp);
-                if seen != Seen::Claimable {
+                // `FREE` of this lap is exactly `Seen::Claimable`; only
+                // another stamp needs the classification.
+                if stamp != self.place.stamps.at(pos, FREE) {
+                    seen = self.place.stamps.for_producer(pos, stamp);
                     break;
                 }
                 n += 1;
