@@ -129,7 +129,9 @@ impl ConsumerCore {
         if want == 0 {
             return Err(Claim::Unavailable);
         }
-        let header = self.place.header();
+        // A copy the scan can keep in registers (as the producer's).
+        let place = self.place;
+        let header = place.header();
         // Acquire: pairs with the AcqRel CAS of the consumer that claimed
         // `head - capacity`, so the stamp it read as ready (or a later one)
         // is what our stamp loads see: an older stamp proves corruption.
@@ -145,14 +147,14 @@ impl ConsumerCore {
                 let pos = head.wrapping_add(n);
                 // Acquire: pairs with the producer's Release store in
                 // `ProducerCore::publish`: the payload is visible.
-                stamp = self
-                    .slot(pos)
+                stamp = place
+                    .slot(&self.ring, pos)
                     .stamp
                     .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
                 // `READY` and `SKIP` of this lap are exactly
                 // `Seen::Claimable`; only another stamp needs the
                 // classification.
-                let stamps = self.place.stamps;
+                let stamps = place.stamps;
                 if stamp == stamps.at(pos, READY) {
                     n += 1;
                     if until_message {
@@ -221,13 +223,14 @@ impl ConsumerCore {
     /// next lap, then wakes sleeping producers.
     #[inline]
     pub(crate) fn release(&mut self, pos: u64, len: u64) {
+        let place = self.place;
         for i in 0..len {
             let p = pos.wrapping_add(i);
             // Release: our reads of the payload happen before the next
             // producer's writes; pairs with the Acquire stamp load in
             // `ProducerCore::claim`.
-            self.slot(p).stamp.store(
-                self.place.stamps.released(p),
+            place.slot(&self.ring, p).stamp.store(
+                place.stamps.released(p),
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }

@@ -166,7 +166,10 @@ impl ProducerCore {
         if want == 0 {
             return Err(Claim::Unavailable);
         }
-        let header = self.place.header();
+        // A copy the scan can keep in registers (the core's fields are
+        // reloaded after every atomic load).
+        let place = self.place;
+        let header = place.header();
         // Acquire: pairs with the AcqRel CAS of the producer that claimed
         // `tail - capacity`, so the stamp it read as free (or a later one) is
         // what our stamp loads see: an older stamp proves corruption.
@@ -182,14 +185,14 @@ impl ProducerCore {
                 // Acquire: pairs with the consumer's Release store in
                 // `ConsumerCore::release`: its reads of the slot's previous
                 // message happen before our writes.
-                stamp = self
-                    .slot(pos)
+                stamp = place
+                    .slot(&self.ring, pos)
                     .stamp
                     .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
                 // `FREE` of this lap is exactly `Seen::Claimable`; only
                 // another stamp needs the classification.
-                if stamp != self.place.stamps.at(pos, FREE) {
-                    seen = self.place.stamps.for_producer(pos, stamp);
+                if stamp != place.stamps.at(pos, FREE) {
+                    seen = place.stamps.for_producer(pos, stamp);
                     break;
                 }
                 n += 1;
@@ -259,13 +262,14 @@ impl ProducerCore {
     /// the crash torture test caught that.)
     #[inline]
     pub(crate) fn publish(&mut self, pos: u64, len: u64, written: u64) {
+        let place = self.place;
         for i in 0..len {
             let p = pos.wrapping_add(i);
             let state = if i < written { READY } else { SKIP };
             // Release: publishes the payload written since the claim; pairs
             // with the Acquire stamp load in `ConsumerCore::claim`.
-            self.slot(p).stamp.store(
-                self.place.stamps.at(p, state),
+            place.slot(&self.ring, p).stamp.store(
+                place.stamps.at(p, state),
                 ordering!(Release, "mpmc_publish_relaxed"),
             );
         }
