@@ -7,8 +7,13 @@
 //! cursor, marked [`PENDING`]; a failed CAS re-records the next attempt, and
 //! a claim that gets nothing clears the record.
 //! So a holder killed at any instruction leaves a record of every claim it
-//! may own: there is no window between owning positions and saying so. The
-//! record is settled (length 0) after the last stamp store (Release).
+//! may own: there is no window between owning positions and saying so. A
+//! batch claim's record is settled (length 0) after its last stamp store
+//! (Release); a one-position record is left in place (`held`: a single push
+//! or pop stores its position and nothing else), so a record may name a
+//! position that is done. The reaper therefore looks at each position's
+//! stamp first: a published (producer) or released (consumer) position
+//! needs no healing and is passed over, whoever's record names it.
 //!
 //! | dead holder | positions `q` of its record | the reaper |
 //! |---|---|---|
@@ -18,8 +23,9 @@
 //! A record does not say whether its CAS won. The positions it names are the
 //! dead holder's unless a *live* handle's record names them too; then it
 //! cannot be decided yet (the live one may own them), and the whole claim is
-//! left for a later reaping: a live handle settles its record right after
-//! publishing, so this delays healing, never prevents it (unless that live
+//! left for a later reaping: the live handle publishes (and, for a batch,
+//! settles) right after, and a position it published is passed over by the
+//! stamp check, so this delays healing, never prevents it (unless that live
 //! handle keeps a chunk open on positions the dead one lost: healing waits
 //! for its commit). A position owned by another dead holder is healed the
 //! same way, by whichever reaper gets it first (the stamp CAS makes it once).

@@ -100,7 +100,7 @@
 //! | slot stamp → next lap `FREE` | consumer, after reading the payload (`ConsumerCore::release`) | producer scan (`ProducerCore::claim`) | Release / Acquire | the consumer's reads happen before the next producer's writes |
 //! | `tail` | producers: CAS `t → t + n` | producers | AcqRel CAS, Acquire loads | the producer that claimed `t - capacity`: its free stamp is visible, so an older stamp is corruption, not staleness |
 //! | `head` | consumers: CAS `h → h + n` | consumers | AcqRel CAS, Acquire loads | as `tail`, with ready stamps |
-//! | peer entry `claim_pos`, `claim_len` | the holder, after each claim CAS and after publishing / releasing | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` |
+//! | peer entry `claim_pos`, `claim_len` | the holder, before each claim CAS (a one-position claim: the position only), and after publishing / releasing a batch claim (`held.rs`) | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` and `heal.rs` |
 //! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
 //!
 //! Producers read `head` only to tell `Busy` from `Full` after a push found
@@ -244,9 +244,11 @@
 //! a stalled producer costs consumers latency, never an unbounded call; the
 //! moment its process dies the claim is healed.
 //!
-//! Claims are recorded before the cursor CAS (pending) and confirmed after
-//! it (`heal.rs`), so a holder killed at any instruction leaves a record of
-//! every position it may own.
+//! Claims are recorded before the cursor CAS (pending, `held.rs`), so a
+//! holder killed at any instruction leaves a record of every position it
+//! may own. A one-message push or pop stores only its position there and
+//! never clears it: the stamp says when the position is done, and the
+//! reaper reads the stamp before it acts on a record (`heal.rs`).
 
 mod consumer;
 pub(crate) mod heal;
