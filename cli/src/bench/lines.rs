@@ -69,9 +69,18 @@ impl Lines {
         Ok(Lines { base: base.cast() })
     }
 
-    /// The word at `offset` (8-aligned, inside the object).
+    fn word(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: offset is at most 384, 8-aligned, inside the 4096-byte page-aligned
+        // mapping that lives as long as `self`; the words are only ever
+        // accessed atomically, by both processes.
+        unsafe { AtomicU64::from_ptr(self.base.add(offset).cast()) }
+    }
+
+    /// The slot-walk row's word at `offset` (8-aligned, inside the
+    /// object; `walk.rs`). The probe and the cache-line row keep their own
+    /// accessor above, unchanged.
     #[inline(always)]
-    pub(crate) fn word(&self, offset: usize) -> &AtomicU64 {
+    pub(crate) fn walk_word(&self, offset: usize) -> &AtomicU64 {
         assert!(offset % 8 == 0 && offset + 8 <= LEN, "word {offset}");
         // SAFETY: offset is 8-aligned and the word inside the LEN-byte
         // page-aligned mapping (checked above), which lives as long as

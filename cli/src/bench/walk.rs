@@ -73,7 +73,7 @@ impl<'a> Walk<'a> {
     fn slot(&self) -> (&'a AtomicU64, &'a AtomicU64) {
         let lines: &'a Lines = self.lines;
         let at = self.base + (self.pos % SLOTS) as usize * STRIDE;
-        (lines.word(at), lines.word(at + 8))
+        (lines.walk_word(at), lines.walk_word(at + 8))
     }
 }
 
