@@ -102,9 +102,11 @@ impl ConsumerCore {
         }
         let idx = slot.idx;
         self.held.one(head);
-        // AcqRel / Acquire: as in `claim_inner`. On failure the record
-        // stays pending: `claim_message`, which the caller runs next,
-        // re-records or settles it.
+        // AcqRel / Acquire: as in `claim_inner`. On failure the position
+        // is another handle's: the record is settled before we return,
+        // so that it never names a claim we lost (a live record holds
+        // back the healing of what it names, `heal`; the winner may die
+        // holding it while we find nothing more to claim).
         if self
             .place
             .header()
@@ -117,6 +119,7 @@ impl ConsumerCore {
             )
             .is_err()
         {
+            self.held.settled();
             return Single::Raced;
         }
         self.ring.shared.access.read(idx);
@@ -589,5 +592,58 @@ mod tests {
         assert_eq!(record(&rx), (claim.pos, 3));
         ConsumerSide::release(&mut rx, claim, 3);
         assert_eq!(record(&rx).1, 0);
+    }
+
+    /// A consumer that loses the `head` CAS for a message to another one,
+    /// then finds nothing at the next position, must not leave a record
+    /// naming the winner's message: a live handle's record holds back the
+    /// healing of the positions it names (`heal::free_claimed`), so if the
+    /// winner then died holding it, the slot would stay held (and the ring
+    /// stalled) until the loser's next claim. Two threads pass one message
+    /// back and forth: the one that takes it pushes the next, and both race
+    /// for that. After every call that got nothing, each checks that its
+    /// record is settled or names a position it won itself.
+    #[test]
+    fn a_lost_race_leaves_no_record_of_the_winners_message() {
+        use std::collections::HashSet;
+        use std::sync::atomic::AtomicU64;
+        use std::sync::Arc;
+        const N: u64 = 20_000;
+        let ring = RingBuilder::new(Kind::Mpmc)
+            .capacity(8)
+            .message::<u64>()
+            .create_anonymous()
+            .unwrap();
+        let taken = Arc::new(AtomicU64::new(0));
+        let mut first = crate::mpmc::Producer::<u64>::attach(&ring).unwrap();
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let mut rx = ConsumerCore::attach(&ring).unwrap();
+                let mut tx = crate::mpmc::Producer::<u64>::attach(&ring).unwrap();
+                let taken = Arc::clone(&taken);
+                std::thread::spawn(move || {
+                    let (mut won, mut bad) = (HashSet::new(), HashSet::new());
+                    while taken.load(Ordering::Relaxed) < N {
+                        let span = Side::claim_one(&mut rx).unwrap();
+                        if span.len == 1 {
+                            won.insert(span.pos);
+                            ConsumerSide::release(&mut rx, span, 1);
+                            if taken.fetch_add(1, Ordering::Relaxed) + 1 < N {
+                                tx.try_push(span.pos + 1).unwrap();
+                            }
+                        } else {
+                            let (pos, len) = record(&rx);
+                            if len != 0 && !won.contains(&pos) {
+                                bad.insert(pos);
+                            }
+                        }
+                    }
+                    bad.len()
+                })
+            })
+            .collect();
+        first.try_push(0).unwrap();
+        let bad: usize = threads.into_iter().map(|c| c.join().unwrap()).sum();
+        assert_eq!(bad, 0, "positions recorded by a consumer that lost them");
     }
 }

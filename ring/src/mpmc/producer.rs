@@ -111,9 +111,11 @@ impl ProducerCore {
         }
         let idx = slot.idx;
         self.held.one(tail);
-        // AcqRel / Acquire: as in `claim_inner`. On failure the record
-        // stays pending: `claim`, which the caller runs next, re-records or
-        // settles it.
+        // AcqRel / Acquire: as in `claim_inner`. On failure the position
+        // is another handle's: the record is settled before we return,
+        // so that it never names a claim we lost (a live record holds
+        // back the healing of what it names, `heal`; the winner may die
+        // holding it while we find nothing more to claim).
         if self
             .place
             .header()
@@ -126,6 +128,7 @@ impl ProducerCore {
             )
             .is_err()
         {
+            self.held.settled();
             return Single::Raced;
         }
         // No `CLAIMED` stamp here: a one-message push publishes right after
