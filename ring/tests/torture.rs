@@ -21,6 +21,16 @@
 //!   process) never stalls longer than the bound; the time from SIGKILL
 //!   to the freeing of a held chunk is the detection time.
 //!
+//! Each detection is printed as a distribution (p50/p99/max) per way the
+//! survivor waited (a consumer `blocking` in `pop_timeout` or `polling`
+//! with `try_pop`, a `blocked producer`, a `healing producer`), split
+//! into: SIGKILL sent -> `waitid` saw the exit (an upper bound of the
+//! kernel dropping the liveness token: `exit_files` comes first), of which
+//! the child and the killer were runnable but not running (`schedstat`
+//! run delay), and the survivor's own run delay between the kill and its
+//! report. `killed` is stamped right after `kill()` returns, before the
+//! wait for the exit.
+//!
 //! `cargo test` runs a short loop (`RINGWAY_TORTURE_KILLS`, default 200
 //! kills in all); `scripts/torture.sh` runs the long one in release.
 
@@ -40,8 +50,8 @@ use ringway::{Kind, OpenOptions, PopTimeoutError, PushTimeoutError, Ring, RingBu
 /// A guard against hangs, not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(30);
 /// Generous bound on detection and stalls for a loaded machine; the design
-/// bound is 25 ms (`peer::LIVENESS_SLICE`) plus a check; the measured
-/// figures are printed.
+/// bound is the exit, then 25 ms (`peer::LIVENESS_SLICE`) plus a check,
+/// plus what the scheduler adds; the measured figures are printed.
 const BOUND: Duration = Duration::from_secs(2);
 
 fn kills() -> usize {
@@ -85,6 +95,136 @@ fn kill(mut child: Child) -> Instant {
     let at = Instant::now();
     child.wait().unwrap();
     at
+}
+
+/// Nanoseconds a thread has spent runnable but not running (field 2 of
+/// `schedstat`: the scheduler's run delay), or `None` where it cannot be read.
+fn run_delay(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// This thread's id, for the killer to read its run delay.
+fn tid() -> libc::pid_t {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// One SIGKILL, timed (see `kill_timed`).
+struct Killed {
+    /// Right after `kill()` returned.
+    at: Instant,
+    /// When `waitid` saw the child exit: the kernel dropped its liveness
+    /// tokens before (`exit_files` comes before the exit is reported), so
+    /// `exited - at` bounds kill -> token dropped from above (it includes
+    /// the killer's own wake-up).
+    exited: Instant,
+    /// How long the child was runnable but not running between the kill
+    /// and its exit (waiting for a CPU to die on).
+    child_wait: Duration,
+    /// How long the killer (in `waitid`) was runnable but not running:
+    /// the part of `exited - at` that is its own late wake-up.
+    killer_wait: Duration,
+    /// The survivor thread's run delay (ns) when the kill was sent.
+    survivor_delay: Option<u64>,
+    survivor: Option<libc::pid_t>,
+}
+
+impl Killed {
+    /// A sample for a survivor that saw the death at `seen` (and, if it is
+    /// the calling thread, its run delay now).
+    fn seen(&self, seen: Instant, own_delay: Option<u64>) -> Sample {
+        let survivor_wait = match (self.survivor_delay, own_delay) {
+            (Some(a), Some(b)) => Some(Duration::from_nanos(b.saturating_sub(a))),
+            _ => None,
+        };
+        Sample {
+            detect: seen.saturating_duration_since(self.at),
+            exit: self.exited.saturating_duration_since(self.at),
+            child_wait: self.child_wait,
+            killer_wait: self.killer_wait,
+            survivor_wait,
+        }
+    }
+
+    /// The survivor's run delay now, read from outside it.
+    fn survivor_delay_now(&self) -> Option<u64> {
+        run_delay(&format!("/proc/self/task/{}/schedstat", self.survivor?))
+    }
+}
+
+/// Sends SIGKILL to `child`, waits for its exit and reaps it; `survivor`
+/// (a thread of ours) has its run delay read at the kill.
+fn kill_timed(mut child: Child, survivor: Option<libc::pid_t>) -> Killed {
+    let pid = child.id();
+    let child_before = run_delay(&format!("/proc/{pid}/schedstat"));
+    let survivor_delay =
+        survivor.and_then(|t| run_delay(&format!("/proc/self/task/{t}/schedstat")));
+    let killer_before = run_delay("/proc/thread-self/schedstat");
+    child.kill().unwrap();
+    let at = Instant::now();
+    // WNOWAIT: the zombie stays until `wait` below, so its schedstat can be
+    // read after the exit.
+    // SAFETY: `info` is ours and writable; waitid only fills it in.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    // SAFETY: as above; `pid` is our unreaped child.
+    let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+    assert_eq!(rc, 0, "waitid: {}", std::io::Error::last_os_error());
+    let exited = Instant::now();
+    let killer_after = run_delay("/proc/thread-self/schedstat");
+    let child_after = run_delay(&format!("/proc/{pid}/schedstat"));
+    child.wait().unwrap();
+    let child_wait = match (child_before, child_after) {
+        (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
+        _ => Duration::ZERO,
+    };
+    let killer_wait = match (killer_before, killer_after) {
+        (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
+        _ => Duration::ZERO,
+    };
+    Killed {
+        at,
+        exited,
+        child_wait,
+        killer_wait,
+        survivor_delay,
+        survivor,
+    }
+}
+
+/// One detection, split.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    /// SIGKILL sent -> the survivor's call returned `PeerGone` (or the
+    /// healing was seen).
+    detect: Duration,
+    /// SIGKILL sent -> `waitid` saw the exit (bounds the token drop).
+    exit: Duration,
+    /// Of `exit`: the child runnable, not running.
+    child_wait: Duration,
+    /// Of `exit`: the killer runnable, not running.
+    killer_wait: Duration,
+    /// Of `detect`: the survivor runnable, not running (`None`: not read).
+    survivor_wait: Option<Duration>,
+}
+
+/// p50 / p99 / max of some durations.
+fn dist(mut v: Vec<Duration>) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    v.sort_unstable();
+    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "p50 {:.1} p99 {:.1} max {:.1} ms",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        v[v.len() - 1].as_secs_f64() * 1e3
+    )
 }
 
 #[derive(Clone)]
@@ -255,12 +395,16 @@ struct Figures {
     lost: u64,
     max_detect: Duration,
     max_stall: Duration,
+    /// Detections by how the survivor waited ("parked", "polling", ...).
+    samples: Vec<(&'static str, Sample)>,
 }
 
 impl Figures {
-    fn detected(&mut self, d: Duration) {
-        assert!(d < BOUND, "a death was seen {d:?} after the kill");
+    fn detected(&mut self, how: &'static str, s: Sample) {
+        let d = s.detect;
+        assert!(d < BOUND, "a death was seen {d:?} after the kill ({s:?})");
         self.max_detect = self.max_detect.max(d);
+        self.samples.push((how, s));
     }
 }
 
@@ -282,7 +426,9 @@ fn wait_registered(ring: &Ring, pid: u32) {
     }
 }
 
-/// SPSC, the producer killed `n` times; this process consumes.
+/// SPSC, the producer killed `n` times; this process consumes, in
+/// `pop_timeout` (parked or spinning when the death comes) or in a busy
+/// `try_pop` poll, chosen at random per kill; another thread kills.
 fn spsc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let ring = at.create(Kind::Spsc, 64);
     let mut rx = spsc::Consumer::<u64>::attach(&ring).unwrap();
@@ -290,39 +436,47 @@ fn spsc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let mut fig = Figures::default();
     let mut children = Children::default();
     let mut expected = 0u64;
+    let me = tid();
     for _ in 0..n {
         let child = spawn("spsc-producer", at, "");
         let pid = child.id();
-        children.0.push(child);
         wait_registered(&ring, pid);
-        // Consume for a random while, the child pushing.
-        let until = Instant::now() + Duration::from_micros(rng.below(3000));
-        while Instant::now() < until {
-            match rx.pop_timeout(Duration::from_millis(1)) {
-                Ok(v) => {
-                    assert_eq!(v, expected, "lost, duplicated or out of order");
-                    expected += 1;
-                }
-                Err(PopTimeoutError::Timeout) => {}
-                Err(e) => panic!(
-                    "{e:?} at {expected} while the producer {pid} lives; peers {:?}",
-                    ring.peers()
-                ),
-            }
-        }
-        let killed = kill(children.0.pop().unwrap());
-        fig.kills += 1;
+        let polling = rng.below(2) == 0;
+        // Kill after a random while, the child pushing and we consuming.
+        let delay = Duration::from_micros(rng.below(3000));
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            kill_timed(child, Some(me))
+        });
         loop {
-            match rx.pop_timeout(PATIENCE) {
+            let popped = if polling {
+                match rx.try_pop() {
+                    Ok(v) => Ok(v),
+                    Err(ringway::PopError::Empty) => {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    Err(ringway::PopError::PeerGone) => Err(PopTimeoutError::PeerGone),
+                    Err(e) => panic!("{e:?} at {expected}"),
+                }
+            } else {
+                rx.pop_timeout(PATIENCE)
+            };
+            match popped {
                 Ok(v) => {
                     assert_eq!(v, expected, "lost, duplicated or out of order");
                     expected += 1;
                 }
                 Err(PopTimeoutError::PeerGone) => break,
-                Err(e) => panic!("{e:?} at {expected}"),
+                Err(e) => panic!("{e:?} at {expected}; peers {:?}", ring.peers()),
             }
         }
-        fig.detected(killed.elapsed());
+        let seen = Instant::now();
+        let own = run_delay("/proc/thread-self/schedstat");
+        let killed = killer.join().unwrap();
+        fig.kills += 1;
+        let how = if polling { "polling" } else { "blocking" };
+        fig.detected(how, killed.seen(seen, own));
     }
     // A last producer runs to a known end; everything committed arrives once.
     let end = expected + 1000;
@@ -343,24 +497,29 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let ring = at.create(Kind::Spsc, 64);
     let logs: Vec<TempPath> = (0..=n).map(|_| TempPath::new("torture-log")).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let gone_at = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    // When the producer saw each death, and its run delay then.
+    let gone_at = Arc::new(Mutex::new(Vec::<(Instant, Option<u64>)>::new()));
     let sent = Arc::new(AtomicU64::new(0));
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let producer = {
         let ring = ring.clone();
         let (stop, gone_at, sent) = (stop.clone(), gone_at.clone(), sent.clone());
         std::thread::spawn(move || {
+            tid_tx.send(tid()).unwrap();
             let mut tx = spsc::Producer::<u64>::attach(&ring).unwrap();
             let mut next = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                match tx.push_timeout(next, Duration::from_millis(5)) {
+                // Longer than a liveness slice: a producer blocked on a
+                // full ring looks at its peer as a parked one does.
+                match tx.push_timeout(next, Duration::from_millis(200)) {
                     Ok(()) => {
                         next += 1;
                         sent.store(next, Ordering::Relaxed);
                     }
                     Err(PushTimeoutError::Timeout(_)) => {}
                     Err(PushTimeoutError::PeerGone(_)) => {
-                        gone_at.lock().unwrap().push(Instant::now());
-                        std::thread::sleep(Duration::from_millis(1));
+                        let own = run_delay("/proc/thread-self/schedstat");
+                        gone_at.lock().unwrap().push((Instant::now(), own));
                     }
                     Err(e) => panic!("{e:?}"),
                 }
@@ -368,6 +527,7 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
             next
         })
     };
+    let producer_tid = tid_rx.recv().unwrap();
     let mut rng = Rng(seed);
     let mut fig = Figures::default();
     let mut children = Children::default();
@@ -379,12 +539,12 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         std::thread::sleep(Duration::from_micros(rng.below(3000)));
         // Cleared before the kill: each death is reported once.
         gone_at.lock().unwrap().clear();
-        let killed = kill(children.0.pop().unwrap());
+        let killed = kill_timed(children.0.pop().unwrap(), Some(producer_tid));
         fig.kills += 1;
         let deadline = Instant::now() + PATIENCE;
-        let seen = loop {
-            if let Some(&at) = gone_at.lock().unwrap().first() {
-                break at;
+        let (seen, own) = loop {
+            if let Some(&seen) = gone_at.lock().unwrap().first() {
+                break seen;
             }
             assert!(
                 Instant::now() < deadline,
@@ -392,7 +552,7 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
             );
             std::thread::sleep(Duration::from_micros(200));
         };
-        fig.detected(seen.saturating_duration_since(killed));
+        fig.detected("blocked producer", killed.seen(seen, own));
     }
     stop.store(true, Ordering::Relaxed);
     let end = producer.join().unwrap();
@@ -519,14 +679,17 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
 fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let ring = at.create(Kind::Mpmc, 64);
     let stop = Arc::new(AtomicBool::new(false));
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let producer = {
         let ring = ring.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
+            tid_tx.send(tid()).unwrap();
             let mut tx = mpmc::Producer::<u64>::attach(&ring).unwrap();
             let (mut next, mut last, mut max_stall) = (0u64, Instant::now(), Duration::ZERO);
             while !stop.load(Ordering::Relaxed) {
-                match tx.push_timeout(next, Duration::from_millis(5)) {
+                // Longer than a liveness slice, as above.
+                match tx.push_timeout(next, Duration::from_millis(200)) {
                     Ok(()) => {
                         next += 1;
                         max_stall = max_stall.max(last.elapsed());
@@ -539,6 +702,7 @@ fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
             (next, max_stall)
         })
     };
+    let producer_tid = tid_rx.recv().unwrap();
     let mut rng = Rng(seed);
     let mut fig = Figures::default();
     let mut children = Children::default();
@@ -569,7 +733,8 @@ fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         let log = running.swap_remove(victim);
         let pid = child.id();
         let lost_before = ring.lost();
-        let killed = kill(child);
+        let killed = kill_timed(child, Some(producer_tid));
+        let killed_at = killed.at;
         fig.kills += 1;
         // The survivors reap it when they need to (its claim holds slots
         // the producer wraps to); one that held nothing may stay until a
@@ -578,15 +743,22 @@ fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
             if !ring.peers().iter().any(|p| p.pid == pid) {
                 break;
             }
-            if !producing || killed.elapsed() > BOUND {
+            if !producing || killed_at.elapsed() > BOUND {
                 ring.reap_dead();
             }
-            assert!(killed.elapsed() < PATIENCE, "consumer {pid} never reaped");
+            assert!(
+                killed_at.elapsed() < PATIENCE,
+                "consumer {pid} never reaped"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
+        let seen = Instant::now();
         let lost = ring.lost() - lost_before;
         if lost > 0 && producing {
-            fig.detected(killed.elapsed());
+            // Seen here up to 200 us after the producer healed it; its run
+            // delay read from outside.
+            let own = killed.survivor_delay_now();
+            fig.detected("healing producer", killed.seen(seen, own));
         }
         if held.len() <= log {
             held.resize(log + 1, 0);
@@ -688,6 +860,30 @@ fn report(what: &str, f: &Figures) {
         "torture {what}: {} kills, {} messages, {} lost, {} duplicated, longest detection {:?}, longest stall {:?}",
         f.kills, f.messages, f.lost, f.duplicated, f.max_detect, f.max_stall
     );
+    let mut hows: Vec<&str> = f.samples.iter().map(|(h, _)| *h).collect();
+    hows.dedup();
+    hows.sort_unstable();
+    hows.dedup();
+    for how in hows {
+        let of = |pick: &dyn Fn(&Sample) -> Option<Duration>| {
+            dist(
+                f.samples
+                    .iter()
+                    .filter(|(h, _)| *h == how)
+                    .filter_map(|(_, s)| pick(s))
+                    .collect(),
+            )
+        };
+        let n = f.samples.iter().filter(|(h, _)| *h == how).count();
+        eprintln!(
+            "  {how} ({n}): detection {}; kill->exit {}; of which the child waiting for a CPU {}, the killer {}; survivor waiting for a CPU {}",
+            of(&|s| Some(s.detect)),
+            of(&|s| Some(s.exit)),
+            of(&|s| Some(s.child_wait)),
+            of(&|s| Some(s.killer_wait)),
+            of(&|s| s.survivor_wait),
+        );
+    }
 }
 
 #[test]

@@ -406,6 +406,7 @@ impl Subscriber {
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
                 deadline,
+                &this.peer.looks,
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 || {
                     // Acquire: as in `look` (which re-reads both).

@@ -131,7 +131,7 @@ mod table;
 mod tests;
 mod token;
 mod wait;
-pub(crate) use wait::wait_sliced;
+pub(crate) use wait::{wait_sliced, Looks};
 
 pub(crate) use token::{reopen, Token};
 
@@ -674,6 +674,8 @@ pub(crate) struct Peer {
     acked_deaths: core::cell::Cell<u32>,
     /// `acked_deaths` before the last report, for `unreport`.
     prev_acked: core::cell::Cell<u32>,
+    /// When the blocking calls next look at the peer (`wait.rs`).
+    pub(crate) looks: Looks,
 }
 
 impl Peer {
@@ -761,6 +763,7 @@ impl Peer {
                 polls: 0,
                 acked_deaths: core::cell::Cell::new(shared.deaths(other(role))),
                 prev_acked: core::cell::Cell::new(0),
+                looks: Looks::default(),
             });
         }
         Err(HandleError::TooManyPeers)

@@ -222,6 +222,7 @@ impl ProducerCore {
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
                 deadline,
+                &this.peer.looks,
                 |on| this.peer.note_wait(WAIT_SPACE, on),
                 || {
                     // Acquire: as in `fits`.
