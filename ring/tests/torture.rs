@@ -883,6 +883,14 @@ fn report(what: &str, f: &Figures) {
             of(&|s| Some(s.killer_wait)),
             of(&|s| s.survivor_wait),
         );
+        if let Some((_, w)) = f
+            .samples
+            .iter()
+            .filter(|(h, _)| *h == how)
+            .max_by_key(|(_, s)| s.detect)
+        {
+            eprintln!("    the longest: {w:?}");
+        }
     }
 }
 
