@@ -9,3 +9,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom"
 start=$(date +%s)
 cargo test --release -p ringway-loom-tests -p ringway-sync --tests
 echo "loom models (bound $LOOM_MAX_PREEMPTIONS) took $(( $(date +%s) - start )) s"
+# The crates that carry the loom facade also lint clean under it (tests and
+# examples included: they gate what needs real mappings on not(loom)). The
+# rest of the workspace is not loom-aware (tokio, the CLI).
+cargo clippy -p ringway -p ringway-sync -p ringway-loom-tests --all-targets -- -D warnings

@@ -7,21 +7,29 @@
 //!
 //! `cargo run --release -p ringway --example fastpath`
 
+#[cfg(not(loom))]
 use std::hint::black_box;
+#[cfg(not(loom))]
 use std::time::Instant;
 
+#[cfg(not(loom))]
 use ringway::{mpmc, record, spsc, Kind, RingBuilder};
 
+#[cfg(not(loom))]
 const N: u64 = 1 << 16;
+#[cfg(not(loom))]
 const RUNS: usize = 41;
+#[cfg(not(loom))]
 const BATCH: usize = 64;
 
+#[cfg(not(loom))]
 fn best(mut run: impl FnMut() -> std::time::Duration) -> f64 {
     (0..RUNS)
         .map(|_| run().as_nanos() as f64 / N as f64)
         .fold(f64::INFINITY, f64::min)
 }
 
+#[cfg(not(loom))]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spsc_ring = RingBuilder::new(Kind::Spsc)
         .capacity(1024)
@@ -126,3 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+/// A loom build has no real mappings to measure.
+#[cfg(loom)]
+fn main() {}

@@ -3,6 +3,9 @@
 //! cannot honour it. Each pairing of a notifying and a parked process (both
 //! modes, and a process that cannot register for `membarrier`, forced with
 //! `RINGWAY_BARRIER=symmetric`) delivers every wakeup.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 #![cfg(target_os = "linux")]
 
 use ringway_test_support as common;

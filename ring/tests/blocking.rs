@@ -1,5 +1,8 @@
 //! Blocking push and pop: across processes with both sides sleeping at
 //! random, deadlines, and wake-ups between threads.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

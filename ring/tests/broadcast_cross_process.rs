@@ -4,6 +4,9 @@
 //! in order, and that what it got plus what it was told it missed is
 //! everything; the slow one is lapped (it starts reading only after the
 //! producer has written two rings' worth) and reports how many it missed.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

@@ -1,6 +1,9 @@
 //! Shared memory is untrusted: every header field mutated in turn gives the
 //! right `OpenError`, a short file is an error rather than a SIGBUS, corrupt
 //! cursors give `CorruptError`, and random garbage never panics.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

@@ -1,6 +1,9 @@
 //! Rings shared between processes: a child process (this test binary run
 //! again, see `common::spawn_child`) on the other side of a named shm ring or
 //! a file-backed ring.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

@@ -2,6 +2,9 @@
 //! does not start with the ring magic it opens as `BadMagic` at once (never
 //! `NotReady`, never waited for by `wait_for_creator`), and it is never
 //! mapped. A ring whose creator died mid-setup still says what it is.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

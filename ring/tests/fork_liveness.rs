@@ -9,6 +9,9 @@
 //! copy of the consumer, keeps its copy of the producer and lives on, and
 //! is killed: both entries must be seen dead (and the producer role taken
 //! over) while the grandchild still runs.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

@@ -3,6 +3,9 @@
 //! check, so the fuzzer would spend its time in front of that check (this
 //! happened: after three ABI bumps the target's coverage fell from 822 to
 //! 187). When this test fails after an ABI bump, run `scripts/fuzz-seeds.sh`.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use std::path::PathBuf;
 

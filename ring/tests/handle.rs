@@ -1,6 +1,9 @@
 //! The one handle layer: every call exists and means the same on every kind
 //! (the counts and waits, bytes `pop_into`, chunk accessors, `AnyProducer`
 //! and `AnyConsumer`), checked by running the same generic code on each.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use std::time::{Duration, Instant};
 

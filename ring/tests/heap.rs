@@ -1,6 +1,9 @@
 //! Rings in memory the caller provides (`RingBuilder::create_in`,
 //! `OpenOptions::open_in`): the path that Miri can run, since it needs no
 //! mapping. `scripts/miri.sh` runs this file under Miri.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ptr::NonNull;

@@ -2,6 +2,9 @@
 //! batches and chunks (commit, partial commit, drop), the producer table,
 //! blocking calls, many producers and consumers on threads, an exact model
 //! property test, and a peer that scribbles on stamps and cursors.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use std::collections::{HashSet, VecDeque};
 use std::ptr::NonNull;

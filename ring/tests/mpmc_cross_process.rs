@@ -3,6 +3,9 @@
 //! with `RINGWAY_MPMC_CHILD` naming their role; each consumer writes what it
 //! received to a file, and the parent checks every producer's order per
 //! consumer, and the union for loss and duplicates.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use std::path::PathBuf;
 use std::process::{Child, Command};

@@ -3,6 +3,9 @@
 //! `Empty`) says a claim holds the head, `Busy` (not `Full`) says a
 //! consumer's claim holds the tail's slot, deadlines hold inside the claim
 //! loop, and no cursor value panics.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

@@ -1,6 +1,9 @@
 //! While no side sleeps, nothing enters the kernel: the notify on every push
 //! and pop is a fence, a load and a branch. Its own test binary, because the
 //! syscall counters are process-wide and other tests do sleep.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway::spsc::{Consumer, Producer};
 use ringway::{Kind, RingBuilder, WaitStrategy};

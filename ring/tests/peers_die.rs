@@ -5,6 +5,9 @@
 //! The child does one thing (`peer_child`), then sleeps until it is killed;
 //! the parent waits until the ring shows the child's state (its peer entry,
 //! its claim, its waiter registration) before it kills it.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

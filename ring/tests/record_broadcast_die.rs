@@ -4,6 +4,9 @@
 //!
 //! The child does one thing (`rb_child`), then sleeps until it is killed;
 //! the parent waits until the ring shows the child's state before it kills.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

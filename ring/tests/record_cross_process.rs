@@ -3,6 +3,9 @@
 //! processes to one consumer with each producer's order kept; a producer
 //! killed between claim and commit, healed by the consumer. The children are
 //! this test binary re-executed (see `common::spawn_child`).
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

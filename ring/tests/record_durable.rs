@@ -3,6 +3,9 @@
 //! copies of the file with random dirty pages dropped (a crash before the
 //! page cache was written back) recover a valid prefix that holds every
 //! flushed record.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

@@ -8,6 +8,9 @@
 //!
 //! `cargo test` runs 10^5 writes; `scripts/scribble-long.sh` runs 10^7
 //! (`RINGWAY_SCRIBBLE_WRITES`) in a release build.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

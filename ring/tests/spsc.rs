@@ -1,5 +1,8 @@
 //! SPSC behaviour within one process: FIFO order, full and empty, wraps,
 //! chunks, roles, and bytes rings.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway::spsc::{BytesConsumer, BytesProducer, Consumer, Producer};
 use ringway::{HandleError, Kind, PopError, PushError, Ring, RingBuilder, Role};

@@ -3,6 +3,9 @@
 //! error or "not yet" (never trusted), a stamp a dead producer did not write
 //! is found through `tail` and written again by the next producer, and a
 //! producer process killed mid-stream loses nothing it published.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

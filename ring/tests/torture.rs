@@ -33,6 +33,9 @@
 //!
 //! `cargo test` runs a short loop (`RINGWAY_TORTURE_KILLS`, default 200
 //! kills in all); `scripts/torture.sh` runs the long one in release.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 

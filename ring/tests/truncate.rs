@@ -4,6 +4,9 @@
 //! this process truncates the object to 0 bytes. The victim must get a
 //! typed error (`CorruptError`, the ring poisoned) and exit 0, never die by
 //! SIGBUS, and never take the zero pages for an empty ring.
+// Integration tests run real mappings and processes; loom builds run the
+// models in loom-tests instead.
+#![cfg(not(loom))]
 
 use ringway_test_support as common;
 
