@@ -7,10 +7,13 @@
 //!
 //! `cargo run --release -p ringway --example parked_cost [seconds]`
 
+#[cfg(not(loom))]
 use std::time::{Duration, Instant};
 
+#[cfg(not(loom))]
 use ringway::{spsc, Kind, PopTimeoutError, RingBuilder};
 
+#[cfg(not(loom))]
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -23,6 +26,7 @@ fn thread_cpu() -> Duration {
 }
 
 /// Voluntary context switches of this thread so far.
+#[cfg(not(loom))]
 fn switches() -> u64 {
     let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
     status
@@ -32,6 +36,7 @@ fn switches() -> u64 {
         .unwrap_or(0)
 }
 
+#[cfg(not(loom))]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs: u64 = std::env::args()
         .nth(1)
@@ -63,3 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+/// A loom build has no real mappings to measure.
+#[cfg(loom)]
+fn main() {}

@@ -38,6 +38,8 @@ use crate::error::{CorruptError, Role, Waited};
 #[derive(Debug, Default)]
 pub(crate) struct Looks(Cell<Option<Instant>>);
 
+// Under loom the waits are not sliced (see `wait_sliced`).
+#[cfg_attr(loom, allow(dead_code))]
 impl Looks {
     /// Whether a look is due at `now`.
     fn due(&self, now: Instant) -> bool {
