@@ -103,10 +103,16 @@ fn kill(mut child: Child) -> Instant {
 /// Nanoseconds a thread has spent runnable but not running (field 2 of
 /// `schedstat`: the scheduler's run delay), or `None` where it cannot be read.
 fn run_delay(path: &str) -> Option<u64> {
+    schedstat(path, 1)
+}
+
+/// Field `i` of a `schedstat` file: 0 is the time on a CPU, 1 the run delay
+/// (nanoseconds).
+fn schedstat(path: &str, i: usize) -> Option<u64> {
     std::fs::read_to_string(path)
         .ok()?
         .split_whitespace()
-        .nth(1)?
+        .nth(i)?
         .parse()
         .ok()
 }
@@ -129,6 +135,12 @@ struct Killed {
     /// How long the child was runnable but not running between the kill
     /// and its exit (waiting for a CPU to die on).
     child_wait: Duration,
+    /// How long the child ran (on a CPU) between the kill and its exit:
+    /// what is left of `exited - at` after this, `child_wait` and
+    /// `killer_wait` the child spent blocked (in its exit: closing files,
+    /// or its main thread, whose `schedstat` this is, waiting for the
+    /// process's other threads to go).
+    child_cpu: Duration,
     /// How long the killer (in `waitid`) was runnable but not running:
     /// the part of `exited - at` that is its own late wake-up.
     killer_wait: Duration,
@@ -149,6 +161,7 @@ impl Killed {
             detect: seen.saturating_duration_since(self.at),
             exit: self.exited.saturating_duration_since(self.at),
             child_wait: self.child_wait,
+            child_cpu: self.child_cpu,
             killer_wait: self.killer_wait,
             survivor_wait,
         }
@@ -164,7 +177,9 @@ impl Killed {
 /// (a thread of ours) has its run delay read at the kill.
 fn kill_timed(mut child: Child, survivor: Option<libc::pid_t>) -> Killed {
     let pid = child.id();
-    let child_before = run_delay(&format!("/proc/{pid}/schedstat"));
+    let child_stat = format!("/proc/{pid}/schedstat");
+    let child_before = run_delay(&child_stat);
+    let child_cpu_before = schedstat(&child_stat, 0);
     let survivor_delay =
         survivor.and_then(|t| run_delay(&format!("/proc/self/task/{t}/schedstat")));
     let killer_before = run_delay("/proc/thread-self/schedstat");
@@ -179,9 +194,14 @@ fn kill_timed(mut child: Child, survivor: Option<libc::pid_t>) -> Killed {
     assert_eq!(rc, 0, "waitid: {}", std::io::Error::last_os_error());
     let exited = Instant::now();
     let killer_after = run_delay("/proc/thread-self/schedstat");
-    let child_after = run_delay(&format!("/proc/{pid}/schedstat"));
+    let child_after = run_delay(&child_stat);
+    let child_cpu_after = schedstat(&child_stat, 0);
     child.wait().unwrap();
     let child_wait = match (child_before, child_after) {
+        (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
+        _ => Duration::ZERO,
+    };
+    let child_cpu = match (child_cpu_before, child_cpu_after) {
         (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
         _ => Duration::ZERO,
     };
@@ -193,6 +213,7 @@ fn kill_timed(mut child: Child, survivor: Option<libc::pid_t>) -> Killed {
         at,
         exited,
         child_wait,
+        child_cpu,
         killer_wait,
         survivor_delay,
         survivor,
@@ -209,10 +230,21 @@ struct Sample {
     exit: Duration,
     /// Of `exit`: the child runnable, not running.
     child_wait: Duration,
+    /// Of `exit`: the child on a CPU.
+    child_cpu: Duration,
     /// Of `exit`: the killer runnable, not running.
     killer_wait: Duration,
     /// Of `detect`: the survivor runnable, not running (`None`: not read).
     survivor_wait: Option<Duration>,
+}
+
+impl Sample {
+    /// Of `exit`: neither running, nor waiting for a CPU, nor the killer's
+    /// late wake-up: the child blocked in its exit.
+    fn child_blocked(&self) -> Duration {
+        self.exit
+            .saturating_sub(self.child_wait + self.child_cpu + self.killer_wait)
+    }
 }
 
 /// p50 / p99 / max of some durations.
@@ -879,10 +911,11 @@ fn report(what: &str, f: &Figures) {
         };
         let n = f.samples.iter().filter(|(h, _)| *h == how).count();
         eprintln!(
-            "  {how} ({n}): detection {}; kill->exit {}; of which the child waiting for a CPU {}, the killer {}; survivor waiting for a CPU {}",
+            "  {how} ({n}): detection {}; kill->exit {}; of which the child waiting for a CPU {}, the child blocked {}, the killer waiting {}; survivor waiting for a CPU {}",
             of(&|s| Some(s.detect)),
             of(&|s| Some(s.exit)),
             of(&|s| Some(s.child_wait)),
+            of(&|s| Some(s.child_blocked())),
             of(&|s| Some(s.killer_wait)),
             of(&|s| s.survivor_wait),
         );
