@@ -517,3 +517,49 @@ fn a_consumer_woken_by_a_stream_still_looks_at_its_peers() {
         "the consumer never looked at its peers in {popped} waits"
     );
 }
+
+/// A reaper that counts a death wakes the ring's sleepers, and a sleeper
+/// whose peer's role lost a holder looks at once: a consumer parked while
+/// another handle (here a tool's `reap_dead`, in a pipeline a restarted
+/// peer's attach) finds its producer dead does not sleep out its slice.
+#[test]
+fn a_parked_consumer_is_woken_by_the_reaper_of_its_producer() {
+    let _serial = serial();
+    let name = ShmName::new("die-woken");
+    let at = Where::Shm(name.0.clone());
+    let ring = spsc_ring(&at, 16);
+    let mut killed = child("spsc-producer", &at);
+    wait_until(&ring, "the producer", |r| r.snapshot().producer_owner != 0);
+    let consumer = {
+        let ring = ring.clone();
+        std::thread::spawn(move || {
+            let mut rx = spsc::Consumer::<u64>::attach(&ring).unwrap();
+            rx.set_wait_strategy(ringway::WaitStrategy::Park);
+            let got = rx.pop_timeout(PATIENCE);
+            (got, Instant::now())
+        })
+    };
+    // Asleep: registered, and the sleep announced (bit 0 of the futex word).
+    wait_until(&ring, "the consumer asleep", |r| {
+        let event = format!("{:?}", r.data_event());
+        let seq: u64 = event
+            .split("seq: ")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        r.snapshot().data_waiters == 1 && seq & 1 == 1
+    });
+    killed.kill();
+    let before = ringway_sync::stats();
+    let reaped_at = Instant::now();
+    assert_eq!(ring.reap_dead(), 1, "the dead producer");
+    let made = ringway_sync::stats().since(before);
+    assert!(made.wake_syscalls >= 1, "the reaper woke nobody: {made:?}");
+    let (got, returned) = consumer.join().unwrap();
+    assert_eq!(got, Err(PopTimeoutError::PeerGone));
+    eprintln!(
+        "parked consumer returned PeerGone {:?} after another handle reaped its producer",
+        returned.saturating_duration_since(reaped_at)
+    );
+}

@@ -407,6 +407,7 @@ impl Subscriber {
                 this.strategy,
                 deadline,
                 &this.peer.looks,
+                || this.ring.shared.deaths(Role::Producer),
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 || {
                     // Acquire: as in `look` (which re-reads both).

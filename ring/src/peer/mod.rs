@@ -85,7 +85,7 @@
 //! |---|---|---|
 //! | take entry `i` | attaching handle | OFD-lock byte `i` (fails: alive holder, next); if `pid != 0`, reap it first; CAS `pid` to ours; write start time, namespace, claim 0, then `info` |
 //! | leave | handle drop | clear `claim_len`, set `*_left = DETACHED`, store `pid = 0` (Release), then close the description (unlock) |
-//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), set `REAPING` in `info` and undo waiter registrations (one RMW), heal the claim in flight (MPMC: `mpmc::heal`; record: `record::heal`, a producer's claim only by the consumer), free its single role, set `*_left = DIED`, count the death, store `pid = 0`, clear `REAPING`, unlock |
+//! | reap entry `i` | any survivor that found it dead | OFD-lock byte `i` (exclusive with registrants and other reapers; fails: alive), re-read `pid` (0: left cleanly, nothing to do), set `REAPING` in `info` and undo waiter registrations (one RMW), heal the claim in flight (MPMC: `mpmc::heal`; record: `record::heal`, a producer's claim only by the consumer), free its single role, set `*_left = DIED`, count the death, wake the sleepers of both events, store `pid = 0`, clear `REAPING`, unlock |
 //!
 //! While a reaper holds byte `i`, `F_OFD_GETLK` reports it locked exactly as
 //! for a live holder; `REAPING` (set before the death is counted, Release)
@@ -135,6 +135,15 @@
 //! | SIGKILL -> the kernel drops the token | the killed process must run its exit (`exit_files` after `exit_mm`; a file-backed process may close other files first) | the scheduler: the dying process waits for a CPU |
 //! | token dropped -> the survivor looks | a blocking call: [`LIVENESS_SLICE`] after its last look (not after the wait began: `wait.rs`); a non-blocking call that keeps finding nothing: [`CHECK_INTERVAL`] plus a coarse clock tick, counted in its own calls | the ring, up to the slice; beyond it, the scheduler: the survivor's timer fired and it waits for a CPU |
 //! | look -> the call returns | one `fcntl`, the reaping (a few µs; MPMC healing: the claim's slots) | - |
+//!
+//! A death that another handle finds first (another consumer of an MPMC
+//! ring, a restarted peer's attach, `ringway gc`) ends the slice at once:
+//! the reaper that counts it wakes the ring's sleepers, whose waits watch
+//! the death count of their peer's role (`wait.rs`), and they look (a
+//! parked SPSC consumer returned `PeerGone` 0.1-3.7 ms after a tool reaped
+//! its producer, `tests/peers_die.rs`). A hint, not a protocol a peer must
+//! follow: a sleeper that a reaper of an older build does not wake still
+//! looks within its slice, so the layout and the ABI are unchanged.
 //!
 //! So what is guaranteed is **the slice after the kernel drops the token,
 //! plus what the scheduler adds on both sides**: 25 ms on a machine with a
@@ -547,6 +556,12 @@ impl Shared {
             self.left_word(role).store(LEFT_DIED, Ordering::Release);
             // Release: as above.
             self.deaths_word(role).fetch_add(1, Ordering::Release);
+            // The news wakes every sleeper of the ring (their waits watch
+            // the death count, `wait.rs`), so that those we found it for do
+            // not sleep out their slice. A hint: a sleeper that misses it
+            // still looks within its slice.
+            h.data_event.notify_in(self.barrier);
+            h.space_event.notify_in(self.barrier);
         }
         // Relaxed: a counter.
         self.peers().reaped.fetch_add(1, Ordering::Relaxed);

@@ -17,6 +17,12 @@
 //!   waits:   [--]  [-----]   [--------]  [-]      each sleep ends at the next look
 //! ```
 //!
+//! A sleep also ends when the count of deaths of the peer's role moves: a
+//! reaper that counts one wakes the ring's sleepers (`Shared::clean_up`),
+//! so a death that another handle found first is looked at now. While
+//! nothing is ready the waits read that count once per `ready` check (one
+//! more load of a line that is written once per death).
+//!
 //! The cost while the peer lives: one wake-up and one liveness check (an
 //! `fcntl`) per slice of sleep, i.e. at most 40 per second per parked
 //! handle, and no spin phase after the first slice of a call; a waiter
@@ -63,6 +69,11 @@ impl Looks {
         self.0.set(now.checked_add(LIVENESS_SLICE));
     }
 
+    /// Makes a look due at once.
+    fn now(&self) {
+        self.0.set(None);
+    }
+
     /// When the next look is due (`None`: at once).
     fn next(&self) -> Option<Instant> {
         self.0.get()
@@ -72,7 +83,11 @@ impl Looks {
 /// Waits on `event` (in the ring's `barrier` mode) until `ready` gives a
 /// value, `deadline` passes, or `gone` says the peer is gone (after a last
 /// `ready`); `gone` is called when `looks` says a look is due (and, at most
-/// every [`CHECK_INTERVAL`], before a timeout is returned). `note`
+/// every [`CHECK_INTERVAL`], before a timeout is returned), and when
+/// `news` (the count of deaths of the peer's role) moves: a reaper that
+/// counts a death wakes the ring's sleepers (`Shared::clean_up`), so a
+/// death that another handle (or a tool, or a restarted peer's attach)
+/// found first is looked at now rather than at the end of the slice. `note`
 /// records the waiter registration (see `Event::wait_noting`). `unreport`
 /// takes back `gone`'s report when that last `ready` gives a value after
 /// all (`Peer::unreport`).
@@ -86,6 +101,7 @@ pub(crate) fn wait_sliced<R>(
     mut strategy: WaitStrategy,
     deadline: Option<Instant>,
     looks: &Looks,
+    news: impl Fn() -> u32,
     mut note: impl FnMut(bool),
     mut ready: impl FnMut() -> Option<R>,
     mut gone: impl FnMut() -> bool,
@@ -100,6 +116,9 @@ pub(crate) fn wait_sliced<R>(
     }
     let mut waited = false;
     loop {
+        // Before the look: a death the look itself counts ends the wait
+        // below at once, and costs one more look, never a missed one.
+        let seen = news();
         let now = Instant::now();
         let timed_out = waited && deadline.is_some_and(|d| now >= d);
         if looks.due(now) || timed_out && looks.due_at_timeout(now) {
@@ -126,8 +145,15 @@ pub(crate) fn wait_sliced<R>(
             (Some(d), Some(s)) => Some(d.min(s)),
             (d, s) => d.or(s),
         };
-        if let Ok(r) = event.wait_noting(barrier, strategy, until, &mut note, &mut ready) {
-            return Ok(r);
+        let mut ready_or_news = || match ready() {
+            Some(r) => Some(Some(r)),
+            None => (news() != seen).then_some(None),
+        };
+        match event.wait_noting(barrier, strategy, until, &mut note, &mut ready_or_news) {
+            Ok(Some(r)) => return Ok(r),
+            // A death was counted: look now.
+            Ok(None) => looks.now(),
+            Err(_) => {}
         }
         waited = true;
         // A slice ended: the spin phase was paid once in this call, and a
@@ -173,6 +199,7 @@ impl Peer {
             strategy,
             deadline,
             &self.looks,
+            || self.ring.shared.deaths(other(role)),
             |on| self.note_wait(bit, on),
             ready,
             || self.gone(other(role)),

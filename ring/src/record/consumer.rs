@@ -180,6 +180,7 @@ impl ConsumerCore {
                 this.strategy,
                 deadline,
                 &this.peer.looks,
+                || this.ring.shared.deaths(Role::Producer),
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 // Acquire: as in `front` (which re-reads it).
                 || {

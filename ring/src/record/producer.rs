@@ -223,6 +223,7 @@ impl ProducerCore {
                 this.strategy,
                 deadline,
                 &this.peer.looks,
+                || this.ring.shared.deaths(Role::Consumer),
                 |on| this.peer.note_wait(WAIT_SPACE, on),
                 || {
                     // Acquire: as in `fits`.
