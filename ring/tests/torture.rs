@@ -632,15 +632,21 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
                 let mut got = Vec::new();
                 let mut last = Instant::now();
                 let mut max_stall = Duration::ZERO;
+                // When the longest stall began and ended.
+                let mut span = (last, last);
                 loop {
                     match rx.pop_timeout(PATIENCE) {
                         Ok(v) => {
-                            max_stall = max_stall.max(last.elapsed());
-                            last = Instant::now();
+                            let now = Instant::now();
+                            if now - last > max_stall {
+                                max_stall = now - last;
+                                span = (last, now);
+                            }
+                            last = now;
                             got.push(v);
                         }
                         Err(PopTimeoutError::PeerGone) if !live.load(Ordering::Acquire) => {
-                            return (got, max_stall)
+                            return (got, max_stall, span)
                         }
                         Err(PopTimeoutError::PeerGone) => last = Instant::now(),
                         Err(e) => panic!("{e:?}: {:?} {:?}", ring.snapshot(), ring.peers()),
@@ -659,10 +665,11 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         wait_registered(&ring, child.id());
         children.0.push(child);
     }
+    let mut killed = Vec::new();
     for _ in 0..n {
         std::thread::sleep(Duration::from_micros(rng.below(3000)));
         let victim = rng.below(2) as usize;
-        kill(children.0.swap_remove(victim));
+        killed.push(kill_timed(children.0.swap_remove(victim), None));
         fig.kills += 1;
         let child = spawn("mpmc-producer", at, &next_id.to_string());
         next_id += 1;
@@ -674,8 +681,12 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         kill(c);
     }
     let mut per_id: HashMap<u64, Vec<u64>> = HashMap::new();
+    let mut longest = None;
     for c in consumers {
-        let (got, stall) = c.join().unwrap();
+        let (got, stall, span) = c.join().unwrap();
+        if stall >= fig.max_stall {
+            longest = Some(span);
+        }
         fig.max_stall = fig.max_stall.max(stall);
         let mut last: HashMap<u64, u64> = HashMap::new();
         for v in got {
@@ -698,6 +709,28 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         fig.messages += n;
     }
     assert_eq!(fig.duplicated, 0, "duplicates");
+    // What the longest stall followed: the last kill before it ended.
+    if let Some((began, ended)) = longest {
+        if let Some(k) = killed.iter().rev().find(|k| k.at <= ended) {
+            let s = k.seen(ended, None);
+            let signed = |a: Instant, b: Instant| {
+                if a >= b {
+                    (a - b).as_secs_f64() * 1e3
+                } else {
+                    -(b - a).as_secs_f64() * 1e3
+                }
+            };
+            eprintln!(
+                "  the longest stall ({:.1} ms) began {:+.1} ms from the last kill before its end and ended {:.1} ms after it; that kill's exit {:.1} ms (the child waiting for a CPU {:.1} ms, blocked {:.1} ms)",
+                fig.max_stall.as_secs_f64() * 1e3,
+                signed(began, k.at),
+                s.detect.as_secs_f64() * 1e3,
+                s.exit.as_secs_f64() * 1e3,
+                s.child_wait.as_secs_f64() * 1e3,
+                s.child_blocked().as_secs_f64() * 1e3,
+            );
+        }
+    }
     assert!(
         fig.max_stall < BOUND,
         "a consumer stalled {:?}",
