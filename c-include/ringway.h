@@ -110,7 +110,7 @@
  * carry; rings of another layout version are refused with
  * `RINGWAY_ERR_ABI_MISMATCH`.
  */
-#define RINGWAY_LAYOUT_VERSION 8
+#define RINGWAY_LAYOUT_VERSION 9
 
 /**
  * The result of a ringway call. `RINGWAY_OK` is 0; every other value is an

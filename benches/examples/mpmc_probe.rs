@@ -6,7 +6,9 @@
 //! one thread pushes and pops 512 at a time (best of 15 rounds; run it under
 //! `valgrind --tool=callgrind` for instruction counts).
 //!
-//! `cargo run --release -p ringway-benches --example mpmc_probe -- rw|aq|st [P]`
+//! With `stb`, the same with `push_slice` / `pop_into` of 32.
+//!
+//! `cargo run --release -p ringway-benches --example mpmc_probe -- rw|aq|st|stb [P]`
 use crossbeam_queue::ArrayQueue;
 use ringway::mpmc::{Consumer, Producer};
 use ringway::{Kind, PopError, PushError, RingBuilder};
@@ -19,6 +21,10 @@ fn main() {
     let which = std::env::args().nth(1).unwrap_or("rw".into());
     if which == "st" {
         single_thread();
+        return;
+    }
+    if which == "stb" {
+        single_thread_batched();
         return;
     }
     let np: u64 = std::env::args()
@@ -151,6 +157,53 @@ fn single_thread() {
     }
     println!(
         "single thread push+pop, best of 15: ringway {best_rw:.2} ns, ArrayQueue {best_aq:.2} ns"
+    );
+}
+
+/// One thread: `push_slice` and `pop_into` of 32, 16 times each per round
+/// (512 messages), repeated; prints the best round per message, against
+/// ArrayQueue's one-at-a-time push and pop.
+fn single_thread_batched() {
+    let ring = RingBuilder::new(Kind::Mpmc)
+        .capacity(1024)
+        .message::<u64>()
+        .create_anonymous()
+        .unwrap();
+    let aq = ArrayQueue::<u64>::new(1024);
+    let mut tx = Producer::<u64>::attach(&ring).unwrap();
+    let mut rx = Consumer::<u64>::attach(&ring).unwrap();
+    let batch: Vec<u64> = (0..32).collect();
+    let mut out = [0u64; 32];
+    let (mut best_rw, mut best_aq) = (f64::MAX, f64::MAX);
+    for _ in 0..15 {
+        let t = Instant::now();
+        let mut sum = 0u64;
+        for _ in 0..2_000u64 {
+            for _ in 0..16 {
+                assert_eq!(tx.push_slice(&batch).unwrap(), 32);
+            }
+            for _ in 0..16 {
+                assert_eq!(rx.pop_into(&mut out).unwrap(), 32);
+                sum = sum.wrapping_add(out[31]);
+            }
+        }
+        let rw = t.elapsed().as_nanos() as f64 / 1_024_000.0;
+        let t = Instant::now();
+        for _ in 0..2_000u64 {
+            for i in 0..512u64 {
+                aq.push(i).unwrap();
+            }
+            for _ in 0..512u64 {
+                sum = sum.wrapping_add(aq.pop().unwrap());
+            }
+        }
+        let a = t.elapsed().as_nanos() as f64 / 1_024_000.0;
+        best_rw = best_rw.min(rw);
+        best_aq = best_aq.min(a);
+        assert!(sum > 0);
+    }
+    println!(
+        "single thread batch-32 push+pop, best of 15, per message: ringway {best_rw:.2} ns, ArrayQueue (one at a time) {best_aq:.2} ns"
     );
 }
 

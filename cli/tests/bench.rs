@@ -63,6 +63,7 @@ fn quick_bench_prints_every_row_and_cleans_up() {
         }
         if g.contains("busy-polling") {
             want.push("cache line");
+            want.push("slot walk");
         }
         if g.contains("blocking") {
             want.push("ringway default");
@@ -123,7 +124,7 @@ fn quick_bench_prints_every_row_and_cleans_up() {
         busy("cache line")["ratio_to_cache_line"].as_f64(),
         Some(1.0)
     );
-    for name in ["ringway", "ringway mpmc"] {
+    for name in ["ringway", "ringway mpmc", "slot walk"] {
         let ratio = busy(name)["ratio_to_cache_line"].as_f64();
         assert!(ratio.is_some_and(|r| r > 0.0), "{name}: {ratio:?}");
     }

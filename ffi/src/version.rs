@@ -23,7 +23,7 @@ pub const RINGWAY_ABI_VERSION: u32 = 2;
 /// Version of the shared-memory layout that rings created by this library
 /// carry; rings of another layout version are refused with
 /// `RINGWAY_ERR_ABI_MISMATCH`.
-pub const RINGWAY_LAYOUT_VERSION: u32 = 8;
+pub const RINGWAY_LAYOUT_VERSION: u32 = 9;
 
 const fn parse_u32(s: &str) -> u32 {
     let bytes = s.as_bytes();

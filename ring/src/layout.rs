@@ -84,7 +84,13 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\0");
 /// slot of its claim right after the claim (issue #13): a consumer tells
 /// `Busy` from `Empty` by it, and an older consumer would take it for
 /// corruption.
-pub const ABI_VERSION: u32 = 8;
+///
+/// 9: an MPMC one-position claim record stays in its peer entry after the
+/// publish or release (`mpmc/held.rs`), and a reaper passes over a position
+/// whose stamp says it is done: an older reaper would hold back healing
+/// behind a live handle's left-over record, or count a released message as
+/// lost.
+pub const ABI_VERSION: u32 = 9;
 
 /// Size of the header; the peer table follows it, and the slots start at the
 /// first multiple of `max(128, slot_align)` after the peer table.

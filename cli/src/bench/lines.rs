@@ -5,6 +5,8 @@
 //! |---|---|---|---|---|
 //! | `ping` (offset 0, or 256) | bench: round number, then `END` | peer | Release / Acquire | each other |
 //! | `pong` (offset 128, or 384) | peer: echo of the round number | bench | Release / Acquire | each other |
+//!
+//! Offsets 1024-3071 hold the slot-walk row's slots (`walk.rs`).
 
 use std::ffi::CString;
 use std::io;
@@ -14,7 +16,8 @@ use std::time::{Duration, Instant};
 use super::Watch;
 use crate::failure::{fail, Failure};
 
-const LEN: usize = 4096;
+/// Bytes in the shm object.
+pub(crate) const LEN: usize = 4096;
 /// Round number that ends the ping-pong.
 const END: u64 = u64::MAX;
 
@@ -70,6 +73,19 @@ impl Lines {
         // SAFETY: offset is at most 384, 8-aligned, inside the 4096-byte page-aligned
         // mapping that lives as long as `self`; the words are only ever
         // accessed atomically, by both processes.
+        unsafe { AtomicU64::from_ptr(self.base.add(offset).cast()) }
+    }
+
+    /// The slot-walk row's word at `offset` (8-aligned, inside the
+    /// object; `walk.rs`). The probe and the cache-line row keep their own
+    /// accessor above, unchanged.
+    #[inline(always)]
+    pub(crate) fn walk_word(&self, offset: usize) -> &AtomicU64 {
+        assert!(offset % 8 == 0 && offset + 8 <= LEN, "word {offset}");
+        // SAFETY: offset is 8-aligned and the word inside the LEN-byte
+        // page-aligned mapping (checked above), which lives as long as
+        // `self`; the words are only ever accessed atomically, by both
+        // processes.
         unsafe { AtomicU64::from_ptr(self.base.add(offset).cast()) }
     }
 

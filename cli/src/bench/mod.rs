@@ -17,6 +17,7 @@ pub(crate) mod records;
 mod report;
 mod ringio;
 mod spec;
+mod walk;
 mod work;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -56,7 +57,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "KIB", default_value_t = 256)]
     ring_kib: usize,
     /// Only these mechanisms (comma-separated: ringway, ringway-stamped, ringway-mpmc,
-    /// ringway-mpmc-2p2c, ringway-default, cache-line, pipe, fifo,
+    /// ringway-mpmc-2p2c, ringway-default, cache-line, slot-walk, pipe, fifo,
     /// unix-stream, unix-dgram, mq, eventfd); ringway, the baseline, is
     /// always included. `records` adds the variable-size rows, which the
     /// default run (no `--only`) ends with.
@@ -158,6 +159,8 @@ enum Side {
     /// The 2P2C MPMC row: the ring, for `multi::THREADS` consumers.
     Multi(Ring),
     Line,
+    /// The slot-walk row (`walk.rs`), in the probe's object.
+    Walk,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
     /// FIFOs are opened after the peer starts: (ping or data path, pong path).
@@ -196,7 +199,7 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
     let mut rows = Vec::new();
     for work in [Work::RttSpin, Work::RttBlock] {
         for &m in mechs {
-            if (m == Mech::CacheLine && work == Work::RttBlock)
+            if (matches!(m, Mech::CacheLine | Mech::SlotWalk) && work == Work::RttBlock)
                 || (m == Mech::RingDefault && work == Work::RttSpin)
                 || m == Mech::RingMpmc2p2c
             {
@@ -208,8 +211,10 @@ fn plan(mechs: &[Mech]) -> Vec<(Work, Mech)> {
     for size in [8, 64, 4096, 65536] {
         for batch in [1, batch_for(size)] {
             for &m in mechs {
-                if matches!(m, Mech::CacheLine | Mech::Eventfd | Mech::RingDefault)
-                    || (m == Mech::RingMpmc2p2c && size != 8)
+                if matches!(
+                    m,
+                    Mech::CacheLine | Mech::SlotWalk | Mech::Eventfd | Mech::RingDefault
+                ) || (m == Mech::RingMpmc2p2c && size != 8)
                 {
                     continue;
                 }
@@ -539,6 +544,7 @@ fn set_up(
             Setup::new(ring_side(base, work, mech, timing, names)?)
         }
         Mech::CacheLine => Setup::new(Side::Line),
+        Mech::SlotWalk => Setup::new(Side::Walk),
         Mech::Pipe if rtt => {
             let (ping_r, ping_w) = sys::pipe()?;
             let (pong_r, pong_w) = sys::pipe()?;
@@ -766,6 +772,12 @@ fn measure(
     Ok(match side {
         Side::Line => {
             lines.pinger(1, warm, timing.rtt, samples, watch)?;
+            latency(samples)?
+        }
+        Side::Walk => {
+            let clock = work::Clock::new(warm, timing.rtt, samples);
+            let (mut tx, mut rx) = (walk::Walk::ping(lines), walk::Walk::pong(lines));
+            work::ring_ping(&mut tx, &mut rx, RingWait::Spin, clock, watch)?;
             latency(samples)?
         }
         Side::RingRtt(pair, wait) => {

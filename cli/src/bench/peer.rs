@@ -11,6 +11,7 @@ use super::chan::Endpoint;
 use super::lines::Lines;
 use super::ringio;
 use super::spec::{Mech, Spec, Work};
+use super::walk::Walk;
 use super::work::RingWait;
 use super::{is_bench_path, work, Watch};
 use crate::failure::{fail, Failure};
@@ -23,6 +24,7 @@ enum Side {
     RingBytes(AnyProducer<Bytes>),
     Multi(Ring),
     Line,
+    Walk,
     KernelRtt(Endpoint, Endpoint),
     KernelStream(Endpoint),
 }
@@ -96,6 +98,7 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
         }
         Mech::RingMpmc2p2c => Side::Multi(open_ring(&spec, name(&spec, 0)?)?),
         Mech::CacheLine => Side::Line,
+        Mech::SlotWalk => Side::Walk,
         Mech::Pipe | Mech::Eventfd if rtt => {
             let (ping, pong) = (fd(&spec, 0)?, fd(&spec, 1)?);
             if spec.mech == Mech::Pipe {
@@ -146,6 +149,10 @@ pub(crate) fn run(spec: &str) -> Result<(), Failure> {
     lines.echo(0, &watch)?;
     match side {
         Side::Line => lines.echo(1, &watch),
+        Side::Walk => {
+            let (mut rx, mut tx) = (Walk::ping(&lines), Walk::pong(&lines));
+            work::ring_echo(&mut rx, &mut tx, RingWait::Spin, &watch)
+        }
         Side::RingRtt(pair, wait) => {
             with_any!(pair, (mut rx, mut tx) => work::ring_echo(&mut rx, &mut tx, wait, &watch))
         }

@@ -24,6 +24,9 @@ pub(crate) enum Mech {
     RingDefault,
     /// Two shared cache lines, ping-pong: the floor.
     CacheLine,
+    /// Raw stamped slots walked as a ring walks them, no ring code, through
+    /// the ring rows' loops (`walk.rs`): the floor of a ring's round trip.
+    SlotWalk,
     /// An anonymous pipe.
     Pipe,
     /// A named pipe.
@@ -39,13 +42,14 @@ pub(crate) enum Mech {
 }
 
 impl Mech {
-    pub(crate) const ALL: [Mech; 12] = [
+    pub(crate) const ALL: [Mech; 13] = [
         Mech::Ring,
         Mech::RingStamped,
         Mech::RingMpmc,
         Mech::RingMpmc2p2c,
         Mech::RingDefault,
         Mech::CacheLine,
+        Mech::SlotWalk,
         Mech::Pipe,
         Mech::Fifo,
         Mech::UnixStream,
@@ -62,6 +66,7 @@ impl Mech {
             Mech::RingMpmc2p2c => "mpmc 2p2c",
             Mech::RingDefault => "ringway default",
             Mech::CacheLine => "cache line",
+            Mech::SlotWalk => "slot walk",
             Mech::Pipe => "pipe",
             Mech::Fifo => "fifo",
             Mech::UnixStream => "unix stream",
@@ -80,6 +85,7 @@ impl Mech {
             Mech::RingMpmc2p2c => "ringway-mpmc-2p2c",
             Mech::RingDefault => "ringway-default",
             Mech::CacheLine => "cache-line",
+            Mech::SlotWalk => "slot-walk",
             Mech::Pipe => "pipe",
             Mech::Fifo => "fifo",
             Mech::UnixStream => "unix-stream",

@@ -201,7 +201,10 @@ pub(crate) fn ring_echo(
     }
 }
 
-#[inline]
+// The spin helpers are always inlined: out of line (what `#[inline]` got),
+// the received value and its `Result` went through memory on every round
+// trip, on the round trip's critical path (see the commit that added this).
+#[inline(always)]
 fn push_spin(tx: &mut impl U64Tx, v: u64, watch: &Watch) -> Result<(), Failure> {
     let mut spins = 0u32;
     while !tx.try_push(v)? {
@@ -210,7 +213,7 @@ fn push_spin(tx: &mut impl U64Tx, v: u64, watch: &Watch) -> Result<(), Failure> 
     Ok(())
 }
 
-#[inline]
+#[inline(always)]
 fn pop_spin(rx: &mut impl U64Rx, watch: &Watch) -> Result<u64, Failure> {
     let mut spins = 0u32;
     loop {
@@ -221,7 +224,7 @@ fn pop_spin(rx: &mut impl U64Rx, watch: &Watch) -> Result<u64, Failure> {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn spin(spins: &mut u32, watch: &Watch) -> Result<(), Failure> {
     *spins = spins.wrapping_add(1);
     if *spins % 4096 == 0 {

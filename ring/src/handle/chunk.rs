@@ -299,11 +299,22 @@ impl<K: Flavor, M: Message> ReadChunk<'_, K, M> {
     pub fn copy_to(&self, out: &mut [M::Elem]) -> usize {
         let per = M::elems(self.per_slot);
         let Some((a, b)) = runs::<M::Elem>(self.side.spans(self.claim), per) else {
-            // One message at a time, until the chunk or `out` ends.
-            let slots = out.chunks_exact_mut(per).zip(0..);
-            return slots
-                .map_while(|(dst, i)| self.copy_into(i, dst).then_some(()))
-                .count();
+            // One message at a time, until the chunk or `out` ends, in one
+            // pass over the claim's positions (skipped ones show nothing).
+            let mut dsts = out.chunks_exact_mut(per);
+            let mut done = 0;
+            for k in 0..self.claim.len {
+                let Some(p) = self.side.shown(self.claim, k) else {
+                    continue;
+                };
+                let Some(dst) = dsts.next() else { break };
+                // SAFETY: as in `copy_into`: `p` is the payload of a
+                // position of this chunk's claim, `dst` one message of our
+                // caller's own memory.
+                unsafe { crate::copy::copy_out_elems(p, dst) };
+                done += 1;
+            }
+            return done;
         };
         // Contiguous slots: at most two runs, each copied at once.
         let mut done = 0;

@@ -4,10 +4,12 @@ use std::time::Instant;
 
 use ringway_sync::WaitStrategy;
 
-use super::stamp::{Seen, Stamps, READY, SKIP};
+use super::held::Held;
+use super::place::Place;
+use super::stamp::{Seen, READY, SKIP};
 use super::{
-    backoff, check_kind, claim_until, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS,
-    SKIP_BATCH,
+    backoff, check_kind, claim_until, claimable, peer_spin_rounds, raced_rounds, Claim, Single,
+    Slot, MAX_ATTEMPTS, SKIP_BATCH,
 };
 use crate::error::PopError;
 use crate::error::Role;
@@ -18,16 +20,21 @@ use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
 
-/// A consumer's private state.
+/// A consumer's private state: as the producer's (`ProducerCore`).
 #[derive(Debug)]
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ConsumerCore {
-    ring: Ring,
-    stamps: Stamps,
+    place: Place,
+    held: Held,
     capacity: u64,
-    payload_offset: usize,
+    ring: Ring,
     strategy: WaitStrategy,
-    /// Our entry in the peer table (records the claim in flight).
+    /// Why the last `claim_one` that got nothing did: a producer's claim
+    /// holds `head` (`Busy`), or the ring is empty. Read by the handle
+    /// right after (`ConsumerSide::empty_reason`), so it does not read the
+    /// slot again.
+    busy: bool,
+    /// Our entry in the peer table (`held` records the claim in flight in it).
     pub(crate) peer: Peer,
 }
 
@@ -35,7 +42,7 @@ impl ConsumerCore {
     /// The stamp and payload of the slot of `pos`.
     #[inline]
     pub(crate) fn slot(&self, pos: u64) -> Slot<'_> {
-        Slot::of(&self.ring.shared, self.payload_offset, pos)
+        self.place.slot(&self.ring, pos)
     }
 
     /// Claims up to `want` positions from `head` with one CAS: the prefix of
@@ -55,38 +62,52 @@ impl ConsumerCore {
     pub(crate) fn claim(&mut self, want: u64, until_message: bool) -> Result<Span, Claim> {
         let claimed = self.claim_inner(want, until_message);
         if claimed.is_err() {
-            self.peer.settled();
+            self.held.settled();
         }
         claimed
     }
 
     /// The common case of `claim_message`, inline: the slot at `head` holds
-    /// a message of its lap and the CAS wins. `None` for anything else
-    /// (empty, busy, skipped positions, a lost race, a stale or impossible
-    /// stamp, a poisoned ring), which the caller hands to `claim_message`.
-    /// The atomics and orderings are those of `claim_inner`, with `n = 1`.
-    #[inline]
-    fn claim_single(&mut self) -> Option<u64> {
-        self.ring.check_poison().ok()?;
-        let header = self.ring.shared.header();
+    /// a message of its lap and the CAS wins. `Wait` when the stamp says
+    /// empty or busy here; `Raced` when another consumer got there first;
+    /// `Other` for anything else (skipped positions, an impossible stamp, a
+    /// poisoned ring), which the caller hands to `claim_message`. The atomics and orderings are
+    /// those of `claim_inner`, with `n = 1`; the record is a one-position
+    /// one (`Held::one`), stored only once the stamp said ready.
+    #[inline(always)]
+    pub(crate) fn claim_single(&mut self) -> Single {
+        if self.place.poison.check().is_err() {
+            return Single::Other;
+        }
+        let header = self.place.header();
         // Acquire: as in `claim_inner`.
         let head = header
             .head
             .load(ordering!(Acquire, "mpmc_read_head_relaxed"));
-        let slot = self.slot(head);
+        let slot = self.place.slot(&self.ring, head);
         // Acquire: as in `claim_inner` (pairs with the producer's Release
         // store in `ProducerCore::publish`: the payload is visible).
         let stamp = slot
             .stamp
             .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
-        if stamp != self.stamps.at(head, READY) {
-            return None;
+        if stamp != self.place.stamps.at(head, READY) {
+            let stamps = self.place.stamps;
+            return match stamps.for_consumer(head, stamp) {
+                Seen::Wait => Single::Wait {
+                    busy: stamps.busy(head, stamp),
+                },
+                Seen::Ahead => Single::Raced,
+                Seen::Claimable | Seen::Corrupt => Single::Other,
+            };
         }
-        self.peer.pending(head, 1);
+        let idx = slot.idx;
+        self.held.one(head);
         // AcqRel / Acquire: as in `claim_inner`. On failure the record
         // stays pending: `claim_message`, which the caller runs next,
         // re-records or settles it.
-        header
+        if self
+            .place
+            .header()
             .head
             .compare_exchange(
                 head,
@@ -94,18 +115,23 @@ impl ConsumerCore {
                 ordering!(AcqRel, "mpmc_head_cas_relaxed"),
                 Ordering::Acquire,
             )
-            .ok()?;
-        self.ring.shared.access.read(slot.idx);
-        Some(head)
+            .is_err()
+        {
+            return Single::Raced;
+        }
+        self.ring.shared.access.read(idx);
+        Single::Won(head)
     }
 
     fn claim_inner(&mut self, want: u64, until_message: bool) -> Result<Span, Claim> {
         let want = want.min(self.capacity);
-        self.ring.check_poison().map_err(Claim::Corrupt)?;
+        self.place.poison.check().map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
-        let header = self.ring.shared.header();
+        // A copy the scan can keep in registers (as the producer's).
+        let place = self.place;
+        let header = place.header();
         // Acquire: pairs with the AcqRel CAS of the consumer that claimed
         // `head - capacity`, so the stamp it read as ready (or a later one)
         // is what our stamp loads see: an older stamp proves corruption.
@@ -121,23 +147,29 @@ impl ConsumerCore {
                 let pos = head.wrapping_add(n);
                 // Acquire: pairs with the producer's Release store in
                 // `ProducerCore::publish`: the payload is visible.
-                stamp = self
-                    .slot(pos)
+                stamp = place
+                    .slot(&self.ring, pos)
                     .stamp
                     .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
-                seen = self.stamps.for_consumer(pos, stamp);
-                if seen != Seen::Claimable {
-                    break;
-                }
-                n += 1;
-                if stamp == self.stamps.at(pos, SKIP) {
+                // `READY` and `SKIP` of this lap are exactly
+                // `Seen::Claimable`; only another stamp needs the
+                // classification.
+                let stamps = place.stamps;
+                if stamp == stamps.at(pos, READY) {
+                    n += 1;
+                    if until_message {
+                        break;
+                    }
+                } else if stamp == stamps.at(pos, SKIP) {
+                    n += 1;
                     skips += 1;
-                } else if until_message {
+                } else {
+                    seen = stamps.for_consumer(pos, stamp);
                     break;
                 }
             }
             if n > 0 {
-                self.peer.pending(head, n);
+                self.held.pending(head, n);
                 // AcqRel / Acquire: as the producer's CAS of `tail`.
                 match header.head.compare_exchange(
                     head,
@@ -191,22 +223,38 @@ impl ConsumerCore {
     /// next lap, then wakes sleeping producers.
     #[inline]
     pub(crate) fn release(&mut self, pos: u64, len: u64) {
+        let place = self.place;
         for i in 0..len {
             let p = pos.wrapping_add(i);
             // Release: our reads of the payload happen before the next
             // producer's writes; pairs with the Acquire stamp load in
             // `ProducerCore::claim`.
-            self.slot(p).stamp.store(
-                self.stamps.released(p),
+            place.slot(&self.ring, p).stamp.store(
+                place.stamps.released(p),
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }
-        self.peer.settled();
-        self.ring
-            .shared
+        self.held.settled();
+        self.place
             .header()
             .space_event
-            .notify_in(self.ring.shared.barrier);
+            .notify_in(self.place.barrier);
+    }
+
+    /// `release(pos, 1)` of a one-position claim: its stamp, then the wake.
+    /// The record is left in place (`Held::one`: the stamp now says the
+    /// position is done).
+    #[inline(always)]
+    fn release_one(&mut self, pos: u64) {
+        // Release: as in `release`.
+        self.slot(pos).stamp.store(
+            self.place.stamps.released(pos),
+            ordering!(Release, "mpmc_release_relaxed"),
+        );
+        self.place
+            .header()
+            .space_event
+            .notify_in(self.place.barrier);
     }
 
     /// Frees the skipped positions `pos..pos + skips` in front of a claimed
@@ -222,16 +270,15 @@ impl ConsumerCore {
             let p = pos.wrapping_add(i);
             // Release: as in `release`.
             self.slot(p).stamp.store(
-                self.stamps.released(p),
+                self.place.stamps.released(p),
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }
-        self.peer.pending(pos.wrapping_add(skips), 1);
-        self.ring
-            .shared
+        self.held.pending(pos.wrapping_add(skips), 1);
+        self.place
             .header()
             .space_event
-            .notify_in(self.ring.shared.barrier);
+            .notify_in(self.place.barrier);
     }
 
     /// Claims the next message, passing over skipped positions: its position.
@@ -277,9 +324,9 @@ impl ConsumerCore {
     /// healed) reads as `Empty`: the push is not done, and the consumer
     /// calls again. Acquire on both loads: as in `claim_inner`.
     pub(crate) fn why_unavailable(&self) -> PopError {
-        let head = self.ring.shared.header().head.load(Ordering::Acquire);
+        let head = self.place.header().head.load(Ordering::Acquire);
         let stamp = self.slot(head).stamp.load(Ordering::Acquire);
-        if self.stamps.busy(head, stamp) {
+        if self.place.stamps.busy(head, stamp) {
             PopError::Busy
         } else {
             PopError::Empty
@@ -290,10 +337,10 @@ impl ConsumerCore {
     /// ring is in a state `claim` reports. The condition of the blocking calls.
     fn may_claim(&self) -> bool {
         // Acquire: as in `claim`.
-        let head = self.ring.shared.header().head.load(Ordering::Acquire);
+        let head = self.place.header().head.load(Ordering::Acquire);
         // Acquire: as in `claim`.
         let stamp = self.slot(head).stamp.load(Ordering::Acquire);
-        self.stamps.for_consumer(head, stamp) != Seen::Wait
+        self.place.stamps.for_consumer(head, stamp) != Seen::Wait
     }
 }
 
@@ -301,13 +348,15 @@ impl ConsumerCore {
 impl Side for ConsumerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         check_kind(ring)?;
+        let peer = Peer::register(ring, Role::Consumer)?;
         Ok(ConsumerCore {
-            ring: ring.clone(),
-            stamps: Stamps::new(ring.capacity()),
+            place: Place::new(ring),
+            held: Held::new(&peer),
             capacity: ring.capacity(),
-            payload_offset: ring.geometry().payload_offset as usize,
+            ring: ring.clone(),
             strategy: WaitStrategy::default(),
-            peer: Peer::register(ring, Role::Consumer)?,
+            busy: false,
+            peer,
         })
     }
 
@@ -321,8 +370,23 @@ impl Side for ConsumerCore {
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
-        if let Some(pos) = self.claim_single() {
-            return Ok(Span::new(pos, 1));
+        let mut round = 0;
+        loop {
+            match self.claim_single() {
+                Single::Won(pos) => return Ok(Span::new(pos, 1)),
+                // Empty: reported from the one stamp load, without the full
+                // claim's second look at the same slot.
+                Single::Wait { busy: false } => {
+                    self.busy = false;
+                    return Ok(Span::default());
+                }
+                // Another consumer won: back off, then try again.
+                Single::Raced if round < raced_rounds() => {
+                    backoff(round);
+                    round += 1;
+                }
+                Single::Wait { busy: true } | Single::Raced | Single::Other => break,
+            }
         }
         let mut round = 0;
         loop {
@@ -331,10 +395,12 @@ impl Side for ConsumerCore {
                 Err(Claim::Corrupt(e)) => return Err(e),
                 Err(Claim::Unavailable) => {}
             }
-            // A producer holds the position at `head` (claimed, not yet
-            // published): most likely between its CAS and its stamp store.
-            // Wait for it a bounded time before reporting `Busy`.
-            if round >= peer_spin_rounds() || !matches!(self.why_unavailable(), PopError::Busy) {
+            // A producer holds the position at `head` (claimed with a write
+            // chunk, not yet published): wait for it a bounded time before
+            // reporting `Busy`.
+            let busy = matches!(self.why_unavailable(), PopError::Busy);
+            if round >= peer_spin_rounds() || !busy {
+                self.busy = busy;
                 return Ok(Span::default());
             }
             backoff(round);
@@ -383,21 +449,29 @@ impl ConsumerSide for ConsumerCore {
         // until we release it, and `claim` loaded it with Acquire already. A
         // scribbled value only decides whether we show these (in-bounds,
         // Pod) bytes.
-        if claim.skips > 0 && slot.stamp.load(Ordering::Relaxed) == self.stamps.at(pos, SKIP) {
+        if claim.skips > 0 && slot.stamp.load(Ordering::Relaxed) == self.place.stamps.at(pos, SKIP)
+        {
             return None;
         }
         Some(slot.payload.cast_const())
     }
 
+    /// As the last `claim_one` found it.
     fn empty_reason(&self) -> PopError {
-        self.why_unavailable()
+        if self.busy {
+            PopError::Busy
+        } else {
+            PopError::Empty
+        }
     }
 
     /// Frees every claimed position, whatever `read` says: the claim took
     /// its messages from the ring.
     #[inline]
     fn release(&mut self, claim: Span, _read: u64) {
-        if claim.len > 0 {
+        if claim.len == 1 {
+            self.release_one(claim.pos);
+        } else if claim.len > 0 {
             ConsumerCore::release(self, claim.pos, claim.len);
         }
     }
@@ -426,12 +500,11 @@ impl ConsumerCore {
 impl ConsumerCore {
     /// The claimable prefix from `head` (see `claimable`).
     fn ready_prefix(&self) -> Result<u64, CorruptError> {
-        let (shared, stamps) = (&self.ring.shared, self.stamps);
-        let cursor = &shared.header().head;
+        let stamps = self.place.stamps;
         claimable(
-            shared,
-            self.payload_offset,
-            cursor,
+            &self.place,
+            &self.ring,
+            &self.place.header().head,
             self.capacity,
             |pos, stamp| stamps.for_consumer(pos, stamp),
         )
@@ -442,6 +515,7 @@ impl ConsumerCore {
 mod tests {
     use super::*;
     use crate::mpmc::heal::PENDING;
+    use crate::mpmc::stamp::Stamps;
     use crate::{Kind, RingBuilder};
 
     /// The record a consumer holds while it owns a message it has not
@@ -460,6 +534,8 @@ mod tests {
     /// (`heal::free_claimed` frees the slot and counts the message lost).
     /// Before this was fixed, `claim_message` settled the record (length 0)
     /// before returning, and such a death left the slot held for ever.
+    /// After the release the one-position record stays (`held`: never
+    /// settled), and the released stamp says it holds nothing.
     #[test]
     fn a_claimed_message_stays_recorded_until_released() {
         let ring = RingBuilder::new(Kind::Mpmc)
@@ -473,23 +549,45 @@ mod tests {
 
         // Inline path: the message at head.
         tx.try_push(10).unwrap();
-        let pos = rx.claim_single().unwrap();
+        let Single::Won(pos) = rx.claim_single() else {
+            panic!("no message at head");
+        };
         assert_eq!((pos, record(&rx)), (0, (0, 1)));
-        rx.release(pos, 1);
-        assert_eq!(record(&rx), (pos, 0));
+        let shown = |rx: &ConsumerCore| {
+            let (pos, len) = record(rx);
+            crate::mpmc::heal::in_flight(&rx.ring.shared, false, pos, len)
+        };
+        assert_eq!(shown(&rx), (0, 1));
+        ConsumerSide::release(&mut rx, Span::new(pos, 1), 1);
+        assert_eq!(record(&rx), (pos, 1), "left in place");
+        assert_eq!(
+            rx.slot(pos).stamp.load(Ordering::Relaxed),
+            stamps.released(pos)
+        );
+        assert_eq!(shown(&rx), (pos, 0), "shown as no claim");
 
         // Three skipped positions (a dropped chunk), then a message: the
         // slow path frees the skipped ones and keeps the message recorded.
         tx.write_chunk(3).unwrap().commit(0);
         tx.try_push(11).unwrap();
-        assert_eq!(rx.claim_single(), None);
+        assert_eq!(
+            rx.claim_single(),
+            Single::Other,
+            "skipped: the full claim's job"
+        );
         let pos = rx.claim_message(None).unwrap();
         assert_eq!((pos, record(&rx)), (4, (4, 1)));
         for q in 1..4 {
             let stamp = rx.slot(q).stamp.load(Ordering::Relaxed);
             assert_eq!(stamp, stamps.released(q), "skipped position {q} freed");
         }
-        rx.release(pos, 1);
+        ConsumerSide::release(&mut rx, Span::new(pos, 1), 1);
+        assert_eq!(shown(&rx), (pos, 0));
+        // A batch claim is settled after its release.
+        tx.push_slice(&[1, 2, 3]).unwrap();
+        let claim = ConsumerCore::claim(&mut rx, 3, false).unwrap();
+        assert_eq!(record(&rx), (claim.pos, 3));
+        ConsumerSide::release(&mut rx, claim, 3);
         assert_eq!(record(&rx).1, 0);
     }
 }

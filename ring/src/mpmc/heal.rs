@@ -7,8 +7,13 @@
 //! cursor, marked [`PENDING`]; a failed CAS re-records the next attempt, and
 //! a claim that gets nothing clears the record.
 //! So a holder killed at any instruction leaves a record of every claim it
-//! may own: there is no window between owning positions and saying so. The
-//! record is settled (length 0) after the last stamp store (Release).
+//! may own: there is no window between owning positions and saying so. A
+//! batch claim's record is settled (length 0) after its last stamp store
+//! (Release); a one-position record is left in place (`held`: a single push
+//! or pop stores its position and nothing else), so a record may name a
+//! position that is done. The reaper therefore looks at each position's
+//! stamp first: a published (producer) or released (consumer) position
+//! needs no healing and is passed over, whoever's record names it.
 //!
 //! | dead holder | positions `q` of its record | the reaper |
 //! |---|---|---|
@@ -18,8 +23,9 @@
 //! A record does not say whether its CAS won. The positions it names are the
 //! dead holder's unless a *live* handle's record names them too; then it
 //! cannot be decided yet (the live one may own them), and the whole claim is
-//! left for a later reaping: a live handle settles its record right after
-//! publishing, so this delays healing, never prevents it (unless that live
+//! left for a later reaping: the live handle publishes (and, for a batch,
+//! settles) right after, and a position it published is passed over by the
+//! stamp check, so this delays healing, never prevents it (unless that live
 //! handle keeps a chunk open on positions the dead one lost: healing waits
 //! for its commit). A position owned by another dead holder is healed the
 //! same way, by whichever reaper gets it first (the stamp CAS makes it once).
@@ -67,6 +73,50 @@ fn live_record(shared: &Shared, me: usize, role: u32, q: u64) -> bool {
     false
 }
 
+/// The stamp of the slot of `q`, read with Acquire (as a claim scan reads
+/// it).
+fn stamp_of(shared: &Shared, q: u64) -> u64 {
+    let g = shared.geometry();
+    // Acquire: as the stamp loads of the claims (`ProducerCore::claim`,
+    // `ConsumerCore::claim`).
+    Slot::of(shared, g.payload_offset as usize, q)
+        .stamp
+        .load(Ordering::Acquire)
+}
+
+/// Whether position `q` (below `tail`) is still unpublished: its stamp is
+/// `FREE` or `CLAIMED` of `q`'s lap. Stamps only move forward, so a
+/// position found published stays so: its record (a one-position record
+/// is left in place after its publish, see `held`) needs no healing, and
+/// no live record can hold it back.
+fn unpublished(shared: &Shared, stamps: &Stamps, q: u64) -> bool {
+    let stamp = stamp_of(shared, q);
+    stamp == stamps.at(q, FREE) || stamp == stamps.at(q, CLAIMED)
+}
+
+/// Whether position `q` (below `head`) is still unreleased: its stamp is
+/// `READY` or `SKIP` of `q`'s lap (as `unpublished`, for consumers).
+fn unreleased(shared: &Shared, stamps: &Stamps, q: u64) -> bool {
+    let stamp = stamp_of(shared, q);
+    stamp == stamps.at(q, READY) || stamp == stamps.at(q, SKIP)
+}
+
+/// The part of a record that still holds positions, for inspection
+/// (`Ring::peers`): `(pos, len)` as recorded, or `(pos, 0)` when its
+/// first position is done already (a one-position record stays in place
+/// after its publish or release, see `held`). `producer`: the holder's role.
+pub(crate) fn in_flight(shared: &Shared, producer: bool, pos: u64, len: u64) -> (u64, u64) {
+    let stamps = Stamps::new(shared.geometry().capacity);
+    let len = len & !PENDING;
+    let held = len > 0
+        && if producer {
+            unpublished(shared, &stamps, pos)
+        } else {
+            unreleased(shared, &stamps, pos)
+        };
+    (pos, if held { len } else { 0 })
+}
+
 /// Publishes the unpublished positions of a dead producer's (entry `me`)
 /// record `pos, len` as skipped, then wakes the consumers. `false` when it
 /// cannot be decided yet (a live producer's pending record names one of
@@ -82,6 +132,9 @@ pub(crate) fn tombstone(shared: &Shared, me: usize, role: u32, pos: u64, len: u6
         let q = pos.wrapping_add(i);
         if (tail.wrapping_sub(q) as i64) <= 0 {
             break; // not claimed by anyone (the CAS did not happen)
+        }
+        if !unpublished(shared, &stamps, q) {
+            continue; // published already: nothing to heal, whoever owns it
         }
         if live_record(shared, me, role, q) {
             return false;
@@ -131,6 +184,9 @@ pub(crate) fn free_claimed(
         let q = pos.wrapping_add(i);
         if (head.wrapping_sub(q) as i64) <= 0 {
             break;
+        }
+        if !unreleased(shared, &stamps, q) {
+            continue; // released already: nothing to heal
         }
         if live_record(shared, me, role, q) {
             return None;

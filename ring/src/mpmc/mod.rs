@@ -100,7 +100,7 @@
 //! | slot stamp → next lap `FREE` | consumer, after reading the payload (`ConsumerCore::release`) | producer scan (`ProducerCore::claim`) | Release / Acquire | the consumer's reads happen before the next producer's writes |
 //! | `tail` | producers: CAS `t → t + n` | producers | AcqRel CAS, Acquire loads | the producer that claimed `t - capacity`: its free stamp is visible, so an older stamp is corruption, not staleness |
 //! | `head` | consumers: CAS `h → h + n` | consumers | AcqRel CAS, Acquire loads | as `tail`, with ready stamps |
-//! | peer entry `claim_pos`, `claim_len` | the holder, after each claim CAS and after publishing / releasing | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` |
+//! | peer entry `claim_pos`, `claim_len` | the holder, before each claim CAS (a one-position claim: the position only), and after publishing / releasing a batch claim (`held.rs`) | the reaper, after the holder died | Relaxed pos, Release len / AcqRel swap | see `peer` and `heal.rs` |
 //! | `data_event`, `space_event` | `notify` after publishing / freeing | blocking calls | fence(SeqCst) | `ringway_sync::Event` |
 //!
 //! Producers read `head` only to tell `Busy` from `Full` after a push found
@@ -244,12 +244,16 @@
 //! a stalled producer costs consumers latency, never an unbounded call; the
 //! moment its process dies the claim is healed.
 //!
-//! Claims are recorded before the cursor CAS (pending) and confirmed after
-//! it (`heal.rs`), so a holder killed at any instruction leaves a record of
-//! every position it may own.
+//! Claims are recorded before the cursor CAS (pending, `held.rs`), so a
+//! holder killed at any instruction leaves a record of every position it
+//! may own. A one-message push or pop stores only its position there and
+//! never clears it: the stamp says when the position is done, and the
+//! reaper reads the stamp before it acts on a record (`heal.rs`).
 
 mod consumer;
 pub(crate) mod heal;
+mod held;
+mod place;
 mod producer;
 mod stamp;
 
@@ -301,6 +305,38 @@ pub(crate) const fn peer_spin_rounds() -> u32 {
     } else {
         PEER_SPIN_ROUNDS
     }
+}
+
+/// What the inline one-position claim of a core (`claim_single`) found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Single {
+    /// It won this position.
+    Won(u64),
+    /// The slot at the cursor says "not yet" (`Seen::Wait`): full or
+    /// `Busy` at `tail` (producer), empty or `Busy` at `head` (consumer;
+    /// `busy`: the stamp is `CLAIMED`). Told from the one stamp load, as
+    /// the full claim would tell it, without reading the line again.
+    Wait {
+        /// Consumer: a producer's claim holds `head`. Producer: unused.
+        busy: bool,
+    },
+    /// Another side's claim got there first: the CAS failed, or the stamp
+    /// is already of a later claim (our cursor was stale). Worth another
+    /// try after a backoff.
+    Raced,
+    /// Anything else (skipped positions, an impossible stamp, a poisoned
+    /// ring): the full claim decides.
+    Other,
+}
+
+/// How many backoff rounds a one-message call spends retrying its inline
+/// claim after lost races ([`Single::Raced`]) before it hands over to the
+/// full claim: as `ArrayQueue` backs off after a failed CAS, so that two
+/// contending handles do not take the cursor's line from each other on
+/// every attempt. At most [`PEER_SPIN_ROUNDS`]' worth of spin hints; none
+/// under loom (the full claim explores the same races).
+pub(crate) const fn raced_rounds() -> u32 {
+    peer_spin_rounds()
 }
 
 /// Why a claim got nothing.
@@ -365,8 +401,8 @@ pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
 /// `for_consumer`): the snapshot behind `free_slots` / `ready_slots`, and
 /// the condition of `wait_for_free` / `wait_for_ready`.
 pub(crate) fn claimable(
-    shared: &Shared,
-    payload_offset: usize,
+    place: &place::Place,
+    ring: &Ring,
     cursor: &AtomicU64,
     capacity: u64,
     seen: impl Fn(u64, u64) -> stamp::Seen,
@@ -378,7 +414,8 @@ pub(crate) fn claimable(
     while n < capacity {
         let pos = at.wrapping_add(n);
         // Acquire: as the stamp loads of the claims.
-        let stamp = Slot::of(shared, payload_offset, pos)
+        let stamp = place
+            .slot(ring, pos)
             .stamp
             .load(crate::loom::Ordering::Acquire);
         match seen(pos, stamp) {

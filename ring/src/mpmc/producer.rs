@@ -4,9 +4,12 @@ use std::time::Instant;
 
 use ringway_sync::WaitStrategy;
 
-use super::stamp::{Seen, Stamps, CLAIMED, FREE, READY, SKIP};
+use super::held::Held;
+use super::place::Place;
+use super::stamp::{Seen, CLAIMED, FREE, READY, SKIP};
 use super::{
-    backoff, check_kind, claim_until, claimable, peer_spin_rounds, Claim, Slot, MAX_ATTEMPTS,
+    backoff, check_kind, claim_until, claimable, peer_spin_rounds, raced_rounds, Claim, Single,
+    Slot, MAX_ATTEMPTS,
 };
 use crate::error::Role;
 use crate::error::Waited;
@@ -16,17 +19,23 @@ use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
 
-/// A producer's private state: the ring, its peer entry, and the
-/// numbers it needs on every operation.
+/// A producer's private state: the ring's addresses (read on every
+/// operation without a pointer chase), its claim record, the ring and its
+/// peer entry.
 #[derive(Debug)]
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ProducerCore {
+    place: Place,
+    held: Held,
+    capacity: u64,
     ring: Ring,
     pub(crate) peer: Peer,
-    stamps: Stamps,
-    capacity: u64,
-    payload_offset: usize,
     strategy: WaitStrategy,
+    /// Why the last `claim_one` that got nothing did: a consumer's claim
+    /// holds the slot at `tail` (`Busy`), or the ring is full. Read by the
+    /// handle right after (`ProducerSide::busy`), so it does not read the
+    /// cursors again.
+    busy: bool,
     /// loom models only: the next claim stops after its CAS, before it
     /// stamps its first slot `CLAIMED` (a producer that dies in between).
     #[cfg(loom)]
@@ -37,7 +46,7 @@ impl ProducerCore {
     /// The stamp and payload of the slot of `pos`.
     #[inline]
     pub(crate) fn slot(&self, pos: u64) -> Slot<'_> {
-        Slot::of(&self.ring.shared, self.payload_offset, pos)
+        self.place.slot(&self.ring, pos)
     }
 
     /// Claims up to `want` slots from `tail` with one CAS: the prefix of
@@ -62,39 +71,52 @@ impl ProducerCore {
     pub(crate) fn claim(&mut self, want: u64, lent: bool) -> Result<(u64, u64), Claim> {
         let claimed = self.claim_inner(want, lent);
         if claimed.is_err() {
-            self.peer.settled();
+            self.held.settled();
         }
         claimed
     }
 
     /// The common case of a one-slot claim, inline: the slot at `tail` is
-    /// free for its lap and the CAS wins. `None` for anything else (full, a
-    /// lost race, a stale or impossible stamp, a poisoned ring), which the
-    /// caller hands to `claim` (it retries, classifies and reports). The
-    /// atomics and orderings are those of `claim_inner`, with `n = 1`.
-    #[inline]
-    fn claim_single(&mut self) -> Option<u64> {
-        self.ring.check_poison().ok()?;
-        let header = self.ring.shared.header();
+    /// free for its lap and the CAS wins. `Wait` when the stamp says the
+    /// ring is full here (or `Busy`), `Raced` when another producer got
+    /// there first, `Other` for anything else (an impossible stamp, a
+    /// poisoned ring), which the caller hands to `claim` (it retries,
+    /// classifies and reports). The
+    /// atomics and orderings are those of `claim_inner`, with `n = 1`; the
+    /// record is a one-position one (`Held::one`: the position only, never
+    /// settled), stored only once the stamp said free.
+    #[inline(always)]
+    pub(crate) fn claim_single(&mut self) -> Single {
+        if self.place.poison.check().is_err() {
+            return Single::Other;
+        }
+        let header = self.place.header();
         // Acquire: as in `claim_inner`.
         let tail = header
             .tail
             .load(ordering!(Acquire, "mpmc_read_tail_relaxed"));
-        let slot = self.slot(tail);
+        let slot = self.place.slot(&self.ring, tail);
         // Acquire: as in `claim_inner` (pairs with the consumer's Release
         // store in `ConsumerCore::release`).
         let stamp = slot
             .stamp
             .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
         // Exactly `Stamps::for_producer(tail, stamp) == Seen::Claimable`.
-        if stamp != self.stamps.at(tail, FREE) {
-            return None;
+        if stamp != self.place.stamps.at(tail, FREE) {
+            return match self.place.stamps.for_producer(tail, stamp) {
+                Seen::Wait => Single::Wait { busy: false },
+                Seen::Ahead => Single::Raced,
+                Seen::Claimable | Seen::Corrupt => Single::Other,
+            };
         }
-        self.peer.pending(tail, 1);
+        let idx = slot.idx;
+        self.held.one(tail);
         // AcqRel / Acquire: as in `claim_inner`. On failure the record
         // stays pending: `claim`, which the caller runs next, re-records or
         // settles it.
-        header
+        if self
+            .place
+            .header()
             .tail
             .compare_exchange(
                 tail,
@@ -102,14 +124,17 @@ impl ProducerCore {
                 ordering!(AcqRel, "mpmc_tail_cas_relaxed"),
                 Ordering::Acquire,
             )
-            .ok()?;
+            .is_err()
+        {
+            return Single::Raced;
+        }
         // No `CLAIMED` stamp here: a one-message push publishes right after
         // its copy, so the stamp would buy a `Busy` for a few nanoseconds
         // at the price of a second store into a line that a caught-up
         // consumer polls (and of larger loom models). Consumers see `Empty`
         // for that window (see the module docs).
-        self.ring.shared.access.write(slot.idx);
-        Some(tail)
+        self.ring.shared.access.write(idx);
+        Single::Won(tail)
     }
 
     /// Stamps the first position `pos` of a claim we just won in
@@ -130,18 +155,21 @@ impl ProducerCore {
         // does not take the stamp for corruption. Consumers read nothing
         // through it (the payload is published by `publish`).
         self.slot(pos).stamp.store(
-            self.stamps.at(pos, CLAIMED),
+            self.place.stamps.at(pos, CLAIMED),
             ordering!(Release, "mpmc_claimed_relaxed"),
         );
     }
 
     fn claim_inner(&mut self, want: u64, lent: bool) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
-        self.ring.check_poison().map_err(Claim::Corrupt)?;
+        self.place.poison.check().map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
-        let header = self.ring.shared.header();
+        // A copy the scan can keep in registers (the core's fields are
+        // reloaded after every atomic load).
+        let place = self.place;
+        let header = place.header();
         // Acquire: pairs with the AcqRel CAS of the producer that claimed
         // `tail - capacity`, so the stamp it read as free (or a later one) is
         // what our stamp loads see: an older stamp proves corruption.
@@ -157,18 +185,20 @@ impl ProducerCore {
                 // Acquire: pairs with the consumer's Release store in
                 // `ConsumerCore::release`: its reads of the slot's previous
                 // message happen before our writes.
-                stamp = self
-                    .slot(pos)
+                stamp = place
+                    .slot(&self.ring, pos)
                     .stamp
                     .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
-                seen = self.stamps.for_producer(pos, stamp);
-                if seen != Seen::Claimable {
+                // `FREE` of this lap is exactly `Seen::Claimable`; only
+                // another stamp needs the classification.
+                if stamp != place.stamps.at(pos, FREE) {
+                    seen = place.stamps.for_producer(pos, stamp);
                     break;
                 }
                 n += 1;
             }
             if n > 0 {
-                self.peer.pending(tail, n);
+                self.held.pending(tail, n);
                 // AcqRel: Release so that producers that read the new tail
                 // with Acquire see the stamps we read (see the load above);
                 // Acquire for the same reason on our side. On failure,
@@ -232,22 +262,32 @@ impl ProducerCore {
     /// the crash torture test caught that.)
     #[inline]
     pub(crate) fn publish(&mut self, pos: u64, len: u64, written: u64) {
+        let place = self.place;
         for i in 0..len {
             let p = pos.wrapping_add(i);
             let state = if i < written { READY } else { SKIP };
             // Release: publishes the payload written since the claim; pairs
             // with the Acquire stamp load in `ConsumerCore::claim`.
-            self.slot(p).stamp.store(
-                self.stamps.at(p, state),
+            place.slot(&self.ring, p).stamp.store(
+                place.stamps.at(p, state),
                 ordering!(Release, "mpmc_publish_relaxed"),
             );
         }
-        self.peer.settled();
-        self.ring
-            .shared
-            .header()
-            .data_event
-            .notify_in(self.ring.shared.barrier);
+        self.held.settled();
+        self.place.header().data_event.notify_in(self.place.barrier);
+    }
+
+    /// `publish(pos, 1, 1)` of a one-position claim: its stamp, then the
+    /// wake. The record is left in place (`Held::one`: the stamp now says
+    /// the position is done).
+    #[inline(always)]
+    fn publish_one(&mut self, pos: u64) {
+        // Release: as in `publish`.
+        self.slot(pos).stamp.store(
+            self.place.stamps.at(pos, READY),
+            ordering!(Release, "mpmc_publish_relaxed"),
+        );
+        self.place.header().data_event.notify_in(self.place.barrier);
     }
 
     /// Whether a push could go ahead now: the slot at `tail` is free, or the
@@ -255,10 +295,10 @@ impl ProducerCore {
     /// the blocking calls.
     fn may_claim(&self) -> bool {
         // Acquire: as in `claim`.
-        let tail = self.ring.shared.header().tail.load(Ordering::Acquire);
+        let tail = self.place.header().tail.load(Ordering::Acquire);
         // Acquire: as in `claim`.
         let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
-        self.stamps.for_producer(tail, stamp) != Seen::Wait
+        self.place.stamps.for_producer(tail, stamp) != Seen::Wait
     }
 }
 
@@ -266,13 +306,15 @@ impl ProducerCore {
 impl Side for ProducerCore {
     fn attach(ring: &Ring) -> Result<Self, HandleError> {
         check_kind(ring)?;
+        let peer = Peer::register(ring, Role::Producer)?;
         Ok(ProducerCore {
-            ring: ring.clone(),
-            peer: Peer::register(ring, Role::Producer)?,
-            stamps: Stamps::new(ring.capacity()),
+            place: Place::new(ring),
+            held: Held::new(&peer),
             capacity: ring.capacity(),
-            payload_offset: ring.geometry().payload_offset as usize,
+            ring: ring.clone(),
+            peer,
             strategy: WaitStrategy::default(),
+            busy: false,
             #[cfg(loom)]
             stop_before_marking: false,
         })
@@ -288,16 +330,36 @@ impl Side for ProducerCore {
 
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
-        if let Some(pos) = self.claim_single() {
-            return Ok(Span::new(pos, 1));
+        let mut round = 0;
+        loop {
+            match self.claim_single() {
+                Single::Won(pos) => return Ok(Span::new(pos, 1)),
+                // Full: reported from the one stamp load and `head`,
+                // without the full claim's second look at the same slot.
+                Single::Wait { .. } if !self.held_by_consumer() => {
+                    self.busy = false;
+                    return Ok(Span::default());
+                }
+                // Another producer won: back off, then try again.
+                Single::Raced if round < raced_rounds() => {
+                    backoff(round);
+                    round += 1;
+                }
+                Single::Wait { .. } | Single::Raced | Single::Other => break,
+            }
         }
         let mut round = 0;
         loop {
             let claimed = Side::claim(self, 1)?;
+            if claimed.len > 0 {
+                return Ok(claimed);
+            }
             // A consumer holds the slot at `tail` (it claimed the position
             // one lap behind and has not released it yet): wait for it a
             // bounded time before reporting `Busy`.
-            if claimed.len > 0 || round >= peer_spin_rounds() || !self.held_by_consumer() {
+            let busy = self.held_by_consumer();
+            if round >= peer_spin_rounds() || !busy {
+                self.busy = busy;
                 return Ok(claimed);
             }
             backoff(round);
@@ -344,7 +406,9 @@ impl ProducerSide for ProducerCore {
 
     #[inline]
     fn publish(&mut self, claim: Span, written: u64) {
-        if claim.len > 0 {
+        if claim.len == 1 && written == 1 {
+            self.publish_one(claim.pos);
+        } else if claim.len > 0 {
             ProducerCore::publish(self, claim.pos, claim.len, written);
         }
     }
@@ -360,8 +424,9 @@ impl ProducerSide for ProducerCore {
             .wait_count(self.strategy, want, deadline, || self.free_prefix())
     }
 
+    /// As the last `claim_one` found it.
     fn busy(&self) -> bool {
-        self.held_by_consumer()
+        self.busy
     }
 }
 
@@ -379,7 +444,7 @@ impl ProducerCore {
     /// after it can only make the ring look fuller than it is, which is a
     /// valid order for a call that raced with a pop.
     pub(crate) fn held_by_consumer(&self) -> bool {
-        let h = self.ring.shared.header();
+        let h = self.place.header();
         let head = h.head.load(Ordering::Acquire);
         let tail = h.tail.load(Ordering::Acquire);
         tail.wrapping_sub(head) < self.capacity
@@ -389,12 +454,11 @@ impl ProducerCore {
 impl ProducerCore {
     /// The claimable prefix from `tail` (see `claimable`).
     fn free_prefix(&self) -> Result<u64, CorruptError> {
-        let (shared, stamps) = (&self.ring.shared, self.stamps);
-        let cursor = &shared.header().tail;
+        let stamps = self.place.stamps;
         claimable(
-            shared,
-            self.payload_offset,
-            cursor,
+            &self.place,
+            &self.ring,
+            &self.place.header().tail,
             self.capacity,
             |pos, stamp| stamps.for_producer(pos, stamp),
         )

@@ -685,10 +685,17 @@ impl Shared {
                 role: role_of(info),
                 ofd_token: info & TOKEN_OFD != 0,
                 waiting: info & (WAIT_DATA | WAIT_SPACE) != 0,
-                claim: (
-                    entry.claim_pos.load(Ordering::Relaxed),
-                    entry.claim_len.load(Ordering::Relaxed) & !crate::mpmc::heal::PENDING,
-                ),
+                claim: {
+                    let pos = entry.claim_pos.load(Ordering::Relaxed);
+                    let len = entry.claim_len.load(Ordering::Relaxed);
+                    if self.geometry().kind == Kind::Mpmc {
+                        // A one-position record stays after its claim ended.
+                        let producer = role_of(info) == Some(Role::Producer);
+                        crate::mpmc::heal::in_flight(self, producer, pos, len)
+                    } else {
+                        (pos, len & !crate::mpmc::heal::PENDING)
+                    }
+                },
                 liveness: self.liveness(index),
             });
         }
