@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringway::{Kind, Ring, RingBuilder};
+use ringway::{Kind, PushTimeoutError, Ring, RingBuilder};
 use ringway_bridge::ring_end::{DrainError, Sink, Source};
 use ringway_bridge::wire::{Framing, PREFIX_LEN};
 
@@ -194,8 +194,17 @@ fn produce(ring: &Ring, n: u64) -> thread::JoinHandle<()> {
             Framing::LenPrefixed
                 .to_slot(&message(i), &mut slot)
                 .unwrap();
-            sink.push_deadline(&slot, Instant::now() + PATIENCE)
-                .expect("the source ring drains");
+            // A killed `out` is reported as a timeout before the deadline
+            // (`Sink::push_deadline` maps `PeerGone` to it, once per
+            // death): push again, the restarted `out` drains the ring.
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                match sink.push_deadline(&slot, deadline) {
+                    Ok(()) => break,
+                    Err(PushTimeoutError::Timeout(())) if Instant::now() < deadline => {}
+                    Err(e) => panic!("the source ring drains: {e:?}"),
+                }
+            }
         }
     })
 }

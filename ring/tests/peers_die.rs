@@ -466,3 +466,100 @@ fn mpmc_consumers_learn_when_every_producer_is_gone() {
     b.kill();
     assert_eq!(rx.pop_timeout(PATIENCE), Err(PopTimeoutError::PeerGone));
 }
+
+/// A waiter that a live peer wakes again and again (a consumer of a
+/// stream that parks between messages) still looks at its peers once a
+/// slice: the looks follow one schedule per handle (`peer/wait.rs`), not a
+/// fresh slice per wait, which a stream restarted before it ever ended.
+/// Seen through reaping: the consumer's look reaps a dead producer that
+/// held nothing, and nobody else looks (the live producer never finds the
+/// ring full).
+#[test]
+fn a_consumer_woken_by_a_stream_still_looks_at_its_peers() {
+    let _serial = serial();
+    let name = ShmName::new("die-stream-looks");
+    let ring = mpmc_ring(&name, 64);
+    let mut rx = mpmc::Consumer::<u64>::attach(&ring).unwrap();
+    let mut dead = child("mpmc-producer", &Where::Shm(name.0.clone()));
+    wait_until(&ring, "the child", |r| other_pids(r).len() == 1);
+    let pid = other_pids(&ring)[0];
+    let mut tx = mpmc::Producer::<u64>::attach(&ring).unwrap();
+    // A first wait, while the child lives: its look finds two producers.
+    assert_eq!(
+        rx.pop_timeout(Duration::from_millis(1)),
+        Err(PopTimeoutError::Timeout)
+    );
+    dead.kill();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let streamer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tx.push_timeout(n, PATIENCE).unwrap();
+                n += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    // Many slices, each one a stream of short waits (a guard, not a
+    // timing assertion).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut popped = 0u64;
+    while ring.peers().iter().any(|p| p.pid == pid) && Instant::now() < deadline {
+        assert_eq!(rx.pop_timeout(PATIENCE), Ok(popped));
+        popped += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    streamer.join().unwrap();
+    assert!(
+        !ring.peers().iter().any(|p| p.pid == pid),
+        "the consumer never looked at its peers in {popped} waits"
+    );
+}
+
+/// A reaper that counts a death wakes the ring's sleepers, and a sleeper
+/// whose peer's role lost a holder looks at once: a consumer parked while
+/// another handle (here a tool's `reap_dead`, in a pipeline a restarted
+/// peer's attach) finds its producer dead does not sleep out its slice.
+#[test]
+fn a_parked_consumer_is_woken_by_the_reaper_of_its_producer() {
+    let _serial = serial();
+    let name = ShmName::new("die-woken");
+    let at = Where::Shm(name.0.clone());
+    let ring = spsc_ring(&at, 16);
+    let mut killed = child("spsc-producer", &at);
+    wait_until(&ring, "the producer", |r| r.snapshot().producer_owner != 0);
+    let consumer = {
+        let ring = ring.clone();
+        std::thread::spawn(move || {
+            let mut rx = spsc::Consumer::<u64>::attach(&ring).unwrap();
+            rx.set_wait_strategy(ringway::WaitStrategy::Park);
+            let got = rx.pop_timeout(PATIENCE);
+            (got, Instant::now())
+        })
+    };
+    // Asleep: registered, and the sleep announced (bit 0 of the futex word).
+    wait_until(&ring, "the consumer asleep", |r| {
+        let event = format!("{:?}", r.data_event());
+        let seq: u64 = event
+            .split("seq: ")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        r.snapshot().data_waiters == 1 && seq & 1 == 1
+    });
+    killed.kill();
+    let before = ringway_sync::stats();
+    let reaped_at = Instant::now();
+    assert_eq!(ring.reap_dead(), 1, "the dead producer");
+    let made = ringway_sync::stats().since(before);
+    assert!(made.wake_syscalls >= 1, "the reaper woke nobody: {made:?}");
+    let (got, returned) = consumer.join().unwrap();
+    assert_eq!(got, Err(PopTimeoutError::PeerGone));
+    eprintln!(
+        "parked consumer returned PeerGone {:?} after another handle reaped its producer",
+        returned.saturating_duration_since(reaped_at)
+    );
+}

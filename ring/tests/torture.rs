@@ -21,6 +21,16 @@
 //!   process) never stalls longer than the bound; the time from SIGKILL
 //!   to the freeing of a held chunk is the detection time.
 //!
+//! Each detection is printed as a distribution (p50/p99/max) per way the
+//! survivor waited (a consumer `blocking` in `pop_timeout` or `polling`
+//! with `try_pop`, a `blocked producer`, a `healing producer`), split
+//! into: SIGKILL sent -> `waitid` saw the exit (an upper bound of the
+//! kernel dropping the liveness token: `exit_files` comes first), of which
+//! the child and the killer were runnable but not running (`schedstat`
+//! run delay), and the survivor's own run delay between the kill and its
+//! report. `killed` is stamped right after `kill()` returns, before the
+//! wait for the exit.
+//!
 //! `cargo test` runs a short loop (`RINGWAY_TORTURE_KILLS`, default 200
 //! kills in all); `scripts/torture.sh` runs the long one in release.
 // Integration tests run real mappings and processes; loom builds run the
@@ -43,8 +53,8 @@ use ringway::{Kind, OpenOptions, PopTimeoutError, PushTimeoutError, Ring, RingBu
 /// A guard against hangs, not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(30);
 /// Generous bound on detection and stalls for a loaded machine; the design
-/// bound is 25 ms (`peer::LIVENESS_SLICE`) plus a check; the measured
-/// figures are printed.
+/// bound is the exit, then 25 ms (`peer::LIVENESS_SLICE`) plus a check,
+/// plus what the scheduler adds; the measured figures are printed.
 const BOUND: Duration = Duration::from_secs(2);
 
 fn kills() -> usize {
@@ -88,6 +98,168 @@ fn kill(mut child: Child) -> Instant {
     let at = Instant::now();
     child.wait().unwrap();
     at
+}
+
+/// Nanoseconds a thread has spent runnable but not running (field 2 of
+/// `schedstat`: the scheduler's run delay), or `None` where it cannot be read.
+fn run_delay(path: &str) -> Option<u64> {
+    schedstat(path, 1)
+}
+
+/// Field `i` of a `schedstat` file: 0 is the time on a CPU, 1 the run delay
+/// (nanoseconds).
+fn schedstat(path: &str, i: usize) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .nth(i)?
+        .parse()
+        .ok()
+}
+
+/// This thread's id, for the killer to read its run delay.
+fn tid() -> libc::pid_t {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// One SIGKILL, timed (see `kill_timed`).
+struct Killed {
+    /// Right after `kill()` returned.
+    at: Instant,
+    /// When `waitid` saw the child exit: the kernel dropped its liveness
+    /// tokens before (`exit_files` comes before the exit is reported), so
+    /// `exited - at` bounds kill -> token dropped from above (it includes
+    /// the killer's own wake-up).
+    exited: Instant,
+    /// How long the child was runnable but not running between the kill
+    /// and its exit (waiting for a CPU to die on).
+    child_wait: Duration,
+    /// How long the child ran (on a CPU) between the kill and its exit:
+    /// what is left of `exited - at` after this, `child_wait` and
+    /// `killer_wait` the child spent blocked (in its exit: closing files,
+    /// or its main thread, whose `schedstat` this is, waiting for the
+    /// process's other threads to go).
+    child_cpu: Duration,
+    /// How long the killer (in `waitid`) was runnable but not running:
+    /// the part of `exited - at` that is its own late wake-up.
+    killer_wait: Duration,
+    /// The survivor thread's run delay (ns) when the kill was sent.
+    survivor_delay: Option<u64>,
+    survivor: Option<libc::pid_t>,
+}
+
+impl Killed {
+    /// A sample for a survivor that saw the death at `seen` (and, if it is
+    /// the calling thread, its run delay now).
+    fn seen(&self, seen: Instant, own_delay: Option<u64>) -> Sample {
+        let survivor_wait = match (self.survivor_delay, own_delay) {
+            (Some(a), Some(b)) => Some(Duration::from_nanos(b.saturating_sub(a))),
+            _ => None,
+        };
+        Sample {
+            detect: seen.saturating_duration_since(self.at),
+            exit: self.exited.saturating_duration_since(self.at),
+            child_wait: self.child_wait,
+            child_cpu: self.child_cpu,
+            killer_wait: self.killer_wait,
+            survivor_wait,
+        }
+    }
+
+    /// The survivor's run delay now, read from outside it.
+    fn survivor_delay_now(&self) -> Option<u64> {
+        run_delay(&format!("/proc/self/task/{}/schedstat", self.survivor?))
+    }
+}
+
+/// Sends SIGKILL to `child`, waits for its exit and reaps it; `survivor`
+/// (a thread of ours) has its run delay read at the kill.
+fn kill_timed(mut child: Child, survivor: Option<libc::pid_t>) -> Killed {
+    let pid = child.id();
+    let child_stat = format!("/proc/{pid}/schedstat");
+    let child_before = run_delay(&child_stat);
+    let child_cpu_before = schedstat(&child_stat, 0);
+    let survivor_delay =
+        survivor.and_then(|t| run_delay(&format!("/proc/self/task/{t}/schedstat")));
+    let killer_before = run_delay("/proc/thread-self/schedstat");
+    child.kill().unwrap();
+    let at = Instant::now();
+    // WNOWAIT: the zombie stays until `wait` below, so its schedstat can be
+    // read after the exit.
+    // SAFETY: `info` is ours and writable; waitid only fills it in.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    // SAFETY: as above; `pid` is our unreaped child.
+    let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+    assert_eq!(rc, 0, "waitid: {}", std::io::Error::last_os_error());
+    let exited = Instant::now();
+    let killer_after = run_delay("/proc/thread-self/schedstat");
+    let child_after = run_delay(&child_stat);
+    let child_cpu_after = schedstat(&child_stat, 0);
+    child.wait().unwrap();
+    let child_wait = match (child_before, child_after) {
+        (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
+        _ => Duration::ZERO,
+    };
+    let child_cpu = match (child_cpu_before, child_cpu_after) {
+        (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
+        _ => Duration::ZERO,
+    };
+    let killer_wait = match (killer_before, killer_after) {
+        (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
+        _ => Duration::ZERO,
+    };
+    Killed {
+        at,
+        exited,
+        child_wait,
+        child_cpu,
+        killer_wait,
+        survivor_delay,
+        survivor,
+    }
+}
+
+/// One detection, split.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    /// SIGKILL sent -> the survivor's call returned `PeerGone` (or the
+    /// healing was seen).
+    detect: Duration,
+    /// SIGKILL sent -> `waitid` saw the exit (bounds the token drop).
+    exit: Duration,
+    /// Of `exit`: the child runnable, not running.
+    child_wait: Duration,
+    /// Of `exit`: the child on a CPU.
+    child_cpu: Duration,
+    /// Of `exit`: the killer runnable, not running.
+    killer_wait: Duration,
+    /// Of `detect`: the survivor runnable, not running (`None`: not read).
+    survivor_wait: Option<Duration>,
+}
+
+impl Sample {
+    /// Of `exit`: neither running, nor waiting for a CPU, nor the killer's
+    /// late wake-up: the child blocked in its exit.
+    fn child_blocked(&self) -> Duration {
+        self.exit
+            .saturating_sub(self.child_wait + self.child_cpu + self.killer_wait)
+    }
+}
+
+/// p50 / p99 / max of some durations.
+fn dist(mut v: Vec<Duration>) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    v.sort_unstable();
+    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "p50 {:.1} p99 {:.1} max {:.1} ms",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        v[v.len() - 1].as_secs_f64() * 1e3
+    )
 }
 
 #[derive(Clone)]
@@ -258,12 +430,16 @@ struct Figures {
     lost: u64,
     max_detect: Duration,
     max_stall: Duration,
+    /// Detections by how the survivor waited ("parked", "polling", ...).
+    samples: Vec<(&'static str, Sample)>,
 }
 
 impl Figures {
-    fn detected(&mut self, d: Duration) {
-        assert!(d < BOUND, "a death was seen {d:?} after the kill");
+    fn detected(&mut self, how: &'static str, s: Sample) {
+        let d = s.detect;
+        assert!(d < BOUND, "a death was seen {d:?} after the kill ({s:?})");
         self.max_detect = self.max_detect.max(d);
+        self.samples.push((how, s));
     }
 }
 
@@ -285,7 +461,9 @@ fn wait_registered(ring: &Ring, pid: u32) {
     }
 }
 
-/// SPSC, the producer killed `n` times; this process consumes.
+/// SPSC, the producer killed `n` times; this process consumes, in
+/// `pop_timeout` (parked or spinning when the death comes) or in a busy
+/// `try_pop` poll, chosen at random per kill; another thread kills.
 fn spsc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let ring = at.create(Kind::Spsc, 64);
     let mut rx = spsc::Consumer::<u64>::attach(&ring).unwrap();
@@ -293,39 +471,47 @@ fn spsc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let mut fig = Figures::default();
     let mut children = Children::default();
     let mut expected = 0u64;
+    let me = tid();
     for _ in 0..n {
         let child = spawn("spsc-producer", at, "");
         let pid = child.id();
-        children.0.push(child);
         wait_registered(&ring, pid);
-        // Consume for a random while, the child pushing.
-        let until = Instant::now() + Duration::from_micros(rng.below(3000));
-        while Instant::now() < until {
-            match rx.pop_timeout(Duration::from_millis(1)) {
-                Ok(v) => {
-                    assert_eq!(v, expected, "lost, duplicated or out of order");
-                    expected += 1;
-                }
-                Err(PopTimeoutError::Timeout) => {}
-                Err(e) => panic!(
-                    "{e:?} at {expected} while the producer {pid} lives; peers {:?}",
-                    ring.peers()
-                ),
-            }
-        }
-        let killed = kill(children.0.pop().unwrap());
-        fig.kills += 1;
+        let polling = rng.below(2) == 0;
+        // Kill after a random while, the child pushing and we consuming.
+        let delay = Duration::from_micros(rng.below(3000));
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            kill_timed(child, Some(me))
+        });
         loop {
-            match rx.pop_timeout(PATIENCE) {
+            let popped = if polling {
+                match rx.try_pop() {
+                    Ok(v) => Ok(v),
+                    Err(ringway::PopError::Empty) => {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    Err(ringway::PopError::PeerGone) => Err(PopTimeoutError::PeerGone),
+                    Err(e) => panic!("{e:?} at {expected}"),
+                }
+            } else {
+                rx.pop_timeout(PATIENCE)
+            };
+            match popped {
                 Ok(v) => {
                     assert_eq!(v, expected, "lost, duplicated or out of order");
                     expected += 1;
                 }
                 Err(PopTimeoutError::PeerGone) => break,
-                Err(e) => panic!("{e:?} at {expected}"),
+                Err(e) => panic!("{e:?} at {expected}; peers {:?}", ring.peers()),
             }
         }
-        fig.detected(killed.elapsed());
+        let seen = Instant::now();
+        let own = run_delay("/proc/thread-self/schedstat");
+        let killed = killer.join().unwrap();
+        fig.kills += 1;
+        let how = if polling { "polling" } else { "blocking" };
+        fig.detected(how, killed.seen(seen, own));
     }
     // A last producer runs to a known end; everything committed arrives once.
     let end = expected + 1000;
@@ -346,24 +532,29 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let ring = at.create(Kind::Spsc, 64);
     let logs: Vec<TempPath> = (0..=n).map(|_| TempPath::new("torture-log")).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let gone_at = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    // When the producer saw each death, and its run delay then.
+    let gone_at = Arc::new(Mutex::new(Vec::<(Instant, Option<u64>)>::new()));
     let sent = Arc::new(AtomicU64::new(0));
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let producer = {
         let ring = ring.clone();
         let (stop, gone_at, sent) = (stop.clone(), gone_at.clone(), sent.clone());
         std::thread::spawn(move || {
+            tid_tx.send(tid()).unwrap();
             let mut tx = spsc::Producer::<u64>::attach(&ring).unwrap();
             let mut next = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                match tx.push_timeout(next, Duration::from_millis(5)) {
+                // Longer than a liveness slice: a producer blocked on a
+                // full ring looks at its peer as a parked one does.
+                match tx.push_timeout(next, Duration::from_millis(200)) {
                     Ok(()) => {
                         next += 1;
                         sent.store(next, Ordering::Relaxed);
                     }
                     Err(PushTimeoutError::Timeout(_)) => {}
                     Err(PushTimeoutError::PeerGone(_)) => {
-                        gone_at.lock().unwrap().push(Instant::now());
-                        std::thread::sleep(Duration::from_millis(1));
+                        let own = run_delay("/proc/thread-self/schedstat");
+                        gone_at.lock().unwrap().push((Instant::now(), own));
                     }
                     Err(e) => panic!("{e:?}"),
                 }
@@ -371,6 +562,7 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
             next
         })
     };
+    let producer_tid = tid_rx.recv().unwrap();
     let mut rng = Rng(seed);
     let mut fig = Figures::default();
     let mut children = Children::default();
@@ -382,12 +574,12 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         std::thread::sleep(Duration::from_micros(rng.below(3000)));
         // Cleared before the kill: each death is reported once.
         gone_at.lock().unwrap().clear();
-        let killed = kill(children.0.pop().unwrap());
+        let killed = kill_timed(children.0.pop().unwrap(), Some(producer_tid));
         fig.kills += 1;
         let deadline = Instant::now() + PATIENCE;
-        let seen = loop {
-            if let Some(&at) = gone_at.lock().unwrap().first() {
-                break at;
+        let (seen, own) = loop {
+            if let Some(&seen) = gone_at.lock().unwrap().first() {
+                break seen;
             }
             assert!(
                 Instant::now() < deadline,
@@ -395,7 +587,7 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
             );
             std::thread::sleep(Duration::from_micros(200));
         };
-        fig.detected(seen.saturating_duration_since(killed));
+        fig.detected("blocked producer", killed.seen(seen, own));
     }
     stop.store(true, Ordering::Relaxed);
     let end = producer.join().unwrap();
@@ -440,15 +632,21 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
                 let mut got = Vec::new();
                 let mut last = Instant::now();
                 let mut max_stall = Duration::ZERO;
+                // When the longest stall began and ended.
+                let mut span = (last, last);
                 loop {
                     match rx.pop_timeout(PATIENCE) {
                         Ok(v) => {
-                            max_stall = max_stall.max(last.elapsed());
-                            last = Instant::now();
+                            let now = Instant::now();
+                            if now - last > max_stall {
+                                max_stall = now - last;
+                                span = (last, now);
+                            }
+                            last = now;
                             got.push(v);
                         }
                         Err(PopTimeoutError::PeerGone) if !live.load(Ordering::Acquire) => {
-                            return (got, max_stall)
+                            return (got, max_stall, span)
                         }
                         Err(PopTimeoutError::PeerGone) => last = Instant::now(),
                         Err(e) => panic!("{e:?}: {:?} {:?}", ring.snapshot(), ring.peers()),
@@ -467,10 +665,11 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         wait_registered(&ring, child.id());
         children.0.push(child);
     }
+    let mut killed = Vec::new();
     for _ in 0..n {
         std::thread::sleep(Duration::from_micros(rng.below(3000)));
         let victim = rng.below(2) as usize;
-        kill(children.0.swap_remove(victim));
+        killed.push(kill_timed(children.0.swap_remove(victim), None));
         fig.kills += 1;
         let child = spawn("mpmc-producer", at, &next_id.to_string());
         next_id += 1;
@@ -482,8 +681,12 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         kill(c);
     }
     let mut per_id: HashMap<u64, Vec<u64>> = HashMap::new();
+    let mut longest = None;
     for c in consumers {
-        let (got, stall) = c.join().unwrap();
+        let (got, stall, span) = c.join().unwrap();
+        if stall >= fig.max_stall {
+            longest = Some(span);
+        }
         fig.max_stall = fig.max_stall.max(stall);
         let mut last: HashMap<u64, u64> = HashMap::new();
         for v in got {
@@ -506,6 +709,28 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         fig.messages += n;
     }
     assert_eq!(fig.duplicated, 0, "duplicates");
+    // What the longest stall followed: the last kill before it ended.
+    if let Some((began, ended)) = longest {
+        if let Some(k) = killed.iter().rev().find(|k| k.at <= ended) {
+            let s = k.seen(ended, None);
+            let signed = |a: Instant, b: Instant| {
+                if a >= b {
+                    (a - b).as_secs_f64() * 1e3
+                } else {
+                    -(b - a).as_secs_f64() * 1e3
+                }
+            };
+            eprintln!(
+                "  the longest stall ({:.1} ms) began {:+.1} ms from the last kill before its end and ended {:.1} ms after it; that kill's exit {:.1} ms (the child waiting for a CPU {:.1} ms, blocked {:.1} ms)",
+                fig.max_stall.as_secs_f64() * 1e3,
+                signed(began, k.at),
+                s.detect.as_secs_f64() * 1e3,
+                s.exit.as_secs_f64() * 1e3,
+                s.child_wait.as_secs_f64() * 1e3,
+                s.child_blocked().as_secs_f64() * 1e3,
+            );
+        }
+    }
     assert!(
         fig.max_stall < BOUND,
         "a consumer stalled {:?}",
@@ -522,14 +747,17 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
 fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let ring = at.create(Kind::Mpmc, 64);
     let stop = Arc::new(AtomicBool::new(false));
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let producer = {
         let ring = ring.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
+            tid_tx.send(tid()).unwrap();
             let mut tx = mpmc::Producer::<u64>::attach(&ring).unwrap();
             let (mut next, mut last, mut max_stall) = (0u64, Instant::now(), Duration::ZERO);
             while !stop.load(Ordering::Relaxed) {
-                match tx.push_timeout(next, Duration::from_millis(5)) {
+                // Longer than a liveness slice, as above.
+                match tx.push_timeout(next, Duration::from_millis(200)) {
                     Ok(()) => {
                         next += 1;
                         max_stall = max_stall.max(last.elapsed());
@@ -542,6 +770,7 @@ fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
             (next, max_stall)
         })
     };
+    let producer_tid = tid_rx.recv().unwrap();
     let mut rng = Rng(seed);
     let mut fig = Figures::default();
     let mut children = Children::default();
@@ -572,7 +801,8 @@ fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         let log = running.swap_remove(victim);
         let pid = child.id();
         let lost_before = ring.lost();
-        let killed = kill(child);
+        let killed = kill_timed(child, Some(producer_tid));
+        let killed_at = killed.at;
         fig.kills += 1;
         // The survivors reap it when they need to (its claim holds slots
         // the producer wraps to); one that held nothing may stay until a
@@ -581,15 +811,22 @@ fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
             if !ring.peers().iter().any(|p| p.pid == pid) {
                 break;
             }
-            if !producing || killed.elapsed() > BOUND {
+            if !producing || killed_at.elapsed() > BOUND {
                 ring.reap_dead();
             }
-            assert!(killed.elapsed() < PATIENCE, "consumer {pid} never reaped");
+            assert!(
+                killed_at.elapsed() < PATIENCE,
+                "consumer {pid} never reaped"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
+        let seen = Instant::now();
         let lost = ring.lost() - lost_before;
         if lost > 0 && producing {
-            fig.detected(killed.elapsed());
+            // Seen here up to 200 us after the producer healed it; its run
+            // delay read from outside.
+            let own = killed.survivor_delay_now();
+            fig.detected("healing producer", killed.seen(seen, own));
         }
         if held.len() <= log {
             held.resize(log + 1, 0);
@@ -691,6 +928,39 @@ fn report(what: &str, f: &Figures) {
         "torture {what}: {} kills, {} messages, {} lost, {} duplicated, longest detection {:?}, longest stall {:?}",
         f.kills, f.messages, f.lost, f.duplicated, f.max_detect, f.max_stall
     );
+    let mut hows: Vec<&str> = f.samples.iter().map(|(h, _)| *h).collect();
+    hows.dedup();
+    hows.sort_unstable();
+    hows.dedup();
+    for how in hows {
+        let of = |pick: &dyn Fn(&Sample) -> Option<Duration>| {
+            dist(
+                f.samples
+                    .iter()
+                    .filter(|(h, _)| *h == how)
+                    .filter_map(|(_, s)| pick(s))
+                    .collect(),
+            )
+        };
+        let n = f.samples.iter().filter(|(h, _)| *h == how).count();
+        eprintln!(
+            "  {how} ({n}): detection {}; kill->exit {}; of which the child waiting for a CPU {}, the child blocked {}, the killer waiting {}; survivor waiting for a CPU {}",
+            of(&|s| Some(s.detect)),
+            of(&|s| Some(s.exit)),
+            of(&|s| Some(s.child_wait)),
+            of(&|s| Some(s.child_blocked())),
+            of(&|s| Some(s.killer_wait)),
+            of(&|s| s.survivor_wait),
+        );
+        if let Some((_, w)) = f
+            .samples
+            .iter()
+            .filter(|(h, _)| *h == how)
+            .max_by_key(|(_, s)| s.detect)
+        {
+            eprintln!("    the longest: {w:?}");
+        }
+    }
 }
 
 #[test]

@@ -406,6 +406,8 @@ impl Subscriber {
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
                 deadline,
+                &this.peer.looks,
+                || this.ring.shared.deaths(Role::Producer),
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 || {
                     // Acquire: as in `look` (which re-reads both).

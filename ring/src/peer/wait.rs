@@ -1,34 +1,107 @@
 //! Blocking waits that a dead peer cannot make endless: the eventcount wait
-//! cut into slices of at most [`LIVENESS_SLICE`], with a look at the peer's
-//! liveness between two slices.
+//! cut into slices that end at the handle's next look at its peer's
+//! liveness ([`Looks`]), at most [`LIVENESS_SLICE`] after the last one.
 //!
-//! The cost while the peer lives: one wake-up, one spin phase and one
-//! liveness check (an `fcntl`) per slice of sleep, i.e. at most 40 per second
-//! per parked handle, nothing on the paths that do not sleep. The waiter's
-//! registration in the event is recorded in its peer entry
-//! (`Event::wait_noting`), so a reaper can undo it if the waiter dies parked.
+//! The looks follow one schedule per handle, kept across calls, not one per
+//! call: a waiter that a live peer wakes again and again (a consumer of a
+//! stream parks after each burst) used to start a fresh slice at each wait,
+//! so a peer that died right after its last publication was seen a whole
+//! slice later, every time (torture, light load: p50 25.1 ms). Now a wait
+//! that starts when a look is due looks first, and every sleep ends at the
+//! next due look: a death is seen at most one slice after the last look
+//! before it, wherever the waits fall.
+//!
+//! ```text
+//!          look        look        look         (every LIVENESS_SLICE at most,
+//!   -------|-----------|-----------|------        while the handle waits)
+//!   waits:   [--]  [-----]   [--------]  [-]      each sleep ends at the next look
+//! ```
+//!
+//! A sleep also ends when the count of deaths of the peer's role moves: a
+//! reaper that counts one wakes the ring's sleepers (`Shared::clean_up`),
+//! so a death that another handle found first is looked at now. While
+//! nothing is ready the waits read that count once per `ready` check (one
+//! more load of a line that is written once per death).
+//!
+//! The cost while the peer lives: one wake-up and one liveness check (an
+//! `fcntl`) per slice of sleep, i.e. at most 40 per second per parked
+//! handle, and no spin phase after the first slice of a call; a waiter
+//! woken often pays one check per slice, at the start of a wait; nothing on
+//! the paths that do not sleep. The waiter's registration in the event is
+//! recorded in its peer entry (`Event::wait_noting`), so a reaper can undo
+//! it if the waiter dies parked.
 
+use core::cell::Cell;
 use std::time::Instant;
 
 use ringway_sync::{Barrier, Event, WaitStrategy};
 
-use super::{other, role_of, Peer, LIVENESS_SLICE, WAIT_DATA, WAIT_SPACE};
+use super::{other, role_of, Peer, CHECK_INTERVAL, LIVENESS_SLICE, WAIT_DATA, WAIT_SPACE};
 use crate::error::{CorruptError, Role, Waited};
+
+/// When a handle's blocking calls next look at its peer's liveness (see
+/// the module docs). `None`: at the next wait.
+#[derive(Debug, Default)]
+pub(crate) struct Looks(Cell<Option<Instant>>);
+
+// Under loom the waits are not sliced (see `wait_sliced`).
+#[cfg_attr(loom, allow(dead_code))]
+impl Looks {
+    /// Whether a look is due at `now`.
+    fn due(&self, now: Instant) -> bool {
+        self.0.get().is_none_or(|next| now >= next)
+    }
+
+    /// Whether a call that times out at `now` looks before it returns: as
+    /// the non-blocking calls, at most every [`CHECK_INTERVAL`] (so a caller
+    /// that waits with timeouts shorter than a slice learns of a death
+    /// within about one of them).
+    fn due_at_timeout(&self, now: Instant) -> bool {
+        let early = LIVENESS_SLICE.saturating_sub(CHECK_INTERVAL);
+        self.0.get().is_none_or(|next| {
+            now.checked_add(early)
+                .is_none_or(|late_enough| late_enough >= next)
+        })
+    }
+
+    /// A look is made at `now`: the next is due a slice later.
+    fn looked(&self, now: Instant) {
+        self.0.set(now.checked_add(LIVENESS_SLICE));
+    }
+
+    /// Makes a look due at once.
+    fn now(&self) {
+        self.0.set(None);
+    }
+
+    /// When the next look is due (`None`: at once).
+    fn next(&self) -> Option<Instant> {
+        self.0.get()
+    }
+}
 
 /// Waits on `event` (in the ring's `barrier` mode) until `ready` gives a
 /// value, `deadline` passes, or `gone` says the peer is gone (after a last
-/// `ready`). `note` records the waiter registration (see
-/// `Event::wait_noting`). `unreport` takes back `gone`'s report when that
-/// last `ready` gives a value after all (`Peer::unreport`).
-#[cfg_attr(loom, allow(unused_mut))]
+/// `ready`); `gone` is called when `looks` says a look is due (and, at most
+/// every [`CHECK_INTERVAL`], before a timeout is returned), and when
+/// `news` (the count of deaths of the peer's role) moves: a reaper that
+/// counts a death wakes the ring's sleepers (`Shared::clean_up`), so a
+/// death that another handle (or a tool, or a restarted peer's attach)
+/// found first is looked at now rather than at the end of the slice. `note`
+/// records the waiter registration (see `Event::wait_noting`). `unreport`
+/// takes back `gone`'s report when that last `ready` gives a value after
+/// all (`Peer::unreport`).
+#[cfg_attr(loom, allow(unused_mut, unused_variables))]
 // Each closure is one step of the caller's core; a struct of them would only
 // move the same list elsewhere.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn wait_sliced<R>(
     event: &Event,
     barrier: Barrier,
-    strategy: WaitStrategy,
+    mut strategy: WaitStrategy,
     deadline: Option<Instant>,
+    looks: &Looks,
+    news: impl Fn() -> u32,
     mut note: impl FnMut(bool),
     mut ready: impl FnMut() -> Option<R>,
     mut gone: impl FnMut() -> bool,
@@ -41,34 +114,52 @@ pub(crate) fn wait_sliced<R>(
         let waited = event.wait_noting(barrier, strategy, deadline, note, ready);
         return waited.map_err(|_| Waited::Timeout);
     }
+    let mut waited = false;
     loop {
+        // Before the look: a death the look itself counts ends the wait
+        // below at once, and costs one more look, never a missed one.
+        let seen = news();
         let now = Instant::now();
-        let slice_end = now.checked_add(LIVENESS_SLICE);
-        let until = match (deadline, slice_end) {
+        let timed_out = waited && deadline.is_some_and(|d| now >= d);
+        if looks.due(now) || timed_out && looks.due_at_timeout(now) {
+            looks.looked(now);
+            if gone() {
+                // Whatever the peer published before it died counts, and
+                // so does what reaping it made ready (its claim
+                // tombstoned, or freed): then the death is not passed
+                // on now, and must be reported when the caller waits
+                // again (`Peer::unreport`).
+                return match ready() {
+                    Some(r) => {
+                        unreport();
+                        Ok(r)
+                    }
+                    None => Err(Waited::PeerGone),
+                };
+            }
+        }
+        if timed_out {
+            return Err(Waited::Timeout);
+        }
+        let until = match (deadline, looks.next()) {
             (Some(d), Some(s)) => Some(d.min(s)),
             (d, s) => d.or(s),
         };
-        match event.wait_noting(barrier, strategy, until, &mut note, &mut ready) {
-            Ok(r) => return Ok(r),
-            Err(_) => {
-                if gone() {
-                    // Whatever the peer published before it died counts, and
-                    // so does what reaping it made ready (its claim
-                    // tombstoned, or freed): then the death is not passed
-                    // on now, and must be reported when the caller waits
-                    // again (`Peer::unreport`).
-                    return match ready() {
-                        Some(r) => {
-                            unreport();
-                            Ok(r)
-                        }
-                        None => Err(Waited::PeerGone),
-                    };
-                }
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(Waited::Timeout);
-                }
-            }
+        let mut ready_or_news = || match ready() {
+            Some(r) => Some(Some(r)),
+            None => (news() != seen).then_some(None),
+        };
+        match event.wait_noting(barrier, strategy, until, &mut note, &mut ready_or_news) {
+            Ok(Some(r)) => return Ok(r),
+            // A death was counted: look now.
+            Ok(None) => looks.now(),
+            Err(_) => {}
+        }
+        waited = true;
+        // A slice ended: the spin phase was paid once in this call, and a
+        // peer that publishes wakes the next slice's sleep.
+        if let WaitStrategy::SpinThenPark { .. } = strategy {
+            strategy = WaitStrategy::Park;
         }
     }
 }
@@ -107,6 +198,8 @@ impl Peer {
             self.ring.shared.barrier,
             strategy,
             deadline,
+            &self.looks,
+            || self.ring.shared.deaths(other(role)),
             |on| self.note_wait(bit, on),
             ready,
             || self.gone(other(role)),

@@ -179,6 +179,8 @@ impl ConsumerCore {
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
                 deadline,
+                &this.peer.looks,
+                || this.ring.shared.deaths(Role::Producer),
                 |on| this.peer.note_wait(WAIT_DATA, on),
                 // Acquire: as in `front` (which re-reads it).
                 || {

@@ -222,6 +222,8 @@ impl ProducerCore {
                 ringway_sync::Barrier::Symmetric,
                 this.strategy,
                 deadline,
+                &this.peer.looks,
+                || this.ring.shared.deaths(Role::Consumer),
                 |on| this.peer.note_wait(WAIT_SPACE, on),
                 || {
                     // Acquire: as in `fits`.
