@@ -120,7 +120,11 @@ impl ConsumerCore {
     /// Ready slots, re-reading `tail` only if the cached value shows fewer
     /// than `want`; for one message from stamped slots, the stamp at `head`
     /// instead of `tail`.
-    #[inline]
+    ///
+    /// Always inline, as `ProducerCore::free`: left to `#[inline]`, LLVM kept
+    /// it out of line in the criterion `spsc/u64/single/ringway` consumer
+    /// (a call, and its `Result` through memory, on every pop).
+    #[inline(always)]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
         self.poison.check()?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
