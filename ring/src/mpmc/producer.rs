@@ -479,3 +479,76 @@ impl<M: crate::handle::Message> crate::handle::Producer<super::Mpmc, M> {
         self.side.stop_before_marking = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mpmc::heal::PENDING;
+    use crate::{Kind, RingBuilder};
+
+    /// As the consumers' `a_lost_race_leaves_no_record_of_the_winners_message`
+    /// (`consumer.rs`), for producers: a producer that loses the `tail` CAS
+    /// and then finds the ring full must not leave a record naming the
+    /// winner's position (a live record holds back the tombstoning of a
+    /// dead winner's claim, `heal::tombstone`). The ring is kept one slot
+    /// short of full, and two threads race for that slot: the winner
+    /// publishes, then pops one message to open the slot again.
+    #[test]
+    fn a_lost_race_leaves_no_record_of_the_winners_claim() {
+        use std::collections::HashSet;
+        use std::sync::atomic::AtomicU64;
+        use std::sync::Arc;
+        const N: u64 = 20_000;
+        let ring = RingBuilder::new(Kind::Mpmc)
+            .capacity(4)
+            .message::<u64>()
+            .create_anonymous()
+            .unwrap();
+        crate::mpmc::Producer::<u64>::attach(&ring)
+            .unwrap()
+            .push_slice(&[0, 0, 0])
+            .unwrap();
+        // Until both threads have run side by side long enough: N pushes
+        // and 10,000 calls that found the ring full (only a thread racing
+        // the other one's push finds it full), or 50 N pushes at most.
+        let pushed = Arc::new(AtomicU64::new(0));
+        let fulls = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let mut tx = ProducerCore::attach(&ring).unwrap();
+                let mut rx = crate::mpmc::Consumer::<u64>::attach(&ring).unwrap();
+                let (seen_pushed, seen_fulls) = (Arc::clone(&pushed), Arc::clone(&fulls));
+                let more = move || {
+                    let n = seen_pushed.load(Ordering::Relaxed);
+                    n < N || (seen_fulls.load(Ordering::Relaxed) < 10_000 && n < 50 * N)
+                };
+                let (pushed, fulls) = (Arc::clone(&pushed), Arc::clone(&fulls));
+                std::thread::spawn(move || {
+                    let (mut won, mut bad) = (HashSet::new(), HashSet::new());
+                    while more() {
+                        let span = Side::claim_one(&mut tx).unwrap();
+                        if span.len == 1 {
+                            won.insert(span.pos);
+                            ProducerSide::publish(&mut tx, span, 1);
+                            pushed.fetch_add(1, Ordering::Relaxed);
+                            while rx.try_pop().is_err() {
+                                std::hint::spin_loop();
+                            }
+                        } else {
+                            fulls.fetch_add(1, Ordering::Relaxed);
+                            let entry = tx.peer.entry();
+                            let pos = entry.claim_pos.load(Ordering::Relaxed);
+                            let len = entry.claim_len.load(Ordering::Relaxed) & !PENDING;
+                            if len != 0 && !won.contains(&pos) {
+                                bad.insert(pos);
+                            }
+                        }
+                    }
+                    bad.len()
+                })
+            })
+            .collect();
+        let bad: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(bad, 0, "positions recorded by a producer that lost them");
+    }
+}
