@@ -480,7 +480,7 @@ impl<M: crate::handle::Message> crate::handle::Producer<super::Mpmc, M> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::mpmc::heal::PENDING;
