@@ -276,6 +276,14 @@ impl Where {
         }
     }
 
+    /// The ring's backing object in the file system.
+    fn path(&self) -> String {
+        match self {
+            Where::Shm(n) => format!("/dev/shm/{}", n.trim_start_matches('/')),
+            Where::File(p) => p.clone(),
+        }
+    }
+
     fn create(&self, kind: Kind, capacity: u64) -> Ring {
         let b = RingBuilder::new(kind).capacity(capacity).message::<u64>();
         match self {
@@ -430,6 +438,9 @@ struct Figures {
     lost: u64,
     max_detect: Duration,
     max_stall: Duration,
+    /// Times no cursor of the ring moved for [`STUCK`] (`StallWatch`; the
+    /// MPMC scenarios).
+    stuck: Option<u32>,
     /// Detections by how the survivor waited ("parked", "polling", ...).
     samples: Vec<(&'static str, Sample)>,
 }
@@ -622,6 +633,7 @@ fn spsc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
 /// MPMC, producers killed `n` times in all; this process consumes with two threads.
 fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let ring = at.create(Kind::Mpmc, 64);
+    let watch = StallWatch::start(&ring, at);
     let live = Arc::new(AtomicBool::new(true));
     let consumers: Vec<_> = (0..2)
         .map(|_| {
@@ -736,6 +748,7 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         "a consumer stalled {:?}",
         fig.max_stall
     );
+    fig.stuck = Some(watch.finish());
     fig
 }
 
@@ -746,6 +759,7 @@ fn mpmc_producer_kills(at: &Where, n: usize, seed: u64) -> Figures {
 /// else is missing or delivered twice.
 fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
     let ring = at.create(Kind::Mpmc, 64);
+    let watch = StallWatch::start(&ring, at);
     let stop = Arc::new(AtomicBool::new(false));
     let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let producer = {
@@ -920,13 +934,91 @@ fn mpmc_consumer_kills(at: &Where, n: usize, seed: u64) -> Figures {
         fig.max_stall
     );
     fig.messages = end;
+    fig.stuck = Some(watch.finish());
     fig
+}
+
+/// How long neither cursor of an MPMC ring may stand still before
+/// [`StallWatch`] prints the ring's state.
+const STUCK: Duration = Duration::from_millis(200);
+
+/// A diagnostic for ring-wide stalls in the MPMC scenarios: a thread that
+/// reads the ring's cursors every 10 ms and, when neither moved for
+/// [`STUCK`], prints the snapshot (cursors, waiters, peers) and the stamps
+/// of the slots at `head` and `tail`, read from the ring's backing object.
+/// It asserts nothing (the consumers' stall bound does): one 560 ms stall
+/// with an empty ring and a producer parked on space was seen once, before
+/// this watch existed, and is unexplained; the next one prints its state.
+/// A stand-still can be honest too (every producer just killed and its
+/// successor starting up under load).
+struct StallWatch {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u32>,
+}
+
+impl StallWatch {
+    fn start(ring: &Ring, at: &Where) -> StallWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ring, path) = (ring.clone(), at.path());
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut last, mut since, mut told, mut stuck) = (None, Instant::now(), false, 0);
+                while !stop.load(Ordering::Relaxed) {
+                    let snap = ring.snapshot();
+                    if last != Some((snap.head, snap.tail)) {
+                        (last, since, told) = (Some((snap.head, snap.tail)), Instant::now(), false);
+                    } else if !told && since.elapsed() >= STUCK {
+                        let stamp = |pos: u64| stamp_at(&ring, &path, pos);
+                        eprintln!(
+                            "torture watch: no cursor moved for {:?}: head stamp {:?}, tail stamp {:?}, {snap:?}",
+                            since.elapsed(),
+                            stamp(snap.head),
+                            stamp(snap.tail),
+                        );
+                        (told, stuck) = (true, stuck + 1);
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                stuck
+            })
+        };
+        StallWatch { stop, thread }
+    }
+
+    /// Stops the watch; how many stand-stills it printed.
+    fn finish(self) -> u32 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// The stamp word of `pos`'s slot, read from the ring's backing object (an
+/// MPMC slot starts with its stamp), or the error that prevented it.
+fn stamp_at(ring: &Ring, path: &str, pos: u64) -> Result<u64, String> {
+    use std::os::unix::fs::FileExt;
+    let g = ring.geometry();
+    let idx = pos & (g.capacity - 1);
+    let at = g.slots_offset + idx * u64::from(g.stride);
+    let mut word = [0u8; 8];
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    file.read_exact_at(&mut word, at)
+        .map_err(|e| e.to_string())?;
+    Ok(u64::from_le_bytes(word))
 }
 
 fn report(what: &str, f: &Figures) {
     eprintln!(
-        "torture {what}: {} kills, {} messages, {} lost, {} duplicated, longest detection {:?}, longest stall {:?}",
-        f.kills, f.messages, f.lost, f.duplicated, f.max_detect, f.max_stall
+        "torture {what}: {} kills, {} messages, {} lost, {} duplicated, longest detection {:?}, longest stall {:?}{}",
+        f.kills,
+        f.messages,
+        f.lost,
+        f.duplicated,
+        f.max_detect,
+        f.max_stall,
+        f.stuck.map_or(String::new(), |n| format!(
+            ", {n} times no cursor moved for {STUCK:?}"
+        )),
     );
     let mut hows: Vec<&str> = f.samples.iter().map(|(h, _)| *h).collect();
     hows.dedup();
