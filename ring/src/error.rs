@@ -13,16 +13,62 @@ use crate::layout::{Kind, LayoutError};
 /// peer is buggy, malicious, or the region is not what it claims to be. The
 /// operation did nothing; the handle stays usable but the ring should be
 /// considered lost.
+///
+/// One case says nothing about the ring: a handle used in a child process
+/// it was `fork`ed into ([`is_forked`](Self::is_forked)). Such a copy is
+/// the parent's handle (its role, its claims), so every call that would
+/// touch the ring through it refuses, doing nothing; the parent's handle
+/// and ring are unaffected, and the child opens the ring again. It rides
+/// in this type because every call's error carries one (`Corrupt(e)` of
+/// [`PushError`], [`PopError`], ..., and the chunk calls' own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CorruptError {
-    /// What was wrong, e.g. `"tail is more than capacity ahead of head"`.
+    /// What was wrong, e.g. `"tail is more than capacity ahead of head"`;
+    /// [`CorruptError::FORKED`] for a forked copy of a handle.
     pub what: &'static str,
-    /// The offending value.
+    /// The offending value (for [`FORKED`](Self::FORKED): the pid that
+    /// attached the handle).
     pub value: u64,
+}
+
+impl CorruptError {
+    /// The [`what`](Self::what) of the error a `fork`ed copy of a handle
+    /// returns (see [`is_forked`](Self::is_forked)).
+    pub const FORKED: &'static str =
+        "this handle was created by the parent process before fork(); open the ring again in the child";
+
+    /// The error of a forked copy of a handle attached by `pid`.
+    pub(crate) fn forked(pid: u32) -> CorruptError {
+        CorruptError {
+            what: CorruptError::FORKED,
+            value: u64::from(pid),
+        }
+    }
+
+    /// Whether this is the error of a handle used in a process `fork`ed
+    /// after the handle was attached (the ring is not corrupt: the call was
+    /// refused before it touched it; C: `RINGWAY_ERR_FORKED`).
+    ///
+    /// ```
+    /// use ringway::{spsc, Kind, PushError, RingBuilder};
+    /// let ring = RingBuilder::new(Kind::Spsc).capacity(4).message::<u64>().create_anonymous()?;
+    /// let mut tx = spsc::Producer::<u64>::attach(&ring)?;
+    /// match tx.try_push(1) {
+    ///     Err(PushError::Corrupt(e)) if e.is_forked() => { /* reopen the ring here */ }
+    ///     other => other?,
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_forked(&self) -> bool {
+        self.what == CorruptError::FORKED
+    }
 }
 
 impl fmt::Display for CorruptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_forked() {
+            return write!(f, "{} (attached by pid {})", self.what, self.value);
+        }
         write!(
             f,
             "ring is corrupt: {} (value {}); a peer wrote an impossible value, recreate the ring",

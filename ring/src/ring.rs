@@ -590,8 +590,13 @@ impl Ring {
         })
     }
 
-    /// Gives a single role back (on handle drop), if `peer` still holds it.
+    /// Gives a single role back (on handle drop), if `peer` still holds it
+    /// and is not a `fork`ed copy.
     pub(crate) fn release_role(&self, role: Role, peer: &Peer) {
+        if !peer.owned() {
+            // A `fork`ed copy of the handle: the role is the parent's.
+            return;
+        }
         // Release: orders our last cursor store before the next holder's
         // Acquire claim. Relaxed on failure: someone reclaimed it; nothing to do.
         let _ = self.shared.role_word(role).compare_exchange(

@@ -242,6 +242,8 @@ impl ProducerCore {
             Some(size) if size <= self.capacity => size,
             _ => return Err(too_long),
         };
+        // A `fork`ed copy of the handle writes nothing.
+        self.peer.check_fork()?;
         // A truncation caught by the SIGBUS handler fails every operation.
         self.ring
             .check_poison()

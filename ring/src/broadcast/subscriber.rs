@@ -231,6 +231,9 @@ impl Subscriber {
     /// error in place of any other once the ring is poisoned (a value read
     /// from the zero pages the SIGBUS handler mapped).
     fn look_checked(&mut self, buf: &mut Vec<u8>) -> Result<Look, CorruptError> {
+        // A `fork`ed copy reads nothing (it would publish the parent's
+        // cursor in gated mode).
+        self.peer.check_fork()?;
         self.look(buf).map_err(|e| self.ring.explain(e))
     }
 

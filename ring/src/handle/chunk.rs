@@ -79,12 +79,16 @@ macro_rules! chunk {
             }
 
             /// Ends the claim with its first `n` slots, once: the claim is
-            /// taken, so the drop after an end finds it empty.
+            /// taken, so the drop after an end finds it empty. A chunk
+            /// that a `fork` copied into a child ends nothing: the claim is
+            /// the parent's, which ends it with its own copy.
             #[inline]
             pub(super) fn end(&mut self, n: usize) {
                 if self.claim.len > 0 {
                     let claim = core::mem::take(&mut self.claim);
-                    self.side.$step(claim, n as u64);
+                    if self.side.check_fork().is_ok() {
+                        self.side.$step(claim, n as u64);
+                    }
                 }
             }
         }

@@ -198,6 +198,7 @@ impl<M: Message> Consumer<crate::spsc::Spsc, M> {
     /// # Errors
     /// `Empty` or `Corrupt`.
     pub fn peek(&mut self) -> Result<M::Ref<'_>, PopError> {
+        self.side.check_fork()?;
         let claim = self.side.claim_one()?;
         let p = self.side.shown(claim, 0).ok_or(PopError::Empty)?;
         // SAFETY: the slot at `head` is ready (published with Release, read

@@ -135,6 +135,7 @@ macro_rules! handle {
 
             $(#[$batch_doc])*
             pub fn $batch(&mut self, $elems: $elems_ty) -> Result<usize, $crate::CorruptError> {
+                self.side.check_fork()?;
                 // Not `$lend`: the claim is filled or drained at once, so
                 // it is not marked as held (`Side::lend`).
                 let claim = self.side.claim(($elems.len() / self.slot_size()) as u64)?;
@@ -146,12 +147,14 @@ macro_rules! handle {
 
             $(#[$chunk_doc])*
             pub fn $lend(&mut self, n: usize) -> Result<$chunk<'_, K, M>, $crate::CorruptError> {
+                self.side.check_fork()?;
                 let claim = self.side.lend(n as u64)?;
                 Ok($chunk::new(&mut self.side, claim, self.per_slot))
             }
 
             $(#[$count_doc])*
             pub fn $count(&mut self) -> Result<usize, $crate::CorruptError> {
+                self.side.check_fork()?;
                 self.side.$count().map(|n| n as usize)
             }
 
@@ -161,6 +164,9 @@ macro_rules! handle {
                 n: usize,
                 deadline: impl Into<Option<std::time::Instant>>,
             ) -> Result<usize, $err> {
+                if let Err(e) = self.side.check_fork() {
+                    return Err($crate::error::Waited::Corrupt(e).$into());
+                }
                 let waited = self.side.$side_wait(n as u64, deadline.into());
                 waited.map(|n| n as usize).map_err($crate::error::Waited::$into)
             }
@@ -281,8 +287,15 @@ enum Failed {
 /// out-of-line call (what `#[inline]` got) its `Result` went through memory
 /// on every single push and pop. The side's steps are called as methods of
 /// `S`, not passed as fn items (whose `FnOnce` shim LLVM kept out of line).
+///
+/// A `fork`ed copy of the handle claims nothing: the forked error, as a
+/// `Corrupt` (`peer/fork.rs`; the check is a load and a compare, its error
+/// out of line).
 #[inline(always)]
 fn claim_single<S: Side>(side: &mut S, wait: Wait) -> Result<Span, Failed> {
+    if let Err(e) = side.check_fork() {
+        return Err(Failed::Waited(Waited::Corrupt(e)));
+    }
     match wait {
         Wait::Never => match side.claim_one() {
             Ok(claim) if claim.len == 0 && side.peer_gone() => {

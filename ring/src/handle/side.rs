@@ -47,6 +47,9 @@ pub trait Side: Sized + Send + core::fmt::Debug {
     fn ring(&self) -> &Ring;
     /// How the blocking calls wait.
     fn set_wait_strategy(&mut self, strategy: WaitStrategy);
+    /// The forked error when this side is a `fork`ed copy (`peer/fork.rs`):
+    /// the handle layer asks it before every call that touches the ring.
+    fn check_fork(&self) -> Result<(), CorruptError>;
     /// Claims one slot: a free one (producer) or the next message
     /// (consumer); an empty span when there is none.
     fn claim_one(&mut self) -> Result<Span, CorruptError>;

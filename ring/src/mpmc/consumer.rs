@@ -371,6 +371,11 @@ impl Side for ConsumerCore {
         self.strategy = strategy;
     }
 
+    #[inline(always)]
+    fn check_fork(&self) -> Result<(), CorruptError> {
+        self.peer.check_fork()
+    }
+
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
         let mut round = 0;

@@ -331,6 +331,11 @@ impl Side for ProducerCore {
         self.strategy = strategy;
     }
 
+    #[inline(always)]
+    fn check_fork(&self) -> Result<(), CorruptError> {
+        self.peer.check_fork()
+    }
+
     #[inline]
     fn claim_one(&mut self) -> Result<Span, CorruptError> {
         let mut round = 0;

@@ -31,13 +31,35 @@
 //! is never open and unlisted, nor listed and closed (which could make
 //! the child overwrite a number reused by something else).
 //!
+//! # The fork epoch
+//!
+//! A forked copy of a handle is not a handle of the child: its entry, its
+//! role and its claims are the parent's. So the child handler also bumps
+//! [`EPOCH`], a process-wide count of the `fork`s this process came from;
+//! a handle records it when it attaches (`Peer::register`), and every
+//! handle call that touches the ring compares the two
+//! (`Peer::check_fork`, one Relaxed load of a static and a compare on the
+//! fast path) and refuses a forked copy with
+//! [`CorruptError::is_forked`](crate::CorruptError::is_forked) (C:
+//! `RINGWAY_ERR_FORKED`), before it reads or writes anything shared. The
+//! parent's handles are untouched (its epoch does not move); the child
+//! opens the ring again to take part.
+//!
+//! ```text
+//! EPOCH  u32   bumped by `child` (one RMW, async-signal-safe); read Relaxed:
+//!              only the thread that forked runs in the child, after the bump
+//! ```
+//!
 //! Limits: a process with more than [`SLOTS`] tokens open at once leaves
 //! the extra ones unlisted (a child keeps those alive, as before); a child
 //! in which `/dev/null` cannot be opened keeps them all. A forked copy of a
-//! handle is not a handle of the child: it neither leaves the entry
-//! (`Peer::leave`) nor takes reaping locks (`Peer::lock`), and using it
-//! for anything but dropping it is a mistake the ring does not detect on
-//! its fast paths.
+//! handle neither leaves the entry (`Peer::leave`) nor frees its role
+//! (`Ring::release_role`) nor takes reaping locks (`Peer::lock`) when it
+//! is dropped, and its calls return the forked error. A child made without
+//! the `pthread_atfork` handlers (a raw `clone`, glibc's `_Fork`, or a
+//! process where `pthread_atfork` failed for lack of memory) does not bump
+//! the epoch: its copies are not refused (a chunk or a record claim ended
+//! by such a copy still lands in the parent's ring).
 
 use std::fs::File;
 use std::io;
@@ -55,6 +77,26 @@ static GATE: AtomicU32 = AtomicU32::new(0);
 /// `fd + 1` of each listed token description; 0 is a free slot.
 static TOKENS: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
 static HANDLERS: Once = Once::new();
+/// `fork`s this process's memory went through since the library was first
+/// used (bumped in each child; see "The fork epoch").
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// The fork epoch, for a handle about to attach: installs the `fork`
+/// handlers first (a ring in caller memory has no token, so `open_listed`
+/// may never have run), so that a child of this process sees another one.
+pub(crate) fn attach_epoch() -> u32 {
+    HANDLERS.call_once(install);
+    epoch()
+}
+
+/// The fork epoch now.
+#[inline(always)]
+pub(crate) fn epoch() -> u32 {
+    // Relaxed: only `child` writes it, in the child, before any code of the
+    // child's own runs on its only thread; a thread of this process reads
+    // what its own process stored (no other thread writes it after start).
+    EPOCH.load(Ordering::Relaxed)
+}
 
 fn lock_gate() {
     // Acquire: pairs with the Release in `unlock_gate`; what the last
@@ -141,5 +183,7 @@ extern "C" fn child() {
         // SAFETY: our own descriptor from `open` above.
         unsafe { libc::close(null) };
     }
+    // Relaxed: see `epoch`; the child's only thread reads it after this.
+    EPOCH.fetch_add(1, Ordering::Relaxed);
     unlock_gate();
 }

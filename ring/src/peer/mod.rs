@@ -74,10 +74,13 @@
 //! points the child's descriptors at `/dev/null`: the locks stay the
 //! parent's alone (`tests/fork_liveness.rs`). A forked copy of a handle
 //! belongs to the parent: the child may drop it (which neither leaves the
-//! entry nor unlocks), but it takes no reaping locks and must not be used
-//! to push or pop (the fast paths do not look at the pid); the child
-//! attaches handles of its own. `exec` closes the descriptions anyway
-//! (close-on-exec).
+//! entry, nor frees its role, nor unlocks), it takes no reaping locks, and
+//! every call of it that would touch the ring returns the forked error
+//! ([`CorruptError::is_forked`](crate::CorruptError::is_forked)): each
+//! registration records the process's fork epoch, which the `fork` child
+//! handler bumps (`fork.rs`), and `Peer::check_fork` compares the two; the
+//! child attaches handles of its own (`tests/fork_handles.rs`). `exec`
+//! closes the descriptions anyway (close-on-exec).
 //!
 //! # Registration and reaping
 //!
@@ -206,7 +209,7 @@ pub(crate) use table::{
     GEN_SHIFT, REAPING, ROLE_CONSUMER, ROLE_MASK, ROLE_PRODUCER, TOKEN_OFD, WAIT_DATA, WAIT_SPACE,
 };
 
-use crate::error::{HandleError, Role};
+use crate::error::{CorruptError, HandleError, Role};
 use crate::layout::Kind;
 use crate::loom::Ordering;
 use crate::process;
@@ -749,6 +752,9 @@ pub(crate) struct Peer {
     prev_acked: core::cell::Cell<u32>,
     /// When the blocking calls next look at the peer (`wait.rs`).
     pub(crate) looks: Looks,
+    /// The process's fork epoch when we registered (`fork.rs`): another one
+    /// now means this is a `fork`ed copy.
+    epoch: u32,
 }
 
 impl Peer {
@@ -760,6 +766,7 @@ impl Peer {
         let shared = &ring.shared;
         let lock = shared.region_file().and_then(|f| token::reopen(f).ok());
         let pid = process::current_pid();
+        let epoch = fork::attach_epoch();
         // Deaths before we attach are not news to us: reap them, then count
         // (after taking our entry, whose reaping may count one more).
         shared.reap_all(lock.as_deref());
@@ -837,6 +844,7 @@ impl Peer {
                 acked_deaths: core::cell::Cell::new(shared.deaths(other(role))),
                 prev_acked: core::cell::Cell::new(0),
                 looks: Looks::default(),
+                epoch,
             });
         }
         Err(HandleError::TooManyPeers)
@@ -875,13 +883,38 @@ impl Peer {
             .store(LEFT_NONE, Ordering::Release);
     }
 
-    /// Our description, for the exclusive locks of reaping.
-    /// Whether this registration is this process's (not a `fork`ed copy).
+    /// Whether this registration is this process's (not a `fork`ed copy),
+    /// by the pid (a `getpid` call: for drops and slow paths; the calls
+    /// use [`check_fork`](Self::check_fork)).
     pub(crate) fn owned(&self) -> bool {
         process::current_pid() == self.pid
     }
 
-    /// `None` in a `fork`ed copy of the handle: the child's descriptor no
+    /// The forked error when this is a `fork`ed copy of the handle (the
+    /// process's fork epoch moved since we registered, `fork.rs`). On every
+    /// call that touches the ring, before it does: one Relaxed load of a
+    /// static and a compare, the error out of line.
+    #[inline(always)]
+    pub(crate) fn check_fork(&self) -> Result<(), CorruptError> {
+        if fork::epoch() != self.epoch {
+            return Err(self.forked());
+        }
+        Ok(())
+    }
+
+    /// Whether this is a `fork`ed copy, by the epoch (see `check_fork`).
+    #[inline]
+    pub(crate) fn is_fork_copy(&self) -> bool {
+        fork::epoch() != self.epoch
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn forked(&self) -> CorruptError {
+        CorruptError::forked(self.pid)
+    }
+
+    /// Our description, for the exclusive locks of reaping; `None` in a `fork`ed copy of the handle: the child's descriptor no
     /// longer refers to the ring (`fork.rs`), and the description was the
     /// parent's anyway, so its locks would not exclude the parent's.
     pub(crate) fn lock(&self) -> Option<&File> {

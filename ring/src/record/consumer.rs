@@ -67,6 +67,8 @@ impl ConsumerCore {
     /// "nothing committed", which must not pass for empty), with the
     /// truncation error in place of any other once the ring is poisoned.
     fn front(&mut self) -> Result<Option<u32>, CorruptError> {
+        // A `fork`ed copy of the handle reads nothing.
+        self.peer.check_fork()?;
         self.ring.check_poison()?;
         self.front_once().map_err(|e| self.ring.explain(e))
     }
@@ -200,6 +202,10 @@ impl ConsumerCore {
     /// and a padding record right behind it, so that a producer waiting for
     /// the start of the ring gets it without another read.
     fn release(&mut self, len: u32) {
+        if self.peer.is_fork_copy() {
+            // A record that a `fork` copied: the parent frees it.
+            return;
+        }
         let size = record_size(len as usize).unwrap_or(RECORD_HEADER);
         let shared = &self.ring.shared;
         let mut advance = size;
@@ -391,8 +397,10 @@ impl Consumer {
     /// `record::heal`).
     ///
     /// # Errors
-    /// None today; `Corrupt` is reserved for an impossible table.
+    /// The forked error ([`CorruptError::is_forked`]) in a `fork`ed copy;
+    /// `Corrupt` is otherwise reserved for an impossible table.
     pub fn heal_dead_producers(&mut self) -> Result<usize, CorruptError> {
+        self.core.peer.check_fork()?;
         Ok(self
             .core
             .peer

@@ -134,6 +134,8 @@ impl ProducerCore {
     /// that got nothing leaves no pending record (it would hold back the
     /// healing of the position it names, `heal`).
     fn claim(&mut self, size: u64) -> Result<u64, Claim> {
+        // A `fork`ed copy claims nothing (nor clears the parent's record).
+        self.peer.check_fork().map_err(Claim::Corrupt)?;
         let claimed = self.claim_once(size).map_err(|c| match c {
             Claim::Corrupt(e) => Claim::Corrupt(self.ring.explain(e)),
             Claim::Full => Claim::Full,
@@ -270,6 +272,8 @@ impl ProducerCore {
     /// bytes and wakes a sleeping consumer. Fails when the stamp is no
     /// longer 0: a healer took this producer for dead and buried the claim.
     fn publish(&mut self, pos: u64, kind: u64, len: u32) -> Result<(), CorruptError> {
+        // A reservation that a `fork` copied: the claim is the parent's.
+        self.peer.check_fork()?;
         let frame = Frame::of(&self.ring.shared, pos);
         frame.set_len(len);
         if self.crc && kind == DATA {

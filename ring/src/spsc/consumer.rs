@@ -240,6 +240,11 @@ impl Side for ConsumerCore {
         ConsumerCore::set_wait_strategy(self, strategy);
     }
 
+    #[inline(always)]
+    fn check_fork(&self) -> Result<(), CorruptError> {
+        self.peer.check_fork()
+    }
+
     // Always: as an out-of-line call (what `#[inline]` got in the CLI's
     // busy-poll loops) its `Result` goes through memory on every poll.
     #[inline(always)]
