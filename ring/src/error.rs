@@ -26,8 +26,7 @@ pub struct CorruptError {
     /// What was wrong, e.g. `"tail is more than capacity ahead of head"`;
     /// [`CorruptError::FORKED`] for a forked copy of a handle.
     pub what: &'static str,
-    /// The offending value (for [`FORKED`](Self::FORKED): the pid that
-    /// attached the handle).
+    /// The offending value (0 for [`FORKED`](Self::FORKED)).
     pub value: u64,
 }
 
@@ -37,11 +36,11 @@ impl CorruptError {
     pub const FORKED: &'static str =
         "this handle was created by the parent process before fork(); open the ring again in the child";
 
-    /// The error of a forked copy of a handle attached by `pid`.
-    pub(crate) fn forked(pid: u32) -> CorruptError {
+    /// The error of a forked copy of a handle.
+    pub(crate) fn forked() -> CorruptError {
         CorruptError {
             what: CorruptError::FORKED,
-            value: u64::from(pid),
+            value: 0,
         }
     }
 
@@ -67,7 +66,7 @@ impl CorruptError {
 impl fmt::Display for CorruptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_forked() {
-            return write!(f, "{} (attached by pid {})", self.what, self.value);
+            return f.write_str(self.what);
         }
         write!(
             f,

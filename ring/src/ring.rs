@@ -303,15 +303,27 @@ impl Ring {
         self.shared.poison.is_set()
     }
 
-    /// The poison flag, for a handle's core to check on every operation.
+    /// The poison flag (and fork count), for a handle's core to check on
+    /// every operation against [`forks`](Self::forks) as it attached
+    /// (`sigbus.rs`).
     pub(crate) fn poison(&self) -> crate::sigbus::Poison {
         self.shared.poison
+    }
+
+    /// The forks the mapping went through in this process's lineage
+    /// (`sigbus.rs`): a handle keeps the count it attached at, and a
+    /// `fork`ed copy of it sees another.
+    pub(crate) fn forks(&self) -> u32 {
+        self.shared.poison.forks()
     }
 
     /// `Err` once the ring was poisoned by a caught truncation.
     #[inline]
     pub(crate) fn check_poison(&self) -> Result<(), crate::CorruptError> {
-        self.shared.poison.check()
+        if self.shared.poison.is_set() {
+            return Err(crate::sigbus::truncated());
+        }
+        Ok(())
     }
 
     /// `e`, or the truncation error when the ring was poisoned meanwhile

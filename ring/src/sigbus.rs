@@ -25,11 +25,18 @@
 //! typed error on its next call and lives; what it read in between was
 //! zero bytes (garbage messages, which shared memory may always hold).
 //!
+//! The same word counts the `fork`s the mapping went through (its low 31
+//! bits, bumped in the child by `peer/fork.rs`'s handler, [`after_fork`]):
+//! a handle copies the count when it attaches ([`Poison::forks`]) and
+//! its check compares the whole word with that copy, so the one load
+//! refuses both a truncated ring and a `fork`ed copy of the handle (the
+//! forked error), at the cost the poison check alone had.
+//!
 //! | state | who writes | who reads | ordering |
 //! |---|---|---|---|
 //! | `Slot::end` (0 = free, `BUSY` = being set up) | `register` / `Guard::drop` | handler | Release store / Acquire load: the handler sees `start` written before `end` |
 //! | `Slot::start` | `register` | handler | Relaxed, published by `end`'s Release |
-//! | `Slot::poisoned` | handler | every ring operation | Relaxed: a flag, ordered with nothing (the zero pages are in place before the handler returns, whatever the flag says) |
+//! | `Slot::state`: [`POISONED`] set by the handler; the fork count below it | handler; the `fork` child handler; `register` (0) | every ring operation | Relaxed: a flag, ordered with nothing (the zero pages are in place before the handler returns, whatever the flag says; the fork count is written in the child before any code of the child's runs) |
 //!
 //! Why this and not sealed memfds. The alternative evaluated was to serve
 //! named rings as memfds sealed with `F_SEAL_SHRINK` and hand them over a
@@ -55,45 +62,58 @@
 
 #![cfg_attr(loom, allow(dead_code))]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// Mappings the handler can protect at once.
 pub(crate) const MAX_MAPPINGS: usize = 256;
 
 const BUSY: usize = usize::MAX;
 
+/// `Slot::state` bit: a truncation of the mapping was caught. The bits
+/// below count the `fork`s the mapping went through (wrapping; a lineage
+/// of 2^31 forks is not a case).
+pub(crate) const POISONED: u32 = 1 << 31;
+
 struct Slot {
     start: AtomicUsize,
     end: AtomicUsize,
-    poisoned: AtomicBool,
+    state: AtomicU32,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
 const FREE_SLOT: Slot = Slot {
     start: AtomicUsize::new(0),
     end: AtomicUsize::new(0),
-    poisoned: AtomicBool::new(false),
+    state: AtomicU32::new(0),
 };
 
 static TABLE: [Slot; MAX_MAPPINGS] = [FREE_SLOT; MAX_MAPPINGS];
 
-/// The flag of rings that are not protected (caller memory, anonymous,
-/// a full table): never set.
-static NEVER: AtomicBool = AtomicBool::new(false);
+/// The state of rings that are not protected (caller memory, anonymous,
+/// a full table): never poisoned; it counts forks as the slots do.
+static NEVER: AtomicU32 = AtomicU32::new(0);
 
-/// A ring's poison flag, copied into each handle's core so that the check
-/// on every operation is one load, with no pointer chase through the `Ring`.
+/// A ring's poison flag and fork count, copied into each handle's core so
+/// that the check on every operation is one load, with no pointer chase
+/// through the `Ring`. The core keeps the fork count it attached at
+/// ([`forks`](Self::forks)) next to it, in a `u32` of its own (inside the
+/// `Poison`, it doubled the pointer's 8 bytes with padding on every handle).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Poison(&'static AtomicBool);
+pub(crate) struct Poison(&'static AtomicU32);
 
 impl Poison {
-    /// `Err` once the ring's memory was found truncated.
+    /// `Err` once the ring's memory was found truncated, or in a process
+    /// `fork`ed since the handle that attached at `forks` (what
+    /// [`forks`](Self::forks) said then) attached.
     #[inline(always)]
-    pub(crate) fn check(self) -> Result<(), crate::CorruptError> {
+    pub(crate) fn check(self, forks: u32) -> Result<(), crate::CorruptError> {
         // Relaxed: a flag set by the signal handler; nothing is published
         // with it (the zero pages are in place before the handler returns).
-        if self.0.load(Ordering::Relaxed) {
-            return Err(truncated());
+        // The fork count: written by this process's only thread before it
+        // ran any other code (`after_fork`).
+        let state = self.0.load(Ordering::Relaxed);
+        if state != forks {
+            return Err(failed(state));
         }
         Ok(())
     }
@@ -101,8 +121,43 @@ impl Poison {
     /// Whether the ring was poisoned.
     pub(crate) fn is_set(self) -> bool {
         // Relaxed: as in `check`.
-        self.0.load(Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed) & POISONED != 0
     }
+
+    /// The forks the mapping went through (in this process's lineage):
+    /// what a handle attaching now checks against.
+    pub(crate) fn forks(self) -> u32 {
+        // Relaxed: as in `check`.
+        self.0.load(Ordering::Relaxed) & !POISONED
+    }
+}
+
+/// The error of a failed check.
+#[cold]
+#[inline(never)]
+fn failed(state: u32) -> crate::CorruptError {
+    if state & POISONED != 0 {
+        return truncated();
+    }
+    crate::CorruptError::forked()
+}
+
+/// Called by the `fork` child handler (`peer/fork.rs`), in the child:
+/// bumps the fork count of every mapping (and of the unprotected rings'
+/// word), so that every handle attached before the fork fails its check.
+/// Only atomics: async-signal-safe.
+pub(crate) fn after_fork() {
+    let bump = |state: &AtomicU32| {
+        // Relaxed: the child's only thread, before any code of its own; a
+        // load and a store, as no other thread exists to race with.
+        let s = state.load(Ordering::Relaxed);
+        state.store(
+            (s & POISONED) | (s.wrapping_add(1) & !POISONED),
+            Ordering::Relaxed,
+        );
+    };
+    TABLE.iter().for_each(|slot| bump(&slot.state));
+    bump(&NEVER);
 }
 
 /// The error every operation of a poisoned ring returns.
@@ -135,7 +190,7 @@ impl Guard {
 
     /// The poison flag of this mapping: set once a truncation was caught.
     pub(crate) fn flag(&self) -> Poison {
-        Poison(self.slot.map_or(&NEVER, |s| &s.poisoned))
+        Poison(self.slot.map_or(&NEVER, |s| &s.state))
     }
 }
 
@@ -169,7 +224,7 @@ pub(crate) fn register(start: *mut u8, len: usize) -> Guard {
                 .is_ok()
             {
                 slot.start.store(start, Ordering::Relaxed);
-                slot.poisoned.store(false, Ordering::Relaxed);
+                slot.state.store(0, Ordering::Relaxed);
                 // Release: publishes `start` and the cleared flag; pairs with
                 // the Acquire load of `end` in the handler.
                 slot.end.store(end, Ordering::Release);
@@ -187,7 +242,7 @@ pub(crate) fn register(start: *mut u8, len: usize) -> Guard {
 
 #[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
 mod imp {
-    use super::{Ordering, BUSY, TABLE};
+    use super::{Ordering, BUSY, POISONED, TABLE};
     use core::cell::UnsafeCell;
     use core::mem::MaybeUninit;
     use std::sync::Once;
@@ -260,7 +315,7 @@ mod imp {
             if p == libc::MAP_FAILED {
                 break; // cannot repair: let the fault take its course
             }
-            slot.poisoned.store(true, Ordering::Relaxed);
+            slot.state.fetch_or(POISONED, Ordering::Relaxed);
             return;
         }
         chain(sig, info, ctx);

@@ -5,16 +5,18 @@
 //! worker a copy of the parent's handle: its role, its entry, its claims.
 //! Pushing through such a copy made two writers of an SPSC ring (or
 //! records owned by the parent's pid on MPMC): torn messages, lost data,
-//! `Corrupt` for the parent. Each handle now records the process's fork
-//! epoch (`peer/fork.rs`) and every call that touches the ring refuses a
-//! copy with the forked error (`CorruptError::is_forked`).
+//! `Corrupt` for the parent. Each handle now records its mapping's fork
+//! count (`peer/fork.rs`, `sigbus.rs`), which the `fork` child handler
+//! bumps, and every call that touches the ring refuses a copy with the
+//! forked error (`CorruptError::is_forked`).
 //!
 //! Each test re-executes this binary as a child process (the house
 //! pattern, `--test-threads=1`: one test runs, so no other test thread
 //! holds a lock at the `fork`) which attaches handles, forks, and checks
 //! in the grandchild that every call of the copies is refused, that
 //! dropping them leaves the parent's roles and entries alone, and (MPMC)
-//! that a handle opened afresh by name works. The grandchild reports with
+//! that a handle of the child's own works, on the ring opened again by
+//! name and on the inherited `Ring`. The grandchild reports with
 //! its exit code (0: as expected; `n`: check `n` failed) through `_exit`.
 //! The refused calls return before any shared access or allocation (one
 //! atomic load); what the grandchild does besides (drop the copies, open
@@ -39,11 +41,6 @@ use ringway::{
 /// A guard against hangs, not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_millis(1);
-
-/// The forked error of a handle that `parent` attached.
-fn forked_from(e: &CorruptError, parent: u32) -> bool {
-    e.is_forked() && e.value == u64::from(parent)
-}
 
 /// Drops the grandchild's copy of `value` (the original is never dropped
 /// there: the grandchild leaves with `_exit`).
@@ -132,7 +129,7 @@ fn spsc_child() {
             corrupt_forked(tx.push_slice(&[99, 99])),
             corrupt_forked(tx.write_chunk(1).map(|_| ())),
             corrupt_forked(tx.free_slots()),
-            matches!(tx.wait_for_free(1, None), Err(PushTimeoutError::Corrupt(e)) if forked_from(&e, parent)),
+            push_wait_forked(tx.wait_for_free(1, None).map(|_| ())),
             pop_forked(rx.try_pop()),
             pop_wait_forked(rx.pop_timeout(SHORT)),
             pop_wait_forked(rx.pop_blocking()),
@@ -197,7 +194,6 @@ fn mpmc_child() {
     let mut rx = mpmc::Consumer::<u64>::attach(&ring).unwrap();
     tx.try_push(1).unwrap();
     tx.try_push(2).unwrap();
-    let parent = std::process::id();
     // A chunk held across the fork: the child's copy of it must not end
     // the parent's claim (an MPMC chunk dropped unfilled publishes its
     // slots as skipped, and the consumer would pass over them).
@@ -224,7 +220,7 @@ fn mpmc_child() {
             corrupt_forked(tx.push_slice(&[99, 99])),
             corrupt_forked(tx.write_chunk(1).map(|_| ())),
             corrupt_forked(tx.free_slots()),
-            matches!(tx.wait_for_free(1, None), Err(PushTimeoutError::Corrupt(e)) if forked_from(&e, parent)),
+            push_wait_forked(tx.wait_for_free(1, None).map(|_| ())),
             pop_forked(rx.try_pop()),
             pop_wait_forked(rx.pop_timeout(SHORT)),
             pop_wait_forked(rx.pop_blocking()),
@@ -235,19 +231,23 @@ fn mpmc_child() {
         ];
         drop_copy(&tx);
         drop_copy(&rx);
-        // A producer of the child's own works as any other.
-        let ring = Ring::open_shm(&name).unwrap();
-        let fresh = mpmc::Producer::<u64>::attach(&ring)
-            .map(|mut tx| tx.try_push(100).is_ok())
-            .unwrap_or(false);
-        code(&[code(&checks) == 0, fresh])
+        // A producer of the child's own works as any other: on the ring
+        // opened again, and on the `Ring` inherited from the parent.
+        let push = |ring: &Ring, value| {
+            mpmc::Producer::<u64>::attach(ring)
+                .map(|mut tx| tx.try_push(value).is_ok())
+                .unwrap_or(false)
+        };
+        let fresh = push(&Ring::open_shm(&name).unwrap(), 100);
+        let inherited = push(&ring, 101);
+        code(&[code(&checks) == 0, fresh, inherited])
     });
     assert_eq!(code, 0, "a check of the grandchild failed");
 
     tx.try_push(3).unwrap();
     let mut got = Vec::new();
     let deadline = Instant::now() + PATIENCE;
-    while got.len() < 3 {
+    while got.len() < 4 {
         assert!(Instant::now() < deadline, "only {got:?} came");
         match rx.try_pop() {
             Ok(v) => got.push(v),
@@ -257,7 +257,7 @@ fn mpmc_child() {
     }
     // The parent's messages and the new producer's, in position order;
     // nothing of the copies.
-    assert_eq!(got, [7, 100, 3]);
+    assert_eq!(got, [7, 100, 101, 3]);
     assert_eq!(rx.try_pop(), Err(PopError::Empty));
     // The fresh producer left its entry; the parent's two remain.
     let pids: Vec<u32> = ring.peers().iter().map(|p| p.pid).collect();

@@ -289,13 +289,12 @@ enum Failed {
 /// `S`, not passed as fn items (whose `FnOnce` shim LLVM kept out of line).
 ///
 /// A `fork`ed copy of the handle claims nothing: the forked error, as a
-/// `Corrupt` (`peer/fork.rs`; the check is a load and a compare, its error
-/// out of line).
+/// `Corrupt` (`peer/fork.rs`). Without a wait, the core's `claim_one` says
+/// so (its poison check, made first, compares the word that counts forks:
+/// no second check on the fast path); a wait asks `check_fork` before it
+/// registers anything.
 #[inline(always)]
 fn claim_single<S: Side>(side: &mut S, wait: Wait) -> Result<Span, Failed> {
-    if let Err(e) = side.check_fork() {
-        return Err(Failed::Waited(Waited::Corrupt(e)));
-    }
     match wait {
         Wait::Never => match side.claim_one() {
             Ok(claim) if claim.len == 0 && side.peer_gone() => {
@@ -305,7 +304,12 @@ fn claim_single<S: Side>(side: &mut S, wait: Wait) -> Result<Span, Failed> {
             Ok(claim) => Ok(claim),
             Err(e) => Err(Failed::Waited(Waited::Corrupt(e))),
         },
-        Wait::Until(deadline) => side.claim_one_until(deadline).map_err(Failed::Waited),
+        Wait::Until(deadline) => {
+            if let Err(e) = side.check_fork() {
+                return Err(Failed::Waited(Waited::Corrupt(e)));
+            }
+            side.claim_one_until(deadline).map_err(Failed::Waited)
+        }
     }
 }
 

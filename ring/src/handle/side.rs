@@ -51,7 +51,9 @@ pub trait Side: Sized + Send + core::fmt::Debug {
     /// the handle layer asks it before every call that touches the ring.
     fn check_fork(&self) -> Result<(), CorruptError>;
     /// Claims one slot: a free one (producer) or the next message
-    /// (consumer); an empty span when there is none.
+    /// (consumer); an empty span when there is none. Checks the poison
+    /// flag (`Ring::poison`) before anything else: a `fork`ed copy gets the
+    /// forked error and touches nothing.
     fn claim_one(&mut self) -> Result<Span, CorruptError>;
     /// Claims up to `n` free slots (producer) or ready positions
     /// (consumer); an empty span when there is none.

@@ -34,6 +34,10 @@ pub struct ConsumerCore {
     /// right after (`ConsumerSide::empty_reason`), so it does not read the
     /// slot again.
     busy: bool,
+    /// The ring's fork count when we attached, for the poison check: a
+    /// `fork`ed copy of the handle is refused (`sigbus.rs`). Next to
+    /// `busy`, in its padding.
+    forks: u32,
     /// Our entry in the peer table (`held` records the claim in flight in it).
     pub(crate) peer: Peer,
 }
@@ -61,7 +65,9 @@ impl ConsumerCore {
     #[inline]
     pub(crate) fn claim(&mut self, want: u64, until_message: bool) -> Result<Span, Claim> {
         let claimed = self.claim_inner(want, until_message);
-        if claimed.is_err() {
+        // A `fork`ed copy (refused by the poison check, before it claimed
+        // anything) leaves the record alone: it is the parent's entry.
+        if claimed.is_err() && !matches!(&claimed, Err(Claim::Corrupt(e)) if e.is_forked()) {
             self.held.settled();
         }
         claimed
@@ -76,7 +82,7 @@ impl ConsumerCore {
     /// one (`Held::one`), stored only once the stamp said ready.
     #[inline(always)]
     pub(crate) fn claim_single(&mut self) -> Single {
-        if self.place.poison.check().is_err() {
+        if self.place.poison.check(self.forks).is_err() {
             return Single::Other;
         }
         let header = self.place.header();
@@ -128,7 +134,10 @@ impl ConsumerCore {
 
     fn claim_inner(&mut self, want: u64, until_message: bool) -> Result<Span, Claim> {
         let want = want.min(self.capacity);
-        self.place.poison.check().map_err(Claim::Corrupt)?;
+        self.place
+            .poison
+            .check(self.forks)
+            .map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
@@ -359,6 +368,7 @@ impl Side for ConsumerCore {
             ring: ring.clone(),
             strategy: WaitStrategy::default(),
             busy: false,
+            forks: ring.forks(),
             peer,
         })
     }

@@ -19,7 +19,7 @@
 //! | `payload_offset` | the geometry (8: the stamp comes first) | `slot` |
 //! | `stamps` | the capacity | the lap of a position |
 //! | `barrier` | the validated identity | `notify_in` |
-//! | `poison` | the region's SIGBUS guard | every claim |
+//! | `poison` | the region's SIGBUS guard | every claim, against the core's `forks` (the count at attach: a `fork`ed copy is refused) |
 
 use core::ptr::NonNull;
 

@@ -36,6 +36,10 @@ pub struct ProducerCore {
     /// handle right after (`ProducerSide::busy`), so it does not read the
     /// cursors again.
     busy: bool,
+    /// The ring's fork count when we attached, for the poison check: a
+    /// `fork`ed copy of the handle is refused (`sigbus.rs`). Next to
+    /// `busy`, in its padding.
+    forks: u32,
     /// loom models only: the next claim stops after its CAS, before it
     /// stamps its first slot `CLAIMED` (a producer that dies in between).
     #[cfg(loom)]
@@ -70,7 +74,9 @@ impl ProducerCore {
     #[inline]
     pub(crate) fn claim(&mut self, want: u64, lent: bool) -> Result<(u64, u64), Claim> {
         let claimed = self.claim_inner(want, lent);
-        if claimed.is_err() {
+        // A `fork`ed copy (refused by the poison check, before it claimed
+        // anything) leaves the record alone: it is the parent's entry.
+        if claimed.is_err() && !matches!(&claimed, Err(Claim::Corrupt(e)) if e.is_forked()) {
             self.held.settled();
         }
         claimed
@@ -87,7 +93,7 @@ impl ProducerCore {
     /// settled), stored only once the stamp said free.
     #[inline(always)]
     pub(crate) fn claim_single(&mut self) -> Single {
-        if self.place.poison.check().is_err() {
+        if self.place.poison.check(self.forks).is_err() {
             return Single::Other;
         }
         let header = self.place.header();
@@ -165,7 +171,10 @@ impl ProducerCore {
 
     fn claim_inner(&mut self, want: u64, lent: bool) -> Result<(u64, u64), Claim> {
         let want = want.min(self.capacity);
-        self.place.poison.check().map_err(Claim::Corrupt)?;
+        self.place
+            .poison
+            .check(self.forks)
+            .map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
         }
@@ -318,6 +327,7 @@ impl Side for ProducerCore {
             peer,
             strategy: WaitStrategy::default(),
             busy: false,
+            forks: ring.forks(),
             #[cfg(loom)]
             stop_before_marking: false,
         })

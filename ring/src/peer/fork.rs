@@ -31,23 +31,28 @@
 //! is never open and unlisted, nor listed and closed (which could make
 //! the child overwrite a number reused by something else).
 //!
-//! # The fork epoch
+//! # The fork count
 //!
 //! A forked copy of a handle is not a handle of the child: its entry, its
 //! role and its claims are the parent's. So the child handler also bumps
-//! [`EPOCH`], a process-wide count of the `fork`s this process came from;
-//! a handle records it when it attaches (`Peer::register`), and every
-//! handle call that touches the ring compares the two
-//! (`Peer::check_fork`, one Relaxed load of a static and a compare on the
-//! fast path) and refuses a forked copy with
+//! the fork count of every mapping of the process (`sigbus::after_fork`:
+//! the low bits of the word that holds each mapping's SIGBUS poison flag).
+//! A handle copies that word when it attaches (`Ring::poison`, in its core
+//! and in its `Peer`), and refuses every call that touches the ring once
+//! the word differs, with
 //! [`CorruptError::is_forked`](crate::CorruptError::is_forked) (C:
 //! `RINGWAY_ERR_FORKED`), before it reads or writes anything shared. The
-//! parent's handles are untouched (its epoch does not move); the child
-//! opens the ring again to take part.
+//! single push and pop pay nothing for it: the poison check they made
+//! anyway compares the whole word (one load, as before); the other calls
+//! ask `Peer::check_fork`. The parent's handles are untouched (its words
+//! do not move); a handle the child attaches, to the inherited `Ring` or
+//! to one it opens again, copies the bumped word and works.
 //!
 //! ```text
-//! EPOCH  u32   bumped by `child` (one RMW, async-signal-safe); read Relaxed:
-//!              only the thread that forked runs in the child, after the bump
+//! sigbus slot state u32   POISONED (bit 31) | fork count (bits 0-30)
+//!   fork child handler    count + 1 on every slot (load, store: the child's
+//!                         only thread, before any code of its own)
+//!   handle check          state != the word copied at attach -> truncated or forked
 //! ```
 //!
 //! Limits: a process with more than [`SLOTS`] tokens open at once leaves
@@ -58,8 +63,10 @@
 //! is dropped, and its calls return the forked error. A child made without
 //! the `pthread_atfork` handlers (a raw `clone`, glibc's `_Fork`, or a
 //! process where `pthread_atfork` failed for lack of memory) does not bump
-//! the epoch: its copies are not refused (a chunk or a record claim ended
-//! by such a copy still lands in the parent's ring).
+//! the count: its copies are not refused. A chunk or a record lent before
+//! the fork still points into the ring in the child: the child's copy ends
+//! nothing (commit, release and drop are refused), but its views of the
+//! slots are plain memory, which the child should not write.
 
 use std::fs::File;
 use std::io;
@@ -77,25 +84,12 @@ static GATE: AtomicU32 = AtomicU32::new(0);
 /// `fd + 1` of each listed token description; 0 is a free slot.
 static TOKENS: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
 static HANDLERS: Once = Once::new();
-/// `fork`s this process's memory went through since the library was first
-/// used (bumped in each child; see "The fork epoch").
-static EPOCH: AtomicU32 = AtomicU32::new(0);
 
-/// The fork epoch, for a handle about to attach: installs the `fork`
-/// handlers first (a ring in caller memory has no token, so `open_listed`
-/// may never have run), so that a child of this process sees another one.
-pub(crate) fn attach_epoch() -> u32 {
+/// Installs the `fork` handlers, for a handle about to attach (a ring in
+/// caller memory has no token, so `open_listed` may never have run): a
+/// child of this process then sees its handles' fork count moved.
+pub(crate) fn install_handlers() {
     HANDLERS.call_once(install);
-    epoch()
-}
-
-/// The fork epoch now.
-#[inline(always)]
-pub(crate) fn epoch() -> u32 {
-    // Relaxed: only `child` writes it, in the child, before any code of the
-    // child's own runs on its only thread; a thread of this process reads
-    // what its own process stored (no other thread writes it after start).
-    EPOCH.load(Ordering::Relaxed)
 }
 
 fn lock_gate() {
@@ -183,7 +177,7 @@ extern "C" fn child() {
         // SAFETY: our own descriptor from `open` above.
         unsafe { libc::close(null) };
     }
-    // Relaxed: see `epoch`; the child's only thread reads it after this.
-    EPOCH.fetch_add(1, Ordering::Relaxed);
+    // Every handle inherited from the parent now fails its check.
+    crate::sigbus::after_fork();
     unlock_gate();
 }

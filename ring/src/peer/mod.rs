@@ -77,9 +77,10 @@
 //! entry, nor frees its role, nor unlocks), it takes no reaping locks, and
 //! every call of it that would touch the ring returns the forked error
 //! ([`CorruptError::is_forked`](crate::CorruptError::is_forked)): each
-//! registration records the process's fork epoch, which the `fork` child
-//! handler bumps (`fork.rs`), and `Peer::check_fork` compares the two; the
-//! child attaches handles of its own (`tests/fork_handles.rs`). `exec`
+//! registration copies its mapping's fork count, which the `fork` child
+//! handler bumps (`fork.rs`), and `Peer::check_fork` (and the cores' poison
+//! check) compares; the child attaches handles of its own
+//! (`tests/fork_handles.rs`). `exec`
 //! closes the descriptions anyway (close-on-exec).
 //!
 //! # Registration and reaping
@@ -752,9 +753,9 @@ pub(crate) struct Peer {
     prev_acked: core::cell::Cell<u32>,
     /// When the blocking calls next look at the peer (`wait.rs`).
     pub(crate) looks: Looks,
-    /// The process's fork epoch when we registered (`fork.rs`): another one
-    /// now means this is a `fork`ed copy.
-    epoch: u32,
+    /// The mapping's fork count as we registered (`fork.rs`): another
+    /// count now means this is a `fork`ed copy.
+    forks: u32,
 }
 
 impl Peer {
@@ -766,7 +767,8 @@ impl Peer {
         let shared = &ring.shared;
         let lock = shared.region_file().and_then(|f| token::reopen(f).ok());
         let pid = process::current_pid();
-        let epoch = fork::attach_epoch();
+        fork::install_handlers();
+        let forks = ring.forks();
         // Deaths before we attach are not news to us: reap them, then count
         // (after taking our entry, whose reaping may count one more).
         shared.reap_all(lock.as_deref());
@@ -844,7 +846,7 @@ impl Peer {
                 acked_deaths: core::cell::Cell::new(shared.deaths(other(role))),
                 prev_acked: core::cell::Cell::new(0),
                 looks: Looks::default(),
-                epoch,
+                forks,
             });
         }
         Err(HandleError::TooManyPeers)
@@ -891,27 +893,28 @@ impl Peer {
     }
 
     /// The forked error when this is a `fork`ed copy of the handle (the
-    /// process's fork epoch moved since we registered, `fork.rs`). On every
-    /// call that touches the ring, before it does: one Relaxed load of a
-    /// static and a compare, the error out of line.
+    /// mapping's fork count moved since we registered, `fork.rs`). Before
+    /// every handle call that touches the ring, but the single push and
+    /// pop, whose cores' poison check compares the same word: one Relaxed
+    /// load and a compare, the error out of line.
     #[inline(always)]
     pub(crate) fn check_fork(&self) -> Result<(), CorruptError> {
-        if fork::epoch() != self.epoch {
+        if self.is_fork_copy() {
             return Err(self.forked());
         }
         Ok(())
     }
 
-    /// Whether this is a `fork`ed copy, by the epoch (see `check_fork`).
+    /// Whether this is a `fork`ed copy (see `check_fork`).
     #[inline]
     pub(crate) fn is_fork_copy(&self) -> bool {
-        fork::epoch() != self.epoch
+        self.ring.forks() != self.forks
     }
 
     #[cold]
     #[inline(never)]
     fn forked(&self) -> CorruptError {
-        CorruptError::forked(self.pid)
+        CorruptError::forked()
     }
 
     /// Our description, for the exclusive locks of reaping; `None` in a `fork`ed copy of the handle: the child's descriptor no

@@ -20,6 +20,9 @@ pub struct ConsumerCore {
     ring: Ring,
     /// The ring's SIGBUS poison flag, checked by every operation.
     poison: Poison,
+    /// The ring's fork count when we attached: the poison check refuses a
+    /// `fork`ed copy of the handle (`sigbus.rs`).
+    forks: u32,
     /// Our cursor. Only we write the shared `head`, so it equals this value
     /// between operations.
     head: u64,
@@ -87,6 +90,7 @@ impl ConsumerCore {
         Ok(ConsumerCore {
             ring: ring.clone(),
             poison: ring.poison(),
+            forks: ring.forks(),
             head,
             cached_tail: tail,
             capacity,
@@ -126,7 +130,7 @@ impl ConsumerCore {
     /// (a call, and its `Result` through memory, on every pop).
     #[inline(always)]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
-        self.poison.check()?;
+        self.poison.check(self.forks)?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
         let ready = self.cached_tail - self.head;
         if ready >= want {

@@ -20,6 +20,9 @@ pub struct ProducerCore {
     ring: Ring,
     /// The ring's SIGBUS poison flag, checked by every operation.
     poison: Poison,
+    /// The ring's fork count when we attached: the poison check refuses a
+    /// `fork`ed copy of the handle (`sigbus.rs`).
+    forks: u32,
     /// Our cursor. Only we write the shared `tail`, so it equals this value
     /// between operations.
     tail: u64,
@@ -87,6 +90,7 @@ impl ProducerCore {
         let core = ProducerCore {
             ring: ring.clone(),
             poison: ring.poison(),
+            forks: ring.forks(),
             tail,
             cached_head: head,
             capacity,
@@ -136,7 +140,7 @@ impl ProducerCore {
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
-        self.poison.check()?;
+        self.poison.check(self.forks)?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
         let free = self.capacity - (self.tail - self.cached_head);
         if free >= want {
