@@ -263,6 +263,13 @@ enum ringway_result
    * ring is full).
    */
   RINGWAY_ERR_PEER_GONE = 32,
+  /**
+   * The handle was created by the parent process before `fork()`: its
+   * copy in the child refuses every call that would touch the ring (the
+   * parent's handle and ring are unaffected); free it and open the ring
+   * again in the child (or create a new handle on the inherited ring).
+   */
+  RINGWAY_ERR_FORKED = 33,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

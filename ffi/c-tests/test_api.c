@@ -123,6 +123,7 @@ static void test_results(void) {
         {RINGWAY_ERR_SERVER_GONE, 30},
         {RINGWAY_ERR_CALL_FAILED, 31},
         {RINGWAY_ERR_PEER_GONE, 32},
+        {RINGWAY_ERR_FORKED, 33},
     };
     size_t n = sizeof pinned / sizeof pinned[0];
     for (size_t i = 0; i < n; i++) {
@@ -757,6 +758,67 @@ static void test_info_flags(void) {
     CHECK_OK(ringway_ring_remove_shm(name));
 }
 
+/* A handle copied into a forked child refuses every call that would touch
+ * the ring with RINGWAY_ERR_FORKED; the parent's handles and ring are
+ * untouched, and a handle the child creates on the inherited ring works.
+ * The child reports with its exit code. */
+static void test_forked_handle(void) {
+    ringway_params params = {0};
+    params.kind = RINGWAY_KIND_MPMC;
+    params.capacity = 8;
+    params.slot_size = 8;
+    ringway_ring *ring = NULL;
+    ringway_producer *tx = NULL;
+    ringway_consumer *rx = NULL;
+    uint64_t v = 1;
+
+    CHECK_OK(ringway_ring_create_anonymous(&params, &ring));
+    CHECK_OK(ringway_producer_create(ring, &tx));
+    CHECK_OK(ringway_consumer_create(ring, &rx));
+    CHECK_OK(ringway_producer_try_push(tx, &v, sizeof v));
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        uint64_t w = 99;
+        char msg[256];
+        ringway_chunk c;
+        if (ringway_producer_try_push(tx, &w, sizeof w) != RINGWAY_ERR_FORKED) {
+            _exit(1);
+        }
+        if (ringway_last_error_message(msg, sizeof msg) == 0 || strstr(msg, "fork()") == NULL) {
+            _exit(2);
+        }
+        if (ringway_consumer_try_pop(rx, &w, sizeof w) != RINGWAY_ERR_FORKED ||
+            ringway_producer_reserve(tx, 1, &c) != RINGWAY_ERR_FORKED) {
+            _exit(3);
+        }
+        ringway_producer_free(tx);
+        ringway_consumer_free(rx);
+        ringway_producer *own = NULL;
+        w = 2;
+        if (ringway_producer_create(ring, &own) != RINGWAY_OK ||
+            ringway_producer_try_push(own, &w, sizeof w) != RINGWAY_OK) {
+            _exit(4);
+        }
+        ringway_producer_free(own);
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    v = 3;
+    CHECK_OK(ringway_producer_try_push(tx, &v, sizeof v));
+    for (uint64_t want = 1; want <= 3; want++) {
+        uint64_t got = 0;
+        CHECK_OK(ringway_consumer_try_pop(rx, &got, sizeof got));
+        CHECK(got == want);
+    }
+    CHECK_RC(ringway_consumer_try_pop(rx, &v, sizeof v), RINGWAY_ERR_EMPTY);
+    ringway_producer_free(tx);
+    ringway_consumer_free(rx);
+    ringway_ring_free(ring);
+}
+
 static void test_mpmc(void) {
     ringway_params params = {0};
     params.kind = RINGWAY_KIND_MPMC;
@@ -1166,6 +1228,7 @@ int main(void) {
     test_blocking(RINGWAY_KIND_SPSC);
     test_blocking(RINGWAY_KIND_MPMC);
     test_mpmc();
+    test_forked_handle();
     test_readiness(RINGWAY_KIND_SPSC);
     test_readiness(RINGWAY_KIND_MPMC);
     test_rpc();

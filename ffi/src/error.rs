@@ -102,6 +102,7 @@ impl From<HandleError> for Error {
             HandleError::WrongKind { .. } => RINGWAY_ERR_WRONG_KIND,
             HandleError::TypeMismatch { .. } => RINGWAY_ERR_TYPE_MISMATCH,
             HandleError::TooManyPeers => RINGWAY_ERR_TOO_MANY_PRODUCERS,
+            HandleError::Corrupt(c) if c.is_forked() => RINGWAY_ERR_FORKED,
             HandleError::Corrupt(_) => RINGWAY_ERR_CORRUPT,
             _ => RINGWAY_ERR_OTHER,
         };
@@ -111,6 +112,10 @@ impl From<HandleError> for Error {
 
 impl From<CorruptError> for Error {
     fn from(e: CorruptError) -> Error {
+        if e.is_forked() {
+            // Static: the message is the error's own.
+            return Error::fixed(RINGWAY_ERR_FORKED, CorruptError::FORKED);
+        }
         Error::new(RINGWAY_ERR_CORRUPT, e.to_string())
     }
 }

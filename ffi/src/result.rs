@@ -90,12 +90,17 @@ pub enum ringway_result {
     /// (a consumer sees it once the ring is drained, a producer when the
     /// ring is full).
     RINGWAY_ERR_PEER_GONE = 32,
+    /// The handle was created by the parent process before `fork()`: its
+    /// copy in the child refuses every call that would touch the ring (the
+    /// parent's handle and ring are unaffected); free it and open the ring
+    /// again in the child (or create a new handle on the inherited ring).
+    RINGWAY_ERR_FORKED = 33,
 }
 
 use ringway_result::*;
 
 /// Every code, in numeric order (for tests and `ringway_result_str`).
-pub(crate) const ALL: [ringway_result; 33] = [
+pub(crate) const ALL: [ringway_result; 34] = [
     RINGWAY_OK,
     RINGWAY_ERR_NULL,
     RINGWAY_ERR_INVALID_ARGUMENT,
@@ -129,6 +134,7 @@ pub(crate) const ALL: [ringway_result; 33] = [
     RINGWAY_ERR_SERVER_GONE,
     RINGWAY_ERR_CALL_FAILED,
     RINGWAY_ERR_PEER_GONE,
+    RINGWAY_ERR_FORKED,
 ];
 
 impl ringway_result {
@@ -168,6 +174,9 @@ impl ringway_result {
             RINGWAY_ERR_SERVER_GONE => c"the RPC server is gone",
             RINGWAY_ERR_CALL_FAILED => c"the RPC server failed the call",
             RINGWAY_ERR_PEER_GONE => c"the peer is gone (it died)",
+            RINGWAY_ERR_FORKED => {
+                c"handle created by the parent process before fork(); open the ring again in the child"
+            }
         }
     }
 }

@@ -30,6 +30,11 @@
 //! blocking quartet of a push and of the typed and bytes pops; `chunk!`
 //! (`chunk.rs`) writes each chunk's struct, length, end of claim and drop.
 //!
+//! A `fork`ed copy of a handle is refused before it touches the ring
+//! (`peer/fork.rs`): the single push and pop by the core's poison check in
+//! `claim_one` (the poison word also counts forks), every other call by
+//! `Side::check_fork` here; a chunk copied by a `fork` ends nothing.
+//!
 //! One signature set for every kind: deadlines are `impl Into<Option<Instant>>`
 //! (an `Instant`, or `None` for no deadline); blocking calls hand the message
 //! back on every error; `free_slots`, `ready_slots`, `wait_for_free`,

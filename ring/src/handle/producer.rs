@@ -13,6 +13,14 @@ handle! {
     /// `Send`, not `Sync`: one thread pushes through a handle at a time (attach
     /// one handle per thread where the kind allows several producers).
     ///
+    /// A handle belongs to the process that attached it: its copy in a child
+    /// made by `fork` refuses every call that would touch the ring with the
+    /// forked error ([`CorruptError::is_forked`](crate::CorruptError::is_forked)),
+    /// and may only be dropped; the child attaches a handle of its own (to
+    /// the inherited [`Ring`](crate::Ring) or to the ring opened again).
+    /// The same holds for [`Consumer`](super::Consumer) and the record and
+    /// broadcast handles.
+    ///
     /// ```compile_fail,E0277
     /// fn is_sync<T: Sync>() {}
     /// is_sync::<ringway::spsc::Producer<u64>>();
