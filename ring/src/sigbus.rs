@@ -25,18 +25,19 @@
 //! typed error on its next call and lives; what it read in between was
 //! zero bytes (garbage messages, which shared memory may always hold).
 //!
-//! The same word counts the `fork`s the mapping went through (its low 31
-//! bits, bumped in the child by `peer/fork.rs`'s handler, [`after_fork`]):
-//! a handle copies the count when it attaches ([`Poison::forks`]) and
-//! its check compares the whole word with that copy, so the one load
-//! refuses both a truncated ring and a `fork`ed copy of the handle (the
-//! forked error), at the cost the poison check alone had.
+//! The same flags count the `fork`s the mapping went through, with a word
+//! per fork generation ([`Flags`], moved on in the child by `peer/fork.rs`'s
+//! handler through [`after_fork`]): a handle keeps its generation's word
+//! ([`Check`]) and its check tests it for 0, so the one load refuses both a
+//! truncated ring and a `fork`ed copy of the handle (the forked error), at
+//! the cost the poison check alone had.
 //!
 //! | state | who writes | who reads | ordering |
 //! |---|---|---|---|
 //! | `Slot::end` (0 = free, `BUSY` = being set up) | `register` / `Guard::drop` | handler | Release store / Acquire load: the handler sees `start` written before `end` |
 //! | `Slot::start` | `register` | handler | Relaxed, published by `end`'s Release |
-//! | `Slot::state`: [`POISONED`] set by the handler; the fork count below it | handler; the `fork` child handler; `register` (0) | every ring operation | Relaxed: a flag, ordered with nothing (the zero pages are in place before the handler returns, whatever the flag says; the fork count is written in the child before any code of the child's runs) |
+//! | `Flags::state`: [`POISONED`] set by the handler; the fork count below it | handler; the `fork` child handler; `register` (0) | slow paths | Relaxed: a flag, ordered with nothing (the zero pages are in place before the handler returns, whatever the flag says; the fork count is written in the child before any code of the child's runs) |
+//! | `Flags::fast[g]` (0: handles of generation `g` go on) | handler (all set); `fork` child handler (all set, the child's cleared); `register` | every ring operation | Relaxed: as `state` |
 //!
 //! Why this and not sealed memfds. The alternative evaluated was to serve
 //! named rings as memfds sealed with `F_SEAL_SHRINK` and hand them over a
@@ -69,95 +70,196 @@ pub(crate) const MAX_MAPPINGS: usize = 256;
 
 const BUSY: usize = usize::MAX;
 
-/// `Slot::state` bit: a truncation of the mapping was caught. The bits
+/// `Flags::state` bit: a truncation of the mapping was caught. The bits
 /// below count the `fork`s the mapping went through (wrapping; a lineage
 /// of 2^31 forks is not a case).
 pub(crate) const POISONED: u32 = 1 << 31;
 
+/// Fork generations with a word of their own in [`Flags::fast`]; handles of
+/// a later generation share the last word, which is never 0 (their checks
+/// all take the slow path: correct, slower, and only after this many
+/// nested forks since the ring was mapped).
+const GENS: usize = 8;
+
+/// A `fast` word that is not 0: the generation's handles are `fork`ed
+/// copies (or, the last word, of a generation past the others).
+const STALE: u32 = 1;
+
+/// A mapping's poison flag and fork count, and one word per fork
+/// generation that is 0 while its handles may go on: the check on every
+/// push and pop is one load of its handle's word and a test for 0, as the
+/// poison flag alone was (comparing the count with the handle's own cost
+/// MPMC single push+pop 5%: `peer/fork.rs`).
+pub(crate) struct Flags {
+    /// [`POISONED`] | the fork count.
+    state: AtomicU32,
+    /// Word `g` is 0 while handles attached at fork count `g` may go on:
+    /// set by a truncation (all), by a `fork` (all, then the child's own
+    /// generation cleared).
+    fast: [AtomicU32; GENS],
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FRESH_FLAGS: Flags = Flags {
+    state: AtomicU32::new(0),
+    fast: [
+        AtomicU32::new(0),
+        AtomicU32::new(STALE),
+        AtomicU32::new(STALE),
+        AtomicU32::new(STALE),
+        AtomicU32::new(STALE),
+        AtomicU32::new(STALE),
+        AtomicU32::new(STALE),
+        AtomicU32::new(STALE),
+    ],
+};
+
+impl Flags {
+    /// Back to a fresh mapping's state (in `register`).
+    fn reset(&self) {
+        // Relaxed: published by the Release store of the slot's `end`.
+        self.state.store(0, Ordering::Relaxed);
+        for (g, word) in self.fast.iter().enumerate() {
+            word.store(if g == 0 { 0 } else { STALE }, Ordering::Relaxed);
+        }
+    }
+
+    /// In the signal handler: every generation's check fails from now on.
+    fn poison(&self) {
+        // Relaxed: see the module table.
+        self.state.fetch_or(POISONED, Ordering::Relaxed);
+        for word in &self.fast {
+            word.fetch_or(POISONED, Ordering::Relaxed);
+        }
+    }
+
+    /// In a `fork` child: the count moves on, every handle of the parent
+    /// fails its check, the child's own generation starts clear.
+    fn forked(&self) {
+        // Relaxed: the child's only thread, before any code of its own; a
+        // load and a store, as no other thread exists to race with (a
+        // truncation caught meanwhile leaves POISONED set in `state`,
+        // which the slow path reads).
+        let s = self.state.load(Ordering::Relaxed);
+        let count = s.wrapping_add(1) & !POISONED;
+        self.state.store((s & POISONED) | count, Ordering::Relaxed);
+        for word in &self.fast {
+            word.fetch_or(STALE, Ordering::Relaxed);
+        }
+        let g = count as usize;
+        if g < GENS - 1 && s & POISONED == 0 {
+            self.fast[g].store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+static TABLE: [Slot; MAX_MAPPINGS] = [FREE_SLOT; MAX_MAPPINGS];
+
+/// The flags of rings that are not protected (caller memory, anonymous,
+/// a full table): never poisoned; they count forks as the slots do.
+static NEVER: Flags = FRESH_FLAGS;
+
 struct Slot {
     start: AtomicUsize,
     end: AtomicUsize,
-    state: AtomicU32,
+    flags: Flags,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
 const FREE_SLOT: Slot = Slot {
     start: AtomicUsize::new(0),
     end: AtomicUsize::new(0),
-    state: AtomicU32::new(0),
+    flags: FRESH_FLAGS,
 };
 
-static TABLE: [Slot; MAX_MAPPINGS] = [FREE_SLOT; MAX_MAPPINGS];
+/// A mapping's flags, as the `Ring` holds them.
+#[derive(Clone, Copy)]
+pub(crate) struct Poison(&'static Flags);
 
-/// The state of rings that are not protected (caller memory, anonymous,
-/// a full table): never poisoned; it counts forks as the slots do.
-static NEVER: AtomicU32 = AtomicU32::new(0);
-
-/// A ring's poison flag and fork count, copied into each handle's core so
-/// that the check on every operation is one load, with no pointer chase
-/// through the `Ring`. The core keeps the fork count it attached at
-/// ([`forks`](Self::forks)) next to it, in a `u32` of its own (inside the
-/// `Poison`, it doubled the pointer's 8 bytes with padding on every handle).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Poison(&'static AtomicU32);
+impl core::fmt::Debug for Poison {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Poison").finish_non_exhaustive()
+    }
+}
 
 impl Poison {
-    /// `Err` once the ring's memory was found truncated, or in a process
-    /// `fork`ed since the handle that attached at `forks` (what
-    /// [`forks`](Self::forks) said then) attached.
-    #[inline(always)]
-    pub(crate) fn check(self, forks: u32) -> Result<(), crate::CorruptError> {
+    /// Whether the ring was poisoned.
+    pub(crate) fn is_set(self) -> bool {
         // Relaxed: a flag set by the signal handler; nothing is published
         // with it (the zero pages are in place before the handler returns).
-        // The fork count: written by this process's only thread before it
-        // ran any other code (`after_fork`).
-        let state = self.0.load(Ordering::Relaxed);
+        self.0.state.load(Ordering::Relaxed) & POISONED != 0
+    }
+
+    /// The forks the mapping went through (in this process's lineage):
+    /// what a handle attaching now keeps, and its [`Check`].
+    pub(crate) fn forks(self) -> u32 {
+        // Relaxed: as in `is_set`; the count is written by this process's
+        // only thread before it ran any other code (`after_fork`).
+        self.0.state.load(Ordering::Relaxed) & !POISONED
+    }
+
+    /// The word a handle attached at fork count `forks` checks.
+    pub(crate) fn check_for(self, forks: u32) -> Check {
+        Check(&self.0.fast[(forks as usize).min(GENS - 1)])
+    }
+
+    /// The full check of a handle attached at `forks`: truncated, or a
+    /// `fork`ed copy, or fine (a generation past the words of its own).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn check_slow(self, forks: u32) -> Result<(), crate::CorruptError> {
+        // Relaxed: as in `forks`.
+        let state = self.0.state.load(Ordering::Relaxed);
+        if state & POISONED != 0 {
+            return Err(truncated());
+        }
         if state != forks {
-            return Err(failed(state));
+            return Err(crate::CorruptError::forked());
+        }
+        Ok(())
+    }
+}
+
+/// A handle's word of its mapping's [`Flags::fast`], copied into its core
+/// so that the check on every operation is one load and a test, with no
+/// pointer chase through the `Ring`. The core keeps the fork count it
+/// attached at next to it, for the slow path.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Check(&'static AtomicU32);
+
+impl Check {
+    /// `Err` once the ring's memory was found truncated, or in a process
+    /// `fork`ed since the handle (of `ring`, attached at `forks`) attached.
+    /// `ring` is only read on the slow path.
+    #[inline(always)]
+    pub(crate) fn check(
+        self,
+        ring: &crate::ring::Ring,
+        forks: u32,
+    ) -> Result<(), crate::CorruptError> {
+        // Relaxed: see `Flags`: a flag, ordered with nothing.
+        if self.0.load(Ordering::Relaxed) != 0 {
+            return ring.poison().check_slow(forks);
         }
         Ok(())
     }
 
-    /// Whether the ring was poisoned.
-    pub(crate) fn is_set(self) -> bool {
+    /// Whether the word is 0 (the handle may go on; otherwise ask
+    /// [`check`](Self::check)).
+    #[inline(always)]
+    pub(crate) fn is_clear(self) -> bool {
         // Relaxed: as in `check`.
-        self.0.load(Ordering::Relaxed) & POISONED != 0
+        self.0.load(Ordering::Relaxed) == 0
     }
-
-    /// The forks the mapping went through (in this process's lineage):
-    /// what a handle attaching now checks against.
-    pub(crate) fn forks(self) -> u32 {
-        // Relaxed: as in `check`.
-        self.0.load(Ordering::Relaxed) & !POISONED
-    }
-}
-
-/// The error of a failed check.
-#[cold]
-#[inline(never)]
-fn failed(state: u32) -> crate::CorruptError {
-    if state & POISONED != 0 {
-        return truncated();
-    }
-    crate::CorruptError::forked()
 }
 
 /// Called by the `fork` child handler (`peer/fork.rs`), in the child:
 /// bumps the fork count of every mapping (and of the unprotected rings'
-/// word), so that every handle attached before the fork fails its check.
+/// flags), so that every handle attached before the fork fails its check.
 /// Only atomics: async-signal-safe.
 pub(crate) fn after_fork() {
-    let bump = |state: &AtomicU32| {
-        // Relaxed: the child's only thread, before any code of its own; a
-        // load and a store, as no other thread exists to race with.
-        let s = state.load(Ordering::Relaxed);
-        state.store(
-            (s & POISONED) | (s.wrapping_add(1) & !POISONED),
-            Ordering::Relaxed,
-        );
-    };
-    TABLE.iter().for_each(|slot| bump(&slot.state));
-    bump(&NEVER);
+    TABLE.iter().for_each(|slot| slot.flags.forked());
+    NEVER.forked();
 }
 
 /// The error every operation of a poisoned ring returns.
@@ -190,7 +292,7 @@ impl Guard {
 
     /// The poison flag of this mapping: set once a truncation was caught.
     pub(crate) fn flag(&self) -> Poison {
-        Poison(self.slot.map_or(&NEVER, |s| &s.state))
+        Poison(self.slot.map_or(&NEVER, |s| &s.flags))
     }
 }
 
@@ -224,7 +326,7 @@ pub(crate) fn register(start: *mut u8, len: usize) -> Guard {
                 .is_ok()
             {
                 slot.start.store(start, Ordering::Relaxed);
-                slot.state.store(0, Ordering::Relaxed);
+                slot.flags.reset();
                 // Release: publishes `start` and the cleared flag; pairs with
                 // the Acquire load of `end` in the handler.
                 slot.end.store(end, Ordering::Release);
@@ -242,7 +344,7 @@ pub(crate) fn register(start: *mut u8, len: usize) -> Guard {
 
 #[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
 mod imp {
-    use super::{Ordering, BUSY, POISONED, TABLE};
+    use super::{Ordering, BUSY, TABLE};
     use core::cell::UnsafeCell;
     use core::mem::MaybeUninit;
     use std::sync::Once;
@@ -315,7 +417,7 @@ mod imp {
             if p == libc::MAP_FAILED {
                 break; // cannot repair: let the fault take its course
             }
-            slot.state.fetch_or(POISONED, Ordering::Relaxed);
+            slot.flags.poison();
             return;
         }
         chain(sig, info, ctx);
@@ -346,5 +448,83 @@ mod imp {
             let f: extern "C" fn(libc::c_int) = unsafe { core::mem::transmute(handler) };
             f(sig);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// What the checks of handles attached at each fork count say, after
+    /// `forks` forks (and a truncation when `poisoned`), by the fast word
+    /// and the slow path together.
+    fn verdicts(flags: &'static Flags, upto: u32) -> Vec<Result<(), &'static str>> {
+        let poison = Poison(flags);
+        (0..=upto)
+            .map(|attached| {
+                let word = poison.check_for(attached);
+                if word.is_clear() {
+                    return Ok(());
+                }
+                poison.check_slow(attached).map_err(|e| {
+                    if e.is_forked() {
+                        "forked"
+                    } else {
+                        "truncated"
+                    }
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_fork_refuses_the_older_generations_and_clears_its_own() {
+        let flags: &'static Flags = Box::leak(Box::new(FRESH_FLAGS));
+        let poison = Poison(flags);
+        assert_eq!(poison.forks(), 0);
+        assert!(poison.check_for(0).is_clear());
+        // Past the words of their own (GENS - 1 and on), handles share the
+        // last word, which is never clear: the slow path says fine for the
+        // current generation, forked for the older ones.
+        for forks in 1..=(GENS as u32 + 3) {
+            flags.forked();
+            assert_eq!(poison.forks(), forks);
+            let v = verdicts(flags, forks);
+            for (attached, verdict) in v.iter().enumerate() {
+                let want = if attached as u32 == forks {
+                    Ok(())
+                } else {
+                    Err("forked")
+                };
+                assert_eq!(
+                    *verdict, want,
+                    "after {forks} forks, attached at {attached}"
+                );
+            }
+            let fast = (forks as usize) < GENS - 1;
+            assert_eq!(
+                poison.check_for(forks).is_clear(),
+                fast,
+                "after {forks} forks"
+            );
+        }
+    }
+
+    #[test]
+    fn a_truncation_fails_every_generation_and_outlives_forks() {
+        let flags: &'static Flags = Box::leak(Box::new(FRESH_FLAGS));
+        let poison = Poison(flags);
+        flags.forked();
+        flags.poison();
+        assert!(poison.is_set());
+        assert_eq!(poison.forks(), 1);
+        assert_eq!(verdicts(flags, 1), [Err("truncated"), Err("truncated")]);
+        flags.forked();
+        assert!(poison.is_set());
+        assert_eq!(poison.forks(), 2);
+        assert!(!poison.check_for(2).is_clear());
+        assert_eq!(verdicts(flags, 2), [Err("truncated"); 3]);
+        flags.reset();
+        assert!(!poison.is_set() && poison.forks() == 0 && poison.check_for(0).is_clear());
     }
 }

@@ -48,7 +48,9 @@ pub trait Side: Sized + Send + core::fmt::Debug {
     /// How the blocking calls wait.
     fn set_wait_strategy(&mut self, strategy: WaitStrategy);
     /// The forked error when this side is a `fork`ed copy (`peer/fork.rs`):
-    /// the handle layer asks it before every call that touches the ring.
+    /// the handle layer asks it before every call that touches the ring
+    /// but the single push and pop (whose `claim_one` checks the same word
+    /// first). One load while the handle's fork-generation word is clear.
     fn check_fork(&self) -> Result<(), CorruptError>;
     /// Claims one slot: a free one (producer) or the next message
     /// (consumer); an empty span when there is none. Checks the poison

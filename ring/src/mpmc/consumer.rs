@@ -77,12 +77,13 @@ impl ConsumerCore {
     /// a message of its lap and the CAS wins. `Wait` when the stamp says
     /// empty or busy here; `Raced` when another consumer got there first;
     /// `Other` for anything else (skipped positions, an impossible stamp, a
-    /// poisoned ring), which the caller hands to `claim_message`. The atomics and orderings are
+    /// poisoned ring, a set fork-generation word), which the caller hands to
+    /// `claim_message`. The atomics and orderings are
     /// those of `claim_inner`, with `n = 1`; the record is a one-position
     /// one (`Held::one`), stored only once the stamp said ready.
     #[inline(always)]
     pub(crate) fn claim_single(&mut self) -> Single {
-        if self.place.poison.check(self.forks).is_err() {
+        if !self.place.poison.is_clear() {
             return Single::Other;
         }
         let header = self.place.header();
@@ -136,7 +137,7 @@ impl ConsumerCore {
         let want = want.min(self.capacity);
         self.place
             .poison
-            .check(self.forks)
+            .check(&self.ring, self.forks)
             .map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
@@ -383,6 +384,10 @@ impl Side for ConsumerCore {
 
     #[inline(always)]
     fn check_fork(&self) -> Result<(), CorruptError> {
+        // The fast word first (one load); the exact answer when it is set.
+        if self.place.poison.is_clear() {
+            return Ok(());
+        }
         self.peer.check_fork()
     }
 

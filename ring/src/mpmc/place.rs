@@ -29,7 +29,7 @@ use super::stamp::Stamps;
 use super::Slot;
 use crate::layout::Header;
 use crate::ring::Ring;
-use crate::sigbus::Poison;
+use crate::sigbus::Check;
 
 /// The ring's addresses and numbers, read without a pointer chase.
 #[derive(Clone, Copy, Debug)]
@@ -41,7 +41,7 @@ pub(crate) struct Place {
     payload_offset: usize,
     pub(crate) stamps: Stamps,
     pub(crate) barrier: Barrier,
-    pub(crate) poison: Poison,
+    pub(crate) poison: Check,
 }
 
 // SAFETY: the pointers point into the mapping of the `Ring` that the core
@@ -62,7 +62,7 @@ impl Place {
             payload_offset: g.payload_offset as usize,
             stamps: Stamps::new(g.capacity),
             barrier: shared.barrier,
-            poison: ring.poison(),
+            poison: ring.poison().check_for(ring.forks()),
         }
     }
 

@@ -86,14 +86,15 @@ impl ProducerCore {
     /// free for its lap and the CAS wins. `Wait` when the stamp says the
     /// ring is full here (or `Busy`), `Raced` when another producer got
     /// there first, `Other` for anything else (an impossible stamp, a
-    /// poisoned ring), which the caller hands to `claim` (it retries,
+    /// poisoned ring, a set fork-generation word), which the caller hands
+    /// to `claim` (it retries,
     /// classifies and reports). The
     /// atomics and orderings are those of `claim_inner`, with `n = 1`; the
     /// record is a one-position one (`Held::one`: the position only, never
     /// settled), stored only once the stamp said free.
     #[inline(always)]
     pub(crate) fn claim_single(&mut self) -> Single {
-        if self.place.poison.check(self.forks).is_err() {
+        if !self.place.poison.is_clear() {
             return Single::Other;
         }
         let header = self.place.header();
@@ -173,7 +174,7 @@ impl ProducerCore {
         let want = want.min(self.capacity);
         self.place
             .poison
-            .check(self.forks)
+            .check(&self.ring, self.forks)
             .map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
@@ -343,6 +344,10 @@ impl Side for ProducerCore {
 
     #[inline(always)]
     fn check_fork(&self) -> Result<(), CorruptError> {
+        // The fast word first (one load); the exact answer when it is set.
+        if self.place.poison.is_clear() {
+            return Ok(());
+        }
         self.peer.check_fork()
     }
 

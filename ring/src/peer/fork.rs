@@ -34,35 +34,44 @@
 //! # The fork count
 //!
 //! A forked copy of a handle is not a handle of the child: its entry, its
-//! role and its claims are the parent's. So the child handler also bumps
-//! the fork count of every mapping of the process (`sigbus::after_fork`:
-//! the low bits of the word that holds each mapping's SIGBUS poison flag).
-//! A handle copies the count when it attaches (`Ring::forks`, in its core
-//! and in its `Peer`), and refuses every call that touches the ring once
-//! the count differs, with
-//! [`CorruptError::is_forked`](crate::CorruptError::is_forked) (C:
-//! `RINGWAY_ERR_FORKED`), before it reads or writes anything shared. The
-//! single push and pop check it within the poison check they made anyway
-//! (one load of the word, compared with the core's count instead of with
-//! 0); the other calls ask `Peer::check_fork`. The parent's handles are
-//! untouched (its words do not move); a handle the child attaches, to the
-//! inherited `Ring` or to one it opens again, copies the bumped count and
-//! works.
+//! role and its claims are the parent's. So the child handler also moves
+//! every mapping of the process to its next fork generation
+//! (`sigbus::after_fork`), in the flags that hold each mapping's SIGBUS
+//! poison flag: the count goes up, every generation's word is set, and the
+//! child's own generation's word is cleared. A handle keeps the count it
+//! attached at (`Ring::forks`, in its core and its `Peer`) and its
+//! generation's word; every call that touches the ring tests the word
+//! first and, when it is set, compares the counts: the forked error
+//! ([`CorruptError::is_forked`](crate::CorruptError::is_forked), C:
+//! `RINGWAY_ERR_FORKED`) before it reads or writes anything shared. The
+//! single push and pop test the word in the poison check they made anyway
+//! (one load and a test for 0, as before); the other calls ask
+//! `Side::check_fork` (the same word, then `Peer::check_fork`). The
+//! parent's handles are untouched (its flags do not move); a handle the
+//! child attaches, to the inherited `Ring` or to one it opens again, takes
+//! the new count and its clear word, and works.
 //!
 //! ```text
-//! sigbus slot state u32   POISONED (bit 31) | fork count (bits 0-30)
-//!   fork child handler    count + 1 on every slot (load, store: the child's
-//!                         only thread, before any code of its own)
-//!   handle check          state != the count copied at attach -> truncated or forked
+//! sigbus Flags (per mapping, process memory)
+//!   state     u32      POISONED (bit 31) | fork count (bits 0-30)
+//!   fast[8]   u32      fast[g] == 0: handles attached at count g go on;
+//!                      fast[7] is never 0 (generations 7 and later share it
+//!                      and always take the slow path: right, slower)
+//!   fork child handler count + 1; every fast word set; fast[count] = 0
+//!                      (load/store: the child's only thread, before any code
+//!                      of its own)
+//!   SIGBUS handler     POISONED in state and in every fast word
+//!   handle check       fast[g] != 0 -> slow: POISONED -> truncated;
+//!                      count != g -> forked; else go on
 //! ```
 //!
 //! Cost, `ring/examples/fastpath` (one thread, push then pop), before/after
-//! interleaved in one run on the shared 2-core machine (load 3.0): SPSC
-//! single 5.73-5.75 / 5.86-6.03 ns a message, MPMC single 7.74-7.78 /
-//! 8.15-8.54 ns. A first placement (a static epoch compared above the
-//! seam) cost SPSC 10%; comparing the word with 0 (wrong, for measurement
-//! only) gave MPMC its old figure back: what is left is the load of the
-//! count.
+//! interleaved in one run on the shared 2-core machine (load 2.3-2.6): SPSC
+//! single 5.73-5.75 / 5.72-5.74 ns a message, within noise. Two placements
+//! were measured and dropped: a static epoch compared above the seam (SPSC
+//! +10%), and the count compared with the handle's own in the poison check
+//! (SPSC +2-5%, MPMC +5%: the load of the handle's count); a test for 0 of
+//! a word per generation costs what the poison flag's test did.
 //!
 //! Limits: a process with more than [`SLOTS`] tokens open at once leaves
 //! the extra ones unlisted (a child keeps those alive, as before); a child

@@ -11,7 +11,7 @@ use crate::layout::Header;
 use crate::loom::ordering;
 use crate::peer::Peer;
 use crate::ring::Ring;
-use crate::sigbus::Poison;
+use crate::sigbus::Check;
 
 /// The consumer's private state: its cursor and a cached copy of the producer's.
 #[derive(Debug)]
@@ -19,7 +19,7 @@ use crate::sigbus::Poison;
 pub struct ConsumerCore {
     ring: Ring,
     /// The ring's SIGBUS poison flag, checked by every operation.
-    poison: Poison,
+    poison: Check,
     /// The ring's fork count when we attached: the poison check refuses a
     /// `fork`ed copy of the handle (`sigbus.rs`).
     forks: u32,
@@ -89,7 +89,7 @@ impl ConsumerCore {
         let capacity = ring.capacity();
         Ok(ConsumerCore {
             ring: ring.clone(),
-            poison: ring.poison(),
+            poison: ring.poison().check_for(ring.forks()),
             forks: ring.forks(),
             head,
             cached_tail: tail,
@@ -130,7 +130,7 @@ impl ConsumerCore {
     /// (a call, and its `Result` through memory, on every pop).
     #[inline(always)]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
-        self.poison.check(self.forks)?;
+        self.poison.check(&self.ring, self.forks)?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
         let ready = self.cached_tail - self.head;
         if ready >= want {
@@ -246,6 +246,10 @@ impl Side for ConsumerCore {
 
     #[inline(always)]
     fn check_fork(&self) -> Result<(), CorruptError> {
+        // The fast word first (one load); the exact answer when it is set.
+        if self.poison.is_clear() {
+            return Ok(());
+        }
         self.peer.check_fork()
     }
 

@@ -11,7 +11,7 @@ use crate::layout::Header;
 use crate::loom::{ordering, Ordering};
 use crate::peer::Peer;
 use crate::ring::Ring;
-use crate::sigbus::Poison;
+use crate::sigbus::Check;
 
 /// The producer's private state: its cursor and a cached copy of the consumer's.
 #[derive(Debug)]
@@ -19,7 +19,7 @@ use crate::sigbus::Poison;
 pub struct ProducerCore {
     ring: Ring,
     /// The ring's SIGBUS poison flag, checked by every operation.
-    poison: Poison,
+    poison: Check,
     /// The ring's fork count when we attached: the poison check refuses a
     /// `fork`ed copy of the handle (`sigbus.rs`).
     forks: u32,
@@ -89,7 +89,7 @@ impl ProducerCore {
         let capacity = ring.capacity();
         let core = ProducerCore {
             ring: ring.clone(),
-            poison: ring.poison(),
+            poison: ring.poison().check_for(ring.forks()),
             forks: ring.forks(),
             tail,
             cached_head: head,
@@ -140,7 +140,7 @@ impl ProducerCore {
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
-        self.poison.check(self.forks)?;
+        self.poison.check(&self.ring, self.forks)?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
         let free = self.capacity - (self.tail - self.cached_head);
         if free >= want {
@@ -238,6 +238,10 @@ impl Side for ProducerCore {
 
     #[inline(always)]
     fn check_fork(&self) -> Result<(), CorruptError> {
+        // The fast word first (one load); the exact answer when it is set.
+        if self.poison.is_clear() {
+            return Ok(());
+        }
         self.peer.check_fork()
     }
 
