@@ -68,6 +68,7 @@ pub mod layout;
 mod loom;
 pub mod mpmc;
 pub mod peer;
+mod place;
 pub mod probe;
 pub mod process;
 pub mod record;

@@ -5,8 +5,7 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::held::Held;
-use super::place::Place;
-use super::stamp::{Seen, READY, SKIP};
+use super::stamp::{Seen, Stamps, READY, SKIP};
 use super::{
     backoff, check_kind, claim_until, claimable, peer_spin_rounds, raced_rounds, Claim, Single,
     Slot, MAX_ATTEMPTS, SKIP_BATCH,
@@ -18,6 +17,7 @@ use crate::error::{CorruptError, HandleError};
 use crate::handle::side::{ConsumerSide, Side, Span};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
+use crate::place::Place;
 use crate::ring::Ring;
 
 /// A consumer's private state: as the producer's (`ProducerCore`).
@@ -25,6 +25,8 @@ use crate::ring::Ring;
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ConsumerCore {
     place: Place,
+    /// The lap arithmetic of the ring's stamps.
+    stamps: Stamps,
     held: Held,
     capacity: u64,
     ring: Ring,
@@ -34,10 +36,6 @@ pub struct ConsumerCore {
     /// right after (`ConsumerSide::empty_reason`), so it does not read the
     /// slot again.
     busy: bool,
-    /// The ring's fork count when we attached, for the poison check: a
-    /// `fork`ed copy of the handle is refused (`sigbus.rs`). Next to
-    /// `busy`, in its padding.
-    forks: u32,
     /// Our entry in the peer table (`held` records the claim in flight in it).
     pub(crate) peer: Peer,
 }
@@ -46,7 +44,7 @@ impl ConsumerCore {
     /// The stamp and payload of the slot of `pos`.
     #[inline]
     pub(crate) fn slot(&self, pos: u64) -> Slot<'_> {
-        self.place.slot(&self.ring, pos)
+        Slot::at(&self.place, &self.ring, pos)
     }
 
     /// Claims up to `want` positions from `head` with one CAS: the prefix of
@@ -91,14 +89,14 @@ impl ConsumerCore {
         let head = header
             .head
             .load(ordering!(Acquire, "mpmc_read_head_relaxed"));
-        let slot = self.place.slot(&self.ring, head);
+        let slot = Slot::at(&self.place, &self.ring, head);
         // Acquire: as in `claim_inner` (pairs with the producer's Release
         // store in `ProducerCore::publish`: the payload is visible).
         let stamp = slot
             .stamp
             .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
-        if stamp != self.place.stamps.at(head, READY) {
-            let stamps = self.place.stamps;
+        if stamp != self.stamps.at(head, READY) {
+            let stamps = self.stamps;
             return match stamps.for_consumer(head, stamp) {
                 Seen::Wait => Single::Wait {
                     busy: stamps.busy(head, stamp),
@@ -137,7 +135,7 @@ impl ConsumerCore {
         let want = want.min(self.capacity);
         self.place
             .poison
-            .check(&self.ring, self.forks)
+            .check(&self.ring, self.place.forks)
             .map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
@@ -161,13 +159,12 @@ impl ConsumerCore {
                 // Acquire: pairs with the producer's Release store in
                 // `ProducerCore::publish`: the payload is visible.
                 stamp = place
-                    .slot(&self.ring, pos)
-                    .stamp
+                    .stamp(&self.ring, pos)
                     .load(ordering!(Acquire, "mpmc_read_ready_relaxed"));
                 // `READY` and `SKIP` of this lap are exactly
                 // `Seen::Claimable`; only another stamp needs the
                 // classification.
-                let stamps = place.stamps;
+                let stamps = self.stamps;
                 if stamp == stamps.at(pos, READY) {
                     n += 1;
                     if until_message {
@@ -242,8 +239,8 @@ impl ConsumerCore {
             // Release: our reads of the payload happen before the next
             // producer's writes; pairs with the Acquire stamp load in
             // `ProducerCore::claim`.
-            place.slot(&self.ring, p).stamp.store(
-                place.stamps.released(p),
+            place.stamp(&self.ring, p).store(
+                self.stamps.released(p),
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }
@@ -261,7 +258,7 @@ impl ConsumerCore {
     fn release_one(&mut self, pos: u64) {
         // Release: as in `release`.
         self.slot(pos).stamp.store(
-            self.place.stamps.released(pos),
+            self.stamps.released(pos),
             ordering!(Release, "mpmc_release_relaxed"),
         );
         self.place
@@ -283,7 +280,7 @@ impl ConsumerCore {
             let p = pos.wrapping_add(i);
             // Release: as in `release`.
             self.slot(p).stamp.store(
-                self.place.stamps.released(p),
+                self.stamps.released(p),
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }
@@ -339,7 +336,7 @@ impl ConsumerCore {
     pub(crate) fn why_unavailable(&self) -> PopError {
         let head = self.place.header().head.load(Ordering::Acquire);
         let stamp = self.slot(head).stamp.load(Ordering::Acquire);
-        if self.place.stamps.busy(head, stamp) {
+        if self.stamps.busy(head, stamp) {
             PopError::Busy
         } else {
             PopError::Empty
@@ -353,7 +350,7 @@ impl ConsumerCore {
         let head = self.place.header().head.load(Ordering::Acquire);
         // Acquire: as in `claim`.
         let stamp = self.slot(head).stamp.load(Ordering::Acquire);
-        self.place.stamps.for_consumer(head, stamp) != Seen::Wait
+        self.stamps.for_consumer(head, stamp) != Seen::Wait
     }
 }
 
@@ -364,12 +361,12 @@ impl Side for ConsumerCore {
         let peer = Peer::register(ring, Role::Consumer)?;
         Ok(ConsumerCore {
             place: Place::new(ring),
+            stamps: Stamps::new(ring.capacity()),
             held: Held::new(&peer),
             capacity: ring.capacity(),
             ring: ring.clone(),
             strategy: WaitStrategy::default(),
             busy: false,
-            forks: ring.forks(),
             peer,
         })
     }
@@ -472,8 +469,7 @@ impl ConsumerSide for ConsumerCore {
         // until we release it, and `claim` loaded it with Acquire already. A
         // scribbled value only decides whether we show these (in-bounds,
         // Pod) bytes.
-        if claim.skips > 0 && slot.stamp.load(Ordering::Relaxed) == self.place.stamps.at(pos, SKIP)
-        {
+        if claim.skips > 0 && slot.stamp.load(Ordering::Relaxed) == self.stamps.at(pos, SKIP) {
             return None;
         }
         Some(slot.payload.cast_const())
@@ -523,7 +519,7 @@ impl ConsumerCore {
 impl ConsumerCore {
     /// The claimable prefix from `head` (see `claimable`).
     fn ready_prefix(&self) -> Result<u64, CorruptError> {
-        let stamps = self.place.stamps;
+        let stamps = self.stamps;
         claimable(
             &self.place,
             &self.ring,

@@ -253,7 +253,6 @@
 mod consumer;
 pub(crate) mod heal;
 mod held;
-mod place;
 mod producer;
 mod stamp;
 
@@ -263,6 +262,7 @@ use crate::error::{CorruptError, HandleError, Waited};
 use crate::handle::side::Span;
 use crate::layout::Kind;
 use crate::loom::AtomicU64;
+use crate::place::{stamp_at, Place};
 use crate::ring::{Ring, Shared};
 
 /// How many lost CAS races or stale cursor reads a `try_*` call tolerates
@@ -401,7 +401,7 @@ pub(crate) fn check_kind(ring: &Ring) -> Result<(), HandleError> {
 /// `for_consumer`): the snapshot behind `free_slots` / `ready_slots`, and
 /// the condition of `wait_for_free` / `wait_for_ready`.
 pub(crate) fn claimable(
-    place: &place::Place,
+    place: &Place,
     ring: &Ring,
     cursor: &AtomicU64,
     capacity: u64,
@@ -414,10 +414,7 @@ pub(crate) fn claimable(
     while n < capacity {
         let pos = at.wrapping_add(n);
         // Acquire: as the stamp loads of the claims.
-        let stamp = place
-            .slot(ring, pos)
-            .stamp
-            .load(crate::loom::Ordering::Acquire);
+        let stamp = place.stamp(ring, pos).load(crate::loom::Ordering::Acquire);
         match seen(pos, stamp) {
             stamp::Seen::Claimable => n += 1,
             stamp::Seen::Corrupt => {
@@ -440,25 +437,36 @@ pub(crate) struct Slot<'a> {
 }
 
 impl<'a> Slot<'a> {
-    /// The slot of position `pos` (any value: the index is masked).
+    /// The slot of position `pos` (any value: the index is masked), for
+    /// code that holds the ring's shared state (the reaper, `heal.rs`).
     #[inline]
     pub(crate) fn of(shared: &'a Shared, payload_offset: usize, pos: u64) -> Slot<'a> {
         let (start, idx) = shared.slot(pos);
-        #[cfg(not(loom))]
-        // SAFETY: `start` is the start of slot `idx < capacity`, inside the
-        // region, which lives as long as `shared`. It is 8-aligned: slots
-        // start at a multiple of 128 and an MPMC (or stamped SPSC) stride is
-        // a multiple of 8. The first 8 bytes of such a slot are its stamp,
-        // only ever accessed atomically (AtomicU64 has the size and
-        // alignment of u64).
-        let stamp = unsafe { &*start.cast::<AtomicU64>() };
-        #[cfg(loom)]
-        let stamp = shared.access.stamp(idx);
+        Slot::from_start(shared, start, idx, payload_offset)
+    }
+
+    /// The slot of position `pos` through a core's copied addresses.
+    #[inline(always)]
+    pub(crate) fn at(place: &'a Place, ring: &'a Ring, pos: u64) -> Slot<'a> {
+        let (start, idx) = place.slot(pos);
+        // The core's `place.payload(pos)` is this start plus the geometry's
+        // payload offset, which `from_start` adds.
+        Slot::from_start(&ring.shared, start, idx, place.payload_offset())
+    }
+
+    #[inline(always)]
+    fn from_start(
+        shared: &'a Shared,
+        start: *mut u8,
+        idx: usize,
+        payload_offset: usize,
+    ) -> Slot<'a> {
         // SAFETY: payload_offset + slot_size <= stride (Geometry::new for
-        // Kind::Mpmc), so the payload is inside the slot.
+        // Kind::Mpmc), so the payload is inside the slot that starts at
+        // `start` (the start of slot `idx` inside the region).
         let payload = unsafe { start.add(payload_offset) };
         Slot {
-            stamp,
+            stamp: stamp_at(shared, start, idx),
             payload,
             idx,
         }

@@ -5,8 +5,7 @@ use std::time::Instant;
 use ringway_sync::WaitStrategy;
 
 use super::held::Held;
-use super::place::Place;
-use super::stamp::{Seen, CLAIMED, FREE, READY, SKIP};
+use super::stamp::{Seen, Stamps, CLAIMED, FREE, READY, SKIP};
 use super::{
     backoff, check_kind, claim_until, claimable, peer_spin_rounds, raced_rounds, Claim, Single,
     Slot, MAX_ATTEMPTS,
@@ -17,6 +16,7 @@ use crate::error::{CorruptError, HandleError};
 use crate::handle::side::{ProducerSide, Side, Span};
 use crate::loom::{ordering, spin_loop, Ordering};
 use crate::peer::Peer;
+use crate::place::Place;
 use crate::ring::Ring;
 
 /// A producer's private state: the ring's addresses (read on every
@@ -26,6 +26,8 @@ use crate::ring::Ring;
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ProducerCore {
     place: Place,
+    /// The lap arithmetic of the ring's stamps.
+    stamps: Stamps,
     held: Held,
     capacity: u64,
     ring: Ring,
@@ -36,10 +38,6 @@ pub struct ProducerCore {
     /// handle right after (`ProducerSide::busy`), so it does not read the
     /// cursors again.
     busy: bool,
-    /// The ring's fork count when we attached, for the poison check: a
-    /// `fork`ed copy of the handle is refused (`sigbus.rs`). Next to
-    /// `busy`, in its padding.
-    forks: u32,
     /// loom models only: the next claim stops after its CAS, before it
     /// stamps its first slot `CLAIMED` (a producer that dies in between).
     #[cfg(loom)]
@@ -50,7 +48,7 @@ impl ProducerCore {
     /// The stamp and payload of the slot of `pos`.
     #[inline]
     pub(crate) fn slot(&self, pos: u64) -> Slot<'_> {
-        self.place.slot(&self.ring, pos)
+        Slot::at(&self.place, &self.ring, pos)
     }
 
     /// Claims up to `want` slots from `tail` with one CAS: the prefix of
@@ -102,15 +100,15 @@ impl ProducerCore {
         let tail = header
             .tail
             .load(ordering!(Acquire, "mpmc_read_tail_relaxed"));
-        let slot = self.place.slot(&self.ring, tail);
+        let slot = Slot::at(&self.place, &self.ring, tail);
         // Acquire: as in `claim_inner` (pairs with the consumer's Release
         // store in `ConsumerCore::release`).
         let stamp = slot
             .stamp
             .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
         // Exactly `Stamps::for_producer(tail, stamp) == Seen::Claimable`.
-        if stamp != self.place.stamps.at(tail, FREE) {
-            return match self.place.stamps.for_producer(tail, stamp) {
+        if stamp != self.stamps.at(tail, FREE) {
+            return match self.stamps.for_producer(tail, stamp) {
                 Seen::Wait => Single::Wait { busy: false },
                 Seen::Ahead => Single::Raced,
                 Seen::Claimable | Seen::Corrupt => Single::Other,
@@ -165,7 +163,7 @@ impl ProducerCore {
         // does not take the stamp for corruption. Consumers read nothing
         // through it (the payload is published by `publish`).
         self.slot(pos).stamp.store(
-            self.place.stamps.at(pos, CLAIMED),
+            self.stamps.at(pos, CLAIMED),
             ordering!(Release, "mpmc_claimed_relaxed"),
         );
     }
@@ -174,7 +172,7 @@ impl ProducerCore {
         let want = want.min(self.capacity);
         self.place
             .poison
-            .check(&self.ring, self.forks)
+            .check(&self.ring, self.place.forks)
             .map_err(Claim::Corrupt)?;
         if want == 0 {
             return Err(Claim::Unavailable);
@@ -199,13 +197,12 @@ impl ProducerCore {
                 // `ConsumerCore::release`: its reads of the slot's previous
                 // message happen before our writes.
                 stamp = place
-                    .slot(&self.ring, pos)
-                    .stamp
+                    .stamp(&self.ring, pos)
                     .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
                 // `FREE` of this lap is exactly `Seen::Claimable`; only
                 // another stamp needs the classification.
-                if stamp != place.stamps.at(pos, FREE) {
-                    seen = place.stamps.for_producer(pos, stamp);
+                if stamp != self.stamps.at(pos, FREE) {
+                    seen = self.stamps.for_producer(pos, stamp);
                     break;
                 }
                 n += 1;
@@ -281,8 +278,8 @@ impl ProducerCore {
             let state = if i < written { READY } else { SKIP };
             // Release: publishes the payload written since the claim; pairs
             // with the Acquire stamp load in `ConsumerCore::claim`.
-            place.slot(&self.ring, p).stamp.store(
-                place.stamps.at(p, state),
+            place.stamp(&self.ring, p).store(
+                self.stamps.at(p, state),
                 ordering!(Release, "mpmc_publish_relaxed"),
             );
         }
@@ -297,7 +294,7 @@ impl ProducerCore {
     fn publish_one(&mut self, pos: u64) {
         // Release: as in `publish`.
         self.slot(pos).stamp.store(
-            self.place.stamps.at(pos, READY),
+            self.stamps.at(pos, READY),
             ordering!(Release, "mpmc_publish_relaxed"),
         );
         self.place.header().data_event.notify_in(self.place.barrier);
@@ -311,7 +308,7 @@ impl ProducerCore {
         let tail = self.place.header().tail.load(Ordering::Acquire);
         // Acquire: as in `claim`.
         let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
-        self.place.stamps.for_producer(tail, stamp) != Seen::Wait
+        self.stamps.for_producer(tail, stamp) != Seen::Wait
     }
 }
 
@@ -322,13 +319,13 @@ impl Side for ProducerCore {
         let peer = Peer::register(ring, Role::Producer)?;
         Ok(ProducerCore {
             place: Place::new(ring),
+            stamps: Stamps::new(ring.capacity()),
             held: Held::new(&peer),
             capacity: ring.capacity(),
             ring: ring.clone(),
             peer,
             strategy: WaitStrategy::default(),
             busy: false,
-            forks: ring.forks(),
             #[cfg(loom)]
             stop_before_marking: false,
         })
@@ -477,7 +474,7 @@ impl ProducerCore {
 impl ProducerCore {
     /// The claimable prefix from `tail` (see `claimable`).
     fn free_prefix(&self) -> Result<u64, CorruptError> {
-        let stamps = self.place.stamps;
+        let stamps = self.stamps;
         claimable(
             &self.place,
             &self.ring,

@@ -39,7 +39,7 @@
 //! (`sigbus::after_fork`), in the flags that hold each mapping's SIGBUS
 //! poison flag: the count goes up, every generation's word is set, and the
 //! child's own generation's word is cleared. A handle keeps the count it
-//! attached at (`Ring::forks`, in its core and its `Peer`) and its
+//! attached at (`Ring::forks`, in its core's `Place` and its `Peer`) and its
 //! generation's word; every call that touches the ring tests the word
 //! first and, when it is set, compares the counts: the forked error
 //! ([`CorruptError::is_forked`](crate::CorruptError::is_forked), C:

@@ -10,19 +10,14 @@ use crate::handle::side::{ConsumerSide, Side, Span, Spans};
 use crate::layout::Header;
 use crate::loom::ordering;
 use crate::peer::Peer;
+use crate::place::Place;
 use crate::ring::Ring;
-use crate::sigbus::Check;
 
 /// The consumer's private state: its cursor and a cached copy of the producer's.
 #[derive(Debug)]
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ConsumerCore {
     ring: Ring,
-    /// The ring's SIGBUS poison flag, checked by every operation.
-    poison: Check,
-    /// The ring's fork count when we attached: the poison check refuses a
-    /// `fork`ed copy of the handle (`sigbus.rs`).
-    forks: u32,
     /// Our cursor. Only we write the shared `head`, so it equals this value
     /// between operations.
     head: u64,
@@ -34,8 +29,9 @@ pub struct ConsumerCore {
     /// Stamped slots (`FLAG_STAMPED`): a one-message claim looks at the
     /// stamp of the slot at `head`, not at `tail`.
     stamped: bool,
-    /// The ring's addresses, read without a pointer chase.
-    place: super::Place,
+    /// The ring's addresses, read without a pointer chase; its poison
+    /// flag is checked by every operation.
+    place: Place,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -89,14 +85,12 @@ impl ConsumerCore {
         let capacity = ring.capacity();
         Ok(ConsumerCore {
             ring: ring.clone(),
-            poison: ring.poison().check_for(ring.forks()),
-            forks: ring.forks(),
             head,
             cached_tail: tail,
             capacity,
             strategy: WaitStrategy::default(),
             stamped: ring.geometry().stamped,
-            place: super::Place::new(ring),
+            place: Place::new(ring),
             peer,
         })
     }
@@ -130,7 +124,7 @@ impl ConsumerCore {
     /// (a call, and its `Result` through memory, on every pop).
     #[inline(always)]
     pub(crate) fn ready(&mut self, want: u64) -> Result<u64, CorruptError> {
-        self.poison.check(&self.ring, self.forks)?;
+        self.place.poison.check(&self.ring, self.place.forks)?;
         debug_assert!(self.cached_tail - self.head <= self.capacity);
         let ready = self.cached_tail - self.head;
         if ready >= want {
@@ -247,7 +241,7 @@ impl Side for ConsumerCore {
     #[inline(always)]
     fn check_fork(&self) -> Result<(), CorruptError> {
         // The fast word first (one load); the exact answer when it is set.
-        if self.poison.is_clear() {
+        if self.place.poison.is_clear() {
             return Ok(());
         }
         self.peer.check_fork()

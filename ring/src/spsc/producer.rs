@@ -10,19 +10,14 @@ use crate::handle::side::{ProducerSide, Side, Span, Spans};
 use crate::layout::Header;
 use crate::loom::{ordering, Ordering};
 use crate::peer::Peer;
+use crate::place::Place;
 use crate::ring::Ring;
-use crate::sigbus::Check;
 
 /// The producer's private state: its cursor and a cached copy of the consumer's.
 #[derive(Debug)]
 #[allow(unreachable_pub)] // named by the sealed `Flavor` only
 pub struct ProducerCore {
     ring: Ring,
-    /// The ring's SIGBUS poison flag, checked by every operation.
-    poison: Check,
-    /// The ring's fork count when we attached: the poison check refuses a
-    /// `fork`ed copy of the handle (`sigbus.rs`).
-    forks: u32,
     /// Our cursor. Only we write the shared `tail`, so it equals this value
     /// between operations.
     tail: u64,
@@ -33,8 +28,9 @@ pub struct ProducerCore {
     strategy: WaitStrategy,
     /// Stamped slots (`FLAG_STAMPED`): `publish` stores each slot's stamp.
     stamped: bool,
-    /// The ring's addresses, read without a pointer chase.
-    place: super::Place,
+    /// The ring's addresses, read without a pointer chase; its poison
+    /// flag is checked by every operation.
+    place: Place,
     /// Our entry in the peer table.
     pub(crate) peer: Peer,
 }
@@ -89,14 +85,12 @@ impl ProducerCore {
         let capacity = ring.capacity();
         let core = ProducerCore {
             ring: ring.clone(),
-            poison: ring.poison().check_for(ring.forks()),
-            forks: ring.forks(),
             tail,
             cached_head: head,
             capacity,
             strategy: WaitStrategy::default(),
             stamped: ring.geometry().stamped,
-            place: super::Place::new(ring),
+            place: Place::new(ring),
             peer,
         };
         if core.stamped {
@@ -140,7 +134,7 @@ impl ProducerCore {
     /// Free slots, re-reading `head` only if the cached value shows fewer than `want`.
     #[inline]
     pub(crate) fn free(&mut self, want: u64) -> Result<u64, CorruptError> {
-        self.poison.check(&self.ring, self.forks)?;
+        self.place.poison.check(&self.ring, self.place.forks)?;
         debug_assert!(self.tail - self.cached_head <= self.capacity);
         let free = self.capacity - (self.tail - self.cached_head);
         if free >= want {
@@ -239,7 +233,7 @@ impl Side for ProducerCore {
     #[inline(always)]
     fn check_fork(&self) -> Result<(), CorruptError> {
         // The fast word first (one load); the exact answer when it is set.
-        if self.poison.is_clear() {
+        if self.place.poison.is_clear() {
             return Ok(());
         }
         self.peer.check_fork()
