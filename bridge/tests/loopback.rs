@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,31 +17,11 @@ use std::time::{Duration, Instant};
 use ringway::{Kind, PushTimeoutError, Ring, RingBuilder};
 use ringway_bridge::ring_end::{DrainError, Sink, Source};
 use ringway_bridge::wire::{Framing, PREFIX_LEN};
+use ringway_test_support::ShmName;
 
 /// How long any one wait in these tests may take before the test fails
 /// (generous: the machine is shared).
 const PATIENCE: Duration = Duration::from_secs(120);
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// A shm ring name unique to this process and call, unlinked on drop.
-struct ShmName(String);
-
-impl ShmName {
-    fn new(tag: &str) -> ShmName {
-        ShmName(format!(
-            "/ringway-bridge-test-{tag}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
-}
-
-impl Drop for ShmName {
-    fn drop(&mut self) {
-        let _ = Ring::remove_shm(&self.0);
-    }
-}
 
 /// A free loopback port (bound, read, released).
 fn free_port() -> u16 {

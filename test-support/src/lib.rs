@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests of `ringway`, `ringway-async` and
-//! `ringway-rpc` (a dev-dependency of each; tests name it
+//! Helpers shared by the integration tests of `ringway`, `ringway-async`,
+//! `ringway-rpc` and `ringway-bridge` (a dev-dependency of each, the bridge's
+//! by path from its own workspace; tests name it
 //! `use ringway_test_support as common;`).
 //!
 //! | helper | what it does |
