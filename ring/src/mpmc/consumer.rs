@@ -142,6 +142,7 @@ impl ConsumerCore {
         }
         // A copy the scan can keep in registers (as the producer's).
         let place = self.place;
+        let stamps = self.stamps;
         let header = place.header();
         // Acquire: pairs with the AcqRel CAS of the consumer that claimed
         // `head - capacity`, so the stamp it read as ready (or a later one)
@@ -164,7 +165,6 @@ impl ConsumerCore {
                 // `READY` and `SKIP` of this lap are exactly
                 // `Seen::Claimable`; only another stamp needs the
                 // classification.
-                let stamps = self.stamps;
                 if stamp == stamps.at(pos, READY) {
                     n += 1;
                     if until_message {
@@ -234,13 +234,14 @@ impl ConsumerCore {
     #[inline]
     pub(crate) fn release(&mut self, pos: u64, len: u64) {
         let place = self.place;
+        let stamps = self.stamps;
         for i in 0..len {
             let p = pos.wrapping_add(i);
             // Release: our reads of the payload happen before the next
             // producer's writes; pairs with the Acquire stamp load in
             // `ProducerCore::claim`.
             place.stamp(&self.ring, p).store(
-                self.stamps.released(p),
+                stamps.released(p),
                 ordering!(Release, "mpmc_release_relaxed"),
             );
         }

@@ -180,6 +180,7 @@ impl ProducerCore {
         // A copy the scan can keep in registers (the core's fields are
         // reloaded after every atomic load).
         let place = self.place;
+        let stamps = self.stamps;
         let header = place.header();
         // Acquire: pairs with the AcqRel CAS of the producer that claimed
         // `tail - capacity`, so the stamp it read as free (or a later one) is
@@ -201,8 +202,8 @@ impl ProducerCore {
                     .load(ordering!(Acquire, "mpmc_read_free_relaxed"));
                 // `FREE` of this lap is exactly `Seen::Claimable`; only
                 // another stamp needs the classification.
-                if stamp != self.stamps.at(pos, FREE) {
-                    seen = self.stamps.for_producer(pos, stamp);
+                if stamp != stamps.at(pos, FREE) {
+                    seen = stamps.for_producer(pos, stamp);
                     break;
                 }
                 n += 1;
@@ -273,13 +274,14 @@ impl ProducerCore {
     #[inline]
     pub(crate) fn publish(&mut self, pos: u64, len: u64, written: u64) {
         let place = self.place;
+        let stamps = self.stamps;
         for i in 0..len {
             let p = pos.wrapping_add(i);
             let state = if i < written { READY } else { SKIP };
             // Release: publishes the payload written since the claim; pairs
             // with the Acquire stamp load in `ConsumerCore::claim`.
             place.stamp(&self.ring, p).store(
-                self.stamps.at(p, state),
+                stamps.at(p, state),
                 ordering!(Release, "mpmc_publish_relaxed"),
             );
         }
