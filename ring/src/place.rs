@@ -28,8 +28,10 @@ use core::ptr::NonNull;
 
 use ringway_sync::Barrier;
 
+use crate::error::CorruptError;
 use crate::layout::Header;
 use crate::loom::AtomicU64;
+use crate::peer::Peer;
 use crate::ring::{Ring, Shared};
 use crate::sigbus::Check;
 
@@ -107,6 +109,17 @@ impl Place {
         // stride (`Geometry::with_flags`), so the pointer stays inside the
         // slot.
         unsafe { self.slot(pos).0.add(self.payload_offset) }
+    }
+
+    /// The forked error when the core holding this `Place` (and `peer`)
+    /// is a `fork`ed copy (`peer/fork.rs`): the generation word first (one
+    /// load), the exact answer from `peer` only when it is set.
+    #[inline(always)]
+    pub(crate) fn check_fork(&self, peer: &Peer) -> Result<(), CorruptError> {
+        if self.poison.is_clear() {
+            return Ok(());
+        }
+        peer.check_fork()
     }
 
     /// The stamp of the slot of position `pos` of a stamped layout (a

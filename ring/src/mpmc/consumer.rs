@@ -382,11 +382,7 @@ impl Side for ConsumerCore {
 
     #[inline(always)]
     fn check_fork(&self) -> Result<(), CorruptError> {
-        // The fast word first (one load); the exact answer when it is set.
-        if self.place.poison.is_clear() {
-            return Ok(());
-        }
-        self.peer.check_fork()
+        self.place.check_fork(&self.peer)
     }
 
     #[inline]

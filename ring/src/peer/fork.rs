@@ -132,7 +132,7 @@ fn unlock_gate() {
 /// # Errors
 /// `open`'s.
 pub(crate) fn open_listed(open: impl FnOnce() -> io::Result<File>) -> io::Result<File> {
-    HANDLERS.call_once(install);
+    install_handlers();
     lock_gate();
     let file = open();
     if let Ok(file) = &file {

@@ -917,9 +917,10 @@ impl Peer {
         CorruptError::forked()
     }
 
-    /// Our description, for the exclusive locks of reaping; `None` in a `fork`ed copy of the handle: the child's descriptor no
-    /// longer refers to the ring (`fork.rs`), and the description was the
-    /// parent's anyway, so its locks would not exclude the parent's.
+    /// Our description, for the exclusive locks of reaping; `None` in a
+    /// `fork`ed copy of the handle: the child's descriptor no longer refers
+    /// to the ring (`fork.rs`), and the description was the parent's
+    /// anyway, so its locks would not exclude the parent's.
     pub(crate) fn lock(&self) -> Option<&File> {
         if !self.owned() {
             return None;
